@@ -1,0 +1,93 @@
+# simsiam-mi — SimSiam training and mutual-information estimation in C.
+# `make` builds build/simsiam-mi; see README.md for the other targets.
+
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+BUILD ?= build
+OPT ?= -O2
+SAN ?=
+
+# Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
+# i.e. after scripts/deps.sh has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags gsl openblas cmocka zlib 2>/dev/null)
+# pkg-config's gsl adds -lgslcblas: drop it, or cblas_sgemm resolves to GSL's
+# slow reference BLAS instead of OpenBLAS (DESIGN.md §5).
+PKG_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl openblas zlib 2>/dev/null))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS = -std=c11 $(OPT) -g -Wall -Wextra -fopenmp -D_POSIX_C_SOURCE=200809L \
+         -Isrc -MMD -MP $(PKG_CFLAGS) $(SAN)
+LDFLAGS = -fopenmp $(SAN)
+LDLIBS = $(PKG_LIBS) -lm
+
+LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BIN := $(BUILD)/simsiam-mi
+
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+.PHONY: all deps build build-tests test asan valgrind bench run clean
+.SECONDARY:
+
+all:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@scripts/deps.sh
+
+build: $(BIN)
+
+build-tests: $(BIN) $(TEST_BIN)
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-tests
+	@tests/run.sh $(BUILD)
+
+asan:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(SANITIZE)" build-tests
+	@tests/run.sh build/asan
+
+valgrind:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-tests
+	@tests/run.sh $(BUILD) valgrind
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	@bench/run.sh $(BUILD)
+
+run:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+	@scripts/run.sh $(BIN)
+
+clean:
+	rm -rf build
+
+$(BUILD)/libsimsiam.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(BUILD)/libsimsiam.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUPPORT_OBJ) $(BUILD)/libsimsiam.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -c -o $@ $<
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d)

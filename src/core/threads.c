@@ -1,0 +1,25 @@
+#include "core/threads.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+/* OpenBLAS's own API (declared in its cblas.h, which we keep out of core). */
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_config(void);
+
+int sm_threads_available(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void sm_threads_set(int n)
+{
+    if (n <= 0) n = sm_threads_available();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int sm_threads_get(void) { return omp_get_max_threads(); }
+
+const char *sm_threads_blas_config(void) { return openblas_get_config(); }

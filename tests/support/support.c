@@ -1,0 +1,105 @@
+#include "support/support.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+const char *sm_test_bin(void)
+{
+    const char *b = getenv("SM_BIN");
+    return b && *b ? b : "build/simsiam-mi";
+}
+
+const char *sm_test_path(const char *name)
+{
+    static char ring[8][1024];
+    static int next;
+    const char *dir = getenv("SM_TMP");
+    if (!dir || !*dir) dir = "build/tmp";
+    mkdir(dir, 0777);
+    char *buf = ring[next++ % 8];
+    snprintf(buf, sizeof ring[0], "%s/%s", dir, name);
+    return buf;
+}
+
+void sm_test_write(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+void sm_test_write_text(const char *path, const char *text) { sm_test_write(path, text, strlen(text)); }
+
+char *sm_test_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (n) *n = len;
+    return buf;
+}
+
+int sm_test_run(const char *cmd, char **out, char **err)
+{
+    static int serial;
+    char o[64], e[64];
+    snprintf(o, sizeof o, "run%d.out", serial);
+    snprintf(e, sizeof e, "run%d.err", serial++);
+    char opath[1024], epath[1024];
+    snprintf(opath, sizeof opath, "%s", sm_test_path(o));
+    snprintf(epath, sizeof epath, "%s", sm_test_path(e));
+    size_t len = strlen(cmd) + strlen(opath) + strlen(epath) + 64;
+    char *full = malloc(len);
+    assert_non_null(full);
+    snprintf(full, len, "(%s) >'%s' 2>'%s' </dev/null", cmd, opath, epath);
+    int rc = system(full);
+    free(full);
+    if (out) *out = sm_test_read(opath, NULL);
+    if (err) *err = sm_test_read(epath, NULL);
+    remove(opath);
+    remove(epath);
+    if (rc == -1 || !WIFEXITED(rc)) return -1;
+    return WEXITSTATUS(rc);
+}
+
+int sm_test_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+int sm_test_have_python(const char *module)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import %s' >/dev/null 2>&1", module);
+    return system(cmd) == 0;
+}
+
+int sm_test_slow(void)
+{
+    const char *v = getenv("SM_VALGRIND");
+    return v && *v && strcmp(v, "0") != 0;
+}

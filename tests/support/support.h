@@ -1,0 +1,28 @@
+/* Helpers shared by the cmocka tests: fixture paths, files, running the CLI. */
+#ifndef SM_TESTS_SUPPORT_H
+#define SM_TESTS_SUPPORT_H
+
+#include <stddef.h>
+
+/* Path of the CLI under test ($SM_BIN, default build/simsiam-mi). */
+const char *sm_test_bin(void);
+/* Fixture path "<$SM_TMP>/<name>" (directory created on demand) in a static
+ * ring of buffers: valid for the next 7 calls. */
+const char *sm_test_path(const char *name);
+/* Write n bytes to path (fails the test on error). */
+void sm_test_write(const char *path, const void *data, size_t n);
+/* Write a NUL-terminated string to path. */
+void sm_test_write_text(const char *path, const char *text);
+/* Read a whole file into a malloc'd NUL-terminated buffer (*n = length). */
+char *sm_test_read(const char *path, size_t *n);
+/* Run "sh -c cmd" with stdout and stderr captured into malloc'd strings
+ * (either pointer may be NULL).  Returns the exit code (-1 if killed). */
+int sm_test_run(const char *cmd, char **out, char **err);
+/* Number of '\n'-terminated lines in s. */
+int sm_test_lines(const char *s);
+/* Is /usr/bin/python3 with this module importable?  (Dev-only tools.) */
+int sm_test_have_python(const char *module);
+/* Running under valgrind ($SM_VALGRIND): tests shrink their sizes. */
+int sm_test_slow(void);
+
+#endif
