@@ -1,0 +1,87 @@
+#include "io/atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sm_atomic_open(sm_atomic_file *af, const char *path, sm_status *st)
+{
+    af->f = NULL;
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof af->path)
+        return sm_status_fail(st, SM_ERR_DATA, path, "output path is empty or too long");
+    memcpy(af->path, path, len + 1);
+    snprintf(af->tmp, sizeof af->tmp, "%s.XXXXXX", path);
+    int fd = mkstemp(af->tmp);
+    if (fd < 0)
+        return sm_status_fail(st, SM_ERR_DATA, path, "cannot create file: %s", strerror(errno));
+    /* mkstemp makes 0600; results are ordinary files. */
+    fchmod(fd, 0644);
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp);
+        return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s", strerror(e));
+    }
+    return SM_OK;
+}
+
+void sm_atomic_abort(sm_atomic_file *af)
+{
+    if (!af->f) return;
+    fclose(af->f);
+    af->f = NULL;
+    unlink(af->tmp);
+}
+
+/* fsync the directory holding path so the rename itself is durable. */
+static void sync_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int sm_atomic_commit(sm_atomic_file *af, sm_status *st)
+{
+    if (!af->f) return sm_status_fail(st, SM_ERR_DATA, af->path, "file is not open");
+    int bad = ferror(af->f) || fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
+    int e = errno;
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    af->f = NULL;
+    if (!bad && rename(af->tmp, af->path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(af->tmp);
+        return sm_status_fail(st, SM_ERR_DATA, af->path, "write failed: %s", strerror(e));
+    }
+    sync_parent_dir(af->path);
+    return SM_OK;
+}
+
+int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
+{
+    sm_atomic_file af;
+    if (sm_atomic_open(&af, path, st)) return st ? st->code : SM_ERR_DATA;
+    if (n && fwrite(data, 1, n, af.f) != n) {
+        sm_atomic_abort(&af);
+        return sm_status_fail(st, SM_ERR_DATA, path, "write failed: %s", strerror(errno));
+    }
+    return sm_atomic_commit(&af, st);
+}

@@ -1,0 +1,35 @@
+/* Atomic file writes: every result file, CSV and checkpoint goes through here.
+ *
+ * Data are written to a temporary file in the destination's directory, then
+ * flushed, fsync'd and renamed over the destination (and the directory is
+ * fsync'd), so a reader sees either the old complete file or the new complete
+ * one, and a failure never destroys what was already written.
+ *
+ *   sm_atomic_file af;
+ *   if (sm_atomic_open(&af, path, st)) return st->code;
+ *   fprintf(af.f, ...);
+ *   return sm_atomic_commit(&af, st);     // or sm_atomic_abort(&af) on error
+ */
+#ifndef SM_IO_ATOMIC_H
+#define SM_IO_ATOMIC_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "core/status.h"
+
+typedef struct {
+    FILE *f;
+    char path[4096];
+    char tmp[4096 + 16];
+} sm_atomic_file;
+
+int sm_atomic_open(sm_atomic_file *af, const char *path, sm_status *st);
+/* Flush, fsync, close, rename; on any failure the temporary is removed and
+ * the destination is left as it was. */
+int sm_atomic_commit(sm_atomic_file *af, sm_status *st);
+/* Close and remove the temporary; the destination is untouched. */
+void sm_atomic_abort(sm_atomic_file *af);
+/* Whole buffer in one call. */
+int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st);
+
+#endif
