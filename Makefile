@@ -66,7 +66,7 @@ valgrind:
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build
-	@bench/run.sh $(BUILD)
+	@scripts/bench.sh $(BIN)
 
 run:
 	@scripts/deps.sh

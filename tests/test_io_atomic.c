@@ -1,0 +1,111 @@
+/* Tests for src/io/atomic.c */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <cmocka.h>
+
+#include "io/atomic.h"
+#include "support/support.h"
+
+/* Number of leftover temporaries "<base>.XXXXXX" next to path. */
+static int count_temporaries(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    const char *base = slash + 1;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, base, blen) == 0 && e->d_name[blen] == '.') n++;
+    closedir(d);
+    return n;
+}
+
+static void test_write_replaces_whole_file(void **state)
+{
+    (void)state;
+    const char *p = sm_test_path("atomic_a.txt");
+    sm_status st;
+    assert_int_equal(sm_atomic_write(p, "first version\n", 14, &st), SM_OK);
+    assert_int_equal(sm_atomic_write(p, "2nd\n", 4, &st), SM_OK);
+    size_t n;
+    char *s = sm_test_read(p, &n);
+    assert_string_equal(s, "2nd\n");
+    free(s);
+    assert_int_equal(count_temporaries(p), 0);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0644);
+}
+
+static void test_abort_keeps_old_content(void **state)
+{
+    (void)state;
+    const char *p = sm_test_path("atomic_b.txt");
+    sm_status st;
+    assert_int_equal(sm_atomic_write(p, "kept\n", 5, &st), SM_OK);
+    sm_atomic_file af;
+    assert_int_equal(sm_atomic_open(&af, p, &st), SM_OK);
+    fputs("half-written garbage", af.f);
+    /* Before commit the destination still holds the old file. */
+    char *s = sm_test_read(p, NULL);
+    assert_string_equal(s, "kept\n");
+    free(s);
+    sm_atomic_abort(&af);
+    s = sm_test_read(p, NULL);
+    assert_string_equal(s, "kept\n");
+    free(s);
+    assert_int_equal(count_temporaries(p), 0);
+}
+
+static void test_missing_directory_is_an_error(void **state)
+{
+    (void)state;
+    sm_status st;
+    const char *p = sm_test_path("no_such_dir/x.txt");
+    assert_int_equal(sm_atomic_write(p, "x", 1, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "no_such_dir/x.txt"));
+    assert_non_null(strstr(st.msg, "cannot create"));
+}
+
+static void test_rename_failure_keeps_destination(void **state)
+{
+    (void)state;
+    /* Destination is a non-empty directory: rename fails, the directory and
+     * its content survive, and no temporary is left behind. */
+    const char *dir = sm_test_path("atomic_dir");
+    mkdir(dir, 0777);
+    char inner[1024];
+    snprintf(inner, sizeof inner, "%s/inside", dir);
+    sm_test_write_text(inner, "x");
+    sm_status st;
+    assert_int_equal(sm_atomic_write(dir, "data", 4, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "write failed"));
+    char *s = sm_test_read(inner, NULL);
+    assert_string_equal(s, "x");
+    free(s);
+    assert_int_equal(count_temporaries(dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_replaces_whole_file),
+        cmocka_unit_test(test_abort_keeps_old_content),
+        cmocka_unit_test(test_missing_directory_is_an_error),
+        cmocka_unit_test(test_rename_failure_keeps_destination),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
