@@ -49,6 +49,8 @@
 
 #include <stdio.h>
 #include "core/status.h"
+#include "nn/loss.h"
+#include "optim/schedule.h"
 
 enum { SM_CONFIG_TEXT_MAX = 4096 };
 
@@ -61,8 +63,7 @@ typedef enum {
     SM_DATASET_RANDOM
 } sm_dataset_kind;
 typedef enum { SM_ARCH_RESNET, SM_ARCH_MLP } sm_arch_kind;
-typedef enum { SM_SCHEDULE_COSINE, SM_SCHEDULE_CONST } sm_schedule_kind;
-typedef enum { SM_LOSS_COSINE, SM_LOSS_L2, SM_LOSS_GAUSS } sm_loss_kind;
+/* sm_loss_kind is nn/loss.h's and sm_schedule_kind optim/schedule.h's. */
 typedef enum { SM_PRED_SGD, SM_PRED_OPTIMAL, SM_PRED_DIRECTPRED } sm_pred_mode;
 typedef enum { SM_AUG_DEFAULT, SM_AUG_NONE } sm_aug_kind;
 

@@ -1,0 +1,45 @@
+/* Batch normalisation, one implementation for BatchNorm1d and BatchNorm2d:
+ * x is n × c × hw (hw = h·w for 2-D feature maps, hw = 1 for n × c rows), and
+ * every channel is normalised over its m = n·hw values.
+ *
+ * Training (as PyTorch):  y = γ (x − μ_B) / √(σ²_B + ε) + β, with the batch
+ * mean μ_B and the BIASED batch variance σ²_B; the running statistics move by
+ * momentum 0.1 towards μ_B and the UNBIASED variance σ²_B · m/(m − 1).
+ * Inference: the same affine map with the running statistics.
+ * Without affine (γ, β NULL; the projector's last BN) y = x̂.
+ *
+ * Channel sums are taken in double, one channel per OpenMP thread in a fixed
+ * order, so results do not depend on the thread count.  Backward accumulates
+ * (+=) into dx, dgamma and dbeta (the src/nn convention, see conv2d.h). */
+#ifndef SM_NN_BATCHNORM_H
+#define SM_NN_BATCHNORM_H
+
+#include <stddef.h>
+
+#define SM_BATCHNORM_EPS 1e-5
+#define SM_BATCHNORM_MOMENTUM 0.1
+
+/* PyTorch's initial state: γ = 1, β = 0, running mean 0, running var 1.
+ * gamma/beta may be NULL (no affine); so may the running buffers. */
+void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean, float *running_var);
+
+/* Training-mode forward.  Saves the batch mean and 1/√(σ²_B + ε) per channel
+ * in save_mean, save_invstd (c each) for backward.  running_mean/running_var
+ * are updated when non-NULL (both or neither).  Requires n·hw >= 2. */
+void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_invstd,
+                                float *running_mean, float *running_var);
+
+/* Inference-mode forward with the running statistics (left unchanged). */
+void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                               const float *beta, const float *running_mean,
+                               const float *running_var, float *y);
+
+/* Backward of the training-mode forward (the batch statistics depend on x).
+ * dx += ∂L/∂x; with affine also dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma,
+ * dgamma, dbeta all NULL without affine). */
+void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_invstd, const float *dy,
+                           float *dx, float *dgamma, float *dbeta);
+
+#endif

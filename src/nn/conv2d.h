@@ -1,0 +1,61 @@
+/* 2-D convolution, NCHW, square kernel, stride, zero padding, no bias (a
+ * BatchNorm follows every convolution, so a bias would be redundant).
+ *
+ *   y[n][o][oy][ox] = Σ_{c,ky,kx} w[o][c][ky][kx] · x[n][c][oy·s − p + ky][ox·s − p + kx]
+ *
+ * w is c_out × c_in × k × k like PyTorch.  Each image is lowered by im2col to
+ * a (c_in·k·k) × (h_out·w_out) matrix and multiplied by w (c_out × c_in·k·k)
+ * with cblas_sgemm; backward forms dW from the same columns and dX with
+ * sgemm + col2im.  Columns are recomputed in backward rather than kept: for a
+ * 256-image batch they would be 100+ MB per layer.
+ *
+ * Threading: OpenMP over images (`threads` of them), one single-threaded sgemm
+ * per image.  The per-image products are small (16 × 784 × 144 for the first
+ * block): on this 2-core machine splitting one such sgemm across OpenBLAS
+ * threads gains nothing, while two images in parallel run ~2× faster.  The
+ * layer therefore sets OpenBLAS to 1 thread for the duration of each call and
+ * restores the caller's setting on return (src/nn/gemm.h): the caller need
+ * not manage OpenBLAS threads around it.
+ *
+ * Determinism: y and dX are per image, so they do not depend on the thread
+ * count.  dW sums over images: the batch is cut into a fixed number of chunks
+ * whose boundaries depend on n only; each chunk is accumulated in image order
+ * by one thread, and the chunk sums are added in chunk order.  Results are
+ * therefore bitwise identical for ANY thread count.
+ *
+ * Gradient convention (all src/nn layers, as in llm.c): backward ACCUMULATES
+ * (+=) into every gradient it writes, parameter and input gradients alike; the
+ * caller zeroes them once per step.  This makes the two SimSiam views (two
+ * passes through the same weights) and residual fan-out need no extra code. */
+#ifndef SM_NN_CONV2D_H
+#define SM_NN_CONV2D_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n;                /* images in the batch */
+    int c_in, h_in, w_in; /* input planes and their size */
+    int c_out;            /* output planes */
+    int k;                /* kernel is k × k */
+    int stride, pad;      /* pad zeros on every side */
+} sm_conv2d_shape;
+
+int sm_conv2d_h_out(const sm_conv2d_shape *s);
+int sm_conv2d_w_out(const sm_conv2d_shape *s);
+/* Number of weights, c_out · c_in · k · k (the fan-in for init is c_in · k · k). */
+size_t sm_conv2d_weight_count(const sm_conv2d_shape *s);
+
+/* Floats of scratch that forward and backward need with `threads` threads
+ * (the same buffer serves both; its contents are not kept between calls). */
+size_t sm_conv2d_scratch_floats(const sm_conv2d_shape *s, int threads);
+
+/* y (n × c_out × h_out × w_out) = conv(x, w).  threads >= 1. */
+void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
+                       float *scratch, int threads);
+
+/* dw += ∂L/∂w and, when dx != NULL, dx += ∂L/∂x, given dy = ∂L/∂y.  dx is
+ * NULL for the first layer, whose input needs no gradient. */
+void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
+                        float *dx, float *dw, float *scratch, int threads);
+
+#endif

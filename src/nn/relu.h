@@ -1,0 +1,15 @@
+/* Rectified linear unit, elementwise over count floats.  Backward reads the
+ * OUTPUT y (y > 0 exactly where x > 0), so the forward may run in place.
+ * Backward accumulates (+=) into dx (the src/nn convention, see conv2d.h);
+ * dx must not alias dy. */
+#ifndef SM_NN_RELU_H
+#define SM_NN_RELU_H
+
+#include <stddef.h>
+
+/* y = max(x, 0); y may equal x. */
+void sm_relu_forward(size_t count, const float *x, float *y);
+/* dx += dy · [y > 0]. */
+void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx);
+
+#endif

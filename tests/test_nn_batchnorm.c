@@ -1,0 +1,329 @@
+/* Tests for src/nn/batchnorm: training forward against a double reference,
+ * running statistics and inference mode against hand computations, backward
+ * against central differences (1-D and 2-D, with and without affine). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/rng.h"
+#include "nn/batchnorm.h"
+
+/* cmocka's assert_float_equal compares in float; these checks need double. */
+static void near(double got, double want, double tol, int line)
+{
+    if (!(fabs(got - want) <= tol)) fail_msg("line %d: got %.17g, want %.17g (tol %.3g)", line, got, want, tol);
+}
+#define assert_near(got, want, tol) near((got), (want), (tol), __LINE__)
+
+typedef struct {
+    size_t n, c, hw;
+    int affine;
+    double *x, *gamma, *beta, *r; /* r: weights of the objective L = Σ r·y */
+} bn_case;
+
+static void fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (float)(lo + (hi - lo) * sm_rng_uniform(rng));
+}
+
+static double *to_double(const float *a, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+static float *alloc_floats(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+/* Training-mode batch norm from the definition, in double. */
+static void ref_forward(const bn_case *b, double *y)
+{
+    size_t m = b->n * b->hw;
+    for (size_t j = 0; j < b->c; j++) {
+        double mean = 0.0, var = 0.0;
+        for (size_t i = 0; i < b->n; i++)
+            for (size_t t = 0; t < b->hw; t++) mean += b->x[(i * b->c + j) * b->hw + t];
+        mean /= (double)m;
+        for (size_t i = 0; i < b->n; i++)
+            for (size_t t = 0; t < b->hw; t++) {
+                double d = b->x[(i * b->c + j) * b->hw + t] - mean;
+                var += d * d;
+            }
+        var /= (double)m;
+        for (size_t i = 0; i < b->n; i++)
+            for (size_t t = 0; t < b->hw; t++) {
+                size_t k = (i * b->c + j) * b->hw + t;
+                double xhat = (b->x[k] - mean) / sqrt(var + 1e-5);
+                y[k] = b->affine ? b->gamma[j] * xhat + b->beta[j] : xhat;
+            }
+    }
+}
+
+static double ref_objective(const bn_case *b)
+{
+    size_t count = b->n * b->c * b->hw;
+    double *y = malloc(count * sizeof *y), l = 0.0;
+    assert_non_null(y);
+    ref_forward(b, y);
+    for (size_t i = 0; i < count; i++) l += b->r[i] * y[i];
+    free(y);
+    return l;
+}
+
+/* Central differences w.r.t. every entry of v against the analytic gradient:
+ * |g − fd| <= tol · max|fd|. */
+static void check_gradient(bn_case *b, double *v, size_t n, const float *analytic, double tol)
+{
+    const double h = 1e-4;
+    double *fd = malloc(n * sizeof *fd), scale = 0.0;
+    assert_non_null(fd);
+    for (size_t i = 0; i < n; i++) {
+        double keep = v[i];
+        v[i] = keep + h;
+        double up = ref_objective(b);
+        v[i] = keep - h;
+        double down = ref_objective(b);
+        v[i] = keep;
+        fd[i] = (up - down) / (2.0 * h);
+        scale = fmax(scale, fabs(fd[i]));
+    }
+    assert_true(scale > 0.05);
+    for (size_t i = 0; i < n; i++)
+        if (fabs(analytic[i] - fd[i]) > tol * scale)
+            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
+    free(fd);
+}
+
+/* Forward against the reference, then backward against finite differences. */
+static void check_case(size_t n, size_t c, size_t hw, int affine)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 21, n * 100 + c * 10 + hw + (size_t)affine);
+    size_t count = n * c * hw;
+    float *x = alloc_floats(count), *y = alloc_floats(count), *r = alloc_floats(count), *dx = alloc_floats(count);
+    float *gamma = alloc_floats(c), *beta = alloc_floats(c), *dgamma = alloc_floats(c), *dbeta = alloc_floats(c);
+    float *mean = alloc_floats(c), *invstd = alloc_floats(c);
+    fill_uniform(x, count, &rng, -1.0, 3.0); /* a non-zero mean, as after a ReLU */
+    fill_uniform(r, count, &rng, -1.0, 1.0);
+    fill_uniform(gamma, c, &rng, 0.5, 1.5);
+    fill_uniform(beta, c, &rng, -0.5, 0.5);
+
+    sm_batchnorm_forward_train(n, c, hw, x, affine ? gamma : NULL, affine ? beta : NULL, y, mean, invstd,
+                               NULL, NULL);
+    bn_case b = {n, c, hw, affine, to_double(x, count), to_double(gamma, c), to_double(beta, c), to_double(r, count)};
+    double *want = malloc(count * sizeof *want);
+    assert_non_null(want);
+    ref_forward(&b, want);
+    for (size_t i = 0; i < count; i++)
+        if (fabs(y[i] - want[i]) > 2e-6) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
+
+    sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, mean, invstd, r, dx, affine ? dgamma : NULL,
+                          affine ? dbeta : NULL);
+    check_gradient(&b, b.x, count, dx, 1e-6);
+    if (affine) {
+        check_gradient(&b, b.gamma, c, dgamma, 1e-6);
+        check_gradient(&b, b.beta, c, dbeta, 1e-6);
+    }
+    free(want);
+    free(b.x);
+    free(b.gamma);
+    free(b.beta);
+    free(b.r);
+    free(x);
+    free(y);
+    free(r);
+    free(dx);
+    free(gamma);
+    free(beta);
+    free(dgamma);
+    free(dbeta);
+    free(mean);
+    free(invstd);
+}
+
+static void test_batchnorm_2d_affine(void **state)
+{
+    (void)state;
+    check_case(3, 2, 5, 1);
+}
+
+static void test_batchnorm_2d_no_affine(void **state)
+{
+    (void)state;
+    check_case(3, 3, 4, 0);
+}
+
+static void test_batchnorm_1d_affine(void **state)
+{
+    (void)state;
+    check_case(6, 4, 1, 1);
+}
+
+static void test_batchnorm_1d_no_affine(void **state)
+{
+    (void)state;
+    check_case(5, 3, 1, 0);
+}
+
+/* Two channels with hand-computable statistics: [1 2 3 4] has mean 2.5,
+ * biased variance 1.25, unbiased 5/3; [−2 0 2 4] has mean 1, biased 5,
+ * unbiased 20/3.  Running stats start at PyTorch's (0, 1). */
+static void test_batchnorm_running_stats_and_eval(void **state)
+{
+    (void)state;
+    const float x[8] = {1, -2, 2, 0, 3, 2, 4, 4}; /* n = 4 rows of c = 2 */
+    float gamma[2], beta[2], rm[2], rv[2], y[8], mean[2], invstd[2];
+    sm_batchnorm_init(2, gamma, beta, rm, rv);
+    assert_true(gamma[1] == 1.0f && beta[1] == 0.0f && rm[1] == 0.0f && rv[1] == 1.0f);
+    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, y, mean, invstd, rm, rv);
+    assert_near(mean[0], 2.5, 1e-7);
+    assert_near(mean[1], 1.0, 1e-7);
+    assert_near(invstd[0], 1.0 / sqrt(1.25 + 1e-5), 1e-7);
+    assert_near(invstd[1], 1.0 / sqrt(5.0 + 1e-5), 1e-7);
+    assert_near(rm[0], 0.25, 1e-7);
+    assert_near(rm[1], 0.1, 1e-7);
+    assert_near(rv[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+    assert_near(rv[1], 0.9 + 0.1 * 20.0 / 3.0, 1e-6);
+    assert_near(y[0], -1.5 / sqrt(1.25 + 1e-5), 1e-6);
+    assert_near(y[7], 3.0 / sqrt(5.0 + 1e-5), 1e-6);
+
+    /* A second step moves the running stats 10% further. */
+    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, y, mean, invstd, rm, rv);
+    assert_near(rm[0], 0.9 * 0.25 + 0.25, 1e-6);
+    assert_near(rv[1], 0.9 * (0.9 + 0.1 * 20.0 / 3.0) + 0.1 * 20.0 / 3.0, 1e-6);
+
+    /* Inference uses the running statistics, not the batch's. */
+    gamma[0] = 2.0f;
+    beta[0] = 0.5f;
+    float rm0 = rm[0], rv0 = rv[0];
+    sm_batchnorm_forward_eval(4, 2, 1, x, gamma, beta, rm, rv, y);
+    for (int i = 0; i < 4; i++)
+        assert_near(y[2 * i], 2.0 * (x[2 * i] - rm0) / sqrt(rv0 + 1e-5) + 0.5, 1e-6);
+    assert_near(y[1], (-2.0 - rm[1]) / sqrt(rv[1] + 1e-5), 1e-6);
+    assert_true(rm[0] == rm0 && rv[0] == rv0);
+
+    /* Without affine, inference is the bare normalisation. */
+    sm_batchnorm_forward_eval(4, 2, 1, x, NULL, NULL, rm, rv, y);
+    assert_near(y[6], (4.0 - rm0) / sqrt(rv0 + 1e-5), 1e-6);
+}
+
+/* Training output without affine has mean 0 and biased variance
+ * σ²/(σ² + ε) per channel; 2-D statistics pool over n and the map. */
+static void test_batchnorm_normalises_each_channel(void **state)
+{
+    (void)state;
+    size_t n = 4, c = 3, hw = 9, count = n * c * hw;
+    sm_rng rng;
+    sm_rng_seed(&rng, 2, 0);
+    float *x = alloc_floats(count), *y = alloc_floats(count), mean[3], invstd[3];
+    fill_uniform(x, count, &rng, 1.0, 9.0);
+    sm_batchnorm_forward_train(n, c, hw, x, NULL, NULL, y, mean, invstd, NULL, NULL);
+    for (size_t j = 0; j < c; j++) {
+        double s = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < hw; t++) {
+                double v = y[(i * c + j) * hw + t];
+                s += v;
+                s2 += v * v;
+            }
+        double var = 1.0 / ((double)invstd[j] * invstd[j]) - 1e-5;
+        assert_true(fabs(s / (double)(n * hw)) < 1e-6);
+        assert_true(fabs(s2 / (double)(n * hw) - var / (var + 1e-5)) < 1e-5);
+    }
+    free(x);
+    free(y);
+}
+
+static void test_batchnorm_backward_accumulates(void **state)
+{
+    (void)state;
+    size_t n = 4, c = 2, hw = 3, count = n * c * hw;
+    sm_rng rng;
+    sm_rng_seed(&rng, 3, 0);
+    float *x = alloc_floats(count), *dy = alloc_floats(count), *y = alloc_floats(count);
+    float *dx0 = alloc_floats(count), *dx = alloc_floats(count);
+    float gamma[2] = {1.5f, 0.5f}, beta[2] = {0, 0}, mean[2], invstd[2];
+    float dg0[2] = {0, 0}, db0[2] = {0, 0}, dg[2] = {1, 1}, db[2] = {-1, -1};
+    fill_uniform(x, count, &rng, -2.0, 2.0);
+    fill_uniform(dy, count, &rng, -1.0, 1.0);
+    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y, mean, invstd, NULL, NULL);
+    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx0, dg0, db0);
+    for (size_t i = 0; i < count; i++) dx[i] = 2.0f;
+    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, dg, db);
+    for (size_t i = 0; i < count; i++) assert_true(dx[i] == 2.0f + dx0[i]);
+    for (int j = 0; j < 2; j++) {
+        assert_true(dg[j] == 1.0f + dg0[j]);
+        assert_true(db[j] == -1.0f + db0[j]);
+    }
+    free(x);
+    free(dy);
+    free(y);
+    free(dx0);
+    free(dx);
+}
+
+/* One channel per thread with fixed-order sums: 1 and 2 threads agree bitwise. */
+static void test_batchnorm_identical_across_threads(void **state)
+{
+    (void)state;
+    size_t n = 8, c = 6, hw = 10, count = n * c * hw;
+    sm_rng rng;
+    sm_rng_seed(&rng, 4, 0);
+    float *x = alloc_floats(count), *dy = alloc_floats(count), gamma[6], beta[6];
+    fill_uniform(x, count, &rng, -2.0, 2.0);
+    fill_uniform(dy, count, &rng, -1.0, 1.0);
+    fill_uniform(gamma, c, &rng, 0.5, 1.5);
+    fill_uniform(beta, c, &rng, -0.5, 0.5);
+    float *y[2], *dx[2], dg[2][6], db[2][6], rm[2][6], rv[2][6], mean[6], invstd[6];
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        y[t] = alloc_floats(count);
+        dx[t] = alloc_floats(count);
+        memset(dg[t], 0, sizeof dg[t]);
+        memset(db[t], 0, sizeof db[t]);
+        sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);
+        sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y[t], mean, invstd, rm[t], rv[t]);
+        sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx[t], dg[t], db[t]);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(y[0], y[1], count * sizeof(float));
+    assert_memory_equal(dx[0], dx[1], count * sizeof(float));
+    assert_memory_equal(dg[0], dg[1], sizeof dg[0]);
+    assert_memory_equal(db[0], db[1], sizeof db[0]);
+    assert_memory_equal(rm[0], rm[1], sizeof rm[0]);
+    assert_memory_equal(rv[0], rv[1], sizeof rv[0]);
+    for (int t = 0; t < 2; t++) {
+        free(y[t]);
+        free(dx[t]);
+    }
+    free(x);
+    free(dy);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batchnorm_2d_affine),
+        cmocka_unit_test(test_batchnorm_2d_no_affine),
+        cmocka_unit_test(test_batchnorm_1d_affine),
+        cmocka_unit_test(test_batchnorm_1d_no_affine),
+        cmocka_unit_test(test_batchnorm_running_stats_and_eval),
+        cmocka_unit_test(test_batchnorm_normalises_each_channel),
+        cmocka_unit_test(test_batchnorm_backward_accumulates),
+        cmocka_unit_test(test_batchnorm_identical_across_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

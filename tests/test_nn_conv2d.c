@@ -1,0 +1,293 @@
+/* Tests for src/nn/conv2d: forward against a direct 7-loop convolution in
+ * double, backward against central differences of that reference, gradient
+ * accumulation, and bitwise identity across thread counts. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/rng.h"
+#include "nn/conv2d.h"
+
+typedef struct {
+    sm_conv2d_shape s;
+    double *x, *w, *r; /* input, weights, and the weights r of L = Σ r·y */
+} conv_case;
+
+static void fill_uniform(float *a, size_t n, sm_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (float)(2.0 * sm_rng_uniform(rng) - 1.0);
+}
+
+static double *to_double(const float *a, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+static size_t x_count(const sm_conv2d_shape *s) { return (size_t)s->n * s->c_in * s->h_in * s->w_in; }
+static size_t y_count(const sm_conv2d_shape *s)
+{
+    return (size_t)s->n * s->c_out * sm_conv2d_h_out(s) * sm_conv2d_w_out(s);
+}
+
+/* The definition, one output element at a time: 7 nested loops. */
+static void ref_forward(const sm_conv2d_shape *s, const double *x, const double *w, double *y)
+{
+    const int ho = sm_conv2d_h_out(s), wo = sm_conv2d_w_out(s), k = s->k;
+    for (int n = 0; n < s->n; n++)
+        for (int o = 0; o < s->c_out; o++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) {
+                    double sum = 0.0;
+                    for (int c = 0; c < s->c_in; c++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                                if (iy < 0 || iy >= s->h_in || ix < 0 || ix >= s->w_in) continue;
+                                sum += w[((o * s->c_in + c) * k + ky) * k + kx] *
+                                       x[((n * s->c_in + c) * s->h_in + iy) * s->w_in + ix];
+                            }
+                    y[((n * s->c_out + o) * ho + oy) * wo + ox] = sum;
+                }
+}
+
+static double ref_objective(const conv_case *cc)
+{
+    size_t ny = y_count(&cc->s);
+    double *y = malloc(ny * sizeof *y);
+    assert_non_null(y);
+    ref_forward(&cc->s, cc->x, cc->w, y);
+    double l = 0.0;
+    for (size_t i = 0; i < ny; i++) l += cc->r[i] * y[i];
+    free(y);
+    return l;
+}
+
+/* Central differences of the reference objective w.r.t. every entry of v
+ * (cc->x or cc->w) against the analytic gradient: |g − fd| <= tol · max|fd|. */
+static void check_gradient(conv_case *cc, double *v, size_t n, const float *analytic, double tol)
+{
+    const double h = 1e-3;
+    double *fd = malloc(n * sizeof *fd), scale = 0.0;
+    assert_non_null(fd);
+    for (size_t i = 0; i < n; i++) {
+        double keep = v[i];
+        v[i] = keep + h;
+        double up = ref_objective(cc);
+        v[i] = keep - h;
+        double down = ref_objective(cc);
+        v[i] = keep;
+        fd[i] = (up - down) / (2.0 * h);
+        if (fabs(fd[i]) > scale) scale = fabs(fd[i]);
+    }
+    assert_true(scale > 0.1);
+    for (size_t i = 0; i < n; i++)
+        if (fabs(analytic[i] - fd[i]) > tol * scale)
+            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
+    free(fd);
+}
+
+static float *alloc_floats(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+/* Forward and backward of one shape against the reference. */
+static void check_shape(sm_conv2d_shape s, int threads)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 11, (uint64_t)(s.stride * 10 + s.pad + 100 * s.k));
+    size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    float *x = alloc_floats(nx), *w = alloc_floats(nw), *y = alloc_floats(ny), *r = alloc_floats(ny);
+    float *dx = alloc_floats(nx), *dw = alloc_floats(nw);
+    float *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, threads));
+    fill_uniform(x, nx, &rng);
+    fill_uniform(w, nw, &rng);
+    fill_uniform(r, ny, &rng);
+
+    sm_conv2d_forward(&s, x, w, y, scratch, threads);
+    conv_case cc = {s, to_double(x, nx), to_double(w, nw), to_double(r, ny)};
+    double *want = malloc(ny * sizeof *want), scale = 0.0;
+    assert_non_null(want);
+    ref_forward(&s, cc.x, cc.w, want);
+    for (size_t i = 0; i < ny; i++) scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < ny; i++)
+        if (fabs(y[i] - want[i]) > 1e-6 * scale) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
+
+    sm_conv2d_backward(&s, x, w, r, dx, dw, scratch, threads);
+    check_gradient(&cc, cc.w, nw, dw, 1e-6);
+    check_gradient(&cc, cc.x, nx, dx, 1e-6);
+
+    free(want);
+    free(cc.x);
+    free(cc.w);
+    free(cc.r);
+    free(x);
+    free(w);
+    free(y);
+    free(r);
+    free(dx);
+    free(dw);
+    free(scratch);
+}
+
+static void test_conv2d_stride1_pad0(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 3, .h_in = 7, .w_in = 6, .c_out = 4, .k = 3, .stride = 1, .pad = 0}, 1);
+}
+
+static void test_conv2d_stride1_pad1(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 3, .h_in = 7, .w_in = 6, .c_out = 4, .k = 3, .stride = 1, .pad = 1}, 2);
+}
+
+static void test_conv2d_stride2_pad0(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 8, .w_in = 7, .c_out = 3, .k = 3, .stride = 2, .pad = 0}, 2);
+}
+
+static void test_conv2d_stride2_pad1(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 7, .w_in = 8, .c_out = 5, .k = 3, .stride = 2, .pad = 1}, 1);
+}
+
+/* Stride 3 with padding 2: whole kernel rows and columns fall in padding. */
+static void test_conv2d_stride3_pad2(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 2, .h_in = 5, .w_in = 4, .c_out = 3, .k = 3, .stride = 3, .pad = 2}, 2);
+}
+
+/* The BasicBlock shortcut: 1×1, stride 2, no padding. */
+static void test_conv2d_1x1_stride2(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 4, .h_in = 7, .w_in = 7, .c_out = 6, .k = 1, .stride = 2, .pad = 0}, 2);
+}
+
+/* More images than dW chunks, so chunks hold several images. */
+static void test_conv2d_many_images(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 37, .c_in = 2, .h_in = 5, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1}, 2);
+}
+
+/* Backward adds to what the gradients hold; dx = NULL skips the input gradient. */
+static void test_conv2d_backward_accumulates(void **state)
+{
+    (void)state;
+    sm_conv2d_shape s = {.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 2, .pad = 1};
+    sm_rng rng;
+    sm_rng_seed(&rng, 5, 0);
+    size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    float *x = alloc_floats(nx), *w = alloc_floats(nw), *dy = alloc_floats(ny);
+    float *dx0 = alloc_floats(nx), *dw0 = alloc_floats(nw), *dx = alloc_floats(nx), *dw = alloc_floats(nw);
+    float *dw_only = alloc_floats(nw), *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, 2));
+    fill_uniform(x, nx, &rng);
+    fill_uniform(w, nw, &rng);
+    fill_uniform(dy, ny, &rng);
+    sm_conv2d_backward(&s, x, w, dy, dx0, dw0, scratch, 2);
+    for (size_t i = 0; i < nx; i++) dx[i] = 0.25f;
+    for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
+    sm_conv2d_backward(&s, x, w, dy, dx, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, NULL, dw_only, scratch, 2);
+    /* col2im adds term by term onto dx, so the rounding differs from 0.25 + dx0 */
+    for (size_t i = 0; i < nx; i++) assert_true(fabsf(dx[i] - (0.25f + dx0[i])) <= 1e-6f);
+    for (size_t i = 0; i < nw; i++) {
+        assert_true(dw[i] == -0.5f + dw0[i]);
+        assert_true(dw_only[i] == dw[i]);
+    }
+    free(x);
+    free(w);
+    free(dy);
+    free(dx0);
+    free(dw0);
+    free(dx);
+    free(dw);
+    free(dw_only);
+    free(scratch);
+}
+
+/* y, dx and dw are bitwise identical for 1, 2 and 3 threads, and the
+ * caller's OpenBLAS thread count survives the call. */
+static void test_conv2d_identical_across_threads(void **state)
+{
+    (void)state;
+    sm_conv2d_shape s = {.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1};
+    sm_rng rng;
+    sm_rng_seed(&rng, 9, 0);
+    size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    float *x = alloc_floats(nx), *w = alloc_floats(nw), *dy = alloc_floats(ny);
+    fill_uniform(x, nx, &rng);
+    fill_uniform(w, nw, &rng);
+    fill_uniform(dy, ny, &rng);
+    float *y[3], *dx[3], *dw[3];
+    openblas_set_num_threads(2);
+    for (int t = 0; t < 3; t++) {
+        y[t] = alloc_floats(ny);
+        dx[t] = alloc_floats(nx);
+        dw[t] = alloc_floats(nw);
+        float *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, t + 1));
+        sm_conv2d_forward(&s, x, w, y[t], scratch, t + 1);
+        sm_conv2d_backward(&s, x, w, dy, dx[t], dw[t], scratch, t + 1);
+        free(scratch);
+        assert_int_equal(openblas_get_num_threads(), 2);
+    }
+    for (int t = 1; t < 3; t++) {
+        assert_memory_equal(y[0], y[t], ny * sizeof(float));
+        assert_memory_equal(dx[0], dx[t], nx * sizeof(float));
+        assert_memory_equal(dw[0], dw[t], nw * sizeof(float));
+    }
+    for (int t = 0; t < 3; t++) {
+        free(y[t]);
+        free(dx[t]);
+        free(dw[t]);
+    }
+    free(x);
+    free(w);
+    free(dy);
+}
+
+static void test_conv2d_output_size(void **state)
+{
+    (void)state;
+    sm_conv2d_shape s = {.n = 1, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 32, .k = 3, .stride = 2, .pad = 1};
+    assert_int_equal(sm_conv2d_h_out(&s), 14);
+    assert_int_equal(sm_conv2d_w_out(&s), 14);
+    assert_int_equal(sm_conv2d_weight_count(&s), 32 * 16 * 9);
+    s.k = 1;
+    s.pad = 0;
+    s.h_in = s.w_in = 7;
+    assert_int_equal(sm_conv2d_h_out(&s), 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv2d_stride1_pad0),
+        cmocka_unit_test(test_conv2d_stride1_pad1),
+        cmocka_unit_test(test_conv2d_stride2_pad0),
+        cmocka_unit_test(test_conv2d_stride2_pad1),
+        cmocka_unit_test(test_conv2d_stride3_pad2),
+        cmocka_unit_test(test_conv2d_1x1_stride2),
+        cmocka_unit_test(test_conv2d_many_images),
+        cmocka_unit_test(test_conv2d_backward_accumulates),
+        cmocka_unit_test(test_conv2d_identical_across_threads),
+        cmocka_unit_test(test_conv2d_output_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,85 @@
+/* Tests for src/nn/relu: forward values, in-place forward, backward against
+ * central differences (inputs kept away from the kink), accumulation. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/rng.h"
+#include "nn/relu.h"
+
+/* cmocka's assert_float_equal compares in float; these checks need double. */
+static void near(double got, double want, double tol, int line)
+{
+    if (!(fabs(got - want) <= tol)) fail_msg("line %d: got %.17g, want %.17g (tol %.3g)", line, got, want, tol);
+}
+#define assert_near(got, want, tol) near((got), (want), (tol), __LINE__)
+
+enum { N = 64 };
+
+static double relu_objective(const double *x, const double *r)
+{
+    double l = 0.0;
+    for (int i = 0; i < N; i++) l += r[i] * (x[i] > 0.0 ? x[i] : 0.0);
+    return l;
+}
+
+static void test_relu_forward(void **state)
+{
+    (void)state;
+    float x[5] = {-2.0f, -0.0f, 0.0f, 1e-30f, 3.5f}, y[5];
+    sm_relu_forward(5, x, y);
+    const float want[5] = {0.0f, 0.0f, 0.0f, 1e-30f, 3.5f};
+    for (int i = 0; i < 5; i++) assert_true(y[i] == want[i]);
+    sm_relu_forward(5, x, x); /* in place */
+    assert_memory_equal(x, y, sizeof y);
+}
+
+static void test_relu_backward_finite_differences(void **state)
+{
+    (void)state;
+    sm_rng rng;
+    sm_rng_seed(&rng, 41, 0);
+    float x[N], y[N], r[N], dx[N] = {0};
+    double xd[N], rd[N];
+    for (int i = 0; i < N; i++) {
+        double u = sm_rng_uniform(&rng);
+        x[i] = (float)(i % 2 ? 0.05 + u : -0.05 - u); /* at least 0.05 from the kink */
+        r[i] = (float)(2.0 * sm_rng_uniform(&rng) - 1.0);
+        xd[i] = x[i];
+        rd[i] = r[i];
+    }
+    sm_relu_forward(N, x, y);
+    sm_relu_backward(N, y, r, dx);
+    const double h = 1e-3;
+    for (int i = 0; i < N; i++) {
+        double keep = xd[i];
+        xd[i] = keep + h;
+        double up = relu_objective(xd, rd);
+        xd[i] = keep - h;
+        double down = relu_objective(xd, rd);
+        xd[i] = keep;
+        assert_near(dx[i], (up - down) / (2.0 * h), 1e-9);
+    }
+}
+
+static void test_relu_backward_accumulates(void **state)
+{
+    (void)state;
+    float y[4] = {0.0f, 2.0f, 0.0f, 1.0f}, dy[4] = {5.0f, 6.0f, 7.0f, 8.0f}, dx[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    sm_relu_backward(4, y, dy, dx);
+    const float want[4] = {1.0f, 7.0f, 1.0f, 9.0f};
+    assert_memory_equal(dx, want, sizeof want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relu_forward),
+        cmocka_unit_test(test_relu_backward_finite_differences),
+        cmocka_unit_test(test_relu_backward_accumulates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,78 @@
+/* Tests for src/nn/residual: y = a + b (also in place) and its backward,
+ * checked by central differences and for accumulation into both inputs. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/rng.h"
+#include "nn/residual.h"
+
+/* cmocka's assert_float_equal compares in float; these checks need double. */
+static void near(double got, double want, double tol, int line)
+{
+    if (!(fabs(got - want) <= tol)) fail_msg("line %d: got %.17g, want %.17g (tol %.3g)", line, got, want, tol);
+}
+#define assert_near(got, want, tol) near((got), (want), (tol), __LINE__)
+
+enum { N = 32 };
+
+static double objective(const double *a, const double *b, const double *r)
+{
+    double l = 0.0;
+    for (int i = 0; i < N; i++) l += r[i] * (a[i] + b[i]);
+    return l;
+}
+
+static void test_residual_forward(void **state)
+{
+    (void)state;
+    float a[3] = {1.0f, -2.0f, 0.5f}, b[3] = {0.25f, 2.0f, -4.0f}, y[3];
+    sm_residual_forward(3, a, b, y);
+    assert_true(y[0] == 1.25f && y[1] == 0.0f && y[2] == -3.5f);
+    sm_residual_forward(3, a, b, a); /* in place onto the main path */
+    assert_memory_equal(a, y, sizeof y);
+}
+
+static void test_residual_backward_finite_differences(void **state)
+{
+    (void)state;
+    sm_rng rng;
+    sm_rng_seed(&rng, 42, 0);
+    double a[N], b[N], r[N];
+    float dy[N], da[N], db[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = sm_rng_normal(&rng);
+        b[i] = sm_rng_normal(&rng);
+        dy[i] = (float)sm_rng_normal(&rng);
+        r[i] = dy[i];
+        da[i] = 0.5f; /* accumulates onto these */
+        db[i] = -1.0f;
+    }
+    sm_residual_backward(N, dy, da, db);
+    const double h = 1e-3;
+    for (int i = 0; i < N; i++) {
+        double *v[2] = {a, b};
+        const float *g[2] = {da, db}, base[2] = {0.5f, -1.0f};
+        for (int k = 0; k < 2; k++) {
+            double keep = v[k][i];
+            v[k][i] = keep + h;
+            double up = objective(a, b, r);
+            v[k][i] = keep - h;
+            double down = objective(a, b, r);
+            v[k][i] = keep;
+            assert_near(g[k][i] - base[k], (up - down) / (2.0 * h), 1e-6);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_residual_forward),
+        cmocka_unit_test(test_residual_backward_finite_differences),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
