@@ -13,6 +13,7 @@
 
 #include "core/rng.h"
 #include "nn/batchnorm.h"
+#include "support/support.h"
 
 /* cmocka's assert_float_equal compares in float; these checks need double. */
 static void near(double got, double want, double tol, int line)
@@ -71,8 +72,9 @@ static void ref_forward(const bn_case *b, double *y)
     }
 }
 
-static double ref_objective(const bn_case *b)
+static double ref_objective(const void *ctx)
 {
+    const bn_case *b = ctx;
     size_t count = b->n * b->c * b->hw;
     double *y = malloc(count * sizeof *y), l = 0.0;
     assert_non_null(y);
@@ -80,30 +82,6 @@ static double ref_objective(const bn_case *b)
     for (size_t i = 0; i < count; i++) l += b->r[i] * y[i];
     free(y);
     return l;
-}
-
-/* Central differences w.r.t. every entry of v against the analytic gradient:
- * |g − fd| <= tol · max|fd|. */
-static void check_gradient(bn_case *b, double *v, size_t n, const float *analytic, double tol)
-{
-    const double h = 1e-4;
-    double *fd = malloc(n * sizeof *fd), scale = 0.0;
-    assert_non_null(fd);
-    for (size_t i = 0; i < n; i++) {
-        double keep = v[i];
-        v[i] = keep + h;
-        double up = ref_objective(b);
-        v[i] = keep - h;
-        double down = ref_objective(b);
-        v[i] = keep;
-        fd[i] = (up - down) / (2.0 * h);
-        scale = fmax(scale, fabs(fd[i]));
-    }
-    assert_true(scale > 0.05);
-    for (size_t i = 0; i < n; i++)
-        if (fabs(analytic[i] - fd[i]) > tol * scale)
-            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
-    free(fd);
 }
 
 /* Forward against the reference, then backward against finite differences. */
@@ -131,10 +109,10 @@ static void check_case(size_t n, size_t c, size_t hw, int affine)
 
     sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, mean, invstd, r, dx, affine ? dgamma : NULL,
                           affine ? dbeta : NULL);
-    check_gradient(&b, b.x, count, dx, 1e-6);
+    sm_test_check_gradient(ref_objective, &b, b.x, count, dx, 1e-6);
     if (affine) {
-        check_gradient(&b, b.gamma, c, dgamma, 1e-6);
-        check_gradient(&b, b.beta, c, dbeta, 1e-6);
+        sm_test_check_gradient(ref_objective, &b, b.gamma, c, dgamma, 1e-6);
+        sm_test_check_gradient(ref_objective, &b, b.beta, c, dbeta, 1e-6);
     }
     free(want);
     free(b.x);

@@ -13,6 +13,7 @@
 
 #include "core/rng.h"
 #include "nn/conv2d.h"
+#include "support/support.h"
 
 typedef struct {
     sm_conv2d_shape s;
@@ -59,8 +60,9 @@ static void ref_forward(const sm_conv2d_shape *s, const double *x, const double 
                 }
 }
 
-static double ref_objective(const conv_case *cc)
+static double ref_objective(const void *ctx)
 {
+    const conv_case *cc = ctx;
     size_t ny = y_count(&cc->s);
     double *y = malloc(ny * sizeof *y);
     assert_non_null(y);
@@ -69,30 +71,6 @@ static double ref_objective(const conv_case *cc)
     for (size_t i = 0; i < ny; i++) l += cc->r[i] * y[i];
     free(y);
     return l;
-}
-
-/* Central differences of the reference objective w.r.t. every entry of v
- * (cc->x or cc->w) against the analytic gradient: |g − fd| <= tol · max|fd|. */
-static void check_gradient(conv_case *cc, double *v, size_t n, const float *analytic, double tol)
-{
-    const double h = 1e-3;
-    double *fd = malloc(n * sizeof *fd), scale = 0.0;
-    assert_non_null(fd);
-    for (size_t i = 0; i < n; i++) {
-        double keep = v[i];
-        v[i] = keep + h;
-        double up = ref_objective(cc);
-        v[i] = keep - h;
-        double down = ref_objective(cc);
-        v[i] = keep;
-        fd[i] = (up - down) / (2.0 * h);
-        if (fabs(fd[i]) > scale) scale = fabs(fd[i]);
-    }
-    assert_true(scale > 0.1);
-    for (size_t i = 0; i < n; i++)
-        if (fabs(analytic[i] - fd[i]) > tol * scale)
-            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
-    free(fd);
 }
 
 static float *alloc_floats(size_t n)
@@ -125,8 +103,8 @@ static void check_shape(sm_conv2d_shape s, int threads)
         if (fabs(y[i] - want[i]) > 1e-6 * scale) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
     sm_conv2d_backward(&s, x, w, r, dx, dw, scratch, threads);
-    check_gradient(&cc, cc.w, nw, dw, 1e-6);
-    check_gradient(&cc, cc.x, nx, dx, 1e-6);
+    sm_test_check_gradient(ref_objective, &cc, cc.w, nw, dw, 1e-6);
+    sm_test_check_gradient(ref_objective, &cc, cc.x, nx, dx, 1e-6);
 
     free(want);
     free(cc.x);

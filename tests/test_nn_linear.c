@@ -12,6 +12,7 @@
 
 #include "core/rng.h"
 #include "nn/linear.h"
+#include "support/support.h"
 
 /* cmocka's assert_float_equal compares in float; these checks need double. */
 static void near(double got, double want, double tol, int line)
@@ -54,35 +55,13 @@ static double ref_output(const lin_case *c, size_t i, size_t o)
     return s;
 }
 
-static double ref_objective(const lin_case *c)
+static double ref_objective(const void *ctx)
 {
+    const lin_case *c = ctx;
     double l = 0.0;
     for (size_t i = 0; i < c->n; i++)
         for (size_t o = 0; o < c->out; o++) l += c->r[i * c->out + o] * ref_output(c, i, o);
     return l;
-}
-
-/* Central differences w.r.t. every entry of v: |g − fd| <= tol · max|fd|. */
-static void check_gradient(lin_case *c, double *v, size_t n, const float *analytic, double tol)
-{
-    const double h = 1e-3;
-    double *fd = malloc(n * sizeof *fd), scale = 0.0;
-    assert_non_null(fd);
-    for (size_t i = 0; i < n; i++) {
-        double keep = v[i];
-        v[i] = keep + h;
-        double up = ref_objective(c);
-        v[i] = keep - h;
-        double down = ref_objective(c);
-        v[i] = keep;
-        fd[i] = (up - down) / (2.0 * h);
-        scale = fmax(scale, fabs(fd[i]));
-    }
-    assert_true(scale > 0.1);
-    for (size_t i = 0; i < n; i++)
-        if (fabs(analytic[i] - fd[i]) > tol * scale)
-            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
-    free(fd);
 }
 
 static void check_case(size_t n, size_t in, size_t out, int bias)
@@ -101,9 +80,9 @@ static void check_case(size_t n, size_t in, size_t out, int bias)
     for (size_t i = 0; i < n; i++)
         for (size_t o = 0; o < out; o++) assert_near(y[i * out + o], ref_output(&c, i, o), 1e-6);
     sm_linear_backward(n, in, out, x, w, r, dx, dw, bias ? db : NULL);
-    check_gradient(&c, c.x, n * in, dx, 1e-6);
-    check_gradient(&c, c.w, out * in, dw, 1e-6);
-    if (bias) check_gradient(&c, c.b, out, db, 1e-6);
+    sm_test_check_gradient(ref_objective, &c, c.x, n * in, dx, 1e-6);
+    sm_test_check_gradient(ref_objective, &c, c.w, out * in, dw, 1e-6);
+    if (bias) sm_test_check_gradient(ref_objective, &c, c.b, out, db, 1e-6);
     free(c.x);
     free(c.w);
     free(c.b);

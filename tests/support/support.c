@@ -1,5 +1,6 @@
 #include "support/support.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,4 +103,27 @@ int sm_test_slow(void)
 {
     const char *v = getenv("SM_VALGRIND");
     return v && *v && strcmp(v, "0") != 0;
+}
+
+void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ctx, double *v,
+                            size_t n, const float *analytic, double tol)
+{
+    const double h = 1e-3;
+    double *fd = malloc((n ? n : 1) * sizeof *fd), scale = 0.0;
+    assert_non_null(fd);
+    for (size_t i = 0; i < n; i++) {
+        double keep = v[i];
+        v[i] = keep + h;
+        double up = objective(ctx);
+        v[i] = keep - h;
+        double down = objective(ctx);
+        v[i] = keep;
+        fd[i] = (up - down) / (2.0 * h);
+        scale = fmax(scale, fabs(fd[i]));
+    }
+    assert_true(scale > 0.1);
+    for (size_t i = 0; i < n; i++)
+        if (fabs(analytic[i] - fd[i]) > tol * scale)
+            fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
+    free(fd);
 }

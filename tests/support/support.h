@@ -22,6 +22,12 @@ int sm_test_run(const char *cmd, char **out, char **err);
 int sm_test_lines(const char *s);
 /* Is /usr/bin/python3 with this module importable?  (Dev-only tools.) */
 int sm_test_have_python(const char *module);
+/* Central-difference gradient check (step 1e-3) of a double-precision
+ * objective(ctx) w.r.t. every entry of v (which objective reads): fails the
+ * test unless |analytic[i] − fd[i]| <= tol · max|fd| for all i (and the
+ * gradient is not trivially small, max|fd| > 0.1). */
+void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ctx, double *v,
+                            size_t n, const float *analytic, double tol);
 /* Running under valgrind ($SM_VALGRIND): tests shrink their sizes. */
 int sm_test_slow(void);
 
