@@ -1,0 +1,261 @@
+#include "data/augment.h"
+
+#include <assert.h>
+#include <math.h>
+
+/* Stream tag of augmentation draws: keeps them apart from every other use
+ * of the seed (sampler, synthetic data, weight initialisation). */
+#define TAG_VIEW 0x61756776696577ULL
+/* torchvision's RandomResizedCrop tries this many rectangles before its
+ * centre-crop fallback. */
+#define CROP_TRIES 10
+/* ITU-R 601-2 luma, the weights of torchvision's rgb_to_grayscale. */
+#define LUMA_R 0.2989f
+#define LUMA_G 0.587f
+#define LUMA_B 0.114f
+
+void sm_augment_defaults(sm_augment *a, uint64_t seed)
+{
+    *a = (sm_augment){.enabled = 1,
+                      .seed = seed,
+                      .scale_min = 0.2,
+                      .scale_max = 1.0,
+                      .ratio_min = 3.0 / 4.0,
+                      .ratio_max = 4.0 / 3.0,
+                      .jitter_p = 0.8,
+                      .brightness = 0.4,
+                      .contrast = 0.4,
+                      .saturation = 0.4,
+                      .hue = 0.1,
+                      .grey_p = 0.2,
+                      .flip_p = 0.5};
+}
+
+void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
+{
+    sm_augment_defaults(a, (uint64_t)cfg->seed);
+    a->enabled = cfg->aug == SM_AUG_DEFAULT && cfg->dataset != SM_DATASET_RANDOM;
+}
+
+uint64_t sm_augment_stream(uint64_t step, uint64_t sample, uint64_t view)
+{
+    return sm_rng_mix(sm_rng_mix(sm_rng_mix(TAG_VIEW ^ step) ^ sample) ^ view);
+}
+
+static double uniform_in(sm_rng *r, double lo, double hi) { return lo + (hi - lo) * sm_rng_uniform(r); }
+
+/* ---- random resized crop ------------------------------------------------- */
+
+/* Python's round() is round-half-to-even, which nearbyint does in the
+ * default rounding mode. */
+static int round_even(double x) { return (int)nearbyint(x); }
+
+/* The whole image, cut down to the nearest allowed aspect ratio if needed. */
+static sm_crop centre_crop(const sm_augment *a, int h, int w)
+{
+    int ch = h, cw = w;
+    double ratio = (double)w / h;
+    if (ratio < a->ratio_min) ch = round_even(w / a->ratio_min);
+    else if (ratio > a->ratio_max) cw = round_even(h * a->ratio_max);
+    return (sm_crop){.top = (h - ch) / 2, .left = (w - cw) / 2, .height = ch, .width = cw};
+}
+
+sm_crop sm_augment_sample_crop(const sm_augment *a, sm_rng *r, int h, int w)
+{
+    double area = (double)h * w, log_lo = log(a->ratio_min), log_hi = log(a->ratio_max);
+    for (int t = 0; t < CROP_TRIES; t++) {
+        double target = area * uniform_in(r, a->scale_min, a->scale_max);
+        double aspect = exp(uniform_in(r, log_lo, log_hi));
+        int cw = round_even(sqrt(target * aspect)), ch = round_even(sqrt(target / aspect));
+        if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+            int top = (int)sm_rng_below(r, (uint64_t)(h - ch + 1));
+            int left = (int)sm_rng_below(r, (uint64_t)(w - cw + 1));
+            return (sm_crop){.top = top, .left = left, .height = ch, .width = cw};
+        }
+    }
+    return centre_crop(a, h, w);
+}
+
+/* Where output pixel o reads from along one axis: between source pixels i0
+ * and i1 at fraction t.  Half-pixel centres (align_corners = false) and a
+ * clamp at 0, like torch's upsample_bilinear2d. */
+typedef struct {
+    int i0, i1;
+    float t;
+} axis_pos;
+
+static axis_pos source_pos(size_t o, float scale, int len)
+{
+    float s = ((float)o + 0.5f) * scale - 0.5f;
+    if (s < 0) s = 0;
+    int i0 = (int)s;
+    if (i0 > len - 1) i0 = len - 1;
+    return (axis_pos){.i0 = i0, .i1 = i0 + (i0 < len - 1), .t = s - (float)i0};
+}
+
+/* a + t (b − a): exact for a == b, so a constant image stays constant. */
+static float lerp(float a, float b, float t) { return a + t * (b - a); }
+
+void sm_augment_resized_crop(const uint8_t *src, size_t c, size_t h, size_t w, sm_crop crop, float *dst)
+{
+    assert(crop.top >= 0 && crop.left >= 0 && crop.height > 0 && crop.width > 0);
+    assert((size_t)(crop.top + crop.height) <= h && (size_t)(crop.left + crop.width) <= w);
+    float sy = (float)crop.height / (float)h, sx = (float)crop.width / (float)w;
+    size_t npix = h * w;
+    const uint8_t *origin = src + (size_t)crop.top * w + (size_t)crop.left;
+    for (size_t oy = 0; oy < h; oy++) {
+        axis_pos y = source_pos(oy, sy, crop.height);
+        for (size_t ox = 0; ox < w; ox++) {
+            axis_pos x = source_pos(ox, sx, crop.width);
+            for (size_t ch = 0; ch < c; ch++) {
+                const uint8_t *row0 = origin + ch * npix + (size_t)y.i0 * w;
+                const uint8_t *row1 = origin + ch * npix + (size_t)y.i1 * w;
+                float top = lerp(row0[x.i0], row0[x.i1], x.t), bottom = lerp(row1[x.i0], row1[x.i1], x.t);
+                dst[ch * npix + oy * w + ox] = lerp(top, bottom, y.t) / 255.0f;
+            }
+        }
+    }
+}
+
+void sm_augment_hflip(float *img, size_t c, size_t h, size_t w)
+{
+    for (size_t row = 0; row < c * h; row++) {
+        float *p = img + row * w;
+        for (size_t i = 0, j = w - 1; i < j; i++, j--) {
+            float t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+    }
+}
+
+/* ---- colour ---------------------------------------------------------------- */
+
+static float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+
+static float luma(const float *img, size_t npix, size_t i)
+{
+    return LUMA_R * img[i] + LUMA_G * img[npix + i] + LUMA_B * img[2 * npix + i];
+}
+
+void sm_augment_brightness(float *img, size_t c, size_t npix, float factor)
+{
+    for (size_t i = 0; i < c * npix; i++) img[i] = clamp01(factor * img[i]);
+}
+
+void sm_augment_contrast(float *img, size_t c, size_t npix, float factor)
+{
+    assert(c == 1 || c == 3);
+    double sum = 0;
+    for (size_t i = 0; i < npix; i++) sum += c == 3 ? luma(img, npix, i) : img[i];
+    float mean = (float)(sum / (double)npix);
+    for (size_t i = 0; i < c * npix; i++) img[i] = clamp01(factor * img[i] + (1.0f - factor) * mean);
+}
+
+void sm_augment_saturation(float *img, size_t npix, float factor)
+{
+    for (size_t i = 0; i < npix; i++) {
+        float grey = luma(img, npix, i);
+        for (size_t ch = 0; ch < 3; ch++) {
+            float *v = img + ch * npix + i;
+            *v = clamp01(factor * *v + (1.0f - factor) * grey);
+        }
+    }
+}
+
+void sm_augment_greyscale(float *img, size_t npix)
+{
+    for (size_t i = 0; i < npix; i++) img[i] = img[npix + i] = img[2 * npix + i] = luma(img, npix, i);
+}
+
+/* x mod 1 for x in [−1, 2): exact, and much cheaper than fmodf. */
+static float wrap01(float x) { return x < 0.0f ? x + 1.0f : x >= 1.0f ? x - 1.0f : x; }
+
+/* RGB → HSV, turn the hue, HSV → RGB; the formulas of torchvision's
+ * _rgb2hsv / _hsv2rgb (hue in turns, [0, 1)). */
+static void shift_hue(float *r, float *g, float *b, float shift)
+{
+    float maxc = fmaxf(*r, fmaxf(*g, *b)), minc = fminf(*r, fminf(*g, *b)), range = maxc - minc;
+    if (range == 0.0f) return; /* grey: no hue to turn */
+    float s = range / maxc, v = maxc, inv = 1.0f / range;
+    float h = maxc == *r ? (*g - *b) * inv : maxc == *g ? 2.0f + (*b - *r) * inv : 4.0f + (*r - *g) * inv;
+    h = wrap01(wrap01(h / 6.0f) + shift);
+    float h6 = h * 6.0f, sector = floorf(h6), f = h6 - sector;
+    float p = clamp01(v * (1.0f - s)), q = clamp01(v * (1.0f - s * f)), t = clamp01(v * (1.0f - s * (1.0f - f)));
+    switch ((int)sector % 6) {
+    case 0: *r = v, *g = t, *b = p; break;
+    case 1: *r = q, *g = v, *b = p; break;
+    case 2: *r = p, *g = v, *b = t; break;
+    case 3: *r = p, *g = q, *b = v; break;
+    case 4: *r = t, *g = p, *b = v; break;
+    default: *r = v, *g = p, *b = q; break;
+    }
+}
+
+void sm_augment_hue(float *img, size_t npix, float shift)
+{
+    assert(shift >= -1.0f && shift <= 1.0f);
+    for (size_t i = 0; i < npix; i++) shift_hue(img + i, img + npix + i, img + 2 * npix + i, shift);
+}
+
+/* Uniform in [max(0, 1 − s), 1 + s], torchvision's range for a jitter strength s. */
+static float jitter_factor(sm_rng *r, double s) { return (float)uniform_in(r, s < 1 ? 1 - s : 0, 1 + s); }
+
+void sm_augment_jitter(const sm_augment *a, sm_rng *r, float *img, size_t c, size_t npix)
+{
+    assert(c == 1 || c == 3);
+    enum { BRIGHTNESS, CONTRAST, SATURATION, HUE };
+    int order[4] = {BRIGHTNESS, CONTRAST, SATURATION, HUE};
+    int nops = c == 3 ? 4 : 2; /* saturation and hue need colour */
+    for (int i = nops - 1; i > 0; i--) {
+        int j = (int)sm_rng_below(r, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int k = 0; k < nops; k++) switch (order[k]) {
+        case BRIGHTNESS: sm_augment_brightness(img, c, npix, jitter_factor(r, a->brightness)); break;
+        case CONTRAST: sm_augment_contrast(img, c, npix, jitter_factor(r, a->contrast)); break;
+        case SATURATION: sm_augment_saturation(img, npix, jitter_factor(r, a->saturation)); break;
+        default: sm_augment_hue(img, npix, (float)uniform_in(r, -a->hue, a->hue)); break;
+        }
+}
+
+/* ---- views ----------------------------------------------------------------- */
+
+void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, uint64_t step, uint64_t view,
+                     float *out)
+{
+    assert(index < ds->n);
+    if (!a->enabled) {
+        sm_dataset_gather(ds, &index, 1, out);
+        return;
+    }
+    assert(ds->c == 1 || ds->c == 3);
+    sm_rng r;
+    sm_rng_seed(&r, a->seed, sm_augment_stream(step, index, view));
+    size_t npix = ds->h * ds->w;
+    const uint8_t *src = ds->pixels + index * sm_dataset_image_size(ds);
+    sm_augment_resized_crop(src, ds->c, ds->h, ds->w, sm_augment_sample_crop(a, &r, (int)ds->h, (int)ds->w), out);
+    if (sm_rng_uniform(&r) < a->jitter_p) sm_augment_jitter(a, &r, out, ds->c, npix);
+    if (ds->c == 3 && sm_rng_uniform(&r) < a->grey_p) sm_augment_greyscale(out, npix);
+    if (sm_rng_uniform(&r) < a->flip_p) sm_augment_hflip(out, ds->c, ds->h, ds->w);
+}
+
+void sm_augment_batch(const sm_augment *a, const sm_dataset *ds, const size_t *idx, size_t n, uint64_t step,
+                      float *view1, float *view2)
+{
+    size_t size = sm_dataset_image_size(ds);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        sm_augment_view(a, ds, idx[i], step, 0, view1 + i * size);
+        sm_augment_view(a, ds, idx[i], step, 1, view2 + i * size);
+    }
+}
+
+void sm_augment_views(const sm_augment *a, const sm_dataset *ds, size_t index, uint64_t step, size_t nviews,
+                      float *out)
+{
+    size_t size = sm_dataset_image_size(ds);
+#pragma omp parallel for schedule(static)
+    for (size_t v = 0; v < nviews; v++) sm_augment_view(a, ds, index, step, v, out + v * size);
+}

@@ -1,0 +1,65 @@
+#include "data/loader.h"
+
+#include <string.h>
+
+#include "data/cifar.h"
+#include "data/synthetic.h"
+#include "io/idx.h"
+
+static int parse_split(const char *name, sm_split *split, sm_status *st)
+{
+    if (strcmp(name, "train") == 0) *split = SM_SPLIT_TRAIN;
+    else if (strcmp(name, "test") == 0) *split = SM_SPLIT_TEST;
+    else return sm_status_fail(st, SM_ERR_USAGE, NULL, "unknown split '%s' (expected train or test)", name);
+    return SM_OK;
+}
+
+static int need_dir(const sm_config *cfg, const char *dataset, sm_status *st)
+{
+    if (cfg->data_dir[0] == '\0')
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "dataset=%s needs data_dir=DIR", dataset);
+    return SM_OK;
+}
+
+/* The IDX arrays become the data set's: same bytes, same layout (n × 1 ×
+ * rows × cols), and both sides allocate with sm_mem_alloc, so the buffers
+ * are handed over instead of copied. */
+static int load_idx(const sm_config *cfg, const char *dataset, sm_split split, sm_dataset *out, sm_status *st)
+{
+    int rc = need_dir(cfg, dataset, st);
+    if (rc) return rc;
+    sm_idx_dataset idx;
+    rc = sm_idx_load_split(cfg->data_dir, split == SM_SPLIT_TRAIN ? "train" : "t10k", &idx, st);
+    if (rc) return rc;
+    *out = (sm_dataset){.pixels = idx.images.pixels,
+                        .labels = idx.labels.labels,
+                        .n = idx.images.n,
+                        .c = 1,
+                        .h = idx.images.rows,
+                        .w = idx.images.cols,
+                        .classes = SM_IDX_CLASSES};
+    return SM_OK;
+}
+
+int sm_data_load(const sm_config *cfg, const char *split_name, sm_dataset *out, sm_status *st)
+{
+    memset(out, 0, sizeof *out);
+    sm_split split = SM_SPLIT_TRAIN;
+    int rc = parse_split(split_name, &split, st);
+    if (rc) return rc;
+    uint64_t seed = (uint64_t)cfg->seed;
+    int train = split == SM_SPLIT_TRAIN;
+    switch (cfg->dataset) {
+    case SM_DATASET_FASHION_MNIST: return load_idx(cfg, "fashion-mnist", split, out, st);
+    case SM_DATASET_MNIST: return load_idx(cfg, "mnist", split, out, st);
+    case SM_DATASET_CIFAR10:
+        if ((rc = need_dir(cfg, "cifar10", st))) return rc;
+        return sm_cifar_load_split(cfg->data_dir, split, out, st);
+    case SM_DATASET_SYNTHETIC:
+        return sm_synthetic_generate(seed, split, train ? SM_SYNTHETIC_TRAIN : SM_SYNTHETIC_TEST, out, st);
+    case SM_DATASET_RANDOM:
+        return sm_synthetic_random(seed, split, train ? SM_RANDOM_TRAIN : SM_RANDOM_TEST, 1, SM_RANDOM_SIDE,
+                                   SM_RANDOM_SIDE, SM_RANDOM_CLASSES, out, st);
+    }
+    return sm_status_fail(st, SM_ERR_USAGE, NULL, "unknown dataset kind %d", (int)cfg->dataset);
+}

@@ -1,0 +1,459 @@
+/* Tests for src/data/augment.c: crop geometry, bilinear resampling against
+ * closed forms, flip, colour operations, the pipeline's probabilities, and
+ * determinism (seeded per sample, identical for any thread count). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "data/augment.h"
+#include "data/synthetic.h"
+#include "support/support.h"
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+/* A data set of n images c × side × side with random bytes. */
+static void random_set(sm_dataset *ds, size_t n, size_t c, size_t side)
+{
+    sm_status st;
+    sm_status_clear(&st);
+    if (sm_synthetic_random(11, SM_SPLIT_TRAIN, n, c, side, side, 10, ds, &st)) fail_msg("%s", st.msg);
+}
+
+static float *floats(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+/* Only the crop: no jitter, greyscale or flip. */
+static void crop_only(sm_augment *a)
+{
+    sm_augment_defaults(a, 1);
+    a->jitter_p = a->grey_p = a->flip_p = 0;
+}
+
+/* Only the colour or flip steps: the crop is the whole image. */
+static void no_crop(sm_augment *a)
+{
+    sm_augment_defaults(a, 1);
+    a->scale_min = a->scale_max = 1;
+    a->ratio_min = a->ratio_max = 1;
+}
+
+static int all_in_unit_interval(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] >= 0.0f && x[i] <= 1.0f)) return 0;
+    return 1;
+}
+
+/* ---- random resized crop: geometry ---------------------------------------- */
+
+/* The rounded rectangle must come from an area fraction in [0.2, 1] and a
+ * ratio in [3/4, 4/3]: rounding moves each side by at most 1/2. */
+static void check_crops(int h, int w, int draws)
+{
+    sm_augment a;
+    sm_augment_defaults(&a, 0);
+    sm_rng r;
+    sm_rng_seed(&r, 3, 4);
+    double area = (double)h * w, min_frac = 1, max_frac = 0, min_ratio = 2, max_ratio = 0;
+    int wide = 0, tall = 0;
+    for (int i = 0; i < draws; i++) {
+        sm_crop c = sm_augment_sample_crop(&a, &r, h, w);
+        assert_true(c.top >= 0 && c.left >= 0 && c.height >= 1 && c.width >= 1);
+        assert_true(c.top + c.height <= h && c.left + c.width <= w);
+        double cw = c.width, ch = c.height;
+        assert_true((cw + 0.5) * (ch + 0.5) >= 0.2 * area);
+        assert_true((cw + 0.5) / (ch - 0.5) >= 0.75);
+        assert_true((cw - 0.5) / (ch + 0.5) <= 4.0 / 3.0);
+        double frac = cw * ch / area, ratio = cw / ch;
+        min_frac = fmin(min_frac, frac), max_frac = fmax(max_frac, frac);
+        min_ratio = fmin(min_ratio, ratio), max_ratio = fmax(max_ratio, ratio);
+        wide += c.width > c.height, tall += c.width < c.height;
+    }
+    /* The whole ranges are used ... */
+    assert_true(min_frac < 0.22 && max_frac > 0.95);
+    assert_true(min_ratio < 0.8 && max_ratio > 1.25);
+    /* ... and log-uniform ratios are symmetric about 1 for a square image. */
+    double share = (double)wide / (wide + tall);
+    assert_true(share > 0.45 && share < 0.55);
+}
+
+static void test_crop_scale_and_ratio_in_range(void **state)
+{
+    (void)state;
+    check_crops(28, 28, 20000);
+    check_crops(32, 32, 20000);
+}
+
+/* When no try fits (here: every area larger than the image), torchvision's
+ * fallback: the whole image, or its centre cut to the nearest allowed ratio. */
+static void test_crop_fallback_is_centre_crop(void **state)
+{
+    (void)state;
+    sm_augment a;
+    sm_augment_defaults(&a, 0);
+    a.scale_min = a.scale_max = 2;
+    sm_rng r;
+    sm_rng_seed(&r, 0, 0);
+    sm_crop c = sm_augment_sample_crop(&a, &r, 28, 28);
+    assert_true(c.top == 0 && c.left == 0 && c.height == 28 && c.width == 28);
+    c = sm_augment_sample_crop(&a, &r, 28, 10); /* tall: 10 / 28 < 3/4 → height round(10 / 0.75) = 13 */
+    assert_true(c.height == 13 && c.width == 10 && c.top == 7 && c.left == 0);
+    c = sm_augment_sample_crop(&a, &r, 10, 28); /* wide: width round(10 · 4/3) = 13 */
+    assert_true(c.height == 10 && c.width == 13 && c.top == 0 && c.left == 7);
+}
+
+/* ---- bilinear resampling --------------------------------------------------- */
+
+static void test_resize_of_constant_is_constant(void **state)
+{
+    (void)state;
+    uint8_t src[3 * 32 * 32];
+    for (int ch = 0; ch < 3; ch++) memset(src + ch * 1024, 40 + 90 * ch, 1024);
+    float dst[3 * 32 * 32];
+    sm_augment a;
+    sm_augment_defaults(&a, 0);
+    sm_rng r;
+    sm_rng_seed(&r, 5, 5);
+    for (int t = 0; t < 200; t++) {
+        sm_augment_resized_crop(src, 3, 32, 32, sm_augment_sample_crop(&a, &r, 32, 32), dst);
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 1024; i++) assert_true(dst[ch * 1024 + i] == (float)(40 + 90 * ch) / 255.0f);
+    }
+}
+
+/* Source coordinate of output pixel o, torch's align_corners = false rule. */
+static double source_coord(int o, int crop_len, int out_len)
+{
+    double s = (o + 0.5) * crop_len / out_len - 0.5;
+    return fmin(fmax(s, 0.0), crop_len - 1);
+}
+
+/* Bilinear interpolation reproduces a linear function exactly: for the
+ * plane 1 + 2x + 3y every output is 1 + 2(left + sx) + 3(top + sy), with
+ * (sx, sy) its source coordinate — so outputs whose source coordinates are
+ * unclamped lie on a plane with slopes 2·cw/W and 3·ch/H per output pixel. */
+static void test_resize_of_linear_ramp_is_linear(void **state)
+{
+    (void)state;
+    enum { S = 28 };
+    uint8_t src[S * S];
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) src[y * S + x] = (uint8_t)(1 + 2 * x + 3 * y);
+    float dst[S * S];
+    const sm_crop crops[] = {{0, 0, S, S}, {3, 5, 11, 17}, {10, 2, 9, 7}, {0, 20, 28, 8}, {27, 27, 1, 1}};
+    for (size_t k = 0; k < sizeof crops / sizeof crops[0]; k++) {
+        sm_crop c = crops[k];
+        sm_augment_resized_crop(src, 1, S, S, c, dst);
+        for (int oy = 0; oy < S; oy++)
+            for (int ox = 0; ox < S; ox++) {
+                double want = 1 + 2 * (c.left + source_coord(ox, c.width, S)) + 3 * (c.top + source_coord(oy, c.height, S));
+                assert_float_equal(dst[oy * S + ox], want / 255.0, 2e-6);
+            }
+    }
+    /* The full crop is the identity, exactly. */
+    sm_augment_resized_crop(src, 1, S, S, crops[0], dst);
+    for (int i = 0; i < S * S; i++) assert_true(dst[i] == (float)src[i] / 255.0f);
+    /* Interior outputs of crop 1 along a row: constant step 2 · 17 / 28. */
+    sm_augment_resized_crop(src, 1, S, S, crops[1], dst);
+    for (int ox = 2; ox < S - 2; ox++)
+        assert_float_equal(255.0 * (dst[5 * S + ox + 1] - dst[5 * S + ox]), 2.0 * 17 / 28, 1e-4);
+}
+
+/* ---- flip -------------------------------------------------------------------- */
+
+static void test_flip_is_exact_mirror(void **state)
+{
+    (void)state;
+    enum { C = 3, H = 4, W = 7 };
+    float img[C * H * W], orig[C * H * W];
+    for (int i = 0; i < C * H * W; i++) img[i] = orig[i] = (float)i / 100.0f;
+    sm_augment_hflip(img, C, H, W);
+    for (int ch = 0; ch < C; ch++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) assert_true(img[(ch * H + y) * W + x] == orig[(ch * H + y) * W + W - 1 - x]);
+    sm_augment_hflip(img, C, H, W);
+    assert_memory_equal(img, orig, sizeof img);
+}
+
+/* ---- colour -------------------------------------------------------------------- */
+
+static void test_brightness_and_contrast_closed_forms(void **state)
+{
+    (void)state;
+    float img[4] = {0.0f, 0.2f, 0.6f, 1.0f};
+    sm_augment_brightness(img, 1, 4, 0.5f);
+    assert_true(img[0] == 0.0f && img[1] == 0.1f && img[2] == 0.3f && img[3] == 0.5f);
+    sm_augment_brightness(img, 1, 4, 3.0f); /* 0.3·3 = 0.9; 0.5·3 clamps to 1 */
+    assert_float_equal(img[2], 0.9f, 1e-6);
+    assert_true(img[3] == 1.0f);
+    /* Contrast pulls towards the mean: factor 0 gives the mean everywhere. */
+    float grey[4] = {0.0f, 0.2f, 0.6f, 1.0f};
+    sm_augment_contrast(grey, 1, 4, 0.0f);
+    for (int i = 0; i < 4; i++) assert_float_equal(grey[i], 0.45f, 1e-6);
+    float g2[4] = {0.0f, 0.2f, 0.6f, 1.0f};
+    sm_augment_contrast(g2, 1, 4, 0.5f); /* 0.5 x + 0.225 */
+    assert_float_equal(g2[0], 0.225f, 1e-6);
+    assert_float_equal(g2[3], 0.725f, 1e-6);
+    /* RGB: the mean is that of the luma image (0.2989, 0.587, 0.114). */
+    float rgb[6] = {1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f}; /* 2 pixels: red, red */
+    sm_augment_contrast(rgb, 3, 2, 0.0f);
+    for (int i = 0; i < 6; i++) assert_float_equal(rgb[i], 0.2989f, 1e-6);
+}
+
+static void test_greyscale_gives_equal_channels(void **state)
+{
+    (void)state;
+    sm_dataset ds;
+    random_set(&ds, 1, 3, 32);
+    float img[3 * 1024];
+    size_t zero = 0;
+    sm_dataset_gather(&ds, &zero, 1, img);
+    float want[1024];
+    for (int i = 0; i < 1024; i++) want[i] = 0.2989f * img[i] + 0.587f * img[1024 + i] + 0.114f * img[2048 + i];
+    sm_augment_greyscale(img, 1024);
+    for (int i = 0; i < 1024; i++) {
+        assert_true(img[i] == img[1024 + i] && img[i] == img[2048 + i]);
+        assert_float_equal(img[i], want[i], 1e-6);
+    }
+    /* Saturation 0 is greyscale too. */
+    sm_dataset_gather(&ds, &zero, 1, img);
+    sm_augment_saturation(img, 1024, 0.0f);
+    for (int i = 0; i < 1024; i++) assert_float_equal(img[i], want[i], 1e-6);
+    sm_dataset_free(&ds);
+}
+
+/* A third of a turn maps the primaries onto each other; greys have no hue. */
+static void test_hue_rotates_primaries(void **state)
+{
+    (void)state;
+    /* Pixels: red, green, blue, grey 0.4, orange (1, 0.5, 0). */
+    float img[15] = {1, 0, 0, 0.4f, 1, /* R */ 0, 1, 0, 0.4f, 0.5f, /* G */ 0, 0, 1, 0.4f, 0 /* B */};
+    sm_augment_hue(img, 5, 1.0f / 3.0f);
+    const float want[15] = {0, 0, 1, 0.4f, 0, /* R */ 1, 0, 0, 0.4f, 1, /* G */ 0, 1, 0, 0.4f, 0.5f /* B */};
+    for (int i = 0; i < 15; i++) assert_float_equal(img[i], want[i], 1e-5);
+    sm_augment_hue(img, 5, -1.0f / 3.0f); /* and back */
+    const float orig[15] = {1, 0, 0, 0.4f, 1, 0, 1, 0, 0.4f, 0.5f, 0, 0, 1, 0.4f, 0};
+    for (int i = 0; i < 15; i++) assert_float_equal(img[i], orig[i], 1e-5);
+}
+
+/* Strong jitter on random images (many at 0 and 1): every value stays in
+ * [0, 1], grey and RGB. */
+static void test_jitter_keeps_unit_interval(void **state)
+{
+    (void)state;
+    sm_augment a;
+    sm_augment_defaults(&a, 0);
+    a.brightness = a.contrast = a.saturation = 0.9;
+    a.hue = 0.5;
+    sm_dataset ds;
+    random_set(&ds, 50, 3, 32);
+    for (size_t i = 0; i < ds.n * 3072; i++)
+        if (ds.pixels[i] < 40) ds.pixels[i] = 0;
+        else if (ds.pixels[i] > 215) ds.pixels[i] = 255;
+    float img[3072];
+    sm_rng r;
+    sm_rng_seed(&r, 8, 8);
+    for (size_t i = 0; i < ds.n; i++) {
+        sm_dataset_gather(&ds, &i, 1, img);
+        sm_augment_jitter(&a, &r, img, 3, 1024);
+        assert_true(all_in_unit_interval(img, 3072));
+        sm_dataset_gather(&ds, &i, 1, img);
+        sm_augment_jitter(&a, &r, img, 1, 3072);
+        assert_true(all_in_unit_interval(img, 3072));
+    }
+    sm_dataset_free(&ds);
+}
+
+/* ---- the pipeline ------------------------------------------------------------- */
+
+static void test_aug_none_and_random_are_identity(void **state)
+{
+    (void)state;
+    sm_config cfg;
+    sm_config_defaults(&cfg);
+    sm_augment a;
+    sm_augment_from_config(&a, &cfg);
+    assert_true(a.enabled);
+    cfg.dataset = SM_DATASET_RANDOM;
+    sm_augment_from_config(&a, &cfg);
+    assert_false(a.enabled);
+    cfg.dataset = SM_DATASET_CIFAR10;
+    cfg.aug = SM_AUG_NONE;
+    sm_augment_from_config(&a, &cfg);
+    assert_false(a.enabled);
+
+    sm_dataset ds;
+    random_set(&ds, 6, 3, 32);
+    const size_t idx[3] = {4, 1, 4};
+    float *v1 = floats(3 * 3072), *v2 = floats(3 * 3072), *plain = floats(3 * 3072);
+    sm_augment_batch(&a, &ds, idx, 3, 17, v1, v2);
+    sm_dataset_gather(&ds, idx, 3, plain);
+    assert_memory_equal(v1, plain, 3 * 3072 * sizeof(float));
+    assert_memory_equal(v2, plain, 3 * 3072 * sizeof(float));
+    free(v1);
+    free(v2);
+    free(plain);
+    sm_dataset_free(&ds);
+}
+
+/* Same (seed, step, sample, view) → same view; changing any one changes it;
+ * two slots holding the same image still get different views. */
+static void test_views_are_seeded_per_sample(void **state)
+{
+    (void)state;
+    sm_augment a;
+    sm_augment_defaults(&a, 42);
+    sm_dataset ds;
+    random_set(&ds, 4, 1, 28);
+    memcpy(ds.pixels + 784, ds.pixels, 784); /* images 0 and 1 identical */
+    float *x = floats(784), *y = floats(784);
+    sm_augment_view(&a, &ds, 0, 5, 0, x);
+    sm_augment_view(&a, &ds, 0, 5, 0, y);
+    assert_memory_equal(x, y, 784 * sizeof(float));
+    assert_true(all_in_unit_interval(x, 784));
+    sm_augment_view(&a, &ds, 1, 5, 0, y);
+    assert_true(memcmp(x, y, 784 * sizeof(float)) != 0);
+    sm_augment_view(&a, &ds, 0, 6, 0, y);
+    assert_true(memcmp(x, y, 784 * sizeof(float)) != 0);
+    sm_augment_view(&a, &ds, 0, 5, 1, y);
+    assert_true(memcmp(x, y, 784 * sizeof(float)) != 0);
+    sm_augment b = a;
+    b.seed = 43;
+    sm_augment_view(&b, &ds, 0, 5, 0, y);
+    assert_true(memcmp(x, y, 784 * sizeof(float)) != 0);
+    free(x);
+    free(y);
+    sm_dataset_free(&ds);
+}
+
+/* Batches are bit-identical with 1 and 2 threads, grey and RGB; the views
+ * function agrees with the batch on views 0 and 1. */
+static void check_threads(size_t c, size_t side)
+{
+    sm_augment a;
+    sm_augment_defaults(&a, 9);
+    sm_dataset ds;
+    random_set(&ds, 40, c, side);
+    size_t size = sm_dataset_image_size(&ds), n = 33, idx[33];
+    for (size_t i = 0; i < n; i++) idx[i] = (i * 7) % ds.n;
+    float *a1 = floats(n * size), *a2 = floats(n * size), *b1 = floats(n * size), *b2 = floats(n * size);
+    omp_set_num_threads(1);
+    sm_augment_batch(&a, &ds, idx, n, 123, a1, a2);
+    omp_set_num_threads(2);
+    sm_augment_batch(&a, &ds, idx, n, 123, b1, b2);
+    assert_memory_equal(a1, b1, n * size * sizeof(float));
+    assert_memory_equal(a2, b2, n * size * sizeof(float));
+    assert_true(memcmp(a1, a2, n * size * sizeof(float)) != 0);
+    assert_true(all_in_unit_interval(a1, n * size) && all_in_unit_interval(a2, n * size));
+    float *many = floats(8 * size);
+    sm_augment_views(&a, &ds, idx[5], 123, 8, many);
+    assert_memory_equal(many, a1 + 5 * size, size * sizeof(float));
+    assert_memory_equal(many + size, a2 + 5 * size, size * sizeof(float));
+    float *again = floats(8 * size);
+    omp_set_num_threads(1);
+    sm_augment_views(&a, &ds, idx[5], 123, 8, again);
+    assert_memory_equal(many, again, 8 * size * sizeof(float));
+    for (size_t v = 1; v < 8; v++) assert_true(memcmp(many, many + v * size, size * sizeof(float)) != 0);
+    free(a1);
+    free(a2);
+    free(b1);
+    free(b2);
+    free(many);
+    free(again);
+    sm_dataset_free(&ds);
+}
+
+static void test_same_batches_for_any_thread_count(void **state)
+{
+    (void)state;
+    check_threads(1, 28);
+    check_threads(3, 32);
+}
+
+/* The pipeline's coin flips have their probabilities: with the crop fixed
+ * to the whole image, a view is the image, its mirror, a jittered or a
+ * greyed version; count each over 2000 views (binomial sd ≤ 0.011). */
+static double share_of_views(const sm_augment *a, const sm_dataset *ds, int (*is)(const float *, const float *, size_t),
+                             size_t views)
+{
+    size_t size = sm_dataset_image_size(ds), hits = 0, zero = 0;
+    float *img = floats(size), *v = floats(views * size);
+    sm_dataset_gather(ds, &zero, 1, img);
+    sm_augment_views(a, ds, 0, 0, views, v);
+    for (size_t k = 0; k < views; k++) hits += is(img, v + k * size, size);
+    free(img);
+    free(v);
+    return (double)hits / (double)views;
+}
+
+static int is_mirror(const float *img, const float *v, size_t size)
+{
+    (void)size;
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++)
+            if (v[y * 28 + x] != img[y * 28 + 27 - x]) return 0;
+    return 1;
+}
+
+static int is_changed(const float *img, const float *v, size_t size) { return memcmp(img, v, size * sizeof(float)) != 0; }
+
+static int is_grey(const float *img, const float *v, size_t size)
+{
+    (void)img;
+    return memcmp(v, v + size / 3, size / 3 * sizeof(float)) == 0 && memcmp(v, v + 2 * (size / 3), size / 3 * sizeof(float)) == 0;
+}
+
+static void test_probabilities_of_flip_jitter_and_grey(void **state)
+{
+    (void)state;
+    size_t views = sm_test_slow() ? 500 : 2000;
+    double tol = sm_test_slow() ? 0.07 : 0.035;
+    sm_dataset grey, rgb;
+    random_set(&grey, 1, 1, 28);
+    random_set(&rgb, 1, 3, 32);
+    sm_augment a;
+    no_crop(&a);
+    a.jitter_p = 0;
+    assert_true(fabs(share_of_views(&a, &grey, is_mirror, views) - 0.5) < tol);
+    no_crop(&a);
+    a.flip_p = 0;
+    assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.8) < tol);
+    no_crop(&a);
+    a.flip_p = a.jitter_p = 0;
+    assert_true(fabs(share_of_views(&a, &rgb, is_grey, views) - 0.2) < tol);
+    /* Crop alone, the crop is not the identity most of the time. */
+    crop_only(&a);
+    assert_true(share_of_views(&a, &grey, is_changed, views) > 0.9);
+    sm_dataset_free(&grey);
+    sm_dataset_free(&rgb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crop_scale_and_ratio_in_range),
+        cmocka_unit_test(test_crop_fallback_is_centre_crop),
+        cmocka_unit_test(test_resize_of_constant_is_constant),
+        cmocka_unit_test(test_resize_of_linear_ramp_is_linear),
+        cmocka_unit_test(test_flip_is_exact_mirror),
+        cmocka_unit_test(test_brightness_and_contrast_closed_forms),
+        cmocka_unit_test(test_greyscale_gives_equal_channels),
+        cmocka_unit_test(test_hue_rotates_primaries),
+        cmocka_unit_test(test_jitter_keeps_unit_interval),
+        cmocka_unit_test(test_aug_none_and_random_are_identity),
+        cmocka_unit_test(test_views_are_seeded_per_sample),
+        cmocka_unit_test(test_same_batches_for_any_thread_count),
+        cmocka_unit_test(test_probabilities_of_flip_jitter_and_grey),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
