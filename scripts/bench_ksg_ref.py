@@ -47,6 +47,6 @@ if __name__ == "__main__":
         gen(n, dx, dy, float(sys.argv[5]), int(sys.argv[6]), sys.argv[7])
     elif sys.argv[1] == "ksg1":
         v, s = ksg1(np.load(sys.argv[2]), np.load(sys.argv[3]), int(sys.argv[4]))
-        print(json.dumps({"value": float(v), "seconds": s}))
+        print(json.dumps({"value": float(v), "seconds": s}, separators=(",", ":")))
     else:
         sys.exit(__doc__)

@@ -1,1 +1,99 @@
-int main(void) { return 0; }
+/* simsiam-mi: entry point and subcommand dispatch (DESIGN.md §2). */
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "cli/cli.h"
+#include "io/config.h"
+
+static const cli_command COMMANDS[] = {
+    {"train", "train SimSiam and track loss, entropies and mutual information",
+     "usage: simsiam-mi train [--config FILE] [key=value ...]\n"
+     "  Later key=value wins over the file.  example: simsiam-mi train epochs=20 out=runs/fm20\n"
+     "keys [default]:\n",
+     NULL, sm_config_print_keys},
+    {"estimate", "entropy, mutual information, NLL and bounds from .npy/CSV samples",
+     "usage:\n"
+     "  simsiam-mi estimate entropy --x A.npy [--estimator kl|gauss] [--k 3] [options]\n"
+     "  simsiam-mi estimate mi --x A.npy --y B.npy [--estimator ksg1|ksg2|gauss] [--k 3] [options]\n"
+     "  simsiam-mi estimate nll --z Z.npy --p P.npy [--family l2|iso|diag|full|vmf]\n"
+     "  simsiam-mi estimate bound --z1 A.npy --z2 B.npy --p1 P.npy [--family ...] [--k 3]\n"
+     "options: --whiten  --noise S  --seed N  --subsample B  --threads T\n"
+     "  Inputs: .npy (float32/float64, 1-D or 2-D, C order) or CSV; rows are samples.\n"
+     "  Output: one JSON line on stdout, values in nats.\n"
+     "  example: simsiam-mi estimate mi --x z1.npy --y z2.npy --estimator ksg1 --k 3\n",
+     cli_estimate, NULL},
+    {"embed", "write embeddings z of a checkpoint's encoder to .npy",
+     "usage: simsiam-mi embed --checkpoint F --out Z.npy [--views V] [--split train|test] [--n N]\n"
+     "  example: simsiam-mi embed --checkpoint runs/x/checkpoint.bin --out z.npy --views 2\n",
+     NULL, NULL},
+    {"eval", "kNN or linear-probe accuracy of a checkpoint",
+     "usage: simsiam-mi eval --checkpoint F [--probe knn|linear]\n"
+     "  example: simsiam-mi eval --checkpoint runs/x/checkpoint.bin --probe linear\n",
+     NULL, NULL},
+    {"track", "the tracking of a training run, offline, on a checkpoint",
+     "usage: simsiam-mi track --checkpoint F [key=value ...]\n"
+     "  example: simsiam-mi track --checkpoint runs/x/checkpoint.bin track_samples=2048\n",
+     NULL, NULL},
+};
+static const size_t NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0];
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "simsiam-mi %s: SimSiam training with mutual-information tracking\n\n"
+               "usage: simsiam-mi --help | --version\n"
+               "       simsiam-mi <command> [--help] [arguments]\n\ncommands:\n", SM_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nExit codes: 0 success, 1 runtime or data error, 2 usage error.\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *best = COMMANDS[0].name;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        size_t d = cli_edit_distance(name, COMMANDS[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = COMMANDS[i].name;
+        }
+    }
+    if (best_d <= 3) return cli_error(2, "unknown command '%s' (did you mean '%s'?)", name, best);
+    return cli_error(2, "unknown command '%s' (see simsiam-mi --help)", name);
+}
+
+int main(int argc, char **argv)
+{
+    /* Library code reports GSL failures as status codes; GSL's default
+     * handler would abort() instead. */
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("simsiam-mi %s\n", SM_VERSION);
+        return 0;
+    }
+    const cli_command *cmd = find_command(argv[1]);
+    if (!cmd) return unknown_command(argv[1]);
+    if (cli_wants_help(argc - 1, argv + 1)) {
+        fputs(cmd->usage, stdout);
+        if (cmd->more_help) cmd->more_help(stdout);
+        return 0;
+    }
+    if (!cmd->run) return cli_error(2, "'%s' is not available yet in this version", cmd->name);
+    return cmd->run(argc - 1, argv + 1);
+}

@@ -12,7 +12,8 @@
  * the coordinates by the same expression on every path (k-d tree, sgemm/dgemm
  * brute force), neighbours are ordered by (distance, index), the point itself
  * is excluded, and any thread count gives identical output.  The path is
- * chosen automatically (k-d tree for low d, blocked brute force for high d). */
+ * chosen automatically (k-d tree for low d, blocked brute force for high d;
+ * counts in 1-d or max-norm 2-d use sorted ranks, O(N log N) at any count). */
 #ifndef SM_ESTIMATORS_KNN_H
 #define SM_ESTIMATORS_KNN_H
 
@@ -40,7 +41,8 @@ int sm_knn_search(const double *x, size_t n, size_t d, size_t k, sm_knn_metric m
 int sm_knn_count(const double *x, size_t n, size_t d, sm_knn_metric m, const double *r,
                  int strict, size_t *count, sm_arena *ws, sm_status *st);
 
-/* Force a path for tests and benchmarks: 0 automatic, 1 k-d tree, 2 brute force. */
+/* Force a path for tests and benchmarks: 0 automatic, 1 k-d tree, 2 brute force
+ * (1 and 2 also apply to the counts that would use sorted ranks). */
 void sm_knn_force_path(int path);
 
 #endif

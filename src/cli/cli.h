@@ -1,0 +1,52 @@
+/* The command line (DESIGN.md §2).  src/cli is the only place that calls
+ * exit(): subcommands return an exit code (0, 1 runtime/data, 2 usage) and
+ * report errors through cli_error. */
+#ifndef SM_CLI_CLI_H
+#define SM_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "core/status.h"
+
+#define SM_VERSION "0.1.0"
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *usage;   /* full --help text */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand; NULL: not available yet */
+    void (*more_help)(FILE *f);        /* printed after usage (may be NULL) */
+} cli_command;
+
+/* "simsiam-mi: error: <msg>" on stderr; returns code for `return cli_error(...)`. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a failed status; returns its code. */
+int cli_fail(const sm_status *st);
+
+/* Options: "--name value" or "--name=value"; flags take no value.  Unknown
+ * options are usage errors naming the closest known one. */
+typedef struct {
+    const char *name;   /* without dashes */
+    int takes_value;
+    const char *value;  /* filled by cli_parse (flags: "1") */
+} cli_opt;
+
+/* Parse argv[first..argc) into opts; positional arguments are collected in
+ * pos (capacity npos_max, count in *npos).  Returns 0 or 2 (message printed). */
+int cli_parse(int argc, char **argv, int first, cli_opt *opts, size_t nopts,
+              const char **pos, size_t npos_max, size_t *npos);
+/* Was "--help" among the arguments? */
+int cli_wants_help(int argc, char **argv);
+/* Value of an option or NULL. */
+const char *cli_get(const cli_opt *opts, size_t nopts, const char *name);
+/* Parse an option as a number in [lo, hi]: 0 or 2 (message printed). */
+int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt, long lo, long hi, long *out);
+int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double dflt, double lo, double hi,
+                   double *out);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t cli_edit_distance(const char *a, const char *b);
+
+int cli_estimate(int argc, char **argv);
+
+#endif

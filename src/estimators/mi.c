@@ -1,0 +1,165 @@
+#include "estimators/mi.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_sf_psi.h>
+
+#include "estimators/entropy.h"
+#include "estimators/knn.h"
+
+/* The prepared data and joint neighbour structure both KSG variants start from. */
+typedef struct {
+    double *x, *y;          /* prepared copies, n×dx and n×dy */
+    double *dist;           /* n×k joint neighbour distances, ascending per row */
+    size_t *idx;            /* n×k joint neighbour rows (KSG-2 only, else NULL) */
+    double log_det_ly;      /* whitening Jacobian of y (0 without whitening) */
+    sm_knn_metric marginal; /* the norm inside x and inside y */
+} ksg_space;
+
+static int check_args(size_t n, size_t dx, size_t dy, const sm_mi_opts *o, const char *what,
+                      sm_status *st)
+{
+    if (n < 2) return sm_status_fail(st, SM_ERR_USAGE, what, "need at least 2 samples, got %zu", n);
+    if (dx == 0 || dy == 0)
+        return sm_status_fail(st, SM_ERR_USAGE, what,
+                              "dimensions must be at least 1, got %zu and %zu", dx, dy);
+    if (o->k < 1 || o->k >= n)
+        return sm_status_fail(st, SM_ERR_USAGE, what,
+                              "k must satisfy 1 <= k < N, got k = %zu, N = %zu", o->k, n);
+    if (o->norm != SM_MI_MAXNORM && o->norm != SM_MI_BLOCK_L2)
+        return sm_status_fail(st, SM_ERR_USAGE, what, "unknown norm %d", (int)o->norm);
+    if (!o->sphere) return SM_OK;
+    if (o->norm != SM_MI_BLOCK_L2)
+        return sm_status_fail(st, SM_ERR_USAGE, what, "sphere needs the block-L2 norm");
+    if (dx < 2 || dy < 2)
+        return sm_status_fail(st, SM_ERR_USAGE, what,
+                              "sphere needs dimensions >= 2, got %zu and %zu", dx, dy);
+    if (o->prep.whiten)
+        return sm_status_fail(st, SM_ERR_USAGE, what, "whitening is not defined on the sphere");
+    return SM_OK;
+}
+
+static int ksg_space_build(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                           const sm_mi_opts *o, int want_idx, const char *what, ksg_space *s,
+                           sm_arena *ar, sm_status *st)
+{
+    int rc = check_args(n, dx, dy, o, what, st);
+    if (rc == SM_OK && o->sphere) rc = sm_entropy_check_sphere(x, n, dx, "x", st);
+    if (rc == SM_OK && o->sphere) rc = sm_entropy_check_sphere(y, n, dy, "y", st);
+    if (rc) return rc;
+    const size_t k = o->k, d = dx + dy;
+    const sm_knn_inner inner = o->norm == SM_MI_BLOCK_L2 ? SM_KNN_L2 : SM_KNN_LINF;
+    s->marginal = (sm_knn_metric){inner, 0};
+    s->x = sm_arena_alloc(ar, n * dx, sizeof *s->x, st);
+    s->y = s->x ? sm_arena_alloc(ar, n * dy, sizeof *s->y, st) : NULL;
+    s->dist = s->y ? sm_arena_alloc(ar, n * k, sizeof *s->dist, st) : NULL;
+    s->idx = s->dist && want_idx ? sm_arena_alloc(ar, n * k, sizeof *s->idx, st) : NULL;
+    double *joint = s->dist ? sm_arena_alloc(ar, n * d, sizeof *joint, st) : NULL;
+    if (!joint || (want_idx && !s->idx)) return SM_ERR_DATA;
+
+    rc = sm_prep_block(x, n, dx, &o->prep, 0, "x", s->x, NULL, ar, st);
+    if (rc == SM_OK) rc = sm_prep_block(y, n, dy, &o->prep, 1, "y", s->y, &s->log_det_ly, ar, st);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(joint + i * d, s->x + i * dx, dx * sizeof *joint);
+        memcpy(joint + i * d + dx, s->y + i * dy, dy * sizeof *joint);
+    }
+    rc = sm_knn_search(joint, n, d, k, (sm_knn_metric){inner, dx}, s->dist, s->idx, ar, st);
+    if (rc == SM_OK) rc = sm_entropy_check_radii(s->dist, n, k, what, st);
+    return rc;
+}
+
+/* Σ_i ψ(count[i] + add). */
+static double sum_psi(const size_t *count, size_t n, size_t add)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        assert(count[i] + add >= 1); /* ψ has a pole at 0 */
+        s += gsl_sf_psi((double)(count[i] + add));
+    }
+    return s;
+}
+
+int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+               const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st)
+{
+    assert(x && y && o && out);
+    sm_arena local = {0};
+    sm_arena *ar = ws ? ws : &local;
+    size_t mark = sm_arena_mark(ar);
+    ksg_space s = {0};
+    int rc = ksg_space_build(x, y, n, dx, dy, o, 0, "KSG-1", &s, ar, st);
+    const size_t k = o->k;
+    double *eps = rc ? NULL : sm_arena_alloc(ar, n, sizeof *eps, st);
+    size_t *nx = eps ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
+    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
+    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
+    if (rc == SM_OK) {
+        for (size_t i = 0; i < n; i++) eps[i] = s.dist[i * k + k - 1];
+        rc = sm_knn_count(s.x, n, dx, s.marginal, eps, 1, nx, ar, st);
+    }
+    if (rc == SM_OK) rc = sm_knn_count(s.y, n, dy, s.marginal, eps, 1, ny, ar, st);
+    if (rc == SM_OK) {
+        const double nn = (double)n;
+        const double psi_k = gsl_sf_psi((double)k), psi_n = gsl_sf_psi(nn);
+        const double mean_psi_x = sum_psi(nx, n, 1) / nn, mean_psi_y = sum_psi(ny, n, 1) / nn;
+        double sum_log_eps = 0.0;
+        for (size_t i = 0; i < n; i++) sum_log_eps += log(eps[i]);
+        const size_t dyi = o->sphere ? dy - 1 : dy;
+        /* log V + d'⟨log ε⟩ (+ the whitening Jacobian): the y part of both entropies. */
+        const double y_volume = sm_entropy_log_unit_ball(dyi, o->norm == SM_MI_BLOCK_L2) +
+                                (double)dyi * sum_log_eps / nn + s.log_det_ly;
+        out->mi = psi_k + psi_n - (mean_psi_x + mean_psi_y);
+        out->h_y_given_x = -psi_k + mean_psi_x + y_volume;
+        out->h_y = psi_n - mean_psi_y + y_volume;
+    }
+    sm_arena_release(ar, mark);
+    sm_arena_free(&local);
+    return rc;
+}
+
+/* r[i] = max over the k joint neighbours j of i of ‖v_j − v_i‖ (v = x or y). */
+static void ksg2_extents(const double *v, size_t n, size_t d, const ksg_space *s, size_t k,
+                         double *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        double e = 0.0;
+        for (size_t j = 0; j < k; j++)
+            e = fmax(e, sm_knn_dist(v + i * d, v + s->idx[i * k + j] * d, d, s->marginal));
+        r[i] = e;
+    }
+}
+
+int sm_mi_ksg2(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+               const sm_mi_opts *o, double *mi, sm_arena *ws, sm_status *st)
+{
+    assert(x && y && o && mi);
+    sm_arena local = {0};
+    sm_arena *ar = ws ? ws : &local;
+    size_t mark = sm_arena_mark(ar);
+    ksg_space s = {0};
+    int rc = ksg_space_build(x, y, n, dx, dy, o, 1, "KSG-2", &s, ar, st);
+    const size_t k = o->k;
+    double *ex = rc ? NULL : sm_arena_alloc(ar, n, sizeof *ex, st);
+    double *ey = ex ? sm_arena_alloc(ar, n, sizeof *ey, st) : NULL;
+    size_t *nx = ey ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
+    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
+    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
+    if (rc == SM_OK) {
+        ksg2_extents(s.x, n, dx, &s, k, ex);
+        ksg2_extents(s.y, n, dy, &s, k, ey);
+        rc = sm_knn_count(s.x, n, dx, s.marginal, ex, 0, nx, ar, st);
+    }
+    if (rc == SM_OK) rc = sm_knn_count(s.y, n, dy, s.marginal, ey, 0, ny, ar, st);
+    if (rc == SM_OK) {
+        /* Non-strict counts include the k neighbours themselves: n_x, n_y >= k. */
+        const double nn = (double)n, kk = (double)k;
+        *mi = gsl_sf_psi(kk) - 1.0 / kk + gsl_sf_psi(nn) -
+              (sum_psi(nx, n, 0) + sum_psi(ny, n, 0)) / nn;
+    }
+    sm_arena_release(ar, mark);
+    sm_arena_free(&local);
+    return rc;
+}

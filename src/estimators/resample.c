@@ -1,0 +1,96 @@
+#include "estimators/resample.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double u = *(const double *)a, v = *(const double *)b;
+    return (u > v) - (u < v);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t u = *(const size_t *)a, v = *(const size_t *)b;
+    return (u > v) - (u < v);
+}
+
+double sm_resample_quantile(double *v, size_t n, double p)
+{
+    assert(v && n >= 1 && p >= 0.0 && p <= 1.0);
+    qsort(v, n, sizeof *v, cmp_double);
+    double pos = p * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    if (lo >= n - 1) return v[n - 1];
+    double frac = pos - (double)lo;
+    return v[lo] + frac * (v[lo + 1] - v[lo]);
+}
+
+/* pick[0..m) = m distinct rows of n, ascending: the first m draws of a
+ * Fisher–Yates shuffle of the identity (perm is scratch of n). */
+static void draw_rows(sm_rng *r, size_t n, size_t m, size_t *perm, size_t *pick)
+{
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)sm_rng_below(r, n - i);
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    memcpy(pick, perm, m * sizeof *pick);
+    qsort(pick, m, sizeof *pick, cmp_size);
+}
+
+static void gather(const double *src, size_t d, const size_t *pick, size_t m, double *dst)
+{
+    for (size_t i = 0; i < m; i++) memcpy(dst + i * d, src + pick[i] * d, d * sizeof *dst);
+}
+
+int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                          size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
+                          sm_resample_result *out, sm_arena *ws, sm_status *st)
+{
+    assert(x && dx >= 1 && (y ? dy >= 1 : dy == 0) && fn && out);
+    if (n < 4)
+        return sm_status_fail(st, SM_ERR_USAGE, "subsampling",
+                              "need at least 4 samples to subsample, got %zu", n);
+    if (resamples < 2)
+        return sm_status_fail(st, SM_ERR_USAGE, "subsampling",
+                              "need at least 2 resamples, got %zu", resamples);
+    sm_arena local = {0};
+    sm_arena *ar = ws ? ws : &local;
+    size_t mark = sm_arena_mark(ar);
+    const size_t m = n / 2;
+    double value = 0.0;
+    int rc = fn(ctx, x, dx, y, dy, n, &value, ar, st);
+
+    double *vals = rc ? NULL : sm_arena_alloc(ar, resamples, sizeof *vals, st);
+    size_t *perm = vals ? sm_arena_alloc(ar, n, sizeof *perm, st) : NULL;
+    size_t *pick = perm ? sm_arena_alloc(ar, m, sizeof *pick, st) : NULL;
+    double *xs = pick ? sm_arena_alloc(ar, m * dx, sizeof *xs, st) : NULL;
+    double *ys = xs && y ? sm_arena_alloc(ar, m * dy, sizeof *ys, st) : NULL;
+    if (rc == SM_OK && (!xs || (y && !ys))) rc = SM_ERR_DATA;
+
+    for (size_t b = 0; rc == SM_OK && b < resamples; b++) {
+        sm_rng r;
+        sm_rng_seed(&r, seed, b);
+        draw_rows(&r, n, m, perm, pick);
+        gather(x, dx, pick, m, xs);
+        if (y) gather(y, dy, pick, m, ys);
+        rc = fn(ctx, xs, dx, ys, dy, m, &vals[b], ar, st);
+    }
+    if (rc == SM_OK) {
+        out->value = value;
+        out->ci_low = sm_resample_quantile(vals, resamples, 0.025);
+        out->ci_high = sm_resample_quantile(vals, resamples, 0.975);
+        out->resamples = resamples;
+        out->m = m;
+    }
+    sm_arena_release(ar, mark);
+    sm_arena_free(&local);
+    return rc;
+}

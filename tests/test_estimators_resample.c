@@ -1,0 +1,207 @@
+/* Tests for src/estimators/resample.c: quantile rule, subsample structure
+ * (distinct, paired, ordered rows), determinism, interval on Gaussian data. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/rng.h"
+#include "estimators/gauss.h"
+#include "estimators/mi.h"
+#include "estimators/resample.h"
+
+static void test_quantile_linear_interpolation(void **state)
+{
+    (void)state;
+    double v[5] = {5, 1, 4, 2, 3};
+    /* positions p·(n − 1): 0.1 → 1.1, 3.9 → 4.9, 2 → 3, ends exact. */
+    assert_true(fabs(sm_resample_quantile(v, 5, 0.025) - 1.1) < 1e-15);
+    assert_true(fabs(sm_resample_quantile(v, 5, 0.975) - 4.9) < 1e-15);
+    assert_true(sm_resample_quantile(v, 5, 0.5) == 3.0);
+    assert_true(sm_resample_quantile(v, 5, 0.0) == 1.0);
+    assert_true(sm_resample_quantile(v, 5, 1.0) == 5.0);
+    double one = 7.0;
+    assert_true(sm_resample_quantile(&one, 1, 0.975) == 7.0);
+}
+
+/* Checks what a subsample looks like: x row i is (i, i), y row i is −i. */
+typedef struct {
+    size_t n_full, calls;
+} structure_ctx;
+
+static int check_structure(void *ctx, const double *x, size_t dx, const double *y, size_t dy,
+                           size_t n, double *value, sm_arena *ws, sm_status *st)
+{
+    (void)ws;
+    (void)st;
+    structure_ctx *c = ctx;
+    assert_int_equal(dx, 2);
+    assert_int_equal(dy, 1);
+    if (c->calls++ == 0) {
+        assert_int_equal(n, c->n_full);
+    } else {
+        assert_int_equal(n, c->n_full / 2);
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(x[2 * i] == x[2 * i + 1]);
+        assert_true(y[i] == -x[2 * i]);
+        if (i > 0) assert_true(x[2 * i] > x[2 * (i - 1)]); /* distinct, in order */
+        sum += x[2 * i];
+    }
+    *value = sum / (double)n;
+    return SM_OK;
+}
+
+static void test_subsamples_are_paired_distinct_halves(void **state)
+{
+    (void)state;
+    enum { N = 101 };
+    double x[2 * N], y[N];
+    for (size_t i = 0; i < N; i++) {
+        x[2 * i] = x[2 * i + 1] = (double)i;
+        y[i] = -(double)i;
+    }
+    structure_ctx c = {N, 0};
+    sm_resample_result r;
+    sm_arena ws = {0};
+    assert_int_equal(sm_resample_subsample(x, 2, y, 1, N, 50, 1, check_structure, &c, &r, &ws,
+                                           NULL),
+                     SM_OK);
+    assert_int_equal(c.calls, 51);
+    assert_int_equal(r.resamples, 50);
+    assert_int_equal(r.m, 50);
+    assert_true(r.value == 50.0);
+    assert_true(r.ci_low < r.value && r.value < r.ci_high);
+    assert_int_equal(sm_arena_mark(&ws), 0);
+    sm_arena_free(&ws);
+}
+
+static int gauss_mi(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                    double *value, sm_arena *ws, sm_status *st)
+{
+    (void)ctx;
+    return sm_gauss_mi(x, y, n, dx, dy, 0.0, value, ws, st);
+}
+
+static void test_gaussian_interval_contains_estimate_and_is_seeded(void **state)
+{
+    (void)state;
+    const size_t n = 2000;
+    const double rho = 0.6;
+    double *x = calloc(n, sizeof *x), *y = calloc(n, sizeof *y);
+    sm_rng g;
+    sm_rng_seed(&g, 11, 0);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = sm_rng_normal(&g);
+        y[i] = rho * x[i] + sqrt(1 - rho * rho) * sm_rng_normal(&g);
+    }
+    sm_resample_result a, b, c;
+    assert_int_equal(sm_resample_subsample(x, 1, y, 1, n, 200, 5, gauss_mi, NULL, &a, NULL, NULL),
+                     SM_OK);
+    assert_int_equal(sm_resample_subsample(x, 1, y, 1, n, 200, 5, gauss_mi, NULL, &b, NULL, NULL),
+                     SM_OK);
+    assert_int_equal(sm_resample_subsample(x, 1, y, 1, n, 200, 6, gauss_mi, NULL, &c, NULL, NULL),
+                     SM_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_true(a.value == c.value);
+    assert_true(a.ci_low != c.ci_low || a.ci_high != c.ci_high);
+    const double truth = -0.5 * log(1 - rho * rho);
+    assert_true(a.ci_low < a.value && a.value < a.ci_high);
+    assert_true(a.ci_low < truth && truth < a.ci_high);
+    /* Spread at m = 1000: SE of the MI estimate ≈ ρ/√m = 0.019, so the 95%
+     * interval is about 0.075 wide. */
+    assert_true(a.ci_high - a.ci_low > 0.04 && a.ci_high - a.ci_low < 0.12);
+    free(x);
+    free(y);
+}
+
+static int ksg1_mi(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                   double *value, sm_arena *ws, sm_status *st)
+{
+    sm_ksg1_result r;
+    int rc = sm_mi_ksg1(x, y, n, dx, dy, ctx, &r, ws, st);
+    *value = r.mi;
+    return rc;
+}
+
+static void test_ksg_interval_contains_estimate_and_is_seeded(void **state)
+{
+    (void)state;
+    const size_t n = 2000, d = 2;
+    const double rho = 0.6;
+    double *x = calloc(n * d, sizeof *x), *y = calloc(n * d, sizeof *y);
+    sm_rng g;
+    sm_rng_seed(&g, 12, 0);
+    for (size_t i = 0; i < n * d; i++) {
+        x[i] = sm_rng_normal(&g);
+        y[i] = rho * x[i] + sqrt(1 - rho * rho) * sm_rng_normal(&g);
+    }
+    sm_mi_opts o = {.k = 3};
+    sm_resample_result a, b;
+    sm_arena ws = {0};
+    assert_int_equal(sm_resample_subsample(x, d, y, d, n, 40, 9, ksg1_mi, &o, &a, &ws, NULL),
+                     SM_OK);
+    assert_int_equal(sm_resample_subsample(x, d, y, d, n, 40, 9, ksg1_mi, &o, &b, &ws, NULL),
+                     SM_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+    sm_ksg1_result direct;
+    assert_int_equal(sm_mi_ksg1(x, y, n, d, d, &o, &direct, NULL, NULL), SM_OK);
+    assert_true(a.value == direct.mi);
+    assert_true(a.ci_low < a.value && a.value < a.ci_high);
+    const double truth = -(double)d * 0.5 * log(1 - rho * rho);
+    assert_true(a.ci_low < truth && truth < a.ci_high);
+    assert_int_equal(sm_arena_mark(&ws), 0);
+    sm_arena_free(&ws);
+    free(x);
+    free(y);
+}
+
+static int fail_on_subsample(void *ctx, const double *x, size_t dx, const double *y, size_t dy,
+                             size_t n, double *value, sm_arena *ws, sm_status *st)
+{
+    (void)x;
+    (void)dx;
+    (void)y;
+    (void)dy;
+    (void)ws;
+    if (n < *(size_t *)ctx) return sm_status_fail(st, SM_ERR_USAGE, "test", "too small: %zu", n);
+    *value = 0.0;
+    return SM_OK;
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    double x[10] = {0};
+    size_t full = 10;
+    sm_resample_result r;
+    sm_status st = {0};
+    assert_int_equal(sm_resample_subsample(x, 1, NULL, 0, 3, 10, 0, fail_on_subsample, &full, &r,
+                                           NULL, &st),
+                     SM_ERR_USAGE);
+    assert_int_equal(sm_resample_subsample(x, 1, NULL, 0, 10, 1, 0, fail_on_subsample, &full, &r,
+                                           NULL, &st),
+                     SM_ERR_USAGE);
+    assert_int_equal(sm_resample_subsample(x, 1, NULL, 0, 10, 5, 0, fail_on_subsample, &full, &r,
+                                           NULL, &st),
+                     SM_ERR_USAGE);
+    assert_string_equal(st.msg, "too small: 5 (test)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantile_linear_interpolation),
+        cmocka_unit_test(test_subsamples_are_paired_distinct_halves),
+        cmocka_unit_test(test_gaussian_interval_contains_estimate_and_is_seeded),
+        cmocka_unit_test(test_ksg_interval_contains_estimate_and_is_seeded),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
