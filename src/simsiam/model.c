@@ -1,0 +1,521 @@
+#include "simsiam/model.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "nn/batchnorm.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/pool.h"
+#include "nn/relu.h"
+#include "nn/residual.h"
+
+/* The init stream id ("model" in ASCII), so other users of the same seed
+ * (augmentation, sampling) draw different numbers. */
+#define INIT_STREAM 0x6d6f64656cULL
+
+/* Every activation region starts on a 64-byte boundary (SIMD loops). */
+static size_t round_up_16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* ---- building the layer list ---------------------------------------- */
+
+/* A feature map while building: tensor id and its c × h × w shape (vectors
+ * are c × 1 × 1). */
+typedef struct {
+    int t;
+    int c, h, w;
+} fmap;
+
+static size_t fmap_size(fmap x) { return (size_t)x.c * (size_t)x.h * (size_t)x.w; }
+
+/* A new tensor written by the next op.  share >= 0: an in-place op's output,
+ * stored over tensor `share`'s values. */
+static int new_tensor(sm_model *m, size_t size, int share, int has_grad)
+{
+    assert(m->n_tensors < SM_MODEL_MAX_TENSORS);
+    sm_model_tensor *t = &m->tensors[m->n_tensors];
+    size_t region = round_up_16(m->max_batch * size);
+    t->size = size;
+    t->producer = m->n_ops;
+    if (share >= 0) {
+        t->value = m->tensors[share].value;
+    } else {
+        t->value = m->act_floats;
+        m->act_floats += region;
+    }
+    t->grad = SM_MODEL_NONE;
+    if (has_grad) {
+        t->grad = m->act_grad_floats;
+        m->act_grad_floats += region;
+    }
+    return m->n_tensors++;
+}
+
+static size_t take_params(sm_model *m, size_t count)
+{
+    size_t offset = m->n_params;
+    m->n_params += count;
+    return offset;
+}
+
+static sm_model_op *new_op(sm_model *m, sm_model_op_kind kind, int in, int out)
+{
+    assert(m->n_ops < SM_MODEL_MAX_OPS);
+    sm_model_op *op = &m->ops[m->n_ops++];
+    *op = (sm_model_op){.kind = kind, .in = in, .in2 = -1, .out = out, .w = SM_MODEL_NONE,
+                        .b = SM_MODEL_NONE, .stats = SM_MODEL_NONE, .save = SM_MODEL_NONE};
+    return op;
+}
+
+static fmap add_conv(sm_model *m, fmap x, int c_out, int k, int stride, int pad)
+{
+    sm_conv2d_shape s = {.n = 1, .c_in = x.c, .h_in = x.h, .w_in = x.w, .c_out = c_out,
+                         .k = k, .stride = stride, .pad = pad};
+    fmap y = {.c = c_out, .h = sm_conv2d_h_out(&s), .w = sm_conv2d_w_out(&s)};
+    y.t = new_tensor(m, fmap_size(y), -1, 1);
+    sm_model_op *op = new_op(m, SM_OP_CONV, x.t, y.t);
+    op->conv = s;
+    op->w = take_params(m, sm_conv2d_weight_count(&s));
+    return y;
+}
+
+static fmap add_bn(sm_model *m, fmap x, int affine)
+{
+    fmap y = x;
+    y.t = new_tensor(m, fmap_size(x), -1, 1);
+    sm_model_op *op = new_op(m, SM_OP_BN, x.t, y.t);
+    op->c = (size_t)x.c;
+    op->hw = (size_t)x.h * (size_t)x.w;
+    if (affine) {
+        op->w = take_params(m, op->c);
+        op->b = take_params(m, op->c);
+    }
+    op->stats = m->n_stats;
+    m->n_stats += 2 * op->c;
+    op->save = m->save_floats;
+    m->save_floats += 2 * op->c;
+    return y;
+}
+
+/* In place: the input's values (a BN output) are not needed by any backward. */
+static fmap add_relu(sm_model *m, fmap x)
+{
+    fmap y = x;
+    y.t = new_tensor(m, fmap_size(x), x.t, 1);
+    new_op(m, SM_OP_RELU, x.t, y.t);
+    return y;
+}
+
+/* a + b stored over a (the block's last BN output, needed by no backward). */
+static fmap add_residual(sm_model *m, fmap a, fmap b)
+{
+    assert(a.c == b.c && a.h == b.h && a.w == b.w);
+    fmap y = a;
+    y.t = new_tensor(m, fmap_size(a), a.t, 1);
+    new_op(m, SM_OP_ADD, a.t, y.t)->in2 = b.t;
+    return y;
+}
+
+static fmap add_pool(sm_model *m, fmap x)
+{
+    fmap y = {.c = x.c, .h = 1, .w = 1};
+    y.t = new_tensor(m, (size_t)x.c, -1, 1);
+    sm_model_op *op = new_op(m, SM_OP_POOL, x.t, y.t);
+    op->c = (size_t)x.c;
+    op->hw = (size_t)x.h * (size_t)x.w;
+    return y;
+}
+
+/* Flattens x: a c × h × w image is c·h·w features in NCHW order. */
+static fmap add_linear(sm_model *m, fmap x, int n_out, int bias)
+{
+    fmap y = {.c = n_out, .h = 1, .w = 1};
+    y.t = new_tensor(m, (size_t)n_out, -1, 1);
+    sm_model_op *op = new_op(m, SM_OP_LINEAR, x.t, y.t);
+    op->n_in = fmap_size(x);
+    op->n_out = (size_t)n_out;
+    op->w = take_params(m, op->n_in * op->n_out);
+    if (bias) op->b = take_params(m, op->n_out);
+    return y;
+}
+
+static fmap add_conv_bn(sm_model *m, fmap x, int c_out, int k, int stride)
+{
+    return add_bn(m, add_conv(m, x, c_out, k, stride, k / 2), 1);
+}
+
+static fmap add_basic_block(sm_model *m, fmap x, int c_out, int stride)
+{
+    fmap h = add_relu(m, add_conv_bn(m, x, c_out, 3, stride));
+    h = add_conv_bn(m, h, c_out, 3, 1);
+    fmap shortcut = (stride != 1 || c_out != x.c) ? add_conv_bn(m, x, c_out, 1, stride) : x;
+    return add_relu(m, add_residual(m, h, shortcut));
+}
+
+static fmap add_linear_bn_relu(sm_model *m, fmap x, int n_out)
+{
+    return add_relu(m, add_bn(m, add_linear(m, x, n_out, 0), 1));
+}
+
+static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width)
+{
+    if (arch == SM_ARCH_MLP) {
+        fmap h = add_linear_bn_relu(m, x, 16 * width);
+        return add_linear_bn_relu(m, h, 16 * width);
+    }
+    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, 1));
+    h = add_basic_block(m, h, width, 1);
+    h = add_basic_block(m, h, 2 * width, 2);
+    h = add_basic_block(m, h, 4 * width, 2);
+    return add_pool(m, h);
+}
+
+static void build(sm_model *m, const sm_config *cfg)
+{
+    fmap x = {.c = (int)m->in_c, .h = (int)m->in_h, .w = (int)m->in_w};
+    x.t = new_tensor(m, fmap_size(x), -1, 0);
+    m->tensors[x.t].producer = -1; /* given, not computed: no backward reaches it */
+    m->t_input = x.t;
+    fmap f = add_encoder(m, cfg->arch, x, (int)cfg->width);
+    m->t_f = f.t;
+    fmap h = add_linear_bn_relu(m, f, (int)cfg->proj_hidden);
+    h = add_linear_bn_relu(m, h, (int)cfg->proj_hidden);
+    fmap z = add_bn(m, add_linear(m, h, (int)cfg->z_dim, 0), 0);
+    m->t_z = z.t;
+    m->n_backbone = m->n_params;
+    m->op_pred = m->n_ops;
+    h = add_linear_bn_relu(m, z, (int)cfg->pred_hidden);
+    m->t_p = add_linear(m, h, (int)cfg->z_dim, 1).t;
+    m->features = (size_t)f.c;
+}
+
+/* ---- allocation ------------------------------------------------------ */
+
+/* Dimensions must be positive and small enough for the layers' int shapes
+ * (4w channels, 16w features, C·H·W inputs). */
+static int check_dims(const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st)
+{
+    const long limit = INT_MAX / 16;
+    const long dims[] = {cfg->width, cfg->proj_hidden, cfg->z_dim, cfg->pred_hidden};
+    const char *names[] = {"width", "proj_hidden", "z_dim", "pred_hidden"};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++)
+        if (dims[i] < 1 || dims[i] > limit)
+            return sm_status_fail(st, SM_ERR_USAGE, "model", "%s must be in [1, %ld], got %ld", names[i],
+                                  limit, dims[i]);
+    if (c < 1 || h < 1 || w < 1 || (size_t)c * (size_t)h * (size_t)w > (size_t)limit)
+        return sm_status_fail(st, SM_ERR_USAGE, "model", "bad input shape %d x %d x %d", c, h, w);
+    if (max_batch < 1 || max_batch > INT_MAX) /* conv2d counts images in an int */
+        return sm_status_fail(st, SM_ERR_USAGE, "model", "max_batch must be in [1, %d], got %zu", INT_MAX,
+                              max_batch);
+    return SM_OK;
+}
+
+static size_t conv_scratch_floats(const sm_model *m)
+{
+    size_t most = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        if (m->ops[i].kind != SM_OP_CONV) continue;
+        sm_conv2d_shape s = m->ops[i].conv;
+        s.n = (int)m->max_batch;
+        size_t need = sm_conv2d_scratch_floats(&s, m->scratch_threads);
+        if (need > most) most = need;
+    }
+    return most;
+}
+
+static int alloc_buffers(sm_model *m, sm_status *st)
+{
+    float **bufs[] = {&m->params, &m->grads, &m->momentum, &m->stats, &m->act[0], &m->act[1],
+                      &m->act_grad, &m->save[0], &m->save[1], &m->scratch};
+    size_t counts[] = {m->n_params, m->n_params, m->n_params, m->n_stats, m->act_floats, m->act_floats,
+                       m->act_grad_floats, m->save_floats, m->save_floats, conv_scratch_floats(m)};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        *bufs[i] = sm_mem_alloc_aligned(counts[i], sizeof(float), st);
+        if (!*bufs[i]) return st ? st->code : SM_ERR_DATA;
+    }
+    return SM_OK;
+}
+
+sm_model *sm_model_alloc(const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st)
+{
+    assert(cfg);
+    if (check_dims(cfg, c, h, w, max_batch, st)) return NULL;
+    sm_model *m = sm_mem_alloc(1, sizeof *m, st);
+    if (!m) return NULL;
+    m->arch = cfg->arch;
+    m->in_c = (size_t)c;
+    m->in_h = (size_t)h;
+    m->in_w = (size_t)w;
+    m->z_dim = (size_t)cfg->z_dim;
+    m->max_batch = max_batch;
+    /* Sized for every core, so a later sm_threads_set cannot outgrow it. */
+    int avail = sm_threads_available(), now = sm_threads_get();
+    m->scratch_threads = avail > now ? avail : now;
+    build(m, cfg);
+    if (alloc_buffers(m, st)) {
+        sm_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void sm_model_free(sm_model *m)
+{
+    if (!m) return;
+    float *bufs[] = {m->params, m->grads, m->momentum, m->stats, m->act[0], m->act[1],
+                     m->act_grad, m->save[0], m->save[1], m->scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) sm_mem_free(bufs[i]);
+    sm_mem_free(m);
+}
+
+/* ---- initialisation and groups --------------------------------------- */
+
+static size_t op_fan_in(const sm_model_op *op)
+{
+    if (op->kind == SM_OP_LINEAR) return op->n_in;
+    return (size_t)op->conv.c_in * (size_t)op->conv.k * (size_t)op->conv.k;
+}
+
+void sm_model_init(sm_model *m, uint64_t seed)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, seed, INIT_STREAM);
+    for (int i = 0; i < m->n_ops; i++) {
+        const sm_model_op *op = &m->ops[i];
+        if (op->kind == SM_OP_CONV) {
+            sm_init_kaiming_uniform(m->params + op->w, sm_conv2d_weight_count(&op->conv), op_fan_in(op), &rng);
+        } else if (op->kind == SM_OP_LINEAR) {
+            sm_init_kaiming_uniform(m->params + op->w, op->n_in * op->n_out, op_fan_in(op), &rng);
+            if (op->b != SM_MODEL_NONE) sm_init_kaiming_uniform(m->params + op->b, op->n_out, op_fan_in(op), &rng);
+        } else if (op->kind == SM_OP_BN) {
+            float *gamma = op->w == SM_MODEL_NONE ? NULL : m->params + op->w;
+            float *beta = op->b == SM_MODEL_NONE ? NULL : m->params + op->b;
+            sm_batchnorm_init(op->c, gamma, beta, m->stats + op->stats, m->stats + op->stats + op->c);
+        }
+    }
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    memset(m->momentum, 0, m->n_params * sizeof(float));
+    m->fwd_n[0] = m->fwd_n[1] = 0;
+}
+
+void sm_model_zero_grads(sm_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+void sm_model_sgd_groups(const sm_model *m, sm_sgd_group groups[2])
+{
+    groups[0] = (sm_sgd_group){.offset = 0, .count = m->n_backbone};
+    groups[1] = (sm_sgd_group){.offset = m->n_backbone, .count = m->n_params - m->n_backbone};
+}
+
+/* ---- running the layer list ------------------------------------------ */
+
+static float *value(sm_model *m, int v, int t) { return m->act[v] + m->tensors[t].value; }
+
+static float *grad_of(sm_model *m, int t)
+{
+    size_t g = m->tensors[t].grad;
+    return g == SM_MODEL_NONE ? NULL : m->act_grad + g;
+}
+
+static float *param(sm_model *m, size_t offset) { return offset == SM_MODEL_NONE ? NULL : m->params + offset; }
+static float *param_grad(sm_model *m, size_t offset)
+{
+    return offset == SM_MODEL_NONE ? NULL : m->grads + offset;
+}
+
+static int conv_threads(const sm_model *m)
+{
+    int t = sm_threads_get();
+    return t < m->scratch_threads ? t : m->scratch_threads;
+}
+
+static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int train)
+{
+    const float *x = value(m, v, op->in);
+    float *y = value(m, v, op->out);
+    const size_t count = n * m->tensors[op->out].size;
+    switch (op->kind) {
+    case SM_OP_CONV: {
+        sm_conv2d_shape s = op->conv;
+        s.n = (int)n;
+        sm_conv2d_forward(&s, x, m->params + op->w, y, m->scratch, conv_threads(m));
+        break;
+    }
+    case SM_OP_BN: {
+        float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[v] + op->save;
+        if (train)
+            sm_batchnorm_forward_train(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), y, save,
+                                       save + op->c, mean, var);
+        else
+            sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), mean, var, y);
+        break;
+    }
+    case SM_OP_RELU:
+        sm_relu_forward(count, x, y);
+        break;
+    case SM_OP_ADD:
+        sm_residual_forward(count, x, value(m, v, op->in2), y);
+        break;
+    case SM_OP_POOL:
+        sm_pool_forward(n, op->c, op->hw, x, y);
+        break;
+    case SM_OP_LINEAR:
+        sm_linear_forward(n, op->n_in, op->n_out, x, m->params + op->w, param(m, op->b), y);
+        break;
+    }
+}
+
+/* Gradient of tensor t if the backward pass starting at op `first` reaches
+ * it; NULL for the input images and, in a predictor-only pass, for z. */
+static float *input_grad(sm_model *m, int t, int first)
+{
+    return m->tensors[t].producer >= first ? grad_of(m, t) : NULL;
+}
+
+static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int first)
+{
+    const float *x = value(m, v, op->in), *dy = grad_of(m, op->out);
+    float *dx = input_grad(m, op->in, first);
+    const size_t count = n * m->tensors[op->out].size;
+    switch (op->kind) {
+    case SM_OP_CONV: {
+        sm_conv2d_shape s = op->conv;
+        s.n = (int)n;
+        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, m->grads + op->w, m->scratch, conv_threads(m));
+        break;
+    }
+    case SM_OP_BN: {
+        const float *save = m->save[v] + op->save;
+        assert(dx);
+        sm_batchnorm_backward(n, op->c, op->hw, x, param(m, op->w), save, save + op->c, dy, dx,
+                              param_grad(m, op->w), param_grad(m, op->b));
+        break;
+    }
+    case SM_OP_RELU:
+        assert(dx);
+        sm_relu_backward(count, value(m, v, op->out), dy, dx);
+        break;
+    case SM_OP_ADD:
+        assert(dx);
+        sm_residual_backward(count, dy, dx, input_grad(m, op->in2, first));
+        break;
+    case SM_OP_POOL:
+        assert(dx);
+        sm_pool_backward(n, op->c, op->hw, dy, dx);
+        break;
+    case SM_OP_LINEAR:
+        sm_linear_backward(n, op->n_in, op->n_out, x, m->params + op->w, dy, dx, m->grads + op->w,
+                           param_grad(m, op->b));
+        break;
+    }
+}
+
+static void run_forward(sm_model *m, int v, size_t n, int train, int first)
+{
+    for (int i = first; i < m->n_ops; i++) op_forward(m, &m->ops[i], v, n, train);
+}
+
+/* Zero the activation gradients of the ops from `first` on, ready for the
+ * caller to add ∂L/∂p (and ∂L/∂z) before run_backward. */
+static void begin_backward(sm_model *m, size_t n, int first)
+{
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].producer >= first && m->tensors[t].grad != SM_MODEL_NONE)
+            memset(grad_of(m, t), 0, n * m->tensors[t].size * sizeof(float));
+}
+
+static void run_backward(sm_model *m, int v, size_t n, int first)
+{
+    for (int i = m->n_ops - 1; i >= first; i--) op_backward(m, &m->ops[i], v, n, first);
+}
+
+static void check_view(const sm_model *m, int v, size_t n)
+{
+    assert(v == 0 || v == 1);
+    assert(n >= 1 && n <= m->max_batch);
+    (void)m, (void)v, (void)n;
+}
+
+/* ---- public passes --------------------------------------------------- */
+
+void sm_model_forward(sm_model *m, int v, const float *x, size_t n, sm_model_mode mode,
+                      sm_model_outputs *out)
+{
+    check_view(m, v, n);
+    assert(mode == SM_MODEL_EVAL || n >= 2); /* batch statistics need two samples */
+    memcpy(value(m, v, m->t_input), x, n * m->tensors[m->t_input].size * sizeof(float));
+    run_forward(m, v, n, mode == SM_MODEL_TRAIN, 0);
+    m->fwd_n[v] = mode == SM_MODEL_TRAIN ? n : 0;
+    if (out) *out = (sm_model_outputs){value(m, v, m->t_f), value(m, v, m->t_z), value(m, v, m->t_p)};
+}
+
+static void add_into(float *dst, const float *src, size_t count)
+{
+    for (size_t i = 0; i < count; i++) dst[i] += src[i];
+}
+
+void sm_model_backward(sm_model *m, int v, size_t n, const float *dz, const float *dp)
+{
+    check_view(m, v, n);
+    assert(m->fwd_n[v] == n);
+    begin_backward(m, n, 0);
+    if (dz) add_into(grad_of(m, m->t_z), dz, n * m->z_dim);
+    if (dp) add_into(grad_of(m, m->t_p), dp, n * m->z_dim);
+    run_backward(m, v, n, 0);
+}
+
+/* ½ D(p1, z2) + ½ D(p2, z1) from both views' current values, and its
+ * stop-gradient backward through the ops from `first` on, one view at a
+ * time (they share act_grad). */
+static double symmetric_loss_backward(sm_model *m, size_t n, sm_loss_kind loss, int first)
+{
+    const size_t d = m->z_dim;
+    const float *z[2] = {value(m, 0, m->t_z), value(m, 1, m->t_z)};
+    const float *p[2] = {value(m, 0, m->t_p), value(m, 1, m->t_p)};
+    double total = 0.5 * sm_loss_forward(loss, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(loss, n, d, p[1], z[0]);
+    for (int v = 0; v < 2; v++) {
+        begin_backward(m, n, first);
+        sm_loss_backward(loss, n, d, p[v], z[1 - v], 0.5f, grad_of(m, m->t_p));
+        run_backward(m, v, n, first);
+    }
+    return total;
+}
+
+double sm_model_step_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss)
+{
+    sm_model_forward(m, 0, x1, n, SM_MODEL_TRAIN, NULL);
+    sm_model_forward(m, 1, x2, n, SM_MODEL_TRAIN, NULL);
+    return symmetric_loss_backward(m, n, loss, 0);
+}
+
+double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss)
+{
+    for (int v = 0; v < 2; v++) {
+        check_view(m, v, n);
+        assert(m->fwd_n[v] == n && n >= 2);
+        run_forward(m, v, n, 1, m->op_pred);
+    }
+    return symmetric_loss_backward(m, n, loss, m->op_pred);
+}
+
+static void copy_rows(float *dst, const float *src, size_t rows, size_t cols)
+{
+    if (dst) memcpy(dst, src, rows * cols * sizeof(float));
+}
+
+void sm_model_embed(sm_model *m, const float *x, size_t n, float *f, float *z, float *p)
+{
+    const size_t in_size = m->tensors[m->t_input].size;
+    for (size_t done = 0; done < n;) {
+        size_t chunk = n - done < m->max_batch ? n - done : m->max_batch;
+        sm_model_outputs out;
+        sm_model_forward(m, 0, x + done * in_size, chunk, SM_MODEL_EVAL, &out);
+        copy_rows(f ? f + done * m->features : NULL, out.f, chunk, m->features);
+        copy_rows(z ? z + done * m->z_dim : NULL, out.z, chunk, m->z_dim);
+        copy_rows(p ? p + done * m->z_dim : NULL, out.p, chunk, m->z_dim);
+        done += chunk;
+    }
+}
