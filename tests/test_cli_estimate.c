@@ -275,6 +275,43 @@ static void test_nll_shape_errors(void **state)
     expect_error(args, 2, "--subsample", NULL);
 }
 
+static void test_options_that_do_not_apply_are_usage_errors(void **state)
+{
+    (void)state;
+    char args[2048];
+    snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss --whiten", sm_test_path("a.npy"));
+    expect_error(args, 2, "option '--whiten' does not apply to 'estimate entropy --estimator gauss'", NULL);
+    snprintf(args, sizeof args, "estimate entropy --x %s --y %s", sm_test_path("a.npy"), sm_test_path("b.npy"));
+    expect_error(args, 2, "option '--y' does not apply", NULL);
+    snprintf(args, sizeof args, "estimate mi --x %s --y %s --ridge 1", sm_test_path("a.npy"), sm_test_path("b.npy"));
+    expect_error(args, 2, "option '--ridge' does not apply", NULL);
+    snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --estimator ksg2", sm_test_path("a.npy"),
+             sm_test_path("a.npy"), sm_test_path("a.npy"));
+    expect_error(args, 2, "option '--estimator' does not apply to 'estimate bound'", NULL);
+}
+
+static void test_non_finite_results_and_tiny_inputs_are_data_errors(void **state)
+{
+    (void)state;
+    char args[2048];
+    /* Squared distances of values near 1e300 overflow: no "inf" in JSON. */
+    const char *big = sm_test_path("big.csv");
+    sm_test_write_text(big, "1e300\n-1e300\n3e300\n-2e300\n5e300\n");
+    snprintf(args, sizeof args, "estimate entropy --x %s --k 1", big);
+    expect_error(args, 1, "not finite", "big.csv");
+    /* One row: a data error for every estimator, not a usage error. */
+    const char *one = sm_test_path("one.csv");
+    sm_test_write_text(one, "1.5,2\n");
+    snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss", one);
+    expect_error(args, 1, "at least 2 samples", "one.csv");
+    snprintf(args, sizeof args, "estimate entropy --x %s", one);
+    expect_error(args, 1, "at least 2 samples", "one.csv");
+    /* vmf needs a direction: one column is a data error. */
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family vmf", sm_test_path("b.npy"),
+             sm_test_path("b.npy"));
+    expect_error(args, 1, "at least 2 columns", "b.npy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +325,8 @@ int main(void)
         cmocka_unit_test(test_bound_singular_residuals_is_data_error),
         cmocka_unit_test(test_bound_json_fields),
         cmocka_unit_test(test_nll_shape_errors),
+        cmocka_unit_test(test_options_that_do_not_apply_are_usage_errors),
+        cmocka_unit_test(test_non_finite_results_and_tiny_inputs_are_data_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

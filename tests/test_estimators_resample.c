@@ -114,9 +114,9 @@ static void test_gaussian_interval_contains_estimate_and_is_seeded(void **state)
     const double truth = -0.5 * log(1 - rho * rho);
     assert_true(a.ci_low < a.value && a.value < a.ci_high);
     assert_true(a.ci_low < truth && truth < a.ci_high);
-    /* Spread at m = 1000: SE of the MI estimate ≈ ρ/√m = 0.019, so the 95%
-     * interval is about 0.075 wide. */
-    assert_true(a.ci_high - a.ci_low > 0.04 && a.ci_high - a.ci_low < 0.12);
+    /* Spread at N = 2000: SE of the MI estimate ≈ ρ/√N = 0.013, so the 95%
+     * interval is about 0.053 wide. */
+    assert_true(a.ci_high - a.ci_low > 0.035 && a.ci_high - a.ci_low < 0.08);
     free(x);
     free(y);
 }
@@ -175,6 +175,45 @@ static int fail_on_subsample(void *ctx, const double *x, size_t dx, const double
     return SM_OK;
 }
 
+/* Estimator = sum of the x rows, recording every value it returns. */
+typedef struct {
+    double seen[16];
+    size_t calls;
+} record_ctx;
+
+static int record_sum(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                      double *value, sm_arena *ws, sm_status *st)
+{
+    (void)y, (void)dy, (void)ws, (void)st;
+    record_ctx *c = ctx;
+    double s = 0.0;
+    for (size_t i = 0; i < n * dx; i++) s += x[i] * x[i];
+    *value = s;
+    c->seen[c->calls++] = s;
+    return SM_OK;
+}
+
+/* The interval is value + sqrt(m/(N - m)) (q_p - q_0.5) of the subsample values. */
+static void test_interval_formula(void **state)
+{
+    (void)state;
+    double x[11];
+    for (int i = 0; i < 11; i++) x[i] = 1.0 + i;
+    record_ctx c = {{0}, 0};
+    sm_resample_result r;
+    sm_status st = {0};
+    /* N = 11 (odd) so the factor is not 1: m = 5, sqrt(5/6). */
+    assert_int_equal(sm_resample_subsample(x, 1, NULL, 0, 11, 9, 4, record_sum, &c, &r, NULL, &st), SM_OK);
+    assert_int_equal(c.calls, 10); /* full data first, then B = 9 subsamples of m = 5 */
+    assert_true(r.value == 506.0);
+    double *v = c.seen + 1;
+    double med = sm_resample_quantile(v, 9, 0.5), lo = sm_resample_quantile(v, 9, 0.025),
+           hi = sm_resample_quantile(v, 9, 0.975), scale = sqrt(5.0 / 6.0);
+    assert_true(fabs(r.ci_low - (506.0 + scale * (lo - med))) < 1e-12);
+    assert_true(fabs(r.ci_high - (506.0 + scale * (hi - med))) < 1e-12);
+    assert_true(r.ci_low <= r.value && r.value <= r.ci_high);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -201,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_subsamples_are_paired_distinct_halves),
         cmocka_unit_test(test_gaussian_interval_contains_estimate_and_is_seeded),
         cmocka_unit_test(test_ksg_interval_contains_estimate_and_is_seeded),
+        cmocka_unit_test(test_interval_formula),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

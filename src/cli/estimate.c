@@ -58,7 +58,7 @@ static int mi_ksg1(void *c, const double *x, size_t dx, const double *y, size_t 
     sm_mi_opts o = {.k = e->k, .prep = e->prep};
     sm_ksg1_result r;
     int rc = sm_mi_ksg1(x, y, n, dx, dy, &o, &r, ws, st);
-    *v = r.mi;
+    if (rc == SM_OK) *v = r.mi;
     return rc;
 }
 
@@ -79,7 +79,7 @@ static int mi_gauss(void *c, const double *x, size_t dx, const double *y, size_t
 typedef struct {
     const char *quantity, *name;
     sm_resample_fn fn;
-    int knn; /* uses k neighbours */
+    int knn; /* uses k neighbours (and --whiten, --noise); else a Gaussian (--ridge) */
 } estimator;
 
 static const estimator ESTIMATORS[] = {
@@ -109,14 +109,41 @@ static int load_input(const est_args *a, int which, sm_matrix *m)
 static int check_rows(const sm_matrix *a, const char *pa, const sm_matrix *b, const char *pb)
 {
     if (a->n == b->n) return 0;
-    return cli_error(1, "row counts differ: %zu in %s, %zu in %s", a->n, pa, b->n, pb);
+    return cli_error(1, "row counts differ: %zu in %s, %zu in %s (%s)", a->n, pa, b->n, pb, pb);
 }
 
-/* k-NN estimators need 1 <= k < N: with N fixed by the data this is a data error. */
+/* Every estimator needs two samples and the k-NN ones 1 <= k < N: with N
+ * fixed by the data these are data errors (exit 1), whatever the estimator. */
 static int check_k(size_t k, size_t n, const char *path)
 {
+    if (n < 2) return cli_error(1, "need at least 2 samples, got %zu (%s)", n, path);
     if (k < n) return 0;
     return cli_error(1, "k = %zu must be below the number of samples N = %zu (%s)", k, n, path);
+}
+
+/* Options outside `allowed` (space-separated names) do not apply to this
+ * quantity or estimator: silently ignoring them would mislead. */
+static int check_applicable(const est_args *a, const char *what, const char *allowed)
+{
+    for (int i = 0; i < NOPTS; i++) {
+        if (!a->opt[i].value) continue;
+        const char *name = a->opt[i].name, *p = allowed;
+        size_t len = strlen(name);
+        int found = 0;
+        while (!found && (p = strstr(p, name)) != NULL) {
+            found = (p == allowed || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0');
+            p += len;
+        }
+        if (!found) return cli_error(2, "option '--%s' does not apply to %s", name, what);
+    }
+    return 0;
+}
+
+/* JSON has no inf or nan: a non-finite result is an error, not output. */
+static int check_finite(const char *name, double v, const char *path)
+{
+    if (isfinite(v)) return 0;
+    return cli_error(1, "%s is not finite (%g): rescale the data (%s)", name, v, path);
 }
 
 static int parse_common(int argc, char **argv, est_args *a)
@@ -161,11 +188,18 @@ static int run_entropy_or_mi(const char *quantity, est_args *a)
     if (!e)
         return cli_error(2, "unknown --estimator '%s' for %s (choose %s)", name, quantity,
                          is_mi ? "ksg1, ksg2 or gauss" : "kl or gauss");
+    char what[64];
+    snprintf(what, sizeof what, "'estimate %s --estimator %s'", quantity, e->name);
+    const char *allowed = e->knn ? (is_mi ? "x y estimator k whiten noise seed subsample threads"
+                                          : "x estimator k whiten noise seed subsample threads")
+                                 : (is_mi ? "x y estimator seed subsample threads ridge"
+                                          : "x estimator seed subsample threads ridge");
+    if (check_applicable(a, what, allowed)) return 2;
     sm_matrix x = {0}, y = {0};
     int rc = load_input(a, OPT_X, &x);
     if (!rc && is_mi) rc = load_input(a, OPT_Y, &y);
     if (!rc && is_mi) rc = check_rows(&x, a->opt[OPT_X].value, &y, a->opt[OPT_Y].value);
-    if (!rc && e->knn) rc = check_k(a->k, x.n, a->opt[OPT_X].value);
+    if (!rc) rc = check_k(e->knn ? a->k : 1, x.n, a->opt[OPT_X].value);
     if (!rc && a->subsample && e->knn) rc = check_k(a->k, x.n / 2, "subsamples of N/2 rows");
     if (rc) goto done;
 
@@ -185,6 +219,7 @@ static int run_entropy_or_mi(const char *quantity, est_args *a)
         rc = cli_fail(&st);
         goto done;
     }
+    if ((rc = check_finite("the estimate", r.value, a->opt[OPT_X].value))) goto done;
     printf("{\"quantity\":\"%s\",\"estimator\":\"%s\"", quantity, e->name);
     if (e->knn) printf(",\"k\":%zu", a->k);
     if (is_mi) printf(",\"n\":%zu,\"dx\":%zu,\"dy\":%zu", x.n, x.d, y.d);
@@ -206,6 +241,9 @@ static int fit_family(const est_args *a, const sm_matrix *z, const sm_matrix *p,
     sm_nll_family f;
     const char *name = a->opt[OPT_FAMILY].value ? a->opt[OPT_FAMILY].value : "full";
     if (sm_nll_family_parse(name, &f, &st)) return cli_fail(&st);
+    if (f == SM_NLL_VMF && z->d < 2)
+        return cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", z->d,
+                         a->opt[OPT_Z].value ? a->opt[OPT_Z].value : a->opt[OPT_Z2].value);
     *m = sm_nll_model_alloc(f, z->d, &st);
     if (!*m || sm_nll_model_fit(*m, z->data, p->data, z->n, ws, &st)) return cli_fail(&st);
     return 0;
@@ -217,8 +255,8 @@ static int load_same_shape(const est_args *a, int which, const sm_matrix *ref, i
     int rc = load_input(a, which, m);
     if (rc) return rc;
     if (m->d != ref->d)
-        return cli_error(1, "column counts differ: %zu in %s, %zu in %s", ref->d,
-                         a->opt[ref_which].value, m->d, a->opt[which].value);
+        return cli_error(1, "column counts differ: %zu in %s, %zu in %s (%s)", ref->d,
+                         a->opt[ref_which].value, m->d, a->opt[which].value, a->opt[which].value);
     return check_rows(ref, a->opt[ref_which].value, m, a->opt[which].value);
 }
 
@@ -227,10 +265,12 @@ static int run_nll(est_args *a)
     sm_matrix z = {0}, p = {0};
     sm_nll_model *m = NULL;
     sm_arena ws = {0};
+    if (check_applicable(a, "'estimate nll'", "z p family threads")) return 2;
     int rc = load_input(a, OPT_Z, &z);
     if (!rc) rc = load_same_shape(a, OPT_P, &z, OPT_Z, &p);
     double t0 = sm_timer_now();
     if (!rc) rc = fit_family(a, &z, &p, &m, &ws);
+    if (!rc) rc = check_finite("the mean NLL", m->mean_nll, a->opt[OPT_Z].value);
     if (!rc) {
         printf("{\"quantity\":\"nll\",\"family\":\"%s\",\"n\":%zu,\"d\":%zu,\"value\":%.17g",
                sm_nll_family_name(m->family), z.n, z.d, m->mean_nll);
@@ -264,6 +304,7 @@ static int run_bound(est_args *a)
     sm_nll_model *m = NULL;
     sm_arena ws = {0};
     sm_status st;
+    if (check_applicable(a, "'estimate bound'", "z1 z2 p1 family k whiten noise seed threads")) return 2;
     int rc = load_input(a, OPT_Z2, &z2);
     if (!rc) rc = load_same_shape(a, OPT_Z1, &z2, OPT_Z2, &z1);
     if (!rc) rc = load_same_shape(a, OPT_P1, &z2, OPT_Z2, &p1);
@@ -291,6 +332,10 @@ static int run_bound(est_args *a)
         rc = cli_fail(&st);
         goto done;
     }
+    const double values[] = {h_z2, m->mean_nll, r.h_y_given_x, r.mi, nce.value};
+    for (size_t i = 0; i < sizeof values / sizeof *values && !rc; i++)
+        rc = check_finite("a bound term", values[i], a->opt[OPT_Z2].value);
+    if (rc) goto done;
     printf("{\"quantity\":\"bound\",\"family\":\"%s\",\"k\":%zu,\"n\":%zu,\"d\":%zu,"
            "\"h_z2\":%.17g,\"nll\":%.17g,\"h_z2_given_z1\":%.17g,\"gap\":%.17g,\"i_ksg\":%.17g,"
            "\"ba\":%.17g,\"infonce\":%.17g,\"infonce_cap\":%.17g,",
@@ -317,6 +362,5 @@ int cli_estimate(int argc, char **argv)
         return cli_error(2, "unknown quantity '%s' (choose entropy, mi, nll or bound)", q);
     if (parse_common(argc, argv, &a)) return 2;
     if (!strcmp(q, "entropy") || !strcmp(q, "mi")) return run_entropy_or_mi(q, &a);
-    if (a.subsample) return cli_error(2, "--subsample is available for entropy and mi only");
     return !strcmp(q, "nll") ? run_nll(&a) : run_bound(&a);
 }

@@ -19,7 +19,9 @@ static const cli_command COMMANDS[] = {
      "  simsiam-mi estimate mi --x A.npy --y B.npy [--estimator ksg1|ksg2|gauss] [--k 3] [options]\n"
      "  simsiam-mi estimate nll --z Z.npy --p P.npy [--family l2|iso|diag|full|vmf]\n"
      "  simsiam-mi estimate bound --z1 A.npy --z2 B.npy --p1 P.npy [--family ...] [--k 3]\n"
-     "options: --whiten  --noise S  --seed N  --subsample B  --threads T\n"
+     "options: --whiten  --noise S  --seed N  --subsample B  --threads T  --ridge R\n"
+     "  k-NN estimators take --k, --whiten, --noise; Gaussian ones --ridge (added to the\n"
+     "  covariance's diagonal); --subsample is for entropy and mi.\n"
      "  Inputs: .npy (float32/float64, 1-D or 2-D, C order) or CSV; rows are samples.\n"
      "  Output: one JSON line on stdout, values in nats.\n"
      "  example: simsiam-mi estimate mi --x z1.npy --y z2.npy --estimator ksg1 --k 3\n",
@@ -75,10 +77,7 @@ int main(int argc, char **argv)
     /* Library code reports GSL failures as status codes; GSL's default
      * handler would abort() instead. */
     gsl_set_error_handler_off();
-    if (argc < 2) {
-        print_help(stderr);
-        return 2;
-    }
+    if (argc < 2) return cli_error(2, "missing command (see simsiam-mi --help)");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_help(stdout);
         return 0;

@@ -85,8 +85,16 @@ int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy
     }
     if (rc == SM_OK) {
         out->value = value;
-        out->ci_low = sm_resample_quantile(vals, resamples, 0.025);
-        out->ci_high = sm_resample_quantile(vals, resamples, 0.975);
+        /* Subsampling interval: the spread of the m-row estimates about their
+         * own median, centred on the full-data estimate.  Without replacement
+         * Var(θ_m − θ_N) ≈ σ²(1/m − 1/N), so sqrt(m/(N − m)) rescales it to
+         * the spread σ²/N at N (1 for m = N/2).  Centring on the median
+         * removes the extra small-sample bias at m, which for k-NN
+         * estimators can exceed the spread itself. */
+        const double med = sm_resample_quantile(vals, resamples, 0.5);
+        const double scale = sqrt((double)m / (double)(n - m));
+        out->ci_low = value + scale * (sm_resample_quantile(vals, resamples, 0.025) - med);
+        out->ci_high = value + scale * (sm_resample_quantile(vals, resamples, 0.975) - med);
         out->resamples = resamples;
         out->m = m;
     }

@@ -3,15 +3,18 @@
  * k-NN estimators are not bootstrap-friendly: a bootstrap sample repeats rows,
  * and repeated rows are at distance 0.  Instead, B subsamples of m = ⌊N/2⌋
  * distinct rows are drawn (resample b uses sm_rng_seed(seed, b), so results
- * do not depend on anything but the seed), the estimator is run on each, and
- * the interval is the 2.5 / 97.5 percentiles of the B values, linearly
- * interpolated between order statistics (position p·(B − 1) in the sorted
- * values: numpy's default, Hyndman–Fan type 7).
+ * do not depend on anything but the seed), and the estimator is run on each.
+ * With q_p the p-quantile of the B values (linear interpolation between order
+ * statistics, numpy's default, Hyndman–Fan type 7), the interval is
  *
- * What the interval is: the spread of the estimator at sample size m = N/2.
- * It is wider than the sampling spread at N (about √2 for a root-N estimator)
- * and carries the small-sample bias at m, so it is a conservative statement
- * about the point estimate, which is always computed on all N rows. */
+ *   ci = value + √(m/(N − m)) · (q_{0.025} − q_{0.5}, q_{0.975} − q_{0.5}),
+ *
+ * i.e. the spread of the m-row estimates about their median, rescaled to the
+ * spread at N (subsampling without replacement: Var(θ_m − θ_N) ≈
+ * σ²(1/m − 1/N), so the factor is 1 for m = N/2) and centred on the estimate
+ * from all N rows.  Centring on the median drops the
+ * larger small-sample bias of k-NN estimators at m (it says nothing about the
+ * bias at N, which the interval does not cover). */
 #ifndef SM_ESTIMATORS_RESAMPLE_H
 #define SM_ESTIMATORS_RESAMPLE_H
 
@@ -27,8 +30,8 @@ typedef int (*sm_resample_fn)(void *ctx, const double *x, size_t dx, const doubl
 
 typedef struct {
     double value;     /* estimate on all n rows */
-    double ci_low;    /* 2.5th percentile of the subsample estimates */
-    double ci_high;   /* 97.5th percentile */
+    double ci_low;    /* lower end of the 95% subsampling interval */
+    double ci_high;   /* upper end */
     size_t resamples; /* B */
     size_t m;         /* rows per subsample, ⌊n/2⌋ */
 } sm_resample_result;
