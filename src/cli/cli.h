@@ -48,5 +48,6 @@ int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double d
 size_t cli_edit_distance(const char *a, const char *b);
 
 int cli_estimate(int argc, char **argv);
+int cli_train(int argc, char **argv);
 
 #endif

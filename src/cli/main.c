@@ -12,7 +12,7 @@ static const cli_command COMMANDS[] = {
      "usage: simsiam-mi train [--config FILE] [key=value ...]\n"
      "  Later key=value wins over the file.  example: simsiam-mi train epochs=20 out=runs/fm20\n"
      "keys [default]:\n",
-     NULL, sm_config_print_keys},
+     cli_train, sm_config_print_keys},
     {"estimate", "entropy, mutual information, NLL and bounds from .npy/CSV samples",
      "usage:\n"
      "  simsiam-mi estimate entropy --x A.npy [--estimator kl|gauss] [--k 3] [options]\n"

@@ -1,0 +1,510 @@
+/* SimSiam training loop (see train.h). */
+#include "simsiam/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "core/threads.h"
+#include "core/timer.h"
+#include "data/augment.h"
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "io/atomic.h"
+#include "io/checkpoint.h"
+#include "optim/schedule.h"
+#include "optim/sgd.h"
+#include "simsiam/knn_monitor.h"
+#include "simsiam/model.h"
+
+enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = 5 };
+
+static const char TRAIN_HEADER[] = "step,epoch,lr,pred_lr,loss,z_std,seconds\n";
+static const char EVAL_HEADER[] = "epoch,step,knn_acc\n";
+
+/* A growing text buffer (CSV rows kept for the atomic rewrites). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+static int text_append(text_buf *t, sm_status *st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int text_append(text_buf *t, sm_status *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)need + 1 > t->cap) {
+        size_t cap = 2 * (t->len + (size_t)need + 1) + 4096;
+        char *s = sm_mem_alloc(cap, 1, st);
+        if (!s) return st ? st->code : SM_ERR_DATA;
+        if (t->s) memcpy(s, t->s, t->len + 1);
+        sm_mem_free(t->s);
+        t->s = s;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)need;
+    return SM_OK;
+}
+
+static const char *text_str(const text_buf *t) { return t->s ? t->s : ""; }
+
+typedef struct {
+    sm_config cfg; /* with out resolved */
+    sm_dataset train, test;
+    sm_model *m;
+    sm_sampler sampler;
+    sm_augment aug;
+    sm_sgd_group groups[2];
+    float *x1, *x2;
+    size_t batch, spe, total, log_every, progress_every;
+    size_t step; /* steps done */
+    text_buf train_rows, eval_rows;
+    double elapsed_before, t_start; /* wall seconds of earlier invocations; start of this one */
+    size_t local_steps;             /* steps run by this invocation */
+    double local_seconds, timed_seconds;
+    size_t timed_steps;
+    double last_loss, knn_acc;
+    int tty;
+    char ckpt_path[PATH_MAX_LEN], last_ckpt[PATH_MAX_LEN];
+} trainer;
+
+static double elapsed(const trainer *t) { return t->elapsed_before + sm_timer_now() - t->t_start; }
+
+static void out_path(char *buf, const trainer *t, const char *name)
+{
+    snprintf(buf, PATH_MAX_LEN, "%s/%s", t->cfg.out, name);
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int make_dirs(const char *path, sm_status *st)
+{
+    char p[PATH_MAX_LEN];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c) continue;
+        char keep = *c;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return sm_status_fail(st, SM_ERR_DATA, p, "cannot create directory: %s", strerror(errno));
+        *c = keep;
+        if (!keep) break;
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sm_status_fail(st, SM_ERR_DATA, p, "output path is not a directory");
+    return SM_OK;
+}
+
+static void default_out(char *out)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(out, SM_CONFIG_TEXT_MAX, "runs/%Y%m%d-%H%M%S", &tm);
+}
+
+static int check_config(const sm_config *cfg, sm_status *st)
+{
+    static const char *const MODES[] = {"sgd", "optimal", "directpred"};
+    if (cfg->pred_mode != SM_PRED_SGD)
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "pred_mode=%s is not available yet", MODES[cfg->pred_mode]);
+    return SM_OK;
+}
+
+static int load_data(trainer *t, sm_status *st)
+{
+    int rc = sm_data_load(&t->cfg, "train", &t->train, st);
+    if (!rc && t->cfg.knn_every > 0) rc = sm_data_load(&t->cfg, "test", &t->test, st);
+    if (!rc) rc = sm_sampler_alloc(&t->sampler, t->train.n, t->batch, (uint64_t)t->cfg.seed, st);
+    return rc;
+}
+
+static int build_model(trainer *t, sm_status *st)
+{
+    t->m = sm_model_alloc(&t->cfg, (int)t->train.c, (int)t->train.h, (int)t->train.w, t->batch, st);
+    if (!t->m) return st ? st->code : SM_ERR_DATA;
+    sm_model_init(t->m, (uint64_t)t->cfg.seed);
+    sm_model_sgd_groups(t->m, t->groups);
+    for (int g = 0; g < 2; g++) {
+        t->groups[g].momentum = (float)t->cfg.momentum;
+        t->groups[g].weight_decay = (float)t->cfg.wd;
+    }
+    size_t image = sm_dataset_image_size(&t->train);
+    t->x1 = sm_mem_alloc_aligned(t->batch * image, sizeof(float), st);
+    t->x2 = t->x1 ? sm_mem_alloc_aligned(t->batch * image, sizeof(float), st) : NULL;
+    return t->x2 ? SM_OK : (st ? st->code : SM_ERR_DATA);
+}
+
+static void plan_steps(trainer *t)
+{
+    t->spe = sm_sampler_batches(&t->sampler);
+    t->total = t->cfg.steps > 0 ? (size_t)t->cfg.steps : (size_t)t->cfg.epochs * t->spe;
+    size_t span = t->spe < t->total ? t->spe : t->total;
+    t->log_every = span / 50 > 1 ? span / 50 : 1;
+    t->progress_every = t->total / 100 > 10 ? t->total / 100 : 10;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+static uint64_t double_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static double bits_double(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static int add_config_text(sm_ckpt_writer *w, const sm_config *cfg, sm_status *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint");
+    sm_config_fprint(f, cfg);
+    int bad = fclose(f) != 0;
+    int rc = bad ? sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint")
+                 : sm_ckpt_add_text(w, "config", text, st);
+    free(text); /* open_memstream's buffer belongs to the C library's allocator */
+    return rc;
+}
+
+static int write_checkpoint(trainer *t, sm_status *st)
+{
+    const sm_model *m = t->m;
+    uint64_t step[STEP_FIELDS] = {t->step, t->step / t->spe, (uint64_t)llround(elapsed(t) * 1e6),
+                                  double_bits(t->last_loss), double_bits(t->knn_acc)};
+    sm_ckpt_writer *w = sm_ckpt_writer_alloc(st);
+    int rc = w ? SM_OK : (st ? st->code : SM_ERR_DATA);
+    if (!rc) rc = add_config_text(w, &t->cfg, st);
+    if (!rc) rc = sm_ckpt_add_u64(w, "step", step, STEP_FIELDS, st);
+    if (!rc) rc = sm_ckpt_add_f32(w, "params", m->params, m->n_params, st);
+    if (!rc) rc = sm_ckpt_add_f32(w, "momentum", m->momentum, m->n_params, st);
+    if (!rc) rc = sm_ckpt_add_f32(w, "bn_stats", m->stats, m->n_stats, st);
+    if (!rc) rc = sm_ckpt_add_text(w, "train_csv", text_str(&t->train_rows), st);
+    if (!rc) rc = sm_ckpt_add_text(w, "eval_csv", text_str(&t->eval_rows), st);
+    if (!rc) rc = sm_ckpt_write(t->ckpt_path, w, st);
+    sm_ckpt_writer_free(w);
+    if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
+    return rc;
+}
+
+static int copy_f32(const sm_ckpt *c, const char *name, float *dst, size_t n, sm_status *st)
+{
+    const float *v;
+    int rc = sm_ckpt_get_f32(c, name, n, &v, st);
+    if (!rc && n) memcpy(dst, v, n * sizeof *dst);
+    return rc;
+}
+
+static int restore_text(const sm_ckpt *c, const char *name, text_buf *t, sm_status *st)
+{
+    const char *s;
+    int rc = sm_ckpt_get_text(c, name, &s, st);
+    return rc ? rc : text_append(t, st, "%s", s);
+}
+
+static int resume_from(trainer *t, const char *path, sm_status *st)
+{
+    sm_ckpt *c;
+    int rc = sm_ckpt_read(path, &c, st);
+    if (rc) return rc;
+    sm_model *m = t->m;
+    const uint64_t *step;
+    rc = sm_ckpt_get_u64(c, "step", STEP_FIELDS, &step, st);
+    if (!rc) rc = copy_f32(c, "params", m->params, m->n_params, st);
+    if (!rc) rc = copy_f32(c, "momentum", m->momentum, m->n_params, st);
+    if (!rc) rc = copy_f32(c, "bn_stats", m->stats, m->n_stats, st);
+    if (!rc) rc = restore_text(c, "train_csv", &t->train_rows, st);
+    if (!rc) rc = restore_text(c, "eval_csv", &t->eval_rows, st);
+    if (!rc && step[0] > t->total)
+        rc = sm_status_fail(st, SM_ERR_USAGE, path, "checkpoint is at step %llu, past the configured total of %zu",
+                            (unsigned long long)step[0], t->total);
+    if (!rc) {
+        t->step = step[0];
+        t->elapsed_before = (double)step[2] * 1e-6;
+        t->last_loss = bits_double(step[3]);
+        t->knn_acc = bits_double(step[4]);
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+    }
+    sm_ckpt_free(c);
+    return rc;
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+static int write_csv(const trainer *t, const char *name, const char *header, const text_buf *rows,
+                     sm_status *st)
+{
+    char path[PATH_MAX_LEN];
+    out_path(path, t, name);
+    sm_atomic_file af;
+    int rc = sm_atomic_open(&af, path, st);
+    if (rc) return rc;
+    fputs(header, af.f);
+    fputs(text_str(rows), af.f);
+    return sm_atomic_commit(&af, st);
+}
+
+static int write_csvs(const trainer *t, sm_status *st)
+{
+    int rc = write_csv(t, "train.csv", TRAIN_HEADER, &t->train_rows, st);
+    if (!rc && t->cfg.knn_every > 0) rc = write_csv(t, "eval.csv", EVAL_HEADER, &t->eval_rows, st);
+    return rc;
+}
+
+static double images_per_s(const trainer *t)
+{
+    if (t->timed_steps) return (double)(t->timed_steps * t->batch) / t->timed_seconds;
+    if (t->local_steps) return (double)(t->local_steps * t->batch) / t->local_seconds;
+    return 0;
+}
+
+static void fill_result(const trainer *t, sm_train_result *r)
+{
+    r->steps = t->step;
+    r->steps_run = t->local_steps;
+    r->epochs = (double)t->step / (double)t->spe;
+    r->images_per_s = images_per_s(t);
+    r->final_loss = t->last_loss;
+    r->knn_acc = t->cfg.knn_every > 0 ? t->knn_acc : NAN;
+    snprintf(r->out, sizeof r->out, "%s", t->cfg.out);
+}
+
+static size_t json_number(char *buf, size_t n, const char *key, double x, const char *fmt)
+{
+    if (!isfinite(x)) return (size_t)snprintf(buf, n, "\"%s\":null,", key);
+    char num[64];
+    snprintf(num, sizeof num, fmt, x);
+    return (size_t)snprintf(buf, n, "\"%s\":%s,", key, num);
+}
+
+size_t sm_train_summary_json(const sm_train_result *r, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "{\"steps\":%llu,", (unsigned long long)r->steps);
+#define AT (len < n ? buf + len : NULL), (len < n ? n - len : 0)
+    len += json_number(AT, "epochs", r->epochs, "%.6g");
+    len += json_number(AT, "images_per_s", r->images_per_s, "%.1f");
+    len += json_number(AT, "final_loss", r->final_loss, "%.6g");
+    len += json_number(AT, "knn_acc", r->knn_acc, "%.4f");
+    len += (size_t)snprintf(AT, "\"out\":\"");
+    for (const unsigned char *c = (const unsigned char *)r->out; *c; c++) {
+        if (*c == '"' || *c == '\\') len += (size_t)snprintf(AT, "\\%c", *c);
+        else if (*c < 0x20) len += (size_t)snprintf(AT, "\\u%04x", *c);
+        else len += (size_t)snprintf(AT, "%c", *c);
+    }
+    len += (size_t)snprintf(AT, "\"}");
+#undef AT
+    return len;
+}
+
+static int write_summary(const trainer *t, sm_status *st)
+{
+    sm_train_result r;
+    fill_result(t, &r);
+    char line[SM_TRAIN_JSON_MAX], path[PATH_MAX_LEN];
+    size_t len = sm_train_summary_json(&r, line, sizeof line);
+    line[len++] = '\n';
+    out_path(path, t, "summary.json");
+    return sm_atomic_write(path, line, len, st);
+}
+
+/* ---- one step ------------------------------------------------------------- */
+
+/* Row norms are recomputed per dimension: O(n d²) but no scratch memory, and
+ * ~1 M flops at n = 256, d = 64 is nothing next to a training step. */
+double sm_train_z_std(const float *z, size_t n, size_t d)
+{
+    double total = 0;
+    for (size_t j = 0; j < d; j++) {
+        double sum = 0, sum2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *row = z + i * d;
+            double ss = 0;
+            for (size_t k = 0; k < d; k++) ss += (double)row[k] * row[k];
+            double v = row[j] / fmax(sqrt(ss), 1e-12);
+            sum += v;
+            sum2 += v * v;
+        }
+        double mean = sum / (double)n, var = sum2 / (double)n - mean * mean;
+        total += sqrt(fmax(var, 0));
+    }
+    return total / (double)d * sqrt((double)d);
+}
+
+static int loss_not_finite(const trainer *t, size_t step_number, sm_status *st)
+{
+    if (t->last_ckpt[0])
+        return sm_status_fail(st, SM_ERR_DATA, t->last_ckpt, "loss is NaN at step %zu; last good checkpoint kept",
+                              step_number);
+    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out, "loss is NaN at step %zu; no checkpoint was written yet",
+                          step_number);
+}
+
+/* Run step t->step (0-based), steps 1–4 of train.h; *zs = z_std. */
+static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
+{
+    sm_model *m = t->m;
+    size_t s = t->step, b = s % t->spe;
+    if (b == 0 || t->local_steps == 0) sm_sampler_shuffle(&t->sampler, s / t->spe);
+    sm_augment_batch(&t->aug, &t->train, sm_sampler_batch(&t->sampler, b), t->batch, s, t->x1, t->x2);
+
+    sm_model_zero_grads(m);
+    *loss = sm_model_step_loss(m, t->x1, t->x2, t->batch, t->cfg.loss);
+    if (!isfinite(*loss)) return loss_not_finite(t, s + 1, st);
+    *zs = sm_train_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
+
+    double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
+    double lr = sm_schedule_lr(t->cfg.schedule, base, (double)s, (double)t->total);
+    t->groups[0].lr = (float)lr;
+    t->groups[1].lr = (float)(t->cfg.pred_lr_mult * (t->cfg.pred_fixed_lr ? base : lr));
+    sm_sgd_step(t->groups, 2, m->params, m->grads, m->momentum);
+
+    for (long k = 1; k < t->cfg.pred_steps; k++) {
+        sm_model_zero_grads(m);
+        if (!isfinite(sm_model_predictor_step_loss(m, t->batch, t->cfg.loss))) return loss_not_finite(t, s + 1, st);
+        sm_sgd_step(t->groups + 1, 1, m->params, m->grads, m->momentum);
+    }
+    return SM_OK;
+}
+
+static void format_eta(char *buf, size_t n, double seconds)
+{
+    long s = (long)(seconds + 0.5);
+    snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+}
+
+static void report_progress(const trainer *t)
+{
+    int last = t->step == t->total;
+    if (!t->tty && t->step % t->progress_every != 0 && !last) return;
+    char eta[32];
+    format_eta(eta, sizeof eta, t->local_seconds / (double)t->local_steps * (double)(t->total - t->step));
+    fprintf(stderr, "%sstep %zu/%zu epoch %zu loss %.4g img/s %.0f eta %s%s", t->tty ? "\r" : "", t->step,
+            t->total, (t->step - 1) / t->spe, t->last_loss, images_per_s(t), eta,
+            t->tty && !last ? "" : "\n");
+    fflush(stderr);
+}
+
+static int run_monitor(trainer *t, sm_status *st)
+{
+    int rc = sm_knn_monitor_accuracy(t->m, &t->train, &t->test, &t->knn_acc, st);
+    if (rc) return rc;
+    return text_append(&t->eval_rows, st, "%.6g,%zu,%.6g\n", (double)t->step / (double)t->spe, t->step,
+                       t->knn_acc);
+}
+
+/* Logging, monitor and checkpoint after a step. */
+static int after_step(trainer *t, double loss, double zs, sm_status *st)
+{
+    int rc = SM_OK;
+    int last = t->step == t->total;
+    if (t->step % t->log_every == 0 || last)
+        rc = text_append(&t->train_rows, st, "%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", t->step,
+                         (double)t->step / (double)t->spe, t->groups[0].lr, t->groups[1].lr, loss, zs, elapsed(t));
+    int epoch_end = t->step % t->spe == 0;
+    size_t epochs = t->step / t->spe;
+    if (!rc && t->cfg.knn_every > 0 && ((epoch_end && epochs % (size_t)t->cfg.knn_every == 0) || last))
+        rc = run_monitor(t, st);
+    if (!rc && ((epoch_end && t->cfg.checkpoint_every > 0 && epochs % (size_t)t->cfg.checkpoint_every == 0) || last)) {
+        rc = write_checkpoint(t, st);
+        if (!rc) rc = write_csvs(t, st);
+    }
+    return rc;
+}
+
+static int train_loop(trainer *t, sm_status *st)
+{
+    while (t->step < t->total) {
+        double t0 = sm_timer_now(), loss = NAN, zs = 0;
+        int rc = train_step(t, &loss, &zs, st);
+        if (rc) {
+            write_csvs(t, NULL); /* the rows up to the last finite step; the NaN error is what counts */
+            return rc;
+        }
+        double dt = sm_timer_now() - t0;
+        t->step++;
+        t->local_seconds += dt;
+        if (t->local_steps++ >= TIMING_SKIP) {
+            t->timed_seconds += dt;
+            t->timed_steps++;
+        }
+        t->last_loss = loss;
+        report_progress(t);
+        if ((rc = after_step(t, loss, zs, st))) return rc;
+    }
+    return SM_OK;
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
+{
+    t->cfg = *cfg;
+    t->batch = (size_t)cfg->batch;
+    t->last_loss = NAN;
+    t->knn_acc = NAN;
+    t->tty = isatty(STDERR_FILENO);
+    int rc = check_config(cfg, st);
+    if (rc) return rc;
+    sm_threads_set((int)cfg->threads);
+    if (!t->cfg.out[0]) default_out(t->cfg.out);
+    char path[PATH_MAX_LEN];
+    out_path(path, t, "config.txt");
+    out_path(t->ckpt_path, t, "checkpoint.bin");
+    if ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st))) return rc;
+    if ((rc = load_data(t, st)) || (rc = build_model(t, st))) return rc;
+    sm_augment_from_config(&t->aug, &t->cfg);
+    plan_steps(t);
+    if (cfg->resume[0]) rc = resume_from(t, cfg->resume, st);
+    t->t_start = sm_timer_now();
+    return rc;
+}
+
+static void trainer_close(trainer *t)
+{
+    sm_mem_free(t->x1);
+    sm_mem_free(t->x2);
+    sm_model_free(t->m);
+    sm_sampler_free(&t->sampler);
+    sm_dataset_free(&t->train);
+    sm_dataset_free(&t->test);
+    sm_mem_free(t->train_rows.s);
+    sm_mem_free(t->eval_rows.s);
+    sm_mem_free(t);
+}
+
+int sm_train_run(const sm_config *cfg, sm_train_result *res, sm_status *st)
+{
+    trainer *t = sm_mem_alloc(1, sizeof *t, st); /* two configurations: too big for the stack */
+    if (!t) return st ? st->code : SM_ERR_DATA;
+    int rc = trainer_open(t, cfg, st);
+    if (!rc) rc = train_loop(t, st);
+    if (!rc && t->local_steps == 0) { /* resumed at the total: the outputs still describe the run */
+        rc = write_checkpoint(t, st);
+        if (!rc) rc = write_csvs(t, st);
+    }
+    if (!rc) rc = write_summary(t, st);
+    if (!rc) fill_result(t, res);
+    trainer_close(t);
+    return rc;
+}

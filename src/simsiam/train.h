@@ -1,0 +1,109 @@
+/* The SimSiam training loop (DESIGN.md §2–§4): a resolved configuration in,
+ * a run directory out.
+ *
+ *   sm_train_result r;
+ *   if (sm_train_run(&cfg, &r, st)) return st->code;
+ *   char line[SM_TRAIN_JSON_MAX];
+ *   sm_train_summary_json(&r, line, sizeof line);   // the CLI's last stdout line
+ *
+ * Steps.  steps_per_epoch = n_train / batch (the incomplete last batch is
+ * dropped); the run has `steps` optimizer steps when steps > 0, else
+ * epochs × steps_per_epoch.  Step s (0-based) uses batch s mod
+ * steps_per_epoch of the sampler's permutation for epoch s / steps_per_epoch
+ * (src/data/sampler.h) and s as the augmentation step (src/data/augment.h),
+ * so the batches depend on (seed, s) only.  One step, in this order:
+ *   1. views x1, x2 of the batch; zero grads;
+ *   2. L = sm_model_step_loss (both views forward and backward);
+ *      z_std from view 1's z of this forward (below);
+ *   3. SGD on both groups: encoder + projector at lr_t = schedule(base, s,
+ *      total) with base = lr × batch / 256, the predictor at
+ *      pred_lr_mult × (pred_fixed_lr ? base : lr_t); momentum and wd from
+ *      the configuration for both;
+ *   4. pred_steps − 1 times: zero grads, sm_model_predictor_step_loss on the
+ *      same batch with z1, z2 of step 2 held fixed, SGD on the predictor
+ *      group alone (same lr, momentum, wd as in 3).
+ * The schedule runs per step (t = s, T = total steps).  A non-finite loss
+ * (step 2 or 4) stops the run before its SGD update: SM_ERR_DATA "loss is
+ * NaN at step N; last good checkpoint kept (PATH)", the checkpoint is not
+ * overwritten; the CSVs are written up to the last finite step.
+ * pred_mode optimal and directpred are SM_ERR_USAGE (not available yet).
+ * The `threads` key goes to sm_threads_set.
+ *
+ * z_std: rows of z l2-normalised, the standard deviation over the batch
+ * (divided by n) per dimension, averaged over the dimensions, times √z_dim:
+ * ≈ 1 for well-spread embeddings, 0 for collapse (SimSiam paper, Fig. 2).
+ *
+ * Outputs in OUT (cfg->out, or runs/<YYYYmmdd-HHMMSS> when empty; created
+ * with its parents), every file written atomically (src/io/atomic.h):
+ *   config.txt      the configuration (with out filled in), at the start;
+ *   train.csv       step,epoch,lr,pred_lr,loss,z_std,seconds — step = steps
+ *                   done, epoch = step / steps_per_epoch (a real number),
+ *                   seconds = wall time since the run started (resumes
+ *                   included).  A row every log_every steps,
+ *                   log_every = max(1, min(steps_per_epoch, total) / 50)
+ *                   (every step for short runs, ~50 rows per epoch for long
+ *                   ones), and for the last step;
+ *   eval.csv        epoch,step,knn_acc (src/simsiam/knn_monitor.h) after every
+ *                   knn_every-th epoch and after the last step (so every run
+ *                   with the monitor on reports an accuracy, even one shorter
+ *                   than an epoch); epoch as in train.csv; 0 = off;
+ *   checkpoint.bin  after every checkpoint_every-th epoch and after the last
+ *                   step (0: only after the last step);
+ *   summary.json    the sm_train_summary_json line, at the end.
+ * The rows are kept in memory and the CSVs rewritten whenever a checkpoint
+ * is written (and on a NaN stop), so a CSV always matches a checkpoint.
+ *
+ * Checkpoint sections (src/io/checkpoint.h):
+ *   config     text: the configuration (sm_config_fprint)
+ *   step       u64 × 5: steps done, epochs done (whole), wall microseconds
+ *              so far, then the IEEE-754 bits of the last loss and of the
+ *              last kNN accuracy (NaN when none)
+ *   params, momentum, bn_stats   f32: the model's flat arrays
+ *   train_csv, eval_csv          text: the CSV rows so far (no header)
+ * The sampler and the augmentations are functions of (seed, epoch) and
+ * (seed, step, index, view), so no RNG state is needed: resume=PATH loads
+ * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA),
+ * and continues to the configured total, bit for bit as if never stopped at
+ * a fixed thread count.  A checkpoint past the configured total is
+ * SM_ERR_USAGE.
+ *
+ * Progress goes to stderr: when stderr is a terminal one line rewritten with
+ * '\r' every step, otherwise a plain line every max(10, total / 100) steps
+ * and at the last, e.g. "step 10/200 epoch 0 loss -0.51 img/s 812 eta 0:03:12". */
+#ifndef SM_SIMSIAM_TRAIN_H
+#define SM_SIMSIAM_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "io/config.h"
+
+enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256 };
+
+typedef struct {
+    uint64_t steps;      /* optimizer steps done, resumed ones included */
+    uint64_t steps_run;  /* of them, the steps this call ran (the rest came from resume) */
+    double epochs;       /* steps / steps_per_epoch */
+    double images_per_s; /* source images (two views each) per second over this
+                            invocation's steps after its first 3 (all of its
+                            steps if it ran 3 or fewer; 0 if none) */
+    double final_loss;   /* loss of the last step (from the checkpoint if this call ran none) */
+    double knn_acc;      /* last kNN monitor accuracy, NaN when off */
+    char out[SM_CONFIG_TEXT_MAX];
+} sm_train_result;
+
+/* Train as configured (cfg as sm_config_load leaves it); fills *res on
+ * success.  Never exits; failures are SM_ERR_DATA (data, files, NaN, memory)
+ * or SM_ERR_USAGE (impossible configuration, e.g. batch > n_train). */
+int sm_train_run(const sm_config *cfg, sm_train_result *res, sm_status *st);
+
+/* z_std (above) of n >= 1 rows of z, d floats each. */
+double sm_train_z_std(const float *z, size_t n, size_t d);
+
+/* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}
+ * (non-finite numbers as null, out JSON-escaped) into buf (n >=
+ * SM_TRAIN_JSON_MAX always suffices); returns the length. */
+size_t sm_train_summary_json(const sm_train_result *r, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,353 @@
+/* Tests for src/simsiam/train.c: outputs of a short run, learning, exact
+ * resume, checkpoint errors, extra predictor steps, NaN stop, z_std. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "simsiam/model.h"
+#include "simsiam/train.h"
+#include "support/support.h"
+
+/* The tiny network every test trains: mlp, width 2, threads 1 (bitwise
+ * reproducible), synthetic data, batch 16. */
+#define TINY "dataset=synthetic", "arch=mlp", "width=2", "proj_hidden=32", "z_dim=8", "pred_hidden=8", \
+             "batch=16", "threads=1"
+
+static void assert_near(double a, double b, double tol)
+{
+    if (!(fabs(a - b) <= tol)) fail_msg("%.17g differs from %.17g by more than %g", a, b, tol);
+}
+
+static void load_config(sm_config *cfg, int n, const char *const *overrides)
+{
+    sm_status st;
+    assert_int_equal(sm_config_load(cfg, NULL, n, overrides, &st), SM_OK);
+}
+
+#define NARGS(a) ((int)(sizeof a / sizeof a[0]))
+
+static int train(int n, const char *const *overrides, sm_train_result *r, sm_status *st)
+{
+    sm_config cfg;
+    load_config(&cfg, n, overrides);
+    return sm_train_run(&cfg, r, st);
+}
+
+static const char *out_file(const char *dir, const char *name)
+{
+    static char buf[4][8400];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+/* Column col (0-based) of every data row of a CSV. */
+static size_t csv_column(const char *text, int col, double *out, size_t max)
+{
+    size_t n = 0;
+    const char *line = strchr(text, '\n');
+    while (line && line[1] && n < max) {
+        const char *p = line + 1;
+        for (int c = 0; c < col; c++) p = strchr(p, ',') + 1;
+        out[n++] = strtod(p, NULL);
+        line = strchr(line + 1, '\n');
+    }
+    return n;
+}
+
+/* Parameter and BN-statistics counts of the TINY network. */
+static void tiny_counts(size_t *n_params, size_t *n_backbone, size_t *n_stats)
+{
+    const char *const ov[] = {TINY};
+    sm_config cfg;
+    load_config(&cfg, 8, ov);
+    sm_status st;
+    sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 16, &st);
+    assert_non_null(m);
+    *n_params = m->n_params;
+    *n_backbone = m->n_backbone;
+    *n_stats = m->n_stats;
+    sm_model_free(m);
+}
+
+/* A malloc'd copy of the f32 section `name` (count values) of a checkpoint. */
+static float *read_section(const char *path, const char *name, size_t count)
+{
+    sm_status st;
+    sm_ckpt *c;
+    assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
+    const float *v;
+    assert_int_equal(sm_ckpt_get_f32(c, name, count, &v, &st), SM_OK);
+    float *copy = malloc(count * sizeof *copy);
+    assert_non_null(copy);
+    memcpy(copy, v, count * sizeof *copy);
+    sm_ckpt_free(c);
+    return copy;
+}
+
+static const uint64_t *checkpoint_step(const char *path, sm_ckpt **c)
+{
+    sm_status st;
+    const uint64_t *step;
+    assert_int_equal(sm_ckpt_read(path, c, &st), SM_OK);
+    assert_int_equal(sm_ckpt_get_u64(*c, "step", 5, &step, &st), SM_OK);
+    return step;
+}
+
+/* 30 steps at a lr high enough to learn: every output file is there and
+ * right, and the cosine loss falls from ~0 toward −1. */
+static void test_short_run_outputs_and_learning(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_path("run30");
+    char out[4200];
+    snprintf(out, sizeof out, "out=%s", dir);
+    const char *const ov[] = {TINY, "steps=30", "lr=1", "schedule=const", "knn_every=1", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+    assert_int_equal(r.steps, 30);
+    assert_int_equal(r.steps_run, 30);
+    assert_near(r.epochs, 30.0 / 125.0, 1e-12); /* 2000 images / 16 = 125 steps per epoch */
+    assert_true(r.images_per_s > 0);
+    assert_true(r.knn_acc > 0.1 && r.knn_acc <= 1);
+    assert_string_equal(r.out, dir);
+
+    size_t n;
+    char *csv = sm_test_read(out_file(dir, "train.csv"), &n);
+    static const char header[] = "step,epoch,lr,pred_lr,loss,z_std,seconds\n";
+    assert_int_equal(strncmp(csv, header, strlen(header)), 0);
+    assert_int_equal(sm_test_lines(csv), 31); /* header + every step (30 < 50 per epoch) */
+    double loss[30], step[30], zstd[30], lr[30];
+    assert_int_equal(csv_column(csv, 4, loss, 30), 30);
+    csv_column(csv, 0, step, 30);
+    csv_column(csv, 5, zstd, 30);
+    csv_column(csv, 2, lr, 30);
+    double first = 0, last = 0;
+    for (int i = 0; i < 5; i++) {
+        first += loss[i] / 5;
+        last += loss[25 + i] / 5;
+    }
+    assert_true(fabs(first) < 0.2);       /* random init: cosine ~ 0 */
+    assert_true(last < first - 0.15);     /* learning toward −1 */
+    assert_true(last > -1);
+    assert_near(loss[29], r.final_loss, 1e-5);
+    for (int i = 0; i < 30; i++) {
+        assert_near(step[i], i + 1, 0);
+        assert_near(lr[i], 1.0 * 16 / 256, 1e-9); /* lr × batch / 256, constant */
+        assert_true(zstd[i] > 0.5 && zstd[i] <= sqrt(8.0) + 1e-9);
+    }
+    free(csv);
+
+    char *eval = sm_test_read(out_file(dir, "eval.csv"), &n);
+    double acc[2];
+    assert_int_equal(strncmp(eval, "epoch,step,knn_acc\n", 19), 0);
+    assert_int_equal(csv_column(eval, 2, acc, 2), 1); /* no epoch end: the final monitor only */
+    assert_near(acc[0], r.knn_acc, 1e-6);
+    free(eval);
+
+    sm_ckpt *c;
+    const uint64_t *s = checkpoint_step(out_file(dir, "checkpoint.bin"), &c);
+    assert_int_equal(s[0], 30);
+    assert_int_equal(s[1], 0);
+    sm_ckpt_free(c);
+
+    char line[SM_TRAIN_JSON_MAX];
+    size_t len = sm_train_summary_json(&r, line, sizeof line);
+    char *summary = sm_test_read(out_file(dir, "summary.json"), &n);
+    assert_int_equal(n, len + 1);
+    assert_memory_equal(summary, line, len);
+    free(summary);
+
+    sm_config back;
+    assert_int_equal(sm_config_load(&back, out_file(dir, "config.txt"), 0, NULL, &st), SM_OK);
+    assert_string_equal(back.out, dir);
+    assert_int_equal(back.steps, 30);
+    assert_near(back.lr, 1, 0);
+}
+
+/* 20 steps straight and 10 + resume + 10 give the same bits. */
+static void test_resume_is_bit_identical(void **state)
+{
+    (void)state;
+    char a[4200], b[4200], c[4200], resume[4300];
+    snprintf(a, sizeof a, "out=%s", sm_test_path("straight"));
+    snprintf(b, sizeof b, "out=%s", sm_test_path("first10"));
+    snprintf(c, sizeof c, "out=%s", sm_test_path("resumed"));
+    snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", b + 4);
+    /* const schedule: the cosine's horizon is the configured total, and the
+     * first half of an interrupted run must be configured like the whole */
+    const char *const straight[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", a};
+    const char *const first[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=10", b};
+    const char *const second[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", c, resume};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(straight), straight, &r, &st), SM_OK);
+    assert_int_equal(train(NARGS(first), first, &r, &st), SM_OK);
+    assert_int_equal(train(NARGS(second), second, &r, &st), SM_OK);
+    assert_int_equal(r.steps, 20);
+    assert_int_equal(r.steps_run, 10); /* really resumed, not a fresh 20-step run */
+
+    size_t np, nb, ns;
+    tiny_counts(&np, &nb, &ns);
+    static const char *const sections[] = {"params", "momentum", "bn_stats"};
+    for (int i = 0; i < 3; i++) {
+        size_t count = i == 2 ? ns : np;
+        float *x = read_section(out_file(a + 4, "checkpoint.bin"), sections[i], count);
+        float *y = read_section(out_file(c + 4, "checkpoint.bin"), sections[i], count);
+        assert_memory_equal(x, y, count * sizeof *x);
+        free(x);
+        free(y);
+    }
+    /* the resumed train.csv carries the first run's rows: same losses */
+    size_t n;
+    char *ta = sm_test_read(out_file(a + 4, "train.csv"), &n), *tc = sm_test_read(out_file(c + 4, "train.csv"), &n);
+    double la[20], lc[20];
+    assert_int_equal(csv_column(ta, 4, la, 20), 20);
+    assert_int_equal(csv_column(tc, 4, lc, 20), 20);
+    assert_memory_equal(la, lc, sizeof la);
+    free(ta);
+    free(tc);
+}
+
+/* pred_steps = 3 moves only the predictor beyond pred_steps = 1 in one step. */
+static void test_extra_predictor_steps(void **state)
+{
+    (void)state;
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "out=%s", sm_test_path("pred1"));
+    snprintf(b, sizeof b, "out=%s", sm_test_path("pred3"));
+    const char *const one[] = {TINY, "knn_every=0", "steps=1", "pred_steps=1", a};
+    const char *const three[] = {TINY, "knn_every=0", "steps=1", "pred_steps=3", b};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(one), one, &r, &st), SM_OK);
+    assert_int_equal(train(NARGS(three), three, &r, &st), SM_OK);
+    size_t np, nb, ns;
+    tiny_counts(&np, &nb, &ns);
+    float *x = read_section(out_file(a + 4, "checkpoint.bin"), "params", np);
+    float *y = read_section(out_file(b + 4, "checkpoint.bin"), "params", np);
+    assert_memory_equal(x, y, nb * sizeof *x);
+    assert_memory_not_equal(x + nb, y + nb, (np - nb) * sizeof *x);
+    free(x);
+    free(y);
+}
+
+static void test_corrupt_and_mismatched_checkpoints(void **state)
+{
+    (void)state;
+    const char *bad = sm_test_path("corrupt.bin");
+    sm_test_write_text(bad, "SSMICKPT this is not a checkpoint");
+    char out[4200], resume[4300];
+    snprintf(out, sizeof out, "out=%s", sm_test_path("from_corrupt"));
+    snprintf(resume, sizeof resume, "resume=%s", bad);
+    const char *const ov[] = {TINY, "steps=2", "knn_every=0", out, resume};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, bad));
+    assert_null(strchr(st.msg, '\n'));
+
+    /* a width-2 checkpoint resumed as width 3: the parameter counts differ */
+    char src[4200], good[4300];
+    snprintf(src, sizeof src, "out=%s", sm_test_path("width2"));
+    const char *const make[] = {TINY, "steps=2", "knn_every=0", src};
+    assert_int_equal(train(NARGS(make), make, &r, &st), SM_OK);
+    snprintf(good, sizeof good, "resume=%s/checkpoint.bin", src + 4);
+    const char *const wider[] = {TINY, "width=3", "steps=4", "knn_every=0", out, good};
+    assert_int_equal(train(NARGS(wider), wider, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "'params'"));
+
+    /* past the configured total */
+    const char *const shorter[] = {TINY, "steps=1", "knn_every=0", out, good};
+    assert_int_equal(train(NARGS(shorter), shorter, &r, &st), SM_ERR_USAGE);
+}
+
+/* A diverging lr stops with SM_ERR_DATA and leaves the checkpoint as it was. */
+static void test_nan_loss_keeps_checkpoint(void **state)
+{
+    (void)state;
+    char out[4200], resume[4300];
+    const char *dir = sm_test_path("nan");
+    snprintf(out, sizeof out, "out=%s", dir);
+    snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
+    const char *const good[] = {TINY, "steps=3", "knn_every=0", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(good), good, &r, &st), SM_OK);
+    size_t n0, n1;
+    char *before = sm_test_read(out_file(dir, "checkpoint.bin"), &n0);
+    const char *const diverge[] = {TINY, "steps=50", "lr=1e30", "knn_every=0", out, resume};
+    assert_int_equal(train(NARGS(diverge), diverge, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "loss is NaN at step "));
+    assert_non_null(strstr(st.msg, "last good checkpoint kept"));
+    assert_non_null(strstr(st.msg, "checkpoint.bin"));
+    char *after = sm_test_read(out_file(dir, "checkpoint.bin"), &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(before);
+    free(after);
+}
+
+static void test_pred_mode_not_available(void **state)
+{
+    (void)state;
+    const char *const ov[] = {TINY, "pred_mode=optimal"};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_ERR_USAGE);
+    assert_string_equal(st.msg, "pred_mode=optimal is not available yet");
+}
+
+/* Closed forms: ±e_j spread every dimension to std 1/√d (z_std 1); equal
+ * rows collapse to 0; scaling rows changes nothing (they are normalised). */
+static void test_z_std(void **state)
+{
+    (void)state;
+    enum { D = 4 };
+    float z[2 * D * D] = {0}, same[3 * D];
+    for (int j = 0; j < D; j++) {
+        z[j * D + j] = 3.0f * (float)(j + 1);
+        z[(D + j) * D + j] = -0.5f;
+    }
+    assert_near(sm_train_z_std(z, 2 * D, D), 1.0, 1e-6);
+    for (int i = 0; i < 3 * D; i++) same[i] = (float)(i % D) + 1;
+    assert_near(sm_train_z_std(same, 3, D), 0.0, 1e-6);
+}
+
+static void test_summary_json(void **state)
+{
+    (void)state;
+    sm_train_result r = {.steps = 50, .epochs = 0.25, .images_per_s = 812.25, .final_loss = -0.5,
+                         .knn_acc = NAN};
+    snprintf(r.out, sizeof r.out, "runs/a\"b");
+    char line[SM_TRAIN_JSON_MAX];
+    size_t n = sm_train_summary_json(&r, line, sizeof line);
+    assert_string_equal(line, "{\"steps\":50,\"epochs\":0.25,\"images_per_s\":812.2,\"final_loss\":-0.5,"
+                              "\"knn_acc\":null,\"out\":\"runs/a\\\"b\"}");
+    assert_int_equal(n, strlen(line));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_short_run_outputs_and_learning),
+        cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_extra_predictor_steps),
+        cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),
+        cmocka_unit_test(test_nan_loss_keeps_checkpoint),
+        cmocka_unit_test(test_pred_mode_not_available),
+        cmocka_unit_test(test_z_std),
+        cmocka_unit_test(test_summary_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
