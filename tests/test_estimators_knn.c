@@ -26,6 +26,10 @@ static const sm_knn_metric L2 = {SM_KNN_L2, 0}, LINF = {SM_KNN_LINF, 0};
 
 /* ---- reference ----------------------------------------------------------- */
 
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF /* one rounding per operation, like the library */
+#endif
+
 /* The metric of knn.h written out plainly: per-block sum of squares in
  * coordinate order (or max of |differences|), larger block, then sqrt. */
 static double ref_dist(const double *a, const double *b, size_t d, sm_knn_metric m)

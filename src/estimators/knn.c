@@ -20,9 +20,8 @@
  *   (the KSG marginals): O(N log N) whatever the counts, see below.
  *
  * The k nearest under the total order (distance, index) are unique, so every
- * path and every thread count give bit-identical output.  Distances must be
- * computed without FMA contraction (-std=c11 implies -ffp-contract=off) so the
- * expression rounds the same wherever it is inlined.  Inputs must be finite. */
+ * path and every thread count give bit-identical output.  Inputs must be
+ * finite. */
 #include "estimators/knn.h"
 
 #include <assert.h>
@@ -33,13 +32,25 @@
 #include <stdint.h>
 #include <string.h>
 
+/* One rounding per operation, as the exactness arguments assume: no fused
+ * a*b+c that could differ between inlining sites.  gcc in ISO C mode
+ * (-std=c11) does not contract; clang needs telling. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 enum {
-    KD_LEAF = 32,       /* max points per leaf */
-    KD_STACK = 128,     /* pending nodes; a balanced tree over < 2^64 points is shallower */
+    KD_LEAF = 32,          /* max rows per leaf (measured best for 2-4 d, k = 3) */
+    KD_STACK = 128,        /* pending nodes; a balanced tree over < 2^64 rows is shallower */
     KD_SPREAD_SAMPLE = 64, /* rows sampled to choose a split coordinate */
-    BF_QUERIES = 64,    /* brute force: query rows per tile */
-    BF_CANDIDATES = 1024, /* brute force: candidate rows per tile */
-    KD_MAX_DIM = 12     /* automatic choice: k-d tree up to this dimension */
+    BF_QUERIES = 64,       /* brute force: query rows per tile */
+    BF_CANDIDATES = 1024,  /* brute force: candidate rows per tile */
+    /* Automatic choice: k-d tree up to these dimensions.  Measured (N = 2e4
+     * and 6e4, Gaussian, k = 3): the tree wins for L2 to d = 10 and for the
+     * max-norm (boxes prune far better, and brute force has no gemm there)
+     * to d = 24; the crossover moves up slowly with N. */
+    KD_MAX_DIM_L2 = 10,
+    KD_MAX_DIM_LINF = 24
 };
 
 static int forced_path;
@@ -855,7 +866,7 @@ static inline uint64_t order_key(double v)
     return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
 }
 
-enum { RADIX_BITS = 11, RADIX_PASSES = 6 }; /* 6 x 11 >= 64 bits */
+enum { RADIX_BITS = 8, RADIX_PASSES = 8 }; /* byte digits: cache-friendly scatter at N = 1e6 */
 
 /* order[pos] = the row at position pos when column `axis` is sorted.  LSD
  * radix sort: linear, where a comparison sort would rival the counting. */
@@ -907,10 +918,12 @@ enum { RANK_BATCH = 16 }; /* binary searches advanced in lockstep */
 /* For each position pos in [p0, p0 + nb) of one sorted axis (values vals,
  * radius rad[pos]): begin[pos] = first position within the radius, end[pos] =
  * one past the last.  Below pos the predicate "within" runs false then true,
- * above it true then false, so each end is one branch-free binary search. */
-static void rank_runs_batch(const double *vals, size_t n, const double *rad, int strict,
-                            sm_knn_metric m1, size_t p0, size_t nb, uint32_t *begin,
-                            uint32_t *end)
+ * above it true then false, so each end is one binary search; its
+ * unpredictable comparison feeds a conditional move, not a branch.
+ * Force-inlined with the norm and strictness as constants (rank_runs). */
+KD_INLINE void rank_runs_batch(const double *vals, size_t n, const double *rad, int strict,
+                               sm_knn_metric m1, size_t p0, size_t nb, uint32_t *begin,
+                               uint32_t *end)
 {
     size_t lo[2 * RANK_BATCH], len[2 * RANK_BATCH];
     double xi[2 * RANK_BATCH], ri[2 * RANK_BATCH];
@@ -944,6 +957,16 @@ static void rank_runs_batch(const double *vals, size_t n, const double *rad, int
     }
 }
 
+static void rank_runs(const double *vals, size_t n, const double *rad, int strict,
+                      sm_knn_inner inner, size_t p0, size_t nb, uint32_t *begin, uint32_t *end)
+{
+    const sm_knn_metric l2 = {SM_KNN_L2, 0}, linf = {SM_KNN_LINF, 0};
+    if (inner == SM_KNN_LINF && strict) rank_runs_batch(vals, n, rad, 1, linf, p0, nb, begin, end);
+    else if (inner == SM_KNN_LINF) rank_runs_batch(vals, n, rad, 0, linf, p0, nb, begin, end);
+    else if (strict) rank_runs_batch(vals, n, rad, 1, l2, p0, nb, begin, end);
+    else rank_runs_batch(vals, n, rad, 0, l2, p0, nb, begin, end);
+}
+
 /* One axis: sort it and find every row's run, indexed by position on it. */
 typedef struct {
     uint32_t *order;        /* position -> row */
@@ -951,7 +974,7 @@ typedef struct {
 } rank_axis;
 
 static int rank_axis_runs(const double *x, size_t n, size_t d, size_t axis, const double *r,
-                          int strict, sm_knn_metric m1, rank_axis *ax, sm_arena *ws,
+                          int strict, sm_knn_inner inner, rank_axis *ax, sm_arena *ws,
                           sm_status *st)
 {
     ax->order = sm_arena_alloc(ws, n, sizeof *ax->order, st);
@@ -971,8 +994,8 @@ static int rank_axis_runs(const double *x, size_t n, size_t d, size_t axis, cons
     }
 #pragma omp parallel for schedule(static)
     for (size_t p0 = 0; p0 < n; p0 += RANK_BATCH)
-        rank_runs_batch(vals, n, rad, strict, m1, p0, n - p0 < RANK_BATCH ? n - p0 : RANK_BATCH,
-                        ax->begin, ax->end);
+        rank_runs(vals, n, rad, strict, inner, p0, n - p0 < RANK_BATCH ? n - p0 : RANK_BATCH,
+                  ax->begin, ax->end);
     sm_arena_release(ws, mark);
     return SM_OK;
 }
@@ -1041,10 +1064,9 @@ static int rank_sweep(size_t n, const uint32_t *xb, const uint32_t *xe, const ui
 static int rank_count(const double *x, size_t n, size_t d, sm_knn_metric m, const double *r,
                       int strict, size_t *count, sm_arena *ws, sm_status *st)
 {
-    sm_knn_metric m1 = {m.inner, 0};
     rank_axis ax[2];
     for (size_t a = 0; a < d; a++) {
-        int rc = rank_axis_runs(x, n, d, a, r, strict, m1, &ax[a], ws, st);
+        int rc = rank_axis_runs(x, n, d, a, r, strict, m.inner, &ax[a], ws, st);
         if (rc) return rc;
     }
     /* Rows with nothing within r (not even themselves) are "dead". */
@@ -1089,10 +1111,10 @@ static int check_shape(size_t n, size_t d, sm_knn_metric m, sm_status *st)
     return SM_OK;
 }
 
-static int use_tree(size_t d)
+static int use_tree(size_t d, sm_knn_metric m)
 {
     if (forced_path) return forced_path == 1;
-    return d <= KD_MAX_DIM;
+    return d <= (m.inner == SM_KNN_LINF ? KD_MAX_DIM_LINF : KD_MAX_DIM_L2);
 }
 
 /* Counts by sorted ranks: only when not forced, for one dimension or the
@@ -1135,7 +1157,7 @@ int sm_knn_search(const double *x, size_t n, size_t d, size_t k, sm_knn_metric m
     m = metric_normalise(m);
     scratch s;
     sm_arena *a = scratch_open(&s, ws);
-    rc = use_tree(d) ? kd_search(x, n, d, k, m, dist, idx, a, st)
+    rc = use_tree(d, m) ? kd_search(x, n, d, k, m, dist, idx, a, st)
                      : bf_search(x, n, d, k, m, dist, idx, a, st);
     scratch_close(&s);
     return rc;
@@ -1151,7 +1173,7 @@ int sm_knn_count(const double *x, size_t n, size_t d, sm_knn_metric m, const dou
     scratch s;
     sm_arena *a = scratch_open(&s, ws);
     if (use_ranks(n, d, m)) rc = rank_count(x, n, d, m, r, strict, count, a, st);
-    else if (use_tree(d)) rc = kd_count(x, n, d, m, r, strict, count, a, st);
+    else if (use_tree(d, m)) rc = kd_count(x, n, d, m, r, strict, count, a, st);
     else rc = bf_count(x, n, d, m, r, strict, count, a, st);
     scratch_close(&s);
     return rc;
