@@ -40,50 +40,19 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int run_cli(const char *args, char **out, char **err)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s", sm_test_bin(), args);
-    return sm_test_run(cmd, out, err);
-}
-
-/* Value of "key": number in a JSON line (NAN if absent). */
-static double json_number(const char *line, const char *key)
-{
-    char needle[64];
-    snprintf(needle, sizeof needle, "\"%s\":", key);
-    const char *p = strstr(line, needle);
-    return p ? strtod(p + strlen(needle), NULL) : NAN;
-}
-
-/* Expect exit code rc and exactly one stderr line containing every needle. */
-static void expect_error(const char *args, int rc, const char *needle1, const char *needle2)
-{
-    char *out, *err;
-    int got = run_cli(args, &out, &err);
-    if (got != rc) fprintf(stderr, "args: %s\nstderr: %s", args, err);
-    assert_int_equal(got, rc);
-    assert_string_equal(out, "");
-    assert_int_equal(sm_test_lines(err), 1);
-    assert_true(strncmp(err, "simsiam-mi: error: ", 19) == 0);
-    if (!strstr(err, needle1) || (needle2 && !strstr(err, needle2))) fail_msg("stderr: %s", err);
-    free(out);
-    free(err);
-}
-
 static void test_mi_prints_one_json_line(void **state)
 {
     (void)state;
     char args[2048], *out, *err;
     snprintf(args, sizeof args, "estimate mi --x %s --y %s --estimator ksg1 --k 3",
              sm_test_path("a.npy"), sm_test_path("b.npy"));
-    assert_int_equal(run_cli(args, &out, &err), 0);
+    assert_int_equal(sm_test_cli(args, &out, &err), 0);
     assert_int_equal(sm_test_lines(out), 1);
     assert_true(strncmp(out, "{\"quantity\":\"mi\",\"estimator\":\"ksg1\",\"k\":3,\"n\":400,\"dx\":2,\"dy\":1,"
                              "\"value\":", 71) == 0);
     assert_non_null(strstr(out, "\"unit\":\"nats\",\"seconds\":"));
     /* True I = -1/2 log(1 - 0.64) = 0.5108; KSG at N = 400 is within ~0.1. */
-    assert_true(fabs(json_number(out, "value") - 0.5108) < 0.1);
+    assert_true(fabs(sm_test_json_number(out, "value") - 0.5108) < 0.1);
     free(out);
     free(err);
 }
@@ -94,13 +63,13 @@ static void test_threads_do_not_change_the_value(void **state)
     char args[2048], *o1, *o2, *err;
     snprintf(args, sizeof args, "estimate mi --x %s --y %s --estimator ksg2 --threads 1",
              sm_test_path("a.npy"), sm_test_path("b.npy"));
-    assert_int_equal(run_cli(args, &o1, &err), 0);
+    assert_int_equal(sm_test_cli(args, &o1, &err), 0);
     free(err);
     snprintf(args, sizeof args, "estimate mi --x %s --y %s --estimator ksg2 --threads 2",
              sm_test_path("a.npy"), sm_test_path("b.npy"));
-    assert_int_equal(run_cli(args, &o2, &err), 0);
+    assert_int_equal(sm_test_cli(args, &o2, &err), 0);
     free(err);
-    assert_true(json_number(o1, "value") == json_number(o2, "value"));
+    assert_true(sm_test_json_number(o1, "value") == sm_test_json_number(o2, "value"));
     free(o1);
     free(o2);
 }
@@ -110,11 +79,11 @@ static void test_subsample_adds_interval(void **state)
     (void)state;
     char args[2048], *out, *err;
     snprintf(args, sizeof args, "estimate entropy --x %s --subsample 20 --seed 3", sm_test_path("b.npy"));
-    assert_int_equal(run_cli(args, &out, &err), 0);
-    double v = json_number(out, "value"), lo = json_number(out, "ci_low"), hi = json_number(out, "ci_high");
+    assert_int_equal(sm_test_cli(args, &out, &err), 0);
+    double v = sm_test_json_number(out, "value"), lo = sm_test_json_number(out, "ci_low"), hi = sm_test_json_number(out, "ci_high");
     assert_true(lo <= hi);
     assert_true(lo < v + 0.2 && hi > v - 0.2);
-    assert_int_equal((int)json_number(out, "resamples"), 20);
+    assert_int_equal((int)sm_test_json_number(out, "resamples"), 20);
     free(out);
     free(err);
 }
@@ -124,10 +93,10 @@ static void test_gauss_estimators_have_no_k(void **state)
     (void)state;
     char args[2048], *out, *err;
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss", sm_test_path("a.npy"));
-    assert_int_equal(run_cli(args, &out, &err), 0);
+    assert_int_equal(sm_test_cli(args, &out, &err), 0);
     assert_null(strstr(out, "\"k\":"));
     /* Two independent standard normals: H = log(2πe) = 2.8379; N = 400. */
-    assert_true(fabs(json_number(out, "value") - 2.8379) < 0.2);
+    assert_true(fabs(sm_test_json_number(out, "value") - 2.8379) < 0.2);
     free(out);
     free(err);
 }
@@ -139,25 +108,25 @@ static void test_bad_data_is_exit_1_with_file(void **state)
     const char *bad = sm_test_path("bad.npy");
     sm_test_write_text(bad, "not an npy file at all");
     snprintf(args, sizeof args, "estimate entropy --x %s", bad);
-    expect_error(args, 1, "bad.npy", "magic");
+    sm_test_cli_error(args, 1, "bad.npy", "magic");
 
     const char *nan = sm_test_path("nan.csv");
     sm_test_write_text(nan, "1,2\n3,nan\n5,6\n7,8\n");
     snprintf(args, sizeof args, "estimate entropy --x %s", nan);
-    expect_error(args, 1, "nan.csv", "NaN");
+    sm_test_cli_error(args, 1, "nan.csv", "NaN");
 
     const char *inf = sm_test_path("inf.csv");
     sm_test_write_text(inf, "1\n2\ninf\n4\n5\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --k 1", inf);
-    expect_error(args, 1, "inf.csv", "Inf");
+    sm_test_cli_error(args, 1, "inf.csv", "Inf");
 
     const char *empty = sm_test_path("empty.csv");
     sm_test_write_text(empty, "");
     snprintf(args, sizeof args, "estimate entropy --x %s", empty);
-    expect_error(args, 1, "empty.csv", NULL);
+    sm_test_cli_error(args, 1, "empty.csv", NULL);
 
     snprintf(args, sizeof args, "estimate entropy --x %s", sm_test_path("missing.npy"));
-    expect_error(args, 1, "missing.npy", "cannot open");
+    sm_test_cli_error(args, 1, "missing.npy", "cannot open");
 
     /* d = 0: a (4, 0) array. */
     const char *d0 = sm_test_path("d0.npy");
@@ -171,7 +140,7 @@ static void test_bad_data_is_exit_1_with_file(void **state)
     hdr[10 + len + pad] = '\n';
     sm_test_write(d0, hdr, 10 + len + pad + 1);
     snprintf(args, sizeof args, "estimate entropy --x %s", d0);
-    expect_error(args, 1, "d0.npy", "empty");
+    sm_test_cli_error(args, 1, "d0.npy", "empty");
 }
 
 static void test_rows_differ_and_k_too_large(void **state)
@@ -181,15 +150,15 @@ static void test_rows_differ_and_k_too_large(void **state)
     const char *short_y = sm_test_path("short.csv");
     sm_test_write_text(short_y, "1\n2\n3\n");
     snprintf(args, sizeof args, "estimate mi --x %s --y %s", sm_test_path("a.npy"), short_y);
-    expect_error(args, 1, "row counts differ", "short.csv");
+    sm_test_cli_error(args, 1, "row counts differ", "short.csv");
 
     snprintf(args, sizeof args, "estimate entropy --x %s --k 3", short_y);
-    expect_error(args, 1, "k = 3 must be below the number of samples N = 3", "short.csv");
+    sm_test_cli_error(args, 1, "k = 3 must be below the number of samples N = 3", "short.csv");
 
     const char *dup = sm_test_path("dup.csv");
     sm_test_write_text(dup, "1\n1\n1\n1\n2\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --k 2", dup);
-    expect_error(args, 1, "duplicate", NULL);
+    sm_test_cli_error(args, 1, "duplicate", NULL);
 }
 
 static void test_usage_errors_are_exit_2(void **state)
@@ -198,13 +167,13 @@ static void test_usage_errors_are_exit_2(void **state)
     char args[2048];
     snprintf(args, sizeof args, "estimate mi --x %s --y %s --estimator kl", sm_test_path("a.npy"),
              sm_test_path("b.npy"));
-    expect_error(args, 2, "unknown --estimator 'kl'", NULL);
-    expect_error("estimate mi --y x.npy", 2, "missing --x", NULL);
-    expect_error("estimate entropy --x a.npy --k 0", 2, "--k", NULL);
-    expect_error("estimate entropy --x a.npy --k three", 2, "--k", NULL);
-    expect_error("estimate entropy --x a.npy --noise -1", 2, "--noise", NULL);
-    expect_error("estimate volume --x a.npy", 2, "unknown quantity", NULL);
-    expect_error("estimate", 2, "quantity", NULL);
+    sm_test_cli_error(args, 2, "unknown --estimator 'kl'", NULL);
+    sm_test_cli_error("estimate mi --y x.npy", 2, "missing --x", NULL);
+    sm_test_cli_error("estimate entropy --x a.npy --k 0", 2, "--k", NULL);
+    sm_test_cli_error("estimate entropy --x a.npy --k three", 2, "--k", NULL);
+    sm_test_cli_error("estimate entropy --x a.npy --noise -1", 2, "--noise", NULL);
+    sm_test_cli_error("estimate volume --x a.npy", 2, "unknown quantity", NULL);
+    sm_test_cli_error("estimate", 2, "quantity", NULL);
 }
 
 static void test_bound_singular_residuals_is_data_error(void **state)
@@ -214,7 +183,7 @@ static void test_bound_singular_residuals_is_data_error(void **state)
     snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --family full --k 3",
              sm_test_path("a.npy"), sm_test_path("a.npy"), sm_test_path("a.npy"));
     /* p1 = z2 exactly: residuals are 0, Σ_r is singular → data error. */
-    int rc = run_cli(args, &out, &err);
+    int rc = sm_test_cli(args, &out, &err);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "positive definite"));
     free(out);
@@ -242,16 +211,16 @@ static void test_bound_json_fields(void **state)
         char args[2048], *out, *err;
         snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --family %s",
                  sm_test_path("a.npy"), sm_test_path("z2.npy"), sm_test_path("a.npy"), families[f]);
-        assert_int_equal(run_cli(args, &out, &err), 0);
+        assert_int_equal(sm_test_cli(args, &out, &err), 0);
         assert_int_equal(sm_test_lines(out), 1);
         const char *keys[] = {"h_z2", "nll", "h_z2_given_z1", "gap", "i_ksg", "ba", "infonce", "infonce_cap"};
-        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) assert_true(isfinite(json_number(out, keys[i])));
-        assert_true(json_number(out, "infonce") <= json_number(out, "infonce_cap"));
-        assert_true(fabs(json_number(out, "infonce_cap") - log((double)n)) < 1e-12);
-        assert_true(fabs(json_number(out, "ba") - (json_number(out, "h_z2") - json_number(out, "nll"))) < 1e-12);
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) assert_true(isfinite(sm_test_json_number(out, keys[i])));
+        assert_true(sm_test_json_number(out, "infonce") <= sm_test_json_number(out, "infonce_cap"));
+        assert_true(fabs(sm_test_json_number(out, "infonce_cap") - log((double)n)) < 1e-12);
+        assert_true(fabs(sm_test_json_number(out, "ba") - (sm_test_json_number(out, "h_z2") - sm_test_json_number(out, "nll"))) < 1e-12);
         assert_non_null(strstr(out, "never exceeds"));
-        if (f == 4) assert_true(json_number(out, "kappa") > 0);
-        nll[f] = json_number(out, "nll");
+        if (f == 4) assert_true(sm_test_json_number(out, "kappa") > 0);
+        nll[f] = sm_test_json_number(out, "nll");
         free(out);
         free(err);
     }
@@ -266,13 +235,13 @@ static void test_nll_shape_errors(void **state)
     (void)state;
     char args[2048];
     snprintf(args, sizeof args, "estimate nll --z %s --p %s", sm_test_path("a.npy"), sm_test_path("b.npy"));
-    expect_error(args, 1, "column counts differ", "b.npy");
+    sm_test_cli_error(args, 1, "column counts differ", "b.npy");
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family gumbel", sm_test_path("a.npy"),
              sm_test_path("a.npy"));
-    expect_error(args, 2, "gumbel", NULL);
+    sm_test_cli_error(args, 2, "gumbel", NULL);
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --subsample 5", sm_test_path("a.npy"),
              sm_test_path("a.npy"));
-    expect_error(args, 2, "--subsample", NULL);
+    sm_test_cli_error(args, 2, "--subsample", NULL);
 }
 
 static void test_options_that_do_not_apply_are_usage_errors(void **state)
@@ -280,14 +249,14 @@ static void test_options_that_do_not_apply_are_usage_errors(void **state)
     (void)state;
     char args[2048];
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss --whiten", sm_test_path("a.npy"));
-    expect_error(args, 2, "option '--whiten' does not apply to 'estimate entropy --estimator gauss'", NULL);
+    sm_test_cli_error(args, 2, "option '--whiten' does not apply to 'estimate entropy --estimator gauss'", NULL);
     snprintf(args, sizeof args, "estimate entropy --x %s --y %s", sm_test_path("a.npy"), sm_test_path("b.npy"));
-    expect_error(args, 2, "option '--y' does not apply", NULL);
+    sm_test_cli_error(args, 2, "option '--y' does not apply", NULL);
     snprintf(args, sizeof args, "estimate mi --x %s --y %s --ridge 1", sm_test_path("a.npy"), sm_test_path("b.npy"));
-    expect_error(args, 2, "option '--ridge' does not apply", NULL);
+    sm_test_cli_error(args, 2, "option '--ridge' does not apply", NULL);
     snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --estimator ksg2", sm_test_path("a.npy"),
              sm_test_path("a.npy"), sm_test_path("a.npy"));
-    expect_error(args, 2, "option '--estimator' does not apply to 'estimate bound'", NULL);
+    sm_test_cli_error(args, 2, "option '--estimator' does not apply to 'estimate bound'", NULL);
 }
 
 static void test_non_finite_results_and_tiny_inputs_are_data_errors(void **state)
@@ -298,18 +267,18 @@ static void test_non_finite_results_and_tiny_inputs_are_data_errors(void **state
     const char *big = sm_test_path("big.csv");
     sm_test_write_text(big, "1e300\n-1e300\n3e300\n-2e300\n5e300\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --k 1", big);
-    expect_error(args, 1, "not finite", "big.csv");
+    sm_test_cli_error(args, 1, "not finite", "big.csv");
     /* One row: a data error for every estimator, not a usage error. */
     const char *one = sm_test_path("one.csv");
     sm_test_write_text(one, "1.5,2\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss", one);
-    expect_error(args, 1, "at least 2 samples", "one.csv");
+    sm_test_cli_error(args, 1, "at least 2 samples", "one.csv");
     snprintf(args, sizeof args, "estimate entropy --x %s", one);
-    expect_error(args, 1, "at least 2 samples", "one.csv");
+    sm_test_cli_error(args, 1, "at least 2 samples", "one.csv");
     /* vmf needs a direction: one column is a data error. */
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family vmf", sm_test_path("b.npy"),
              sm_test_path("b.npy"));
-    expect_error(args, 1, "at least 2 columns", "b.npy");
+    sm_test_cli_error(args, 1, "at least 2 columns", "b.npy");
 }
 
 int main(void)

@@ -12,19 +12,11 @@
 
 static const char *SUBCOMMANDS[] = {"train", "estimate", "embed", "eval", "track"};
 
-/* Run the CLI with args; returns the exit code, output in *out and *err. */
-static int run_cli(const char *args, char **out, char **err)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' %s", sm_test_bin(), args);
-    return sm_test_run(cmd, out, err);
-}
-
 static void test_help_lists_every_subcommand(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(run_cli("--help", &out, &err), 0);
+    assert_int_equal(sm_test_cli("--help", &out, &err), 0);
     for (size_t i = 0; i < sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "  %s ", SUBCOMMANDS[i]);
@@ -39,7 +31,7 @@ static void test_version(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(run_cli("--version", &out, &err), 0);
+    assert_int_equal(sm_test_cli("--version", &out, &err), 0);
     assert_true(strncmp(out, "simsiam-mi ", 11) == 0);
     assert_int_equal(sm_test_lines(out), 1);
     free(out);
@@ -52,7 +44,7 @@ static void test_every_subcommand_has_help(void **state)
     for (size_t i = 0; i < sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS; i++) {
         char args[64], *out, *err;
         snprintf(args, sizeof args, "%s --help", SUBCOMMANDS[i]);
-        assert_int_equal(run_cli(args, &out, &err), 0);
+        assert_int_equal(sm_test_cli(args, &out, &err), 0);
         char needle[64];
         snprintf(needle, sizeof needle, "simsiam-mi %s", SUBCOMMANDS[i]);
         assert_non_null(strstr(out, needle));
@@ -66,11 +58,11 @@ static void test_unknown_command_is_usage_error_with_suggestion(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(run_cli("estimat", &out, &err), 2);
+    assert_int_equal(sm_test_cli("estimat", &out, &err), 2);
     assert_string_equal(err, "simsiam-mi: error: unknown command 'estimat' (did you mean 'estimate'?)\n");
     free(out);
     free(err);
-    assert_int_equal(run_cli("", &out, &err), 2);
+    assert_int_equal(sm_test_cli("", &out, &err), 2);
     free(out);
     free(err);
 }
@@ -79,7 +71,7 @@ static void test_unknown_option_is_usage_error(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(run_cli("estimate mi --kk 3", &out, &err), 2);
+    assert_int_equal(sm_test_cli("estimate mi --kk 3", &out, &err), 2);
     assert_int_equal(sm_test_lines(err), 1);
     assert_non_null(strstr(err, "simsiam-mi: error: unknown option '--kk' (did you mean '--k'?)"));
     free(out);

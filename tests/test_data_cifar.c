@@ -22,22 +22,6 @@ static uint8_t label_of(size_t file, size_t r) { return (uint8_t)((r * 3 + file)
 /* Pixel byte j (0..3071) of record r in file k. */
 static uint8_t pixel_of(size_t file, size_t r, size_t j) { return (uint8_t)((j * 7 + r * 13 + file * 29) & 0xff); }
 
-static const char *fixture_dir(const char *name)
-{
-    const char *dir = sm_test_path(name);
-    mkdir(dir, 0777);
-    return dir;
-}
-
-static const char *join(const char *dir, const char *name)
-{
-    static char buf[4][2048];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
 /* A batch file of `records` records with the pattern of file number `file`. */
 static void write_batch(const char *path, size_t file, size_t records)
 {
@@ -58,13 +42,13 @@ static const size_t TRAIN_RECORDS[SM_CIFAR_TRAIN_FILES] = {3, 1, 2, 4, 2};
 /* A directory with data_batch_1..5.bin (TRAIN_RECORDS) and test_batch.bin (2). */
 static const char *write_cifar_dir(const char *name)
 {
-    const char *dir = fixture_dir(name);
+    const char *dir = sm_test_dir(name);
     char file[64];
     for (size_t k = 0; k < SM_CIFAR_TRAIN_FILES; k++) {
         snprintf(file, sizeof file, "data_batch_%zu.bin", k + 1);
-        write_batch(join(dir, file), k, TRAIN_RECORDS[k]);
+        write_batch(sm_test_join(dir, file), k, TRAIN_RECORDS[k]);
     }
-    write_batch(join(dir, "test_batch.bin"), SM_CIFAR_TRAIN_FILES, 2);
+    write_batch(sm_test_join(dir, "test_batch.bin"), SM_CIFAR_TRAIN_FILES, 2);
     return dir;
 }
 
@@ -139,7 +123,7 @@ static void test_size_not_a_multiple_of_the_record(void **state)
 {
     (void)state;
     const char *dir = write_cifar_dir("cifar_badsize");
-    const char *bad = join(dir, "data_batch_2.bin");
+    const char *bad = sm_test_join(dir, "data_batch_2.bin");
     uint8_t junk[3000] = {0};
     sm_test_write(bad, junk, sizeof junk);
     expect_train_error(dir, "file size 3000 is not a positive multiple of the 3073-byte record", bad);
@@ -158,7 +142,7 @@ static void test_label_out_of_range(void **state)
 {
     (void)state;
     const char *dir = write_cifar_dir("cifar_badlabel");
-    const char *bad = join(dir, "data_batch_4.bin");
+    const char *bad = sm_test_join(dir, "data_batch_4.bin");
     size_t n;
     uint8_t *b = (uint8_t *)sm_test_read(bad, &n);
     assert_non_null(b);
@@ -176,10 +160,10 @@ static void test_missing_file_is_named(void **state)
 {
     (void)state;
     const char *dir = write_cifar_dir("cifar_missing");
-    const char *gone = join(dir, "data_batch_3.bin");
+    const char *gone = sm_test_join(dir, "data_batch_3.bin");
     assert_int_equal(unlink(gone), 0);
     expect_train_error(dir, "data file not found", gone);
-    const char *test = join(dir, "test_batch.bin");
+    const char *test = sm_test_join(dir, "test_batch.bin");
     assert_int_equal(unlink(test), 0);
     sm_status st;
     sm_dataset ds;

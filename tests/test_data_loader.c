@@ -20,22 +20,6 @@
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-static const char *fixture_dir(const char *name)
-{
-    const char *dir = sm_test_path(name);
-    mkdir(dir, 0777);
-    return dir;
-}
-
-static const char *join(const char *dir, const char *name)
-{
-    static char buf[4][2048];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
 /* Configuration from "key=value" overrides, as the CLI builds it. */
 static void config(sm_config *cfg, int n, const char *const *overrides)
 {
@@ -79,7 +63,7 @@ static void write_idx(const char *path, int ndims, const uint32_t *dims, const u
  * = (i + j) mod 256, label i mod 10 (the test split offset by 100). */
 static const char *write_mnist_dir(const char *name, uint32_t n)
 {
-    const char *dir = fixture_dir(name);
+    const char *dir = sm_test_dir(name);
     uint8_t *pix = malloc((size_t)n * 784), *lab = malloc(n);
     assert_non_null(pix);
     assert_non_null(lab);
@@ -92,9 +76,9 @@ static const char *write_mnist_dir(const char *name, uint32_t n)
         char file[64];
         uint32_t dims[3] = {n, 28, 28};
         snprintf(file, sizeof file, "%s-images-idx3-ubyte", splits[s]);
-        write_idx(join(dir, file), 3, dims, pix, (size_t)n * 784);
+        write_idx(sm_test_join(dir, file), 3, dims, pix, (size_t)n * 784);
         snprintf(file, sizeof file, "%s-labels-idx1-ubyte", splits[s]);
-        write_idx(join(dir, file), 1, &n, lab, n);
+        write_idx(sm_test_join(dir, file), 1, &n, lab, n);
     }
     free(pix);
     free(lab);
@@ -169,12 +153,12 @@ static void test_mnist_from_written_files(void **state)
 static void test_cifar_from_written_files(void **state)
 {
     (void)state;
-    const char *dir = fixture_dir("loader_cifar");
+    const char *dir = sm_test_dir("loader_cifar");
     uint8_t rec[2 * SM_CIFAR_RECORD];
     for (size_t i = 0; i < sizeof rec; i++) rec[i] = (uint8_t)(i * 5);
     rec[0] = 3;
     rec[SM_CIFAR_RECORD] = 8;
-    sm_test_write(join(dir, "test_batch.bin"), rec, sizeof rec);
+    sm_test_write(sm_test_join(dir, "test_batch.bin"), rec, sizeof rec);
     char dir_kv[2100];
     snprintf(dir_kv, sizeof dir_kv, "data_dir=%s", dir);
     const char *ov[] = {"dataset=cifar10", dir_kv};

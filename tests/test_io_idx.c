@@ -72,22 +72,6 @@ static void write_labels(const char *path, const uint8_t *labels, uint32_t n, in
     free(b);
 }
 
-static const char *fixture_dir(const char *name)
-{
-    const char *dir = sm_test_path(name);
-    mkdir(dir, 0777);
-    return dir;
-}
-
-static const char *join(const char *dir, const char *name)
-{
-    static char buf[4][2048];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
 /* Expect a failure with `code` whose message contains `what` and names `where`. */
 static void assert_fails(int rc, const sm_status *st, int code, const char *what, const char *where)
 {
@@ -388,9 +372,9 @@ static void write_split(const char *dir, const char *split, int gz, const uint8_
 {
     char name[256];
     snprintf(name, sizeof name, "%s-images-idx3-ubyte%s", split, gz ? ".gz" : "");
-    write_images(join(dir, name), 4, 3, 2, gz);
+    write_images(sm_test_join(dir, name), 4, 3, 2, gz);
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte%s", split, gz ? ".gz" : "");
-    write_labels(join(dir, name), labels, nlabels, gz);
+    write_labels(sm_test_join(dir, name), labels, nlabels, gz);
 }
 
 static void check_loaded_split(const char *dir, const char *split)
@@ -412,7 +396,7 @@ static void check_loaded_split(const char *dir, const char *split)
 static void test_split_gzip_and_plain_names(void **state)
 {
     (void)state;
-    const char *dir = fixture_dir("split_ok");
+    const char *dir = sm_test_dir("split_ok");
     write_split(dir, "train", 1, SPLIT_LABELS, 4);
     write_split(dir, "t10k", 0, SPLIT_LABELS, 4);
     check_loaded_split(dir, "train");
@@ -431,13 +415,13 @@ static void test_split_missing_directory_and_files(void **state)
     snprintf(want, sizeof want, "data directory not found (%s)", missing);
     assert_string_equal(st.msg, want);
 
-    const char *dir = fixture_dir("split_no_labels");
-    write_images(join(dir, "train-images-idx3-ubyte.gz"), 4, 3, 2, 1);
+    const char *dir = sm_test_dir("split_no_labels");
+    write_images(sm_test_join(dir, "train-images-idx3-ubyte.gz"), 4, 3, 2, 1);
     assert_fails(sm_idx_load_split(dir, "train", &ds, &st), &st, SM_ERR_DATA, "data file not found",
-                 join(dir, "train-labels-idx1-ubyte.gz"));
+                 sm_test_join(dir, "train-labels-idx1-ubyte.gz"));
     assert_null(ds.images.pixels);
     assert_fails(sm_idx_load_split(dir, "t10k", &ds, &st), &st, SM_ERR_DATA, "data file not found",
-                 join(dir, "t10k-images-idx3-ubyte.gz"));
+                 sm_test_join(dir, "t10k-images-idx3-ubyte.gz"));
 }
 
 static void test_split_bad_name(void **state)
@@ -453,12 +437,12 @@ static void test_split_bad_name(void **state)
 static void test_split_count_mismatch(void **state)
 {
     (void)state;
-    const char *dir = fixture_dir("split_mismatch");
+    const char *dir = sm_test_dir("split_mismatch");
     write_split(dir, "train", 1, SPLIT_LABELS, 3);
     sm_status st;
     sm_status_clear(&st);
     sm_idx_dataset ds;
-    const char *images = join(dir, "train-images-idx3-ubyte.gz"), *labels = join(dir, "train-labels-idx1-ubyte.gz");
+    const char *images = sm_test_join(dir, "train-images-idx3-ubyte.gz"), *labels = sm_test_join(dir, "train-labels-idx1-ubyte.gz");
     int rc = sm_idx_load_split(dir, "train", &ds, &st);
     assert_fails(rc, &st, SM_ERR_DATA, "3 labels but 4 images in ", labels);
     assert_non_null(strstr(st.msg, images));
@@ -469,14 +453,14 @@ static void test_split_count_mismatch(void **state)
 static void test_split_label_out_of_range(void **state)
 {
     (void)state;
-    const char *dir = fixture_dir("split_label11");
+    const char *dir = sm_test_dir("split_label11");
     const uint8_t bad[4] = {9, 0, 11, 9};
     write_split(dir, "train", 1, bad, 4);
     sm_status st;
     sm_status_clear(&st);
     sm_idx_dataset ds;
     assert_fails(sm_idx_load_split(dir, "train", &ds, &st), &st, SM_ERR_DATA, "label 11 of sample 2 is not a class 0..9",
-                 join(dir, "train-labels-idx1-ubyte.gz"));
+                 sm_test_join(dir, "train-labels-idx1-ubyte.gz"));
     assert_null(ds.labels.labels);
 }
 

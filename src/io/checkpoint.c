@@ -1,4 +1,5 @@
 #include "io/checkpoint.h"
+#include "io/le.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -91,20 +92,6 @@ static void free_sections(ckpt_section *sec, size_t n)
     sm_mem_free(sec);
 }
 
-/* The file is little-endian whatever the host is; elements travel through
- * integers (never through float registers), so every bit pattern survives. */
-static uint64_t le_load(const unsigned char *p, size_t bytes)
-{
-    uint64_t v = 0;
-    for (size_t k = bytes; k-- > 0;) v = v << 8 | p[k];
-    return v;
-}
-
-static void le_store(unsigned char *p, uint64_t v, size_t bytes)
-{
-    for (size_t k = 0; k < bytes; k++, v >>= 8) p[k] = (unsigned char)(v & 0xff);
-}
-
 static void host_to_le(unsigned char *dst, const unsigned char *src, size_t count, size_t es)
 {
     for (size_t i = 0; i < count; i++, src += es, dst += es) {
@@ -118,7 +105,7 @@ static void host_to_le(unsigned char *dst, const unsigned char *src, size_t coun
         } else {
             v = *src;
         }
-        le_store(dst, v, es);
+        sm_le_store(dst, v, es);
     }
 }
 
@@ -126,7 +113,7 @@ static void host_to_le(unsigned char *dst, const unsigned char *src, size_t coun
 static void le_to_host(unsigned char *p, size_t count, size_t es)
 {
     for (size_t i = 0; i < count; i++, p += es) {
-        uint64_t v = le_load(p, es);
+        uint64_t v = sm_le_load(p, es);
         if (es == 4) {
             uint32_t u = (uint32_t)v;
             memcpy(p, &u, sizeof u);
@@ -232,7 +219,7 @@ static void out_put(ckpt_out *o, const void *p, size_t n)
 static void out_uint(ckpt_out *o, uint64_t v, size_t bytes)
 {
     unsigned char b[8];
-    le_store(b, v, bytes);
+    sm_le_store(b, v, bytes);
     out_put(o, b, bytes);
 }
 
@@ -310,7 +297,7 @@ static int in_uint(ckpt_in *in, size_t bytes, uint64_t *v, sm_status *st)
 {
     unsigned char b[8];
     if (in_read(in, b, bytes, st)) return SM_ERR_DATA;
-    *v = le_load(b, bytes);
+    *v = sm_le_load(b, bytes);
     return SM_OK;
 }
 

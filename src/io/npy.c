@@ -1,4 +1,5 @@
 #include "io/npy.h"
+#include "io/le.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -27,28 +28,16 @@ enum {
 /* ------------------------------------------------------------------------ */
 /* Elements: the file is little-endian whatever the host is.                */
 
-static uint64_t le_load(const unsigned char *p, size_t bytes)
-{
-    uint64_t v = 0;
-    for (size_t k = bytes; k-- > 0;) v = v << 8 | p[k];
-    return v;
-}
-
-static void le_store(unsigned char *p, uint64_t v, size_t bytes)
-{
-    for (size_t k = 0; k < bytes; k++, v >>= 8) p[k] = (unsigned char)(v & 0xff);
-}
-
 /* float -> double is exact, so every element can travel as a double. */
 static double decode(const unsigned char *p, sm_npy_type t)
 {
     if (t == SM_NPY_F32) {
-        uint32_t u = (uint32_t)le_load(p, 4);
+        uint32_t u = (uint32_t)sm_le_load(p, 4);
         float f;
         memcpy(&f, &u, sizeof f);
         return f;
     }
-    uint64_t u = le_load(p, 8);
+    uint64_t u = sm_le_load(p, 8);
     double x;
     memcpy(&x, &u, sizeof x);
     return x;
@@ -61,11 +50,11 @@ static void encode(unsigned char *p, double v, sm_npy_type t)
         float f = (float)v;
         uint32_t u;
         memcpy(&u, &f, sizeof u);
-        le_store(p, u, 4);
+        sm_le_store(p, u, 4);
     } else {
         uint64_t u;
         memcpy(&u, &v, sizeof u);
-        le_store(p, u, 8);
+        sm_le_store(p, u, 8);
     }
 }
 
@@ -301,7 +290,7 @@ static int read_header(FILE *f, const char *path, npy_layout *lay, sm_status *st
     size_t len_bytes = major == 1 ? 2 : 4;
     if (fread(pre + NPY_PREAMBLE, 1, len_bytes, f) != len_bytes)
         return fail_read(f, st, path, "truncated .npy header");
-    size_t hlen = (size_t)le_load(pre + NPY_PREAMBLE, len_bytes);
+    size_t hlen = (size_t)sm_le_load(pre + NPY_PREAMBLE, len_bytes);
     if (hlen > NPY_HEADER_MAX)
         return sm_status_fail(st, SM_ERR_DATA, path, "header length %zu exceeds the %d-byte limit", hlen,
                               NPY_HEADER_MAX);
@@ -441,7 +430,7 @@ static size_t format_header(unsigned char *out, size_t cap, const sm_npy_array *
     memcpy(out, npy_magic, sizeof npy_magic);
     out[6] = 1;
     out[7] = 0;
-    le_store(out + NPY_PREAMBLE, total - pre, 2);
+    sm_le_store(out + NPY_PREAMBLE, total - pre, 2);
     return total;
 }
 

@@ -127,3 +127,52 @@ void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ct
             fail_msg("gradient %zu: analytic %.9g, finite difference %.9g", i, analytic[i], fd[i]);
     free(fd);
 }
+
+int sm_test_cli(const char *args, char **out, char **err)
+{
+    size_t len = strlen(sm_test_bin()) + strlen(args) + 8;
+    char *cmd = malloc(len);
+    assert_non_null(cmd);
+    snprintf(cmd, len, "'%s' %s", sm_test_bin(), args);
+    int rc = sm_test_run(cmd, out, err);
+    free(cmd);
+    return rc;
+}
+
+void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2)
+{
+    char *out, *err;
+    int got = sm_test_cli(args, &out, &err);
+    if (got != rc) fprintf(stderr, "args: %s\nstderr: %s", args, err);
+    assert_int_equal(got, rc);
+    assert_string_equal(out, "");
+    assert_int_equal(sm_test_lines(err), 1);
+    assert_true(strncmp(err, "simsiam-mi: error: ", 19) == 0);
+    if (!strstr(err, needle1) || (needle2 && !strstr(err, needle2))) fail_msg("stderr: %s", err);
+    free(out);
+    free(err);
+}
+
+double sm_test_json_number(const char *line, const char *key)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\":", key);
+    const char *p = strstr(line, needle);
+    return p ? strtod(p + strlen(needle), NULL) : NAN;
+}
+
+const char *sm_test_dir(const char *name)
+{
+    const char *dir = sm_test_path(name);
+    mkdir(dir, 0777);
+    return dir;
+}
+
+const char *sm_test_join(const char *dir, const char *name)
+{
+    static char buf[4][2048];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
+    return b;
+}

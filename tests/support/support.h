@@ -18,6 +18,18 @@ char *sm_test_read(const char *path, size_t *n);
 /* Run "sh -c cmd" with stdout and stderr captured into malloc'd strings
  * (either pointer may be NULL).  Returns the exit code (-1 if killed). */
 int sm_test_run(const char *cmd, char **out, char **err);
+/* Run the CLI under test with args (a shell fragment); as sm_test_run. */
+int sm_test_cli(const char *args, char **out, char **err);
+/* Expect the CLI to exit with rc, print nothing on stdout and exactly one
+ * "simsiam-mi: error: " line on stderr containing needle1 (and needle2 if
+ * not NULL). */
+void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2);
+/* The number after "key": in a JSON line (NAN if absent). */
+double sm_test_json_number(const char *line, const char *key);
+/* Fixture directory sm_test_path(name), created; and "dir/name" in a static
+ * ring of buffers (valid for the next 3 calls). */
+const char *sm_test_dir(const char *name);
+const char *sm_test_join(const char *dir, const char *name);
 /* Number of '\n'-terminated lines in s. */
 int sm_test_lines(const char *s);
 /* Is /usr/bin/python3 with this module importable?  (Dev-only tools.) */
