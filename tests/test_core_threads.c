@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <math.h>
 #include <cmocka.h>
@@ -23,10 +24,28 @@ static void test_blas_is_openblas(void **state)
     assert_int_equal(sm_threads_get(), sm_threads_available());
 }
 
+/* GSL is linked from its static archive: Debian's shared libgsl would load
+ * libgslcblas, GSL's slow reference CBLAS, into the process. */
+static void test_gslcblas_is_not_loaded(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) skip();
+    char line[4096];
+    int openblas = 0;
+    while (fgets(line, sizeof line, f)) {
+        assert_null(strstr(line, "libgslcblas"));
+        openblas |= strstr(line, "libopenblas") != NULL;
+    }
+    fclose(f);
+    assert_true(openblas);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_is_openblas),
+        cmocka_unit_test(test_gslcblas_is_not_loaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static const float *run(const float *x, size_t c, size_t hw, size_t i, size_t j)
 
 /* Sums over a run use LANES independent double accumulators in a fixed
  * pattern: a single accumulator would serialise on the add latency (the
- * compiler may not reassociate without -ffast-math), and a fixed pattern
+ * compiler must keep IEEE order and may not reassociate), and a fixed pattern
  * keeps the result independent of threads. */
 enum { LANES = 8 };
 
