@@ -351,13 +351,15 @@ double sm_train_z_std(const float *z, size_t n, size_t d)
     return total / (double)d * sqrt((double)d);
 }
 
-static int loss_not_finite(const trainer *t, size_t step_number, sm_status *st)
+static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm_status *st)
 {
+    /* By name: printf spells a NaN with its sign bit "-nan". */
+    const char *what = isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
     if (t->last_ckpt[0])
-        return sm_status_fail(st, SM_ERR_DATA, t->last_ckpt, "loss is NaN at step %zu; last good checkpoint kept",
-                              step_number);
-    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out, "loss is NaN at step %zu; no checkpoint was written yet",
-                          step_number);
+        return sm_status_fail(st, SM_ERR_DATA, t->last_ckpt,
+                              "loss is %s at step %zu; last good checkpoint kept", what, step_number);
+    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out,
+                          "loss is %s at step %zu; no checkpoint was written yet", what, step_number);
 }
 
 /* Run step t->step (0-based), steps 1–4 of train.h; *zs = z_std. */
@@ -370,7 +372,7 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
 
     sm_model_zero_grads(m);
     *loss = sm_model_step_loss(m, t->x1, t->x2, t->batch, t->cfg.loss);
-    if (!isfinite(*loss)) return loss_not_finite(t, s + 1, st);
+    if (!isfinite(*loss)) return loss_not_finite(t, *loss, s + 1, st);
     *zs = sm_train_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
 
     double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
@@ -381,7 +383,8 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
 
     for (long k = 1; k < t->cfg.pred_steps; k++) {
         sm_model_zero_grads(m);
-        if (!isfinite(sm_model_predictor_step_loss(m, t->batch, t->cfg.loss))) return loss_not_finite(t, s + 1, st);
+        double pred_loss = sm_model_predictor_step_loss(m, t->batch, t->cfg.loss);
+        if (!isfinite(pred_loss)) return loss_not_finite(t, pred_loss, s + 1, st);
         sm_sgd_step(t->groups + 1, 1, m->params, m->grads, m->momentum);
     }
     return SM_OK;

@@ -24,7 +24,7 @@
  *      group alone (same lr, momentum, wd as in 3).
  * The schedule runs per step (t = s, T = total steps).  A non-finite loss
  * (step 2 or 4) stops the run before its SGD update: SM_ERR_DATA "loss is
- * NaN at step N; last good checkpoint kept (PATH)", the checkpoint is not
+ * nan (or inf) at step N; last good checkpoint kept (PATH)", the checkpoint is not
  * overwritten; the CSVs are written up to the last finite step.
  * pred_mode optimal and directpred are SM_ERR_USAGE (not available yet).
  * The `threads` key goes to sm_threads_set.
