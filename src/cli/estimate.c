@@ -219,7 +219,9 @@ static int run_entropy_or_mi(const char *quantity, est_args *a)
         rc = cli_fail(&st);
         goto done;
     }
-    if ((rc = check_finite("the estimate", r.value, a->opt[OPT_X].value))) goto done;
+    const double values[] = {r.value, r.ci_low, r.ci_high}; /* the interval is 0 without --subsample */
+    for (size_t i = 0; i < 3 && !rc; i++) rc = check_finite("the estimate", values[i], a->opt[OPT_X].value);
+    if (rc) goto done;
     printf("{\"quantity\":\"%s\",\"estimator\":\"%s\"", quantity, e->name);
     if (e->knn) printf(",\"k\":%zu", a->k);
     if (is_mi) printf(",\"n\":%zu,\"dx\":%zu,\"dy\":%zu", x.n, x.d, y.d);
