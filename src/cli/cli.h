@@ -49,5 +49,7 @@ size_t cli_edit_distance(const char *a, const char *b);
 
 int cli_estimate(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_embed(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 #endif

@@ -28,12 +28,22 @@ static const cli_command COMMANDS[] = {
      cli_estimate, NULL},
     {"embed", "write embeddings z of a checkpoint's encoder to .npy",
      "usage: simsiam-mi embed --checkpoint F --out Z.npy [--views V] [--split train|test] [--n N]\n"
+     "  z of the model in inference mode, float32.  --views 1 (default): the first N\n"
+     "  un-augmented images of the split (default train, N default all), shape (N, z_dim).\n"
+     "  --views V >= 2: V augmented views per image (fixed augmentation step 0, so the\n"
+     "  file is reproducible), shape (N*V, z_dim), image-major: image i's views are rows\n"
+     "  i*V .. i*V+V-1.\n"
      "  example: simsiam-mi embed --checkpoint runs/x/checkpoint.bin --out z.npy --views 2\n",
-     NULL, NULL},
+     cli_embed, NULL},
     {"eval", "kNN or linear-probe accuracy of a checkpoint",
      "usage: simsiam-mi eval --checkpoint F [--probe knn|linear]\n"
+     "  Accuracy on the test split of the frozen encoder's features f.  knn (default):\n"
+     "  the training monitor's weighted 200-NN vote against the train split.  linear:\n"
+     "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1,\n"
+     "  momentum 0.9, wd 1e-4, seeded) on the train split.\n"
+     "  Output: {\"probe\":...,\"accuracy\":...,\"n_train\":...,\"n_test\":...,\"seconds\":...}\n"
      "  example: simsiam-mi eval --checkpoint runs/x/checkpoint.bin --probe linear\n",
-     NULL, NULL},
+     cli_eval, NULL},
     {"track", "the tracking of a training run, offline, on a checkpoint",
      "usage: simsiam-mi track --checkpoint F [key=value ...]\n"
      "  example: simsiam-mi track --checkpoint runs/x/checkpoint.bin track_samples=2048\n",

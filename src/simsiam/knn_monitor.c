@@ -105,29 +105,6 @@ int sm_knn_monitor_classify(const float *bank, const uint8_t *bank_labels, size_
     return SM_OK;
 }
 
-/* Normalised encoder features of every image of ds into f (ds->n × features),
- * the images converted max_batch at a time. */
-static int embed_split(sm_model *m, const sm_dataset *ds, float *f, sm_status *st)
-{
-    size_t image = sm_dataset_image_size(ds), chunk = m->max_batch;
-    float *x = sm_mem_alloc_aligned(chunk * image, sizeof *x, st);
-    size_t *idx = x ? sm_mem_alloc(chunk, sizeof *idx, st) : NULL;
-    if (!idx) {
-        sm_mem_free(x);
-        return st ? st->code : SM_ERR_DATA;
-    }
-    for (size_t done = 0; done < ds->n; done += chunk) {
-        size_t nb = ds->n - done < chunk ? ds->n - done : chunk;
-        for (size_t i = 0; i < nb; i++) idx[i] = done + i;
-        sm_dataset_gather(ds, idx, nb, x);
-        sm_model_embed(m, x, nb, f + done * m->features, NULL, NULL);
-    }
-    sm_mem_free(x);
-    sm_mem_free(idx);
-    sm_knn_monitor_normalize(f, ds->n, m->features);
-    return SM_OK;
-}
-
 int sm_knn_monitor_accuracy(sm_model *m, const sm_dataset *train, const sm_dataset *test, double *acc,
                             sm_status *st)
 {
@@ -136,8 +113,12 @@ int sm_knn_monitor_accuracy(sm_model *m, const sm_dataset *train, const sm_datas
     float *query = bank ? sm_mem_alloc_aligned(test->n * d, sizeof *query, st) : NULL;
     uint8_t *pred = query ? sm_mem_alloc(test->n, 1, st) : NULL;
     int rc = pred ? SM_OK : (st ? st->code : SM_ERR_DATA);
-    if (!rc) rc = embed_split(m, train, bank, st);
-    if (!rc) rc = embed_split(m, test, query, st);
+    if (!rc) rc = sm_model_embed_dataset(m, train, train->n, bank, NULL, st);
+    if (!rc) rc = sm_model_embed_dataset(m, test, test->n, query, NULL, st);
+    if (!rc) {
+        sm_knn_monitor_normalize(bank, train->n, d);
+        sm_knn_monitor_normalize(query, test->n, d);
+    }
     if (!rc)
         rc = sm_knn_monitor_classify(bank, train->labels, train->n, query, test->n, d, train->classes,
                                      SM_KNN_MONITOR_K, SM_KNN_MONITOR_TEMPERATURE, pred, st);

@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/threads.h"
+#include "data/dataset.h"
 #include "nn/batchnorm.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -518,4 +519,24 @@ void sm_model_embed(sm_model *m, const float *x, size_t n, float *f, float *z, f
         copy_rows(p ? p + done * m->z_dim : NULL, out.p, chunk, m->z_dim);
         done += chunk;
     }
+}
+
+int sm_model_embed_dataset(sm_model *m, const sm_dataset *ds, size_t n, float *f, float *z, sm_status *st)
+{
+    size_t image = sm_dataset_image_size(ds), chunk = m->max_batch;
+    float *x = sm_mem_alloc_aligned(chunk * image, sizeof *x, st);
+    size_t *idx = x ? sm_mem_alloc(chunk, sizeof *idx, st) : NULL;
+    if (!idx) {
+        sm_mem_free(x);
+        return st ? st->code : SM_ERR_DATA;
+    }
+    for (size_t done = 0; done < n; done += chunk) {
+        size_t nb = n - done < chunk ? n - done : chunk;
+        for (size_t i = 0; i < nb; i++) idx[i] = done + i;
+        sm_dataset_gather(ds, idx, nb, x);
+        sm_model_embed(m, x, nb, f ? f + done * m->features : NULL, z ? z + done * m->z_dim : NULL, NULL);
+    }
+    sm_mem_free(x);
+    sm_mem_free(idx);
+    return SM_OK;
 }

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "data/dataset.h"
 #include "io/config.h"
 #include "nn/conv2d.h"
 #include "nn/loss.h"
@@ -166,5 +167,10 @@ double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss);
  * p (n × z_dim); any of f, z, p may be NULL.  Uses the running statistics
  * and updates nothing but view 0's activations, so call it between steps. */
 void sm_model_embed(sm_model *m, const float *x, size_t n, float *f, float *z, float *p);
+
+/* The same for the first n images of a data set (un-augmented, n <= ds->n):
+ * f (n × features) and z (n × z_dim), either may be NULL.  SM_ERR_DATA if
+ * memory for the image chunk runs out. */
+int sm_model_embed_dataset(sm_model *m, const sm_dataset *ds, size_t n, float *f, float *z, sm_status *st);
 
 #endif

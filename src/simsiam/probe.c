@@ -1,0 +1,223 @@
+/* Checkpoint restore, split embedding and the linear probe (see probe.h). */
+#include "simsiam/probe.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "io/checkpoint.h"
+#include "optim/sgd.h"
+
+/* ---- restore -------------------------------------------------------------- */
+
+static int config_from(const sm_ckpt *c, const char *path, sm_config *cfg, sm_status *st)
+{
+    const char *text;
+    sm_config_defaults(cfg);
+    int rc = sm_ckpt_get_text(c, "config", &text, st);
+    if (!rc) rc = sm_config_parse_text(cfg, text, path, st);
+    if (!rc) rc = sm_config_finish(cfg, st);
+    return rc;
+}
+
+static int copy_section(const sm_ckpt *c, const char *name, float *dst, size_t n, sm_status *st)
+{
+    const float *v;
+    int rc = sm_ckpt_get_f32(c, name, n, &v, st);
+    if (!rc && n) memcpy(dst, v, n * sizeof *dst);
+    return rc;
+}
+
+int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dataset *data, sm_model **m,
+                     sm_status *st)
+{
+    *m = NULL;
+    memset(data, 0, sizeof *data);
+    sm_ckpt *c;
+    int rc = sm_ckpt_read(path, &c, st);
+    if (rc) return rc;
+    rc = config_from(c, path, cfg, st);
+    if (!rc) rc = sm_data_load(cfg, split, data, st);
+    if (!rc) {
+        *m = sm_model_alloc(cfg, (int)data->c, (int)data->h, (int)data->w, SM_PROBE_BATCH, st);
+        if (!*m) rc = st ? st->code : SM_ERR_DATA;
+    }
+    if (!rc) rc = copy_section(c, "params", (*m)->params, (*m)->n_params, st);
+    if (!rc) rc = copy_section(c, "bn_stats", (*m)->stats, (*m)->n_stats, st);
+    sm_ckpt_free(c);
+    if (rc) {
+        sm_model_free(*m);
+        *m = NULL;
+        sm_dataset_free(data);
+    }
+    return rc;
+}
+
+/* ---- linear probe --------------------------------------------------------- */
+
+void sm_probe_defaults(sm_probe_opts *o)
+{
+    *o = (sm_probe_opts){.epochs = 100, .batch = 256, .lr = 0.1, .momentum = 0.9, .weight_decay = 1e-4, .seed = 0};
+}
+
+/* Column j of the n rows x (d floats each) into (x − mean) / scale. */
+static void standardize_column(float *x, size_t n, size_t d, size_t j, double mean, double scale)
+{
+    for (size_t i = 0; i < n; i++) x[i * d + j] = (float)((x[i * d + j] - mean) / scale);
+}
+
+void sm_probe_standardize(float *train, size_t n_train, float *test, size_t n_test, size_t d)
+{
+    for (size_t j = 0; j < d; j++) {
+        double sum = 0, sum2 = 0;
+        for (size_t i = 0; i < n_train; i++) sum += train[i * d + j];
+        double mean = sum / (double)n_train;
+        for (size_t i = 0; i < n_train; i++) {
+            double c = train[i * d + j] - mean;
+            sum2 += c * c;
+        }
+        double sd = sqrt(sum2 / (double)n_train);
+        double scale = sd > 0 ? sd : 1; /* a constant feature carries nothing: leave it at 0 */
+        standardize_column(train, n_train, d, j, mean, scale);
+        standardize_column(test, n_test, d, j, mean, scale);
+    }
+}
+
+/* Row i of logits (k floats) into its softmax, computed in double with the
+ * maximum subtracted; returns −log softmax[label]. */
+static double softmax_row(float *row, size_t k, uint8_t label)
+{
+    double mx = row[0];
+    for (size_t c = 1; c < k; c++) mx = fmax(mx, row[c]);
+    double sum = 0;
+    for (size_t c = 0; c < k; c++) sum += exp(row[c] - mx);
+    double nll = log(sum) - (row[label] - mx);
+    for (size_t c = 0; c < k; c++) row[c] = (float)(exp(row[c] - mx) / sum);
+    return nll;
+}
+
+/* logits = x W + b (n × k). */
+static void compute_logits(const float *x, size_t n, size_t d, size_t k, const float *params, float *logits)
+{
+    const float *b = params + d * k;
+    for (size_t i = 0; i < n; i++) memcpy(logits + i * k, b, k * sizeof *b);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)d, 1.0f, x, (int)d, params, (int)k,
+                1.0f, logits, (int)k);
+}
+
+double sm_probe_loss_grad(const float *x, const uint8_t *y, size_t n, size_t d, size_t k, const float *params,
+                          float *grad, float *logits)
+{
+    compute_logits(x, n, d, k, params, logits);
+    double loss = 0;
+    float *gb = grad + d * k;
+    memset(gb, 0, k * sizeof *gb);
+    /* logits become ∂L/∂logits = (softmax − onehot) / n */
+    for (size_t i = 0; i < n; i++) {
+        float *row = logits + i * k;
+        loss += softmax_row(row, k, y[i]);
+        row[y[i]] -= 1.0f;
+        for (size_t c = 0; c < k; c++) {
+            row[c] /= (float)n;
+            gb[c] += row[c];
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)n, 1.0f, x, (int)d, logits, (int)k, 0.0f,
+                grad, (int)k);
+    return loss / (double)n;
+}
+
+typedef struct {
+    float *xb, *grad, *momentum, *logits;
+    uint8_t *yb;
+    sm_sampler sampler;
+} fit_buffers;
+
+static void fit_buffers_free(fit_buffers *b)
+{
+    sm_mem_free(b->xb);
+    sm_mem_free(b->grad);
+    sm_mem_free(b->momentum);
+    sm_mem_free(b->logits);
+    sm_mem_free(b->yb);
+    sm_sampler_free(&b->sampler);
+}
+
+static int fit_buffers_alloc(fit_buffers *b, size_t n, size_t batch, size_t d, size_t k, uint64_t seed,
+                             sm_status *st)
+{
+    memset(b, 0, sizeof *b);
+    size_t np = d * k + k;
+    if ((b->xb = sm_mem_alloc_aligned(batch * d, sizeof *b->xb, st)) &&
+        (b->grad = sm_mem_alloc_aligned(np, sizeof *b->grad, st)) &&
+        (b->momentum = sm_mem_alloc_aligned(np, sizeof *b->momentum, st)) &&
+        (b->logits = sm_mem_alloc_aligned(batch * k, sizeof *b->logits, st)) &&
+        (b->yb = sm_mem_alloc(batch, 1, st)) && !sm_sampler_alloc(&b->sampler, n, batch, seed, st))
+        return SM_OK;
+    fit_buffers_free(b);
+    return st ? st->code : SM_ERR_DATA;
+}
+
+int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k, const sm_probe_opts *o,
+                 float *params, sm_status *st)
+{
+    size_t batch = o->batch < n ? o->batch : n;
+    memset(params, 0, (d * k + k) * sizeof *params);
+    fit_buffers b;
+    int rc = fit_buffers_alloc(&b, n, batch, d, k, o->seed, st);
+    if (rc) return rc;
+    memset(b.momentum, 0, (d * k + k) * sizeof *b.momentum);
+    sm_sgd_group groups[2] = {
+        {.offset = 0, .count = d * k, .lr = (float)o->lr, .momentum = (float)o->momentum,
+         .weight_decay = (float)o->weight_decay},
+        {.offset = d * k, .count = k, .lr = (float)o->lr, .momentum = (float)o->momentum, .weight_decay = 0},
+    };
+    for (size_t e = 0; e < o->epochs; e++) {
+        sm_sampler_shuffle(&b.sampler, e);
+        for (size_t bi = 0; bi < sm_sampler_batches(&b.sampler); bi++) {
+            const size_t *idx = sm_sampler_batch(&b.sampler, bi);
+            for (size_t i = 0; i < batch; i++) {
+                memcpy(b.xb + i * d, x + idx[i] * d, d * sizeof *x);
+                b.yb[i] = y[idx[i]];
+            }
+            sm_probe_loss_grad(b.xb, b.yb, batch, d, k, params, b.grad, b.logits);
+            sm_sgd_step(groups, 2, params, b.grad, b.momentum);
+        }
+    }
+    fit_buffers_free(&b);
+    return SM_OK;
+}
+
+double sm_probe_accuracy(const float *x, const uint8_t *y, size_t n, size_t d, size_t k, const float *params)
+{
+    size_t correct = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        double best_logit = -INFINITY;
+        for (size_t c = 0; c < k; c++) {
+            double logit = params[d * k + c];
+            for (size_t j = 0; j < d; j++) logit += (double)x[i * d + j] * params[j * k + c];
+            if (logit > best_logit) {
+                best_logit = logit;
+                best = c;
+            }
+        }
+        correct += best == y[i];
+    }
+    return (double)correct / (double)n;
+}
+
+int sm_probe_linear(float *train, const uint8_t *train_y, size_t n_train, float *test, const uint8_t *test_y,
+                    size_t n_test, size_t d, size_t k, const sm_probe_opts *o, double *acc, sm_status *st)
+{
+    float *params = sm_mem_alloc_aligned(d * k + k, sizeof *params, st);
+    if (!params) return st ? st->code : SM_ERR_DATA;
+    sm_probe_standardize(train, n_train, test, n_test, d);
+    int rc = sm_probe_fit(train, train_y, n_train, d, k, o, params, st);
+    if (!rc) *acc = sm_probe_accuracy(test, test_y, n_test, d, k, params);
+    sm_mem_free(params);
+    return rc;
+}

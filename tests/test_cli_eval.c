@@ -1,0 +1,111 @@
+/* Tests for src/cli/eval.c on a tiny trained run: the JSON line of both
+ * probes, kNN agreeing with the trainer's own monitor, and the error exits. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/support.h"
+
+#define TINY "dataset=synthetic arch=mlp width=2 proj_hidden=16 z_dim=4 pred_hidden=4 batch=16 threads=1"
+
+static char run_dir[4096];
+
+/* A 3-step run with the kNN monitor on, trained once per test binary. */
+static const char *checkpoint(void)
+{
+    static char path[4200];
+    if (path[0]) return path;
+    snprintf(run_dir, sizeof run_dir, "%s", sm_test_path("eval_run"));
+    char args[4400];
+    snprintf(args, sizeof args, "train " TINY " steps=3 knn_every=1 out=%s", run_dir);
+    char *err;
+    int rc = sm_test_cli(args, NULL, &err);
+    if (rc) fprintf(stderr, "stderr: %s", err);
+    free(err);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s", sm_test_join(run_dir, "checkpoint.bin"));
+    return path;
+}
+
+/* Run eval with --probe probe: exit 0, nothing on stderr, one JSON line
+ * with the fixed keys in order; returns the accuracy. */
+static double eval_accuracy(const char *probe)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "eval --checkpoint %s --probe %s", checkpoint(), probe);
+    int rc = sm_test_cli(args, &out, &err);
+    if (rc) fprintf(stderr, "stderr: %s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    assert_int_equal(sm_test_lines(out), 1);
+    char head[64];
+    snprintf(head, sizeof head, "{\"probe\":\"%s\",\"accuracy\":", probe);
+    assert_true(strncmp(out, head, strlen(head)) == 0);
+    assert_non_null(strstr(out, ",\"n_train\":2000,\"n_test\":500,\"seconds\":"));
+    assert_true(strcmp(out + strlen(out) - 2, "}\n") == 0);
+    assert_true(sm_test_json_number(out, "seconds") >= 0);
+    double acc = sm_test_json_number(out, "accuracy");
+    assert_true(acc >= 0 && acc <= 1);
+    if (sm_test_have_python("json")) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<'EOF'\n%sEOF\n",
+                 out);
+        assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    }
+    free(out);
+    free(err);
+    return acc;
+}
+
+/* The same model, bank and queries as the trainer's last monitor row: the
+ * same accuracy (summary.json prints it with 4 decimals too). */
+static void test_knn_matches_monitor(void **state)
+{
+    (void)state;
+    double acc = eval_accuracy("knn");
+    size_t n;
+    char *summary = sm_test_read(sm_test_join(run_dir, "summary.json"), &n);
+    assert_true(fabs(acc - sm_test_json_number(summary, "knn_acc")) < 1e-9);
+    free(summary);
+}
+
+/* Synthetic has 10 classes (chance 0.1); even a 3-step encoder's features
+ * separate them far better linearly. */
+static void test_linear(void **state)
+{
+    (void)state;
+    double acc = eval_accuracy("linear");
+    assert_true(acc > 0.2);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char args[8400];
+    const char *bad = sm_test_path("eval_bad.bin");
+    sm_test_write_text(bad, "corrupt");
+    snprintf(args, sizeof args, "eval --checkpoint %s", bad);
+    sm_test_cli_error(args, 1, bad, NULL);
+    snprintf(args, sizeof args, "eval --checkpoint %s --probe linear", bad);
+    sm_test_cli_error(args, 1, bad, NULL);
+    snprintf(args, sizeof args, "eval --checkpoint %s --probe svm", checkpoint());
+    sm_test_cli_error(args, 2, "--probe 'svm'", NULL);
+    sm_test_cli_error("eval --probe knn", 2, "missing --checkpoint", NULL);
+    sm_test_cli_error("eval --checkpoint x.bin extra", 2, "unexpected argument 'extra'", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_knn_matches_monitor),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
