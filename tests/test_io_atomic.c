@@ -13,26 +13,6 @@
 #include "io/atomic.h"
 #include "support/support.h"
 
-/* Number of leftover temporaries "<base>.XXXXXX" next to path. */
-static int count_temporaries(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    assert_non_null(slash);
-    *slash = '\0';
-    const char *base = slash + 1;
-    size_t blen = strlen(base);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, base, blen) == 0 && e->d_name[blen] == '.') n++;
-    closedir(d);
-    return n;
-}
-
 static void test_write_replaces_whole_file(void **state)
 {
     (void)state;
@@ -44,7 +24,7 @@ static void test_write_replaces_whole_file(void **state)
     char *s = sm_test_read(p, &n);
     assert_string_equal(s, "2nd\n");
     free(s);
-    assert_int_equal(count_temporaries(p), 0);
+    assert_int_equal(sm_test_count_temporaries(p), 0);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0644);
@@ -67,7 +47,7 @@ static void test_abort_keeps_old_content(void **state)
     s = sm_test_read(p, NULL);
     assert_string_equal(s, "kept\n");
     free(s);
-    assert_int_equal(count_temporaries(p), 0);
+    assert_int_equal(sm_test_count_temporaries(p), 0);
 }
 
 static void test_missing_directory_is_an_error(void **state)
@@ -96,7 +76,7 @@ static void test_rename_failure_keeps_destination(void **state)
     char *s = sm_test_read(inner, NULL);
     assert_string_equal(s, "x");
     free(s);
-    assert_int_equal(count_temporaries(dir), 0);
+    assert_int_equal(sm_test_count_temporaries(dir), 0);
 }
 
 int main(void)

@@ -162,26 +162,6 @@ static sample_layout write_sample(const char *path)
     return lay;
 }
 
-/* Number of leftover atomic temporaries "<base>.XXXXXX" next to path. */
-static int count_temporaries(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    assert_non_null(slash);
-    *slash = '\0';
-    const char *base = slash + 1;
-    size_t blen = strlen(base);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, base, blen) == 0 && e->d_name[blen] == '.') n++;
-    closedir(d);
-    return n;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Round trips and layout                                                   */
 
@@ -758,7 +738,7 @@ static void test_new_checkpoint_replaces_old_one(void **state)
     write_ok(p, w);
     sm_ckpt_writer_free(w);
     assert_int_equal(read_step(p), 200);
-    assert_int_equal(count_temporaries(p), 0);
+    assert_int_equal(sm_test_count_temporaries(p), 0);
 }
 
 static void test_failed_write_keeps_old_checkpoint(void **state)
@@ -801,7 +781,7 @@ static void test_failed_write_keeps_old_checkpoint(void **state)
     assert_int_equal(n_now, n_old);
     assert_memory_equal(now, old, n_old);
     assert_int_equal(read_step(p), 100);
-    assert_int_equal(count_temporaries(p), 0);
+    assert_int_equal(sm_test_count_temporaries(p), 0);
     free(now);
     free(old);
 }

@@ -28,26 +28,6 @@ typedef struct {
     double *x, *gamma, *beta, *r; /* r: weights of the objective L = Σ r·y */
 } bn_case;
 
-static void fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (float)(lo + (hi - lo) * sm_rng_uniform(rng));
-}
-
-static double *to_double(const float *a, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = a[i];
-    return d;
-}
-
-static float *alloc_floats(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 /* Training-mode batch norm from the definition, in double. */
 static void ref_forward(const bn_case *b, double *y)
 {
@@ -90,17 +70,17 @@ static void check_case(size_t n, size_t c, size_t hw, int affine)
     sm_rng rng;
     sm_rng_seed(&rng, 21, n * 100 + c * 10 + hw + (size_t)affine);
     size_t count = n * c * hw;
-    float *x = alloc_floats(count), *y = alloc_floats(count), *r = alloc_floats(count), *dx = alloc_floats(count);
-    float *gamma = alloc_floats(c), *beta = alloc_floats(c), *dgamma = alloc_floats(c), *dbeta = alloc_floats(c);
-    float *mean = alloc_floats(c), *invstd = alloc_floats(c);
-    fill_uniform(x, count, &rng, -1.0, 3.0); /* a non-zero mean, as after a ReLU */
-    fill_uniform(r, count, &rng, -1.0, 1.0);
-    fill_uniform(gamma, c, &rng, 0.5, 1.5);
-    fill_uniform(beta, c, &rng, -0.5, 0.5);
+    float *x = sm_test_floats(count), *y = sm_test_floats(count), *r = sm_test_floats(count), *dx = sm_test_floats(count);
+    float *gamma = sm_test_floats(c), *beta = sm_test_floats(c), *dgamma = sm_test_floats(c), *dbeta = sm_test_floats(c);
+    float *mean = sm_test_floats(c), *invstd = sm_test_floats(c);
+    sm_test_fill_uniform(x, count, &rng, -1.0, 3.0); /* a non-zero mean, as after a ReLU */
+    sm_test_fill_uniform(r, count, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
+    sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
 
     sm_batchnorm_forward_train(n, c, hw, x, affine ? gamma : NULL, affine ? beta : NULL, y, mean, invstd,
                                NULL, NULL);
-    bn_case b = {n, c, hw, affine, to_double(x, count), to_double(gamma, c), to_double(beta, c), to_double(r, count)};
+    bn_case b = {n, c, hw, affine, sm_test_to_double(x, count), sm_test_to_double(gamma, c), sm_test_to_double(beta, c), sm_test_to_double(r, count)};
     double *want = malloc(count * sizeof *want);
     assert_non_null(want);
     ref_forward(&b, want);
@@ -205,8 +185,8 @@ static void test_batchnorm_normalises_each_channel(void **state)
     size_t n = 4, c = 3, hw = 9, count = n * c * hw;
     sm_rng rng;
     sm_rng_seed(&rng, 2, 0);
-    float *x = alloc_floats(count), *y = alloc_floats(count), mean[3], invstd[3];
-    fill_uniform(x, count, &rng, 1.0, 9.0);
+    float *x = sm_test_floats(count), *y = sm_test_floats(count), mean[3], invstd[3];
+    sm_test_fill_uniform(x, count, &rng, 1.0, 9.0);
     sm_batchnorm_forward_train(n, c, hw, x, NULL, NULL, y, mean, invstd, NULL, NULL);
     for (size_t j = 0; j < c; j++) {
         double s = 0.0, s2 = 0.0;
@@ -230,12 +210,12 @@ static void test_batchnorm_backward_accumulates(void **state)
     size_t n = 4, c = 2, hw = 3, count = n * c * hw;
     sm_rng rng;
     sm_rng_seed(&rng, 3, 0);
-    float *x = alloc_floats(count), *dy = alloc_floats(count), *y = alloc_floats(count);
-    float *dx0 = alloc_floats(count), *dx = alloc_floats(count);
+    float *x = sm_test_floats(count), *dy = sm_test_floats(count), *y = sm_test_floats(count);
+    float *dx0 = sm_test_floats(count), *dx = sm_test_floats(count);
     float gamma[2] = {1.5f, 0.5f}, beta[2] = {0, 0}, mean[2], invstd[2];
     float dg0[2] = {0, 0}, db0[2] = {0, 0}, dg[2] = {1, 1}, db[2] = {-1, -1};
-    fill_uniform(x, count, &rng, -2.0, 2.0);
-    fill_uniform(dy, count, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(x, count, &rng, -2.0, 2.0);
+    sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
     sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y, mean, invstd, NULL, NULL);
     sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx0, dg0, db0);
     for (size_t i = 0; i < count; i++) dx[i] = 2.0f;
@@ -259,17 +239,17 @@ static void test_batchnorm_identical_across_threads(void **state)
     size_t n = 8, c = 6, hw = 10, count = n * c * hw;
     sm_rng rng;
     sm_rng_seed(&rng, 4, 0);
-    float *x = alloc_floats(count), *dy = alloc_floats(count), gamma[6], beta[6];
-    fill_uniform(x, count, &rng, -2.0, 2.0);
-    fill_uniform(dy, count, &rng, -1.0, 1.0);
-    fill_uniform(gamma, c, &rng, 0.5, 1.5);
-    fill_uniform(beta, c, &rng, -0.5, 0.5);
+    float *x = sm_test_floats(count), *dy = sm_test_floats(count), gamma[6], beta[6];
+    sm_test_fill_uniform(x, count, &rng, -2.0, 2.0);
+    sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
+    sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
     float *y[2], *dx[2], dg[2][6], db[2][6], rm[2][6], rv[2][6], mean[6], invstd[6];
     int saved = omp_get_max_threads();
     for (int t = 0; t < 2; t++) {
         omp_set_num_threads(t + 1);
-        y[t] = alloc_floats(count);
-        dx[t] = alloc_floats(count);
+        y[t] = sm_test_floats(count);
+        dx[t] = sm_test_floats(count);
         memset(dg[t], 0, sizeof dg[t]);
         memset(db[t], 0, sizeof db[t]);
         sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);

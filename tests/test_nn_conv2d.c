@@ -20,19 +20,6 @@ typedef struct {
     double *x, *w, *r; /* input, weights, and the weights r of L = Σ r·y */
 } conv_case;
 
-static void fill_uniform(float *a, size_t n, sm_rng *rng)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (float)(2.0 * sm_rng_uniform(rng) - 1.0);
-}
-
-static double *to_double(const float *a, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = a[i];
-    return d;
-}
-
 static size_t x_count(const sm_conv2d_shape *s) { return (size_t)s->n * s->c_in * s->h_in * s->w_in; }
 static size_t y_count(const sm_conv2d_shape *s)
 {
@@ -73,28 +60,21 @@ static double ref_objective(const void *ctx)
     return l;
 }
 
-static float *alloc_floats(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 /* Forward and backward of one shape against the reference. */
 static void check_shape(sm_conv2d_shape s, int threads)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 11, (uint64_t)(s.stride * 10 + s.pad + 100 * s.k));
     size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
-    float *x = alloc_floats(nx), *w = alloc_floats(nw), *y = alloc_floats(ny), *r = alloc_floats(ny);
-    float *dx = alloc_floats(nx), *dw = alloc_floats(nw);
-    float *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, threads));
-    fill_uniform(x, nx, &rng);
-    fill_uniform(w, nw, &rng);
-    fill_uniform(r, ny, &rng);
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *y = sm_test_floats(ny), *r = sm_test_floats(ny);
+    float *dx = sm_test_floats(nx), *dw = sm_test_floats(nw);
+    float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, threads));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(r, ny, &rng, -1.0, 1.0);
 
     sm_conv2d_forward(&s, x, w, y, scratch, threads);
-    conv_case cc = {s, to_double(x, nx), to_double(w, nw), to_double(r, ny)};
+    conv_case cc = {s, sm_test_to_double(x, nx), sm_test_to_double(w, nw), sm_test_to_double(r, ny)};
     double *want = malloc(ny * sizeof *want), scale = 0.0;
     assert_non_null(want);
     ref_forward(&s, cc.x, cc.w, want);
@@ -172,12 +152,12 @@ static void test_conv2d_backward_accumulates(void **state)
     sm_rng rng;
     sm_rng_seed(&rng, 5, 0);
     size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
-    float *x = alloc_floats(nx), *w = alloc_floats(nw), *dy = alloc_floats(ny);
-    float *dx0 = alloc_floats(nx), *dw0 = alloc_floats(nw), *dx = alloc_floats(nx), *dw = alloc_floats(nw);
-    float *dw_only = alloc_floats(nw), *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, 2));
-    fill_uniform(x, nx, &rng);
-    fill_uniform(w, nw, &rng);
-    fill_uniform(dy, ny, &rng);
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *dy = sm_test_floats(ny);
+    float *dx0 = sm_test_floats(nx), *dw0 = sm_test_floats(nw), *dx = sm_test_floats(nx), *dw = sm_test_floats(nw);
+    float *dw_only = sm_test_floats(nw), *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, 2));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
     sm_conv2d_backward(&s, x, w, dy, dx0, dw0, scratch, 2);
     for (size_t i = 0; i < nx; i++) dx[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
@@ -209,17 +189,17 @@ static void test_conv2d_identical_across_threads(void **state)
     sm_rng rng;
     sm_rng_seed(&rng, 9, 0);
     size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
-    float *x = alloc_floats(nx), *w = alloc_floats(nw), *dy = alloc_floats(ny);
-    fill_uniform(x, nx, &rng);
-    fill_uniform(w, nw, &rng);
-    fill_uniform(dy, ny, &rng);
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *dy = sm_test_floats(ny);
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
     float *y[3], *dx[3], *dw[3];
     openblas_set_num_threads(2);
     for (int t = 0; t < 3; t++) {
-        y[t] = alloc_floats(ny);
-        dx[t] = alloc_floats(nx);
-        dw[t] = alloc_floats(nw);
-        float *scratch = alloc_floats(sm_conv2d_scratch_floats(&s, t + 1));
+        y[t] = sm_test_floats(ny);
+        dx[t] = sm_test_floats(nx);
+        dw[t] = sm_test_floats(nw);
+        float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, t + 1));
         sm_conv2d_forward(&s, x, w, y[t], scratch, t + 1);
         sm_conv2d_backward(&s, x, w, dy, dx[t], dw[t], scratch, t + 1);
         free(scratch);

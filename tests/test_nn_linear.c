@@ -27,26 +27,6 @@ typedef struct {
     double *x, *w, *b, *r; /* r: weights of the objective L = Σ r·y */
 } lin_case;
 
-static void fill_uniform(float *a, size_t n, sm_rng *rng)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (float)(2.0 * sm_rng_uniform(rng) - 1.0);
-}
-
-static double *to_double(const float *a, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++) d[i] = a[i];
-    return d;
-}
-
-static float *alloc_floats(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 /* y[i][o] = Σ_k x[i][k] w[o][k] + b[o] */
 static double ref_output(const lin_case *c, size_t i, size_t o)
 {
@@ -68,15 +48,15 @@ static void check_case(size_t n, size_t in, size_t out, int bias)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 31, n + in * 10 + (size_t)bias);
-    float *x = alloc_floats(n * in), *w = alloc_floats(out * in), *b = alloc_floats(out);
-    float *y = alloc_floats(n * out), *r = alloc_floats(n * out);
-    float *dx = alloc_floats(n * in), *dw = alloc_floats(out * in), *db = alloc_floats(out);
-    fill_uniform(x, n * in, &rng);
-    fill_uniform(w, out * in, &rng);
-    fill_uniform(b, out, &rng);
-    fill_uniform(r, n * out, &rng);
+    float *x = sm_test_floats(n * in), *w = sm_test_floats(out * in), *b = sm_test_floats(out);
+    float *y = sm_test_floats(n * out), *r = sm_test_floats(n * out);
+    float *dx = sm_test_floats(n * in), *dw = sm_test_floats(out * in), *db = sm_test_floats(out);
+    sm_test_fill_uniform(x, n * in, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, out * in, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(b, out, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(r, n * out, &rng, -1.0, 1.0);
     sm_linear_forward(n, in, out, x, w, bias ? b : NULL, y);
-    lin_case c = {n, in, out, bias, to_double(x, n * in), to_double(w, out * in), to_double(b, out), to_double(r, n * out)};
+    lin_case c = {n, in, out, bias, sm_test_to_double(x, n * in), sm_test_to_double(w, out * in), sm_test_to_double(b, out), sm_test_to_double(r, n * out)};
     for (size_t i = 0; i < n; i++)
         for (size_t o = 0; o < out; o++) assert_near(y[i * out + o], ref_output(&c, i, o), 1e-6);
     sm_linear_backward(n, in, out, x, w, r, dx, dw, bias ? db : NULL);
@@ -117,9 +97,9 @@ static void test_linear_backward_accumulates(void **state)
     sm_rng rng;
     sm_rng_seed(&rng, 32, 0);
     float x[12], w[6], dy[8], dx0[12] = {0}, dw0[6] = {0}, db0[2] = {0}, dx[12], dw[6], db[2], dw_only[6];
-    fill_uniform(x, 12, &rng);
-    fill_uniform(w, 6, &rng);
-    fill_uniform(dy, 8, &rng);
+    sm_test_fill_uniform(x, 12, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, 6, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, 8, &rng, -1.0, 1.0);
     sm_linear_backward(n, in, out, x, w, dy, dx0, dw0, db0);
     for (int i = 0; i < 12; i++) dx[i] = 1.0f;
     for (int i = 0; i < 6; i++) dw[i] = dw_only[i] = 2.0f;
@@ -141,18 +121,18 @@ static void test_linear_identical_across_threads(void **state)
     size_t n = 256, in = 256, out = 128;
     sm_rng rng;
     sm_rng_seed(&rng, 33, 0);
-    float *x = alloc_floats(n * in), *w = alloc_floats(out * in), *b = alloc_floats(out), *dy = alloc_floats(n * out);
-    fill_uniform(x, n * in, &rng);
-    fill_uniform(w, out * in, &rng);
-    fill_uniform(b, out, &rng);
-    fill_uniform(dy, n * out, &rng);
+    float *x = sm_test_floats(n * in), *w = sm_test_floats(out * in), *b = sm_test_floats(out), *dy = sm_test_floats(n * out);
+    sm_test_fill_uniform(x, n * in, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, out * in, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(b, out, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, n * out, &rng, -1.0, 1.0);
     float *y[3], *dx[3], *dw[3];
     int saved = omp_get_max_threads();
     for (int t = 0; t < 3; t++) {
         omp_set_num_threads(t + 1);
-        y[t] = alloc_floats(n * out);
-        dx[t] = alloc_floats(n * in);
-        dw[t] = alloc_floats(out * in);
+        y[t] = sm_test_floats(n * out);
+        dx[t] = sm_test_floats(n * in);
+        dw[t] = sm_test_floats(out * in);
         sm_linear_forward(n, in, out, x, w, b, y[t]);
         sm_linear_backward(n, in, out, x, w, dy, dx[t], dw[t], NULL);
     }

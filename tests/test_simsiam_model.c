@@ -46,16 +46,9 @@ static sm_model *tiny_model(sm_arch_kind arch, size_t max_batch, uint64_t seed)
     return m;
 }
 
-static float *alloc_floats(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 static float *copy_floats(const float *src, size_t n)
 {
-    float *p = alloc_floats(n);
+    float *p = sm_test_floats(n);
     memcpy(p, src, n * sizeof *p);
     return p;
 }
@@ -65,7 +58,7 @@ static float *random_images(const sm_model *m, size_t n, uint64_t stream)
     sm_rng rng;
     sm_rng_seed(&rng, 7, stream);
     size_t count = n * m->in_c * m->in_h * m->in_w;
-    float *x = alloc_floats(count);
+    float *x = sm_test_floats(count);
     for (size_t i = 0; i < count; i++) x[i] = (float)sm_rng_normal(&rng);
     return x;
 }
@@ -299,7 +292,7 @@ static void check_functional_gradient(sm_arch_kind arch)
     sm_model *m = tiny_model(arch, TINY_N, 1);
     float *x = random_images(m, TINY_N, 1);
     size_t nz = TINY_N * m->z_dim;
-    float *a = alloc_floats(nz), *b = alloc_floats(nz);
+    float *a = sm_test_floats(nz), *b = sm_test_floats(nz);
     sm_rng rng;
     sm_rng_seed(&rng, 5, 0);
     for (size_t i = 0; i < nz; i++) {
@@ -414,7 +407,7 @@ static void test_stop_gradient(void **state)
     sm_model_forward(m, 0, x1, TINY_N, SM_MODEL_TRAIN, &o1);
     sm_model_forward(m, 1, x2, TINY_N, SM_MODEL_TRAIN, &o2);
     memcpy(m->stats, stats, m->n_stats * sizeof(float));
-    float *z2 = copy_floats(o2.z, nz), *dp = alloc_floats(nz), *dz = alloc_floats(nz);
+    float *z2 = copy_floats(o2.z, nz), *dp = sm_test_floats(nz), *dz = sm_test_floats(nz);
     sm_loss_backward(SM_LOSS_COSINE, TINY_N, m->z_dim, o1.p, z2, 1.0f, dp);
     sm_loss_backward(SM_LOSS_COSINE, TINY_N, m->z_dim, z2, o1.p, 1.0f, dz);
     sm_model_backward(m, 0, TINY_N, NULL, dp);
@@ -504,8 +497,8 @@ static void test_eval_uses_running_stats(void **state)
     }
 
     float *stats = copy_floats(m->stats, m->n_stats);
-    float *f = alloc_floats(N * m->features), *z = alloc_floats(nz), *p = alloc_floats(nz);
-    float *z_again = alloc_floats(nz), *z_one = alloc_floats(m->z_dim);
+    float *f = sm_test_floats(N * m->features), *z = sm_test_floats(nz), *p = sm_test_floats(nz);
+    float *z_again = sm_test_floats(nz), *z_one = sm_test_floats(m->z_dim);
     sm_model_embed(m, x, N, f, z, p);
     sm_model_embed(m, x, N, NULL, z_again, NULL);
     assert_memory_equal(stats, m->stats, m->n_stats * sizeof(float)); /* nothing updated */
@@ -521,7 +514,7 @@ static void test_eval_uses_running_stats(void **state)
     for (size_t i = 0; i < nz; i++) diff = fmax(diff, fabs(z[i] - z_train[i]));
     assert_true(diff > 1e-2);
     /* Chunks of max_batch: 2N images in two chunks give the same rows twice. */
-    float *x2 = alloc_floats(2 * N * in_size), *z2 = alloc_floats(2 * nz);
+    float *x2 = sm_test_floats(2 * N * in_size), *z2 = sm_test_floats(2 * nz);
     memcpy(x2, x, N * in_size * sizeof(float));
     memcpy(x2 + N * in_size, x, N * in_size * sizeof(float));
     sm_model_embed(m, x2, 2 * N, NULL, z2, NULL);
@@ -559,7 +552,7 @@ static void test_forward_bitwise_across_threads(void **state)
         sm_model_forward(m, 0, x, N, SM_MODEL_TRAIN, &out);
         p[t] = copy_floats(out.p, nz);
         stats_after[t] = copy_floats(m->stats, m->n_stats);
-        z[t] = alloc_floats(nz);
+        z[t] = sm_test_floats(nz);
         sm_model_embed(m, x, N, NULL, z[t], NULL);
     }
     sm_threads_set(saved);

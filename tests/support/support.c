@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -175,4 +176,43 @@ const char *sm_test_join(const char *dir, const char *name)
     char *b = buf[next++ % 4];
     snprintf(b, sizeof buf[0], "%s/%s", dir, name);
     return b;
+}
+
+float *sm_test_floats(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+void sm_test_fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (float)(lo + (hi - lo) * sm_rng_uniform(rng));
+}
+
+double *sm_test_to_double(const float *a, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+int sm_test_count_temporaries(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    const char *base = slash + 1;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, base, blen) == 0 && e->d_name[blen] == '.') n++;
+    closedir(d);
+    return n;
 }

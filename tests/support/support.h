@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "core/rng.h"
+
 /* Path of the CLI under test ($SM_BIN, default build/simsiam-mi). */
 const char *sm_test_bin(void);
 /* Fixture path "<$SM_TMP>/<name>" (directory created on demand) in a static
@@ -40,6 +42,14 @@ int sm_test_have_python(const char *module);
  * gradient is not trivially small, max|fd| > 0.1). */
 void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ctx, double *v,
                             size_t n, const float *analytic, double tol);
+/* Zeroed floats (at least one), failing the test if memory runs out. */
+float *sm_test_floats(size_t n);
+/* a[i] = lo + (hi − lo) u, u uniform in [0, 1) from rng. */
+void sm_test_fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi);
+/* A malloc'd double copy of n floats (for double-precision references). */
+double *sm_test_to_double(const float *a, size_t n);
+/* Leftover atomic-write temporaries "<base>.XXXXXX" next to path. */
+int sm_test_count_temporaries(const char *path);
 /* Running under valgrind ($SM_VALGRIND): tests shrink their sizes. */
 int sm_test_slow(void);
 
