@@ -244,6 +244,28 @@ static void test_usage_errors(void **state)
     assert_int_equal(sm_gauss_mi(x, x, 1, 1, 1, 0.0, &h, NULL, &st), SM_ERR_USAGE);
 }
 
+/* [[2, 1], [1, 2]] = 3 u uᵀ + 1 w wᵀ with u = (1, 1)/√2, w = (1, −1)/√2:
+ * eigenvalues in decreasing order, eigenvectors in the columns (up to sign),
+ * and a 3 × 3 diagonal case sorted; a NaN entry is an error. */
+static void test_symmetric_eigenproblem(void **state)
+{
+    (void)state;
+    double a[4] = {2, 1, 1, 2}, eval[3], evec[9];
+    sm_status st;
+    assert_int_equal(sm_gauss_eigen_sym(a, 2, eval, evec, &st), SM_OK);
+    assert_true(fabs(eval[0] - 3) < 1e-12 && fabs(eval[1] - 1) < 1e-12);
+    double r = sqrt(0.5);
+    assert_true(fabs(fabs(evec[0]) - r) < 1e-12 && fabs(evec[0] - evec[2]) < 1e-12); /* column 0 ∝ (1, 1) */
+    assert_true(fabs(fabs(evec[1]) - r) < 1e-12 && fabs(evec[1] + evec[3]) < 1e-12); /* column 1 ∝ (1, −1) */
+    double b[9] = {1, 0, 0, 0, 5, 0, 0, 0, 2};
+    assert_int_equal(sm_gauss_eigen_sym(b, 3, eval, evec, &st), SM_OK);
+    assert_true(eval[0] == 5 && eval[1] == 2 && eval[2] == 1);
+    assert_true(fabs(evec[1 * 3 + 0]) == 1 && fabs(evec[2 * 3 + 1]) == 1 && fabs(evec[0 * 3 + 2]) == 1);
+    double c[4] = {1, NAN, NAN, 1};
+    assert_int_equal(sm_gauss_eigen_sym(c, 2, eval, evec, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "non-finite"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_singular_covariance_and_ridge),
         cmocka_unit_test(test_rounding_singular_covariance_is_rejected),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_symmetric_eigenproblem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

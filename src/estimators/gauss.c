@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_math.h>
@@ -178,4 +179,19 @@ int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy
     sm_arena_release(ar, mark);
     sm_arena_free(&local);
     return rc;
+}
+
+int sm_gauss_eigen_sym(double *a, size_t d, double *eval, double *evec, sm_status *st)
+{
+    assert(a && eval && evec && d >= 1);
+    for (size_t i = 0; i < d * d; i++)
+        if (!isfinite(a[i])) return sm_status_fail(st, SM_ERR_DATA, NULL, "non-finite value in a symmetric eigenproblem");
+    gsl_matrix_view av = gsl_matrix_view_array(a, d, d), vv = gsl_matrix_view_array(evec, d, d);
+    gsl_vector_view ev = gsl_vector_view_array(eval, d);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(d);
+    if (!w) return sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory in a symmetric eigenproblem");
+    gsl_eigen_symmv(&av.matrix, &ev.vector, &vv.matrix, w);
+    gsl_eigen_symmv_free(w);
+    gsl_eigen_symmv_sort(&ev.vector, &vv.matrix, GSL_EIGEN_SORT_VAL_DESC);
+    return SM_OK;
 }

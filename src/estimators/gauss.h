@@ -50,4 +50,10 @@ int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *
 int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy,
                 double ridge, double *mi, sm_arena *ws, sm_status *st);
 
+/* Symmetric eigendecomposition a = V diag(eval) Vᵀ of a d×d row-major
+ * matrix (destroyed): eval by decreasing value, eigenvector j in column j
+ * of evec (d×d row-major).  GSL's symmv: deterministic for a given a.
+ * Non-finite entries: SM_ERR_DATA. */
+int sm_gauss_eigen_sym(double *a, size_t d, double *eval, double *evec, sm_status *st);
+
 #endif

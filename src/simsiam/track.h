@@ -1,0 +1,135 @@
+/* Tracking the mutual-information view of the loss during training
+ * (DESIGN.md §1, §4): one row of track.csv (and of track_detail.csv) per
+ * event, in nats.
+ *
+ * A sample for one event: a fixed probe set of n images, two fresh views
+ * each, gives z1, z2 (encoder + projector, inference mode) and p1 = h(z1),
+ * p2 = h(z2) (the predictor); a few images with V views each give zv for
+ * H(z2|x).  From it (sm_track_estimate):
+ *   loss_cos      ½ D_cos(p1, z2) + ½ D_cos(p2, z1), D_cos = −cos (not an NLL)
+ *   nll_<family>  mean −log Q(z2; μ = p1), the family fitted by maximum
+ *                 likelihood (estimators/nll.h); kappa = vMF κ
+ *   h_z_kl        Kozachenko–Leonenko Ĥ(z2) on the dim_used coordinates
+ *   h_z_gauss     Gaussian Ĥ(z2) in all d dimensions (an upper bound on H)
+ *   h_z_given_z1  Ĥ(z2|z1) with the KSG-1 neighbour structure (the
+ *                 Ĥ(z1,z2) − Ĥ(z1) of KL estimators sharing k and ε_i)
+ *   h_z_given_x   Ĥ(z2|x): the KL entropy of each image's V views, averaged
+ *   i_ksg         Î_KSG1(z1; z2), both blocks whitened (estimators/mi.h)
+ *   i_gauss       Gaussian Î(z1; z2) in all d dimensions
+ *   i_ba          Barber–Agakov Ĥ(z2) − E[NLL_full], Ĥ = h_z_kl when
+ *                 dim_used = d, else h_z_gauss (then an over-estimate)
+ *   i_infonce     InfoNCE with critic log Q_full(z2_j; p1_i) over the n
+ *                 pairs; infonce_cap = log n, which it never exceeds
+ *   z_std         collapse metric of z1 (sm_track_z_std)
+ *   dim_used      d when d <= max_dim, else max_dim: the k-NN columns are
+ *                 then taken on the first max_dim principal coordinates of
+ *                 z2 (one orthonormal projection for z1, z2, p1 and zv,
+ *                 centred at z2's mean), since k-NN estimators are reliable
+ *                 in a few dimensions only.
+ * track_detail.csv puts the chain E[NLL] >= H(z2|z1) >= H(z2|x) in those
+ * same coordinates, with 95% subsampling intervals (estimators/resample.h,
+ * m = n/2, `resamples` subsamples; for h_z_given_x the images are
+ * subsampled):
+ *   nll_r       E[NLL_full] of the projected z2 given the projected p1
+ *               (= nll_full when dim_used = d)
+ *   nll_r_opt   the same with the best affine predictor of projected z2
+ *               from all of z1, least squares cross-fitted on two halves of
+ *               the probe set (each half predicted by the fit on the
+ *               other): DESIGN §1's min over h'.  nll_r − nll_r_opt is the
+ *               predictor's share of the gap, nll_r_opt − h_z_given_z1 the
+ *               family's.
+ * An estimator that cannot run (a singular covariance, duplicate points,
+ * too few rows) leaves NaN in its columns and its message in
+ * row->warning; the others still run.  Exactness as in the estimators: no
+ * jitter, no clipping. */
+#ifndef SM_SIMSIAM_TRACK_H
+#define SM_SIMSIAM_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "data/dataset.h"
+#include "io/config.h"
+#include "simsiam/model.h"
+
+enum { SM_TRACK_K = 3, SM_TRACK_MAX_DIM = 8, SM_TRACK_RESAMPLES = 20, SM_TRACK_WARNING_MAX = 768 };
+
+typedef struct {
+    double lo, hi;
+} sm_track_interval;
+
+typedef struct {
+    uint64_t step;
+    double loss_cos, nll_l2, nll_iso, nll_diag, nll_full, nll_vmf, kappa;
+    double h_z_kl, h_z_gauss, h_z_given_z1, h_z_given_x;
+    double i_ksg, i_gauss, i_ba, i_infonce, infonce_cap, z_std;
+    size_t dim_used;
+    /* track_detail.csv */
+    size_t n, views, images;
+    double nll_r, nll_r_opt;
+    sm_track_interval nll_r_ci, h_z_given_z1_ci, h_z_given_x_ci, i_ksg_ci;
+    char warning[SM_TRACK_WARNING_MAX]; /* first estimator failure, "" if none */
+} sm_track_row;
+
+/* One event's embeddings, row-major doubles. */
+typedef struct {
+    const double *z1, *z2, *p1, *p2; /* n × d: two views of the probe images */
+    size_t n, d;
+    const double *zv; /* images × views × d: views of image i at rows i·views … */
+    size_t images, views;
+} sm_track_sample;
+
+typedef struct {
+    size_t k;         /* neighbour order of every k-NN estimator [SM_TRACK_K] */
+    size_t max_dim;   /* k-NN coordinates at most [SM_TRACK_MAX_DIM] */
+    size_t resamples; /* subsamples per interval [SM_TRACK_RESAMPLES] */
+    uint64_t seed;    /* subsampling seed */
+} sm_track_opts;
+
+void sm_track_defaults(sm_track_opts *o, uint64_t seed);
+
+/* Every column but step and z_std from sample s.  Usage errors only
+ * (SM_ERR_USAGE: n < 4, d < 2, views <= k, images < 1); estimator failures
+ * are NaN + row->warning (above). */
+int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
+                      sm_status *st);
+
+/* z_std of n >= 1 rows of z (d floats each): rows l2-normalised, the
+ * standard deviation over the rows (divided by n) per dimension, averaged
+ * over the dimensions, times √d: ≈ 1 for well-spread embeddings, 0 for
+ * collapse (SimSiam paper, Fig. 2). */
+double sm_track_z_std(const float *z, size_t n, size_t d);
+
+/* CSV header lines (with '\n') and one row (no '\n'; NaN as "nan") of
+ * track.csv and track_detail.csv; the row functions return snprintf's count. */
+extern const char SM_TRACK_HEADER[], SM_TRACK_DETAIL_HEADER[];
+int sm_track_format(const sm_track_row *r, char *buf, size_t n);
+int sm_track_format_detail(const sm_track_row *r, char *buf, size_t n);
+
+/* ---- events on a model ---------------------------------------------------- */
+
+/* p = h(z) for n rows when the predictor is not the network's own
+ * (pred_mode optimal, directpred); NULL: the model's p. */
+typedef void (*sm_track_predict_fn)(const void *ctx, const float *z, size_t n, float *p);
+
+typedef struct sm_tracker sm_tracker;
+
+/* A tracker for cfg (track_samples, track_views, track_images, seed, aug)
+ * on the training split ds: the probe set (track_samples distinct images
+ * drawn once from the seed; the first track_images of them also serve
+ * H(z2|x)) and the buffers.  SM_ERR_USAGE if track_samples > ds->n,
+ * track_images > track_samples or track_views <= SM_TRACK_K; SM_ERR_DATA
+ * if memory runs out. */
+sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st);
+void sm_tracker_free(sm_tracker *t);
+
+/* One event at `step`: fresh views of the probe set (augmentation streams
+ * keyed by the step and separate from training's), embedded by m in
+ * inference mode through view 0's activations (call it between steps), then
+ * sm_track_estimate.  Deterministic given (seed, step, model). */
+int sm_tracker_event(sm_tracker *t, sm_model *m, sm_track_predict_fn predict, const void *ctx, uint64_t step,
+                     sm_track_row *row, sm_status *st);
+
+#endif
