@@ -1,5 +1,5 @@
 /* Tests for src/simsiam/train.c: outputs of a short run, learning, exact
- * resume, checkpoint errors, extra predictor steps, NaN stop, z_std. */
+ * resume, checkpoint errors, extra predictor steps, NaN stop. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -308,22 +308,6 @@ static void test_pred_mode_not_available(void **state)
     assert_string_equal(st.msg, "pred_mode=optimal is not available yet");
 }
 
-/* Closed forms: ±e_j spread every dimension to std 1/√d (z_std 1); equal
- * rows collapse to 0; scaling rows changes nothing (they are normalised). */
-static void test_z_std(void **state)
-{
-    (void)state;
-    enum { D = 4 };
-    float z[2 * D * D] = {0}, same[3 * D];
-    for (int j = 0; j < D; j++) {
-        z[j * D + j] = 3.0f * (float)(j + 1);
-        z[(D + j) * D + j] = -0.5f;
-    }
-    assert_near(sm_train_z_std(z, 2 * D, D), 1.0, 1e-6);
-    for (int i = 0; i < 3 * D; i++) same[i] = (float)(i % D) + 1;
-    assert_near(sm_train_z_std(same, 3, D), 0.0, 1e-6);
-}
-
 static void test_summary_json(void **state)
 {
     (void)state;
@@ -346,7 +330,6 @@ int main(void)
         cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),
         cmocka_unit_test(test_nan_loss_keeps_checkpoint),
         cmocka_unit_test(test_pred_mode_not_available),
-        cmocka_unit_test(test_z_std),
         cmocka_unit_test(test_summary_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@ typedef struct {
     const char *name;
     const char *summary;
     const char *usage;   /* full --help text */
-    int (*run)(int argc, char **argv); /* argv[0] is the subcommand; NULL: not available yet */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
     void (*more_help)(FILE *f);        /* printed after usage (may be NULL) */
 } cli_command;
 
@@ -51,5 +51,6 @@ int cli_estimate(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_embed(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_track(int argc, char **argv);
 
 #endif

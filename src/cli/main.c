@@ -46,8 +46,12 @@ static const cli_command COMMANDS[] = {
      cli_eval, NULL},
     {"track", "the tracking of a training run, offline, on a checkpoint",
      "usage: simsiam-mi track --checkpoint F [key=value ...]\n"
+     "  One tracking event on the checkpoint's model at its step, with the run's\n"
+     "  configuration: prints track.csv's header and row (columns: README.md).\n"
+     "  Keys: track_samples, track_views, track_images, seed, threads; out=DIR also\n"
+     "  writes DIR/track.csv and DIR/track_detail.csv (never over existing files).\n"
      "  example: simsiam-mi track --checkpoint runs/x/checkpoint.bin track_samples=2048\n",
-     NULL, NULL},
+     cli_track, NULL},
 };
 static const size_t NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0];
 
@@ -103,6 +107,5 @@ int main(int argc, char **argv)
         if (cmd->more_help) cmd->more_help(stdout);
         return 0;
     }
-    if (!cmd->run) return cli_error(2, "'%s' is not available yet in this version", cmd->name);
     return cmd->run(argc - 1, argv + 1);
 }

@@ -23,6 +23,7 @@
 #include "optim/sgd.h"
 #include "simsiam/knn_monitor.h"
 #include "simsiam/model.h"
+#include "simsiam/track.h"
 
 enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = 5 };
 
@@ -71,7 +72,8 @@ typedef struct {
     float *x1, *x2;
     size_t batch, spe, total, log_every, progress_every;
     size_t step; /* steps done */
-    text_buf train_rows, eval_rows;
+    sm_tracker *tracker; /* NULL when track_every = 0 */
+    text_buf train_rows, eval_rows, track_rows, detail_rows;
     double elapsed_before, t_start; /* wall seconds of earlier invocations; start of this one */
     size_t local_steps;             /* steps run by this invocation */
     double local_seconds, timed_seconds;
@@ -202,6 +204,8 @@ static int write_checkpoint(trainer *t, sm_status *st)
     if (!rc) rc = sm_ckpt_add_f32(w, "bn_stats", m->stats, m->n_stats, st);
     if (!rc) rc = sm_ckpt_add_text(w, "train_csv", text_str(&t->train_rows), st);
     if (!rc) rc = sm_ckpt_add_text(w, "eval_csv", text_str(&t->eval_rows), st);
+    if (!rc) rc = sm_ckpt_add_text(w, "track_csv", text_str(&t->track_rows), st);
+    if (!rc) rc = sm_ckpt_add_text(w, "track_detail_csv", text_str(&t->detail_rows), st);
     if (!rc) rc = sm_ckpt_write(t->ckpt_path, w, st);
     sm_ckpt_writer_free(w);
     if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
@@ -236,6 +240,8 @@ static int resume_from(trainer *t, const char *path, sm_status *st)
     if (!rc) rc = copy_f32(c, "bn_stats", m->stats, m->n_stats, st);
     if (!rc) rc = restore_text(c, "train_csv", &t->train_rows, st);
     if (!rc) rc = restore_text(c, "eval_csv", &t->eval_rows, st);
+    if (!rc && sm_ckpt_has(c, "track_csv")) rc = restore_text(c, "track_csv", &t->track_rows, st);
+    if (!rc && sm_ckpt_has(c, "track_detail_csv")) rc = restore_text(c, "track_detail_csv", &t->detail_rows, st);
     if (!rc && step[0] > t->total)
         rc = sm_status_fail(st, SM_ERR_USAGE, path, "checkpoint is at step %llu, past the configured total of %zu",
                             (unsigned long long)step[0], t->total);
@@ -269,6 +275,8 @@ static int write_csvs(const trainer *t, sm_status *st)
 {
     int rc = write_csv(t, "train.csv", TRAIN_HEADER, &t->train_rows, st);
     if (!rc && t->cfg.knn_every > 0) rc = write_csv(t, "eval.csv", EVAL_HEADER, &t->eval_rows, st);
+    if (!rc && t->tracker) rc = write_csv(t, "track.csv", SM_TRACK_HEADER, &t->track_rows, st);
+    if (!rc && t->tracker) rc = write_csv(t, "track_detail.csv", SM_TRACK_DETAIL_HEADER, &t->detail_rows, st);
     return rc;
 }
 
@@ -330,27 +338,6 @@ static int write_summary(const trainer *t, sm_status *st)
 
 /* ---- one step ------------------------------------------------------------- */
 
-/* Row norms are recomputed per dimension: O(n d²) but no scratch memory, and
- * ~1 M flops at n = 256, d = 64 is nothing next to a training step. */
-double sm_train_z_std(const float *z, size_t n, size_t d)
-{
-    double total = 0;
-    for (size_t j = 0; j < d; j++) {
-        double sum = 0, sum2 = 0;
-        for (size_t i = 0; i < n; i++) {
-            const float *row = z + i * d;
-            double ss = 0;
-            for (size_t k = 0; k < d; k++) ss += (double)row[k] * row[k];
-            double v = row[j] / fmax(sqrt(ss), 1e-12);
-            sum += v;
-            sum2 += v * v;
-        }
-        double mean = sum / (double)n, var = sum2 / (double)n - mean * mean;
-        total += sqrt(fmax(var, 0));
-    }
-    return total / (double)d * sqrt((double)d);
-}
-
 static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm_status *st)
 {
     /* By name: printf spells a NaN with its sign bit "-nan". */
@@ -373,7 +360,7 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
     sm_model_zero_grads(m);
     *loss = sm_model_step_loss(m, t->x1, t->x2, t->batch, t->cfg.loss);
     if (!isfinite(*loss)) return loss_not_finite(t, *loss, s + 1, st);
-    *zs = sm_train_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
+    *zs = sm_track_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
 
     double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
     double lr = sm_schedule_lr(t->cfg.schedule, base, (double)s, (double)t->total);
@@ -416,12 +403,29 @@ static int run_monitor(trainer *t, sm_status *st)
                        t->knn_acc);
 }
 
-/* Logging, monitor and checkpoint after a step. */
+/* One tracking event at the current step: a row of track.csv and of
+ * track_detail.csv; an estimator that could not run is a warning, not an
+ * error (its columns are nan). */
+static int run_tracker(trainer *t, sm_status *st)
+{
+    sm_track_row row;
+    int rc = sm_tracker_event(t->tracker, t->m, NULL, NULL, t->step, &row, st);
+    if (rc) return rc;
+    if (row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %zu: %s\n", t->step, row.warning);
+    char line[1024];
+    sm_track_format(&row, line, sizeof line);
+    rc = text_append(&t->track_rows, st, "%s\n", line);
+    sm_track_format_detail(&row, line, sizeof line);
+    return rc ? rc : text_append(&t->detail_rows, st, "%s\n", line);
+}
+
+/* Logging, monitor, tracking and checkpoint after a step. */
 static int after_step(trainer *t, double loss, double zs, sm_status *st)
 {
     int rc = SM_OK;
     int last = t->step == t->total;
-    if (t->step % t->log_every == 0 || last)
+    if (t->tracker && (t->step % (size_t)t->cfg.track_every == 0 || last)) rc = run_tracker(t, st);
+    if (!rc && (t->step % t->log_every == 0 || last))
         rc = text_append(&t->train_rows, st, "%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", t->step,
                          (double)t->step / (double)t->spe, t->groups[0].lr, t->groups[1].lr, loss, zs, elapsed(t));
     int epoch_end = t->step % t->spe == 0;
@@ -437,6 +441,10 @@ static int after_step(trainer *t, double loss, double zs, sm_status *st)
 
 static int train_loop(trainer *t, sm_status *st)
 {
+    if (t->tracker && t->step == 0) { /* the starting point of every curve */
+        int rc = run_tracker(t, st);
+        if (rc) return rc;
+    }
     while (t->step < t->total) {
         double t0 = sm_timer_now(), loss = NAN, zs = 0;
         int rc = train_step(t, &loss, &zs, st);
@@ -476,6 +484,8 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     out_path(t->ckpt_path, t, "checkpoint.bin");
     if ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st))) return rc;
     if ((rc = load_data(t, st)) || (rc = build_model(t, st))) return rc;
+    if (cfg->track_every > 0 && !(t->tracker = sm_tracker_alloc(&t->cfg, &t->train, t->m->z_dim, st)))
+        return st ? st->code : SM_ERR_DATA;
     sm_augment_from_config(&t->aug, &t->cfg);
     plan_steps(t);
     if (cfg->resume[0]) rc = resume_from(t, cfg->resume, st);
@@ -487,12 +497,15 @@ static void trainer_close(trainer *t)
 {
     sm_mem_free(t->x1);
     sm_mem_free(t->x2);
+    sm_tracker_free(t->tracker);
     sm_model_free(t->m);
     sm_sampler_free(&t->sampler);
     sm_dataset_free(&t->train);
     sm_dataset_free(&t->test);
     sm_mem_free(t->train_rows.s);
     sm_mem_free(t->eval_rows.s);
+    sm_mem_free(t->track_rows.s);
+    sm_mem_free(t->detail_rows.s);
     sm_mem_free(t);
 }
 

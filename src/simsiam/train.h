@@ -29,9 +29,8 @@
  * pred_mode optimal and directpred are SM_ERR_USAGE (not available yet).
  * The `threads` key goes to sm_threads_set.
  *
- * z_std: rows of z l2-normalised, the standard deviation over the batch
- * (divided by n) per dimension, averaged over the dimensions, times √z_dim:
- * ≈ 1 for well-spread embeddings, 0 for collapse (SimSiam paper, Fig. 2).
+ * z_std: sm_track_z_std of view 1's z (src/simsiam/track.h): ≈ 1 for
+ * well-spread embeddings, 0 for collapse (SimSiam paper, Fig. 2).
  *
  * Outputs in OUT (cfg->out, or runs/<YYYYmmdd-HHMMSS> when empty; created
  * with its parents), every file written atomically (src/io/atomic.h):
@@ -47,6 +46,10 @@
  *                   knn_every-th epoch and after the last step (so every run
  *                   with the monitor on reports an accuracy, even one shorter
  *                   than an epoch); epoch as in train.csv; 0 = off;
+ *   track.csv, track_detail.csv  with track_every > 0: a tracking event
+ *                   (src/simsiam/track.h) before the first step, after every
+ *                   track_every-th step and after the last; an estimator
+ *                   that cannot run leaves nan and a warning on stderr;
  *   checkpoint.bin  after every checkpoint_every-th epoch and after the last
  *                   step (0: only after the last step);
  *   summary.json    the sm_train_summary_json line, at the end.
@@ -59,7 +62,8 @@
  *              so far, then the IEEE-754 bits of the last loss and of the
  *              last kNN accuracy (NaN when none)
  *   params, momentum, bn_stats   f32: the model's flat arrays
- *   train_csv, eval_csv          text: the CSV rows so far (no header)
+ *   train_csv, eval_csv, track_csv, track_detail_csv
+ *                                text: the CSV rows so far (no header)
  * The sampler and the augmentations are functions of (seed, epoch) and
  * (seed, step, index, view), so no RNG state is needed: resume=PATH loads
  * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA),
@@ -98,8 +102,6 @@ typedef struct {
  * or SM_ERR_USAGE (impossible configuration, e.g. batch > n_train). */
 int sm_train_run(const sm_config *cfg, sm_train_result *res, sm_status *st);
 
-/* z_std (above) of n >= 1 rows of z, d floats each. */
-double sm_train_z_std(const float *z, size_t n, size_t d);
 
 /* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}
  * (non-finite numbers as null, out JSON-escaped) into buf (n >=

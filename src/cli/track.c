@@ -1,0 +1,135 @@
+/* simsiam-mi track --checkpoint F [key=value ...] (DESIGN.md §2, §4): one
+ * tracking event (src/simsiam/track.h) on a checkpoint's model, at its step,
+ * with the run's configuration.  Only the tracking keys, seed and threads may
+ * be changed; with the run's own values the row is the one the run tracked
+ * at that step (up to the last bits: the model runs in other chunks).
+ * Output: track.csv's header and row on stdout; with out=DIR also
+ * DIR/track.csv and DIR/track_detail.csv, which must not exist yet (a run's
+ * own files are never replaced). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "core/mem.h"
+#include "core/threads.h"
+#include "io/atomic.h"
+#include "io/checkpoint.h"
+#include "simsiam/probe.h"
+#include "simsiam/track.h"
+
+static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "seed", "threads"};
+
+enum { LINE_MAX_LEN = 1024 };
+
+/* The key=value overrides: only TRACK_KEYS (exit 2 otherwise); *out = the
+ * value of out=DIR (NULL when absent). */
+static int check_overrides(const char **kv, size_t n, const char **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!strncmp(kv[i], "out=", 4)) {
+            *out = kv[i] + 4;
+            continue;
+        }
+        int known = 0;
+        for (size_t k = 0; k < sizeof TRACK_KEYS / sizeof *TRACK_KEYS; k++) {
+            size_t len = strlen(TRACK_KEYS[k]);
+            known |= !strncmp(kv[i], TRACK_KEYS[k], len) && kv[i][len] == '=';
+        }
+        if (!known)
+            return cli_error(2, "track takes only track_samples, track_views, track_images, seed, threads and out "
+                                "(got '%s')", kv[i]);
+    }
+    if (*out && !**out) return cli_error(2, "out= needs a directory");
+    return 0;
+}
+
+static int read_step(const char *path, uint64_t *step, sm_status *st)
+{
+    sm_ckpt *c;
+    int rc = sm_ckpt_read(path, &c, st);
+    if (rc) return rc;
+    const uint64_t *v;
+    rc = sm_ckpt_get_u64(c, "step", 5, &v, st);
+    if (!rc) *step = v[0];
+    sm_ckpt_free(c);
+    return rc;
+}
+
+static int write_new(const char *dir, const char *name, const char *header, const char *line, sm_status *st)
+{
+    char path[SM_CONFIG_TEXT_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat sb;
+    if (stat(path, &sb) == 0) return sm_status_fail(st, SM_ERR_DATA, path, "already exists; not replaced");
+    sm_atomic_file af;
+    int rc = sm_atomic_open(&af, path, st);
+    if (rc) return rc;
+    fprintf(af.f, "%s%s\n", header, line);
+    return sm_atomic_commit(&af, st);
+}
+
+static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
+{
+    char line[LINE_MAX_LEN], detail[LINE_MAX_LEN];
+    sm_track_format(row, line, sizeof line);
+    sm_track_format_detail(row, detail, sizeof detail);
+    if (dir) {
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return sm_status_fail(st, SM_ERR_DATA, dir, "cannot create directory: %s", strerror(errno));
+        int rc = write_new(dir, "track.csv", SM_TRACK_HEADER, line, st);
+        if (!rc) rc = write_new(dir, "track_detail.csv", SM_TRACK_DETAIL_HEADER, detail, st);
+        if (rc) return rc;
+    }
+    printf("%s%s\n", SM_TRACK_HEADER, line);
+    return SM_OK;
+}
+
+static int track(const char *checkpoint, const char **kv, size_t nkv, const char *out, sm_status *st)
+{
+    sm_config cfg;
+    sm_dataset train;
+    sm_model *m;
+    uint64_t step = 0;
+    int rc = read_step(checkpoint, &step, st);
+    if (rc) return rc;
+    if ((rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st))) return rc;
+    for (size_t i = 0; i < nkv && !rc; i++)
+        if (strncmp(kv[i], "out=", 4)) rc = sm_config_apply(&cfg, kv[i], "command line", st);
+    sm_tracker *t = NULL;
+    if (!rc) {
+        sm_threads_set((int)cfg.threads);
+        t = sm_tracker_alloc(&cfg, &train, m->z_dim, st);
+        rc = t ? SM_OK : st->code;
+    }
+    sm_track_row row;
+    if (!rc) rc = sm_tracker_event(t, m, NULL, NULL, step, &row, st);
+    if (!rc && row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %llu: %s\n",
+                                       (unsigned long long)step, row.warning);
+    if (!rc) rc = write_outputs(out, &row, st);
+    sm_tracker_free(t);
+    sm_model_free(m);
+    sm_dataset_free(&train);
+    return rc;
+}
+
+int cli_track(int argc, char **argv)
+{
+    cli_opt opts[] = {{"checkpoint", 1, NULL}};
+    sm_status st;
+    sm_status_clear(&st);
+    const char **kv = sm_mem_alloc((size_t)argc, sizeof *kv, &st);
+    if (!kv) return cli_fail(&st);
+    size_t n = 0;
+    const char *out = NULL;
+    int rc = cli_parse(argc, argv, 1, opts, 1, kv, (size_t)argc, &n);
+    if (!rc) rc = check_overrides(kv, n, &out);
+    const char *checkpoint = cli_get(opts, 1, "checkpoint");
+    if (!rc && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
+    if (!rc && track(checkpoint, kv, n, out, &st)) rc = cli_fail(&st);
+    sm_mem_free(kv);
+    if (rc) return rc;
+    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+}
