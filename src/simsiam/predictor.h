@@ -103,9 +103,9 @@ int sm_predictor_save(const sm_predictor *p, sm_ckpt_writer *w, sm_status *st);
  * `mode`; a checkpoint without a "predictor" section was written with sgd. */
 int sm_predictor_check_mode(const sm_ckpt *c, sm_pred_mode mode, const char *path, sm_status *st);
 
-/* Restore the state sm_predictor_save wrote (after sm_predictor_check_mode
- * against p->mode) and recompute W.  A moment count of another z_dim or
- * non-finite moments are SM_ERR_DATA naming the file. */
+/* Restore the state sm_predictor_save wrote and recompute W.  Checks the
+ * mode itself (sm_predictor_check_mode against p->mode); a moment count of
+ * another z_dim and non-finite moments are SM_ERR_DATA naming the file too. */
 int sm_predictor_load(sm_predictor *p, const sm_ckpt *c, const char *path, sm_status *st);
 
 #endif
