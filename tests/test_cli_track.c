@@ -100,16 +100,16 @@ static void test_real_run_rows(void **state)
     free(detail);
 }
 
-/* The offline event on the final checkpoint is the run's last row. */
-static void test_offline_equals_online(void **state)
+/* The offline event on a run's final checkpoint is the run's last row
+ * (to 1e-5: the restored model runs in other chunks). */
+static void check_offline_equals_online(const char *dir)
 {
-    (void)state;
     char cmd[4400], *out, *err;
-    snprintf(cmd, sizeof cmd, "track --checkpoint %s", sm_test_join(real_run(), "checkpoint.bin"));
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s", sm_test_join(dir, "checkpoint.bin"));
     int rc = sm_test_cli(cmd, &out, &err);
     if (rc) fprintf(stderr, "stderr: %s", err);
     assert_int_equal(rc, 0);
-    char *track = read_file(real_run(), "track.csv");
+    char *track = read_file(dir, "track.csv");
     const char *last = track + strlen(track) - 1;
     while (last > track && last[-1] != '\n') last--;
     assert_true(strncmp(out, TRACK_HEADER, strlen(TRACK_HEADER)) == 0);
@@ -120,6 +120,26 @@ static void test_offline_equals_online(void **state)
     free(track);
     free(out);
     free(err);
+}
+
+static void test_offline_equals_online(void **state)
+{
+    (void)state;
+    check_offline_equals_online(real_run());
+}
+
+/* With a closed-form predictor the offline event restores it too (the
+ * network's own predictor is untrained in that mode: its p would differ). */
+static void test_offline_closed_form_predictor(void **state)
+{
+    (void)state;
+    char dir[4096], args[8400];
+    snprintf(dir, sizeof dir, "%s", sm_test_path("track_directpred"));
+    snprintf(args, sizeof args,
+             "dataset=synthetic pred_mode=directpred " SMALL " track_every=2 track_samples=64 track_views=8 "
+             "track_images=4 steps=4 out=%s", dir);
+    train(args);
+    check_offline_equals_online(dir);
 }
 
 /* out=DIR writes both files once and never replaces them. */
@@ -191,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_run_rows),
         cmocka_unit_test(test_offline_equals_online),
+        cmocka_unit_test(test_offline_closed_form_predictor),
         cmocka_unit_test(test_offline_out_dir),
         cmocka_unit_test(test_tracking_across_resume),
         cmocka_unit_test(test_errors),

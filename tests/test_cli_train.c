@@ -61,8 +61,8 @@ static void test_usage_errors(void **state)
     (void)state;
     sm_test_cli_error("train " TINY " bacth=16", 2, "unknown key 'bacth'", "did you mean 'batch'?");
     sm_test_cli_error("train --confg x", 2, "unknown option '--confg'", "--config");
-    sm_test_cli_error("train " TINY " steps=2 pred_mode=directpred", 2, "pred_mode=directpred is not available yet",
-                 NULL);
+    sm_test_cli_error("train " TINY " steps=2 pred_mode=directpred pred_steps=2", 2,
+                      "pred_steps=2 needs pred_mode=sgd: pred_mode=directpred trains no predictor", NULL);
     sm_test_cli_error("train dataset=synthetic batch=4000 steps=1", 2, "batch", NULL);
 }
 

@@ -15,6 +15,7 @@
 #include "data/loader.h"
 #include "io/config.h"
 #include "simsiam/model.h"
+#include "simsiam/predictor.h"
 #include "simsiam/track.h"
 #include "support/support.h"
 
@@ -308,13 +309,13 @@ static void model_teardown(model_fixture *f)
     sm_dataset_free(&f->train);
 }
 
-static void event_row(model_fixture *f, sm_track_predict_fn predict, const void *ctx, uint64_t step, char *buf,
-                      size_t n, sm_track_row *row)
+static void event_row(model_fixture *f, const sm_predictor *pred, uint64_t step, char *buf, size_t n,
+                      sm_track_row *row)
 {
     sm_status st;
     sm_tracker *t = sm_tracker_alloc(&f->cfg, &f->train, f->m->z_dim, &st);
     assert_non_null(t);
-    assert_int_equal(sm_tracker_event(t, f->m, predict, ctx, step, row, &st), SM_OK);
+    assert_int_equal(sm_tracker_event(t, f->m, pred, step, row, &st), SM_OK);
     sm_tracker_free(t);
     sm_track_format(row, buf, n);
 }
@@ -329,8 +330,8 @@ static void test_event_is_deterministic(void **state)
     model_setup(&f, 0, NULL);
     char a[1024], b[1024], c[1024];
     sm_track_row row;
-    event_row(&f, NULL, NULL, 5, a, sizeof a, &row);
-    event_row(&f, NULL, NULL, 5, b, sizeof b, &row);
+    event_row(&f, NULL, 5, a, sizeof a, &row);
+    event_row(&f, NULL, 5, b, sizeof b, &row);
     assert_string_equal(a, b);
     assert_null(strstr(a, "nan"));
     assert_int_equal(row.step, 5);
@@ -339,31 +340,37 @@ static void test_event_is_deterministic(void **state)
     assert_true(row.i_infonce <= row.infonce_cap);
     assert_near(row.infonce_cap, log(64.0), 1e-12, "cap");
     assert_true(row.z_std > 0.05 && row.z_std <= 1.0 + 1e-9);
-    event_row(&f, NULL, NULL, 6, c, sizeof c, &row);
+    event_row(&f, NULL, 6, c, sizeof c, &row);
     assert_string_not_equal(a, c);
     model_teardown(&f);
 }
 
-/* A replacement predictor is what the columns see: with p = z the loss is
- * −mean cos(z1, z2), with p = −z exactly its negative. */
-static void scale_rows(const void *ctx, const float *z, size_t n, float *p)
+/* A closed-form predictor is what the columns see: with W = I the loss is
+ * −mean cos(z1, z2), with W = −I exactly its negative. */
+static sm_predictor *scaled_identity(size_t d, float sign)
 {
-    const float *sign_and_d = ctx; /* {sign, d} */
-    for (size_t i = 0; i < n * (size_t)sign_and_d[1]; i++) p[i] = sign_and_d[0] * z[i];
+    sm_status st;
+    sm_predictor *p = sm_predictor_alloc(SM_PRED_OPTIMAL, d, &st);
+    assert_non_null(p);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) p->w[i * d + j] = i == j ? sign : 0;
+    return p;
 }
 
-static void test_event_with_predict_function(void **state)
+static void test_event_with_closed_form_predictor(void **state)
 {
     (void)state;
     model_fixture f;
     model_setup(&f, 0, NULL);
     char a[1024];
     sm_track_row same, negated;
-    const float plus[2] = {1, 6}, minus[2] = {-1, 6};
-    event_row(&f, scale_rows, plus, 0, a, sizeof a, &same);
-    event_row(&f, scale_rows, minus, 0, a, sizeof a, &negated);
+    sm_predictor *plus = scaled_identity(6, 1), *minus = scaled_identity(6, -1);
+    event_row(&f, plus, 0, a, sizeof a, &same);
+    event_row(&f, minus, 0, a, sizeof a, &negated);
     assert_true(same.loss_cos < 0);
     assert_near(negated.loss_cos, -same.loss_cos, 1e-12, "loss_cos with p = -z");
+    sm_predictor_free(plus);
+    sm_predictor_free(minus);
     model_teardown(&f);
 }
 
@@ -391,7 +398,7 @@ int main(void)
         cmocka_unit_test(test_csv_rows),
         cmocka_unit_test(test_z_std),
         cmocka_unit_test(test_event_is_deterministic),
-        cmocka_unit_test(test_event_with_predict_function),
+        cmocka_unit_test(test_event_with_closed_form_predictor),
         cmocka_unit_test(test_tracker_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Tests for src/simsiam/train.c: outputs of a short run, learning, exact
- * resume, checkpoint errors, extra predictor steps, NaN stop. */
+ * resume, checkpoint errors, extra predictor steps, NaN stop, and the
+ * closed-form predictor modes (runs, exact resume, mode checks). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -175,20 +176,40 @@ static void test_short_run_outputs_and_learning(void **state)
     assert_near(back.lr, 1, 0);
 }
 
-/* 20 steps straight and 10 + resume + 10 give the same bits. */
-static void test_resume_is_bit_identical(void **state)
+/* A malloc'd copy of the u64 section `name` (count values) of a checkpoint. */
+static uint64_t *read_u64_section(const char *path, const char *name, size_t count)
 {
-    (void)state;
-    char a[4200], b[4200], c[4200], resume[4300];
-    snprintf(a, sizeof a, "out=%s", sm_test_path("straight"));
-    snprintf(b, sizeof b, "out=%s", sm_test_path("first10"));
-    snprintf(c, sizeof c, "out=%s", sm_test_path("resumed"));
+    sm_status st;
+    sm_ckpt *c;
+    assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
+    const uint64_t *v;
+    assert_int_equal(sm_ckpt_get_u64(c, name, count, &v, &st), SM_OK);
+    uint64_t *copy = malloc(count * sizeof *copy);
+    assert_non_null(copy);
+    memcpy(copy, v, count * sizeof *copy);
+    sm_ckpt_free(c);
+    return copy;
+}
+
+/* 20 steps straight and 10 + resume + 10 give the same bits with pred_mode
+ * `mode` ("sgd", "optimal", "directpred"): the model's arrays, the losses
+ * and (closed-form modes) the predictor's state. */
+static void check_resume_bit_identical(const char *mode)
+{
+    char a[4200], b[4200], c[4200], resume[4300], dir[64], pred_mode[64];
+    snprintf(pred_mode, sizeof pred_mode, "pred_mode=%s", mode);
+    snprintf(dir, sizeof dir, "straight_%s", mode);
+    snprintf(a, sizeof a, "out=%s", sm_test_path(dir));
+    snprintf(dir, sizeof dir, "first10_%s", mode);
+    snprintf(b, sizeof b, "out=%s", sm_test_path(dir));
+    snprintf(dir, sizeof dir, "resumed_%s", mode);
+    snprintf(c, sizeof c, "out=%s", sm_test_path(dir));
     snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", b + 4);
     /* const schedule: the cosine's horizon is the configured total, and the
      * first half of an interrupted run must be configured like the whole */
-    const char *const straight[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", a};
-    const char *const first[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=10", b};
-    const char *const second[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", c, resume};
+    const char *const straight[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", pred_mode, a};
+    const char *const first[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=10", pred_mode, b};
+    const char *const second[] = {TINY, "lr=1", "schedule=const", "knn_every=0", "steps=20", pred_mode, c, resume};
     sm_train_result r;
     sm_status st;
     assert_int_equal(train(NARGS(straight), straight, &r, &st), SM_OK);
@@ -199,14 +220,25 @@ static void test_resume_is_bit_identical(void **state)
 
     size_t np, nb, ns;
     tiny_counts(&np, &nb, &ns);
+    const char *ca = out_file(a + 4, "checkpoint.bin"), *cc = out_file(c + 4, "checkpoint.bin");
     static const char *const sections[] = {"params", "momentum", "bn_stats"};
     for (int i = 0; i < 3; i++) {
         size_t count = i == 2 ? ns : np;
-        float *x = read_section(out_file(a + 4, "checkpoint.bin"), sections[i], count);
-        float *y = read_section(out_file(c + 4, "checkpoint.bin"), sections[i], count);
+        float *x = read_section(ca, sections[i], count);
+        float *y = read_section(cc, sections[i], count);
         assert_memory_equal(x, y, count * sizeof *x);
         free(x);
         free(y);
+    }
+    if (strcmp(mode, "sgd") != 0) { /* z_dim 8: Ĉ (and for optimal X̂) */
+        size_t counts[] = {2, (strcmp(mode, "optimal") == 0 ? 2 : 1) * 8 * 8};
+        static const char *const pred[] = {"predictor", "predictor_moments"};
+        for (int i = 0; i < 2; i++) {
+            uint64_t *x = read_u64_section(ca, pred[i], counts[i]), *y = read_u64_section(cc, pred[i], counts[i]);
+            assert_memory_equal(x, y, counts[i] * sizeof *x);
+            free(x);
+            free(y);
+        }
     }
     /* the resumed train.csv carries the first run's rows: same losses */
     size_t n;
@@ -217,6 +249,19 @@ static void test_resume_is_bit_identical(void **state)
     assert_memory_equal(la, lc, sizeof la);
     free(ta);
     free(tc);
+}
+
+static void test_resume_is_bit_identical(void **state)
+{
+    (void)state;
+    check_resume_bit_identical("sgd");
+}
+
+static void test_resume_closed_form_is_bit_identical(void **state)
+{
+    (void)state;
+    check_resume_bit_identical("optimal");
+    check_resume_bit_identical("directpred");
 }
 
 /* pred_steps = 3 moves only the predictor beyond pred_steps = 1 in one step. */
@@ -298,14 +343,115 @@ static void test_nan_loss_keeps_checkpoint(void **state)
     free(after);
 }
 
-static void test_pred_mode_not_available(void **state)
+/* The closed-form modes train encoder + projector only: 8 steps run, the
+ * losses are finite, pred_lr is 0, the network's predictor keeps its
+ * initial parameters while the backbone moves, and the checkpoint holds the
+ * predictor's state. */
+static void test_closed_form_modes_run(void **state)
 {
     (void)state;
-    const char *const ov[] = {TINY, "pred_mode=optimal"};
+    size_t np, nb, ns;
+    tiny_counts(&np, &nb, &ns);
+    const char *const tiny[] = {TINY};
+    sm_config cfg;
+    load_config(&cfg, NARGS(tiny), tiny);
+    sm_status st;
+    sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 16, &st);
+    assert_non_null(m);
+    sm_model_init(m, 0); /* seed 0: the runs' initial parameters */
+
+    static const char *const modes[] = {"optimal", "directpred"};
+    for (int k = 0; k < 2; k++) {
+        char out[4200], pred_mode[64];
+        const char *dir = sm_test_path(modes[k]);
+        snprintf(out, sizeof out, "out=%s", dir);
+        snprintf(pred_mode, sizeof pred_mode, "pred_mode=%s", modes[k]);
+        const char *const ov[] = {TINY, "steps=8", "lr=1", "schedule=const", "knn_every=0", pred_mode, out};
+        sm_train_result r;
+        assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+        assert_int_equal(r.steps, 8);
+        assert_true(isfinite(r.final_loss));
+
+        size_t n;
+        char *csv = sm_test_read(out_file(dir, "train.csv"), &n);
+        double loss[8], pred_lr[8];
+        assert_int_equal(csv_column(csv, 4, loss, 8), 8);
+        csv_column(csv, 3, pred_lr, 8);
+        for (int i = 0; i < 8; i++) {
+            assert_true(isfinite(loss[i]) && loss[i] >= -1 && loss[i] <= 1);
+            assert_near(pred_lr[i], 0, 0);
+        }
+        free(csv);
+
+        const char *ckpt = out_file(dir, "checkpoint.bin");
+        float *params = read_section(ckpt, "params", np);
+        assert_memory_equal(params + nb, m->params + nb, (np - nb) * sizeof *params);
+        assert_memory_not_equal(params, m->params, nb * sizeof *params);
+        free(params);
+        uint64_t *header = read_u64_section(ckpt, "predictor", 2);
+        assert_int_equal(header[0], k == 0 ? SM_PRED_OPTIMAL : SM_PRED_DIRECTPRED);
+        assert_int_equal(header[1], 8); /* one update per step */
+        free(header);
+    }
+    sm_model_free(m);
+}
+
+/* A checkpoint resumes only under the pred_mode that wrote it. */
+static void test_pred_mode_mismatch_rejected(void **state)
+{
+    (void)state;
+    static const char *const modes[] = {"sgd", "optimal", "directpred"};
+    sm_train_result r;
+    sm_status st;
+    for (int k = 0; k < 3; k++) {
+        char out[4200], pred_mode[64], name[64];
+        snprintf(name, sizeof name, "mode_%s", modes[k]);
+        snprintf(out, sizeof out, "out=%s", sm_test_path(name));
+        snprintf(pred_mode, sizeof pred_mode, "pred_mode=%s", modes[k]);
+        const char *const ov[] = {TINY, "steps=2", "knn_every=0", pred_mode, out};
+        assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+    }
+    for (int from = 0; from < 3; from++)
+        for (int to = 0; to < 3; to++) {
+            if (from == to) continue;
+            char out[4200], resume[8500], pred_mode[64], name[64], want[128];
+            snprintf(name, sizeof name, "mode_%s", modes[from]);
+            const char *made = out_file(sm_test_path(name), "checkpoint.bin");
+            snprintf(out, sizeof out, "out=%s", sm_test_path("mode_resumed"));
+            snprintf(resume, sizeof resume, "resume=%s", made);
+            snprintf(pred_mode, sizeof pred_mode, "pred_mode=%s", modes[to]);
+            const char *const ov[] = {TINY, "steps=4", "knn_every=0", pred_mode, out, resume};
+            assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_ERR_DATA);
+            snprintf(want, sizeof want, "checkpoint was written with pred_mode=%s, this run has pred_mode=%s (",
+                     modes[from], modes[to]);
+            assert_non_null(strstr(st.msg, want));
+            assert_non_null(strstr(st.msg, made));
+        }
+}
+
+/* There is no predictor to train with a closed-form W: pred_steps > 1 is a
+ * usage error (pred_steps = 1, the default, is what the runs above use). */
+static void test_pred_steps_need_sgd(void **state)
+{
+    (void)state;
+    const char *const ov[] = {TINY, "pred_mode=optimal", "pred_steps=2"};
     sm_train_result r;
     sm_status st;
     assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_ERR_USAGE);
-    assert_string_equal(st.msg, "pred_mode=optimal is not available yet");
+    assert_string_equal(st.msg, "pred_steps=2 needs pred_mode=sgd: pred_mode=optimal trains no predictor");
+}
+
+/* A diverging lr stops a closed-form run like an sgd one. */
+static void test_closed_form_nan_stops(void **state)
+{
+    (void)state;
+    char out[4200];
+    snprintf(out, sizeof out, "out=%s", sm_test_path("nan_directpred"));
+    const char *const ov[] = {TINY, "steps=50", "lr=1e30", "knn_every=0", "pred_mode=directpred", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "loss is nan at step "));
 }
 
 static void test_summary_json(void **state)
@@ -329,7 +475,11 @@ int main(void)
         cmocka_unit_test(test_extra_predictor_steps),
         cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),
         cmocka_unit_test(test_nan_loss_keeps_checkpoint),
-        cmocka_unit_test(test_pred_mode_not_available),
+        cmocka_unit_test(test_resume_closed_form_is_bit_identical),
+        cmocka_unit_test(test_closed_form_modes_run),
+        cmocka_unit_test(test_pred_mode_mismatch_rejected),
+        cmocka_unit_test(test_pred_steps_need_sgd),
+        cmocka_unit_test(test_closed_form_nan_stops),
         cmocka_unit_test(test_summary_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

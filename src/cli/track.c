@@ -46,7 +46,10 @@ static int check_overrides(const char **kv, size_t n, const char **out)
     return 0;
 }
 
-static int read_step(const char *path, uint64_t *step, sm_status *st)
+/* The checkpoint's step and, for pred_mode optimal or directpred, its
+ * closed-form predictor (*pred stays NULL for sgd). */
+static int read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
+                      sm_status *st)
 {
     sm_ckpt *c;
     int rc = sm_ckpt_read(path, &c, st);
@@ -54,6 +57,10 @@ static int read_step(const char *path, uint64_t *step, sm_status *st)
     const uint64_t *v;
     rc = sm_ckpt_get_u64(c, "step", 5, &v, st);
     if (!rc) *step = v[0];
+    if (!rc && cfg->pred_mode != SM_PRED_SGD) {
+        *pred = sm_predictor_alloc(cfg->pred_mode, z_dim, st);
+        rc = *pred ? sm_predictor_load(*pred, c, path, st) : st->code;
+    }
     sm_ckpt_free(c);
     return rc;
 }
@@ -93,9 +100,10 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     sm_dataset train;
     sm_model *m;
     uint64_t step = 0;
-    int rc = read_step(checkpoint, &step, st);
+    sm_predictor *pred = NULL;
+    int rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st);
     if (rc) return rc;
-    if ((rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st))) return rc;
+    rc = read_state(checkpoint, &cfg, m->z_dim, &step, &pred, st);
     for (size_t i = 0; i < nkv && !rc; i++)
         if (strncmp(kv[i], "out=", 4)) rc = sm_config_apply(&cfg, kv[i], "command line", st);
     sm_tracker *t = NULL;
@@ -105,11 +113,12 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
         rc = t ? SM_OK : st->code;
     }
     sm_track_row row;
-    if (!rc) rc = sm_tracker_event(t, m, NULL, NULL, step, &row, st);
+    if (!rc) rc = sm_tracker_event(t, m, pred, step, &row, st);
     if (!rc && row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %llu: %s\n",
                                        (unsigned long long)step, row.warning);
     if (!rc) rc = write_outputs(out, &row, st);
     sm_tracker_free(t);
+    sm_predictor_free(pred);
     sm_model_free(m);
     sm_dataset_free(&train);
     return rc;

@@ -188,7 +188,13 @@ int sm_gauss_eigen_sym(double *a, size_t d, double *eval, double *evec, sm_statu
         if (!isfinite(a[i])) return sm_status_fail(st, SM_ERR_DATA, NULL, "non-finite value in a symmetric eigenproblem");
     gsl_matrix_view av = gsl_matrix_view_array(a, d, d), vv = gsl_matrix_view_array(evec, d, d);
     gsl_vector_view ev = gsl_vector_view_array(eval, d);
-    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(d);
+    gsl_eigen_symmv_workspace *w;
+#pragma omp critical(sm_gauss_gsl_handler) /* as in sm_gauss_cholesky: GSL aborts on failed allocations */
+    {
+        gsl_error_handler_t *old = gsl_set_error_handler_off();
+        w = gsl_eigen_symmv_alloc(d);
+        gsl_set_error_handler(old);
+    }
     if (!w) return sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory in a symmetric eigenproblem");
     gsl_eigen_symmv(&av.matrix, &ev.vector, &vv.matrix, w);
     gsl_eigen_symmv_free(w);

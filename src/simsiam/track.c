@@ -524,29 +524,29 @@ static void to_double(const float *src, size_t count, double *dst)
 }
 
 /* z (rows × d floats into zf, and as doubles into z) and p (doubles, may be
- * NULL) of the images x through m (and predict). */
-static void embed(sm_tracker *t, sm_model *m, sm_track_predict_fn predict, const void *ctx, const float *x,
-                  size_t rows, float *zf, double *z, double *p)
+ * NULL) of the images x through m (and pred). */
+static void embed(sm_tracker *t, sm_model *m, const sm_predictor *pred, const float *x, size_t rows, float *zf,
+                  double *z, double *p)
 {
-    sm_model_embed(m, x, rows, NULL, zf, predict || !p ? NULL : t->pf);
-    if (predict && p) predict(ctx, zf, rows, t->pf);
+    sm_model_embed(m, x, rows, NULL, zf, pred || !p ? NULL : t->pf);
+    if (pred && p) sm_predictor_apply(pred, zf, rows, t->pf);
     to_double(zf, rows * t->d, z);
     if (p) to_double(t->pf, rows * t->d, p);
 }
 
-int sm_tracker_event(sm_tracker *t, sm_model *m, sm_track_predict_fn predict, const void *ctx, uint64_t step,
-                     sm_track_row *row, sm_status *st)
+int sm_tracker_event(sm_tracker *t, sm_model *m, const sm_predictor *pred, uint64_t step, sm_track_row *row,
+                     sm_status *st)
 {
     size_t d = t->d;
     for (size_t done = 0; done < t->n; done += t->chunk) {
         size_t nb = t->n - done < t->chunk ? t->n - done : t->chunk;
         sm_augment_batch(&t->aug, t->ds, t->probe + done, nb, step, t->x1, t->x2);
-        embed(t, m, predict, ctx, t->x1, nb, t->z1f + done * d, t->z1 + done * d, t->p1 + done * d);
-        embed(t, m, predict, ctx, t->x2, nb, t->zf, t->z2 + done * d, t->p2 + done * d);
+        embed(t, m, pred, t->x1, nb, t->z1f + done * d, t->z1 + done * d, t->p1 + done * d);
+        embed(t, m, pred, t->x2, nb, t->zf, t->z2 + done * d, t->p2 + done * d);
     }
     for (size_t i = 0; i < t->images; i++) {
         sm_augment_views(&t->aug, t->ds, t->probe[i], step, t->views, t->xv);
-        embed(t, m, predict, ctx, t->xv, t->views, t->zf, t->zv + i * t->views * d, NULL);
+        embed(t, m, pred, t->xv, t->views, t->zf, t->zv + i * t->views * d, NULL);
     }
     sm_track_sample s = {t->z1, t->z2, t->p1, t->p2, t->n, d, t->zv, t->images, t->views};
     t->opts.seed = sm_rng_mix((uint64_t)step ^ t->aug.seed);

@@ -53,6 +53,7 @@
 #include "data/dataset.h"
 #include "io/config.h"
 #include "simsiam/model.h"
+#include "simsiam/predictor.h"
 
 enum { SM_TRACK_K = 3, SM_TRACK_MAX_DIM = 8, SM_TRACK_RESAMPLES = 20, SM_TRACK_WARNING_MAX = 768 };
 
@@ -110,10 +111,6 @@ int sm_track_format_detail(const sm_track_row *r, char *buf, size_t n);
 
 /* ---- events on a model ---------------------------------------------------- */
 
-/* p = h(z) for n rows when the predictor is not the network's own
- * (pred_mode optimal, directpred); NULL: the model's p. */
-typedef void (*sm_track_predict_fn)(const void *ctx, const float *z, size_t n, float *p);
-
 typedef struct sm_tracker sm_tracker;
 
 /* A tracker for cfg (track_samples, track_views, track_images, seed, aug)
@@ -128,8 +125,10 @@ void sm_tracker_free(sm_tracker *t);
 /* One event at `step`: fresh views of the probe set (augmentation streams
  * keyed by the step and separate from training's), embedded by m in
  * inference mode through view 0's activations (call it between steps), then
- * sm_track_estimate.  Deterministic given (seed, step, model). */
-int sm_tracker_event(sm_tracker *t, sm_model *m, sm_track_predict_fn predict, const void *ctx, uint64_t step,
-                     sm_track_row *row, sm_status *st);
+ * sm_track_estimate.  p = h(z) comes from pred (pred_mode optimal,
+ * directpred) or, when pred is NULL, from the model's own predictor.
+ * Deterministic given (seed, step, model, pred). */
+int sm_tracker_event(sm_tracker *t, sm_model *m, const sm_predictor *pred, uint64_t step, sm_track_row *row,
+                     sm_status *st);
 
 #endif

@@ -23,6 +23,7 @@
 #include "optim/sgd.h"
 #include "simsiam/knn_monitor.h"
 #include "simsiam/model.h"
+#include "simsiam/predictor.h"
 #include "simsiam/track.h"
 
 enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = 5 };
@@ -66,6 +67,8 @@ typedef struct {
     sm_config cfg; /* with out resolved */
     sm_dataset train, test;
     sm_model *m;
+    sm_predictor *pred; /* pred_mode optimal or directpred; NULL for sgd */
+    float *pz;          /* with pred: p1, p2, dp, dz, batch × z_dim each */
     sm_sampler sampler;
     sm_augment aug;
     sm_sgd_group groups[2];
@@ -121,9 +124,9 @@ static void default_out(char *out)
 
 static int check_config(const sm_config *cfg, sm_status *st)
 {
-    static const char *const MODES[] = {"sgd", "optimal", "directpred"};
-    if (cfg->pred_mode != SM_PRED_SGD)
-        return sm_status_fail(st, SM_ERR_USAGE, NULL, "pred_mode=%s is not available yet", MODES[cfg->pred_mode]);
+    if (cfg->pred_mode != SM_PRED_SGD && cfg->pred_steps > 1)
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "pred_steps=%ld needs pred_mode=sgd: pred_mode=%s trains no predictor",
+                              cfg->pred_steps, sm_predictor_mode_name(cfg->pred_mode));
     return SM_OK;
 }
 
@@ -133,6 +136,13 @@ static int load_data(trainer *t, sm_status *st)
     if (!rc && t->cfg.knn_every > 0) rc = sm_data_load(&t->cfg, "test", &t->test, st);
     if (!rc) rc = sm_sampler_alloc(&t->sampler, t->train.n, t->batch, (uint64_t)t->cfg.seed, st);
     return rc;
+}
+
+static int build_predictor(trainer *t, sm_status *st)
+{
+    t->pred = sm_predictor_alloc(t->cfg.pred_mode, t->m->z_dim, st);
+    if (t->pred) t->pz = sm_mem_alloc_aligned(4 * t->batch * t->m->z_dim, sizeof(float), st);
+    return t->pz ? SM_OK : (st ? st->code : SM_ERR_DATA);
 }
 
 static int build_model(trainer *t, sm_status *st)
@@ -148,7 +158,8 @@ static int build_model(trainer *t, sm_status *st)
     size_t image = sm_dataset_image_size(&t->train);
     t->x1 = sm_mem_alloc_aligned(t->batch * image, sizeof(float), st);
     t->x2 = t->x1 ? sm_mem_alloc_aligned(t->batch * image, sizeof(float), st) : NULL;
-    return t->x2 ? SM_OK : (st ? st->code : SM_ERR_DATA);
+    if (!t->x2) return st ? st->code : SM_ERR_DATA;
+    return t->cfg.pred_mode == SM_PRED_SGD ? SM_OK : build_predictor(t, st);
 }
 
 static void plan_steps(trainer *t)
@@ -202,6 +213,7 @@ static int write_checkpoint(trainer *t, sm_status *st)
     if (!rc) rc = sm_ckpt_add_f32(w, "params", m->params, m->n_params, st);
     if (!rc) rc = sm_ckpt_add_f32(w, "momentum", m->momentum, m->n_params, st);
     if (!rc) rc = sm_ckpt_add_f32(w, "bn_stats", m->stats, m->n_stats, st);
+    if (!rc && t->pred) rc = sm_predictor_save(t->pred, w, st);
     if (!rc) rc = sm_ckpt_add_text(w, "train_csv", text_str(&t->train_rows), st);
     if (!rc) rc = sm_ckpt_add_text(w, "eval_csv", text_str(&t->eval_rows), st);
     if (!rc) rc = sm_ckpt_add_text(w, "track_csv", text_str(&t->track_rows), st);
@@ -235,6 +247,7 @@ static int resume_from(trainer *t, const char *path, sm_status *st)
     sm_model *m = t->m;
     const uint64_t *step;
     rc = sm_ckpt_get_u64(c, "step", STEP_FIELDS, &step, st);
+    if (!rc) rc = t->pred ? sm_predictor_load(t->pred, c, path, st) : sm_predictor_check_mode(c, SM_PRED_SGD, path, st);
     if (!rc) rc = copy_f32(c, "params", m->params, m->n_params, st);
     if (!rc) rc = copy_f32(c, "momentum", m->momentum, m->n_params, st);
     if (!rc) rc = copy_f32(c, "bn_stats", m->stats, m->n_stats, st);
@@ -349,6 +362,47 @@ static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm
                           "loss is %s at step %zu; no checkpoint was written yet", what, step_number);
 }
 
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Step 2 with the network's predictor h (pred_mode=sgd). */
+static int network_loss(trainer *t, double *loss, sm_status *st)
+{
+    *loss = sm_model_step_loss(t->m, t->x1, t->x2, t->batch, t->cfg.loss);
+    return isfinite(*loss) ? SM_OK : loss_not_finite(t, *loss, t->step + 1, st);
+}
+
+/* Step 2 with the closed-form predictor W (train.h). */
+static int closed_form_loss(trainer *t, double *loss, sm_status *st)
+{
+    sm_model *m = t->m;
+    const size_t n = t->batch, d = m->z_dim, nd = n * d;
+    const sm_loss_kind kind = t->cfg.loss;
+    sm_model_outputs out[2];
+    sm_model_forward(m, 0, t->x1, n, SM_MODEL_TRAIN, &out[0]);
+    sm_model_forward(m, 1, t->x2, n, SM_MODEL_TRAIN, &out[1]);
+    const float *z[2] = {out[0].z, out[1].z};
+    /* a non-finite z makes the loss non-finite: reported as such, not as bad predictor input */
+    if (!all_finite(z[0], nd) || !all_finite(z[1], nd)) return loss_not_finite(t, NAN, t->step + 1, st);
+    int rc = sm_predictor_update(t->pred, z[0], z[1], n, st);
+    if (rc) return rc;
+    float *p[2] = {t->pz, t->pz + nd}, *dp = t->pz + 2 * nd, *dz = t->pz + 3 * nd;
+    for (int v = 0; v < 2; v++) sm_predictor_apply(t->pred, z[v], n, p[v]);
+    *loss = 0.5 * sm_loss_forward(kind, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(kind, n, d, p[1], z[0]);
+    if (!isfinite(*loss)) return loss_not_finite(t, *loss, t->step + 1, st);
+    for (int v = 0; v < 2; v++) { /* one view at a time: the views share the activation gradients */
+        memset(dp, 0, nd * sizeof *dp);
+        sm_loss_backward(kind, n, d, p[v], z[1 - v], 0.5f, dp);
+        sm_predictor_backward(t->pred, dp, n, dz);
+        sm_model_backward(m, v, n, dz, NULL);
+    }
+    return SM_OK;
+}
+
 /* Run step t->step (0-based), steps 1–4 of train.h; *zs = z_std. */
 static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
 {
@@ -358,15 +412,16 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
     sm_augment_batch(&t->aug, &t->train, sm_sampler_batch(&t->sampler, b), t->batch, s, t->x1, t->x2);
 
     sm_model_zero_grads(m);
-    *loss = sm_model_step_loss(m, t->x1, t->x2, t->batch, t->cfg.loss);
-    if (!isfinite(*loss)) return loss_not_finite(t, *loss, s + 1, st);
+    int rc = t->pred ? closed_form_loss(t, loss, st) : network_loss(t, loss, st);
+    if (rc) return rc;
     *zs = sm_track_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
 
     double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
     double lr = sm_schedule_lr(t->cfg.schedule, base, (double)s, (double)t->total);
     t->groups[0].lr = (float)lr;
-    t->groups[1].lr = (float)(t->cfg.pred_lr_mult * (t->cfg.pred_fixed_lr ? base : lr));
-    sm_sgd_step(t->groups, 2, m->params, m->grads, m->momentum);
+    /* with a closed-form W the network's predictor is unused: not stepped, lr 0 in train.csv */
+    t->groups[1].lr = t->pred ? 0.0f : (float)(t->cfg.pred_lr_mult * (t->cfg.pred_fixed_lr ? base : lr));
+    sm_sgd_step(t->groups, t->pred ? 1 : 2, m->params, m->grads, m->momentum);
 
     for (long k = 1; k < t->cfg.pred_steps; k++) {
         sm_model_zero_grads(m);
@@ -409,7 +464,7 @@ static int run_monitor(trainer *t, sm_status *st)
 static int run_tracker(trainer *t, sm_status *st)
 {
     sm_track_row row;
-    int rc = sm_tracker_event(t->tracker, t->m, NULL, NULL, t->step, &row, st);
+    int rc = sm_tracker_event(t->tracker, t->m, t->pred, t->step, &row, st);
     if (rc) return rc;
     if (row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %zu: %s\n", t->step, row.warning);
     char line[1024];
@@ -499,6 +554,8 @@ static void trainer_close(trainer *t)
     sm_mem_free(t->x2);
     sm_tracker_free(t->tracker);
     sm_model_free(t->m);
+    sm_predictor_free(t->pred);
+    sm_mem_free(t->pz);
     sm_sampler_free(&t->sampler);
     sm_dataset_free(&t->train);
     sm_dataset_free(&t->test);

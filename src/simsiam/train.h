@@ -22,11 +22,29 @@
  *   4. pred_steps − 1 times: zero grads, sm_model_predictor_step_loss on the
  *      same batch with z1, z2 of step 2 held fixed, SGD on the predictor
  *      group alone (same lr, momentum, wd as in 3).
- * The schedule runs per step (t = s, T = total steps).  A non-finite loss
- * (step 2 or 4) stops the run before its SGD update: SM_ERR_DATA "loss is
- * nan (or inf) at step N; last good checkpoint kept (PATH)", the checkpoint is not
+ * The schedule runs per step (t = s, T = total steps).
+ *
+ * pred_mode=optimal and pred_mode=directpred replace the network's
+ * predictor h by a closed-form linear p = W z (src/simsiam/predictor.h:
+ * W from running moments of z1, z2, refit every step).  Steps 2 and 3 become
+ *   2. both views forward in training mode; the moments take this batch's
+ *      z1, z2 and W is refit BEFORE it is used, so W has seen the batch it
+ *      predicts (DirectPred's reference code refits after the SGD step, one
+ *      batch later; refitting first needs no initial W);
+ *      p_v = W z_v,  L = ½ D(p1, sg(z2)) + ½ D(p2, sg(z1)), and its gradient
+ *      dp_v → dz_v = dp_v W (W held constant) → the network, one view at a
+ *      time; z_std as above;
+ *   3. SGD on encoder + projector only.
+ * h's parameters stay as initialised (the checkpoint still holds them; its
+ * forward still runs inside the model's forward, its output unused), the
+ * pred_lr column of train.csv is 0, pred_lr_mult and pred_fixed_lr have no
+ * effect, and pred_steps > 1 is SM_ERR_USAGE (there is no predictor to
+ * train).
+ *
+ * A non-finite loss (step 2 or 4; with a closed-form W also a non-finite z)
+ * stops the run before its SGD update: SM_ERR_DATA "loss is nan (or inf) at
+ * step N; last good checkpoint kept (PATH)", the checkpoint is not
  * overwritten; the CSVs are written up to the last finite step.
- * pred_mode optimal and directpred are SM_ERR_USAGE (not available yet).
  * The `threads` key goes to sm_threads_set.
  *
  * z_std: sm_track_z_std of view 1's z (src/simsiam/track.h): ≈ 1 for
@@ -62,13 +80,17 @@
  *              so far, then the IEEE-754 bits of the last loss and of the
  *              last kNN accuracy (NaN when none)
  *   params, momentum, bn_stats   f32: the model's flat arrays
+ *   predictor, predictor_moments u64: the closed-form predictor's state
+ *                                (optimal and directpred only; predictor.h)
  *   train_csv, eval_csv, track_csv, track_detail_csv
  *                                text: the CSV rows so far (no header)
  * The sampler and the augmentations are functions of (seed, epoch) and
  * (seed, step, index, view), so no RNG state is needed: resume=PATH loads
  * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA),
  * and continues to the configured total, bit for bit as if never stopped at
- * a fixed thread count.  A checkpoint past the configured total is
+ * a fixed thread count.  A checkpoint written with another pred_mode is
+ * SM_ERR_DATA "checkpoint was written with pred_mode=A, this run has
+ * pred_mode=B (PATH)".  A checkpoint past the configured total is
  * SM_ERR_USAGE.
  *
  * Progress goes to stderr: when stderr is a terminal one line rewritten with
