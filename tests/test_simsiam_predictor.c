@@ -324,7 +324,7 @@ static void test_non_finite_rejected(void **state)
             sm_status st;
             assert_int_equal(sm_predictor_update(p, z1, z2, N, &st), SM_ERR_DATA);
             assert_non_null(strstr(st.msg, "non-finite z"));
-            assert_non_null(strstr(st.msg, sm_predictor_mode_name(mode)));
+            assert_non_null(strstr(st.msg, sm_config_pred_mode_name(mode)));
         }
         z2[5] = keep;
         assert_int_equal(p->updates, 1);
@@ -381,7 +381,7 @@ static void test_checkpoint_round_trip(void **state)
         sm_predictor *r = new_predictor(other, D3);
         char want[128];
         snprintf(want, sizeof want, "checkpoint was written with pred_mode=%s, this run has pred_mode=%s",
-                 sm_predictor_mode_name(mode), sm_predictor_mode_name(other));
+                 sm_config_pred_mode_name(mode), sm_config_pred_mode_name(other));
         assert_int_equal(sm_predictor_load(r, c, path, &st), SM_ERR_DATA);
         assert_non_null(strstr(st.msg, want));
         assert_non_null(strstr(st.msg, path));

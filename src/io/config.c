@@ -460,3 +460,9 @@ void sm_config_print_keys(FILE *f)
         fprintf(f, "  %-22s %s (%s)\n", entry, KEYS[i].doc, allowed);
     }
 }
+
+const char *sm_config_pred_mode_name(sm_pred_mode mode)
+{
+    assert(mode >= SM_PRED_SGD && mode <= SM_PRED_DIRECTPRED);
+    return PRED_MODES[mode];
+}

@@ -14,13 +14,6 @@ enum { HEADER_FIELDS = 2 };
 /* Moments go into checkpoints as the bits of their doubles. */
 _Static_assert(sizeof(double) == sizeof(uint64_t), "double is not 64 bits");
 
-const char *sm_predictor_mode_name(sm_pred_mode mode)
-{
-    static const char *const NAMES[] = {"sgd", "optimal", "directpred"};
-    assert(mode >= SM_PRED_SGD && mode <= SM_PRED_DIRECTPRED);
-    return NAMES[mode];
-}
-
 static int has_cross(const sm_predictor *p) { return p->mode == SM_PRED_OPTIMAL; }
 
 /* The <where> of error messages. */
@@ -248,7 +241,7 @@ int sm_predictor_check_mode(const sm_ckpt *c, sm_pred_mode mode, const char *pat
     }
     if (saved != (uint64_t)mode)
         return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint was written with pred_mode=%s, this run has pred_mode=%s",
-                              sm_predictor_mode_name((sm_pred_mode)saved), sm_predictor_mode_name(mode));
+                              sm_config_pred_mode_name((sm_pred_mode)saved), sm_config_pred_mode_name(mode));
     return SM_OK;
 }
 

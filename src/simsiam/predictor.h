@@ -69,9 +69,6 @@ typedef struct {
     double *next_corr, *next_cross, *a, *b, *eval;
 } sm_predictor;
 
-/* "sgd", "optimal" or "directpred" (the pred_mode key's words). */
-const char *sm_predictor_mode_name(sm_pred_mode mode);
-
 /* A predictor for z_dim d >= 1 with zero moments and the W made from them
  * as from any others: 0 for optimal, εI for directpred.  mode must be
  * SM_PRED_OPTIMAL or SM_PRED_DIRECTPRED (SGD is a contract violation).

@@ -126,7 +126,7 @@ static int check_config(const sm_config *cfg, sm_status *st)
 {
     if (cfg->pred_mode != SM_PRED_SGD && cfg->pred_steps > 1)
         return sm_status_fail(st, SM_ERR_USAGE, NULL, "pred_steps=%ld needs pred_mode=sgd: pred_mode=%s trains no predictor",
-                              cfg->pred_steps, sm_predictor_mode_name(cfg->pred_mode));
+                              cfg->pred_steps, sm_config_pred_mode_name(cfg->pred_mode));
     return SM_OK;
 }
 
@@ -362,13 +362,6 @@ static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm
                           "loss is %s at step %zu; no checkpoint was written yet", what, step_number);
 }
 
-static int all_finite(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 /* Step 2 with the network's predictor h (pred_mode=sgd). */
 static int network_loss(trainer *t, double *loss, sm_status *st)
 {
@@ -386,10 +379,9 @@ static int closed_form_loss(trainer *t, double *loss, sm_status *st)
     sm_model_forward(m, 0, t->x1, n, SM_MODEL_TRAIN, &out[0]);
     sm_model_forward(m, 1, t->x2, n, SM_MODEL_TRAIN, &out[1]);
     const float *z[2] = {out[0].z, out[1].z};
-    /* a non-finite z makes the loss non-finite: reported as such, not as bad predictor input */
-    if (!all_finite(z[0], nd) || !all_finite(z[1], nd)) return loss_not_finite(t, NAN, t->step + 1, st);
-    int rc = sm_predictor_update(t->pred, z[0], z[1], n, st);
-    if (rc) return rc;
+    /* The update fails only on a non-finite z (predictor.h), which makes the
+     * loss non-finite: reported as such, not as bad predictor input. */
+    if (sm_predictor_update(t->pred, z[0], z[1], n, NULL)) return loss_not_finite(t, NAN, t->step + 1, st);
     float *p[2] = {t->pz, t->pz + nd}, *dp = t->pz + 2 * nd, *dz = t->pz + 3 * nd;
     for (int v = 0; v < 2; v++) sm_predictor_apply(t->pred, z[v], n, p[v]);
     *loss = 0.5 * sm_loss_forward(kind, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(kind, n, d, p[1], z[0]);
