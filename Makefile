@@ -34,6 +34,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/simsiam-mi
+# `make bench`'s yardstick: OpenBLAS sgemm GFLOP/s, same flags and BLAS as BIN.
+SGEMM_PEAK := $(BUILD)/sgemm_peak
 
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
@@ -68,8 +70,8 @@ valgrind:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory build
-	@scripts/bench.sh $(BIN)
+	@$(MAKE) --no-print-directory build $(SGEMM_PEAK)
+	@scripts/bench.sh $(BIN) $(SGEMM_PEAK)
 
 run:
 	@scripts/deps.sh
@@ -86,6 +88,9 @@ $(BUILD)/libsimsiam.a: $(LIB_OBJ)
 $(BIN): $(CLI_OBJ) $(BUILD)/libsimsiam.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(SGEMM_PEAK): $(BUILD)/scripts/sgemm_peak.o $(BUILD)/libsimsiam.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUPPORT_OBJ) $(BUILD)/libsimsiam.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
@@ -93,4 +98,4 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -c -o $@ $<
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d

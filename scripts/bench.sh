@@ -2,6 +2,7 @@
 # `make bench`: speed against references measured in the same run.
 set -euo pipefail
 bin=${1:-build/simsiam-mi}
+sgemm=${2:-build/sgemm_peak}
 dir=build/bench
 mkdir -p "$dir/1e5" "$dir/1e6"
 py=/usr/bin/python3
@@ -21,3 +22,44 @@ awk -v rv="$(json "$ref" value)" -v rs="$(json "$ref" seconds)" \
   printf "N=1e5  I reference %.12f  simsiam-mi %.12f  relative difference %.2e (target <= 1e-9)\n", rv, cv, rel;
   printf "N=1e6  simsiam-mi %.3f s  I = %.6f  t(1e6)/t(1e5) = %.1f (target <= 13)\n", c6s, c6v, c6s / cs;
 }'
+
+# The trainer against PyTorch on the CPU (same network, loss, optimiser, batch
+# and thread count), at all cores and at one thread.  Ours times the steps
+# after its first 3 (DESIGN.md §2), so PyTorch warms up 3 steps and times the
+# same number.  GFLOP/s = images/s × training FLOPs per source image (counted
+# by the reference from its conv and Linear layers: both views, forward and
+# both gradients) against OpenBLAS sgemm's best square product at the same
+# thread count.
+# Both sides use OpenMP, so both get the same OMP_WAIT_POLICY, passive unless
+# the caller sets one: with another process on a core, spinning team threads
+# cost both sides 2-5x at 2 threads (measured; README), which would measure the
+# machine's load, not the code.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+steps=20 warmup=3
+cores=$(nproc)
+thread_counts=$cores
+[ "$cores" -gt 1 ] && thread_counts="$cores 1"
+run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr and fail
+  "$@" 2>"$dir/stderr.log" || { cat "$dir/stderr.log" >&2; echo "bench: failed: $*" >&2; exit 1; }
+}
+for t in $thread_counts; do
+  echo "== trainer, resnet width 16, batch 256, dataset=random, $t thread(s) of $cores (reference: PyTorch CPU," \
+       "$((steps - warmup)) timed steps each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY) =="
+  ours=$(run_or_show "$bin" train dataset=random arch=resnet width=16 batch=256 steps=$steps threads=$t \
+           knn_every=0 checkpoint_every=0 out="$dir/train")
+  ref=$(run_or_show $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
+  peak=$(run_or_show "$sgemm" $t)
+  ours_params=$(run_or_show $py scripts/bench_train_ref.py ckpt-params "$dir/train/checkpoint.bin")
+  if [ "$ours_params" != "$(json "$ref" params)" ] || [ "$(json "$ref" threads)" != "$t" ]; then
+    echo "bench: the reference is not the same network or thread count:" >&2
+    echo "  simsiam-mi $ours_params parameters; reference $ref" >&2
+    exit 1
+  fi
+  awk -v t="$t" -v n="$ours_params" -v ci="$(json "$ours" images_per_s)" -v ri="$(json "$ref" images_per_s)" \
+      -v fl="$(json "$ref" flops_per_image)" -v pk="$(json "$peak" gflops)" -v pn="$(json "$peak" n)" 'BEGIN {
+    cg = ci * fl / 1e9; rg = ri * fl / 1e9;
+    printf "T=%d  parameters %d (both)  training FLOPs per source image %.1f M\n", t, n, fl / 1e6;
+    printf "T=%d  PyTorch %.1f img/s  simsiam-mi %.1f img/s  ratio %.2fx (target >= 1x, aim 2x)\n", t, ri, ci, ci / ri;
+    printf "T=%d  simsiam-mi %.1f GFLOP/s  PyTorch %.1f GFLOP/s  sgemm peak %.1f GFLOP/s (N=%d)  simsiam-mi at %.0f%% of peak (aim 60%%)\n", t, cg, rg, pk, pn, 100 * cg / pk;
+  }'
+done
