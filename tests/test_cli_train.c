@@ -63,7 +63,9 @@ static void test_usage_errors(void **state)
     sm_test_cli_error("train --confg x", 2, "unknown option '--confg'", "--config");
     sm_test_cli_error("train " TINY " steps=2 pred_mode=directpred pred_steps=2", 2,
                       "pred_steps=2 needs pred_mode=sgd: pred_mode=directpred trains no predictor", NULL);
-    sm_test_cli_error("train dataset=synthetic batch=4000 steps=1", 2, "batch", NULL);
+    char args[4096]; /* out= keeps the run directory (made before the batch is checked) in the scratch space */
+    snprintf(args, sizeof args, "train dataset=synthetic batch=4000 steps=1 out=%s", sm_test_path("big_batch"));
+    sm_test_cli_error(args, 2, "batch", NULL);
 }
 
 static void test_data_errors(void **state)
