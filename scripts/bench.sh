@@ -63,3 +63,5 @@ for t in $thread_counts; do
     printf "T=%d  simsiam-mi %.1f GFLOP/s  PyTorch %.1f GFLOP/s  sgemm peak %.1f GFLOP/s (N=%d)  simsiam-mi at %.0f%% of peak (aim 60%%)\n", t, cg, rg, pk, pn, 100 * cg / pk;
   }'
 done
+
+scripts/bench_track.sh "$bin"

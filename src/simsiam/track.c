@@ -307,7 +307,7 @@ static void knn_columns(const sm_track_sample *s, const reduced *rd, const sm_tr
     rc = r == s->d && isfinite(row->nll_full) ? (v = row->nll_full, SM_OK)
                                                : fit_nll(SM_NLL_FULL, rd->z2, rd->p1, n, r, &v, NULL, NULL, ws, &est);
     row->nll_r = or_nan(row, rc, &est, "nll_r", v);
-    rc = optimal_nll(s->z1, rd->z2, n, s->d, r, &v, ws, &est);
+    rc = optimal_nll(rd->z1, rd->z2, n, r, r, &v, ws, &est);
     row->nll_r_opt = or_nan(row, rc, &est, "nll_r_opt", v);
 
     size_t mark = sm_arena_mark(ws);

@@ -33,11 +33,16 @@
  *   nll_r       E[NLL_full] of the projected z2 given the projected p1
  *               (= nll_full when dim_used = d)
  *   nll_r_opt   the same with the best affine predictor of projected z2
- *               from all of z1, least squares cross-fitted on two halves of
- *               the probe set (each half predicted by the fit on the
- *               other): DESIGN §1's min over h'.  nll_r − nll_r_opt is the
+ *               from projected z1, least squares cross-fitted on two halves
+ *               of the probe set (each half predicted by the fit on the
+ *               other): DESIGN §1's min over h', conditioning on what
+ *               h_z_given_z1 conditions on.  nll_r − nll_r_opt is the
  *               predictor's share of the gap, nll_r_opt − h_z_given_z1 the
  *               family's.
+ * With dim_used < d the network's p1 sees all of z1, so nll_r bounds
+ * H(z2'|z1) (z2' the projection), which is at most the H(z2'|z1') that
+ * h_z_given_z1 estimates: the chain is then a heuristic, rigorous only when
+ * dim_used = d (and the predictor share may come out negative).
  * An estimator that cannot run (a singular covariance, duplicate points,
  * too few rows) leaves NaN in its columns and its message in
  * row->warning; the others still run.  Exactness as in the estimators: no
