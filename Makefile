@@ -39,7 +39,7 @@ SGEMM_PEAK := $(BUILD)/sgemm_peak
 
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps build build-tests test asan valgrind bench run clean
+.PHONY: all deps build build-tests test asan valgrind bench run experiment plots report clean
 .SECONDARY:
 
 all:
@@ -77,6 +77,31 @@ run:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory build
 	@scripts/run.sh $(BIN)
+
+# Experiments (experiments/README.md) and reports (analysis/README.md).
+# SIZE=quick is the default: seconds per run; SIZE=full takes hours.
+# RESULTS=DIR puts results in DIR/<size>/ instead of experiments/NAME/results/;
+# JOBS=N runs at most N runs at once (default: the number of cores).
+SIZE ?= quick
+EXPERIMENT_NAMES = $(shell ls experiments/*/run.sh 2>/dev/null | cut -d/ -f2 | paste -sd "|")
+
+experiment:
+	@if [ -z "$(NAME)" ] || [ ! -x "experiments/$(NAME)/run.sh" ]; then \
+	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|full] [JOBS=N] [RESULTS=DIR]" >&2; exit 2; fi
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+	@SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
+
+plots:
+	@if [ -z "$(RUN)" ]; then echo "usage: make plots RUN=DIR   (a run directory with train.csv)" >&2; exit 2; fi
+	@scripts/deps.sh
+	@analysis/run-report.sh "$(RUN)"
+
+report:
+	@if [ -z "$(EXP)" ] || [ ! -f "experiments/$(EXP)/runs" ]; then \
+	  echo "usage: make report EXP=<$(EXPERIMENT_NAMES)> [SIZE=quick|full] [RESULTS=DIR]" >&2; exit 2; fi
+	@scripts/deps.sh
+	@SM_RESULTS="$(RESULTS)" analysis/experiment-report.sh experiments/$(EXP) $(SIZE)
 
 clean:
 	rm -rf build

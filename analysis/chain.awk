@@ -1,0 +1,60 @@
+# The chain of DESIGN.md section 1 per tracked step, from a run's track.csv
+# (point estimates) and track_detail.csv (nll_r, nll_r_opt and the 95%
+# subsampling intervals), joined by step:
+#   awk -f analysis/chain.awk OUT/track.csv OUT/track_detail.csv > chain.csv
+# Both files are checked by check_csv.awk first.  Output columns:
+#   step,dim_used,n,views,images,             as in track_detail.csv
+#   nll_r,nll_r_lo,nll_r_hi,nll_r_opt,        E[NLL_Q] with the trained and the best affine predictor
+#   h_z_given_z1,..._lo,..._hi, h_z_given_x,..._lo,..._hi
+#   gap,gap_lo,gap_hi                         nll_r - h_z_given_z1; the interval combines the two
+#                                             intervals at their worst (lo - hi, hi - lo)
+#   predictor_share,family_share              nll_r - nll_r_opt, nll_r_opt - h_z_given_z1
+#   nll_vs_z1,z1_vs_x,verdict                 the two links and the step (analysis/README.md)
+# A link "holds" when its intervals are ordered (lower end of the larger side
+# above the upper end of the smaller), "fails" when they are ordered the other
+# way, "within noise" when they overlap, "n/a" when a value is nan.  The step
+# "fails" if a link fails, "holds" if both hold, "holds within noise" otherwise
+# (or "n/a").  Steps missing from either file are left out.
+BEGIN {
+    FS = ","; OFS = ","
+    NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+    print "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt," \
+          "h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x,h_z_given_x_lo,h_z_given_x_hi," \
+          "gap,gap_lo,gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict"
+}
+
+function finite(x) { return x ~ NUMBER }
+function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.6g", a - b) : "nan" }
+function v(name) { return $(col[file, name]) }
+
+# Is the interval [alo, ahi] above [blo, bhi]?
+function link(alo, ahi, blo, bhi) {
+    if (!finite(alo) || !finite(ahi) || !finite(blo) || !finite(bhi)) return "n/a"
+    if (alo + 0 > bhi + 0) return "holds"
+    if (ahi + 0 < blo + 0) return "fails"
+    return "within noise"
+}
+
+function verdict(a, b) {
+    if (a == "fails" || b == "fails") return "fails"
+    if (a == "n/a" || b == "n/a") return "n/a"
+    if (a == "holds" && b == "holds") return "holds"
+    return "holds within noise"
+}
+
+FNR == 1 { file++; for (i = 1; i <= NF; i++) col[file, $i] = i; next }
+
+file == 1 { step = v("step"); z1[step] = v("h_z_given_z1"); x[step] = v("h_z_given_x"); next }
+
+(v("step") in z1) {
+    step = v("step")
+    nll = v("nll_r"); nlo = v("nll_r_lo"); nhi = v("nll_r_hi"); opt = v("nll_r_opt")
+    zlo = v("h_z_given_z1_lo"); zhi = v("h_z_given_z1_hi")
+    xlo = v("h_z_given_x_lo"); xhi = v("h_z_given_x_hi")
+    a = link(nlo, nhi, zlo, zhi)
+    b = link(zlo, zhi, xlo, xhi)
+    print step, v("dim_used"), v("n"), v("views"), v("images"), nll, nlo, nhi, opt,
+          z1[step], zlo, zhi, x[step], xlo, xhi,
+          diff(nll, z1[step]), diff(nlo, zhi), diff(nhi, zlo), diff(nll, opt), diff(opt, z1[step]),
+          a, b, verdict(a, b)
+}

@@ -1,0 +1,83 @@
+# The chain and gap sections of a run's report.md, from its chain.csv (made by
+# chain.awk):   awk -v z_dim=D -f analysis/chain_md.awk DIR/chain.csv
+BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
+
+function finite(x) { return x ~ NUMBER }
+function num(x) { return finite(x) ? sprintf("%.3f", x) : "nan" }
+function interval(x, lo, hi) { return num(x) " [" num(lo) ", " num(hi) "]" }
+function v(name) { return $(col[name]) }
+
+NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+
+{
+    rows++
+    step[rows] = v("step")
+    chain[rows] = sprintf("| %s | %s | %s | %s × %s | %s | %s | %s | %s | %s | %s |", v("step"), v("dim_used"), v("n"),
+                          v("views"), v("images"), interval(v("nll_r"), v("nll_r_lo"), v("nll_r_hi")),
+                          interval(v("h_z_given_z1"), v("h_z_given_z1_lo"), v("h_z_given_z1_hi")),
+                          interval(v("h_z_given_x"), v("h_z_given_x_lo"), v("h_z_given_x_hi")),
+                          v("nll_vs_z1"), v("z1_vs_x"), v("verdict"))
+    gap[rows] = sprintf("| %s | %s | %s | %s | %s |", v("step"), interval(v("gap"), v("gap_lo"), v("gap_hi")),
+                        num(v("predictor_share")), num(v("family_share")), num(v("nll_r_opt")))
+    count[v("verdict")]++
+    if (v("nll_vs_z1") == "fails") fails = fails sprintf(", %s (E[NLL_Q] below Ĥ(z2|z1))", v("step"))
+    if (v("z1_vs_x") == "fails") fails = fails sprintf(", %s (Ĥ(z2|z1) below Ĥ(z2|x))", v("step"))
+    if (v("z1_vs_x") == "fails") second_fails = 1
+    dims[v("dim_used")] = 1; ns[v("n")] = 1; vs[v("views")] = 1
+    last_gap = v("gap"); last_pred = v("predictor_share"); last_fam = v("family_share")
+}
+
+END {
+    print "## The chain E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x)"
+    print ""
+    print "In nats, with 95 % subsampling intervals [low, high]. d = coordinates the k-NN estimates and"
+    print "E[NLL_Q] (nll_r, Gaussian family with full covariance) are computed in; N = probe pairs (z1, z2)"
+    print "for E[NLL_Q] and Ĥ(z2|z1); V × images = views per image × images for the per-image Ĥ(z2|x)."
+    print "A link holds when its intervals are ordered, holds within noise when they overlap, fails when"
+    print "they are reversed beyond the intervals."
+    print ""
+    print "| step | d | N | V × images | E[NLL_Q] | Ĥ(z2\\|z1) | Ĥ(z2\\|x) | E[NLL_Q] ≥ Ĥ(z2\\|z1) | Ĥ(z2\\|z1) ≥ Ĥ(z2\\|x) | verdict |"
+    print "|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+    for (r = 1; r <= rows; r++) print chain[r]
+    print ""
+    printf "**Verdict over %d tracked steps: %d hold, %d hold within noise, %d fail, %d n/a.**\n", rows,
+           count["holds"], count["holds within noise"], count["fails"], count["n/a"]
+    if (fails != "") printf "Fails at step%s.\n", substr(fails, 2)
+    print ""
+    for (d in dims) if (finite(d) && d + 0 < z_dim + 0) reduced = d
+    if (z_dim !~ /^[0-9]+$/)
+        print "z_dim unknown (no config.txt): whether d is a PCA reduction of z cannot be said."
+    else if (reduced != "")
+        printf "d = %s < z_dim = %s: the k-NN estimates and nll_r are on a PCA reduction of z to its first %s " \
+               "principal coordinates, not the %s-dimensional values; the Gaussian and variational columns of " \
+               "track.csv use all dimensions.\n", reduced, z_dim, reduced, z_dim
+    else
+        printf "d = z_dim = %s: no reduction, every estimate is on all coordinates.\n", z_dim
+    print "Ĥ(z2|z1) is estimated from N pairs, Ĥ(z2|x) from V views per image: k-NN estimates at different"
+    print "sample sizes are not directly comparable, and per-image entropies from few views are biased upward"
+    print "(DESIGN.md §1: −1.39 nats at V = 16, −2.70 at V = 256 on one trained model)."
+    if (second_fails)
+        print "Where Ĥ(z2|z1) ≥ Ĥ(z2|x) fails, that upward bias at this V is a candidate cause."
+    if (length(ns) > 1 || length(vs) > 1) print "N or V changes between steps: compare those steps with care."
+    print ""
+    print "## The gap and its two shares"
+    print ""
+    print "gap = E[NLL_Q(h)] − Ĥ(z2|z1) = predictor share + family share, where h* is the best affine"
+    print "predictor of z2 from z1 (least squares, 2-fold cross-fitted on the probe set): predictor share ="
+    print "E[NLL_Q(h)] − E[NLL_Q(h*)] (what a better predictor could remove), family share = E[NLL_Q(h*)] −"
+    print "Ĥ(z2|z1) (what the Gaussian family misses of P(z2|z1)). The gap interval combines the two intervals"
+    print "at their worst. Nats."
+    print ""
+    print "| step | gap | predictor share | family share | E[NLL_Q(h*)] |"
+    print "|---:|---:|---:|---:|---:|"
+    for (r = 1; r <= rows; r++) print gap[r]
+    print ""
+    printf "At the last tracked step (%s): gap %s = predictor share %s + family share %s nats.\n", step[rows],
+           num(last_gap), num(last_pred), num(last_fam)
+    if (finite(last_pred) && last_pred < 0)
+        print "The predictor share is negative: the trained (non-linear) predictor beats the best affine one, so" \
+              " E[NLL_Q(h*)] is not the minimum over all predictors and the family share is an upper bound."
+    if (finite(last_fam) && last_fam < 0)
+        print "The family share is negative: the best affine predictor's E[NLL_Q] is below Ĥ(z2|z1), which the" \
+              " bound forbids; the k-NN estimate of Ĥ(z2|z1) is too high there (or the bound fails)."
+}

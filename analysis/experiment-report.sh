@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# `make report EXP=NAME [SIZE=quick|full]`: the report of one experiment,
+# RESULTS/<size>/report.md (RESULTS = $SM_RESULTS or experiments/NAME/results):
+# per run its varied keys, how far it got, the chain verdict counts and its
+# last tracked row; the gap and its two shares vs the varied keys as a table
+# (gap.csv) and a plot; Î vs loss across runs (mi_loss.csv and a plot); and a
+# conclusion computed from those tables (analysis/README.md).  Every run with a
+# train.csv also gets its own report (analysis/run-report.sh).
+#   analysis/experiment-report.sh EXPDIR [quick|full]
+# Exit 1 when there are no results or a CSV is not numbers (one line naming
+# the file), 2 on usage errors.
+set -uo pipefail
+# shellcheck source=analysis/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+usage_text="analysis/experiment-report.sh EXPDIR [quick|full]   (or: make report EXP=NAME [SIZE=quick|full])"
+[ $# -ge 1 ] && [ $# -le 2 ] && [ -n "$1" ] || usage "$usage_text"
+exp=${1%/}
+size=${2:-quick}
+case $size in quick|full) ;; *) usage "$usage_text" ;; esac
+[ -f "$exp/runs" ] || { echo "analysis: error: not an experiment directory, no runs file ($exp)" >&2; exit 2; }
+name=$(basename "$exp")
+results=${SM_RESULTS:-$exp/results}/$size
+[ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
+scripts_dir=$analysis_dir/../scripts
+runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" "$exp/runs") || exit 1
+mapfile -t run_lines <<<"$runs_text"
+# The keys some run line sets, in order of first appearance: what the experiment varies.
+varied=$(printf '%s\n' "${run_lines[@]}" | awk '{ for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k)
+                                                   if (!(k in seen)) { seen[k] = 1; printf "%s ", k } } }')
+varied=${varied% }
+varied_prose=${varied// /, }
+
+# value_of RUN_DIR KEY RUN_LINE: KEY as the runs line sets it, else the run's
+# resolved value (config.txt: the defaults), else "?".
+value_of() {
+  local v
+  v=$(printf '%s\n' "$3" | tr ' ' '\n' | sed -n "s/^$2=//p")
+  [ -n "$v" ] || v=$(config_value "$1" "$2")
+  echo "${v:-?}"
+}
+
+# last_row FILE "COLUMNS": those columns of FILE's last row, comma-separated.
+last_row() {
+  awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { for (i = 1; i <= NF; i++) last[i] = $i }
+    END { n = split(want, w, " "); for (i = 1; i <= n; i++) printf "%s%s", last[col[w[i]]], (i < n ? "," : "\n") }' "$1"
+}
+
+# Markdown number: 3 decimals, nan kept.
+md_num() { awk -v x="$1" 'BEGIN { if (x ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$/) printf "%.3f", x; else printf "%s", x }'; }
+
+# The settings every run shares: the config file, then the size's keys.
+shared=""
+for f in "$exp/config" "$exp/$size.config"; do
+  [ -f "$f" ] || continue
+  keys=$(awk -v who=analysis -v file="$f" -f "$scripts_dir/keys.awk" "$f") || exit 1
+  shared+="$(printf '%s' "$keys" | tr '\n' ' ') "
+done
+
+gap_csv=$results/gap.csv mi_csv=$results/mi_loss.csv
+gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share${varied:+,${varied// /,}}"$'\n'
+mi_blocks="" mi_runs=""
+runs_table="" final_table="" gap_table="" notes="" failures=""
+total_holds=0 total_noise=0 total_fails=0 total_na=0 total_steps=0 tracked_runs=0 index=0 z_dim_max=0 dim_min=""
+ns=() vs=()
+for line in "${run_lines[@]}"; do
+  read -r run keys <<<"$line"
+  dir=$results/$run
+  index=$((index + 1))
+  settings=""
+  for k in $varied; do settings+="$k=$(value_of "$dir" "$k" "$line") "; done
+  settings=${settings% }
+  if [ ! -f "$dir/train.csv" ] || [ "$(csv_rows "$dir/train.csv")" -eq 0 ]; then
+    runs_table+="| $run | $settings | not run | | | | | | |"$'\n'
+    notes+="- $run: not run yet (no logged step in $dir/train.csv)."$'\n'
+    continue
+  fi
+  "$analysis_dir/run-report.sh" "$dir" >/dev/null || exit 1
+  if [ -f "$dir/summary.json" ]; then
+    status=finished steps=$(json_value "$dir/summary.json" steps) loss=$(json_value "$dir/summary.json" final_loss)
+    knn=$(json_value "$dir/summary.json" knn_acc)
+    [ "$knn" = null ] && knn="n/a"
+  else
+    status="not finished" steps=$(awk -F, 'END { print $1 }' "$dir/train.csv") loss="" knn=""
+  fi
+  z=$(config_value "$dir" z_dim)
+  [ -n "$z" ] && [ "$z" -gt "$z_dim_max" ] && z_dim_max=$z
+  tracked=0
+  [ -f "$dir/track.csv" ] && tracked=$(csv_rows "$dir/track.csv")
+  if [ "$tracked" -eq 0 ]; then
+    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | no tracking data | | [report]($run/report.md) |"$'\n'
+    notes+="- $run: no tracking data ($dir/track.csv missing or empty)."$'\n'
+    continue
+  fi
+  tracked_runs=$((tracked_runs + 1))
+  IFS=, read -r t_step t_loss t_nll t_hkl t_hz1 t_hx t_iksg t_igauss t_iba t_inf t_cap t_zstd t_dim \
+    <<<"$(last_row "$dir/track.csv" "step loss_cos nll_full h_z_kl h_z_given_z1 h_z_given_x i_ksg i_gauss i_ba i_infonce infonce_cap z_std dim_used")"
+  final_table+="| $run | $t_step | $t_dim | $(md_num "$t_loss") | $(md_num "$t_nll") | $(md_num "$t_hkl") | $(md_num "$t_hz1") | $(md_num "$t_hx") | $(md_num "$t_iksg") | $(md_num "$t_igauss") | $(md_num "$t_iba") | $(md_num "$t_inf") ($(md_num "$t_cap")) | $(md_num "$t_zstd") |"$'\n'
+  if [ -z "$dim_min" ] || { [[ $t_dim =~ ^[0-9]+$ ]] && [ "$t_dim" -lt "$dim_min" ]; }; then dim_min=$t_dim; fi
+  # Î vs loss: this run's finite (loss_cos, i_ksg) pairs as one block.
+  block=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print "step,loss_cos,i_ksg"; next }
+                   $c["loss_cos"] ~ /^[-+]?[0-9.]/ && $c["i_ksg"] ~ /^[-+]?[0-9.]/ { print $c["step"] "," $c["loss_cos"] "," $c["i_ksg"]; n++ }
+                   END { exit n == 0 }' "$dir/track.csv") && { mi_blocks+="$block"$'\n\n\n'; mi_runs+="$run "; }
+  if [ ! -f "$dir/chain.csv" ]; then
+    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | no chain data | [report]($run/report.md) |"$'\n'
+    notes+="- $run: no chain data ($dir/track_detail.csv missing, empty or without a step of track.csv)."$'\n'
+    continue
+  fi
+  read -r holds noise fails na steps_chained <<<"$(awk -F, 'NR > 1 { c[$NF]++; n++ }
+    END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$dir/chain.csv")"
+  total_holds=$((total_holds + holds)) total_noise=$((total_noise + noise)) total_fails=$((total_fails + fails))
+  total_na=$((total_na + na)) total_steps=$((total_steps + steps_chained))
+  runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | $holds / $noise / $fails / $na | [report]($run/report.md) |"$'\n'
+  failures+=$(awk -F, -v run="$run" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["verdict"] == "fails" { s = s sprintf(", %s (%s)", $c["step"],
+        ($c["nll_vs_z1"] == "fails" ? "E[NLL_Q] below Ĥ(z2|z1)" : "Ĥ(z2|z1) below Ĥ(z2|x)")) }
+    END { if (s != "") printf "; %s at step%s", run, substr(s, 2) }' "$dir/chain.csv")
+  IFS=, read -r c_step c_dim c_n c_views c_images c_gap c_lo c_hi c_pred c_fam \
+    <<<"$(last_row "$dir/chain.csv" "step dim_used n views images gap gap_lo gap_hi predictor_share family_share")"
+  ns+=("$c_n") vs+=("$c_views×$c_images")
+  gap_rows+="$index,$run,$c_step,$c_dim,$c_n,$c_views,$c_images,$c_gap,$c_lo,$c_hi,$c_pred,$c_fam"
+  for k in $varied; do gap_rows+=",$(value_of "$dir" "$k" "$line")"; done
+  gap_rows+=$'\n'
+  gap_table+="| $run | $settings | $c_step | $c_dim | $c_n | $c_views × $c_images | $(md_num "$c_gap") [$(md_num "$c_lo"), $(md_num "$c_hi")] | $(md_num "$c_pred") | $(md_num "$c_fam") |"$'\n'
+done
+
+printf '%s' "$gap_rows" | write_file "$gap_csv" || exit 1
+mkdir -p "$results/plots" || fail "cannot create the plots directory ($results/plots)"
+note=" — $name ($size)"
+if [ "$(csv_rows "$gap_csv")" -gt 0 ]; then
+  render gap "in='$gap_csv'; out='$results/plots/gap'; skip='$(empty_columns "$gap_csv")'; note='$note'"
+fi
+rm -f "$mi_csv"
+if [ -n "$mi_runs" ]; then
+  printf '%s' "$mi_blocks" | write_file "$mi_csv" || exit 1
+  render mi_loss "in='$mi_csv'; out='$results/plots/mi_loss'; runs='${mi_runs% }'; series='i_ksg'; note='$note'"
+fi
+
+# Pearson correlation of the probe loss and Î_KSG over every tracked step of every run.
+correlation() {
+  [ -f "$mi_csv" ] || { echo "- Î vs loss: no run has finite (loss, Î_KSG) pairs."; return; }
+  awk -F, '$1 ~ /^[0-9]/ { n++; x = $2; y = $3; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y }
+    END {
+      vx = sxx - sx * sx / n; vy = syy - sy * sy / n
+      if (n < 3 || vx <= 0 || vy <= 0) { printf "- Î vs loss: too few distinct points (%d) for a correlation.\n", n; exit }
+      r = (sxy - sx * sy / n) / sqrt(vx * vy)
+      what = "no clear linear relation."
+      if (r < -0.5) what = "a lower loss goes with a higher estimated mutual information."
+      if (r > 0.5) what = "a lower loss goes with a lower estimated mutual information."
+      printf "- **Î_KSG(z1;z2) vs the probe loss**: Pearson r = %.2f over %d tracked steps (all runs pooled): %s\n", r, n, what
+    }' "$mi_csv"
+}
+
+conclusion() {
+  if [ "$tracked_runs" -eq 0 ]; then
+    echo "No run has tracking data: nothing to conclude about the bound, the gap or Î vs loss."
+    return
+  fi
+  if [ "$total_steps" -gt 0 ]; then
+    echo "- **The chain E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x)** over $total_steps tracked steps of the runs above: holds at" \
+         "$total_holds, holds within noise at $total_noise, fails at $total_fails, n/a at $total_na."
+    [ -n "$failures" ] && echo "  It fails in ${failures#; }."
+  fi
+  awk -v keys="$varied" -f "$analysis_dir/trend.awk" "$gap_csv"
+  correlation
+  local distinct_n distinct_v
+  distinct_n=$(printf '%s\n' "${ns[@]}" | sort -u | tr '\n' ' ')
+  distinct_v=$(printf '%s\n' "${vs[@]}" | sort -u | tr '\n' ' ')
+  echo "- Sample sizes: N = ${distinct_n% } probe pairs, V × images = ${distinct_v% } for Ĥ(z2|x). k-NN estimates at" \
+       "different N (or V) are not directly comparable; Ĥ(z2|x) from few views is biased upward."
+  if [ -n "$dim_min" ] && [ "$z_dim_max" -gt 0 ] && [ "$dim_min" -lt "$z_dim_max" ]; then
+    echo "- The k-NN columns and the chain are on a PCA reduction of z (dim_used = $dim_min of z_dim = $z_dim_max):" \
+         "they are not the full-dimensional values."
+  fi
+  if [ "$size" = quick ]; then
+    echo "- Quick size: a smoke test of the pipeline on a small model trained for seconds; its numbers say nothing"\
+         "about SimSiam."
+  fi
+}
+
+{
+  echo "# Experiment $name ($size size)"
+  echo
+  sed -n '/^#/!q; s/^# \{0,1\}//p' "$exp/config"
+  echo
+  echo "Results in \`$results\`. Shared settings (\`$exp/config\`, then \`$exp/$size.config\`): \`${shared% }\`."
+  echo "Varied between runs: ${varied_prose:-nothing}. All values in nats unless marked."
+  echo
+  echo "## Runs"
+  echo
+  echo "| run | settings | status | steps | final loss | kNN acc. | tracked steps | chain: holds / within noise / fails / n/a | report |"
+  echo "|---|---|---|---:|---:|---:|---:|---|---|"
+  printf '%s' "$runs_table"
+  echo
+  printf '%s' "$notes"
+  [ -n "$notes" ] && echo
+  echo "## Last tracked step of each run"
+  echo
+  if [ -n "$final_table" ]; then
+    echo "d = dim_used, the coordinates of the k-NN columns (Ĥ(z2) KL, Ĥ(z2|z1), Ĥ(z2|x), Î_KSG); E[NLL_full], Î_Gauss and"
+    echo "Î_BA use all dimensions. The probe loss is a negative cosine (no unit)."
+    echo
+    echo "| run | step | d | probe loss | E[NLL_full] | Ĥ(z2) KL | Ĥ(z2\\|z1) | Ĥ(z2\\|x) | Î_KSG | Î_Gauss | Î_BA | Î_InfoNCE (cap) | z_std |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s' "$final_table"
+  else
+    echo "no tracking data in any run."
+  fi
+  echo
+  echo "## The gap and its shares vs ${varied_prose:-the runs}"
+  echo
+  if [ -n "$gap_table" ]; then
+    echo "At each run's last tracked step: gap = E[NLL_Q] − Ĥ(z2|z1) [interval combining the two intervals at their"
+    echo "worst] = predictor share E[NLL_Q(h)] − E[NLL_Q(h*)] + family share E[NLL_Q(h*)] − Ĥ(z2|z1), with h* the best"
+    echo "affine predictor (cross-fitted least squares). Table: \`gap.csv\`."
+    echo
+    echo "| run | settings | step | d | N | V × images | gap | predictor share | family share |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s' "$gap_table"
+    echo
+    echo "![gap and its shares](plots/gap.png) ([SVG](plots/gap.svg))"
+  else
+    echo "no chain data in any run."
+  fi
+  echo
+  echo "## Î vs loss across runs"
+  echo
+  if [ -f "$mi_csv" ]; then
+    echo "![Î_KSG vs probe loss, one colour per run](plots/mi_loss.png) ([SVG](plots/mi_loss.svg)) Table: \`mi_loss.csv\`."
+  else
+    echo "no tracking data in any run."
+  fi
+  echo
+  echo "## Conclusion (computed from the tables above)"
+  echo
+  conclusion
+} | write_file "$results/report.md" || exit 1
+echo "report: $results/report.md"

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make plots RUN=DIR`: the plots of one run into DIR/plots/ (PNG and SVG) and
+# DIR/report.md: the chain E[NLL_Q] >= H(z2|z1) >= H(z2|x) per tracked step with
+# its intervals and verdicts, the gap and its two shares, the last tracked row
+# (analysis/README.md).  Also writes DIR/chain.csv (analysis/chain.awk), the
+# table behind the chain plot and the experiment reports.
+#   analysis/run-report.sh DIR
+# A run without track.csv gets its training plot and a "no tracking data" line.
+# Exit 1 on a missing train.csv or a CSV that is not numbers (one line naming
+# the file), 2 on usage errors.
+set -uo pipefail
+# shellcheck source=analysis/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 1 ] && [ -n "$1" ] || usage "analysis/run-report.sh RUN_DIR   (or: make plots RUN=DIR)"
+dir=${1%/}
+[ -d "$dir" ] || { echo "analysis: error: not a run directory ($dir)" >&2; exit 2; }
+name=$(basename "$dir")
+train=$dir/train.csv track=$dir/track.csv detail=$dir/track_detail.csv chain=$dir/chain.csv
+
+[ -f "$train" ] || fail "no train.csv: the run has not logged a step ($train)"
+check_csv "$train" "$TRAIN_COLUMNS"
+[ "$(csv_rows "$train")" -gt 0 ] || fail "no logged step yet ($train)"
+tracked=0 detailed=0 chained=0
+if [ -f "$track" ]; then
+  check_csv "$track" "$TRACK_COLUMNS"
+  tracked=$(csv_rows "$track")
+fi
+if [ -f "$detail" ]; then
+  check_csv "$detail" "$DETAIL_COLUMNS"
+  detailed=$(csv_rows "$detail")
+fi
+rm -f "$chain"
+if [ "$tracked" -gt 0 ] && [ "$detailed" -gt 0 ]; then
+  awk -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$chain" || exit 1
+  chained=$(csv_rows "$chain")
+fi
+
+mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
+note=" — $name"
+render train "run='$dir'"
+if [ "$tracked" -gt 0 ]; then
+  skip=$(empty_columns "$track")
+  render loss "in='$track'; train='$train'; out='$dir/plots/loss'; skip='$skip'; note='$note'"
+  render info "in='$track'; out='$dir/plots/info'; skip='$skip'; note='$note'"
+  render zstd "in='$track'; train='$train'; out='$dir/plots/zstd'; skip='$skip'; note='$note'"
+  render mi_loss "in='$track'; out='$dir/plots/mi_loss'; runs='$name'; skip='$skip'; note='$note'"
+fi
+if [ "$chained" -gt 0 ]; then
+  render chain "in='$chain'; out='$dir/plots/chain'; skip='$(empty_columns "$chain")'; note='$note'"
+fi
+
+# One Markdown line on how far the run got.
+run_status() {
+  local s=$dir/summary.json
+  if [ -f "$s" ]; then
+    printf 'Finished: %s steps (%s epochs), final loss %s, kNN accuracy %s, %s images/s.\n' \
+      "$(json_value "$s" steps)" "$(json_value "$s" epochs)" "$(json_value "$s" final_loss)" \
+      "$(json_value "$s" knn_acc)" "$(json_value "$s" images_per_s)"
+  else
+    printf 'Not finished (no summary.json: still running, interrupted or failed; see train.log): last logged step %s.\n' \
+      "$(awk -F, 'END { print $1 }' "$train")"
+  fi
+}
+
+# The configuration keys that matter for reading the numbers.
+config_line() {
+  [ -f "$dir/config.txt" ] || { echo "no config.txt"; return; }
+  local k line=""
+  for k in dataset arch width z_dim batch steps epochs loss lr pred_lr_mult pred_fixed_lr pred_steps pred_mode \
+           seed track_every track_samples track_views track_images; do
+    line+="$k=$(config_value "$dir" "$k") "
+  done
+  echo "\`${line% }\`"
+}
+
+plot_line() { [ -f "$dir/plots/$1.png" ] && echo "![$2](plots/$1.png) ([SVG](plots/$1.svg))" && echo; }
+
+{
+  echo "# Run report: $name"
+  echo
+  echo "Run directory \`$dir\`. $(run_status)"
+  echo
+  echo "Configuration: $(config_line)"
+  echo
+  echo "## Plots"
+  echo
+  plot_line train "training loss and z_std"
+  plot_line loss "loss and E[NLL_Q] vs step"
+  plot_line info "entropies and mutual information vs step"
+  plot_line chain "the chain with intervals vs step"
+  plot_line zstd "z_std vs step"
+  plot_line mi_loss "mutual information vs loss"
+  if [ ! -f "$track" ]; then
+    echo "no tracking data: $track is missing (trained with track_every = 0, or by a binary that does not track)."
+  elif [ "$tracked" -eq 0 ]; then
+    echo "no tracking data: $track has no rows yet."
+  elif [ "$chained" -eq 0 ]; then
+    echo "no chain data: $detail is missing, empty or shares no step with track.csv, so the chain and the gap"
+    echo "cannot be checked."
+    echo
+    awk -f "$analysis_dir/track_md.awk" "$track"
+  else
+    awk -v z_dim="$(config_value "$dir" z_dim)" -f "$analysis_dir/chain_md.awk" "$chain"
+    echo
+    awk -f "$analysis_dir/track_md.awk" "$track"
+  fi
+} | write_file "$dir/report.md" || exit 1
+echo "report: $dir/report.md (plots in $dir/plots/)"

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Run one experiment of experiments/ (the shared runner behind every
+# experiments/<name>/run.sh and `make experiment`).
+#   scripts/experiment.sh EXPDIR [quick|full]
+# EXPDIR holds: config (shared keys, passed as --config), quick.config and
+# full.config (the size: steps/epochs, tracking, architecture), runs (one line
+# per run: "<name> key=value ...").  Later wins: config < threads=1 < size
+# file < run line.
+# Each run writes to RESULTS/<size>/<name>/ (RESULTS = $SM_RESULTS or
+# EXPDIR/results), its stdout and stderr appended to train.log there.  A run
+# with summary.json is skipped; one with checkpoint.bin but no summary.json
+# resumes from it.  Runs go JOBS at a time (default: the number of cores),
+# each with threads=1 unless the size file sets threads (an experiment of one
+# run uses all cores that way; several runs at once with several threads each
+# slow each other down).  Exit 0 when every run finished,
+# 1 when one failed (after the others finished; each failure is named with its
+# log), 2 on usage errors.  Binary: $SM_BIN (default build/simsiam-mi).
+set -uo pipefail
+
+usage() {
+  echo "usage: scripts/experiment.sh EXPDIR [quick|full]  (or experiments/<name>/run.sh [quick|full]; environment: SM_BIN, SM_RESULTS, JOBS)" >&2
+  exit 2
+}
+fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
+
+exp=${1:-}
+size=${2:-quick}
+[ $# -le 2 ] && [ -n "$exp" ] || usage
+case $size in quick|full) ;; *) usage ;; esac
+[ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
+exp=${exp%/}
+name=$(basename "$exp")
+bin=${SM_BIN:-build/simsiam-mi}
+[ -x "$bin" ] || fail "no executable simsiam-mi, run make first ($bin)"
+jobs=${JOBS:-$(nproc)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
+for f in config runs "$size.config"; do
+  [ -f "$exp/$f" ] || fail "missing experiment file ($exp/$f)"
+done
+results=${SM_RESULTS:-$exp/results}/$size
+
+# The runs file: "<name> key=value ..." per line (scripts/runs.awk checks it).
+runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$(dirname "$0")/runs.awk" "$exp/runs") || exit 1
+size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$(dirname "$0")/keys.awk" "$exp/$size.config") \
+  || exit 1
+mapfile -t size_keys <<<"$size_text"
+[ -n "$size_text" ] || size_keys=()
+mapfile -t run_lines <<<"$runs_text"
+
+pool=$jobs
+[ "$pool" -gt ${#run_lines[@]} ] && pool=${#run_lines[@]}
+
+mkdir -p "$results" || fail "cannot create the results directory ($results)"
+status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
+trap 'rm -f "$status_file"' EXIT
+
+# One run in the background: its outcome goes to the status file as
+# "<rc> <name>" (one short O_APPEND write, so concurrent runs do not
+# interleave).
+run_one() {
+  local run=$1; shift
+  local dir=$results/$run start=$SECONDS rc
+  local args=(train --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
+  local how=started
+  if [ -f "$dir/checkpoint.bin" ]; then
+    args+=(resume="$dir/checkpoint.bin")
+    how="resumed from $dir/checkpoint.bin"
+  fi
+  mkdir -p "$dir"
+  echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/train.log"
+  echo "run $run: $how"
+  "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
+  rc=$?
+  echo "$rc $run" >>"$status_file"
+  if [ $rc -eq 0 ]; then
+    echo "run $run: done in $((SECONDS - start)) s"
+  else
+    echo "run $run: failed (exit $rc) after $((SECONDS - start)) s, log $dir/train.log" >&2
+  fi
+}
+
+echo "experiment $name ($size): ${#run_lines[@]} runs, up to $pool at once, results in $results"
+skipped=0
+for line in "${run_lines[@]}"; do
+  read -r -a words <<<"$line"
+  run=${words[0]}
+  if [ -f "$results/$run/summary.json" ]; then
+    echo "run $run: skipped (finished: $results/$run/summary.json)"
+    skipped=$((skipped + 1))
+    continue
+  fi
+  while [ "$(jobs -rp | wc -l)" -ge "$pool" ]; do wait -n; done
+  run_one "${words[@]}" &
+done
+wait
+
+failed=0
+while read -r rc run; do
+  [ "$rc" -eq 0 ] && continue
+  failed=$((failed + 1))
+  last=$(grep -v '^#' "$results/$run/train.log" | tail -1)
+  echo "experiment $name ($size): run $run failed (exit $rc): ${last:-no output}; log $results/$run/train.log" >&2
+done <"$status_file"
+ran=$(wc -l <"$status_file")
+echo "experiment $name ($size): $((ran - failed)) finished, $skipped skipped, $failed failed"
+[ $failed -eq 0 ] || exit 1

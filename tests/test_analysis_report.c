@@ -1,0 +1,446 @@
+/* Tests for analysis/ (run-report.sh, experiment-report.sh and their awk
+ * programs): on hand-made run directories whose chain holds at some tracked
+ * steps, overlaps at one and fails at another, the reports say exactly that
+ * per step; the gap and its two shares are the hand-computed numbers; the
+ * experiment report's generated conclusion follows the fixture's trend;
+ * garbled CSVs are one-line errors naming the file; a run without tracking
+ * gets a "no tracking data" line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support/support.h"
+
+#define TRAIN_CSV                                                                                                      \
+    "step,epoch,lr,pred_lr,loss,z_std,seconds\n"                                                                       \
+    "1,0.0107,0.0075,0.0075,-0.021,0.995,0.012\n"                                                                      \
+    "20,0.213,0.0071,0.0071,-0.498,0.94,0.21\n"                                                                        \
+    "40,0.427,0.0046,0.0046,-0.771,0.89,0.43\n"                                                                        \
+    "60,0.64,0.0001,0.0001,-0.853,0.87,0.65\n"
+
+#define TRACK_HEADER                                                                                                   \
+    "step,loss_cos,nll_l2,nll_iso,nll_diag,nll_full,nll_vmf,kappa,h_z_kl,h_z_gauss,h_z_given_z1,h_z_given_x,i_ksg,"   \
+    "i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n"
+
+/* Four tracked steps of a 4-d run.  With the detail below, the chain
+ *   step 0:  NLL [5.50, 5.66] overlaps H(z2|z1) [5.52, 5.70]; H(z2|z1) above H(z2|x) [4.70, 5.10]
+ *   step 20: both links ordered                                   -> holds
+ *   step 40: H(z2|z1) [2.05, 2.35] below H(z2|x) [2.60, 3.00]      -> fails
+ *   step 60: both links ordered                                   -> holds
+ * and the vMF columns are nan at the last step (an estimator that could not run). */
+#define TRACK_CSV                                                                                                      \
+    TRACK_HEADER                                                                                                       \
+    "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,0.02,5.545,0.99,4\n"                    \
+    "20,-0.512,4.02,3.88,3.71,3.52,-1.32,6.4,4.91,5.1,2.95,1.2,1.96,1.71,1.39,1.1,5.545,0.93,4\n"                      \
+    "40,-0.784,3.4,2.61,2.44,2.21,-2.75,21.7,4.52,4.8,2.2,2.8,2.32,2.05,2.31,1.62,5.545,0.88,4\n"                      \
+    "60,-0.861,3.15,2.2,2.02,1.75,nan,nan,4.4,4.71,1.2,-0.35,2.5,2.21,2.65,1.83,5.545,0.86,4\n"
+
+#define DETAIL_HEADER                                                                                                  \
+    "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x_lo,"  \
+    "h_z_given_x_hi,i_ksg_lo,i_ksg_hi\n"
+#define DETAIL_FIRST_ROWS                                                                                              \
+    DETAIL_HEADER                                                                                                      \
+    "0,4,256,16,8,5.58,5.5,5.66,5.59,5.52,5.7,4.7,5.1,-0.05,0.12\n"                                                    \
+    "20,4,256,16,8,3.52,3.41,3.63,3.3,2.8,3.1,1,1.4,1.8,2.1\n"                                                         \
+    "40,4,256,16,8,2.21,2.12,2.3,2.15,2.05,2.35,2.6,3,2.15,2.5\n"
+/* The last row: nll_r, its interval and nll_r_opt vary in the experiment fixture. */
+#define DETAIL_LAST_ROW "60,4,256,16,8,%.2f,%.2f,%.2f,%.2f,1.1,1.3,-0.55,-0.15,2.3,2.7\n"
+
+/* A run directory: train.csv, config.txt, summary.json, and track.csv /
+ * track_detail.csv when given.  Returns dir. */
+static const char *write_run(const char *dir, long z_dim, long pred_steps, const char *pred_mode, const char *track,
+                             const char *detail)
+{
+    char text[4096];
+    mkdir(dir, 0777);
+    sm_test_write_text(sm_test_join(dir, "train.csv"), TRAIN_CSV);
+    snprintf(text, sizeof text,
+             "dataset=synthetic\ndata_dir=\narch=mlp\nwidth=8\nproj_hidden=64\nz_dim=%ld\npred_hidden=16\nbatch=64\n"
+             "epochs=100\nsteps=60\nthreads=1\nseed=0\nlr=0.03\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"
+             "loss=cosine\npred_lr_mult=1\npred_fixed_lr=0\npred_steps=%ld\npred_mode=%s\naug=default\n"
+             "knn_every=0\ntrack_every=20\ntrack_samples=256\ntrack_views=16\ntrack_images=8\n"
+             "checkpoint_every=1\nresume=\nout=%s\n",
+             z_dim, pred_steps, pred_mode, dir);
+    sm_test_write_text(sm_test_join(dir, "config.txt"), text);
+    snprintf(text, sizeof text,
+             "{\"steps\":60,\"epochs\":0.64,\"images_per_s\":12000,\"final_loss\":-0.853,\"knn_acc\":null,"
+             "\"out\":\"%s\"}\n",
+             dir);
+    sm_test_write_text(sm_test_join(dir, "summary.json"), text);
+    if (track) sm_test_write_text(sm_test_join(dir, "track.csv"), track);
+    if (detail) sm_test_write_text(sm_test_join(dir, "track_detail.csv"), detail);
+    return dir;
+}
+
+/* The detail CSV with the given last row. */
+static char *detail_csv(double nll_r, double nll_r_opt)
+{
+    static char text[2048];
+    int n = snprintf(text, sizeof text, "%s", DETAIL_FIRST_ROWS);
+    snprintf(text + n, sizeof text - (size_t)n, DETAIL_LAST_ROW, nll_r, nll_r - 0.07, nll_r + 0.07, nll_r_opt);
+    return text;
+}
+
+/* Run a script with stdout and stderr captured; returns its exit code. */
+static int run_script(const char *script, const char *args, char **out, char **err)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s", script, args);
+    return sm_test_run(cmd, out, err);
+}
+
+static char *read_file(const char *dir, const char *name)
+{
+    char *text = sm_test_read(sm_test_join(dir, name), NULL);
+    if (!text) fail_msg("missing %s/%s", dir, name);
+    return text;
+}
+
+static void expect_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle)) fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+/* A file of at least 200 bytes (the smallest report; every plot is larger). */
+static void expect_nonempty_file(const char *dir, const char *name)
+{
+    struct stat s;
+    const char *path = sm_test_join(dir, name);
+    if (stat(path, &s) != 0 || s.st_size < 200) fail_msg("missing or tiny %s", path);
+}
+
+/* The per-step verdicts of the fixture, exactly, with N, V and d next to the values. */
+static void test_run_report_verdict_per_step(void **state)
+{
+    (void)state;
+    const char *dir = write_run(sm_test_dir("an_run"), 4, 1, "sgd", TRACK_CSV, detail_csv(1.75, 1.8));
+    char *out, *err;
+    int rc = run_script("analysis/run-report.sh", dir, &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, ""); /* no gnuplot warning on a nan column either */
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "| 0 | 4 | 256 | 16 × 8 | 5.580 [5.500, 5.660] | 5.610 [5.520, 5.700] | "
+                            "4.900 [4.700, 5.100] | within noise | holds | holds within noise |\n");
+    expect_contains(report, "| 20 | 4 | 256 | 16 × 8 | 3.520 [3.410, 3.630] | 2.950 [2.800, 3.100] | "
+                            "1.200 [1.000, 1.400] | holds | holds | holds |\n");
+    expect_contains(report, "| 40 | 4 | 256 | 16 × 8 | 2.210 [2.120, 2.300] | 2.200 [2.050, 2.350] | "
+                            "2.800 [2.600, 3.000] | within noise | fails | fails |\n");
+    expect_contains(report, "| 60 | 4 | 256 | 16 × 8 | 1.750 [1.680, 1.820] | 1.200 [1.100, 1.300] | "
+                            "-0.350 [-0.550, -0.150] | holds | holds | holds |\n");
+    expect_contains(report, "**Verdict over 4 tracked steps: 2 hold, 1 hold within noise, 1 fail, 0 n/a.**\n"
+                            "Fails at step 40 (Ĥ(z2|z1) below Ĥ(z2|x)).\n");
+    expect_contains(report, "d = z_dim = 4: no reduction");
+    expect_contains(report, "not directly comparable");
+    expect_contains(report, "| nll_vmf | nan |");
+    for (const char *const *p = (const char *const[]){"train", "loss", "info", "chain", "zstd", "mi_loss", NULL}; *p;
+         p++) {
+        char name[64];
+        snprintf(name, sizeof name, "plots/%s.png", *p);
+        expect_nonempty_file(dir, name);
+        snprintf(name, sizeof name, "plots/%s.svg", *p);
+        expect_nonempty_file(dir, name);
+        snprintf(name, sizeof name, "](plots/%s.png)", *p);
+        expect_contains(report, name);
+    }
+    free(report);
+    free(out);
+    free(err);
+}
+
+/* gap = nll_r − Ĥ(z2|z1), predictor share = nll_r − nll_r_opt, family share =
+ * nll_r_opt − Ĥ(z2|z1), the gap interval [nll_r_lo − hi, nll_r_hi − lo]. */
+static void test_run_report_gap_shares(void **state)
+{
+    (void)state;
+    const char *dir = write_run(sm_test_dir("an_gap"), 4, 1, "sgd", TRACK_CSV, detail_csv(1.75, 1.8));
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    char *report = read_file(dir, "report.md");
+    /* step 20: 3.52 − 2.95 = 0.57 in [3.41 − 3.10, 3.63 − 2.80]; 3.52 − 3.30; 3.30 − 2.95 */
+    expect_contains(report, "| 20 | 0.570 [0.310, 0.830] | 0.220 | 0.350 | 3.300 |\n");
+    /* step 40: 2.21 − 2.20; 2.21 − 2.15; 2.15 − 2.20 (the best affine predictor below the entropy) */
+    expect_contains(report, "| 40 | 0.010 [-0.230, 0.250] | 0.060 | -0.050 | 2.150 |\n");
+    expect_contains(report, "At the last tracked step (60): gap 0.550 = predictor share -0.050 + family share "
+                            "0.600 nats.\n");
+    expect_contains(report, "The predictor share is negative: the trained (non-linear) predictor beats the best "
+                            "affine one");
+    char *chain = read_file(dir, "chain.csv");
+    expect_contains(chain, "\n20,4,256,16,8,3.52,3.41,3.63,3.3,2.95,2.8,3.1,1.2,1,1.4,0.57,0.31,0.83,0.22,0.35,"
+                           "holds,holds,holds\n");
+    free(chain);
+    free(report);
+}
+
+/* In 64-d the k-NN columns are on a PCA reduction: the report labels it.  A
+ * step with a nan in the chain is n/a, not a verdict. */
+static void test_run_report_reduction_and_nan(void **state)
+{
+    (void)state;
+    const char *track = TRACK_HEADER "0,-0.01,90.1,91.2,91,90.8,-0.3,0.9,11.2,11.9,11.1,9.4,0.05,0.8,0.4,0.3,6.93,0.99,8\n"
+                                     "50,-0.62,70.3,60.2,58.8,55.1,-8.8,40.2,9.8,10.7,6.1,2.2,3.6,9.9,4.9,3.1,6.93,0.81,8\n";
+    const char *detail = DETAIL_HEADER "0,8,1024,64,32,11.0,10.9,11.1,11.05,11.0,11.2,9.3,9.5,-0.02,0.1\n"
+                                       "50,8,1024,64,32,nan,nan,nan,nan,6.0,6.2,2.1,2.3,3.5,3.7\n";
+    const char *dir = write_run(sm_test_dir("an_pca"), 64, 1, "sgd", track, detail);
+    char *err;
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, &err), 0);
+    assert_string_equal(err, "");
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "d = 8 < z_dim = 64: the k-NN estimates and nll_r are on a PCA reduction of z to its "
+                            "first 8 principal coordinates");
+    expect_contains(report, "| 50 | 8 | 1024 | 64 × 32 | nan [nan, nan] | 6.100 [6.000, 6.200] | "
+                            "2.200 [2.100, 2.300] | n/a | holds | n/a |\n");
+    expect_contains(report, "**Verdict over 2 tracked steps: 0 hold, 1 hold within noise, 0 fail, 1 n/a.**");
+    free(report);
+    free(err);
+}
+
+/* No track.csv (track_every = 0, or a binary that does not track): the
+ * training plot and a "no tracking data" line, exit 0.  An empty track.csv
+ * says the same. */
+static void test_run_report_without_tracking(void **state)
+{
+    (void)state;
+    const char *dir = write_run(sm_test_dir("an_untracked"), 4, 1, "sgd", NULL, NULL);
+    char *err;
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, &err), 0);
+    assert_string_equal(err, "");
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "no tracking data: ");
+    expect_contains(report, "track.csv is missing");
+    expect_contains(report, "Finished: 60 steps (0.64 epochs), final loss -0.853");
+    assert_null(strstr(report, "## The chain"));
+    expect_nonempty_file(dir, "plots/train.png");
+    expect_nonempty_file(dir, "plots/train.svg");
+    free(report);
+    free(err);
+
+    dir = write_run(sm_test_dir("an_header_only"), 4, 1, "sgd", TRACK_HEADER, NULL);
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    report = read_file(dir, "report.md");
+    expect_contains(report, "no tracking data: ");
+    expect_contains(report, "has no rows yet");
+    free(report);
+}
+
+/* A CSV that is not numbers, lacks a column or has a short row: exit 1 and one
+ * line naming the file (and line). */
+static void expect_data_error(const char *script, const char *args, const char *needle1, const char *needle2)
+{
+    char *out, *err;
+    int rc = run_script(script, args, &out, &err);
+    assert_int_equal(rc, 1);
+    assert_int_equal(sm_test_lines(err), 1);
+    assert_true(strncmp(err, "analysis: error: ", 17) == 0);
+    expect_contains(err, needle1);
+    if (needle2) expect_contains(err, needle2);
+    free(out);
+    free(err);
+}
+
+static void test_garbled_csv_is_one_line_error(void **state)
+{
+    (void)state;
+    char where[1024];
+    const char *dir = write_run(sm_test_dir("an_garbled"), 4, 1, "sgd",
+                                TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,"
+                                             "0.02,5.545,0.99,4\n"
+                                             "20,-0.512,4.02,3.88,3.71,abc,-1.32,6.4,4.91,5.1,2.95,1.2,1.96,1.71,1.39,"
+                                             "1.1,5.545,0.93,4\n",
+                                NULL);
+    snprintf(where, sizeof where, "(%s/track.csv:3)", dir);
+    expect_data_error("analysis/run-report.sh", dir, "not a number in column nll_full: \"abc\"", where);
+
+    sm_test_write_text(sm_test_join(dir, "track.csv"), "step,loss_cos\n0,1\n");
+    snprintf(where, sizeof where, "(%s/track.csv:1)", dir);
+    expect_data_error("analysis/run-report.sh", dir, "no column \"nll_l2\" in the header", where);
+
+    sm_test_write_text(sm_test_join(dir, "track.csv"), TRACK_CSV);
+    sm_test_write_text(sm_test_join(dir, "track_detail.csv"), DETAIL_HEADER "0,4,256,16,8,5.58\n");
+    snprintf(where, sizeof where, "(%s/track_detail.csv:2)", dir);
+    expect_data_error("analysis/run-report.sh", dir, "row has 6 cells, the header 15", where);
+
+    sm_test_write_text(sm_test_join(dir, "track_detail.csv"), detail_csv(1.75, 1.8));
+    sm_test_write_text(sm_test_join(dir, "train.csv"), "");
+    snprintf(where, sizeof where, "(%s/train.csv)", dir);
+    expect_data_error("analysis/run-report.sh", dir, "empty file", where);
+}
+
+/* An experiment directory in the layout of experiments/ (config, quick.config,
+ * runs, results/quick/<run>/) with a pred_steps-like sweep: steps1, steps2,
+ * steps5 and optimal tracked, the gap falling as the predictor improves while
+ * the family share stays (optimal's predictor beats the affine h*: a negative
+ * predictor share); one run without tracking and one not run at all.
+ * The directory's path goes to exp. */
+static void write_experiment(const char *name, char *exp, size_t n)
+{
+    static const struct {
+        const char *run, *mode;
+        long steps;
+        double nll_r, nll_r_opt;
+    } tracked[] = {{"steps1", "sgd", 1, 1.75, 1.50},
+                   {"steps2", "sgd", 2, 1.65, 1.49},
+                   {"steps5", "sgd", 5, 1.58, 1.50},
+                   {"optimal", "optimal", 1, 1.52, 1.55}};
+    char sub[512], dir[2048];
+    snprintf(exp, n, "%s", sm_test_dir(name));
+    sm_test_write_text(sm_test_join(exp, "config"), "# a fixture sweep over pred_steps\n"
+                                                    "# (second description line)\ndataset = synthetic\n");
+    sm_test_write_text(sm_test_join(exp, "quick.config"), "steps = 60\n");
+    sm_test_write_text(sm_test_join(exp, "runs"), "# run keys\nsteps1 pred_steps=1\nsteps2 pred_steps=2\n"
+                                                  "steps5 pred_steps=5\noptimal pred_mode=optimal\n"
+                                                  "untracked pred_steps=10\nmissing pred_steps=20\n");
+    snprintf(sub, sizeof sub, "%s/results", name);
+    sm_test_dir(sub);
+    snprintf(sub, sizeof sub, "%s/results/quick", name);
+    sm_test_dir(sub);
+    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++) {
+        snprintf(sub, sizeof sub, "%s/results/quick/%s", name, tracked[i].run);
+        snprintf(dir, sizeof dir, "%s", sm_test_dir(sub));
+        write_run(dir, 4, tracked[i].steps, tracked[i].mode, TRACK_CSV,
+                  detail_csv(tracked[i].nll_r, tracked[i].nll_r_opt));
+    }
+    snprintf(sub, sizeof sub, "%s/results/quick/untracked", name);
+    snprintf(dir, sizeof dir, "%s", sm_test_dir(sub));
+    write_run(dir, 4, 10, "sgd", NULL, NULL);
+}
+
+/* The experiment report: runs with their varied keys and verdict counts,
+ * the gap table and gap.csv (hand numbers), the generated conclusion. */
+static void test_experiment_report(void **state)
+{
+    (void)state;
+    char exp[2048], results[2100];
+    write_experiment("an_exp", exp, sizeof exp);
+    snprintf(results, sizeof results, "%s/results/quick", exp);
+    char *out, *err;
+    char args[2200];
+    snprintf(args, sizeof args, "%s quick", exp);
+    int rc = run_script("analysis/experiment-report.sh", args, &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    char *report = read_file(results, "report.md");
+    expect_contains(report, "# Experiment an_exp (quick size)\n\na fixture sweep over pred_steps\n"
+                            "(second description line)\n");
+    expect_contains(report, "`dataset=synthetic steps=60`");
+    expect_contains(report, "Varied between runs: pred_steps, pred_mode.");
+    expect_contains(report, "| steps1 | pred_steps=1 pred_mode=sgd | finished | 60 | -0.853 | n/a | 4 | "
+                            "2 / 1 / 1 / 0 | [report](steps1/report.md) |\n");
+    expect_contains(report, "| optimal | pred_steps=1 pred_mode=optimal | finished |");
+    expect_contains(report, "| untracked | pred_steps=10 pred_mode=sgd | finished | 60 | -0.853 | n/a | "
+                            "no tracking data |");
+    expect_contains(report, "| missing | pred_steps=20 pred_mode=? | not run |");
+    expect_contains(report, "- untracked: no tracking data (");
+    expect_contains(report, "- missing: not run yet");
+    /* gap = nll_r − 1.2 in [nll_r − 0.07 − 1.3, nll_r + 0.07 − 1.1]; shares nll_r − opt, opt − 1.2 */
+    expect_contains(report, "| steps2 | pred_steps=2 pred_mode=sgd | 60 | 4 | 256 | 16 × 8 | 0.450 [0.280, 0.620] | "
+                            "0.160 | 0.290 |\n");
+    expect_contains(report, "- **The chain E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x)** over 16 tracked steps of the runs above: "
+                            "holds at 8, holds within noise at 4, fails at 4, n/a at 0.\n");
+    expect_contains(report, "It fails in steps1 at step 40 (Ĥ(z2|z1) below Ĥ(z2|x)); steps2 at step 40");
+    expect_contains(report, "- **The gap decreases with pred_steps** (pred_mode=sgd; last tracked step): "
+                            "pred_steps=1: 0.550, pred_steps=2: 0.450, pred_steps=5: 0.380 nats. Change -0.170 "
+                            "nats, within the typical interval width 0.340. The predictor share decreases "
+                            "(pred_steps=1: 0.250, pred_steps=2: 0.160, pred_steps=5: 0.080). The family share is "
+                            "not monotone (pred_steps=1: 0.300, pred_steps=2: 0.290, pred_steps=5: 0.300).\n");
+    expect_contains(report, "- **The gap by pred_mode** (pred_steps=1; last tracked step): pred_mode=sgd: 0.550, "
+                            "pred_mode=optimal: 0.320 nats; smallest with pred_mode=optimal. Spread 0.230 nats, "
+                            "within the typical interval width 0.340. The predictor share: pred_mode=sgd: 0.250, "
+                            "pred_mode=optimal: -0.030; smallest with pred_mode=optimal.");
+    expect_contains(report, "- **The predictor share is negative** in optimal (-0.030): there the trained "
+                            "predictor's E[NLL_Q] is below that of the cross-fitted affine h*");
+    /* numpy.corrcoef of the four tracked (loss_cos, i_ksg) pairs, repeated per run: −0.9793 */
+    expect_contains(report, "Pearson r = -0.98 over 16 tracked steps");
+    expect_contains(report, "N = 256 probe pairs, V × images = 16×8");
+    expect_contains(report, "not directly comparable");
+    char *gap = read_file(results, "gap.csv");
+    assert_string_equal(gap, "index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share,"
+                             "pred_steps,pred_mode\n"
+                             "1,steps1,60,4,256,16,8,0.55,0.38,0.72,0.25,0.3,1,sgd\n"
+                             "2,steps2,60,4,256,16,8,0.45,0.28,0.62,0.16,0.29,2,sgd\n"
+                             "3,steps5,60,4,256,16,8,0.38,0.21,0.55,0.08,0.3,5,sgd\n"
+                             "4,optimal,60,4,256,16,8,0.32,0.15,0.49,-0.03,0.35,1,optimal\n");
+    for (const char *const *p = (const char *const[]){"plots/gap.png", "plots/gap.svg", "plots/mi_loss.png",
+                                                      "plots/mi_loss.svg", "steps1/report.md",
+                                                      "steps1/plots/chain.svg", "untracked/report.md", NULL};
+         *p; p++)
+        expect_nonempty_file(results, *p);
+    free(gap);
+    free(report);
+    free(out);
+    free(err);
+}
+
+/* Errors: no results yet, a garbled CSV in one run (named), usage. */
+static void test_experiment_report_errors(void **state)
+{
+    (void)state;
+    char exp[2048], args[2200], where[2200];
+    write_experiment("an_exp_bad", exp, sizeof exp);
+    snprintf(args, sizeof args, "%s full", exp);
+    expect_data_error("analysis/experiment-report.sh", args, "no results for an_exp_bad (full)", "results/full)");
+
+    char track[2100];
+    snprintf(track, sizeof track, "%s/results/quick/steps2/track.csv", exp);
+    sm_test_write_text(track, TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,"
+                                           "0.02,5.545,0.99,4\n20,oops\n");
+    snprintf(args, sizeof args, "%s quick", exp);
+    snprintf(where, sizeof where, "(%s:3)", track);
+    expect_data_error("analysis/experiment-report.sh", args, "row has 2 cells, the header 19", where);
+
+    char *err;
+    assert_int_equal(run_script("analysis/experiment-report.sh", "", NULL, &err), 2);
+    expect_contains(err, "usage: analysis/experiment-report.sh EXPDIR [quick|full]");
+    free(err);
+    snprintf(args, sizeof args, "%s medium", exp);
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 2);
+    assert_int_equal(run_script("analysis/experiment-report.sh", sm_test_path("nowhere"), NULL, NULL), 2);
+    assert_int_equal(run_script("analysis/run-report.sh", "", NULL, NULL), 2);
+    assert_int_equal(run_script("analysis/run-report.sh", sm_test_path("nowhere"), NULL, NULL), 2);
+}
+
+/* No run tracked: the report says so instead of concluding anything. */
+static void test_experiment_report_without_tracking(void **state)
+{
+    (void)state;
+    const char *exp = sm_test_dir("an_exp_untracked");
+    char dir[2200], args[2048];
+    sm_test_write_text(sm_test_join(exp, "config"), "# untracked\ndataset = synthetic\n");
+    sm_test_write_text(sm_test_join(exp, "runs"), "only\n");
+    sm_test_dir("an_exp_untracked/results");
+    sm_test_dir("an_exp_untracked/results/quick");
+    snprintf(dir, sizeof dir, "%s", sm_test_dir("an_exp_untracked/results/quick/only"));
+    write_run(dir, 4, 1, "sgd", NULL, NULL);
+    snprintf(args, sizeof args, "%s", sm_test_path("an_exp_untracked"));
+    char *err;
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, &err), 0);
+    assert_string_equal(err, "");
+    snprintf(dir, sizeof dir, "%s/results/quick", args);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "Varied between runs: nothing.");
+    expect_contains(report, "| only |  | finished | 60 | -0.853 | n/a | no tracking data |");
+    expect_contains(report, "No run has tracking data: nothing to conclude");
+    free(report);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_report_verdict_per_step),
+        cmocka_unit_test(test_run_report_gap_shares),
+        cmocka_unit_test(test_run_report_reduction_and_nan),
+        cmocka_unit_test(test_run_report_without_tracking),
+        cmocka_unit_test(test_garbled_csv_is_one_line_error),
+        cmocka_unit_test(test_experiment_report),
+        cmocka_unit_test(test_experiment_report_errors),
+        cmocka_unit_test(test_experiment_report_without_tracking),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,273 @@
+/* Tests for experiments/ and scripts/experiment.sh: every experiment's quick
+ * size runs end to end with the project binary ($SM_BIN), every run leaves a
+ * summary.json, a second invocation skips them all, a run with a checkpoint
+ * but no summary resumes, and the experiment report is written; a failing run
+ * fails the whole command after the others finish, naming its log; usage
+ * errors exit 2 (also through make).  Results go to the scratch directory
+ * (SM_RESULTS), never into experiments/<name>/results/.  Each quick
+ * experiment's wall time is printed (information, not asserted). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/timer.h"
+#include "support/support.h"
+
+enum { MAX_RUNS = 16, NAME_LEN = 64 };
+
+/* The run names of a runs file (first word of each line that is not a
+ * comment).  Returns how many. */
+static int run_names(const char *runs_file, char names[MAX_RUNS][NAME_LEN])
+{
+    char *text = sm_test_read(runs_file, NULL);
+    if (!text) fail_msg("missing %s", runs_file);
+    int n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        line += strspn(line, " \t");
+        size_t len = strcspn(line, " \t#");
+        if (len == 0) continue;
+        assert_true(n < MAX_RUNS && len < NAME_LEN);
+        memcpy(names[n], line, len);
+        names[n++][len] = '\0';
+    }
+    free(text);
+    return n;
+}
+
+static void expect_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle)) fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+static int exists(const char *dir, const char *run, const char *file)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, run, file);
+    return access(path, F_OK) == 0;
+}
+
+/* SM_BIN=… SM_RESULTS=results [env] script args, captured. */
+static int run_with(const char *results, const char *env, const char *script, const char *args, char **out,
+                    char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "SM_BIN='%s' SM_RESULTS='%s' %s %s %s", sm_test_bin(), results, env, script, args);
+    return sm_test_run(cmd, out, err);
+}
+
+/* The quick size of experiments/<name>: runs, skips, resumes, reports. */
+static void check_quick_experiment(const char *name)
+{
+    char results[2048], sized[2100], runs_file[256], script[256], line[2400], scratch[128];
+    char names[MAX_RUNS][NAME_LEN];
+    snprintf(scratch, sizeof scratch, "xq_%s", name);
+    snprintf(results, sizeof results, "%s", sm_test_path(scratch));
+    snprintf(sized, sizeof sized, "%s/quick", results);
+    snprintf(runs_file, sizeof runs_file, "experiments/%s/runs", name);
+    snprintf(script, sizeof script, "experiments/%s/run.sh", name);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", results);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    int n = run_names(runs_file, names);
+    assert_true(n > 0);
+
+    char *out, *err;
+    double t0 = sm_timer_now();
+    int rc = run_with(results, "", script, "quick", &out, &err);
+    double seconds = sm_timer_now() - t0;
+    if (rc) fprintf(stderr, "%s\n%s", out, err);
+    assert_int_equal(rc, 0);
+    printf("# experiment %s, quick size: %d runs in %.1f s\n", name, n, seconds);
+    for (int i = 0; i < n; i++) {
+        if (!exists(sized, names[i], "summary.json")) fail_msg("%s: no summary.json for %s", name, names[i]);
+        assert_true(exists(sized, names[i], "train.log"));
+        snprintf(line, sizeof line, "run %s: done in ", names[i]);
+        expect_contains(out, line);
+    }
+    snprintf(line, sizeof line, "experiment %s (quick): %d finished, 0 skipped, 0 failed\n", name, n);
+    expect_contains(out, line);
+    free(out);
+    free(err);
+
+    /* Everything finished: a second invocation only says so. */
+    assert_int_equal(run_with(results, "", script, "", &out, &err), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "run %s: skipped (finished: ", names[i]);
+        expect_contains(out, line);
+    }
+    snprintf(line, sizeof line, "experiment %s (quick): 0 finished, %d skipped, 0 failed\n", name, n);
+    expect_contains(out, line);
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+
+    /* A checkpoint without a summary (a run cut short) resumes from it. */
+    snprintf(cmd, sizeof cmd, "rm '%s/%s/summary.json'", sized, names[0]);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    assert_int_equal(run_with(results, "", script, "quick", &out, &err), 0);
+    snprintf(line, sizeof line, "run %s: resumed from %s/%s/checkpoint.bin\n", names[0], sized, names[0]);
+    expect_contains(out, line);
+    snprintf(line, sizeof line, "experiment %s (quick): 1 finished, %d skipped, 0 failed\n", name, n - 1);
+    expect_contains(out, line);
+    assert_true(exists(sized, names[0], "summary.json"));
+    free(out);
+    free(err);
+
+    /* The report: a row per run, with its chain counts or "no tracking data". */
+    snprintf(cmd, sizeof cmd, "experiments/%s quick", name);
+    rc = run_with(results, "", "analysis/experiment-report.sh", cmd, &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
+    char *report = sm_test_read(cmd, NULL);
+    if (!report) fail_msg("no %s", cmd);
+    snprintf(line, sizeof line, "# Experiment %s (quick size)\n", name);
+    expect_contains(report, line);
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "| %s | ", names[i]);
+        expect_contains(report, line);
+        assert_true(exists(sized, names[i], "report.md"));
+        assert_true(exists(sized, names[i], "plots/train.png"));
+        if (exists(sized, names[i], "track.csv")) {
+            assert_true(exists(sized, names[i], "plots/info.svg"));
+        } else {
+            snprintf(line, sizeof line, "- %s: no tracking data (", names[i]);
+            expect_contains(report, line);
+        }
+    }
+    expect_contains(report, "## Conclusion (computed from the tables above)");
+    free(report);
+    free(out);
+    free(err);
+}
+
+static void test_pred_lr_quick(void **state)
+{
+    (void)state;
+    check_quick_experiment("pred_lr");
+}
+
+/* pred_mode=optimal and directpred come with their own change: until the
+ * binary accepts them, this experiment cannot finish and is skipped. */
+static void test_pred_steps_quick(void **state)
+{
+    (void)state;
+    char args[2048], *err;
+    snprintf(args, sizeof args,
+             "train dataset=synthetic arch=mlp width=2 proj_hidden=8 z_dim=4 pred_hidden=4 batch=16 steps=1 threads=1 "
+             "knn_every=0 pred_mode=optimal out=%s",
+             sm_test_path("xq_probe"));
+    int rc = sm_test_cli(args, NULL, &err);
+    int missing = rc == 2 && strstr(err, "pred_mode=optimal is not available yet");
+    free(err);
+    if (missing) {
+        printf("# experiment pred_steps skipped: %s does not implement pred_mode=optimal yet\n", sm_test_bin());
+        skip();
+    }
+    check_quick_experiment("pred_steps");
+}
+
+static void test_validate_bound_quick(void **state)
+{
+    (void)state;
+    check_quick_experiment("validate_bound");
+}
+
+static void test_mi_vs_loss_quick(void **state)
+{
+    (void)state;
+    check_quick_experiment("mi_vs_loss");
+}
+
+/* A run that fails (here: an invalid key value) does not stop the others;
+ * the command then exits 1 naming the run, its error and its log. */
+static void test_failed_run_is_named(void **state)
+{
+    (void)state;
+    char expdir[2048], results[2100], line[4200];
+    snprintf(line, sizeof line, "rm -rf '%s'", sm_test_path("xq_failing"));
+    assert_int_equal(sm_test_run(line, NULL, NULL), 0);
+    snprintf(expdir, sizeof expdir, "%s", sm_test_dir("xq_failing"));
+    snprintf(results, sizeof results, "%s/results", expdir);
+    sm_test_write_text(sm_test_join(expdir, "config"), "# failing\ndataset = synthetic\narch = mlp\nwidth = 2\n"
+                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
+    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = 3\nknn_every = 0\n");
+    sm_test_write_text(sm_test_join(expdir, "runs"), "bad width=0\ngood seed=1\n");
+    char *out, *err;
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, "JOBS=1", "scripts/experiment.sh", line, &out, &err), 1);
+    expect_contains(out, "experiment xq_failing (quick): 1 finished, 0 skipped, 1 failed\n");
+    expect_contains(out, "run good: done in ");
+    snprintf(line, sizeof line,
+             "experiment xq_failing (quick): run bad failed (exit 2): simsiam-mi: error: bad value '0' for width");
+    expect_contains(err, line);
+    snprintf(line, sizeof line, "log %s/quick/bad/train.log\n", results);
+    expect_contains(err, line);
+    assert_true(exists(results, "quick/good", "summary.json"));
+    assert_false(exists(results, "quick/bad", "summary.json"));
+    free(out);
+    free(err);
+
+    /* A malformed runs file is named with its line. */
+    sm_test_write_text(sm_test_join(expdir, "runs"), "good seed=1\ngood seed=2\n");
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
+    snprintf(line, sizeof line, "experiment: error: run name \"good\" appears twice (%s/runs:2)\n", expdir);
+    assert_string_equal(err, line);
+    free(err);
+    sm_test_write_text(sm_test_join(expdir, "runs"), "good seed\n");
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
+    expect_contains(err, "expected key=value, got \"seed\"");
+    free(err);
+    sm_test_write_text(sm_test_join(expdir, "runs"), "plots seed=1\n");
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
+    expect_contains(err, "run name \"plots\" is taken by the experiment report's plots directory");
+    free(err);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(sm_test_run("scripts/experiment.sh", NULL, &err), 2);
+    expect_contains(err, "usage: scripts/experiment.sh EXPDIR [quick|full]");
+    free(err);
+    assert_int_equal(sm_test_run("experiments/pred_lr/run.sh medium", NULL, NULL), 2);
+    assert_int_equal(sm_test_run("JOBS=none experiments/pred_lr/run.sh quick", NULL, NULL), 2);
+    assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);
+    /* make: the targets' own usage lines (make itself exits 2 on any failure). */
+    static const char *const targets[][2] = {
+        {"experiment", "usage: make experiment NAME=<mi_vs_loss|pred_lr|pred_steps|validate_bound>"},
+        {"experiment NAME=nope", "usage: make experiment NAME="},
+        {"plots", "usage: make plots RUN=DIR"},
+        {"report", "usage: make report EXP=<mi_vs_loss|pred_lr|pred_steps|validate_bound>"},
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "env -u MAKEFLAGS -u MAKELEVEL make -s --no-print-directory %s", targets[i][0]);
+        assert_int_equal(sm_test_run(cmd, &out, &err), 2);
+        assert_string_equal(out, "");
+        expect_contains(err, targets[i][1]);
+        free(out);
+        free(err);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
+        cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
+        cmocka_unit_test(test_validate_bound_quick), cmocka_unit_test(test_mi_vs_loss_quick),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
