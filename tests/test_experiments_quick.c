@@ -154,23 +154,9 @@ static void test_pred_lr_quick(void **state)
     check_quick_experiment("pred_lr");
 }
 
-/* pred_mode=optimal and directpred come with their own change: until the
- * binary accepts them, this experiment cannot finish and is skipped. */
 static void test_pred_steps_quick(void **state)
 {
     (void)state;
-    char args[2048], *err;
-    snprintf(args, sizeof args,
-             "train dataset=synthetic arch=mlp width=2 proj_hidden=8 z_dim=4 pred_hidden=4 batch=16 steps=1 threads=1 "
-             "knn_every=0 pred_mode=optimal out=%s",
-             sm_test_path("xq_probe"));
-    int rc = sm_test_cli(args, NULL, &err);
-    int missing = rc == 2 && strstr(err, "pred_mode=optimal is not available yet");
-    free(err);
-    if (missing) {
-        printf("# experiment pred_steps skipped: %s does not implement pred_mode=optimal yet\n", sm_test_bin());
-        skip();
-    }
     check_quick_experiment("pred_steps");
 }
 
