@@ -63,7 +63,8 @@ END {
     print "## The gap and its two shares"
     print ""
     print "gap = E[NLL_Q(h)] − Ĥ(z2|z1) = predictor share + family share, where h* is the best affine"
-    print "predictor of z2 from z1 (least squares, 2-fold cross-fitted on the probe set): predictor share ="
+    print "predictor of z2 from z1 in the d coordinates above (least squares, 2-fold cross-fitted on the"
+    print "probe set): predictor share ="
     print "E[NLL_Q(h)] − E[NLL_Q(h*)] (what a better predictor could remove), family share = E[NLL_Q(h*)] −"
     print "Ĥ(z2|z1) (what the Gaussian family misses of P(z2|z1)). The gap interval combines the two intervals"
     print "at their worst. Nats."
@@ -75,8 +76,9 @@ END {
     printf "At the last tracked step (%s): gap %s = predictor share %s + family share %s nats.\n", step[rows],
            num(last_gap), num(last_pred), num(last_fam)
     if (finite(last_pred) && last_pred < 0)
-        print "The predictor share is negative: the trained (non-linear) predictor beats the best affine one, so" \
-              " E[NLL_Q(h*)] is not the minimum over all predictors and the family share is an upper bound."
+        print "The predictor share is negative: the trained predictor (non-linear, and seeing all of z1 when d <" \
+              " z_dim) beats the best affine one, so E[NLL_Q(h*)] is not the minimum over all predictors and the" \
+              " family share is an upper bound."
     if (finite(last_fam) && last_fam < 0)
         print "The family share is negative: the best affine predictor's E[NLL_Q] is below Ĥ(z2|z1), which the" \
               " bound forbids; the k-NN estimate of Ĥ(z2|z1) is too high there (or the bound fails)."

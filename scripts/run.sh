@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # `make run`: a short real SimSiam run on Fashion-MNIST (default ResNet, 200
-# steps of 256 images, kNN monitor at the end), its training curves drawn by
-# gnuplot, then the estimator demo (correlated Gaussians with a known MI).
-# MI tracking during training and its plots come with the tracking issue.
+# steps of 256 images, kNN monitor at the end) with MI tracking every 20
+# steps, its plots and report (analysis/run-report.sh, as `make plots`),
+# then the estimator demo (correlated Gaussians with a known MI).
 set -euo pipefail
 bin=${1:-build/simsiam-mi}
+steps=${STEPS:-200}
 run=runs/quick-$(date +%Y%m%d-%H%M%S)
-"$bin" train steps=${STEPS:-200} batch=256 out="$run" | tail -1
-mkdir -p "$run/plots"
-gnuplot -e "run='$run'" plots/train.gp
-echo "training curves: $run/plots/train.png and $run/plots/train.svg"
+"$bin" train steps="$steps" batch=256 track_every=$(((steps + 9) / 10)) out="$run" | tail -1
+analysis/run-report.sh "$run"
+ls "$run"/plots/*.png | sed 's/^/plot: /'
 
 out=runs/estimator-demo
 mkdir -p "$out"

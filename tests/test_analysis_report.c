@@ -168,8 +168,8 @@ static void test_run_report_gap_shares(void **state)
     expect_contains(report, "| 40 | 0.010 [-0.230, 0.250] | 0.060 | -0.050 | 2.150 |\n");
     expect_contains(report, "At the last tracked step (60): gap 0.550 = predictor share -0.050 + family share "
                             "0.600 nats.\n");
-    expect_contains(report, "The predictor share is negative: the trained (non-linear) predictor beats the best "
-                            "affine one");
+    expect_contains(report, "The predictor share is negative: the trained predictor (non-linear, and seeing all of "
+                            "z1 when d < z_dim) beats the best affine one");
     char *chain = read_file(dir, "chain.csv");
     expect_contains(chain, "\n20,4,256,16,8,3.52,3.41,3.63,3.3,2.95,2.8,3.1,1.2,1,1.4,0.57,0.31,0.83,0.22,0.35,"
                            "holds,holds,holds\n");
