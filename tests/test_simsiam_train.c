@@ -80,19 +80,32 @@ static void tiny_counts(size_t *n_params, size_t *n_backbone, size_t *n_stats)
     sm_model_free(m);
 }
 
-/* A malloc'd copy of the f32 section `name` (count values) of a checkpoint. */
-static float *read_section(const char *path, const char *name, size_t count)
+/* A malloc'd copy of section `name` (count values: f32, or u64 when
+ * u64 is set) of a checkpoint. */
+static void *read_any_section(const char *path, const char *name, size_t count, int u64)
 {
     sm_status st;
     sm_ckpt *c;
     assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
-    const float *v;
-    assert_int_equal(sm_ckpt_get_f32(c, name, count, &v, &st), SM_OK);
-    float *copy = malloc(count * sizeof *copy);
+    const void *v;
+    if (u64) assert_int_equal(sm_ckpt_get_u64(c, name, count, (const uint64_t **)&v, &st), SM_OK);
+    else assert_int_equal(sm_ckpt_get_f32(c, name, count, (const float **)&v, &st), SM_OK);
+    size_t bytes = count * (u64 ? sizeof(uint64_t) : sizeof(float));
+    void *copy = malloc(bytes);
     assert_non_null(copy);
-    memcpy(copy, v, count * sizeof *copy);
+    memcpy(copy, v, bytes);
     sm_ckpt_free(c);
     return copy;
+}
+
+static float *read_section(const char *path, const char *name, size_t count)
+{
+    return read_any_section(path, name, count, 0);
+}
+
+static uint64_t *read_u64_section(const char *path, const char *name, size_t count)
+{
+    return read_any_section(path, name, count, 1);
 }
 
 static const uint64_t *checkpoint_step(const char *path, sm_ckpt **c)
@@ -174,21 +187,6 @@ static void test_short_run_outputs_and_learning(void **state)
     assert_string_equal(back.out, dir);
     assert_int_equal(back.steps, 30);
     assert_near(back.lr, 1, 0);
-}
-
-/* A malloc'd copy of the u64 section `name` (count values) of a checkpoint. */
-static uint64_t *read_u64_section(const char *path, const char *name, size_t count)
-{
-    sm_status st;
-    sm_ckpt *c;
-    assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
-    const uint64_t *v;
-    assert_int_equal(sm_ckpt_get_u64(c, name, count, &v, &st), SM_OK);
-    uint64_t *copy = malloc(count * sizeof *copy);
-    assert_non_null(copy);
-    memcpy(copy, v, count * sizeof *copy);
-    sm_ckpt_free(c);
-    return copy;
 }
 
 /* 20 steps straight and 10 + resume + 10 give the same bits with pred_mode
