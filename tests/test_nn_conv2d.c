@@ -123,6 +123,21 @@ static void test_conv2d_stride2_pad1(void **state)
     check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 7, .w_in = 8, .c_out = 5, .k = 3, .stride = 2, .pad = 1}, 1);
 }
 
+/* "Same" 5 × 5 convolutions take the one-span im2col/col2im path: gaps of
+ * up to 2 padding columns between output rows, 2 padding rows at each end. */
+static void test_conv2d_same_k5(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 5, .stride = 1, .pad = 2}, 2);
+}
+
+/* A one-column map: every kx but the centre reads only padding (empty spans). */
+static void test_conv2d_same_one_column(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 4, .w_in = 1, .c_out = 2, .k = 3, .stride = 1, .pad = 1}, 1);
+}
+
 /* Stride 3 with padding 2: whole kernel rows and columns fall in padding. */
 static void test_conv2d_stride3_pad2(void **state)
 {
@@ -240,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_conv2d_stride1_pad1),
         cmocka_unit_test(test_conv2d_stride2_pad0),
         cmocka_unit_test(test_conv2d_stride2_pad1),
+        cmocka_unit_test(test_conv2d_same_k5),
+        cmocka_unit_test(test_conv2d_same_one_column),
         cmocka_unit_test(test_conv2d_stride3_pad2),
         cmocka_unit_test(test_conv2d_1x1_stride2),
         cmocka_unit_test(test_conv2d_many_images),
