@@ -40,15 +40,47 @@ static size_t col_cols(const sm_conv2d_shape *s)
 
 static int dw_chunks(const sm_conv2d_shape *s) { return s->n < DW_CHUNKS ? s->n : DW_CHUNKS; }
 
+/* The input gradient of a stride-1 convolution is itself a convolution: of
+ * dy with the kernel flipped in space and transposed in channels, padded by
+ * k − 1 − pad.  Run like a forward (im2col of dy, then one sgemm with
+ * K = c_out·k·k adding straight onto dx), it replaces an sgemm with
+ * K = c_out, which writes c_in·k·k column gradients per pixel for 2·c_out
+ * flops each (slow at 16 channels), and col2im's scatter-add of them. */
+static int dx_by_convolution(const sm_conv2d_shape *s) { return s->stride == 1 && s->pad <= s->k - 1; }
+
+static sm_conv2d_shape transposed(const sm_conv2d_shape *s)
+{
+    return (sm_conv2d_shape){.n = s->n, .c_in = s->c_out, .h_in = sm_conv2d_h_out(s), .w_in = sm_conv2d_w_out(s),
+                             .c_out = s->c_in, .k = s->k, .stride = 1, .pad = s->k - 1 - s->pad};
+}
+
+/* wt[c][o][k−1−ky][k−1−kx] = w[o][c][ky][kx]: the kernel of `transposed`. */
+static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
+{
+    const size_t kk = (size_t)s->k * (size_t)s->k;
+    for (size_t o = 0; o < (size_t)s->c_out; o++)
+        for (size_t c = 0; c < (size_t)s->c_in; c++)
+            for (size_t j = 0; j < kk; j++) wt[(c * s->c_out + o) * kk + (kk - 1 - j)] = w[(o * s->c_in + c) * kk + j];
+}
+
+/* Per thread: the columns of x, then those of dy (dX by convolution) or the
+ * column gradients (col2im); forward uses only the first part. */
+static size_t x_cols_floats(const sm_conv2d_shape *s) { return round_up_16(col_rows(s) * col_cols(s)); }
+static size_t dx_cols_floats(const sm_conv2d_shape *s)
+{
+    if (!dx_by_convolution(s)) return x_cols_floats(s);
+    sm_conv2d_shape t = transposed(s);
+    return round_up_16(col_rows(&t) * col_cols(&t));
+}
+static size_t thread_floats(const sm_conv2d_shape *s) { return x_cols_floats(s) + dx_cols_floats(s); }
+
 size_t sm_conv2d_scratch_floats(const sm_conv2d_shape *s, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
-    /* backward: per thread columns + column gradients, then the dW partials;
-     * forward needs only the first half of each thread's region. */
-    size_t per_thread = 2 * round_up_16(col_rows(s) * col_cols(s));
-    size_t partials = (size_t)dw_chunks(s) * round_up_16((size_t)s->c_out * col_rows(s));
-    return (size_t)threads * per_thread + partials;
+    /* the threads' regions, then the dW partials and the flipped kernel */
+    size_t w_floats = round_up_16(sm_conv2d_weight_count(s));
+    return (size_t)threads * thread_floats(s) + (size_t)dw_chunks(s) * w_floats + w_floats;
 }
 
 /* Output columns ox whose input column ix = ox·stride + shift (shift = kx − pad)
@@ -200,11 +232,10 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
     const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
     const size_t x_img = (size_t)s->c_in * s->h_in * s->w_in;
     const size_t y_img = (size_t)s->c_out * cols_n;
-    const size_t region = 2 * round_up_16((size_t)rows * cols_n);
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {
-        float *cols = scratch + (size_t)omp_get_thread_num() * region;
+        float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
 #pragma omp for schedule(static)
         for (int i = 0; i < s->n; i++) {
             im2col(s, x + (size_t)i * x_img, cols);
@@ -223,16 +254,18 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
     const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
     const size_t x_img = (size_t)s->c_in * s->h_in * s->w_in;
     const size_t y_img = (size_t)s->c_out * cols_n;
-    const size_t region = 2 * round_up_16((size_t)rows * cols_n);
     const size_t w_count = sm_conv2d_weight_count(s);
     const size_t partial_stride = round_up_16(w_count);
     const int chunks = dw_chunks(s);
-    float *partials = scratch + (size_t)threads * region;
+    const sm_conv2d_shape t = transposed(s);
+    float *partials = scratch + (size_t)threads * thread_floats(s);
+    float *w_flipped = partials + (size_t)chunks * partial_stride;
+    if (dx && dx_by_convolution(s)) flip_kernel(s, w, w_flipped);
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {
-        float *cols = scratch + (size_t)omp_get_thread_num() * region;
-        float *dcols = cols + region / 2;
+        float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
+        float *dcols = cols + x_cols_floats(s);
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             float *partial = partials + (size_t)c * partial_stride;
@@ -244,6 +277,14 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->c_out, rows, cols_n, 1.0f,
                             dy_i, cols_n, cols, cols_n, i == first ? 0.0f : 1.0f, partial, rows);
                 if (!dx) continue;
+                if (dx_by_convolution(s)) {
+                    /* dx_i (c_in × h_in·w_in) += w_flipped (c_in × c_out·k·k) · columns of dy_i */
+                    const int t_rows = (int)col_rows(&t), t_cols = (int)col_cols(&t);
+                    im2col(&t, dy_i, dcols);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, t_cols, t_rows, 1.0f,
+                                w_flipped, t_rows, dcols, t_cols, 1.0f, dx + (size_t)i * x_img, t_cols);
+                    continue;
+                }
                 /* dcols (rows × cols_n) = wᵀ · dy_i */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols_n, s->c_out, 1.0f, w,
                             rows, dy_i, cols_n, 0.0f, dcols, cols_n);
