@@ -273,9 +273,11 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
             for (int i = first; i < end; i++) {
                 const float *dy_i = dy + (size_t)i * y_img;
                 im2col(s, x + (size_t)i * x_img, cols);
-                /* partial (c_out × rows) (+)= dy_i (c_out × cols_n) · colsᵀ */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->c_out, rows, cols_n, 1.0f,
-                            dy_i, cols_n, cols, cols_n, i == first ? 0.0f : 1.0f, partial, rows);
+                /* partial, dWᵀ (rows × c_out), (+)= cols · dy_iᵀ (cols_n × c_out).  Transposed
+                 * because OpenBLAS runs this orientation faster: 83 against 66 GFLOP/s for
+                 * 16 output planes on a 28 × 28 map (one core; 95 against 82 for 32). */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, cols_n, 1.0f, cols,
+                            cols_n, dy_i, cols_n, i == first ? 0.0f : 1.0f, partial, s->c_out);
                 if (!dx) continue;
                 if (dx_by_convolution(s)) {
                     /* dx_i (c_in × h_in·w_in) += w_flipped (c_in × c_out·k·k) · columns of dy_i */
@@ -291,11 +293,13 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
                 col2im_add(s, dcols, dx + (size_t)i * x_img);
             }
         }
-        /* Chunk sums in chunk order, element by element: independent of threads. */
+        /* Chunk sums in chunk order, element by element: independent of threads.
+         * dw[o][r] is partial[r][o]. */
 #pragma omp for schedule(static)
         for (size_t j = 0; j < w_count; j++) {
+            const size_t o = j / (size_t)rows, r = j % (size_t)rows;
             float sum = 0.0f;
-            for (int c = 0; c < chunks; c++) sum += partials[(size_t)c * partial_stride + j];
+            for (int c = 0; c < chunks; c++) sum += partials[(size_t)c * partial_stride + r * (size_t)s->c_out + o];
             dw[j] += sum;
         }
     }
