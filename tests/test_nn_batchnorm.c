@@ -87,7 +87,7 @@ static void check_case(size_t n, size_t c, size_t hw, int affine)
     for (size_t i = 0; i < count; i++)
         if (fabs(y[i] - want[i]) > 2e-6) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
-    sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, mean, invstd, r, dx, affine ? dgamma : NULL,
+    sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, mean, invstd, r, dx, 1, affine ? dgamma : NULL,
                           affine ? dbeta : NULL);
     sm_test_check_gradient(ref_objective, &b, b.x, count, dx, 1e-6);
     if (affine) {
@@ -204,7 +204,7 @@ static void test_batchnorm_normalises_each_channel(void **state)
     free(y);
 }
 
-static void test_batchnorm_backward_accumulates(void **state)
+static void test_batchnorm_backward_accumulates_or_sets(void **state)
 {
     (void)state;
     size_t n = 4, c = 2, hw = 3, count = n * c * hw;
@@ -217,13 +217,21 @@ static void test_batchnorm_backward_accumulates(void **state)
     sm_test_fill_uniform(x, count, &rng, -2.0, 2.0);
     sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
     sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y, mean, invstd, NULL, NULL);
-    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx0, dg0, db0);
+    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx0, 1, dg0, db0);
     for (size_t i = 0; i < count; i++) dx[i] = 2.0f;
-    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, dg, db);
+    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, 1, dg, db);
     for (size_t i = 0; i < count; i++) assert_true(dx[i] == 2.0f + dx0[i]);
     for (int j = 0; j < 2; j++) {
         assert_true(dg[j] == 1.0f + dg0[j]);
         assert_true(db[j] == -1.0f + db0[j]);
+    }
+    /* accumulate == 0 sets dx whatever it held; dgamma, dbeta still add */
+    for (size_t i = 0; i < count; i++) dx[i] = NAN;
+    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, 0, dg, db);
+    for (size_t i = 0; i < count; i++) assert_true(dx[i] == 0.0f + dx0[i]);
+    for (int j = 0; j < 2; j++) {
+        assert_true(dg[j] == (1.0f + dg0[j]) + dg0[j]);
+        assert_true(db[j] == (-1.0f + db0[j]) + db0[j]);
     }
     free(x);
     free(dy);
@@ -254,7 +262,7 @@ static void test_batchnorm_identical_across_threads(void **state)
         memset(db[t], 0, sizeof db[t]);
         sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);
         sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y[t], mean, invstd, rm[t], rv[t]);
-        sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx[t], dg[t], db[t]);
+        sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx[t], 1, dg[t], db[t]);
     }
     omp_set_num_threads(saved);
     assert_memory_equal(y[0], y[1], count * sizeof(float));
@@ -280,7 +288,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_1d_no_affine),
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),
         cmocka_unit_test(test_batchnorm_normalises_each_channel),
-        cmocka_unit_test(test_batchnorm_backward_accumulates),
+        cmocka_unit_test(test_batchnorm_backward_accumulates_or_sets),
         cmocka_unit_test(test_batchnorm_identical_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,6 +123,21 @@ static void test_conv2d_stride2_pad1(void **state)
     check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 7, .w_in = 8, .c_out = 5, .k = 3, .stride = 2, .pad = 1}, 1);
 }
 
+/* "Same" 5 × 5 convolutions take the one-span im2col/col2im path: gaps of
+ * up to 2 padding columns between output rows, 2 padding rows at each end. */
+static void test_conv2d_same_k5(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 5, .stride = 1, .pad = 2}, 2);
+}
+
+/* A one-column map: every kx but the centre reads only padding (empty spans). */
+static void test_conv2d_same_one_column(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 4, .w_in = 1, .c_out = 2, .k = 3, .stride = 1, .pad = 1}, 1);
+}
+
 /* Stride 3 with padding 2: whole kernel rows and columns fall in padding. */
 static void test_conv2d_stride3_pad2(void **state)
 {
@@ -145,10 +160,8 @@ static void test_conv2d_many_images(void **state)
 }
 
 /* Backward adds to what the gradients hold; dx = NULL skips the input gradient. */
-static void test_conv2d_backward_accumulates(void **state)
+static void check_backward_accumulates(sm_conv2d_shape s)
 {
-    (void)state;
-    sm_conv2d_shape s = {.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 2, .pad = 1};
     sm_rng rng;
     sm_rng_seed(&rng, 5, 0);
     size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
@@ -163,7 +176,8 @@ static void test_conv2d_backward_accumulates(void **state)
     for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
     sm_conv2d_backward(&s, x, w, dy, dx, dw, scratch, 2);
     sm_conv2d_backward(&s, x, w, dy, NULL, dw_only, scratch, 2);
-    /* col2im adds term by term onto dx, so the rounding differs from 0.25 + dx0 */
+    /* col2im adds term by term onto dx and the stride-1 sgemm adds its sum
+     * as C = AB + C, so the rounding differs from 0.25 + dx0 */
     for (size_t i = 0; i < nx; i++) assert_true(fabsf(dx[i] - (0.25f + dx0[i])) <= 1e-6f);
     for (size_t i = 0; i < nw; i++) {
         assert_true(dw[i] == -0.5f + dw0[i]);
@@ -180,12 +194,18 @@ static void test_conv2d_backward_accumulates(void **state)
     free(scratch);
 }
 
-/* y, dx and dw are bitwise identical for 1, 2 and 3 threads, and the
- * caller's OpenBLAS thread count survives the call. */
-static void test_conv2d_identical_across_threads(void **state)
+/* Both input-gradient paths: col2im (stride 2) and convolution (stride 1). */
+static void test_conv2d_backward_accumulates(void **state)
 {
     (void)state;
-    sm_conv2d_shape s = {.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1};
+    check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 2, .pad = 1});
+    check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1});
+}
+
+/* y, dx and dw are bitwise identical for 1, 2 and 3 threads, and the
+ * caller's OpenBLAS thread count survives the call. */
+static void check_identical_across_threads(sm_conv2d_shape s)
+{
     sm_rng rng;
     sm_rng_seed(&rng, 9, 0);
     size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
@@ -220,6 +240,14 @@ static void test_conv2d_identical_across_threads(void **state)
     free(dy);
 }
 
+/* Both input-gradient paths (stride 2: col2im, stride 1: convolution). */
+static void test_conv2d_identical_across_threads(void **state)
+{
+    (void)state;
+    check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1});
+    check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 1, .pad = 1});
+}
+
 static void test_conv2d_output_size(void **state)
 {
     (void)state;
@@ -240,6 +268,8 @@ int main(void)
         cmocka_unit_test(test_conv2d_stride1_pad1),
         cmocka_unit_test(test_conv2d_stride2_pad0),
         cmocka_unit_test(test_conv2d_stride2_pad1),
+        cmocka_unit_test(test_conv2d_same_k5),
+        cmocka_unit_test(test_conv2d_same_one_column),
         cmocka_unit_test(test_conv2d_stride3_pad2),
         cmocka_unit_test(test_conv2d_1x1_stride2),
         cmocka_unit_test(test_conv2d_many_images),

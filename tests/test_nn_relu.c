@@ -52,7 +52,7 @@ static void test_relu_backward_finite_differences(void **state)
         rd[i] = r[i];
     }
     sm_relu_forward(N, x, y);
-    sm_relu_backward(N, y, r, dx);
+    sm_relu_backward(N, y, r, dx, 1);
     const double h = 1e-3;
     for (int i = 0; i < N; i++) {
         double keep = xd[i];
@@ -69,8 +69,19 @@ static void test_relu_backward_accumulates(void **state)
 {
     (void)state;
     float y[4] = {0.0f, 2.0f, 0.0f, 1.0f}, dy[4] = {5.0f, 6.0f, 7.0f, 8.0f}, dx[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    sm_relu_backward(4, y, dy, dx);
+    sm_relu_backward(4, y, dy, dx, 1);
     const float want[4] = {1.0f, 7.0f, 1.0f, 9.0f};
+    assert_memory_equal(dx, want, sizeof want);
+}
+
+/* accumulate == 0 sets dx, whatever it held (NaN included). */
+static void test_relu_backward_sets(void **state)
+{
+    (void)state;
+    float y[4] = {0.0f, 2.0f, 0.0f, 1.0f}, dy[4] = {5.0f, 6.0f, 7.0f, 8.0f};
+    float dx[4] = {NAN, 1.0f, -INFINITY, NAN};
+    sm_relu_backward(4, y, dy, dx, 0);
+    const float want[4] = {0.0f, 6.0f, 0.0f, 8.0f};
     assert_memory_equal(dx, want, sizeof want);
 }
 
@@ -80,6 +91,7 @@ int main(void)
         cmocka_unit_test(test_relu_forward),
         cmocka_unit_test(test_relu_backward_finite_differences),
         cmocka_unit_test(test_relu_backward_accumulates),
+        cmocka_unit_test(test_relu_backward_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

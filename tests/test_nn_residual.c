@@ -51,7 +51,7 @@ static void test_residual_backward_finite_differences(void **state)
         da[i] = 0.5f; /* accumulates onto these */
         db[i] = -1.0f;
     }
-    sm_residual_backward(N, dy, da, db);
+    sm_residual_backward(N, dy, da, 1, db, 1);
     const double h = 1e-3;
     for (int i = 0; i < N; i++) {
         double *v[2] = {a, b};
@@ -68,11 +68,30 @@ static void test_residual_backward_finite_differences(void **state)
     }
 }
 
+/* Each input's gradient is set or added to as its own flag says. */
+static void test_residual_backward_sets_or_adds(void **state)
+{
+    (void)state;
+    float dy[3] = {1.0f, -2.0f, 0.5f};
+    for (int set_a = 0; set_a < 2; set_a++)
+        for (int set_b = 0; set_b < 2; set_b++) {
+            float da[3] = {NAN, NAN, NAN}, db[3] = {0.25f, 0.25f, 0.25f};
+            if (!set_a) da[0] = da[1] = da[2] = 0.25f;
+            if (set_b) db[1] = NAN;
+            sm_residual_backward(3, dy, da, !set_a, db, !set_b);
+            for (int i = 0; i < 3; i++) {
+                assert_true(da[i] == (set_a ? dy[i] : 0.25f + dy[i]));
+                assert_true(db[i] == (set_b ? dy[i] : 0.25f + dy[i]));
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_residual_forward),
         cmocka_unit_test(test_residual_backward_finite_differences),
+        cmocka_unit_test(test_residual_backward_sets_or_adds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

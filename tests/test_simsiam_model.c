@@ -2,7 +2,8 @@
  * initialisation, central-difference gradient checks of the whole network
  * (every layer kind, both architectures, through z and p), SimSiam's
  * stop-gradient, the predictor-only step, inference mode with running
- * statistics, and bitwise identity across thread counts. */
+ * statistics, bitwise identity across thread counts, and stale activation
+ * gradients left out of backward. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,64 @@ static void test_forward_bitwise_across_threads(void **state)
     sm_model_free(m);
 }
 
+/* One step's parameter gradients with act_grad first filled with `fill`
+ * (grads zeroed, running statistics restored: the same step every time). */
+static float *step_grads(sm_model *m, const float *stats, const float *x1, const float *x2, size_t n, float fill)
+{
+    for (size_t i = 0; i < m->act_grad_floats; i++) m->act_grad[i] = fill;
+    memcpy(m->stats, stats, m->n_stats * sizeof(float));
+    sm_model_zero_grads(m);
+    sm_model_step_loss(m, x1, x2, n, SM_LOSS_COSINE);
+    return copy_floats(m->grads, m->n_params);
+}
+
+/* Activation gradients whose first writer sets them are never zeroed: stale
+ * values, even NaN, must not reach the parameter gradients. */
+static void test_backward_ignores_stale_activation_gradients(void **state)
+{
+    (void)state;
+    sm_arch_kind archs[2] = {SM_ARCH_RESNET, SM_ARCH_MLP};
+    for (int a = 0; a < 2; a++) {
+        sm_model *m = tiny_model(archs[a], TINY_N, 12);
+        float *x1 = random_images(m, TINY_N, 1), *x2 = random_images(m, TINY_N, 2);
+        float *stats = copy_floats(m->stats, m->n_stats);
+        float *clean = step_grads(m, stats, x1, x2, TINY_N, 0.0f);
+        float *stale = step_grads(m, stats, x1, x2, TINY_N, NAN);
+        assert_memory_equal(clean, stale, m->n_params * sizeof(float));
+        free(clean);
+        free(stale);
+        free(stats);
+        free(x1);
+        free(x2);
+        sm_model_free(m);
+    }
+}
+
+/* A whole step's gradients (every backward, convolution dW chunks included)
+ * are bitwise identical with 1 and 2 threads. */
+static void test_step_gradients_bitwise_across_threads(void **state)
+{
+    (void)state;
+    enum { N = 130 };
+    int saved = sm_threads_get();
+    sm_model *m = tiny_model(SM_ARCH_RESNET, N, 13);
+    float *x1 = random_images(m, N, 3), *x2 = random_images(m, N, 4);
+    float *stats = copy_floats(m->stats, m->n_stats);
+    float *grads[2];
+    for (int t = 0; t < 2; t++) {
+        sm_threads_set(t + 1);
+        grads[t] = step_grads(m, stats, x1, x2, N, 0.0f);
+    }
+    sm_threads_set(saved);
+    assert_memory_equal(grads[0], grads[1], m->n_params * sizeof(float));
+    free(grads[0]);
+    free(grads[1]);
+    free(stats);
+    free(x1);
+    free(x2);
+    sm_model_free(m);
+}
+
 /* The tiny networks gain nothing from threads, and on a loaded machine the
  * thousands of short OpenMP regions of the finite-difference checks would
  * wait on descheduled threads: run on one, except where a test sets more. */
@@ -604,6 +663,8 @@ int main(void)
         cmocka_unit_test(test_predictor_step_touches_only_predictor),
         cmocka_unit_test(test_eval_uses_running_stats),
         cmocka_unit_test(test_forward_bitwise_across_threads),
+        cmocka_unit_test(test_backward_ignores_stale_activation_gradients),
+        cmocka_unit_test(test_step_gradients_bitwise_across_threads),
     };
     return cmocka_run_group_tests(tests, one_thread, restore_threads);
 }

@@ -137,7 +137,7 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
 
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd, const float *dy,
-                           float *dx, float *dgamma, float *dbeta)
+                           float *dx, int accumulate, float *dgamma, float *dbeta)
 {
     const size_t m = n * hw;
     assert(!gamma == !dgamma && !gamma == !dbeta);
@@ -160,8 +160,13 @@ void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const 
         for (size_t i = 0; i < n; i++) {
             const float *xr = run(x, c, hw, i, j), *gr = run(dy, c, hw, i, j);
             float *dr = dx + (i * c + j) * hw;
+            if (accumulate) {
 #pragma omp simd
-            for (size_t t = 0; t < hw; t++) dr[t] += a * gr[t] + b * (xr[t] - mean) + d;
+                for (size_t t = 0; t < hw; t++) dr[t] += a * gr[t] + b * (xr[t] - mean) + d;
+            } else {
+#pragma omp simd
+                for (size_t t = 0; t < hw; t++) dr[t] = a * gr[t] + b * (xr[t] - mean) + d;
+            }
         }
     }
 }

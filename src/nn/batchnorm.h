@@ -10,7 +10,8 @@
  *
  * Channel sums are taken in double, one channel per OpenMP thread in a fixed
  * order, so results do not depend on the thread count.  Backward accumulates
- * (+=) into dx, dgamma and dbeta (the src/nn convention, see conv2d.h). */
+ * (+=) into dgamma, dbeta and, unless told to set it, dx (the src/nn
+ * convention, see conv2d.h). */
 #ifndef SM_NN_BATCHNORM_H
 #define SM_NN_BATCHNORM_H
 
@@ -36,10 +37,11 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
                                const float *running_var, float *y);
 
 /* Backward of the training-mode forward (the batch statistics depend on x).
- * dx += ∂L/∂x; with affine also dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma,
- * dgamma, dbeta all NULL without affine). */
+ * dx += ∂L/∂x, or with accumulate == 0 dx = ∂L/∂x (dx's old contents
+ * ignored); with affine also dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma, dgamma,
+ * dbeta all NULL without affine). */
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd, const float *dy,
-                           float *dx, float *dgamma, float *dbeta);
+                           float *dx, int accumulate, float *dgamma, float *dbeta);
 
 #endif

@@ -1,16 +1,26 @@
 #include "nn/residual.h"
 
+#include <string.h>
+
 void sm_residual_forward(size_t count, const float *a, const float *b, float *y)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
-void sm_residual_backward(size_t count, const float *dy, float *da, float *db)
+/* d += g, or d = g. */
+static void pass_gradient(size_t count, const float *g, float *d, int accumulate)
 {
+    if (accumulate) {
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) {
-        da[i] += dy[i];
-        db[i] += dy[i];
+        for (size_t i = 0; i < count; i++) d[i] += g[i];
+    } else {
+        memcpy(d, g, count * sizeof(float));
     }
+}
+
+void sm_residual_backward(size_t count, const float *dy, float *da, int accumulate_a, float *db, int accumulate_b)
+{
+    pass_gradient(count, dy, da, accumulate_a);
+    pass_gradient(count, dy, db, accumulate_b);
 }

@@ -42,6 +42,7 @@ static int new_tensor(sm_model *m, size_t size, int share, int has_grad)
     size_t region = round_up_16(m->max_batch * size);
     t->size = size;
     t->producer = m->n_ops;
+    t->grad_set = 0; /* decided once the graph is built (plan_grad_writes) */
     if (share >= 0) {
         t->value = m->tensors[share].value;
     } else {
@@ -175,6 +176,34 @@ static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width)
     return add_pool(m, h);
 }
 
+/* Kinds whose backward can set its input gradients instead of adding. */
+static int can_set_grad(sm_model_op_kind kind)
+{
+    return kind == SM_OP_BN || kind == SM_OP_RELU || kind == SM_OP_ADD;
+}
+
+/* Marks each tensor's last consumer as the first writer of its gradient
+ * (sm_model_op.sets_grad) when that op can set it.  z is left out:
+ * sm_model_backward adds dz into its gradient before the pass. */
+static void plan_grad_writes(sm_model *m)
+{
+    int last[SM_MODEL_MAX_TENSORS], slot[SM_MODEL_MAX_TENSORS];
+    for (int t = 0; t < m->n_tensors; t++) last[t] = -1;
+    for (int i = 0; i < m->n_ops; i++) {
+        const sm_model_op *op = &m->ops[i];
+        assert(op->in != op->in2);
+        last[op->in] = i, slot[op->in] = 0;
+        if (op->in2 >= 0) last[op->in2] = i, slot[op->in2] = 1;
+    }
+    for (int t = 0; t < m->n_tensors; t++) {
+        if (last[t] < 0 || t == m->t_z || m->tensors[t].grad == SM_MODEL_NONE) continue;
+        sm_model_op *op = &m->ops[last[t]];
+        if (!can_set_grad(op->kind)) continue;
+        op->sets_grad[slot[t]] = 1;
+        m->tensors[t].grad_set = 1;
+    }
+}
+
 static void build(sm_model *m, const sm_config *cfg)
 {
     fmap x = {.c = (int)m->in_c, .h = (int)m->in_h, .w = (int)m->in_w};
@@ -192,6 +221,7 @@ static void build(sm_model *m, const sm_config *cfg)
     h = add_linear_bn_relu(m, z, (int)cfg->pred_hidden);
     m->t_p = add_linear(m, h, (int)cfg->z_dim, 1).t;
     m->features = (size_t)f.c;
+    plan_grad_writes(m);
 }
 
 /* ---- allocation ------------------------------------------------------ */
@@ -392,16 +422,16 @@ static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int
         const float *save = m->save[v] + op->save;
         assert(dx);
         sm_batchnorm_backward(n, op->c, op->hw, x, param(m, op->w), save, save + op->c, dy, dx,
-                              param_grad(m, op->w), param_grad(m, op->b));
+                              !op->sets_grad[0], param_grad(m, op->w), param_grad(m, op->b));
         break;
     }
     case SM_OP_RELU:
         assert(dx);
-        sm_relu_backward(count, value(m, v, op->out), dy, dx);
+        sm_relu_backward(count, value(m, v, op->out), dy, dx, !op->sets_grad[0]);
         break;
     case SM_OP_ADD:
         assert(dx);
-        sm_residual_backward(count, dy, dx, input_grad(m, op->in2, first));
+        sm_residual_backward(count, dy, dx, !op->sets_grad[0], input_grad(m, op->in2, first), !op->sets_grad[1]);
         break;
     case SM_OP_POOL:
         assert(dx);
@@ -419,12 +449,13 @@ static void run_forward(sm_model *m, int v, size_t n, int train, int first)
     for (int i = first; i < m->n_ops; i++) op_forward(m, &m->ops[i], v, n, train);
 }
 
-/* Zero the activation gradients of the ops from `first` on, ready for the
- * caller to add ∂L/∂p (and ∂L/∂z) before run_backward. */
+/* Zero the activation gradients of the ops from `first` on that their first
+ * writer adds to (the others it sets), ready for the caller to add ∂L/∂p
+ * (and ∂L/∂z) before run_backward. */
 static void begin_backward(sm_model *m, size_t n, int first)
 {
     for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].producer >= first && m->tensors[t].grad != SM_MODEL_NONE)
+        if (m->tensors[t].producer >= first && m->tensors[t].grad != SM_MODEL_NONE && !m->tensors[t].grad_set)
             memset(grad_of(m, t), 0, n * m->tensors[t].size * sizeof(float));
 }
 

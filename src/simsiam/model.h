@@ -27,7 +27,11 @@
  *       so BatchNorm's batch statistics are per view; both views' activations
  *       are kept because both backward passes need them.
  *   act_grad  gradients of the activations, shared by the views (their
- *       backward passes run one after the other).
+ *       backward passes run one after the other).  Backward runs the ops in
+ *       reverse, so a gradient's first writer is its tensor's LAST consumer;
+ *       when that is a BatchNorm, ReLU or residual add, it sets the gradient
+ *       and nothing zeroes it first (convolutions, pooling and linear layers
+ *       add, so their inputs' gradients are zeroed at the start of a pass).
  *   The default resnet on 28 × 28 images at max_batch 256 holds ~500 MB of
  *   activations and their gradients (the parameters are 1.7 MB).
  * Gradients follow the src/nn convention: every backward ADDS into grads; the
@@ -65,7 +69,9 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
 typedef struct {
     size_t size;
     size_t value, grad;
-    int producer; /* index of the op that writes it, -1 for the input */
+    int producer;   /* index of the op that writes it, -1 for the input */
+    int grad_set;   /* the first backward to reach its gradient sets it (=), so
+                       it is not zeroed before a backward pass */
 } sm_model_tensor;
 
 /* One layer.  Tensor ids index sm_model.tensors; parameter offsets index
@@ -79,6 +85,8 @@ typedef struct {
     size_t c, hw;          /* SM_OP_BN, SM_OP_POOL: channels and map size */
     size_t n_in, n_out;    /* SM_OP_LINEAR: features */
     size_t w, b, stats, save;
+    int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
+                              adding to it: this op is that gradient's first writer */
 } sm_model_op;
 
 typedef struct {
