@@ -45,7 +45,8 @@ static int dw_chunks(const sm_conv2d_shape *s) { return s->n < DW_CHUNKS ? s->n 
  * k − 1 − pad.  Run like a forward (im2col of dy, then one sgemm with
  * K = c_out·k·k adding straight onto dx), it replaces an sgemm with
  * K = c_out, which writes c_in·k·k column gradients per pixel for 2·c_out
- * flops each (slow at 16 channels), and col2im's scatter-add of them. */
+ * flops each (slow at 16 channels), and col2im's scatter-add of them.  The
+ * columns of dy then give dW too (image_backward_from_dy). */
 static int dx_by_convolution(const sm_conv2d_shape *s) { return s->stride == 1 && s->pad <= s->k - 1; }
 
 static sm_conv2d_shape transposed(const sm_conv2d_shape *s)
@@ -64,7 +65,8 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
 }
 
 /* Per thread: the columns of x, then those of dy (dX by convolution) or the
- * column gradients (col2im); forward uses only the first part. */
+ * column gradients (col2im); forward uses only the first part, backward
+ * from dy only the second. */
 static size_t x_cols_floats(const sm_conv2d_shape *s) { return round_up_16(col_rows(s) * col_cols(s)); }
 static size_t dx_cols_floats(const sm_conv2d_shape *s)
 {
@@ -246,21 +248,63 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
     sm_gemm_restore_blas(saved);
 }
 
+/* One image's backward through the columns of dy (stride 1, dx wanted).
+ * Those columns give dx by convolution and also the weight gradient, so x
+ * needs no im2col at all:
+ *   G (c_out·k·k × c_in) (+)= dy columns · x_iᵀ, with G[o·k·k + k·k−1−q][c] = dw[o][c][q]
+ *   dx_i (c_in × h_in·w_in) += w_flipped (c_in × c_out·k·k) · dy columns */
+static void image_backward_from_dy(const sm_conv2d_shape *s, const float *x_i, const float *dy_i,
+                                   const float *w_flipped, float *dx_i, float *partial, float beta, float *cols)
+{
+    const sm_conv2d_shape t = transposed(s);
+    const int t_rows = (int)col_rows(&t), t_cols = (int)col_cols(&t);
+    im2col(&t, dy_i, cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t_rows, s->c_in, t_cols, 1.0f, cols, t_cols, x_i, t_cols,
+                beta, partial, s->c_in);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, t_cols, t_rows, 1.0f, w_flipped, t_rows, cols,
+                t_cols, 1.0f, dx_i, t_cols);
+}
+
+/* Otherwise through the columns of x:
+ *   dWᵀ (c_in·k·k × c_out) (+)= columns · dy_iᵀ
+ *   dx_i += col2im(wᵀ · dy_i), when dx_i is wanted.
+ * dWᵀ rather than dW because OpenBLAS runs that orientation faster: 83
+ * against 66 GFLOP/s for 16 output planes on a 28 × 28 map (one core). */
+static void image_backward_from_x(const sm_conv2d_shape *s, const float *x_i, const float *dy_i, const float *w,
+                                  float *dx_i, float *partial, float beta, float *cols, float *dcols)
+{
+    const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
+    im2col(s, x_i, cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, cols_n, 1.0f, cols, cols_n, dy_i, cols_n,
+                beta, partial, s->c_out);
+    if (!dx_i) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols_n, s->c_out, 1.0f, w, rows, dy_i, cols_n, 0.0f,
+                dcols, cols_n);
+    col2im_add(s, dcols, dx_i);
+}
+
+/* Where dw[j] = dw[o][c][q] (q = ky·k + kx) sits in a chunk's partial sum:
+ * G of image_backward_from_dy or dWᵀ of image_backward_from_x. */
+static size_t partial_index(const sm_conv2d_shape *s, size_t j, int from_dy)
+{
+    const size_t kk = (size_t)s->k * (size_t)s->k, c_in = (size_t)s->c_in;
+    const size_t o = j / (c_in * kk), c = j / kk % c_in, q = j % kk;
+    return from_dy ? (o * kk + kk - 1 - q) * c_in + c : (c * kk + q) * (size_t)s->c_out + o;
+}
+
 void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
                         float *dx, float *dw, float *scratch, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
-    const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
     const size_t x_img = (size_t)s->c_in * s->h_in * s->w_in;
-    const size_t y_img = (size_t)s->c_out * cols_n;
+    const size_t y_img = (size_t)s->c_out * col_cols(s);
     const size_t w_count = sm_conv2d_weight_count(s);
     const size_t partial_stride = round_up_16(w_count);
-    const int chunks = dw_chunks(s);
-    const sm_conv2d_shape t = transposed(s);
+    const int chunks = dw_chunks(s), from_dy = dx && dx_by_convolution(s);
     float *partials = scratch + (size_t)threads * thread_floats(s);
     float *w_flipped = partials + (size_t)chunks * partial_stride;
-    if (dx && dx_by_convolution(s)) flip_kernel(s, w, w_flipped);
+    if (from_dy) flip_kernel(s, w, w_flipped);
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {
@@ -271,35 +315,20 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
             float *partial = partials + (size_t)c * partial_stride;
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
             for (int i = first; i < end; i++) {
-                const float *dy_i = dy + (size_t)i * y_img;
-                im2col(s, x + (size_t)i * x_img, cols);
-                /* partial, dWᵀ (rows × c_out), (+)= cols · dy_iᵀ (cols_n × c_out).  Transposed
-                 * because OpenBLAS runs this orientation faster: 83 against 66 GFLOP/s for
-                 * 16 output planes on a 28 × 28 map (one core; 95 against 82 for 32). */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, cols_n, 1.0f, cols,
-                            cols_n, dy_i, cols_n, i == first ? 0.0f : 1.0f, partial, s->c_out);
-                if (!dx) continue;
-                if (dx_by_convolution(s)) {
-                    /* dx_i (c_in × h_in·w_in) += w_flipped (c_in × c_out·k·k) · columns of dy_i */
-                    const int t_rows = (int)col_rows(&t), t_cols = (int)col_cols(&t);
-                    im2col(&t, dy_i, dcols);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, t_cols, t_rows, 1.0f,
-                                w_flipped, t_rows, dcols, t_cols, 1.0f, dx + (size_t)i * x_img, t_cols);
-                    continue;
-                }
-                /* dcols (rows × cols_n) = wᵀ · dy_i */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols_n, s->c_out, 1.0f, w,
-                            rows, dy_i, cols_n, 0.0f, dcols, cols_n);
-                col2im_add(s, dcols, dx + (size_t)i * x_img);
+                const float *x_i = x + (size_t)i * x_img, *dy_i = dy + (size_t)i * y_img;
+                float *dx_i = dx ? dx + (size_t)i * x_img : NULL, beta = i == first ? 0.0f : 1.0f;
+                if (from_dy)
+                    image_backward_from_dy(s, x_i, dy_i, w_flipped, dx_i, partial, beta, dcols);
+                else
+                    image_backward_from_x(s, x_i, dy_i, w, dx_i, partial, beta, cols, dcols);
             }
         }
-        /* Chunk sums in chunk order, element by element: independent of threads.
-         * dw[o][r] is partial[r][o]. */
+        /* Chunk sums in chunk order, element by element: independent of threads. */
 #pragma omp for schedule(static)
         for (size_t j = 0; j < w_count; j++) {
-            const size_t o = j / (size_t)rows, r = j % (size_t)rows;
+            const size_t at = partial_index(s, j, from_dy);
             float sum = 0.0f;
-            for (int c = 0; c < chunks; c++) sum += partials[(size_t)c * partial_stride + r * (size_t)s->c_out + o];
+            for (int c = 0; c < chunks; c++) sum += partials[(size_t)c * partial_stride + at];
             dw[j] += sum;
         }
     }

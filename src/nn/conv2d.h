@@ -5,11 +5,13 @@
  *
  * w is c_out × c_in × k × k like PyTorch.  Each image is lowered by im2col to
  * a (c_in·k·k) × (h_out·w_out) matrix and multiplied by w (c_out × c_in·k·k)
- * with cblas_sgemm; backward forms dW from the same columns.  dX of a stride-1
- * convolution is the convolution of dy with the flipped, channel-transposed
- * kernel (im2col of dy + one sgemm onto dx); other strides use sgemm +
- * col2im.  Columns are recomputed in backward rather than kept: for a
- * 256-image batch they would be 100+ MB per layer.
+ * with cblas_sgemm.  Backward of a stride-1 convolution lowers dy instead:
+ * dX is the convolution of dy with the flipped, channel-transposed kernel
+ * (one sgemm onto dx) and dW the product of dy's columns with x, so x needs
+ * no columns.  Other strides (and a stride-1 layer without dx) form dW from
+ * the columns of x and dX with sgemm + col2im.  Columns are recomputed in
+ * backward rather than kept: for a 256-image batch they would be 100+ MB per
+ * layer.
  *
  * Threading: OpenMP over images (`threads` of them), one single-threaded sgemm
  * per image.  The per-image products are small (16 × 784 × 144 for the first
