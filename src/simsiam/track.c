@@ -91,29 +91,29 @@ static void project(const double *x, size_t n, size_t d, const double *mean, con
 /* The sample in the k-NN coordinates: z1, z2, p1 (n × r) and zv. */
 typedef struct {
     size_t r;
-    double *z1, *z2, *p1, *zv;
+    const double *z1, *z2, *p1, *zv;
 } reduced;
 
 static int reduce(const sm_track_sample *s, size_t r, reduced *out, sm_arena *ws, sm_status *st)
 {
     out->r = r;
     if (r == s->d) { /* no rotation: the k-NN values are then the plain estimators' */
-        out->z1 = (double *)s->z1, out->z2 = (double *)s->z2, out->p1 = (double *)s->p1, out->zv = (double *)s->zv;
+        out->z1 = s->z1, out->z2 = s->z2, out->p1 = s->p1, out->zv = s->zv;
         return SM_OK;
     }
-    size_t d = s->d, nv = s->images * s->views, rows = s->n > nv ? s->n : nv;
+    size_t d = s->d, n = s->n, nv = s->images * s->views, rows = n > nv ? n : nv;
     double *mean = sm_arena_alloc(ws, d, sizeof *mean, st);
     double *u = mean ? sm_arena_alloc(ws, d * r, sizeof *u, st) : NULL;
     double *tmp = u ? sm_arena_alloc(ws, rows * d, sizeof *tmp, st) : NULL;
-    out->z1 = tmp ? sm_arena_alloc(ws, 3 * s->n * r + nv * r, sizeof *out->z1, st) : NULL;
-    if (!out->z1) return st->code;
-    out->z2 = out->z1 + s->n * r, out->p1 = out->z2 + s->n * r, out->zv = out->p1 + s->n * r;
-    int rc = principal_axes(s->z2, s->n, d, r, mean, u, ws, st);
+    double *buf = tmp ? sm_arena_alloc(ws, 3 * n * r + nv * r, sizeof *buf, st) : NULL;
+    if (!buf) return st->code;
+    int rc = principal_axes(s->z2, n, d, r, mean, u, ws, st);
     if (rc) return rc;
-    project(s->z1, s->n, d, mean, u, r, out->z1, tmp);
-    project(s->z2, s->n, d, mean, u, r, out->z2, tmp);
-    project(s->p1, s->n, d, mean, u, r, out->p1, tmp);
-    project(s->zv, nv, d, mean, u, r, out->zv, tmp);
+    project(s->z1, n, d, mean, u, r, buf, tmp);
+    project(s->z2, n, d, mean, u, r, buf + n * r, tmp);
+    project(s->p1, n, d, mean, u, r, buf + 2 * n * r, tmp);
+    project(s->zv, nv, d, mean, u, r, buf + 3 * n * r, tmp);
+    out->z1 = buf, out->z2 = buf + n * r, out->p1 = buf + 2 * n * r, out->zv = buf + 3 * n * r;
     return SM_OK;
 }
 
