@@ -331,7 +331,7 @@ static void test_experiment_report(void **state)
     expect_contains(report, "`dataset=synthetic steps=60`");
     expect_contains(report, "Varied between runs: pred_steps, pred_mode.");
     expect_contains(report, "| steps1 | pred_steps=1 pred_mode=sgd | finished | 60 | -0.853 | n/a | 4 | "
-                            "2 / 1 / 1 / 0 | [report](steps1/report.md) |\n");
+                            "2 / 1 / 1 / 0 | n/a | [report](steps1/report.md) |\n");
     expect_contains(report, "| optimal | pred_steps=1 pred_mode=optimal | finished |");
     expect_contains(report, "| untracked | pred_steps=10 pred_mode=sgd | finished | 60 | -0.853 | n/a | "
                             "no tracking data |");
@@ -396,9 +396,9 @@ static void test_experiment_report_errors(void **state)
 
     char *err;
     assert_int_equal(run_script("analysis/experiment-report.sh", "", NULL, &err), 2);
-    expect_contains(err, "usage: analysis/experiment-report.sh EXPDIR [quick|full]");
+    expect_contains(err, "usage: analysis/experiment-report.sh EXPDIR [quick|medium|full]");
     free(err);
-    snprintf(args, sizeof args, "%s medium", exp);
+    snprintf(args, sizeof args, "%s huge", exp);
     assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 2);
     assert_int_equal(run_script("analysis/experiment-report.sh", sm_test_path("nowhere"), NULL, NULL), 2);
     assert_int_equal(run_script("analysis/run-report.sh", "", NULL, NULL), 2);

@@ -22,7 +22,7 @@ static const char TRACK_HEADER[] =
     "i_ksg,i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n";
 static const char DETAIL_HEADER[] =
     "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,h_z_given_z1_hi,"
-    "h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi\n";
+    "h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi,nll_vmf_lo,nll_vmf_hi,h_s_z,";
 
 static void train(const char *args)
 {

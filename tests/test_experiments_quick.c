@@ -172,6 +172,74 @@ static void test_mi_vs_loss_quick(void **state)
     check_quick_experiment("mi_vs_loss");
 }
 
+/* The refit experiment: validate_bound's quick models (in the scratch
+ * space too, SM_SOURCE_RESULTS), one refit per line of its runs file, each
+ * refit.csv tracked at refit steps 0, 1, 2, 4, ..., 64; a second invocation
+ * skips them, a refit cut short is redone; the report has its tables, plots
+ * and computed conclusion. */
+static void test_predictor_convergence_quick(void **state)
+{
+    (void)state;
+    char results[2048], source[2048], env[4200], sized[2100], line[2400], cmd[4400];
+    char names[MAX_RUNS][NAME_LEN];
+    snprintf(results, sizeof results, "%s", sm_test_path("xq_predictor_convergence"));
+    snprintf(source, sizeof source, "%s", sm_test_path("xq_predictor_convergence_source"));
+    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s'", source);
+    snprintf(sized, sizeof sized, "%s/quick", results);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", results, source);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    int n = run_names("experiments/predictor_convergence/runs", names);
+    assert_int_equal(n, 12);
+
+    char *out, *err;
+    int rc = run_with(results, env, "experiments/predictor_convergence/run.sh", "quick", &out, &err);
+    if (rc) fprintf(stderr, "%s\n%s", out, err);
+    assert_int_equal(rc, 0);
+    expect_contains(out, "experiment validate_bound (quick): 2 finished");
+    snprintf(line, sizeof line, "experiment predictor_convergence (quick): %d refits finished, 0 skipped, 0 failed\n", n);
+    expect_contains(out, line);
+    for (int i = 0; i < n; i++) {
+        snprintf(cmd, sizeof cmd, "%s/%s/refit.csv", sized, names[i]);
+        char *csv = sm_test_read(cmd, NULL);
+        if (!csv) fail_msg("no %s", cmd);
+        assert_int_equal(sm_test_lines(csv), 1 + 8);
+        free(csv);
+    }
+    free(out);
+    free(err);
+
+    /* A refit cut short (refit.csv without its last row) is redone, the others skipped. */
+    snprintf(cmd, sizeof cmd, "sed -i '$d' '%s/%s/refit.csv'", sized, names[0]);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    assert_int_equal(run_with(results, env, "experiments/predictor_convergence/run.sh", "quick", &out, &err), 0);
+    expect_contains(out, "experiment validate_bound (quick): 0 finished, 2 skipped");
+    snprintf(line, sizeof line, "experiment predictor_convergence (quick): 1 refits finished, %d skipped, 0 failed\n", n - 1);
+    expect_contains(out, line);
+    free(out);
+    free(err);
+
+    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
+    char *report = sm_test_read(cmd, NULL);
+    if (!report) fail_msg("no %s", cmd);
+    expect_contains(report, "### l2: Gaussian chain: E[NLL_full] ≥ Ĥ(z2|z1) in R^d (the loss's own Q)");
+    expect_contains(report, "### cosine: sphere chain: E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) on S^{d−1} (the loss's own Q)");
+    expect_contains(report, "fell from refit step 0 to the last step by more than its interval in ");
+    expect_contains(report, "![l2, gauss chain](plots/convergence-l2-gauss.png)");
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "| %s | ", names[i]);
+        expect_contains(report, line);
+    }
+    snprintf(cmd, sizeof cmd, "%s/plots/convergence-cosine-sphere.svg", sized);
+    assert_int_equal(access(cmd, F_OK), 0);
+    free(report);
+    free(out);
+    free(err);
+}
+
 /* A run that fails (here: an invalid key value) does not stop the others;
  * the command then exits 1 naming the run, its error and its log. */
 static void test_failed_run_is_named(void **state)
@@ -225,17 +293,17 @@ static void test_usage_errors(void **state)
     (void)state;
     char *out, *err;
     assert_int_equal(sm_test_run("scripts/experiment.sh", NULL, &err), 2);
-    expect_contains(err, "usage: scripts/experiment.sh EXPDIR [quick|full]");
+    expect_contains(err, "usage: scripts/experiment.sh EXPDIR [quick|medium|full]");
     free(err);
-    assert_int_equal(sm_test_run("experiments/pred_lr/run.sh medium", NULL, NULL), 2);
+    assert_int_equal(sm_test_run("experiments/pred_lr/run.sh huge", NULL, NULL), 2);
     assert_int_equal(sm_test_run("JOBS=none experiments/pred_lr/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);
     /* make: the targets' own usage lines (make itself exits 2 on any failure). */
     static const char *const targets[][2] = {
-        {"experiment", "usage: make experiment NAME=<mi_vs_loss|pred_lr|pred_steps|validate_bound>"},
+        {"experiment", "usage: make experiment NAME=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|validate_bound>"},
         {"experiment NAME=nope", "usage: make experiment NAME="},
         {"plots", "usage: make plots RUN=DIR"},
-        {"report", "usage: make report EXP=<mi_vs_loss|pred_lr|pred_steps|validate_bound>"},
+        {"report", "usage: make report EXP=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|validate_bound>"},
     };
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         char cmd[256];
@@ -254,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
         cmocka_unit_test(test_validate_bound_quick), cmocka_unit_test(test_mi_vs_loss_quick),
+        cmocka_unit_test(test_predictor_convergence_quick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

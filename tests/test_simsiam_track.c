@@ -241,29 +241,63 @@ static void test_hand_case_and_failures(void **state)
     assert_int_equal(sm_track_estimate(&s, &o, &row, NULL, &st), SM_ERR_USAGE);
 }
 
+static int count_commas(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == ',';
+    return n;
+}
+
 static void test_csv_rows(void **state)
 {
     (void)state;
-    sm_track_row r = {.step = 40, .loss_cos = -0.5, .nll_l2 = 1.25, .nll_iso = 1, .nll_diag = 0.75, .nll_full = 0.5,
-                      .nll_vmf = -2, .kappa = 10, .h_z_kl = 0.125, .h_z_gauss = 0.25, .h_z_given_z1 = -1,
-                      .h_z_given_x = -NAN, .i_ksg = 1.5, .i_gauss = 1.75, .i_ba = -0.375, .i_infonce = 0.5,
-                      .infonce_cap = 6.9314718, .z_std = 0.875, .dim_used = 8, .n = 1024, .views = 64, .images = 32,
-                      .nll_r = 0.5, .nll_r_opt = 0.25, .nll_r_ci = {0.4, 0.6}, .h_z_given_z1_ci = {-1.1, -0.9},
-                      .h_z_given_x_ci = {NAN, NAN}, .i_ksg_ci = {1.4, 1.6}};
-    char buf[1024];
-    int len = sm_track_format(&r, buf, sizeof buf);
+    sm_track_row r = {.step = 40, .refit_step = 7, .loss_cos = -0.5, .nll_l2 = 1.25, .nll_iso = 1, .nll_diag = 0.75,
+                       .nll_full = 0.5, .nll_vmf = -2, .kappa = 10, .h_z_kl = 0.125, .h_z_gauss = 0.25,
+                       .h_z_given_z1 = -1, .h_z_given_x = -NAN, .i_ksg = 1.5, .i_gauss = 1.75, .i_ba = -0.375,
+                       .i_infonce = 0.5, .infonce_cap = 6.9314718, .z_std = 0.875, .dim_used = 8, .n = 1024,
+                       .views = 64, .images = 32, .nll_r = 0.5, .nll_r_opt = 0.25, .nll_mlp = 0.2, .nll_mix = 0.125,
+                       .h_s_z = 2, .h_s_given_z1 = 1, .h_s_given_x = 0.5, .nll_r_ci = {0.4, 0.6},
+                       .h_z_given_z1_ci = {-1.1, -0.9}, .h_z_given_x_ci = {NAN, NAN}, .i_ksg_ci = {1.4, 1.6},
+                       .nll_vmf_ci = {-2.5, -1.5}, .h_s_z_ci = {1.5, 2.5}, .h_s_given_z1_ci = {0.5, 1.5},
+                       .h_s_given_x_ci = {0.25, 0.75}};
+    char buf[SM_TRACK_LINE_MAX], header[SM_TRACK_LINE_MAX];
+    int len = sm_track_format(&r, SM_TRACK_CSV, buf, sizeof buf);
     assert_string_equal(buf, "40,-0.5,1.25,1,0.75,0.5,-2,10,0.125,0.25,-1,nan,1.5,1.75,-0.375,0.5,6.9314718,0.875,8");
     assert_int_equal(len, (int)strlen(buf));
-    len = sm_track_format_detail(&r, buf, sizeof buf);
-    assert_string_equal(buf, "40,8,1024,64,32,0.5,0.4,0.6,0.25,-1.1,-0.9,nan,nan,1.4,1.6");
-    /* as many columns as the headers, and snprintf's count when truncated */
-    int commas = 0, header_commas = 0;
-    for (const char *c = buf; *c; c++) commas += *c == ',';
-    for (const char *c = SM_TRACK_DETAIL_HEADER; *c; c++) header_commas += *c == ',';
-    assert_int_equal(commas, header_commas);
+    sm_track_header(SM_TRACK_CSV, header, sizeof header);
+    assert_string_equal(header, "step,loss_cos,nll_l2,nll_iso,nll_diag,nll_full,nll_vmf,kappa,h_z_kl,h_z_gauss,"
+                                "h_z_given_z1,h_z_given_x,i_ksg,i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n");
+    len = sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
+    assert_string_equal(buf, "40,8,1024,64,32,0.5,0.4,0.6,0.25,-1.1,-0.9,nan,nan,1.4,1.6,-2.5,-1.5,2,1.5,2.5,1,0.5,"
+                             "1.5,0.5,0.25,0.75,0.2,0.125");
+    sm_track_header(SM_TRACK_DETAIL_CSV, header, sizeof header);
+    assert_string_equal(header, "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,"
+                                "h_z_given_z1_hi,h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi,nll_vmf_lo,"
+                                "nll_vmf_hi,h_s_z,h_s_z_lo,h_s_z_hi,h_s_given_z1,h_s_given_z1_lo,h_s_given_z1_hi,"
+                                "h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,nll_mlp,nll_mix\n");
+    /* snprintf's count when truncated */
     char small[8];
-    assert_int_equal(sm_track_format_detail(&r, small, sizeof small), len);
+    assert_int_equal(sm_track_format(&r, SM_TRACK_DETAIL_CSV, small, sizeof small), len);
     assert_string_equal(small, "40,8,10");
+    /* refit.csv: refit_step, then every column once, as wide as its header */
+    sm_track_format(&r, SM_TRACK_REFIT_CSV, buf, sizeof buf);
+    sm_track_header(SM_TRACK_REFIT_CSV, header, sizeof header);
+    assert_int_equal(strncmp(buf, "7,40,-0.5,", 10), 0);
+    assert_int_equal(strncmp(header, "refit_step,step,loss_cos,", 25), 0);
+    assert_int_equal(count_commas(buf), count_commas(header));
+    assert_int_equal(count_commas(header) + 1, (int)SM_TRACK_NCOLUMNS);
+}
+
+/* A cleared row reads NaN in every real column, never 0. */
+static void test_row_clear_is_nan(void **state)
+{
+    (void)state;
+    sm_track_row r;
+    sm_track_row_clear(&r);
+    char buf[SM_TRACK_LINE_MAX];
+    sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
+    assert_string_equal(buf, "0,0,0,0,0,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,"
+                             "nan,nan,nan,nan,nan");
 }
 
 /* Closed forms: ±e_j spread every dimension to std 1/√d (z_std 1); equal
@@ -318,7 +352,7 @@ static void event_row(model_fixture *f, const sm_predictor *pred, uint64_t step,
     assert_non_null(t);
     assert_int_equal(sm_tracker_event(t, f->m, pred, step, row, &st), SM_OK);
     sm_tracker_free(t);
-    sm_track_format(row, buf, n);
+    sm_track_format(row, SM_TRACK_CSV, buf, n);
 }
 
 /* Same (seed, step, model) → the same row, bit for bit; another step draws
@@ -397,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_projection_to_principal_coordinates),
         cmocka_unit_test(test_hand_case_and_failures),
         cmocka_unit_test(test_csv_rows),
+        cmocka_unit_test(test_row_clear_is_nan),
         cmocka_unit_test(test_z_std),
         cmocka_unit_test(test_event_is_deterministic),
         cmocka_unit_test(test_event_with_closed_form_predictor),

@@ -315,6 +315,90 @@ static void test_corrupt_and_mismatched_checkpoints(void **state)
     assert_int_equal(train(NARGS(shorter), shorter, &r, &st), SM_ERR_USAGE);
 }
 
+/* checkpoint_keep = 1 leaves OUT/checkpoint-<step>.bin beside checkpoint.bin
+ * (here the last one: 4 steps are less than an epoch); 0 leaves none. */
+static void test_checkpoint_keep(void **state)
+{
+    (void)state;
+    for (int keep = 0; keep <= 1; keep++) {
+        char out[4200], k[32];
+        const char *dir = sm_test_path(keep ? "kept" : "not_kept");
+        snprintf(out, sizeof out, "out=%s", dir);
+        snprintf(k, sizeof k, "checkpoint_keep=%d", keep);
+        const char *const ov[] = {TINY, "steps=4", "knn_every=0", out, k};
+        sm_train_result r;
+        sm_status st;
+        assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+        size_t n_last, n_kept;
+        char *last = sm_test_read(out_file(dir, "checkpoint.bin"), &n_last);
+        FILE *f = fopen(out_file(dir, "checkpoint-4.bin"), "rb");
+        assert_int_equal(f != NULL, keep);
+        if (f) {
+            fclose(f);
+            char *kept = sm_test_read(out_file(dir, "checkpoint-4.bin"), &n_kept);
+            assert_int_equal(n_kept, n_last);
+            assert_memory_equal(kept, last, n_last);
+            free(kept);
+        }
+        free(last);
+    }
+}
+
+/* Tracking rows written under another column set (an older version's
+ * checkpoint: no header sections, or a different header) are refused on
+ * resume with a clear error, never appended under this version's header. */
+static void test_resume_refuses_other_track_columns(void **state)
+{
+    (void)state;
+    char out[4200], resume[4300];
+    const char *dir = sm_test_path("tracked_old");
+    snprintf(out, sizeof out, "out=%s", dir);
+    const char *const ov[] = {TINY, "steps=2", "knn_every=0", "track_every=2", "track_samples=64", "track_views=8",
+                              "track_images=4", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+
+    /* The same checkpoint with its detail header replaced by an older one. */
+    const char *path = out_file(dir, "checkpoint.bin");
+    sm_ckpt *c;
+    assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
+    sm_ckpt_writer *w = sm_ckpt_writer_alloc(&st);
+    assert_non_null(w);
+    size_t n_params, n_backbone, n_stats;
+    tiny_counts(&n_params, &n_backbone, &n_stats);
+    const char *texts[] = {"config", "train_csv", "eval_csv", "track_csv", "track_detail_csv", "track_csv_header"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        const char *t;
+        assert_int_equal(sm_ckpt_get_text(c, texts[i], &t, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_text(w, texts[i], t, &st), SM_OK);
+    }
+    const uint64_t *step;
+    assert_int_equal(sm_ckpt_get_u64(c, "step", 5, &step, &st), SM_OK);
+    assert_int_equal(sm_ckpt_add_u64(w, "step", step, 5, &st), SM_OK);
+    const char *floats[] = {"params", "momentum", "bn_stats"};
+    const size_t counts[] = {n_params, n_params, n_stats};
+    for (size_t i = 0; i < 3; i++) {
+        const float *v;
+        assert_int_equal(sm_ckpt_get_f32(c, floats[i], counts[i], &v, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_f32(w, floats[i], v, counts[i], &st), SM_OK);
+    }
+    assert_int_equal(sm_ckpt_add_text(w, "track_detail_csv_header", "step,dim_used,n,views,images,nll_r\n", &st),
+                     SM_OK);
+    const char *old = sm_test_path("old_columns.bin");
+    assert_int_equal(sm_ckpt_write(old, w, &st), SM_OK);
+    sm_ckpt_writer_free(w);
+    sm_ckpt_free(c);
+
+    snprintf(out, sizeof out, "out=%s", sm_test_path("tracked_resumed"));
+    snprintf(resume, sizeof resume, "resume=%s", old);
+    const char *const more[] = {TINY, "steps=4", "knn_every=0", "track_every=2", "track_samples=64", "track_views=8",
+                                "track_images=4", out, resume};
+    assert_int_equal(train(NARGS(more), more, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "other columns"));
+    assert_non_null(strstr(st.msg, old));
+}
+
 /* A diverging lr stops with SM_ERR_DATA and leaves the checkpoint as it was. */
 static void test_nan_loss_keeps_checkpoint(void **state)
 {
@@ -470,6 +554,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_run_outputs_and_learning),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_checkpoint_keep),
+        cmocka_unit_test(test_resume_refuses_other_track_columns),
         cmocka_unit_test(test_extra_predictor_steps),
         cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),
         cmocka_unit_test(test_nan_loss_keeps_checkpoint),

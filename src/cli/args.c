@@ -134,3 +134,20 @@ int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt,
     *out = x;
     return 0;
 }
+
+int cli_check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed)
+{
+    for (size_t i = 0; i < n; i++) {
+        int known = 0;
+        for (size_t k = 0; k < n_allowed; k++) {
+            size_t len = strlen(allowed[k]);
+            known |= !strncmp(kv[i], allowed[k], len) && kv[i][len] == '=';
+        }
+        if (known) continue;
+        char list[512] = "";
+        for (size_t k = 0; k < n_allowed; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", allowed[k]);
+        return cli_error(2, "%s takes only the keys %s (got '%.200s')", command, list, kv[i]);
+    }
+    return 0;
+}

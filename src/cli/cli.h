@@ -44,6 +44,10 @@ int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt,
 int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double dflt, double lo, double hi,
                    double *out);
 
+/* 2 (message printed) unless every "key=value" of kv is one of the allowed
+ * keys: the offline commands change only what does not alter the model. */
+int cli_check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t cli_edit_distance(const char *a, const char *b);
 
@@ -52,5 +56,6 @@ int cli_train(int argc, char **argv);
 int cli_embed(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_track(int argc, char **argv);
+int cli_refit(int argc, char **argv);
 
 #endif

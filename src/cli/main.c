@@ -52,6 +52,18 @@ static const cli_command COMMANDS[] = {
      "  writes DIR/track.csv and DIR/track_detail.csv (never over existing files).\n"
      "  example: simsiam-mi track --checkpoint runs/x/checkpoint.bin track_samples=2048\n",
      cli_track, NULL},
+    {"refit", "retrain the predictor alone on a checkpoint's frozen encoder, tracked",
+     "usage: simsiam-mi refit --checkpoint F [key=value ...]\n"
+     "  Freezes encoder and projector, trains only the predictor for refit_steps steps\n"
+     "  (constant refit_lr, refit_batch images, fresh seeded views; refit_reinit=1 starts\n"
+     "  from a new predictor, 0 from the checkpoint's) and runs a tracking event on fixed\n"
+     "  probe views at refit steps 0, 1, 2, 4, ..., refit_steps.  Output: OUT/refit.csv\n"
+     "  (refit_step, then the columns of track.csv and track_detail.csv) and\n"
+     "  OUT/refit_config.txt; OUT defaults to <checkpoint dir>/refit-<name>-<reinit|continue>.\n"
+     "  Keys: refit_steps [512], refit_lr [0.05], refit_reinit [1], refit_batch [256],\n"
+     "  track_samples, track_views, track_images, track_mix, seed, threads, out.\n"
+     "  example: simsiam-mi refit --checkpoint runs/x/checkpoint.bin refit_steps=1024\n",
+     cli_refit, NULL},
 };
 static const size_t NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0];
 

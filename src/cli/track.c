@@ -19,53 +19,23 @@
 #include "simsiam/probe.h"
 #include "simsiam/track.h"
 
-static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "seed", "threads"};
-
-enum { LINE_MAX_LEN = 1024 };
+static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
+                                         "seed",          "threads",     "out"};
 
 /* The key=value overrides: only TRACK_KEYS (exit 2 otherwise); *out = the
  * value of out=DIR (NULL when absent). */
 static int check_overrides(const char **kv, size_t n, const char **out)
 {
     *out = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!strncmp(kv[i], "out=", 4)) {
-            *out = kv[i] + 4;
-            continue;
-        }
-        int known = 0;
-        for (size_t k = 0; k < sizeof TRACK_KEYS / sizeof *TRACK_KEYS; k++) {
-            size_t len = strlen(TRACK_KEYS[k]);
-            known |= !strncmp(kv[i], TRACK_KEYS[k], len) && kv[i][len] == '=';
-        }
-        if (!known)
-            return cli_error(2, "track takes only track_samples, track_views, track_images, seed, threads and out "
-                                "(got '%s')", kv[i]);
-    }
+    if (cli_check_keys("track", kv, n, TRACK_KEYS, sizeof TRACK_KEYS / sizeof *TRACK_KEYS)) return 2;
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(kv[i], "out=", 4)) *out = kv[i] + 4;
     if (*out && !**out) return cli_error(2, "out= needs a directory");
     return 0;
 }
 
-/* The checkpoint's step and, for pred_mode optimal or directpred, its
- * closed-form predictor (*pred stays NULL for sgd). */
-static int read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
-                      sm_status *st)
-{
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    const uint64_t *v;
-    rc = sm_ckpt_get_u64(c, "step", 5, &v, st);
-    if (!rc) *step = v[0];
-    if (!rc && cfg->pred_mode != SM_PRED_SGD) {
-        *pred = sm_predictor_alloc(cfg->pred_mode, z_dim, st);
-        rc = *pred ? sm_predictor_load(*pred, c, path, st) : st->code;
-    }
-    sm_ckpt_free(c);
-    return rc;
-}
-
-static int write_new(const char *dir, const char *name, const char *header, const char *line, sm_status *st)
+/* DIR/name with file's header and the row, unless it exists. */
+static int write_new(const char *dir, const char *name, sm_track_file file, const sm_track_row *row, sm_status *st)
 {
     char path[SM_CONFIG_TEXT_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -74,23 +44,28 @@ static int write_new(const char *dir, const char *name, const char *header, cons
     sm_atomic_file af;
     int rc = sm_atomic_open(&af, path, st);
     if (rc) return rc;
-    fprintf(af.f, "%s%s\n", header, line);
+    char line[SM_TRACK_LINE_MAX];
+    sm_track_header(file, line, sizeof line);
+    fputs(line, af.f);
+    sm_track_format(row, file, line, sizeof line);
+    fprintf(af.f, "%s\n", line);
     return sm_atomic_commit(&af, st);
 }
 
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
 {
-    char line[LINE_MAX_LEN], detail[LINE_MAX_LEN];
-    sm_track_format(row, line, sizeof line);
-    sm_track_format_detail(row, detail, sizeof detail);
     if (dir) {
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
             return sm_status_fail(st, SM_ERR_DATA, dir, "cannot create directory: %s", strerror(errno));
-        int rc = write_new(dir, "track.csv", SM_TRACK_HEADER, line, st);
-        if (!rc) rc = write_new(dir, "track_detail.csv", SM_TRACK_DETAIL_HEADER, detail, st);
+        int rc = write_new(dir, "track.csv", SM_TRACK_CSV, row, st);
+        if (!rc) rc = write_new(dir, "track_detail.csv", SM_TRACK_DETAIL_CSV, row, st);
         if (rc) return rc;
     }
-    printf("%s%s\n", SM_TRACK_HEADER, line);
+    char line[SM_TRACK_LINE_MAX];
+    sm_track_header(SM_TRACK_CSV, line, sizeof line);
+    fputs(line, stdout);
+    sm_track_format(row, SM_TRACK_CSV, line, sizeof line);
+    printf("%s\n", line);
     return SM_OK;
 }
 
@@ -103,7 +78,7 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     sm_predictor *pred = NULL;
     int rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st);
     if (rc) return rc;
-    rc = read_state(checkpoint, &cfg, m->z_dim, &step, &pred, st);
+    rc = sm_probe_read_state(checkpoint, &cfg, m->z_dim, &step, &pred, st);
     for (size_t i = 0; i < nkv && !rc; i++)
         if (strncmp(kv[i], "out=", 4)) rc = sm_config_apply(&cfg, kv[i], "command line", st);
     sm_tracker *t = NULL;

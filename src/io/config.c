@@ -86,7 +86,13 @@ static const key_spec KEYS[] = {
     INT_KEY(track_samples, "1024", 2, 16777216, "images for the population estimates"),
     INT_KEY(track_views, "64", 2, 65536, "views per image for H(z2|x)"),
     INT_KEY(track_images, "32", 1, 65536, "images used for H(z2|x)"),
+    INT_KEY(track_mix, "4", 0, 64, "Gaussian-mixture components of nll_mix; 0 = off"),
     INT_KEY(checkpoint_every, "1", 0, LONG_MAX, "epochs between checkpoints; 0 = off"),
+    INT_KEY(checkpoint_keep, "0", 0, 1, "1 = keep every checkpoint as OUT/checkpoint-<step>.bin"),
+    INT_KEY(refit_steps, "512", 0, 10000000, "refit: predictor-only steps on the frozen encoder"),
+    REAL_KEY(refit_lr, "0.05", 0, OPEN, INFINITY, OPEN, "refit: constant predictor learning rate"),
+    INT_KEY(refit_reinit, "1", 0, 1, "refit: 1 = a freshly initialised predictor, 0 = continue the checkpoint's"),
+    INT_KEY(refit_batch, "256", 2, 1048576, "refit: images per predictor step, two views each"),
     TEXT_KEY(resume, "checkpoint to resume from; empty = start fresh"),
     TEXT_KEY(out, "output directory; empty = runs/<timestamp>"),
 };

@@ -38,7 +38,12 @@
  *   track_every      >= 0 steps [0 = off]
  *   track_samples    2..16777216 [1024]    track_views   2..65536 [64]
  *   track_images     1..65536 [32]
+ *   track_mix        0..64 [4]            (nll_mix components; 0 = off)
  *   checkpoint_every >= 0 epochs [1, 0 = off]
+ *   checkpoint_keep  0..1 [0]             (1: also OUT/checkpoint-<step>.bin)
+ *   refit_steps      0..10000000 [512]    refit_lr      > 0 [0.05]
+ *   refit_reinit     0..1 [1]             refit_batch   2..1048576 [256]
+ *                    (simsiam-mi refit, src/simsiam/refit.h)
  *   resume           path [empty = start fresh]
  *   out              path [empty = runs/<timestamp>, chosen at run time]
  * Reals must be finite.  Paths may not contain control characters nor a '#'
@@ -82,7 +87,10 @@ typedef struct {
     sm_pred_mode pred_mode;
     sm_aug_kind aug;
     long knn_every, track_every, track_samples, track_views, track_images;
-    long checkpoint_every;
+    long track_mix;
+    long checkpoint_every, checkpoint_keep;
+    long refit_steps, refit_reinit, refit_batch;
+    double refit_lr;
     char resume[SM_CONFIG_TEXT_MAX];
     char out[SM_CONFIG_TEXT_MAX];
 } sm_config;

@@ -311,11 +311,13 @@ static size_t op_fan_in(const sm_model_op *op)
     return (size_t)op->conv.c_in * (size_t)op->conv.k * (size_t)op->conv.k;
 }
 
-void sm_model_init(sm_model *m, uint64_t seed)
+/* PyTorch's default initialisation of the ops from `first` on, drawn in
+ * layer order from one stream of seed; their gradients and momentum zeroed. */
+static void init_ops(sm_model *m, uint64_t seed, int first)
 {
     sm_rng rng;
     sm_rng_seed(&rng, seed, INIT_STREAM);
-    for (int i = 0; i < m->n_ops; i++) {
+    for (int i = first; i < m->n_ops; i++) {
         const sm_model_op *op = &m->ops[i];
         if (op->kind == SM_OP_CONV) {
             sm_init_kaiming_uniform(m->params + op->w, sm_conv2d_weight_count(&op->conv), op_fan_in(op), &rng);
@@ -328,10 +330,15 @@ void sm_model_init(sm_model *m, uint64_t seed)
             sm_batchnorm_init(op->c, gamma, beta, m->stats + op->stats, m->stats + op->stats + op->c);
         }
     }
-    memset(m->grads, 0, m->n_params * sizeof(float));
-    memset(m->momentum, 0, m->n_params * sizeof(float));
+    size_t from = first == 0 ? 0 : m->n_backbone;
+    memset(m->grads + from, 0, (m->n_params - from) * sizeof(float));
+    memset(m->momentum + from, 0, (m->n_params - from) * sizeof(float));
     m->fwd_n[0] = m->fwd_n[1] = 0;
 }
+
+void sm_model_init(sm_model *m, uint64_t seed) { init_ops(m, seed, 0); }
+
+void sm_model_init_predictor(sm_model *m, uint64_t seed) { init_ops(m, seed, m->op_pred); }
 
 void sm_model_zero_grads(sm_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
@@ -444,9 +451,15 @@ static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int
     }
 }
 
+/* Ops [first, last) of view v. */
+static void run_ops(sm_model *m, int v, size_t n, int train, int first, int last)
+{
+    for (int i = first; i < last; i++) op_forward(m, &m->ops[i], v, n, train);
+}
+
 static void run_forward(sm_model *m, int v, size_t n, int train, int first)
 {
-    for (int i = first; i < m->n_ops; i++) op_forward(m, &m->ops[i], v, n, train);
+    run_ops(m, v, n, train, first, m->n_ops);
 }
 
 /* Zero the activation gradients of the ops from `first` on that their first
@@ -529,6 +542,20 @@ double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss)
         check_view(m, v, n);
         assert(m->fwd_n[v] == n && n >= 2);
         run_forward(m, v, n, 1, m->op_pred);
+    }
+    return symmetric_loss_backward(m, n, loss, m->op_pred);
+}
+
+double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss)
+{
+    const float *x[2] = {x1, x2};
+    for (int v = 0; v < 2; v++) {
+        check_view(m, v, n);
+        assert(n >= 2);
+        memcpy(value(m, v, m->t_input), x[v], n * m->tensors[m->t_input].size * sizeof(float));
+        run_ops(m, v, n, 0, 0, m->op_pred);
+        run_forward(m, v, n, 1, m->op_pred);
+        m->fwd_n[v] = n;
     }
     return symmetric_loss_backward(m, n, loss, m->op_pred);
 }

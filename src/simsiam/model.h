@@ -136,6 +136,12 @@ void sm_model_free(sm_model *m);
  * and momentum 0. */
 void sm_model_init(sm_model *m, uint64_t seed);
 
+/* The same initialisation for the predictor's layers alone, from a stream
+ * of seed (so not the draws sm_model_init would give them); the backbone's
+ * parameters and statistics are kept; the predictor's gradients and
+ * momentum are zeroed. */
+void sm_model_init_predictor(sm_model *m, uint64_t seed);
+
 /* Zero every parameter gradient (once per optimiser step). */
 void sm_model_zero_grads(sm_model *m);
 
@@ -169,6 +175,13 @@ double sm_model_step_loss(sm_model *m, const float *x1, const float *x2, size_t 
  * PyTorch forward would move them), returns ½ D(p1, z2) + ½ D(p2, z1) and
  * adds its gradient into the PREDICTOR's grads only. */
 double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss);
+
+/* A predictor-only step on a frozen backbone (`simsiam-mi refit`): z1, z2
+ * of x1, x2 (n images each) in inference mode (running statistics, nothing
+ * updated: the z the tracker sees), then p_v = h(z_v) in training mode;
+ * returns ½ D(p1, z2) + ½ D(p2, z1) and adds its gradient into the
+ * PREDICTOR's grads only.  2 <= n <= max_batch. */
+double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss);
 
 /* Inference-mode embedding of n images (any n >= 1, run in chunks of
  * max_batch through view 0's activations): rows of f (n × features), z and

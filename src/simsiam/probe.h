@@ -27,6 +27,7 @@
 #include "data/dataset.h"
 #include "io/config.h"
 #include "simsiam/model.h"
+#include "simsiam/predictor.h"
 
 /* Images per inference chunk of a restored model (its max_batch). */
 enum { SM_PROBE_BATCH = 128 };
@@ -38,6 +39,21 @@ enum { SM_PROBE_BATCH = 128 };
  * *m = NULL and *data is zeroed. */
 int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dataset *data, sm_model **m,
                      sm_status *st);
+
+/* The two halves of sm_probe_restore, for callers that change the
+ * configuration first (`refit`, `track`): *cfg from the checkpoint's config
+ * section then the "key=value" overrides (SM_ERR_USAGE for a bad one, named
+ * "command line"); then the split and the model with activations for
+ * max_batch images per view. */
+int sm_probe_read_config(const char *path, const char *const *overrides, size_t n_overrides, sm_config *cfg,
+                         sm_status *st);
+/* The checkpoint's step and, for pred_mode optimal or directpred, its
+ * closed-form predictor for z_dim (*pred = NULL for sgd; free with
+ * sm_predictor_free).  A checkpoint of another pred_mode is SM_ERR_DATA. */
+int sm_probe_read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
+                        sm_status *st);
+int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *split, size_t max_batch,
+                           sm_dataset *data, sm_model **m, sm_status *st);
 
 typedef struct {
     size_t epochs, batch;

@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +24,7 @@
 
 void sm_track_defaults(sm_track_opts *o, uint64_t seed)
 {
-    *o = (sm_track_opts){SM_TRACK_K, SM_TRACK_MAX_DIM, SM_TRACK_RESAMPLES, seed};
+    *o = (sm_track_opts){SM_TRACK_K, SM_TRACK_MAX_DIM, SM_TRACK_RESAMPLES, seed, SM_TRACK_MIX, 1};
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -122,24 +124,41 @@ static int reduce(const sm_track_sample *s, size_t r, reduced *out, sm_arena *ws
 typedef struct {
     const sm_track_opts *o;
     int want_mi; /* KSG: 1 → Î, 0 → Ĥ(y|x) */
+    int sphere;  /* rows are unit vectors: per-side Euclidean norms, surface measure */
 } ksg_ctx;
+
+/* KSG-1 options: whitened max-norm blocks in R^d, or unit vectors on spheres. */
+static sm_mi_opts ksg_opts(const sm_track_opts *o, int sphere)
+{
+    if (sphere) return (sm_mi_opts){.k = o->k, .norm = SM_MI_BLOCK_L2, .sphere = 1};
+    return (sm_mi_opts){.k = o->k, .norm = SM_MI_MAXNORM, .prep = {.whiten = 1}};
+}
 
 static int ksg_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
                   sm_arena *ws, sm_status *st)
 {
     const ksg_ctx *c = ctx;
-    sm_mi_opts mo = {.k = c->o->k, .norm = SM_MI_MAXNORM, .prep = {.whiten = 1}};
+    sm_mi_opts mo = ksg_opts(c->o, c->sphere);
     sm_ksg1_result r;
     int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &r, ws, st);
     if (!rc) *value = c->want_mi ? r.mi : r.h_y_given_x;
     return rc;
 }
 
-static int nll_full_fn(void *ctx, const double *z, size_t dz, const double *p, size_t dp, size_t n, double *value,
-                       sm_arena *ws, sm_status *st)
+/* ctx points to the sm_nll_family to fit. */
+static int nll_fn(void *ctx, const double *z, size_t dz, const double *p, size_t dp, size_t n, double *value,
+                  sm_arena *ws, sm_status *st)
 {
-    (void)ctx, (void)dp;
-    return fit_nll(SM_NLL_FULL, z, p, n, dz, value, NULL, NULL, ws, st);
+    (void)dp;
+    return fit_nll(*(const sm_nll_family *)ctx, z, p, n, dz, value, NULL, NULL, ws, st);
+}
+
+/* ctx points to the sm_entropy_opts. */
+static int entropy_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                      sm_arena *ws, sm_status *st)
+{
+    (void)y, (void)dy;
+    return sm_entropy_kl(x, n, dx, ctx, value, ws, st);
 }
 
 static int mean_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
@@ -268,62 +287,123 @@ static void gaussian_columns(const sm_track_sample *s, const sm_nll_model *full,
     row->i_infonce = full ? or_nan(row, rc, &est, "i_infonce", nce.value) : NAN;
 }
 
-/* Ĥ(z2|x): the KL entropy of each image's views, averaged; *per_image
- * (images values) for the interval.  NaN if any image fails. */
-static double entropy_given_x(const sm_track_sample *s, const reduced *rd, const sm_track_opts *o, double *per_image,
-                              sm_track_row *row, sm_arena *ws)
+/* Ĥ(z2|x): the KL entropy (eo: Euclidean or on the sphere) of each image's
+ * views zv (images × views rows of r), averaged; *per_image (images values)
+ * for the interval.  NaN if any image fails. */
+static double entropy_given_x(const sm_track_sample *s, const double *zv, size_t r, const sm_entropy_opts *eo,
+                              const char *what, double *per_image, sm_track_row *row, sm_arena *ws)
 {
-    sm_entropy_opts eo = {.k = o->k};
     double sum = 0;
     for (size_t i = 0; i < s->images; i++) {
         sm_status est;
         sm_status_clear(&est);
-        int rc = sm_entropy_kl(rd->zv + i * s->views * rd->r, s->views, rd->r, &eo, &per_image[i], ws, &est);
-        if (rc) return or_nan(row, rc, &est, "h_z_given_x", 0);
+        int rc = sm_entropy_kl(zv + i * s->views * r, s->views, r, eo, &per_image[i], ws, &est);
+        if (rc) return or_nan(row, rc, &est, what, 0);
         sum += per_image[i];
     }
     return sum / (double)s->images;
 }
 
-/* The k-NN columns and the chain of track_detail.csv, in rd's coordinates. */
-static void knn_columns(const sm_track_sample *s, const reduced *rd, const sm_track_opts *o, sm_track_row *row,
-                        sm_arena *ws)
+/* The interval of the mean of per_image over images (subsampled images). */
+static void interval_given_x(const sm_track_sample *s, const char *what, const double *per_image, double value,
+                             const sm_track_opts *o, sm_track_row *row, sm_track_interval *ci, sm_arena *ws)
+{
+    if (isfinite(value) && s->images >= 4)
+        interval(row, what, per_image, 1, NULL, 0, s->images, mean_fn, NULL, o, ci, ws);
+}
+
+/* One chain in z (n × r) and zv: Ĥ(z2), Ĥ(z2|z1), Î, Ĥ(z2|x) and intervals,
+ * in R^r (KL, whitened max-norm KSG-1) or on the sphere (unit rows). */
+typedef struct {
+    double *h_z, *h_given_z1, *h_given_x, *i;
+    sm_track_interval *h_z_ci, *h_given_z1_ci, *h_given_x_ci, *i_ci;
+} chain_out;
+
+static void chain_columns(const sm_track_sample *s, const double *z1, const double *z2, const double *zv, size_t r,
+                          int sphere, const sm_track_opts *o, const chain_out *out, sm_track_row *row,
+                          sm_arena *ws)
+{
+    const char *names[] = {sphere ? "h_s_z" : "h_z_kl", sphere ? "h_s_given_z1" : "h_z_given_z1",
+                           sphere ? "h_s_given_x" : "h_z_given_x", "i_ksg"};
+    size_t n = s->n, mark = sm_arena_mark(ws);
+    sm_status est;
+    sm_status_clear(&est);
+    sm_entropy_opts eo = {.k = o->k, .sphere = sphere};
+    double h = NAN;
+    int rc = sm_entropy_kl(z2, n, r, &eo, &h, ws, &est);
+    *out->h_z = or_nan(row, rc, &est, names[0], h);
+
+    sm_mi_opts mo = ksg_opts(o, sphere);
+    sm_ksg1_result ksg = {NAN, NAN, NAN};
+    rc = sm_mi_ksg1(z1, z2, n, r, r, &mo, &ksg, ws, &est);
+    *out->h_given_z1 = or_nan(row, rc, &est, names[1], ksg.h_y_given_x);
+    if (out->i) *out->i = or_nan(row, rc, &est, names[3], ksg.mi);
+
+    double *per_image = sm_arena_alloc(ws, s->images, sizeof *per_image, &est);
+    *out->h_given_x = per_image ? entropy_given_x(s, zv, r, &eo, names[2], per_image, row, ws)
+                                : or_nan(row, 1, &est, names[2], 0);
+
+    ksg_ctx given = {o, 0, sphere}, mi = {o, 1, sphere};
+    if (out->h_z_ci) interval(row, names[0], z2, r, NULL, 0, n, entropy_fn, &eo, o, out->h_z_ci, ws);
+    interval(row, names[1], z1, r, z2, r, n, ksg_fn, &given, o, out->h_given_z1_ci, ws);
+    if (out->i_ci) interval(row, names[3], z1, r, z2, r, n, ksg_fn, &mi, o, out->i_ci, ws);
+    if (per_image) interval_given_x(s, names[2], per_image, *out->h_given_x, o, row, out->h_given_x_ci, ws);
+    sm_arena_release(ws, mark);
+}
+
+/* Rows of x (rows × d) scaled to unit length into out; SM_ERR_DATA for a
+ * zero or non-finite row. */
+static int to_sphere(const double *x, size_t rows, size_t d, double *out, sm_status *st)
+{
+    for (size_t i = 0; i < rows; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += x[i * d + j] * x[i * d + j];
+        double norm = sqrt(ss);
+        if (!(norm > 0) || !isfinite(norm))
+            return sm_status_fail(st, SM_ERR_DATA, "sphere", "embedding row %zu has norm %g", i, norm);
+        for (size_t j = 0; j < d; j++) out[i * d + j] = x[i * d + j] / norm;
+    }
+    return SM_OK;
+}
+
+/* h_s_* of track_detail.csv: the chain of ẑ = z/‖z‖ on S^{d−1}. */
+static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws)
+{
+    size_t n = s->n, d = s->d, nv = s->images * s->views, mark = sm_arena_mark(ws);
+    sm_status est;
+    sm_status_clear(&est);
+    double *u = sm_arena_alloc(ws, 2 * n * d + nv * d, sizeof *u, &est);
+    int rc = u ? SM_OK : est.code;
+    if (!rc) rc = to_sphere(s->z1, n, d, u, &est);
+    if (!rc) rc = to_sphere(s->z2, n, d, u + n * d, &est);
+    if (!rc) rc = to_sphere(s->zv, nv, d, u + 2 * n * d, &est);
+    if (rc) {
+        or_nan(row, rc, &est, "h_s", 0);
+    } else {
+        chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
+                         &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
+        chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, row, ws);
+    }
+    sm_arena_release(ws, mark);
+}
+
+/* nll_r, nll_r_opt, nll_mlp, nll_mix: the Gaussian NLL in rd's coordinates
+ * with the trained, the best affine and the MLP predictor, and the mixture
+ * family on the trained predictor's residual. */
+static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_track_opts *o, sm_track_row *row,
+                          sm_arena *ws)
 {
     size_t n = s->n, r = rd->r;
     sm_status est;
     sm_status_clear(&est);
-    sm_entropy_opts eo = {.k = o->k};
-    double h = NAN;
-    int rc = sm_entropy_kl(rd->z2, n, r, &eo, &h, ws, &est);
-    row->h_z_kl = or_nan(row, rc, &est, "h_z_kl", h);
-
-    sm_mi_opts mo = {.k = o->k, .norm = SM_MI_MAXNORM, .prep = {.whiten = 1}};
-    sm_ksg1_result ksg = {NAN, NAN, NAN};
-    rc = sm_mi_ksg1(rd->z1, rd->z2, n, r, r, &mo, &ksg, ws, &est);
-    row->i_ksg = or_nan(row, rc, &est, "i_ksg", ksg.mi);
-    row->h_z_given_z1 = or_nan(row, rc, &est, "h_z_given_z1", ksg.h_y_given_x);
-
     double v = NAN;
-    rc = r == s->d && isfinite(row->nll_full) ? (v = row->nll_full, SM_OK)
+    int rc = r == s->d && isfinite(row->nll_full) ? (v = row->nll_full, SM_OK)
                                                : fit_nll(SM_NLL_FULL, rd->z2, rd->p1, n, r, &v, NULL, NULL, ws, &est);
     row->nll_r = or_nan(row, rc, &est, "nll_r", v);
     rc = optimal_nll(rd->z1, rd->z2, n, r, r, &v, ws, &est);
     row->nll_r_opt = or_nan(row, rc, &est, "nll_r_opt", v);
-
-    size_t mark = sm_arena_mark(ws);
-    double *per_image = sm_arena_alloc(ws, s->images, sizeof *per_image, &est);
-    row->h_z_given_x = per_image ? entropy_given_x(s, rd, o, per_image, row, ws) : or_nan(row, 1, &est, "h_z_given_x", 0);
-
-    ksg_ctx given = {o, 0}, mi = {o, 1};
-    interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, nll_full_fn, NULL, o, &row->nll_r_ci, ws);
-    interval(row, "h_z_given_z1 interval", rd->z1, r, rd->z2, r, n, ksg_fn, &given, o, &row->h_z_given_z1_ci, ws);
-    interval(row, "i_ksg interval", rd->z1, r, rd->z2, r, n, ksg_fn, &mi, o, &row->i_ksg_ci, ws);
-    if (per_image && isfinite(row->h_z_given_x) && s->images >= 4)
-        interval(row, "h_z_given_x interval", per_image, 1, NULL, 0, s->images, mean_fn, NULL, o,
-                 &row->h_z_given_x_ci, ws);
-    else
-        row->h_z_given_x_ci = (sm_track_interval){NAN, NAN};
-    sm_arena_release(ws, mark);
+    static const sm_nll_family full = SM_NLL_FULL;
+    interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, nll_fn, (void *)&full, o, &row->nll_r_ci, ws);
 }
 
 int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
@@ -332,7 +412,9 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     int rc = check_sample(s, o, st);
     if (rc) return rc;
     uint64_t step = row->step;
-    *row = (sm_track_row){.step = step, .z_std = NAN, .n = s->n, .views = s->views, .images = s->images};
+    sm_track_row_clear(row);
+    row->step = step;
+    row->n = s->n, row->views = s->views, row->images = s->images;
     sm_arena local = {0};
     if (!ws) ws = &local;
     size_t mark = sm_arena_mark(ws);
@@ -340,18 +422,22 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     nll_columns(s, row, &full, ws);
     gaussian_columns(s, full, row, ws);
     sm_nll_model_free(full);
+    static const sm_nll_family vmf = SM_NLL_VMF;
+    interval(row, "nll_vmf interval", s->z2, s->d, s->p1, s->d, s->n, nll_fn, (void *)&vmf, o, &row->nll_vmf_ci, ws);
 
     row->dim_used = s->d < o->max_dim ? s->d : o->max_dim;
     reduced rd = {0};
     sm_status est;
     sm_status_clear(&est);
     rc = reduce(s, row->dim_used, &rd, ws, &est);
-    if (rc) { /* only non-finite embeddings get here: every k-NN column is NaN */
+    if (rc) { /* only non-finite embeddings get here: every k-NN column stays NaN */
         or_nan(row, rc, &est, "projection", 0);
-        row->h_z_kl = row->h_z_given_z1 = row->h_z_given_x = row->i_ksg = row->nll_r = row->nll_r_opt = NAN;
-        row->nll_r_ci = row->h_z_given_z1_ci = row->h_z_given_x_ci = row->i_ksg_ci = (sm_track_interval){NAN, NAN};
     } else {
-        knn_columns(s, &rd, o, row, ws);
+        chain_out out = {&row->h_z_kl, &row->h_z_given_z1, &row->h_z_given_x, &row->i_ksg,
+                         NULL, &row->h_z_given_z1_ci, &row->h_z_given_x_ci, &row->i_ksg_ci};
+        chain_columns(s, rd.z1, rd.z2, rd.zv, rd.r, 0, o, &out, row, ws);
+        floor_columns(s, &rd, o, row, ws);
+        if (rd.r == s->d) sphere_columns(s, o, row, ws);
     }
     row->i_ba = sm_bound_ba(row->dim_used == s->d ? row->h_z_kl : row->h_z_gauss, row->nll_full);
     sm_arena_release(ws, mark);
@@ -382,45 +468,101 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
     return total / (double)d * sqrt((double)d);
 }
 
-const char SM_TRACK_HEADER[] =
-    "step,loss_cos,nll_l2,nll_iso,nll_diag,nll_full,nll_vmf,kappa,h_z_kl,h_z_gauss,h_z_given_z1,h_z_given_x,"
-    "i_ksg,i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n";
-const char SM_TRACK_DETAIL_HEADER[] =
-    "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,h_z_given_z1_hi,"
-    "h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi\n";
+#define IN(f) (1u << (f))
+#define MAIN (IN(SM_TRACK_CSV) | IN(SM_TRACK_REFIT_CSV))
+#define DETAIL (IN(SM_TRACK_DETAIL_CSV) | IN(SM_TRACK_REFIT_CSV))
+#define COL(name, kind, files, unit, doc) {#name, offsetof(sm_track_row, name), kind, files, unit, doc}
+#define REAL(name, files, doc) COL(name, SM_TRACK_REAL, files, "nats", doc)
+#define CI(name, files, what)                                                                                 \
+    {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what}, \
+    {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what}
 
-/* ",v" for each value (NaN as "nan", whatever its sign bit) into buf. */
-static int format_values(char *buf, size_t n, const double *v, size_t count)
+/* track.csv's order is DESIGN §4's; the detail columns follow in the order
+ * track_detail.csv has always had, new ones at the end. */
+const sm_track_column SM_TRACK_COLUMNS[] = {
+    COL(refit_step, SM_TRACK_U64, IN(SM_TRACK_REFIT_CSV), "steps", "predictor-only steps done by refit"),
+    COL(step, SM_TRACK_U64, MAIN | DETAIL, "steps", "optimizer steps done"),
+    COL(loss_cos, SM_TRACK_REAL, MAIN, "", "½ D_cos(p1, z2) + ½ D_cos(p2, z1), D_cos = −cos (not an NLL)"),
+    REAL(nll_l2, MAIN, "E[NLL] of Q = N(p1, I)"),
+    REAL(nll_iso, MAIN, "E[NLL] of Q = N(p1, σ²I), σ² fitted"),
+    REAL(nll_diag, MAIN, "E[NLL] of Q = N(p1, diag s²), s² fitted"),
+    REAL(nll_full, MAIN, "E[NLL] of Q = N(p1, Σ), Σ fitted"),
+    REAL(nll_vmf, MAIN, "E[NLL] of vMF(p̂1, κ) on the sphere, κ fitted"),
+    COL(kappa, SM_TRACK_REAL, MAIN, "", "vMF concentration κ"),
+    REAL(h_z_kl, MAIN, "Kozachenko–Leonenko Ĥ(z2), dim_used coordinates"),
+    REAL(h_z_gauss, MAIN, "Gaussian Ĥ(z2), all dimensions (an upper bound)"),
+    REAL(h_z_given_z1, MAIN, "Ĥ(z2|z1), KSG-1 neighbour structure, dim_used coordinates"),
+    REAL(h_z_given_x, MAIN, "Ĥ(z2|x): per-image KL entropy of the views, averaged"),
+    REAL(i_ksg, MAIN, "Î_KSG1(z1; z2), whitened blocks"),
+    REAL(i_gauss, MAIN, "Gaussian Î(z1; z2), all dimensions"),
+    REAL(i_ba, MAIN, "Barber–Agakov bound Ĥ(z2) − E[NLL_full]"),
+    REAL(i_infonce, MAIN, "InfoNCE bound, critic log Q_full(z2; p1)"),
+    REAL(infonce_cap, MAIN, "log N, the most InfoNCE can say"),
+    COL(z_std, SM_TRACK_REAL, MAIN, "", "std of l2-normalised z1 × √d (0 = collapse)"),
+    COL(dim_used, SM_TRACK_SIZE, MAIN | DETAIL, "", "coordinates of the k-NN estimates"),
+    COL(n, SM_TRACK_SIZE, DETAIL, "", "probe pairs"),
+    COL(views, SM_TRACK_SIZE, DETAIL, "", "views per image for Ĥ(z2|x)"),
+    COL(images, SM_TRACK_SIZE, DETAIL, "", "images for Ĥ(z2|x)"),
+    REAL(nll_r, DETAIL, "E[NLL_full] in the dim_used coordinates"),
+    CI(nll_r, DETAIL, "nll_r"),
+    REAL(nll_r_opt, DETAIL, "nll_r with the best affine predictor (cross-fitted)"),
+    CI(h_z_given_z1, DETAIL, "h_z_given_z1"),
+    CI(h_z_given_x, DETAIL, "h_z_given_x"),
+    CI(i_ksg, DETAIL, "i_ksg"),
+    CI(nll_vmf, DETAIL, "nll_vmf"),
+    REAL(h_s_z, DETAIL, "Ĥ(ẑ2) on the sphere (surface measure)"),
+    CI(h_s_z, DETAIL, "h_s_z"),
+    REAL(h_s_given_z1, DETAIL, "Ĥ(ẑ2|ẑ1) on the sphere, KSG-1 structure"),
+    CI(h_s_given_z1, DETAIL, "h_s_given_z1"),
+    REAL(h_s_given_x, DETAIL, "Ĥ(ẑ2|x) on the sphere, per image, averaged"),
+    CI(h_s_given_x, DETAIL, "h_s_given_x"),
+    REAL(nll_mlp, DETAIL, "nll_r with an MLP predictor (cross-fitted)"),
+    REAL(nll_mix, DETAIL, "E[NLL] of a Gaussian mixture on z2 − p1 (cross-fitted)"),
+};
+const size_t SM_TRACK_NCOLUMNS = sizeof SM_TRACK_COLUMNS / sizeof SM_TRACK_COLUMNS[0];
+
+void sm_track_row_clear(sm_track_row *r)
+{
+    *r = (sm_track_row){0};
+    for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++)
+        if (SM_TRACK_COLUMNS[c].kind == SM_TRACK_REAL) *(double *)((char *)r + SM_TRACK_COLUMNS[c].offset) = NAN;
+}
+
+/* snprintf appending at *len (which counts past n when the output is cut). */
+static void append(char *buf, size_t n, int *len, const char *fmt, ...)
+{
+    size_t at = (size_t)*len < n ? (size_t)*len : n;
+    va_list ap;
+    va_start(ap, fmt);
+    *len += vsnprintf(buf + at, n - at, fmt, ap);
+    va_end(ap);
+}
+
+int sm_track_header(sm_track_file file, char *buf, size_t n)
 {
     int len = 0;
-    for (size_t i = 0; i < count; i++) {
-        size_t at = (size_t)len < n ? (size_t)len : n;
-        len += isnan(v[i]) ? snprintf(buf + at, n - at, ",nan") : snprintf(buf + at, n - at, ",%.8g", v[i]);
-    }
+    const char *sep = "";
+    for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++)
+        if (SM_TRACK_COLUMNS[c].files & IN(file)) append(buf, n, &len, "%s%s", sep, SM_TRACK_COLUMNS[c].name), sep = ",";
+    append(buf, n, &len, "\n");
     return len;
 }
 
-int sm_track_format(const sm_track_row *r, char *buf, size_t n)
+int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t n)
 {
-    const double v[] = {r->loss_cos, r->nll_l2,       r->nll_iso,     r->nll_diag, r->nll_full,  r->nll_vmf,
-                        r->kappa,    r->h_z_kl,       r->h_z_gauss,   r->h_z_given_z1, r->h_z_given_x,
-                        r->i_ksg,    r->i_gauss,      r->i_ba,        r->i_infonce, r->infonce_cap, r->z_std};
-    int len = snprintf(buf, n, "%llu", (unsigned long long)r->step);
-    len += format_values(buf + ((size_t)len < n ? (size_t)len : n), (size_t)len < n ? n - (size_t)len : 0, v,
-                         sizeof v / sizeof v[0]);
-    size_t at = (size_t)len < n ? (size_t)len : n;
-    return len + snprintf(buf + at, n - at, ",%zu", r->dim_used);
-}
-
-int sm_track_format_detail(const sm_track_row *r, char *buf, size_t n)
-{
-    const double v[] = {r->nll_r,         r->nll_r_ci.lo,         r->nll_r_ci.hi,         r->nll_r_opt,
-                        r->h_z_given_z1_ci.lo, r->h_z_given_z1_ci.hi, r->h_z_given_x_ci.lo, r->h_z_given_x_ci.hi,
-                        r->i_ksg_ci.lo,  r->i_ksg_ci.hi};
-    int len = snprintf(buf, n, "%llu,%zu,%zu,%zu,%zu", (unsigned long long)r->step, r->dim_used, r->n, r->views,
-                       r->images);
-    return len + format_values(buf + ((size_t)len < n ? (size_t)len : n), (size_t)len < n ? n - (size_t)len : 0, v,
-                               sizeof v / sizeof v[0]);
+    int len = 0;
+    const char *sep = "";
+    for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++) {
+        const sm_track_column *col = &SM_TRACK_COLUMNS[c];
+        if (!(col->files & IN(file))) continue;
+        const void *at = (const char *)r + col->offset;
+        if (col->kind == SM_TRACK_U64) append(buf, n, &len, "%s%llu", sep, (unsigned long long)*(const uint64_t *)at);
+        else if (col->kind == SM_TRACK_SIZE) append(buf, n, &len, "%s%zu", sep, *(const size_t *)at);
+        else if (isnan(*(const double *)at)) append(buf, n, &len, "%snan", sep); /* whatever its sign bit */
+        else append(buf, n, &len, "%s%.8g", sep, *(const double *)at);
+        sep = ",";
+    }
+    return len;
 }
 
 /* ---- events on a model ---------------------------------------------------- */
@@ -499,6 +641,7 @@ sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t 
     t->n = (size_t)cfg->track_samples, t->views = (size_t)cfg->track_views, t->images = (size_t)cfg->track_images;
     t->d = z_dim, t->image = sm_dataset_image_size(ds), t->chunk = 256;
     sm_track_defaults(&t->opts, (uint64_t)cfg->seed);
+    t->opts.mix = (size_t)cfg->track_mix;
     if (alloc_buffers(t, st) || choose_probe(t, (uint64_t)cfg->seed, st)) {
         sm_tracker_free(t);
         return NULL;

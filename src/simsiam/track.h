@@ -39,6 +39,22 @@
  *               h_z_given_z1 conditions on.  nll_r − nll_r_opt is the
  *               predictor's share of the gap, nll_r_opt − h_z_given_z1 the
  *               family's.
+ *   nll_mlp     the same with a wider MLP predictor h(z1) = A z1 + b +
+ *               W2 relu(W1 z1 + b1) trained on one half, scored on the
+ *               other (cross-fitted, estimators/mlp.h): a non-linear floor
+ *   nll_mix     E[NLL] of a valid richer Q: a K-component Gaussian mixture
+ *               on the residual z2 − p1 (K = opts.mix), fitted by EM on one
+ *               half of the probe set and scored on the other, both ways
+ *               (estimators/mix.h).  nll_r − nll_mix shows how much of the
+ *               family share is the Gaussian form of the residual.
+ *   h_s_z, h_s_given_z1, h_s_given_x
+ *               the chain of the cosine loss on the sphere (DESIGN §1):
+ *               entropies of ẑ = z/‖z‖ w.r.t. surface measure on S^{d−1}
+ *               (KL with intrinsic dimension d − 1; KSG-1 with per-side
+ *               Euclidean norms), compared with nll_vmf.  Only when
+ *               dim_used = d (a projection of unit vectors is not on a
+ *               sphere); NaN otherwise.
+ *   *_lo, *_hi  the 95% intervals (nll_vmf's too).
  * With dim_used < d the network's p1 sees all of z1, so nll_r bounds
  * H(z2'|z1) (z2' the projection), which is at most the H(z2'|z1') that
  * h_z_given_z1 estimates: the chain is then a heuristic, rigorous only when
@@ -60,7 +76,8 @@
 #include "simsiam/model.h"
 #include "simsiam/predictor.h"
 
-enum { SM_TRACK_K = 3, SM_TRACK_MAX_DIM = 8, SM_TRACK_RESAMPLES = 20, SM_TRACK_WARNING_MAX = 768 };
+enum { SM_TRACK_K = 3, SM_TRACK_MAX_DIM = 8, SM_TRACK_RESAMPLES = 20, SM_TRACK_MIX = 4, SM_TRACK_WARNING_MAX = 768,
+       SM_TRACK_LINE_MAX = 4096 /* a header or row of any file */ };
 
 typedef struct {
     double lo, hi;
@@ -68,16 +85,37 @@ typedef struct {
 
 typedef struct {
     uint64_t step;
+    uint64_t refit_step; /* refit.csv only (src/simsiam/refit.h) */
     double loss_cos, nll_l2, nll_iso, nll_diag, nll_full, nll_vmf, kappa;
     double h_z_kl, h_z_gauss, h_z_given_z1, h_z_given_x;
     double i_ksg, i_gauss, i_ba, i_infonce, infonce_cap, z_std;
     size_t dim_used;
     /* track_detail.csv */
     size_t n, views, images;
-    double nll_r, nll_r_opt;
+    double nll_r, nll_r_opt, nll_mlp, nll_mix;
+    double h_s_z, h_s_given_z1, h_s_given_x;
     sm_track_interval nll_r_ci, h_z_given_z1_ci, h_z_given_x_ci, i_ksg_ci;
+    sm_track_interval nll_vmf_ci, h_s_z_ci, h_s_given_z1_ci, h_s_given_x_ci;
     char warning[SM_TRACK_WARNING_MAX]; /* first estimator failure, "" if none */
 } sm_track_row;
+
+/* The CSV files a row goes to. */
+typedef enum { SM_TRACK_CSV, SM_TRACK_DETAIL_CSV, SM_TRACK_REFIT_CSV } sm_track_file;
+
+/* One column: its name, where its value lives in sm_track_row, which files
+ * carry it, and what it measures.  SM_TRACK_COLUMNS is the single list:
+ * headers, rows and the NaN defaults of a row come from it, each file's
+ * columns in table order (refit.csv: every column once). */
+typedef enum { SM_TRACK_U64, SM_TRACK_SIZE, SM_TRACK_REAL } sm_track_kind;
+typedef struct {
+    const char *name;
+    size_t offset;
+    sm_track_kind kind;
+    unsigned files; /* bit (1 << sm_track_file) per file */
+    const char *unit, *doc;
+} sm_track_column;
+extern const sm_track_column SM_TRACK_COLUMNS[];
+extern const size_t SM_TRACK_NCOLUMNS;
 
 /* One event's embeddings, row-major doubles. */
 typedef struct {
@@ -92,6 +130,8 @@ typedef struct {
     size_t max_dim;   /* k-NN coordinates at most [SM_TRACK_MAX_DIM] */
     size_t resamples; /* subsamples per interval [SM_TRACK_RESAMPLES] */
     uint64_t seed;    /* subsampling seed */
+    size_t mix;       /* nll_mix components [SM_TRACK_MIX]; 0 = off (NaN) */
+    int mlp;          /* nll_mlp: fit the MLP floor [1]; 0 = off (NaN) */
 } sm_track_opts;
 
 void sm_track_defaults(sm_track_opts *o, uint64_t seed);
@@ -108,11 +148,13 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
  * collapse (SimSiam paper, Fig. 2). */
 double sm_track_z_std(const float *z, size_t n, size_t d);
 
-/* CSV header lines (with '\n') and one row (no '\n'; NaN as "nan") of
- * track.csv and track_detail.csv; the row functions return snprintf's count. */
-extern const char SM_TRACK_HEADER[], SM_TRACK_DETAIL_HEADER[];
-int sm_track_format(const sm_track_row *r, char *buf, size_t n);
-int sm_track_format_detail(const sm_track_row *r, char *buf, size_t n);
+/* file's header line (with '\n') and the row of r (no '\n'; NaN as
+ * "nan"); both return snprintf's count. */
+int sm_track_header(sm_track_file file, char *buf, size_t n);
+int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t n);
+
+/* A row with every real column NaN and every count 0. */
+void sm_track_row_clear(sm_track_row *r);
 
 /* ---- events on a model ---------------------------------------------------- */
 

@@ -19,6 +19,7 @@
 #include "data/sampler.h"
 #include "io/atomic.h"
 #include "io/checkpoint.h"
+#include "io/json.h"
 #include "optim/schedule.h"
 #include "optim/sgd.h"
 #include "simsiam/knn_monitor.h"
@@ -26,7 +27,7 @@
 #include "simsiam/predictor.h"
 #include "simsiam/track.h"
 
-enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = 5 };
+enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = SM_TRAIN_STEP_FIELDS };
 
 static const char TRAIN_HEADER[] = "step,epoch,lr,pred_lr,loss,z_std,seconds\n";
 static const char EVAL_HEADER[] = "epoch,step,knn_acc\n";
@@ -201,8 +202,56 @@ static int add_config_text(sm_ckpt_writer *w, const sm_config *cfg, sm_status *s
     return rc;
 }
 
+/* The CSV header each tracking section's rows were written under, so that a
+ * resume under another column set is refused (check_track_headers) instead
+ * of writing rows under the wrong header. */
+static const struct {
+    const char *section;
+    sm_track_file file;
+} TRACK_HEADERS[] = {{"track_csv_header", SM_TRACK_CSV}, {"track_detail_csv_header", SM_TRACK_DETAIL_CSV}};
+
+static int add_track_headers(sm_ckpt_writer *w, sm_status *st)
+{
+    int rc = SM_OK;
+    for (size_t i = 0; i < sizeof TRACK_HEADERS / sizeof *TRACK_HEADERS && !rc; i++) {
+        char header[SM_TRACK_LINE_MAX];
+        sm_track_header(TRACK_HEADERS[i].file, header, sizeof header);
+        rc = sm_ckpt_add_text(w, TRACK_HEADERS[i].section, header, st);
+    }
+    return rc;
+}
+
+/* SM_ERR_DATA when checkpoint c holds tracking rows written under other
+ * columns than this build's (or under none recorded: an older version). */
+static int check_track_headers(const sm_ckpt *c, const char *path, sm_status *st)
+{
+    const char *rows;
+    if (!sm_ckpt_has(c, "track_csv") || sm_ckpt_get_text(c, "track_csv", &rows, st)) return st ? st->code : SM_OK;
+    if (!rows[0]) return SM_OK;
+    for (size_t i = 0; i < sizeof TRACK_HEADERS / sizeof *TRACK_HEADERS; i++) {
+        char header[SM_TRACK_LINE_MAX];
+        const char *saved = NULL;
+        sm_track_header(TRACK_HEADERS[i].file, header, sizeof header);
+        if (sm_ckpt_has(c, TRACK_HEADERS[i].section) && sm_ckpt_get_text(c, TRACK_HEADERS[i].section, &saved, st))
+            return st->code;
+        if (!saved || strcmp(saved, header))
+            return sm_status_fail(st, SM_ERR_DATA, path,
+                                  "checkpoint's tracking rows have other columns than this version writes; "
+                                  "finish the run with the version that started it, or start a new run");
+    }
+    return SM_OK;
+}
+
+/* OUT/checkpoint-<step>.bin: the copy checkpoint_keep = 1 leaves behind. */
+static const char *kept_path(const trainer *t, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/checkpoint-%zu.bin", t->cfg.out, t->step);
+    return buf;
+}
+
 static int write_checkpoint(trainer *t, sm_status *st)
 {
+    char path[PATH_MAX_LEN];
     const sm_model *m = t->m;
     uint64_t step[STEP_FIELDS] = {t->step, t->step / t->spe, (uint64_t)llround(elapsed(t) * 1e6),
                                   double_bits(t->last_loss), double_bits(t->knn_acc)};
@@ -218,7 +267,9 @@ static int write_checkpoint(trainer *t, sm_status *st)
     if (!rc) rc = sm_ckpt_add_text(w, "eval_csv", text_str(&t->eval_rows), st);
     if (!rc) rc = sm_ckpt_add_text(w, "track_csv", text_str(&t->track_rows), st);
     if (!rc) rc = sm_ckpt_add_text(w, "track_detail_csv", text_str(&t->detail_rows), st);
+    if (!rc) rc = add_track_headers(w, st);
     if (!rc) rc = sm_ckpt_write(t->ckpt_path, w, st);
+    if (!rc && t->cfg.checkpoint_keep) rc = sm_ckpt_write(kept_path(t, path, sizeof path), w, st);
     sm_ckpt_writer_free(w);
     if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
     return rc;
@@ -253,6 +304,7 @@ static int resume_from(trainer *t, const char *path, sm_status *st)
     if (!rc) rc = copy_f32(c, "bn_stats", m->stats, m->n_stats, st);
     if (!rc) rc = restore_text(c, "train_csv", &t->train_rows, st);
     if (!rc) rc = restore_text(c, "eval_csv", &t->eval_rows, st);
+    if (!rc) rc = check_track_headers(c, path, st);
     if (!rc && sm_ckpt_has(c, "track_csv")) rc = restore_text(c, "track_csv", &t->track_rows, st);
     if (!rc && sm_ckpt_has(c, "track_detail_csv")) rc = restore_text(c, "track_detail_csv", &t->detail_rows, st);
     if (!rc && step[0] > t->total)
@@ -288,8 +340,11 @@ static int write_csvs(const trainer *t, sm_status *st)
 {
     int rc = write_csv(t, "train.csv", TRAIN_HEADER, &t->train_rows, st);
     if (!rc && t->cfg.knn_every > 0) rc = write_csv(t, "eval.csv", EVAL_HEADER, &t->eval_rows, st);
-    if (!rc && t->tracker) rc = write_csv(t, "track.csv", SM_TRACK_HEADER, &t->track_rows, st);
-    if (!rc && t->tracker) rc = write_csv(t, "track_detail.csv", SM_TRACK_DETAIL_HEADER, &t->detail_rows, st);
+    char header[SM_TRACK_LINE_MAX];
+    if (!rc && t->tracker && sm_track_header(SM_TRACK_CSV, header, sizeof header) >= 0)
+        rc = write_csv(t, "track.csv", header, &t->track_rows, st);
+    if (!rc && t->tracker && sm_track_header(SM_TRACK_DETAIL_CSV, header, sizeof header) >= 0)
+        rc = write_csv(t, "track_detail.csv", header, &t->detail_rows, st);
     return rc;
 }
 
@@ -311,29 +366,17 @@ static void fill_result(const trainer *t, sm_train_result *r)
     snprintf(r->out, sizeof r->out, "%s", t->cfg.out);
 }
 
-static size_t json_number(char *buf, size_t n, const char *key, double x, const char *fmt)
-{
-    if (!isfinite(x)) return (size_t)snprintf(buf, n, "\"%s\":null,", key);
-    char num[64];
-    snprintf(num, sizeof num, fmt, x);
-    return (size_t)snprintf(buf, n, "\"%s\":%s,", key, num);
-}
-
 size_t sm_train_summary_json(const sm_train_result *r, char *buf, size_t n)
 {
     size_t len = (size_t)snprintf(buf, n, "{\"steps\":%llu,", (unsigned long long)r->steps);
 #define AT (len < n ? buf + len : NULL), (len < n ? n - len : 0)
-    len += json_number(AT, "epochs", r->epochs, "%.6g");
-    len += json_number(AT, "images_per_s", r->images_per_s, "%.1f");
-    len += json_number(AT, "final_loss", r->final_loss, "%.6g");
-    len += json_number(AT, "knn_acc", r->knn_acc, "%.4f");
-    len += (size_t)snprintf(AT, "\"out\":\"");
-    for (const unsigned char *c = (const unsigned char *)r->out; *c; c++) {
-        if (*c == '"' || *c == '\\') len += (size_t)snprintf(AT, "\\%c", *c);
-        else if (*c < 0x20) len += (size_t)snprintf(AT, "\\u%04x", *c);
-        else len += (size_t)snprintf(AT, "%c", *c);
-    }
-    len += (size_t)snprintf(AT, "\"}");
+    len += sm_json_number(AT, "epochs", r->epochs, "%.6g");
+    len += sm_json_number(AT, "images_per_s", r->images_per_s, "%.1f");
+    len += sm_json_number(AT, "final_loss", r->final_loss, "%.6g");
+    len += sm_json_number(AT, "knn_acc", r->knn_acc, "%.4f");
+    len += (size_t)snprintf(AT, "\"out\":");
+    len += sm_json_string(AT, r->out);
+    len += (size_t)snprintf(AT, "}");
 #undef AT
     return len;
 }
@@ -459,10 +502,10 @@ static int run_tracker(trainer *t, sm_status *st)
     int rc = sm_tracker_event(t->tracker, t->m, t->pred, t->step, &row, st);
     if (rc) return rc;
     if (row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %zu: %s\n", t->step, row.warning);
-    char line[1024];
-    sm_track_format(&row, line, sizeof line);
+    char line[SM_TRACK_LINE_MAX];
+    sm_track_format(&row, SM_TRACK_CSV, line, sizeof line);
     rc = text_append(&t->track_rows, st, "%s\n", line);
-    sm_track_format_detail(&row, line, sizeof line);
+    sm_track_format(&row, SM_TRACK_DETAIL_CSV, line, sizeof line);
     return rc ? rc : text_append(&t->detail_rows, st, "%s\n", line);
 }
 

@@ -105,7 +105,8 @@
 #include "core/status.h"
 #include "io/config.h"
 
-enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256 };
+/* SM_TRAIN_STEP_FIELDS: the u64 count of the checkpoint's "step" section (above). */
+enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256, SM_TRAIN_STEP_FIELDS = 5 };
 
 typedef struct {
     uint64_t steps;      /* optimizer steps done, resumed ones included */

@@ -1,0 +1,172 @@
+/* The predictor retrained on a frozen encoder (see refit.h). */
+#include "simsiam/refit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "data/augment.h"
+#include "data/sampler.h"
+#include "io/atomic.h"
+#include "simsiam/predictor.h"
+#include "simsiam/probe.h"
+#include "simsiam/track.h"
+
+/* RNG stream id ("refit" in ASCII): batches, views and the fresh predictor,
+ * apart from every other user of the seed. */
+#define REFIT_STREAM 0x7265666974ULL
+
+/* 0, 1, 2, 4, …, 2^62 and the total: at most 64 + 1 events. */
+enum { MAX_EVENTS = 66, PATH_LEN = SM_CONFIG_TEXT_MAX + 32 };
+
+typedef struct {
+    const sm_config *cfg;
+    sm_dataset train;
+    sm_model *m;
+    sm_predictor *pred; /* closed-form modes; NULL for sgd */
+    sm_tracker *tracker;
+    sm_sampler sampler;
+    sm_augment aug;
+    sm_sgd_group groups[2];
+    float *x1, *x2, *z1, *z2; /* batch images per view; batch × z_dim (closed-form modes) */
+    size_t batch;
+    uint64_t ckpt_step;
+    sm_track_row *rows;
+    size_t n_rows;
+} refitter;
+
+int sm_refit_tracked(uint64_t r, uint64_t total) { return r == total || (r & (r - 1)) == 0; }
+
+static void refitter_free(refitter *f)
+{
+    sm_tracker_free(f->tracker);
+    sm_sampler_free(&f->sampler);
+    sm_predictor_free(f->pred);
+    sm_model_free(f->m);
+    sm_dataset_free(&f->train);
+    sm_mem_free(f->x1);
+    sm_mem_free(f->z1);
+    sm_mem_free(f->rows);
+}
+
+/* The starting predictor: the checkpoint's, or a fresh one (refit_reinit). */
+static int start_predictor(refitter *f, uint64_t seed, sm_status *st)
+{
+    if (!f->cfg->refit_reinit) return SM_OK;
+    if (!f->pred) {
+        sm_model_init_predictor(f->m, seed);
+        return SM_OK;
+    }
+    sm_predictor_free(f->pred);
+    f->pred = sm_predictor_alloc(f->cfg->pred_mode, f->m->z_dim, st);
+    return f->pred ? SM_OK : st->code;
+}
+
+static int setup(refitter *f, const char *path, sm_status *st)
+{
+    const sm_config *cfg = f->cfg;
+    f->batch = (size_t)cfg->refit_batch;
+    uint64_t seed = sm_rng_mix((uint64_t)cfg->seed ^ REFIT_STREAM);
+    int rc = sm_probe_restore_model(path, cfg, "train", f->batch, &f->train, &f->m, st);
+    if (!rc) rc = sm_probe_read_state(path, cfg, f->m->z_dim, &f->ckpt_step, &f->pred, st);
+    if (!rc) rc = start_predictor(f, seed, st);
+    if (!rc) rc = sm_sampler_alloc(&f->sampler, f->train.n, f->batch, seed, st);
+    if (rc) return rc;
+    if (!(f->tracker = sm_tracker_alloc(cfg, &f->train, f->m->z_dim, st))) return st->code;
+    sm_augment_from_config(&f->aug, cfg);
+    f->aug.seed = seed;
+    size_t image = sm_dataset_image_size(&f->train), d = f->m->z_dim;
+    f->x1 = sm_mem_alloc_aligned(2 * f->batch * image, sizeof *f->x1, st);
+    f->z1 = f->x1 ? sm_mem_alloc(2 * f->batch * d, sizeof *f->z1, st) : NULL;
+    f->rows = f->z1 ? sm_mem_alloc(MAX_EVENTS, sizeof *f->rows, st) : NULL;
+    if (!f->rows) return st->code;
+    f->x2 = f->x1 + f->batch * image, f->z2 = f->z1 + f->batch * d;
+    sm_model_sgd_groups(f->m, f->groups);
+    f->groups[1].lr = (float)cfg->refit_lr;
+    f->groups[1].momentum = (float)cfg->momentum;
+    f->groups[1].weight_decay = (float)cfg->wd;
+    return SM_OK;
+}
+
+/* One predictor step on batch r. */
+static int refit_step(refitter *f, uint64_t r, sm_status *st)
+{
+    size_t spe = sm_sampler_batches(&f->sampler), b = (size_t)(r % spe);
+    if (b == 0) sm_sampler_shuffle(&f->sampler, r / spe);
+    sm_augment_batch(&f->aug, &f->train, sm_sampler_batch(&f->sampler, b), f->batch, r, f->x1, f->x2);
+    if (f->pred) {
+        sm_model_embed(f->m, f->x1, f->batch, NULL, f->z1, NULL);
+        sm_model_embed(f->m, f->x2, f->batch, NULL, f->z2, NULL);
+        return sm_predictor_update(f->pred, f->z1, f->z2, f->batch, st);
+    }
+    sm_model_zero_grads(f->m);
+    double loss = sm_model_predictor_refit_loss(f->m, f->x1, f->x2, f->batch, f->cfg->loss);
+    if (!isfinite(loss))
+        return sm_status_fail(st, SM_ERR_DATA, f->cfg->out, "refit loss is %g at refit step %llu", loss,
+                              (unsigned long long)r);
+    sm_sgd_step(&f->groups[1], 1, f->m->params, f->m->grads, f->m->momentum);
+    return SM_OK;
+}
+
+static int write_rows(const refitter *f, sm_status *st)
+{
+    char path[PATH_LEN], line[SM_TRACK_LINE_MAX];
+    snprintf(path, sizeof path, "%s/refit.csv", f->cfg->out);
+    sm_atomic_file af;
+    int rc = sm_atomic_open(&af, path, st);
+    if (rc) return rc;
+    sm_track_header(SM_TRACK_REFIT_CSV, line, sizeof line);
+    fputs(line, af.f);
+    for (size_t i = 0; i < f->n_rows; i++) {
+        sm_track_format(&f->rows[i], SM_TRACK_REFIT_CSV, line, sizeof line);
+        fprintf(af.f, "%s\n", line);
+    }
+    return sm_atomic_commit(&af, st);
+}
+
+static int track_event(refitter *f, uint64_t r, sm_status *st)
+{
+    sm_track_row *row = &f->rows[f->n_rows];
+    int rc = sm_tracker_event(f->tracker, f->m, f->pred, f->ckpt_step, row, st);
+    if (rc) return rc;
+    row->refit_step = r;
+    if (row->warning[0])
+        fprintf(stderr, "simsiam-mi: warning: tracking at refit step %llu: %s\n", (unsigned long long)r, row->warning);
+    f->n_rows++;
+    return write_rows(f, st);
+}
+
+static int make_out(const sm_config *cfg, sm_status *st)
+{
+    if (mkdir(cfg->out, 0777) != 0 && errno != EEXIST)
+        return sm_status_fail(st, SM_ERR_DATA, cfg->out, "cannot create directory: %s", strerror(errno));
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s/refit_config.txt", cfg->out);
+    return sm_config_write(path, cfg, st);
+}
+
+int sm_refit_run(const char *path, const sm_config *cfg, sm_refit_progress progress, void *ctx,
+                 sm_refit_result *res, sm_status *st)
+{
+    refitter f = {.cfg = cfg};
+    sm_threads_set((int)cfg->threads);
+    uint64_t total = (uint64_t)cfg->refit_steps;
+    int rc = make_out(cfg, st);
+    if (!rc) rc = setup(&f, path, st);
+    for (uint64_t r = 0; !rc; r++) {
+        if (sm_refit_tracked(r, total)) {
+            rc = track_event(&f, r, st);
+            if (!rc && progress) progress(ctx, r, total, f.rows[f.n_rows - 1].nll_full);
+        }
+        if (rc || r == total) break;
+        rc = refit_step(&f, r, st);
+    }
+    if (!rc) *res = (sm_refit_result){f.ckpt_step, total, f.n_rows};
+    refitter_free(&f);
+    return rc;
+}
