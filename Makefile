@@ -87,7 +87,7 @@ EXPERIMENT_NAMES = $(shell ls experiments/*/run.sh 2>/dev/null | cut -d/ -f2 | p
 
 experiment:
 	@if [ -z "$(NAME)" ] || [ ! -x "experiments/$(NAME)/run.sh" ]; then \
-	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|full] [JOBS=N] [RESULTS=DIR]" >&2; exit 2; fi
+	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|medium|full] [JOBS=N] [RESULTS=DIR]" >&2; exit 2; fi
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory build
 	@SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
@@ -99,7 +99,7 @@ plots:
 
 report:
 	@if [ -z "$(EXP)" ] || [ ! -f "experiments/$(EXP)/runs" ]; then \
-	  echo "usage: make report EXP=<$(EXPERIMENT_NAMES)> [SIZE=quick|full] [RESULTS=DIR]" >&2; exit 2; fi
+	  echo "usage: make report EXP=<$(EXPERIMENT_NAMES)> [SIZE=quick|medium|full] [RESULTS=DIR]" >&2; exit 2; fi
 	@scripts/deps.sh
 	@SM_RESULTS="$(RESULTS)" analysis/experiment-report.sh experiments/$(EXP) $(SIZE)
 

@@ -2,6 +2,9 @@
 # (point estimates) and track_detail.csv (nll_r, nll_r_opt and the 95%
 # subsampling intervals), joined by step:
 #   awk -f analysis/chain.awk OUT/track.csv OUT/track_detail.csv > chain.csv
+# With -v sphere=1 the chain of the cosine loss on the sphere instead:
+# nll_vmf ≥ h_s_given_z1 ≥ h_s_given_x (and no affine floor: nll_r_opt nan),
+# written under the same output column names.
 # Both files are checked by check_csv.awk first.  Output columns:
 #   step,dim_used,n,views,images,             as in track_detail.csv
 #   nll_r,nll_r_lo,nll_r_hi,nll_r_opt,        E[NLL_Q] with the trained and the best affine predictor
@@ -25,7 +28,12 @@ BEGIN {
 
 function finite(x) { return x ~ NUMBER }
 function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.6g", a - b) : "nan" }
-function v(name) { return $(col[file, name]) }
+# A column of this step: from track_detail.csv (the current line) if it has
+# it, else from track.csv's row of the same step; nan when neither has it.
+function v(name) {
+    if ((2, name) in col) return $(col[2, name])
+    return ((1, name) in col) ? main[step, name] : "nan"
+}
 
 # Is the interval [alo, ahi] above [blo, bhi]?
 function link(alo, ahi, blo, bhi) {
@@ -42,19 +50,24 @@ function verdict(a, b) {
     return "holds within noise"
 }
 
+BEGIN {
+    NLL = sphere ? "nll_vmf" : "nll_r"; Z1 = sphere ? "h_s_given_z1" : "h_z_given_z1"
+    X = sphere ? "h_s_given_x" : "h_z_given_x"; OPT = sphere ? "" : "nll_r_opt"
+}
+
 FNR == 1 { file++; for (i = 1; i <= NF; i++) col[file, $i] = i; next }
 
-file == 1 { step = v("step"); z1[step] = v("h_z_given_z1"); x[step] = v("h_z_given_x"); next }
+file == 1 { for (c in col) { split(c, k, SUBSEP); if (k[1] == 1) main[$(col[1, "step"]), k[2]] = $(col[c]) }; seen[$(col[1, "step"])] = 1; next }
 
-(v("step") in z1) {
-    step = v("step")
-    nll = v("nll_r"); nlo = v("nll_r_lo"); nhi = v("nll_r_hi"); opt = v("nll_r_opt")
-    zlo = v("h_z_given_z1_lo"); zhi = v("h_z_given_z1_hi")
-    xlo = v("h_z_given_x_lo"); xhi = v("h_z_given_x_hi")
+($(col[2, "step"]) in seen) {
+    step = $(col[2, "step"])
+    nll = v(NLL); nlo = v(NLL "_lo"); nhi = v(NLL "_hi"); opt = OPT == "" ? "nan" : v(OPT)
+    z1 = v(Z1); zlo = v(Z1 "_lo"); zhi = v(Z1 "_hi")
+    x = v(X); xlo = v(X "_lo"); xhi = v(X "_hi")
     a = link(nlo, nhi, zlo, zhi)
     b = link(zlo, zhi, xlo, xhi)
     print step, v("dim_used"), v("n"), v("views"), v("images"), nll, nlo, nhi, opt,
-          z1[step], zlo, zhi, x[step], xlo, xhi,
-          diff(nll, z1[step]), diff(nlo, zhi), diff(nhi, zlo), diff(nll, opt), diff(opt, z1[step]),
+          z1, zlo, zhi, x, xlo, xhi,
+          diff(nll, z1), diff(nlo, zhi), diff(nhi, zlo), diff(nll, opt), diff(opt, z1),
           a, b, verdict(a, b)
 }

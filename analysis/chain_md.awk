@@ -1,5 +1,7 @@
 # The chain and gap sections of a run's report.md, from its chain.csv (made by
 # chain.awk):   awk -v z_dim=D -f analysis/chain_md.awk DIR/chain.csv
+# With -v sphere=1, from the sphere chain (chain.awk -v sphere=1): the chain
+# of the cosine loss, E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x), and its gap.
 BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
 
 function finite(x) { return x ~ NUMBER }
@@ -17,6 +19,7 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                           interval(v("h_z_given_z1"), v("h_z_given_z1_lo"), v("h_z_given_z1_hi")),
                           interval(v("h_z_given_x"), v("h_z_given_x_lo"), v("h_z_given_x_hi")),
                           v("nll_vs_z1"), v("z1_vs_x"), v("verdict"))
+    gap_only[rows] = interval(v("gap"), v("gap_lo"), v("gap_hi"))
     gap[rows] = sprintf("| %s | %s | %s | %s | %s |", v("step"), interval(v("gap"), v("gap_lo"), v("gap_hi")),
                         num(v("predictor_share")), num(v("family_share")), num(v("nll_r_opt")))
     count[v("verdict")]++
@@ -27,7 +30,24 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     last_gap = v("gap"); last_pred = v("predictor_share"); last_fam = v("family_share")
 }
 
+function sphere_section() {
+    print "## The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)"
+    print ""
+    print "D = −cos is, up to constants, the NLL of a von Mises–Fisher density of ẑ2 = z2/‖z2‖ around"
+    print "p̂1 on S^{d−1} (κ fitted): its chain takes every entropy on the sphere, w.r.t. surface measure"
+    print "(k-NN with intrinsic dimension d − 1). In nats, 95 % subsampling intervals; d = z_dim here."
+    print ""
+    print "| step | d | N | V × images | E[NLL_vMF] | Ĥ_S(ẑ2\\|ẑ1) | Ĥ_S(ẑ2\\|x) | E[NLL] ≥ Ĥ_S(ẑ2\\|ẑ1) | Ĥ_S(ẑ2\\|ẑ1) ≥ Ĥ_S(ẑ2\\|x) | verdict | gap |"
+    print "|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|"
+    for (r = 1; r <= rows; r++) print chain[r] " " gap_only[r] " |"
+    print ""
+    printf "**Verdict over %d tracked steps: %d hold, %d hold within noise, %d fail, %d n/a.**\n", rows,
+           count["holds"], count["holds within noise"], count["fails"], count["n/a"]
+    if (fails != "") printf "Fails at step%s.\n", substr(fails, 2)
+}
+
 END {
+    if (sphere) { sphere_section(); exit }
     print "## The chain E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x)"
     print ""
     print "In nats, with 95 % subsampling intervals [low, high]. d = coordinates the k-NN estimates and"

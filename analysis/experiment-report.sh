@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# `make report EXP=NAME [SIZE=quick|full]`: the report of one experiment,
+# `make report EXP=NAME [SIZE=quick|medium|full]`: the report of one experiment,
 # RESULTS/<size>/report.md (RESULTS = $SM_RESULTS or experiments/NAME/results):
 # per run its varied keys, how far it got, the chain verdict counts and its
 # last tracked row; the gap and its two shares vs the varied keys as a table
 # (gap.csv) and a plot; Î vs loss across runs (mi_loss.csv and a plot); and a
 # conclusion computed from those tables (analysis/README.md).  Every run with a
 # train.csv also gets its own report (analysis/run-report.sh).
-#   analysis/experiment-report.sh EXPDIR [quick|full]
+#   analysis/experiment-report.sh EXPDIR [quick|medium|full]
 # Exit 1 when there are no results or a CSV is not numbers (one line naming
 # the file), 2 on usage errors.
 set -uo pipefail
 # shellcheck source=analysis/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-usage_text="analysis/experiment-report.sh EXPDIR [quick|full]   (or: make report EXP=NAME [SIZE=quick|full])"
+usage_text="analysis/experiment-report.sh EXPDIR [quick|medium|full]   (or: make report EXP=NAME [SIZE=quick|medium|full])"
 [ $# -ge 1 ] && [ $# -le 2 ] && [ -n "$1" ] || usage "$usage_text"
 exp=${1%/}
 size=${2:-quick}
-case $size in quick|full) ;; *) usage "$usage_text" ;; esac
+case $size in quick|medium|full) ;; *) usage "$usage_text" ;; esac
 [ -f "$exp/runs" ] || { echo "analysis: error: not an experiment directory, no runs file ($exp)" >&2; exit 2; }
+# A refit experiment (a `source` file): its own report.
+[ -f "$exp/source" ] && exec "$(dirname "$0")/convergence-report.sh" "$exp" "$size"
 name=$(basename "$exp")
 results=${SM_RESULTS:-$exp/results}/$size
 [ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
@@ -62,6 +64,12 @@ gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_sha
 mi_blocks="" mi_runs=""
 runs_table="" final_table="" gap_table="" notes="" failures=""
 total_holds=0 total_noise=0 total_fails=0 total_na=0 total_steps=0 tracked_runs=0 index=0 z_dim_max=0 dim_min=""
+sphere_holds=0 sphere_noise=0 sphere_fails=0 sphere_na=0 sphere_steps=0
+
+# verdict_counts CHAIN_CSV: "holds noise fails n/a steps" over its rows.
+verdict_counts() {
+  awk -F, 'NR > 1 { c[$NF]++; n++ } END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$1"
+}
 ns=() vs=()
 for line in "${run_lines[@]}"; do
   read -r run keys <<<"$line"
@@ -71,7 +79,7 @@ for line in "${run_lines[@]}"; do
   for k in $varied; do settings+="$k=$(value_of "$dir" "$k" "$line") "; done
   settings=${settings% }
   if [ ! -f "$dir/train.csv" ] || [ "$(csv_rows "$dir/train.csv")" -eq 0 ]; then
-    runs_table+="| $run | $settings | not run | | | | | | |"$'\n'
+    runs_table+="| $run | $settings | not run | | | | | | | |"$'\n'
     notes+="- $run: not run yet (no logged step in $dir/train.csv)."$'\n'
     continue
   fi
@@ -88,7 +96,7 @@ for line in "${run_lines[@]}"; do
   tracked=0
   [ -f "$dir/track.csv" ] && tracked=$(csv_rows "$dir/track.csv")
   if [ "$tracked" -eq 0 ]; then
-    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | no tracking data | | [report]($run/report.md) |"$'\n'
+    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | no tracking data | | | [report]($run/report.md) |"$'\n'
     notes+="- $run: no tracking data ($dir/track.csv missing or empty)."$'\n'
     continue
   fi
@@ -102,15 +110,23 @@ for line in "${run_lines[@]}"; do
                    $c["loss_cos"] ~ /^[-+]?[0-9.]/ && $c["i_ksg"] ~ /^[-+]?[0-9.]/ { print $c["step"] "," $c["loss_cos"] "," $c["i_ksg"]; n++ }
                    END { exit n == 0 }' "$dir/track.csv") && { mi_blocks+="$block"$'\n\n\n'; mi_runs+="$run "; }
   if [ ! -f "$dir/chain.csv" ]; then
-    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | no chain data | [report]($run/report.md) |"$'\n'
+    runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | no chain data | | [report]($run/report.md) |"$'\n'
     notes+="- $run: no chain data ($dir/track_detail.csv missing, empty or without a step of track.csv)."$'\n'
     continue
   fi
-  read -r holds noise fails na steps_chained <<<"$(awk -F, 'NR > 1 { c[$NF]++; n++ }
-    END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$dir/chain.csv")"
+  read -r holds noise fails na steps_chained <<<"$(verdict_counts "$dir/chain.csv")"
+  sphere_cell="n/a"
+  if [ -f "$dir/chain_sphere.csv" ]; then
+    read -r sh sn sf sa ss <<<"$(verdict_counts "$dir/chain_sphere.csv")"
+    sphere_cell="$sh / $sn / $sf / $sa"
+    if [ "$(config_value "$dir" loss)" = cosine ]; then
+      sphere_holds=$((sphere_holds + sh)) sphere_noise=$((sphere_noise + sn)) sphere_fails=$((sphere_fails + sf))
+      sphere_na=$((sphere_na + sa)) sphere_steps=$((sphere_steps + ss))
+    fi
+  fi
   total_holds=$((total_holds + holds)) total_noise=$((total_noise + noise)) total_fails=$((total_fails + fails))
   total_na=$((total_na + na)) total_steps=$((total_steps + steps_chained))
-  runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | $holds / $noise / $fails / $na | [report]($run/report.md) |"$'\n'
+  runs_table+="| $run | $settings | $status | $steps | $(md_num "$loss") | $(md_num "$knn") | $tracked | $holds / $noise / $fails / $na | $sphere_cell | [report]($run/report.md) |"$'\n'
   failures+=$(awk -F, -v run="$run" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["verdict"] == "fails" { s = s sprintf(", %s (%s)", $c["step"],
         ($c["nll_vs_z1"] == "fails" ? "E[NLL_Q] below Ĥ(z2|z1)" : "Ĥ(z2|z1) below Ĥ(z2|x)")) }
@@ -161,6 +177,10 @@ conclusion() {
          "$total_holds, holds within noise at $total_noise, fails at $total_fails, n/a at $total_na."
     [ -n "$failures" ] && echo "  It fails in ${failures#; }."
   fi
+  if [ "$sphere_steps" -gt 0 ]; then
+    echo "- **The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)** (the cosine loss's own Q) over $sphere_steps tracked steps" \
+         "of the cosine runs: holds at $sphere_holds, holds within noise at $sphere_noise, fails at $sphere_fails, n/a at $sphere_na."
+  fi
   awk -v keys="$varied" -f "$analysis_dir/trend.awk" "$gap_csv"
   correlation
   local distinct_n distinct_v
@@ -188,8 +208,8 @@ conclusion() {
   echo
   echo "## Runs"
   echo
-  echo "| run | settings | status | steps | final loss | kNN acc. | tracked steps | chain: holds / within noise / fails / n/a | report |"
-  echo "|---|---|---|---:|---:|---:|---:|---|---|"
+  echo "| run | settings | status | steps | final loss | kNN acc. | tracked steps | chain: holds / within noise / fails / n/a | sphere chain (vMF): the same | report |"
+  echo "|---|---|---|---:|---:|---:|---:|---|---|---|"
   printf '%s' "$runs_table"
   echo
   printf '%s' "$notes"

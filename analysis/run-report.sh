@@ -17,6 +17,7 @@ dir=${1%/}
 [ -d "$dir" ] || { echo "analysis: error: not a run directory ($dir)" >&2; exit 2; }
 name=$(basename "$dir")
 train=$dir/train.csv track=$dir/track.csv detail=$dir/track_detail.csv chain=$dir/chain.csv
+sphere=$dir/chain_sphere.csv
 
 [ -f "$train" ] || fail "no train.csv: the run has not logged a step ($train)"
 check_csv "$train" "$TRAIN_COLUMNS"
@@ -30,10 +31,16 @@ if [ -f "$detail" ]; then
   check_csv "$detail" "$DETAIL_COLUMNS"
   detailed=$(csv_rows "$detail")
 fi
-rm -f "$chain"
+rm -f "$chain" "$sphere"
+sphered=0
 if [ "$tracked" -gt 0 ] && [ "$detailed" -gt 0 ]; then
   awk -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$chain" || exit 1
   chained=$(csv_rows "$chain")
+  # The sphere chain, where track_detail.csv has it (tracked with d <= 8 by a version that writes it).
+  if [[ " $(head -1 "$detail" | tr , ' ') " == *" h_s_given_z1 "* ]]; then
+    awk -v sphere=1 -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$sphere" || exit 1
+    [[ " $(empty_columns "$sphere") " == *" h_z_given_z1 "* ]] || sphered=$(csv_rows "$sphere")
+  fi
 fi
 
 mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
@@ -48,6 +55,9 @@ if [ "$tracked" -gt 0 ]; then
 fi
 if [ "$chained" -gt 0 ]; then
   render chain "in='$chain'; out='$dir/plots/chain'; skip='$(empty_columns "$chain")'; note='$note'"
+fi
+if [ "$sphered" -gt 0 ]; then
+  render chain "in='$sphere'; out='$dir/plots/chain_sphere'; skip='$(empty_columns "$sphere")'; note='$note'; what='E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x) on the sphere'"
 fi
 
 # One Markdown line on how far the run got.
@@ -89,6 +99,7 @@ plot_line() { [ -f "$dir/plots/$1.png" ] && echo "![$2](plots/$1.png) ([SVG](plo
   plot_line loss "loss and E[NLL_Q] vs step"
   plot_line info "entropies and mutual information vs step"
   plot_line chain "the chain with intervals vs step"
+  plot_line chain_sphere "the sphere chain (cosine loss) with intervals vs step"
   plot_line zstd "z_std vs step"
   plot_line mi_loss "mutual information vs loss"
   if [ ! -f "$track" ]; then
@@ -101,8 +112,17 @@ plot_line() { [ -f "$dir/plots/$1.png" ] && echo "![$2](plots/$1.png) ([SVG](plo
     echo
     awk -f "$analysis_dir/track_md.awk" "$track"
   else
+    # The loss's own chain first: the sphere's for the cosine loss.
+    if [ "$sphered" -gt 0 ] && [ "$(config_value "$dir" loss)" = cosine ]; then
+      awk -v sphere=1 -f "$analysis_dir/chain_md.awk" "$sphere"
+      echo
+    fi
     awk -v z_dim="$(config_value "$dir" z_dim)" -f "$analysis_dir/chain_md.awk" "$chain"
     echo
+    if [ "$sphered" -gt 0 ] && [ "$(config_value "$dir" loss)" != cosine ]; then
+      awk -v sphere=1 -f "$analysis_dir/chain_md.awk" "$sphere"
+      echo
+    fi
     awk -f "$analysis_dir/track_md.awk" "$track"
   fi
 } | write_file "$dir/report.md" || exit 1

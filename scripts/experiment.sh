@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one experiment of experiments/ (the shared runner behind every
 # experiments/<name>/run.sh and `make experiment`).
-#   scripts/experiment.sh EXPDIR [quick|full]
+#   scripts/experiment.sh EXPDIR [quick|medium|full]
 # EXPDIR holds: config (shared keys, passed as --config), quick.config and
 # full.config (the size: steps/epochs, tracking, architecture), runs (one line
 # per run: "<name> key=value ...").  Later wins: config < threads=1 < size
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 usage() {
-  echo "usage: scripts/experiment.sh EXPDIR [quick|full]  (or experiments/<name>/run.sh [quick|full]; environment: SM_BIN, SM_RESULTS, JOBS)" >&2
+  echo "usage: scripts/experiment.sh EXPDIR [quick|medium|full]  (or experiments/<name>/run.sh [quick|medium|full]; environment: SM_BIN, SM_RESULTS, JOBS)" >&2
   exit 2
 }
 fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
@@ -26,9 +26,11 @@ fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
 exp=${1:-}
 size=${2:-quick}
 [ $# -le 2 ] && [ -n "$exp" ] || usage
-case $size in quick|full) ;; *) usage ;; esac
+case $size in quick|medium|full) ;; *) usage ;; esac
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
+# A refit experiment (a `source` file): its own runner.
+[ -f "$exp/source" ] && exec "$(dirname "$0")/refit-experiment.sh" "$exp" "$size"
 name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
 [ -x "$bin" ] || fail "no executable simsiam-mi, run make first ($bin)"

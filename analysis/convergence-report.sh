@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The report of a refit experiment (a `source` file in EXPDIR, e.g.
+# experiments/predictor_convergence), RESULTS/<size>/report.md with
+# convergence.csv (analysis/convergence.awk) and one plot per source run and
+# chain (plots/convergence.gp): the gap at a fixed encoder vs the predictor's
+# refit steps.  Called by analysis/experiment-report.sh.
+#   analysis/convergence-report.sh EXPDIR [quick|medium|full]
+# Exit 1 when there are no results or a refit.csv is garbled (one line naming
+# the file).
+set -uo pipefail
+# shellcheck source=analysis/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+exp=${1%/}
+size=${2:-quick}
+name=$(basename "$exp")
+results=${SM_RESULTS:-$exp/results}/$size
+source_name=$(tr -d '[:space:]' <"$exp/source")
+source_results=${SM_SOURCE_RESULTS:-$(dirname "$exp")/$source_name/results}/$size
+scripts_dir=$analysis_dir/../scripts
+[ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
+runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" "$exp/runs") || exit 1
+mapfile -t run_lines <<<"$runs_text"
+
+REFIT_COLUMNS="refit_step step nll_r nll_r_lo nll_r_hi nll_r_opt h_z_given_z1 h_z_given_z1_lo h_z_given_z1_hi \
+nll_vmf nll_vmf_lo nll_vmf_hi h_s_given_z1 h_s_given_z1_lo h_s_given_z1_hi nll_mlp nll_mix"
+
+# The awk arguments: refit=, source=, mode= before each refit.csv.
+args=() sources=() missing=()
+for line in "${run_lines[@]}"; do
+  read -r -a words <<<"$line"
+  run=${words[0]} src="" mode=""
+  for kv in "${words[@]:1}"; do
+    case $kv in source=*) src=${kv#*=} ;; refit_reinit=1) mode=reinit ;; refit_reinit=0) mode=continue ;; esac
+  done
+  csv=$results/$run/refit.csv
+  if [ ! -f "$csv" ] || [ "$(csv_rows "$csv")" -eq 0 ]; then missing+=("$run"); continue; fi
+  check_csv "$csv" "$REFIT_COLUMNS"
+  args+=("refit=$run" "source=$src" "mode=$mode" "$csv")
+  [[ " ${sources[*]} " == *" $src "* ]] || sources+=("$src")
+done
+[ ${#args[@]} -gt 0 ] || fail "no refit.csv for $name ($size) yet ($results)"
+conv=$results/convergence.csv
+awk -f "$analysis_dir/convergence.awk" "${args[@]}" | write_file "$conv"
+
+mkdir -p "$results/plots" || fail "cannot create $results/plots"
+loss_of=""
+for src in "${sources[@]}"; do
+  loss_of+="$src=$(config_value "$source_results/$src" loss) "
+  for chain in gauss sphere; do
+    blocks=$results/plots/.convergence-$src-$chain.csv titles=""
+    awk -F, -v src="$src" -v chain="$chain" 'NR > 1 && $2 == src && $4 == chain {
+        if ($1 != last) { if (last != "") printf "\n\n"; last = $1; printf "# %s\n", $1 }
+        print $7 "," $14 "," $15 "," $16 "," $17 "," $18 }' "$conv" >"$blocks"
+    titles=$(awk -F, -v src="$src" -v chain="$chain" 'NR > 1 && $2 == src && $4 == chain && !($1 in s) { s[$1]; printf "%s ", $1 }' "$conv")
+    if awk -F, 'NF && !/^#/ && $2 ~ /^[-+]?[0-9]/ { ok = 1 } END { exit !ok }' "$blocks"; then
+      render convergence "in='$blocks'; out='$results/plots/convergence-$src-$chain'; titles='$titles'; chain='$chain'"
+    fi
+    rm -f "$blocks"
+  done
+done
+
+plot_lines() {
+  local src chain
+  for src in "${sources[@]}"; do
+    for chain in gauss sphere; do
+      local p=plots/convergence-$src-$chain
+      [ -f "$results/$p.png" ] && printf '![%s, %s chain](%s.png) ([SVG](%s.svg))\n\n' "$src" "$chain" "$p" "$p"
+    done
+  done
+}
+
+{
+  echo "# Experiment report: $name ($size)"
+  echo
+  sed -n 's/^# \{0,1\}//p' "$exp/config"
+  echo
+  echo "Encoders: the kept checkpoints of \`$source_results\` (experiment $source_name, same size);"
+  echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" "$exp/$size.config" | tr '\n' ' ')\`."
+  echo "Regenerate: \`make experiment NAME=$name SIZE=$size\` then \`make report EXP=$name SIZE=$size\`."
+  [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }
+  echo
+  plot_lines
+  awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
+} | write_file "$results/report.md" || exit 1
+echo "report: $results/report.md (plots in $results/plots/)"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Run a refit experiment (an experiment directory with a `source` file, e.g.
+# experiments/predictor_convergence): first the source experiment's training
+# runs at the same size (scripts/experiment.sh; finished runs are skipped),
+# then one `simsiam-mi refit` per line of EXPDIR/runs,
+#   <name> source=<source run> checkpoint=early|middle|late refit_reinit=0|1
+# on the source run's kept checkpoints (OUT/checkpoint-<step>.bin, written with
+# checkpoint_keep = 1): early = the first, middle = the median, late = the
+# last.  The size file's keys (refit_* and track_*) go to every refit.  Each
+# refit writes RESULTS/<size>/<name>/ (refit.csv, refit_config.txt, refit.log);
+# one whose refit.csv reached refit_steps is skipped, any other is redone.
+#   scripts/refit-experiment.sh EXPDIR [quick|medium|full]
+# Environment as scripts/experiment.sh, plus SM_SOURCE_RESULTS: where the source
+# experiment's results are (default: experiments/<source>/results).
+set -uo pipefail
+fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
+
+exp=${1%/}
+size=${2:-quick}
+here=$(dirname "$0")
+name=$(basename "$exp")
+bin=${SM_BIN:-build/simsiam-mi}
+jobs=${JOBS:-$(nproc)}
+source_name=$(tr -d '[:space:]' <"$exp/source")
+source_exp=$(dirname "$exp")/$source_name
+[ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
+source_results=${SM_SOURCE_RESULTS:-$source_exp/results}
+results=${SM_RESULTS:-$exp/results}/$size
+
+SM_RESULTS=$source_results "$here/experiment.sh" "$source_exp" "$size" || fail "the source experiment $source_name failed"
+
+runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
+size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$here/keys.awk" "$exp/$size.config") || exit 1
+mapfile -t run_lines <<<"$runs_text"
+mapfile -t size_keys <<<"$size_text"
+[ -n "$size_text" ] || size_keys=()
+refit_steps=$(printf '%s\n' "${size_keys[@]}" | sed -n 's/^refit_steps=//p' | tail -1)
+mkdir -p "$results" || fail "cannot create the results directory ($results)"
+
+# The kept checkpoint of source run $1 at position $2 (early, middle, late).
+checkpoint_of() {
+  local dir=$source_results/$size/$1 files
+  mapfile -t files < <(ls "$dir"/checkpoint-*.bin 2>/dev/null | sed 's/.*checkpoint-\([0-9]*\)\.bin$/\1 &/' | sort -n | cut -d' ' -f2)
+  [ ${#files[@]} -gt 0 ] || return 1
+  case $2 in
+    early) echo "${files[0]}" ;;
+    middle) echo "${files[$(((${#files[@]} - 1) / 2))]}" ;;
+    late) echo "${files[-1]}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The refit_step of refit.csv's last row (empty when there is none).
+last_refit_step() { [ -f "$1/refit.csv" ] && awk -F, 'NR > 1 { s = $1 } END { print s }' "$1/refit.csv"; }
+
+status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
+trap 'rm -f "$status_file"' EXIT
+
+refit_one() {
+  local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt rc start=$SECONDS
+  if ! ckpt=$(checkpoint_of "$src" "$when"); then
+    echo "1 $run" >>"$status_file"
+    echo "refit $run: no kept checkpoint in $source_results/$size/$src (checkpoint_keep = 1?)" >&2
+    return
+  fi
+  mkdir -p "$dir"
+  local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" out="$dir")
+  echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/refit.log"
+  "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
+  rc=$?
+  echo "$rc $run" >>"$status_file"
+  if [ $rc -eq 0 ]; then echo "refit $run: done in $((SECONDS - start)) s ($ckpt)"
+  else echo "refit $run: failed (exit $rc), log $dir/refit.log" >&2; fi
+}
+
+echo "experiment $name ($size): ${#run_lines[@]} refits of $source_name, up to $jobs at once, results in $results"
+skipped=0
+for line in "${run_lines[@]}"; do
+  read -r -a words <<<"$line"
+  run=${words[0]} src="" when="" reinit=""
+  for kv in "${words[@]:1}"; do
+    case $kv in source=*) src=${kv#*=} ;; checkpoint=*) when=${kv#*=} ;; refit_reinit=*) reinit=${kv#*=} ;;
+      *) fail "unknown key in $exp/runs: $kv (source, checkpoint, refit_reinit)" 2 ;; esac
+  done
+  [ -n "$src" ] && [ -n "$when" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
+  if [ -n "$refit_steps" ] && [ "$(last_refit_step "$results/$run")" = "$refit_steps" ]; then
+    echo "refit $run: skipped (finished: $results/$run/refit.csv)"
+    skipped=$((skipped + 1))
+    continue
+  fi
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  refit_one "$run" "$src" "$when" "$reinit" &
+done
+wait
+
+failed=$(awk '$1 != 0' "$status_file" | wc -l)
+ran=$(wc -l <"$status_file")
+echo "experiment $name ($size): $((ran - failed)) refits finished, $skipped skipped, $failed failed"
+[ "$failed" -eq 0 ] || exit 1
