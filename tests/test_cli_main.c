@@ -10,7 +10,7 @@
 
 #include "support/support.h"
 
-static const char *SUBCOMMANDS[] = {"train", "estimate", "embed", "eval", "track"};
+static const char *SUBCOMMANDS[] = {"train", "estimate", "embed", "eval", "track", "refit"};
 
 static void test_help_lists_every_subcommand(void **state)
 {
@@ -36,6 +36,36 @@ static void test_version(void **state)
     assert_int_equal(sm_test_lines(out), 1);
     free(out);
     free(err);
+}
+
+/* The last "Core: NAME" line OpenBLAS prints at load (OPENBLAS_VERBOSE=2)
+ * when the CLI runs with env (the exec'd process prints last). */
+static void blas_core(const char *env, char *core, size_t n)
+{
+    char cmd[512], *out, *err;
+    snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE %s OPENBLAS_VERBOSE=2 %s --version", env, sm_test_bin());
+    assert_int_equal(sm_test_run(cmd, &out, &err), 0);
+    const char *at = NULL;
+    for (const char *s = out; (s = strstr(s, "Core: ")); s++) at = s + 6;
+    for (const char *s = err; (s = strstr(s, "Core: ")); s++) at = s + 6;
+    assert_non_null(at);
+    snprintf(core, n, "%.*s", (int)strcspn(at, "\n"), at);
+    free(out);
+    free(err);
+}
+
+/* OpenBLAS's generic Prescott fallback on a CPU with AVX2/AVX-512 is
+ * replaced by the kernels it has (the CLI runs itself again); a user's own
+ * OPENBLAS_CORETYPE stands. */
+static void test_better_blas_kernels(void **state)
+{
+    (void)state;
+    char core[64];
+    blas_core("", core, sizeof core);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) assert_string_not_equal(core, "Prescott");
+    blas_core("OPENBLAS_CORETYPE=Prescott", core, sizeof core);
+    assert_string_equal(core, "Prescott");
 }
 
 static void test_every_subcommand_has_help(void **state)
@@ -83,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_every_subcommand),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_better_blas_kernels),
         cmocka_unit_test(test_every_subcommand_has_help),
         cmocka_unit_test(test_unknown_command_is_usage_error_with_suggestion),
         cmocka_unit_test(test_unknown_option_is_usage_error),

@@ -1,11 +1,13 @@
 #include "core/threads.h"
 
 #include <omp.h>
+#include <string.h>
 #include <unistd.h>
 
 /* OpenBLAS's own API (declared in its cblas.h, which we keep out of core). */
 void openblas_set_num_threads(int num_threads);
 char *openblas_get_config(void);
+char *openblas_get_corename(void);
 
 int sm_threads_available(void)
 {
@@ -23,3 +25,16 @@ void sm_threads_set(int n)
 int sm_threads_get(void) { return omp_get_max_threads(); }
 
 const char *sm_threads_blas_config(void) { return openblas_get_config(); }
+
+const char *sm_threads_blas_core(void) { return openblas_get_corename(); }
+
+const char *sm_threads_blas_better_core(void)
+{
+    if (strcmp(sm_threads_blas_core(), "Prescott") != 0) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}

@@ -12,4 +12,16 @@ int sm_threads_get(void);
  * is linked: GSL's reference CBLAS has no such symbol. */
 const char *sm_threads_blas_config(void);
 
+/* The kernel family OpenBLAS runs (openblas_get_corename(): "Haswell",
+ * "SkylakeX", "Prescott", ...). */
+const char *sm_threads_blas_core(void);
+
+/* The kernel family OpenBLAS should have picked when it fell back to its
+ * generic "Prescott" kernels on a CPU its CPUID table does not know (seen on
+ * virtual "Intel Xeon Processor" CPUs with AVX-512: sgemm ~2.3x slower):
+ * "SkylakeX" with AVX-512 F/DQ/BW/VL, "Haswell" with AVX2 and FMA; NULL when
+ * OpenBLAS's own choice stands.  OpenBLAS reads OPENBLAS_CORETYPE once, when
+ * it is loaded, so only a new process can use the answer (src/cli/main.c). */
+const char *sm_threads_blas_better_core(void);
+
 #endif
