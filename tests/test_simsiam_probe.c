@@ -177,6 +177,32 @@ static const char *tiny_checkpoint(void)
 
 /* The restored model holds the checkpoint's arrays, and sm_model_embed_dataset is
  * sm_model_embed of the gathered images. */
+/* Hand case: 2 training images of 1 × 1 × 2 pixels {0, 255}, {51, 102}
+ * and one test image {255, 0}: pixels are byte / 255; centred, the training
+ * mean (0.1, 0.7) is subtracted from both splits. */
+static void test_pixel_features(void **state)
+{
+    (void)state;
+    sm_dataset train, test;
+    sm_status st;
+    assert_int_equal(sm_dataset_alloc(&train, 2, 1, 1, 2, 2, &st), SM_OK);
+    assert_int_equal(sm_dataset_alloc(&test, 1, 1, 1, 2, 2, &st), SM_OK);
+    const uint8_t tr[] = {0, 255, 51, 102}, te[] = {255, 0};
+    memcpy(train.pixels, tr, sizeof tr);
+    memcpy(test.pixels, te, sizeof te);
+    float ftrain[4], ftest[2];
+    assert_int_equal(sm_probe_pixel_features(&train, &test, 0, ftrain, ftest, &st), SM_OK);
+    const float raw[] = {0.0f, 1.0f, 0.2f, 0.4f};
+    for (int i = 0; i < 4; i++) assert_true(fabsf(ftrain[i] - raw[i]) < 1e-7f);
+    assert_true(ftest[0] == 1.0f && ftest[1] == 0.0f);
+    assert_int_equal(sm_probe_pixel_features(&train, &test, 1, ftrain, ftest, &st), SM_OK);
+    const float centred[] = {-0.1f, 0.3f, 0.1f, -0.3f}, test_centred[] = {0.9f, -0.7f};
+    for (int i = 0; i < 4; i++) assert_true(fabsf(ftrain[i] - centred[i]) < 1e-6f);
+    for (int i = 0; i < 2; i++) assert_true(fabsf(ftest[i] - test_centred[i]) < 1e-6f);
+    sm_dataset_free(&train);
+    sm_dataset_free(&test);
+}
+
 static void test_restore_and_embed(void **state)
 {
     (void)state;
@@ -237,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_matches_finite_differences),
+        cmocka_unit_test(test_pixel_features),
         cmocka_unit_test(test_loss_at_zero_is_log_k),
         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_two_blobs),

@@ -1,8 +1,12 @@
-/* simsiam-mi eval --checkpoint F [--probe knn|linear] (DESIGN.md §2): the
- * label accuracy on the test split of a checkpoint's frozen encoder, with the
- * training split as the kNN bank (src/simsiam/knn_monitor.h) or as the linear
- * probe's training set (src/simsiam/probe.h, default options).  One JSON line:
- * {"probe":"knn","accuracy":0.8123,"n_train":60000,"n_test":10000,"seconds":1.2} */
+/* simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|
+ * pixels|pixels-centred] (DESIGN.md §2): the label accuracy on the test split
+ * of a checkpoint's frozen encoder, with the training split as the kNN bank
+ * (src/simsiam/knn_monitor.h) or as the linear probe's training set
+ * (src/simsiam/probe.h, default options); --features pixels and
+ * pixels-centred measure the raw-pixel baselines the same way (on the
+ * checkpoint's data set, or without --checkpoint the default one).  One JSON
+ * line: {"probe":"knn","features":"encoder","accuracy":0.8123,"n_train":60000,
+ * "n_test":10000,"seconds":1.2} */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,39 +17,58 @@
 #include "simsiam/knn_monitor.h"
 #include "simsiam/probe.h"
 
-/* Encoder features of both splits, then the probe of probe.h. */
-static int linear_accuracy(sm_model *m, const sm_dataset *train, const sm_dataset *test, double *acc, sm_status *st)
+typedef enum { FEATURES_ENCODER, FEATURES_PIXELS, FEATURES_PIXELS_CENTRED } feature_kind;
+static const char *const FEATURE_NAMES[] = {"encoder", "pixels", "pixels-centred"};
+
+/* Features of both splits (*d columns each; free both): the encoder's f, or
+ * the raw-pixel baselines. */
+static int features(feature_kind kind, sm_model *m, const sm_dataset *train, const sm_dataset *test, float **ftrain,
+                    float **ftest, size_t *d, sm_status *st)
 {
-    size_t d = m->features;
-    float *ftrain = sm_mem_alloc_aligned(train->n * d, sizeof *ftrain, st);
-    float *ftest = ftrain ? sm_mem_alloc_aligned(test->n * d, sizeof *ftest, st) : NULL;
-    int rc = ftest ? SM_OK : (st ? st->code : SM_ERR_DATA);
-    if (!rc) rc = sm_model_embed_dataset(m, train, train->n, ftrain, NULL, st);
-    if (!rc) rc = sm_model_embed_dataset(m, test, test->n, ftest, NULL, st);
-    sm_probe_opts o;
-    sm_probe_defaults(&o);
-    if (!rc)
-        rc = sm_probe_linear(ftrain, train->labels, train->n, ftest, test->labels, test->n, d, train->classes, &o, acc,
-                             st);
-    sm_mem_free(ftrain);
-    sm_mem_free(ftest);
-    return rc;
+    *d = kind == FEATURES_ENCODER ? m->features : sm_dataset_image_size(train);
+    *ftrain = sm_mem_alloc_aligned(train->n * *d, sizeof **ftrain, st);
+    *ftest = *ftrain ? sm_mem_alloc_aligned(test->n * *d, sizeof **ftest, st) : NULL;
+    if (!*ftest) return st ? st->code : SM_ERR_DATA;
+    if (kind != FEATURES_ENCODER)
+        return sm_probe_pixel_features(train, test, kind == FEATURES_PIXELS_CENTRED, *ftrain, *ftest, st);
+    int rc = sm_model_embed_dataset(m, train, train->n, *ftrain, NULL, st);
+    return rc ? rc : sm_model_embed_dataset(m, test, test->n, *ftest, NULL, st);
 }
 
-static int evaluate(const char *checkpoint, int linear, sm_status *st)
+/* The data (and, for the encoder, the model): from the checkpoint, or for
+ * the pixel baselines without one, from the default configuration. */
+static int load(const char *checkpoint, feature_kind kind, sm_config *cfg, sm_dataset *train, sm_dataset *test,
+                sm_model **m, sm_status *st)
+{
+    int rc = checkpoint && kind == FEATURES_ENCODER ? sm_probe_restore(checkpoint, "train", cfg, train, m, st)
+             : checkpoint                         ? sm_probe_read_config(checkpoint, NULL, 0, cfg, st)
+                                                  : sm_config_load(cfg, NULL, 0, NULL, st);
+    if (!rc && kind != FEATURES_ENCODER) rc = sm_data_load(cfg, "train", train, st);
+    return rc ? rc : sm_data_load(cfg, "test", test, st);
+}
+
+static int evaluate(const char *checkpoint, int linear, feature_kind kind, sm_status *st)
 {
     double t0 = sm_timer_now(), acc = 0;
     sm_config cfg;
-    sm_dataset train, test = {0};
-    sm_model *m;
-    int rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st);
-    if (rc) return rc;
-    rc = sm_data_load(&cfg, "test", &test, st);
+    sm_dataset train = {0}, test = {0};
+    sm_model *m = NULL;
+    float *ftrain = NULL, *ftest = NULL;
+    size_t d = 0;
+    int rc = load(checkpoint, kind, &cfg, &train, &test, &m, st);
+    if (!rc) rc = features(kind, m, &train, &test, &ftrain, &ftest, &d, st);
+    sm_probe_opts o;
+    sm_probe_defaults(&o);
     if (!rc)
-        rc = linear ? linear_accuracy(m, &train, &test, &acc, st) : sm_knn_monitor_accuracy(m, &train, &test, &acc, st);
+        rc = linear ? sm_probe_linear(ftrain, train.labels, train.n, ftest, test.labels, test.n, d, train.classes, &o,
+                                      &acc, st)
+                    : sm_knn_monitor_accuracy_of(ftrain, &train, ftest, &test, d, &acc, st);
     if (!rc)
-        printf("{\"probe\":\"%s\",\"accuracy\":%.4f,\"n_train\":%zu,\"n_test\":%zu,\"seconds\":%.3f}\n",
-               linear ? "linear" : "knn", acc, train.n, test.n, sm_timer_now() - t0);
+        printf("{\"probe\":\"%s\",\"features\":\"%s\",\"accuracy\":%.4f,\"n_train\":%zu,\"n_test\":%zu,"
+               "\"seconds\":%.3f}\n", linear ? "linear" : "knn", FEATURE_NAMES[kind], acc, train.n, test.n,
+               sm_timer_now() - t0);
+    sm_mem_free(ftrain);
+    sm_mem_free(ftest);
     sm_model_free(m);
     sm_dataset_free(&train);
     sm_dataset_free(&test);
@@ -54,19 +77,24 @@ static int evaluate(const char *checkpoint, int linear, sm_status *st)
 
 int cli_eval(int argc, char **argv)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"probe", 1, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"probe", 1, NULL}, {"features", 1, NULL}};
     const size_t nopts = sizeof opts / sizeof opts[0];
     size_t npos = 0;
     int rc = cli_parse(argc, argv, 1, opts, nopts, NULL, 0, &npos);
     if (rc) return rc;
     const char *checkpoint = cli_get(opts, nopts, "checkpoint");
     const char *probe = cli_get(opts, nopts, "probe");
+    const char *feature = cli_get(opts, nopts, "features");
     if (!probe) probe = "knn";
-    if (!checkpoint) return cli_error(2, "missing --checkpoint F (see --help)");
+    feature_kind kind = FEATURES_ENCODER;
+    while (feature && kind <= FEATURES_PIXELS_CENTRED && strcmp(feature, FEATURE_NAMES[kind])) kind++;
+    if (kind > FEATURES_PIXELS_CENTRED)
+        return cli_error(2, "unknown --features '%s' (choose encoder, pixels or pixels-centred)", feature);
+    if (!checkpoint && kind == FEATURES_ENCODER) return cli_error(2, "missing --checkpoint F (see --help)");
     if (strcmp(probe, "knn") && strcmp(probe, "linear"))
         return cli_error(2, "unknown --probe '%s' (choose knn or linear)", probe);
     sm_status st;
     sm_status_clear(&st);
-    if (evaluate(checkpoint, !strcmp(probe, "linear"), &st)) return cli_fail(&st);
+    if (evaluate(checkpoint, !strcmp(probe, "linear"), kind, &st)) return cli_fail(&st);
     return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
 }

@@ -39,12 +39,15 @@ static const cli_command COMMANDS[] = {
      "  example: simsiam-mi embed --checkpoint runs/x/checkpoint.bin --out z.npy --views 2\n",
      cli_embed, NULL},
     {"eval", "kNN or linear-probe accuracy of a checkpoint",
-     "usage: simsiam-mi eval --checkpoint F [--probe knn|linear]\n"
+     "usage: simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|pixels|pixels-centred]\n"
      "  Accuracy on the test split of the frozen encoder's features f.  knn (default):\n"
      "  the training monitor's weighted 200-NN vote against the train split.  linear:\n"
      "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1,\n"
      "  momentum 0.9, wd 1e-4, seeded) on the train split.\n"
-     "  Output: {\"probe\":...,\"accuracy\":...,\"n_train\":...,\"n_test\":...,\"seconds\":...}\n"
+     "  --features pixels | pixels-centred: the raw-pixel baselines (byte / 255, optionally\n"
+     "  minus the training split's mean image) through the same probe; --checkpoint then only\n"
+     "  names the data set (default: the default configuration's, Fashion-MNIST).\n"
+     "  Output: {\"probe\":...,\"features\":...,\"accuracy\":...,\"n_train\":...,\"n_test\":...,\"seconds\":...}\n"
      "  example: simsiam-mi eval --checkpoint runs/x/checkpoint.bin --probe linear\n",
      cli_eval, NULL},
     {"track", "the tracking of a training run, offline, on a checkpoint",

@@ -105,30 +105,35 @@ int sm_knn_monitor_classify(const float *bank, const uint8_t *bank_labels, size_
     return SM_OK;
 }
 
-int sm_knn_monitor_accuracy(sm_model *m, const sm_dataset *train, const sm_dataset *test, double *acc,
-                            sm_status *st)
+int sm_knn_monitor_accuracy_of(float *bank, const sm_dataset *train, float *query, const sm_dataset *test, size_t d,
+                               double *acc, sm_status *st)
 {
-    size_t d = m->features;
-    float *bank = sm_mem_alloc_aligned(train->n * d, sizeof *bank, st);
-    float *query = bank ? sm_mem_alloc_aligned(test->n * d, sizeof *query, st) : NULL;
-    uint8_t *pred = query ? sm_mem_alloc(test->n, 1, st) : NULL;
-    int rc = pred ? SM_OK : (st ? st->code : SM_ERR_DATA);
-    if (!rc) rc = sm_model_embed_dataset(m, train, train->n, bank, NULL, st);
-    if (!rc) rc = sm_model_embed_dataset(m, test, test->n, query, NULL, st);
-    if (!rc) {
-        sm_knn_monitor_normalize(bank, train->n, d);
-        sm_knn_monitor_normalize(query, test->n, d);
-    }
-    if (!rc)
-        rc = sm_knn_monitor_classify(bank, train->labels, train->n, query, test->n, d, train->classes,
+    uint8_t *pred = sm_mem_alloc(test->n, 1, st);
+    if (!pred) return st ? st->code : SM_ERR_DATA;
+    sm_knn_monitor_normalize(bank, train->n, d);
+    sm_knn_monitor_normalize(query, test->n, d);
+    int rc = sm_knn_monitor_classify(bank, train->labels, train->n, query, test->n, d, train->classes,
                                      SM_KNN_MONITOR_K, SM_KNN_MONITOR_TEMPERATURE, pred, st);
     if (!rc) {
         size_t correct = 0;
         for (size_t i = 0; i < test->n; i++) correct += pred[i] == test->labels[i];
         *acc = (double)correct / (double)test->n;
     }
+    sm_mem_free(pred);
+    return rc;
+}
+
+int sm_knn_monitor_accuracy(sm_model *m, const sm_dataset *train, const sm_dataset *test, double *acc,
+                            sm_status *st)
+{
+    size_t d = m->features;
+    float *bank = sm_mem_alloc_aligned(train->n * d, sizeof *bank, st);
+    float *query = bank ? sm_mem_alloc_aligned(test->n * d, sizeof *query, st) : NULL;
+    int rc = query ? SM_OK : (st ? st->code : SM_ERR_DATA);
+    if (!rc) rc = sm_model_embed_dataset(m, train, train->n, bank, NULL, st);
+    if (!rc) rc = sm_model_embed_dataset(m, test, test->n, query, NULL, st);
+    if (!rc) rc = sm_knn_monitor_accuracy_of(bank, train, query, test, d, acc, st);
     sm_mem_free(bank);
     sm_mem_free(query);
-    sm_mem_free(pred);
     return rc;
 }

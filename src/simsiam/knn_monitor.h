@@ -37,6 +37,12 @@ int sm_knn_monitor_classify(const float *bank, const uint8_t *bank_labels, size_
                             const float *query, size_t n_query, size_t d, size_t classes, size_t k,
                             double temperature, uint8_t *pred, sm_status *st);
 
+/* Accuracy in [0, 1] of the vote above on given features: bank (train->n
+ * rows of d) against query (test->n rows), both l2-normalised in place
+ * first, labels from the splits.  SM_ERR_DATA if memory runs out. */
+int sm_knn_monitor_accuracy_of(float *bank, const sm_dataset *train, float *query, const sm_dataset *test, size_t d,
+                               double *acc, sm_status *st);
+
 /* Accuracy in [0, 1] of the monitor above for model m: train as the bank,
  * test as the queries (same image shape and class count as the model was
  * built for).  Uses view 0's activations (sm_model_embed): call it between

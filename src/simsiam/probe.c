@@ -91,6 +91,39 @@ int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dat
     return rc ? rc : sm_probe_restore_model(path, cfg, split, SM_PROBE_BATCH, data, m, st);
 }
 
+/* ---- raw-pixel baselines ------------------------------------------------- */
+
+static void gather_all(const sm_dataset *ds, float *out)
+{
+    enum { CHUNK = 1024 };
+    size_t idx[CHUNK], image = sm_dataset_image_size(ds);
+    for (size_t done = 0; done < ds->n; done += CHUNK) {
+        size_t n = ds->n - done < CHUNK ? ds->n - done : CHUNK;
+        for (size_t i = 0; i < n; i++) idx[i] = done + i;
+        sm_dataset_gather(ds, idx, n, out + done * image);
+    }
+}
+
+int sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, int centred, float *ftrain,
+                            float *ftest, sm_status *st)
+{
+    size_t d = sm_dataset_image_size(train);
+    gather_all(train, ftrain);
+    gather_all(test, ftest);
+    if (!centred) return SM_OK;
+    double *mean = sm_mem_alloc(d, sizeof *mean, st);
+    if (!mean) return st ? st->code : SM_ERR_DATA;
+    for (size_t i = 0; i < train->n; i++)
+        for (size_t j = 0; j < d; j++) mean[j] += ftrain[i * d + j];
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)train->n;
+    for (size_t i = 0; i < train->n; i++)
+        for (size_t j = 0; j < d; j++) ftrain[i * d + j] = (float)(ftrain[i * d + j] - mean[j]);
+    for (size_t i = 0; i < test->n; i++)
+        for (size_t j = 0; j < d; j++) ftest[i * d + j] = (float)(ftest[i * d + j] - mean[j]);
+    sm_mem_free(mean);
+    return SM_OK;
+}
+
 /* ---- linear probe --------------------------------------------------------- */
 
 void sm_probe_defaults(sm_probe_opts *o)

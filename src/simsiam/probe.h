@@ -55,6 +55,13 @@ int sm_probe_read_state(const char *path, const sm_config *cfg, size_t z_dim, ui
 int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *split, size_t max_batch,
                            sm_dataset *data, sm_model **m, sm_status *st);
 
+/* The baselines an encoder must beat: every image of train and test as its
+ * pixels (byte / 255, c·h·w floats per row) into ftrain and ftest, and with
+ * centred set, minus the TRAINING split's mean image (both splits).
+ * SM_ERR_DATA if memory runs out. */
+int sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, int centred, float *ftrain,
+                            float *ftest, sm_status *st);
+
 typedef struct {
     size_t epochs, batch;
     double lr, momentum, weight_decay;
