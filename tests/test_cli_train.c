@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "io/checkpoint.h"
+#include "simsiam/probe.h"
 #include "support/support.h"
 
 #define TINY "dataset=synthetic arch=mlp width=2 proj_hidden=16 z_dim=4 pred_hidden=4 batch=16 threads=1"
@@ -56,6 +59,103 @@ static void test_tiny_run_prints_summary(void **state)
     free(err);
 }
 
+#define LONG_RUN TINY " steps=3000 knn_every=5 track_every=250 track_samples=64 track_views=8 track_images=4"
+
+/* Every line of a CSV with its last `drop` columns cut (train.csv's seconds). */
+static char *without_last_column(char *csv)
+{
+    char *w = csv;
+    for (char *line = csv; *line;) {
+        char *end = strchr(line, '\n'), *cut = end;
+        while (cut > line && cut[-1] != ',') cut--;
+        size_t keep = (size_t)(cut - line);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+        line = end + 1;
+    }
+    *w = '\0';
+    return csv;
+}
+
+/* The parameters, momentum and BN statistics of two checkpoints are the
+ * same bits (their config, step and CSV sections hold paths and times). */
+static void same_sections(const char *path_a, const char *path_b)
+{
+    sm_status st;
+    sm_config cfg;
+    sm_dataset ds;
+    sm_model *m;
+    assert_int_equal(sm_probe_restore(path_a, "train", &cfg, &ds, &m, &st), SM_OK);
+    sm_ckpt *a, *b;
+    assert_int_equal(sm_ckpt_read(path_a, &a, &st), SM_OK);
+    assert_int_equal(sm_ckpt_read(path_b, &b, &st), SM_OK);
+    const char *names[] = {"params", "momentum", "bn_stats"};
+    const size_t counts[] = {m->n_params, m->n_params, m->n_stats};
+    for (int i = 0; i < 3; i++) {
+        const float *va, *vb;
+        assert_int_equal(sm_ckpt_get_f32(a, names[i], counts[i], &va, &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_f32(b, names[i], counts[i], &vb, &st), SM_OK);
+        assert_memory_equal(va, vb, counts[i] * sizeof *va);
+    }
+    sm_ckpt_free(a);
+    sm_ckpt_free(b);
+    sm_model_free(m);
+    sm_dataset_free(&ds);
+}
+
+/* SIGTERM at a random moment (printed) of a run: exit 143 with one line
+ * naming the step and the resume command; that command finishes the run with
+ * the same final parameters as a run never stopped and every CSV row once
+ * (train.csv up to its wall-clock column). */
+static void test_sigterm_then_resume(void **state)
+{
+    (void)state;
+    const char *whole = sm_test_path("sig_whole"), *cut = sm_test_path("sig_cut");
+    char cmd[8192], *out, *err;
+    snprintf(cmd, sizeof cmd, "train " LONG_RUN " out=%s", whole);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+
+    sm_rng rng;
+    sm_rng_seed(&rng, (uint64_t)time(NULL), 1);
+    double delay = 0.3 + 1.5 * sm_rng_uniform(&rng);
+    printf("# SIGTERM after %.2f s\n", delay);
+    snprintf(cmd, sizeof cmd, "%s train " LONG_RUN " out=%s & pid=$!; sleep %.2f; kill -TERM $pid; wait $pid",
+             sm_test_bin(), cut, delay);
+    int rc = sm_test_run(cmd, &out, &err);
+    if (rc == 0) fail_msg("the run finished before the signal (%.2f s); stderr: %s", delay, err);
+    assert_int_equal(rc, 143);
+    assert_string_equal(out, "");
+    const char *stop = strstr(err, "simsiam-mi: stopped by SIGTERM at step ");
+    assert_non_null(stop);
+    const char *resume = strstr(stop, "resume with: simsiam-mi train ");
+    assert_non_null(resume);
+    char again[8192];
+    resume += strlen("resume with: simsiam-mi ");
+    snprintf(again, sizeof again, "%.*s", (int)strcspn(resume, "\n"), resume);
+    assert_non_null(strstr(again, " resume="));
+    assert_null(strstr(err, "error"));
+    free(out);
+    free(err);
+
+    assert_int_equal(sm_test_cli(again, NULL, NULL), 0);
+    const char *names[] = {"checkpoint.bin", "eval.csv", "track.csv", "track_detail.csv", "train.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t na, nb;
+        char *a = sm_test_read(sm_test_join(whole, names[i]), &na), *b = sm_test_read(sm_test_join(cut, names[i]), &nb);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (i == 0) {
+            same_sections(sm_test_join(whole, names[i]), sm_test_join(cut, names[i]));
+        } else {
+            if (i == 4) without_last_column(a), without_last_column(b);
+            assert_string_equal(a, b);
+        }
+        free(a);
+        free(b);
+    }
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -84,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_run_prints_summary),
+        cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
     };

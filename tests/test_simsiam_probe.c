@@ -168,7 +168,7 @@ static const char *tiny_checkpoint(void)
     sm_status st;
     assert_int_equal(sm_config_load(&cfg, NULL, 11, all, &st), SM_OK);
     sm_train_result res;
-    int rc = sm_train_run(&cfg, &res, &st);
+    int rc = sm_train_run(&cfg, NULL, &res, &st);
     if (rc) fprintf(stderr, "%s\n", st.msg);
     assert_int_equal(rc, SM_OK);
     snprintf(path, sizeof path, "%s", sm_test_join(dir, "checkpoint.bin"));

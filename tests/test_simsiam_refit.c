@@ -44,7 +44,7 @@ static char *refit(const char *checkpoint, const char *out, const char *const *k
     sm_status_clear(&st);
     assert_int_equal(sm_probe_read_config(checkpoint, kv, n, &cfg, &st), SM_OK);
     snprintf(cfg.out, sizeof cfg.out, "%s", out);
-    int rc = sm_refit_run(checkpoint, &cfg, NULL, NULL, res, &st);
+    int rc = sm_refit_run(checkpoint, &cfg, NULL, res, &st);
     if (rc) fail_msg("refit: %s", st.msg);
     char *text = sm_test_read(sm_test_join(out, "refit.csv"), NULL);
     assert_non_null(text);
@@ -173,17 +173,17 @@ static void test_errors(void **state)
     assert_int_equal(sm_probe_read_config(ckpt, big, 1, &cfg, &st), SM_OK);
     snprintf(cfg.out, sizeof cfg.out, "%s", sm_test_path("refit_big"));
     sm_refit_result res;
-    assert_int_equal(sm_refit_run(ckpt, &cfg, NULL, NULL, &res, &st), SM_ERR_USAGE);
+    assert_int_equal(sm_refit_run(ckpt, &cfg, NULL, &res, &st), SM_ERR_USAGE);
     assert_non_null(strstr(st.msg, "70000"));
     const char *bad = sm_test_path("refit_not_a_checkpoint.bin");
     sm_test_write_text(bad, "not a checkpoint\n");
     sm_status_clear(&st);
     cfg.refit_batch = 64;
-    assert_int_equal(sm_refit_run(bad, &cfg, NULL, NULL, &res, &st), SM_ERR_DATA);
+    assert_int_equal(sm_refit_run(bad, &cfg, NULL, &res, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, bad));
     snprintf(cfg.out, sizeof cfg.out, "/nonexistent/dir/refit");
     sm_status_clear(&st);
-    assert_int_equal(sm_refit_run(ckpt, &cfg, NULL, NULL, &res, &st), SM_ERR_DATA);
+    assert_int_equal(sm_refit_run(ckpt, &cfg, NULL, &res, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "/nonexistent/dir/refit"));
 }
 

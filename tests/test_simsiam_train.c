@@ -39,7 +39,7 @@ static int train(int n, const char *const *overrides, sm_train_result *r, sm_sta
 {
     sm_config cfg;
     load_config(&cfg, n, overrides);
-    return sm_train_run(&cfg, r, st);
+    return sm_train_run(&cfg, NULL, r, st);
 }
 
 static const char *out_file(const char *dir, const char *name)

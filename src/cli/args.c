@@ -151,3 +151,9 @@ int cli_check_keys(const char *command, const char **kv, size_t n, const char *c
     }
     return 0;
 }
+
+void cli_print_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "simsiam-mi: warning: %s\n", msg);
+}

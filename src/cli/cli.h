@@ -48,6 +48,9 @@ int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double d
  * keys: the offline commands change only what does not alter the model. */
 int cli_check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed);
 
+/* "simsiam-mi: warning: <msg>" on stderr: the warning hook of core/hooks.h. */
+void cli_print_warning(void *ctx, const char *msg);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t cli_edit_distance(const char *a, const char *b);
 

@@ -29,11 +29,11 @@ static void default_out(const char *path, int reinit, char *out, size_t n)
              reinit ? "reinit" : "continue");
 }
 
-static void progress(void *ctx, uint64_t done, uint64_t total, double nll_full)
+static void progress(void *ctx, const sm_progress *p)
 {
     (void)ctx;
-    fprintf(stderr, "refit step %llu/%llu nll_full %.4f\n", (unsigned long long)done, (unsigned long long)total,
-            nll_full);
+    fprintf(stderr, "refit step %llu/%llu nll_full %.4f\n", (unsigned long long)p->done, (unsigned long long)p->total,
+            p->loss);
 }
 
 static int refit(const char *checkpoint, const char **kv, size_t n, int has_out, sm_status *st)
@@ -43,7 +43,8 @@ static int refit(const char *checkpoint, const char **kv, size_t n, int has_out,
     if (rc) return rc;
     if (!has_out) default_out(checkpoint, (int)cfg.refit_reinit, cfg.out, sizeof cfg.out);
     sm_refit_result res;
-    rc = sm_refit_run(checkpoint, &cfg, progress, NULL, &res, st);
+    sm_hooks hooks = {progress, cli_print_warning, NULL, NULL};
+    rc = sm_refit_run(checkpoint, &cfg, &hooks, &res, st);
     if (rc) return rc;
     char out[2 * SM_CONFIG_TEXT_MAX + 8];
     sm_json_string(out, sizeof out, cfg.out);

@@ -1,12 +1,61 @@
 /* simsiam-mi train [--config FILE] [key=value ...] (DESIGN.md §2): resolve the
  * configuration, train (src/simsiam/train.h), print the summary as the last
- * stdout line. */
+ * stdout line.  Progress on stderr: on a terminal one line rewritten with
+ * '\r' every step, otherwise a line every max(10, total / 100) steps and at
+ * the last, e.g. "step 10/200 epoch 0 loss -0.51 img/s 812 eta 0:03:12".
+ * SIGINT or SIGTERM: the trainer finishes its step and writes the checkpoint
+ * (train.h), then one line says how to resume and the exit code is 130 or
+ * 143 (128 + the signal); a second signal kills at once. */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "io/config.h"
 #include "simsiam/train.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* SIGINT and SIGTERM set stop_signal once, then take their default action. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void draw_progress(void *ctx, const sm_progress *p)
+{
+    const int *tty = ctx;
+    int last = p->done == p->total;
+    uint64_t every = p->total / 100 > 10 ? p->total / 100 : 10;
+    if (!*tty && p->done % every != 0 && !last) return;
+    long s = (long)(p->eta_seconds + 0.5);
+    fprintf(stderr, "%sstep %llu/%llu epoch %llu loss %.4g img/s %.0f eta %ld:%02ld:%02ld%s", *tty ? "\r" : "",
+            (unsigned long long)p->done, (unsigned long long)p->total, (unsigned long long)p->epoch, p->loss,
+            p->images_per_s, s / 3600, s / 60 % 60, s % 60, *tty && !last ? "" : "\n");
+    fflush(stderr);
+}
+
+/* "stopped by SIGTERM at step 120/2000; resume with: simsiam-mi train ARGS resume=CKPT" */
+static int report_stop(const sm_train_result *r, int argc, char **argv)
+{
+    int sig = stop_signal;
+    fprintf(stderr, "%ssimsiam-mi: stopped by %s at step %llu/%llu; checkpoint written; resume with: simsiam-mi",
+            isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)r->steps,
+            (unsigned long long)r->total);
+    for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
+    fprintf(stderr, " resume=%s\n", r->checkpoint);
+    return 128 + sig;
+}
 
 int cli_train(int argc, char **argv)
 {
@@ -21,8 +70,12 @@ int cli_train(int argc, char **argv)
     if (!rc && sm_config_load(&cfg, cli_get(opts, 1, "config"), (int)n, assignments, &st)) rc = cli_fail(&st);
     sm_mem_free(assignments);
     if (rc) return rc;
+    int tty = isatty(STDERR_FILENO);
+    sm_hooks hooks = {draw_progress, cli_print_warning, &tty, &stop_signal};
+    catch_stop_signals();
     sm_train_result res;
-    if (sm_train_run(&cfg, &res, &st)) return cli_fail(&st);
+    if (sm_train_run(&cfg, &hooks, &res, &st)) return cli_fail(&st);
+    if (res.stopped) return report_stop(&res, argc, argv);
     char line[SM_TRAIN_JSON_MAX];
     sm_train_summary_json(&res, line, sizeof line);
     printf("%s\n", line);

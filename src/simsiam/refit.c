@@ -129,14 +129,13 @@ static int write_rows(const refitter *f, sm_status *st)
     return sm_atomic_commit(&af, st);
 }
 
-static int track_event(refitter *f, uint64_t r, sm_status *st)
+static int track_event(refitter *f, uint64_t r, const sm_hooks *hooks, sm_status *st)
 {
     sm_track_row *row = &f->rows[f->n_rows];
     int rc = sm_tracker_event(f->tracker, f->m, f->pred, f->ckpt_step, row, st);
     if (rc) return rc;
     row->refit_step = r;
-    if (row->warning[0])
-        fprintf(stderr, "simsiam-mi: warning: tracking at refit step %llu: %s\n", (unsigned long long)r, row->warning);
+    if (row->warning[0]) sm_hooks_warn(hooks, "tracking at refit step %llu: %s", (unsigned long long)r, row->warning);
     f->n_rows++;
     return write_rows(f, st);
 }
@@ -150,8 +149,8 @@ static int make_out(const sm_config *cfg, sm_status *st)
     return sm_config_write(path, cfg, st);
 }
 
-int sm_refit_run(const char *path, const sm_config *cfg, sm_refit_progress progress, void *ctx,
-                 sm_refit_result *res, sm_status *st)
+int sm_refit_run(const char *path, const sm_config *cfg, const sm_hooks *hooks, sm_refit_result *res,
+                 sm_status *st)
 {
     refitter f = {.cfg = cfg};
     sm_threads_set((int)cfg->threads);
@@ -160,8 +159,9 @@ int sm_refit_run(const char *path, const sm_config *cfg, sm_refit_progress progr
     if (!rc) rc = setup(&f, path, st);
     for (uint64_t r = 0; !rc; r++) {
         if (sm_refit_tracked(r, total)) {
-            rc = track_event(&f, r, st);
-            if (!rc && progress) progress(ctx, r, total, f.rows[f.n_rows - 1].nll_full);
+            rc = track_event(&f, r, hooks, st);
+            sm_progress p = {.done = r, .total = total, .loss = rc ? NAN : f.rows[f.n_rows - 1].nll_full};
+            if (!rc) sm_hooks_progress(hooks, &p);
         }
         if (rc || r == total) break;
         rc = refit_step(&f, r, st);

@@ -36,12 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hooks.h"
 #include "core/status.h"
 #include "io/config.h"
-
-/* Progress: called after each tracking event with the steps done and the
- * total (may be NULL). */
-typedef void (*sm_refit_progress)(void *ctx, uint64_t done, uint64_t total, double nll_full);
 
 typedef struct {
     uint64_t checkpoint_step; /* the encoder's training step */
@@ -52,7 +49,10 @@ typedef struct {
 /* Is r one of the tracked refit steps (0, powers of two, total)? */
 int sm_refit_tracked(uint64_t r, uint64_t total);
 
-int sm_refit_run(const char *path, const sm_config *cfg, sm_refit_progress progress, void *ctx,
-                 sm_refit_result *res, sm_status *st);
+/* hooks (may be NULL, core/hooks.h): progress after each tracking event
+ * (loss = that event's E[NLL_full]) and tracking warnings; a refit is
+ * redone rather than resumed, so hooks->stop is not used. */
+int sm_refit_run(const char *path, const sm_config *cfg, const sm_hooks *hooks, sm_refit_result *res,
+                 sm_status *st);
 
 #endif

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/threads.h"
@@ -74,7 +73,8 @@ typedef struct {
     sm_augment aug;
     sm_sgd_group groups[2];
     float *x1, *x2;
-    size_t batch, spe, total, log_every, progress_every;
+    size_t batch, spe, total, log_every;
+    const sm_hooks *hooks;
     size_t step; /* steps done */
     sm_tracker *tracker; /* NULL when track_every = 0 */
     text_buf train_rows, eval_rows, track_rows, detail_rows;
@@ -83,7 +83,7 @@ typedef struct {
     double local_seconds, timed_seconds;
     size_t timed_steps;
     double last_loss, knn_acc;
-    int tty;
+    int stopped; /* the hooks asked for a stop; the loop ended early */
     char ckpt_path[PATH_MAX_LEN], last_ckpt[PATH_MAX_LEN];
 } trainer;
 
@@ -169,7 +169,6 @@ static void plan_steps(trainer *t)
     t->total = t->cfg.steps > 0 ? (size_t)t->cfg.steps : (size_t)t->cfg.epochs * t->spe;
     size_t span = t->spe < t->total ? t->spe : t->total;
     t->log_every = span / 50 > 1 ? span / 50 : 1;
-    t->progress_every = t->total / 100 > 10 ? t->total / 100 : 10;
 }
 
 /* ---- checkpoints ---------------------------------------------------------- */
@@ -363,7 +362,10 @@ static void fill_result(const trainer *t, sm_train_result *r)
     r->images_per_s = images_per_s(t);
     r->final_loss = t->last_loss;
     r->knn_acc = t->cfg.knn_every > 0 ? t->knn_acc : NAN;
+    r->total = t->total;
+    r->stopped = t->stopped;
     snprintf(r->out, sizeof r->out, "%s", t->cfg.out);
+    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", t->ckpt_path);
 }
 
 size_t sm_train_summary_json(const sm_train_result *r, char *buf, size_t n)
@@ -467,22 +469,11 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
     return SM_OK;
 }
 
-static void format_eta(char *buf, size_t n, double seconds)
-{
-    long s = (long)(seconds + 0.5);
-    snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-}
-
 static void report_progress(const trainer *t)
 {
-    int last = t->step == t->total;
-    if (!t->tty && t->step % t->progress_every != 0 && !last) return;
-    char eta[32];
-    format_eta(eta, sizeof eta, t->local_seconds / (double)t->local_steps * (double)(t->total - t->step));
-    fprintf(stderr, "%sstep %zu/%zu epoch %zu loss %.4g img/s %.0f eta %s%s", t->tty ? "\r" : "", t->step,
-            t->total, (t->step - 1) / t->spe, t->last_loss, images_per_s(t), eta,
-            t->tty && !last ? "" : "\n");
-    fflush(stderr);
+    sm_progress p = {t->step, t->total, (t->step - 1) / t->spe, t->last_loss, images_per_s(t),
+                     t->local_seconds / (double)t->local_steps * (double)(t->total - t->step)};
+    sm_hooks_progress(t->hooks, &p);
 }
 
 static int run_monitor(trainer *t, sm_status *st)
@@ -501,7 +492,7 @@ static int run_tracker(trainer *t, sm_status *st)
     sm_track_row row;
     int rc = sm_tracker_event(t->tracker, t->m, t->pred, t->step, &row, st);
     if (rc) return rc;
-    if (row.warning[0]) fprintf(stderr, "simsiam-mi: warning: tracking at step %zu: %s\n", t->step, row.warning);
+    if (row.warning[0]) sm_hooks_warn(t->hooks, "tracking at step %zu: %s", t->step, row.warning);
     char line[SM_TRACK_LINE_MAX];
     sm_track_format(&row, SM_TRACK_CSV, line, sizeof line);
     rc = text_append(&t->track_rows, st, "%s\n", line);
@@ -552,6 +543,11 @@ static int train_loop(trainer *t, sm_status *st)
         t->last_loss = loss;
         report_progress(t);
         if ((rc = after_step(t, loss, zs, st))) return rc;
+        if (t->step < t->total && sm_hooks_stop_requested(t->hooks)) {
+            t->stopped = 1;
+            rc = write_checkpoint(t, st);
+            return rc ? rc : write_csvs(t, st);
+        }
     }
     return SM_OK;
 }
@@ -564,7 +560,6 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     t->batch = (size_t)cfg->batch;
     t->last_loss = NAN;
     t->knn_acc = NAN;
-    t->tty = isatty(STDERR_FILENO);
     int rc = check_config(cfg, st);
     if (rc) return rc;
     sm_threads_set((int)cfg->threads);
@@ -601,17 +596,18 @@ static void trainer_close(trainer *t)
     sm_mem_free(t);
 }
 
-int sm_train_run(const sm_config *cfg, sm_train_result *res, sm_status *st)
+int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st)
 {
     trainer *t = sm_mem_alloc(1, sizeof *t, st); /* two configurations: too big for the stack */
     if (!t) return st ? st->code : SM_ERR_DATA;
+    t->hooks = hooks;
     int rc = trainer_open(t, cfg, st);
     if (!rc) rc = train_loop(t, st);
     if (!rc && t->local_steps == 0) { /* resumed at the total: the outputs still describe the run */
         rc = write_checkpoint(t, st);
         if (!rc) rc = write_csvs(t, st);
     }
-    if (!rc) rc = write_summary(t, st);
+    if (!rc && !t->stopped) rc = write_summary(t, st);
     if (!rc) fill_result(t, res);
     trainer_close(t);
     return rc;

@@ -93,15 +93,14 @@
  * pred_mode=B (PATH)".  A checkpoint past the configured total is
  * SM_ERR_USAGE.
  *
- * Progress goes to stderr: when stderr is a terminal one line rewritten with
- * '\r' every step, otherwise a plain line every max(10, total / 100) steps
- * and at the last, e.g. "step 10/200 epoch 0 loss -0.51 img/s 812 eta 0:03:12". */
+ * Progress goes to hooks->progress after every step (the CLI draws it). */
 #ifndef SM_SIMSIAM_TRAIN_H
 #define SM_SIMSIAM_TRAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hooks.h"
 #include "core/status.h"
 #include "io/config.h"
 
@@ -117,13 +116,22 @@ typedef struct {
                             steps if it ran 3 or fewer; 0 if none) */
     double final_loss;   /* loss of the last step (from the checkpoint if this call ran none) */
     double knn_acc;      /* last kNN monitor accuracy, NaN when off */
+    uint64_t total;      /* the configured steps */
+    int stopped;         /* hooks->stop ended the run before total (no summary.json) */
     char out[SM_CONFIG_TEXT_MAX];
+    char checkpoint[SM_CONFIG_TEXT_MAX + 32]; /* OUT/checkpoint.bin: what resume= takes */
 } sm_train_result;
 
 /* Train as configured (cfg as sm_config_load leaves it); fills *res on
- * success.  Never exits; failures are SM_ERR_DATA (data, files, NaN, memory)
- * or SM_ERR_USAGE (impossible configuration, e.g. batch > n_train). */
-int sm_train_run(const sm_config *cfg, sm_train_result *res, sm_status *st);
+ * success.  Never exits, never prints; failures are SM_ERR_DATA (data,
+ * files, NaN, memory) or SM_ERR_USAGE (impossible configuration, e.g.
+ * batch > n_train).  hooks (may be NULL, core/hooks.h): progress after every
+ * step, tracking warnings, and the stop flag: when it is set, the step in
+ * progress and its logging, monitor and tracking finish, the checkpoint and
+ * CSVs are written as at a checkpoint, no summary.json, and the call returns
+ * SM_OK with res->stopped = 1; resume=res->checkpoint continues bit for bit,
+ * with every CSV row once. */
+int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st);
 
 
 /* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}
