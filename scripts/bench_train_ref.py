@@ -2,14 +2,8 @@
 """PyTorch reference of `simsiam-mi train dataset=random arch=resnet`, for `make bench`.
 
 Dev-only (python3-torch; never used by the C program).  The same network as
-DESIGN.md §3 and src/simsiam/model.c, on 1 x 28 x 28 inputs:
-  encoder    conv3x3(1->w) BN ReLU; BasicBlocks (w, s1), (2w, s2), (4w, s2), each
-             conv3x3 BN ReLU conv3x3 BN (+ shortcut) ReLU, the shortcut a 1x1 conv
-             (stride s, no padding) + BN when the shape changes; global average pool
-  projector  Linear(4w->512) BN ReLU, Linear(512->512) BN ReLU, Linear(512->64) BN(affine=False)
-  predictor  Linear(64->128) BN ReLU, Linear(128->64, bias)
-Every conv and Linear is without bias except the predictor's last Linear; every
-BN is affine except the projector's last.  Loss: L = 1/2 D(p1, sg(z2)) +
+DESIGN.md §3 and src/simsiam/model.c (simsiam_torch.py), resnet on 1 x 28 x 28
+inputs with P = 512, z_dim = 64, H = 128.  Loss: L = 1/2 D(p1, sg(z2)) +
 1/2 D(p2, sg(z1)), D = -mean cosine, sg = detach.  torch.optim.SGD(lr 0.03,
 momentum 0.9, weight_decay 5e-4) on all parameters (BN included, as ours).
 The two views are separate forward passes (BatchNorm statistics per view), as
@@ -38,7 +32,8 @@ import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from simsiam_torch import SimSiam, symmetric_loss
 
 IMAGE = (1, 28, 28)
 PROJ_HIDDEN, Z_DIM, PRED_HIDDEN = 512, 64, 128
@@ -46,52 +41,11 @@ LR, MOMENTUM, WEIGHT_DECAY = 0.03, 0.9, 5e-4
 POOL_BATCHES = 4  # distinct random batches cycled through, so no step reuses the last one's data
 
 
-def conv_bn(c_in, c_out, k, stride):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out))
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, c_in, c_out, stride):
-        super().__init__()
-        self.a = conv_bn(c_in, c_out, 3, stride)
-        self.b = conv_bn(c_out, c_out, 3, 1)
-        changes = stride != 1 or c_out != c_in
-        self.shortcut = conv_bn(c_in, c_out, 1, stride) if changes else nn.Identity()
-
-    def forward(self, x):
-        return F.relu(self.b(F.relu(self.a(x))) + self.shortcut(x))
-
-
-def linear_bn_relu(n_in, n_out):
-    return [nn.Linear(n_in, n_out, bias=False), nn.BatchNorm1d(n_out), nn.ReLU()]
-
-
-class SimSiam(nn.Module):
-    def __init__(self, width):
-        super().__init__()
-        self.encoder = nn.Sequential(
-            conv_bn(IMAGE[0], width, 3, 1), nn.ReLU(),
-            BasicBlock(width, width, 1), BasicBlock(width, 2 * width, 2), BasicBlock(2 * width, 4 * width, 2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.projector = nn.Sequential(
-            *linear_bn_relu(4 * width, PROJ_HIDDEN), *linear_bn_relu(PROJ_HIDDEN, PROJ_HIDDEN),
-            nn.Linear(PROJ_HIDDEN, Z_DIM, bias=False), nn.BatchNorm1d(Z_DIM, affine=False))
-        self.predictor = nn.Sequential(*linear_bn_relu(Z_DIM, PRED_HIDDEN), nn.Linear(PRED_HIDDEN, Z_DIM))
-
-    def forward(self, x):
-        z = self.projector(self.encoder(x))
-        return z, self.predictor(z)
-
-
-def neg_cosine(p, z):
-    return -F.cosine_similarity(p, z.detach(), dim=1).mean()
-
-
 def train_step(model, opt, x1, x2):
     opt.zero_grad(set_to_none=True)
     z1, p1 = model(x1)  # separate passes: BatchNorm statistics per view
     z2, p2 = model(x2)
-    loss = 0.5 * neg_cosine(p1, z2) + 0.5 * neg_cosine(p2, z1)
+    loss = symmetric_loss("cosine", p1, p2, z1, z2)
     loss.backward()
     opt.step()
     return loss
@@ -127,7 +81,7 @@ def flops_per_image(model):
 def train(threads, warmup, steps, width, batch):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = SimSiam(width)
+    model = SimSiam("resnet", width, PROJ_HIDDEN, Z_DIM, PRED_HIDDEN, IMAGE)
     flops = flops_per_image(model)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     pool = torch.randint(0, 256, (POOL_BATCHES, batch, *IMAGE)).float() / 255

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
-#   scripts/deps.sh test       ... plus python3-numpy (dev-only: .npy round-trip test)
+#   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
+#                              PyTorch parity tests)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references)
 set -euo pipefail
 
@@ -22,7 +23,8 @@ command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ] || missing+=(dataset-fashion-mnist)
 
 case "${1:-}" in
-  test)  have_py numpy || missing+=(python3-numpy) ;;
+  test)  have_py numpy || missing+=(python3-numpy)
+         have_py torch || missing+=(python3-torch) ;;
   bench) have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)
          have_py torch || missing+=(python3-torch) ;;

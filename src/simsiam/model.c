@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -558,6 +559,22 @@ double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *
         m->fwd_n[v] = n;
     }
     return symmetric_loss_backward(m, n, loss, m->op_pred);
+}
+
+double sm_model_train_step(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss,
+                           const sm_sgd_group groups[2], long pred_steps)
+{
+    sm_model_zero_grads(m);
+    double total = sm_model_step_loss(m, x1, x2, n, loss);
+    if (!isfinite(total)) return total;
+    sm_sgd_step(groups, 2, m->params, m->grads, m->momentum);
+    for (long k = 1; k < pred_steps; k++) {
+        sm_model_zero_grads(m);
+        double pred_loss = sm_model_predictor_step_loss(m, n, loss);
+        if (!isfinite(pred_loss)) return pred_loss;
+        sm_sgd_step(groups + 1, 1, m->params, m->grads, m->momentum);
+    }
+    return total;
 }
 
 static void copy_rows(float *dst, const float *src, size_t rows, size_t cols)

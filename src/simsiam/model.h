@@ -183,6 +183,16 @@ double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss);
  * PREDICTOR's grads only.  2 <= n <= max_batch. */
 double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss);
 
+/* One optimiser step with the network's predictor h (steps 2–4 of
+ * train.h): zero grads; L = sm_model_step_loss; SGD on both groups; then
+ * pred_steps − 1 times: zero grads, sm_model_predictor_step_loss, SGD on the
+ * predictor group groups[1] alone.  groups come from sm_model_sgd_groups with
+ * lr, momentum and weight_decay set by the caller.  Returns L; a non-finite
+ * loss (L or an extra step's) ends the step before the SGD update it would
+ * feed and is returned instead.  grads keep the last gradient computed. */
+double sm_model_train_step(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss,
+                           const sm_sgd_group groups[2], long pred_steps);
+
 /* Inference-mode embedding of n images (any n >= 1, run in chunks of
  * max_batch through view 0's activations): rows of f (n × features), z and
  * p (n × z_dim); any of f, z, p may be NULL.  Uses the running statistics

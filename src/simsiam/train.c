@@ -407,10 +407,10 @@ static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm
                           "loss is %s at step %zu; no checkpoint was written yet", what, step_number);
 }
 
-/* Step 2 with the network's predictor h (pred_mode=sgd). */
-static int network_loss(trainer *t, double *loss, sm_status *st)
+/* Steps 2–4 with the network's predictor h (pred_mode=sgd). */
+static int network_step(trainer *t, double *loss, sm_status *st)
 {
-    *loss = sm_model_step_loss(t->m, t->x1, t->x2, t->batch, t->cfg.loss);
+    *loss = sm_model_train_step(t->m, t->x1, t->x2, t->batch, t->cfg.loss, t->groups, t->cfg.pred_steps);
     return isfinite(*loss) ? SM_OK : loss_not_finite(t, *loss, t->step + 1, st);
 }
 
@@ -440,6 +440,26 @@ static int closed_form_loss(trainer *t, double *loss, sm_status *st)
     return SM_OK;
 }
 
+/* Steps 2–3 with the closed-form predictor W: SGD on encoder + projector only. */
+static int closed_form_step(trainer *t, double *loss, sm_status *st)
+{
+    sm_model *m = t->m;
+    sm_model_zero_grads(m);
+    int rc = closed_form_loss(t, loss, st);
+    if (!rc) sm_sgd_step(t->groups, 1, m->params, m->grads, m->momentum);
+    return rc;
+}
+
+/* The groups' learning rates for step s (step 3 of train.h). */
+static void set_learning_rates(trainer *t, size_t s)
+{
+    double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
+    double lr = sm_schedule_lr(t->cfg.schedule, base, (double)s, (double)t->total);
+    t->groups[0].lr = (float)lr;
+    /* with a closed-form W the network's predictor is unused: not stepped, lr 0 in train.csv */
+    t->groups[1].lr = t->pred ? 0.0f : (float)(t->cfg.pred_lr_mult * (t->cfg.pred_fixed_lr ? base : lr));
+}
+
 /* Run step t->step (0-based), steps 1–4 of train.h; *zs = z_std. */
 static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
 {
@@ -448,24 +468,11 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
     if (b == 0 || t->local_steps == 0) sm_sampler_shuffle(&t->sampler, s / t->spe);
     sm_augment_batch(&t->aug, &t->train, sm_sampler_batch(&t->sampler, b), t->batch, s, t->x1, t->x2);
 
-    sm_model_zero_grads(m);
-    int rc = t->pred ? closed_form_loss(t, loss, st) : network_loss(t, loss, st);
+    set_learning_rates(t, s);
+    int rc = t->pred ? closed_form_step(t, loss, st) : network_step(t, loss, st);
     if (rc) return rc;
+    /* z of step 2: the predictor-only steps of step 4 leave it as it was */
     *zs = sm_track_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
-
-    double base = sm_schedule_scaled_lr(t->cfg.lr, t->batch);
-    double lr = sm_schedule_lr(t->cfg.schedule, base, (double)s, (double)t->total);
-    t->groups[0].lr = (float)lr;
-    /* with a closed-form W the network's predictor is unused: not stepped, lr 0 in train.csv */
-    t->groups[1].lr = t->pred ? 0.0f : (float)(t->cfg.pred_lr_mult * (t->cfg.pred_fixed_lr ? base : lr));
-    sm_sgd_step(t->groups, t->pred ? 1 : 2, m->params, m->grads, m->momentum);
-
-    for (long k = 1; k < t->cfg.pred_steps; k++) {
-        sm_model_zero_grads(m);
-        double pred_loss = sm_model_predictor_step_loss(m, t->batch, t->cfg.loss);
-        if (!isfinite(pred_loss)) return loss_not_finite(t, pred_loss, s + 1, st);
-        sm_sgd_step(t->groups + 1, 1, m->params, m->grads, m->momentum);
-    }
     return SM_OK;
 }
 

@@ -22,6 +22,7 @@
  *   4. pred_steps − 1 times: zero grads, sm_model_predictor_step_loss on the
  *      same batch with z1, z2 of step 2 held fixed, SGD on the predictor
  *      group alone (same lr, momentum, wd as in 3).
+ * Steps 2–4 are sm_model_train_step (src/simsiam/model.h).
  * The schedule runs per step (t = s, T = total steps).
  *
  * pred_mode=optimal and pred_mode=directpred replace the network's
