@@ -188,6 +188,37 @@ static void test_tracking_across_resume(void **state)
     }
 }
 
+/* --columns lists every column once; the names it gives each file, in
+ * order, are that file's header in a real run. */
+static void test_columns(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(sm_test_cli("track --columns", &out, &err), 0);
+    const char *head = "column\tfiles\tunit\tdescription\n";
+    assert_int_equal(strncmp(out, head, strlen(head)), 0);
+    const char *files[] = {"track.csv", "track_detail.csv"};
+    for (int f = 0; f < 2; f++) {
+        char header[4096] = "";
+        for (const char *line = strchr(out, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+            const char *tab = strchr(line, '\t'), *end = strchr(tab + 1, '\t');
+            char list[256];
+            snprintf(list, sizeof list, ",%.*s,", (int)(end - tab - 1), tab + 1);
+            char want[64];
+            snprintf(want, sizeof want, ",%s,", files[f]);
+            if (strstr(list, want))
+                snprintf(header + strlen(header), sizeof header - strlen(header), "%s%.*s", header[0] ? "," : "",
+                         (int)(tab - line), line);
+        }
+        char *csv = read_file(real_run(), files[f]);
+        assert_int_equal(strncmp(csv, header, strlen(header)), 0);
+        assert_true(csv[strlen(header)] == '\n');
+        free(csv);
+    }
+    free(out);
+    free(err);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -210,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_run_rows),
+        cmocka_unit_test(test_columns),
         cmocka_unit_test(test_offline_equals_online),
         cmocka_unit_test(test_offline_closed_form_predictor),
         cmocka_unit_test(test_offline_out_dir),

@@ -99,18 +99,39 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     return rc;
 }
 
+/* --columns: every tracked column, one per line: name, the files that carry
+ * it, unit, description (tab-separated, after a header line). */
+static void print_columns(void)
+{
+    static const char *const FILES[] = {"track.csv", "track_detail.csv", "refit.csv"};
+    printf("column\tfiles\tunit\tdescription\n");
+    for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++) {
+        const sm_track_column *col = &SM_TRACK_COLUMNS[c];
+        printf("%s\t", col->name);
+        const char *sep = "";
+        for (int f = 0; f < 3; f++)
+            if (col->files & (1u << f)) printf("%s%s", sep, FILES[f]), sep = ",";
+        printf("\t%s\t%s\n", col->unit[0] ? col->unit : "-", col->doc);
+    }
+}
+
 int cli_track(int argc, char **argv)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"columns", 0, NULL}};
     sm_status st;
     sm_status_clear(&st);
     const char **kv = sm_mem_alloc((size_t)argc, sizeof *kv, &st);
     if (!kv) return cli_fail(&st);
     size_t n = 0;
     const char *out = NULL;
-    int rc = cli_parse(argc, argv, 1, opts, 1, kv, (size_t)argc, &n);
+    int rc = cli_parse(argc, argv, 1, opts, 2, kv, (size_t)argc, &n);
+    if (!rc && cli_get(opts, 2, "columns")) {
+        sm_mem_free(kv);
+        print_columns();
+        return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+    }
     if (!rc) rc = check_overrides(kv, n, &out);
-    const char *checkpoint = cli_get(opts, 1, "checkpoint");
+    const char *checkpoint = cli_get(opts, 2, "checkpoint");
     if (!rc && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
     if (!rc && track(checkpoint, kv, n, out, &st)) rc = cli_fail(&st);
     sm_mem_free(kv);
