@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "data/augment.h"
+#include "estimators/affine.h"
 #include "estimators/bound.h"
 #include "estimators/entropy.h"
 #include "estimators/gauss.h"
@@ -186,63 +187,6 @@ static void interval(sm_track_row *row, const char *what, const double *x, size_
     ci->hi = or_nan(row, rc, &est, what, res.ci_high);
 }
 
-/* ---- the best affine predictor (nll_r_opt) -------------------------------- */
-
-/* beta ((d+1) × r) = least squares of y (rows of r) on [x, 1] (rows of d)
- * over rows [lo, hi): the normal equations by Cholesky. */
-static int fit_affine(const double *x, const double *y, size_t lo, size_t hi, size_t d, size_t r, double *beta,
-                      sm_arena *ws, sm_status *st)
-{
-    size_t m = hi - lo, a = d + 1;
-    double *xa = sm_arena_alloc(ws, m * a, sizeof *xa, st);
-    double *gram = xa ? sm_arena_alloc(ws, a * a, sizeof *gram, st) : NULL;
-    if (!gram) return st->code;
-    for (size_t i = 0; i < m; i++) {
-        memcpy(xa + i * a, x + (lo + i) * d, d * sizeof *xa);
-        xa[i * a + d] = 1;
-    }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)a, (int)a, (int)m, 1.0, xa, (int)a, xa, (int)a, 0.0,
-                gram, (int)a);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)a, (int)r, (int)m, 1.0, xa, (int)a, y + lo * r, (int)r,
-                0.0, beta, (int)r);
-    int rc = sm_gauss_cholesky(gram, a, 0, "affine predictor: z1 of half the probe set", st);
-    if (rc) return rc;
-    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)a, (int)r, 1.0, gram, (int)a,
-                beta, (int)r);
-    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)a, (int)r, 1.0, gram, (int)a,
-                beta, (int)r);
-    return SM_OK;
-}
-
-/* pred rows [lo, hi) = [x, 1] beta. */
-static void apply_affine(const double *x, size_t lo, size_t hi, size_t d, size_t r, const double *beta, double *pred)
-{
-    for (size_t i = lo; i < hi; i++) {
-        double *out = pred + i * r;
-        memcpy(out, beta + d * r, r * sizeof *out);
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)d, (int)r, 1.0, beta, (int)r, x + i * d, 1, 1.0, out, 1);
-    }
-}
-
-/* E[NLL_full] of y (n × r) given the two-fold cross-fitted affine
- * prediction from x (n × d): each half is predicted by the fit on the other. */
-static int optimal_nll(const double *x, const double *y, size_t n, size_t d, size_t r, double *value, sm_arena *ws,
-                       sm_status *st)
-{
-    size_t mark = sm_arena_mark(ws), half = n / 2;
-    double *beta = sm_arena_alloc(ws, (d + 1) * r, sizeof *beta, st);
-    double *pred = beta ? sm_arena_alloc(ws, n * r, sizeof *pred, st) : NULL;
-    int rc = pred ? SM_OK : st->code;
-    const size_t fold[2][2] = {{0, half}, {half, n}};
-    for (int f = 0; f < 2 && !rc; f++) {
-        rc = fit_affine(x, y, fold[f][0], fold[f][1], d, r, beta, ws, st);
-        if (!rc) apply_affine(x, fold[1 - f][0], fold[1 - f][1], d, r, beta, pred);
-    }
-    if (!rc) rc = fit_nll(SM_NLL_FULL, y, pred, n, r, value, NULL, NULL, ws, st);
-    sm_arena_release(ws, mark);
-    return rc;
-}
-
 /* ---- the columns ---------------------------------------------------------- */
 
 static int check_sample(const sm_track_sample *s, const sm_track_opts *o, sm_status *st)
@@ -400,7 +344,8 @@ static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_
     int rc = r == s->d && isfinite(row->nll_full) ? (v = row->nll_full, SM_OK)
                                                : fit_nll(SM_NLL_FULL, rd->z2, rd->p1, n, r, &v, NULL, NULL, ws, &est);
     row->nll_r = or_nan(row, rc, &est, "nll_r", v);
-    rc = optimal_nll(rd->z1, rd->z2, n, r, r, &v, ws, &est);
+    /* The best affine predictor of z2 from z1, cross-fitted (estimators/affine.h). */
+    rc = sm_affine_nll_crossfit(rd->z1, rd->z2, n, r, r, &v, ws, &est);
     row->nll_r_opt = or_nan(row, rc, &est, "nll_r_opt", v);
     static const sm_nll_family full = SM_NLL_FULL;
     interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, nll_fn, (void *)&full, o, &row->nll_r_ci, ws);
