@@ -16,6 +16,8 @@
 #include "estimators/entropy.h"
 #include "estimators/gauss.h"
 #include "estimators/mi.h"
+#include "estimators/mix.h"
+#include "estimators/mlp.h"
 #include "estimators/nll.h"
 #include "estimators/resample.h"
 
@@ -347,6 +349,19 @@ static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_
     /* The best affine predictor of z2 from z1, cross-fitted (estimators/affine.h). */
     rc = sm_affine_nll_crossfit(rd->z1, rd->z2, n, r, r, &v, ws, &est);
     row->nll_r_opt = or_nan(row, rc, &est, "nll_r_opt", v);
+    if (o->mlp) {
+        sm_mlp_opts mo;
+        sm_mlp_defaults(&mo, o->seed);
+        rc = sm_mlp_nll_crossfit(rd->z1, rd->z2, n, r, r, &mo, &v, ws, &est);
+        row->nll_mlp = rc == SM_ERR_USAGE ? NAN : or_nan(row, rc, &est, "nll_mlp", v); /* too few pairs: n/a */
+    }
+    if (o->mix) {
+        sm_mix_opts mo;
+        sm_mix_defaults(&mo, o->seed);
+        mo.components = o->mix;
+        rc = sm_mix_nll_crossfit(rd->z2, rd->p1, n, r, &mo, &v, ws, &est);
+        row->nll_mix = rc == SM_ERR_USAGE ? NAN : or_nan(row, rc, &est, "nll_mix", v);
+    }
     static const sm_nll_family full = SM_NLL_FULL;
     interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, nll_fn, (void *)&full, o, &row->nll_r_ci, ws);
 }

@@ -47,6 +47,10 @@
  *               half of the probe set and scored on the other, both ways
  *               (estimators/mix.h).  nll_r − nll_mix shows how much of the
  *               family share is the Gaussian form of the residual.
+ *               nll_mlp and nll_mix are NaN, without a warning, when the
+ *               probe set is too small for them (the estimators' usage
+ *               errors: n >= 10 (2 dim_used + 1) pairs for the MLP,
+ *               n >= 2 K (dim_used + 1) for the mixture).
  *   h_s_z, h_s_given_z1, h_s_given_x
  *               the chain of the cosine loss on the sphere (DESIGN §1):
  *               entropies of ẑ = z/‖z‖ w.r.t. surface measure on S^{d−1}
