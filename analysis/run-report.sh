@@ -57,7 +57,7 @@ if [ "$chained" -gt 0 ]; then
   render chain "in='$chain'; out='$dir/plots/chain'; skip='$(empty_columns "$chain")'; note='$note'"
 fi
 if [ "$sphered" -gt 0 ]; then
-  render chain "in='$sphere'; out='$dir/plots/chain_sphere'; skip='$(empty_columns "$sphere")'; note='$note'; what='E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x) on the sphere'"
+  render chain "in='$sphere'; out='$dir/plots/chain_sphere'; skip='$(empty_columns "$sphere")'; note='$note'; sphere=1; what='E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x) on the sphere'"
 fi
 
 # One Markdown line on how far the run got.
