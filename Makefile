@@ -12,7 +12,7 @@ SAN ?=
 # i.e. after scripts/deps.sh has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags gsl openblas cmocka zlib 2>/dev/null)
 # pkg-config's gsl adds -lgslcblas: drop it, or cblas_sgemm resolves to GSL's
-# slow reference BLAS instead of OpenBLAS (DESIGN.md §5).  Debian's shared
+# slow reference BLAS instead of OpenBLAS (docs/design.md §5).  Debian's shared
 # libgsl itself depends on libgslcblas, so GSL is linked from its static
 # archive: its CBLAS calls then bind to OpenBLAS at link time and libgslcblas
 # is not loaded at all (ldd build/simsiam-mi shows it).

@@ -1,4 +1,4 @@
-# The chain of DESIGN.md section 1 per tracked step, from a run's track.csv
+# The chain of docs/design.md section 1 per tracked step, from a run's track.csv
 # (point estimates) and track_detail.csv (nll_r, nll_r_opt and the 95%
 # subsampling intervals), joined by step:
 #   awk -f analysis/chain.awk OUT/track.csv OUT/track_detail.csv > chain.csv

@@ -75,7 +75,7 @@ END {
         printf "d = z_dim = %s: no reduction, every estimate is on all coordinates.\n", z_dim
     print "Ĥ(z2|z1) is estimated from N pairs, Ĥ(z2|x) from V views per image: k-NN estimates at different"
     print "sample sizes are not directly comparable, and per-image entropies from few views are biased upward"
-    print "(DESIGN.md §1: −1.39 nats at V = 16, −2.70 at V = 256 on one trained model)."
+    print "(docs/design.md §1: −1.39 nats at V = 16, −2.70 at V = 256 on one trained model)."
     if (second_fails)
         print "Where Ĥ(z2|z1) ≥ Ĥ(z2|x) fails, that upward bias at this V is a candidate cause."
     if (length(ns) > 1 || length(vs) > 1) print "N or V changes between steps: compare those steps with care."

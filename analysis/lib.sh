@@ -6,7 +6,7 @@
 analysis_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 plots_dir=$(cd "$analysis_dir/../plots" && pwd)
 
-# The columns each CSV must have (DESIGN.md section 4 and the tracking contract).
+# The columns each CSV must have (docs/design.md section 4 and the tracking contract).
 TRAIN_COLUMNS="step loss z_std"
 TRACK_COLUMNS="step loss_cos nll_l2 nll_iso nll_diag nll_full nll_vmf kappa h_z_kl h_z_gauss h_z_given_z1 \
 h_z_given_x i_ksg i_gauss i_ba i_infonce infonce_cap z_std dim_used"

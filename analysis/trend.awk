@@ -10,7 +10,7 @@
 # compared value by value.  The change is set against the typical (median)
 # width of the gap intervals in the group, so a trend smaller than the noise is
 # called that.  Runs with a negative share are listed: the split is then not
-# what DESIGN.md section 1 means by it.
+# what docs/design.md section 1 means by it.
 BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
 
 function finite(x) { return x ~ NUMBER }

@@ -25,7 +25,7 @@ awk -v rv="$(json "$ref" value)" -v rs="$(json "$ref" seconds)" \
 
 # The trainer against PyTorch on the CPU (same network, loss, optimiser, batch
 # and thread count), at all cores and at one thread.  Ours times the steps
-# after its first 3 (DESIGN.md §2), so PyTorch warms up 3 steps and times the
+# after its first 3 (docs/design.md §2), so PyTorch warms up 3 steps and times the
 # same number.  GFLOP/s = images/s × training FLOPs per source image (counted
 # by the reference from its conv and Linear layers: both views, forward and
 # both gradients) against OpenBLAS sgemm's best square product at the same

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference KSG-1 (Kraskov et al. 2004, alg. 1) on scipy's cKDTree, for `make bench`.
 
-Dev-only (python3-numpy, python3-scipy).  The same formulas as DESIGN.md §1:
+Dev-only (python3-numpy, python3-scipy).  The same formulas as docs/design.md §1:
 max-norm joint space, eps_i = distance to the k-th joint neighbour (self
 excluded), strict marginal counts n_x(i) = #{j != i : |x_j - x_i|_inf < eps_i},
 I = psi(k) + psi(N) - <psi(n_x + 1) + psi(n_y + 1)>.

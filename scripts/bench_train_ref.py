@@ -2,7 +2,7 @@
 """PyTorch reference of `simsiam-mi train dataset=random arch=resnet`, for `make bench`.
 
 Dev-only (python3-torch; never used by the C program).  The same network as
-DESIGN.md §3 and src/simsiam/model.c (simsiam_torch.py), resnet on 1 x 28 x 28
+docs/design.md §3 and src/simsiam/model.c (simsiam_torch.py), resnet on 1 x 28 x 28
 inputs with P = 512, z_dim = 64, H = 128.  Loss: L = 1/2 D(p1, sg(z2)) +
 1/2 D(p2, sg(z1)), D = -mean cosine, sg = detach.  torch.optim.SGD(lr 0.03,
 momentum 0.9, weight_decay 5e-4) on all parameters (BN included, as ours).

@@ -1,4 +1,4 @@
-# Read a config-style file (DESIGN.md section 3: key = value lines, '#'
+# Read a config-style file (docs/design.md section 3: key = value lines, '#'
 # comments): prints one "key=value" per line, comments, blank lines and the
 # spaces around '=' dropped; on a malformed line prints
 # "<who>: error: <what> (<file>:<line>)" on stderr and exits 1.

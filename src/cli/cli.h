@@ -1,4 +1,4 @@
-/* The command line (DESIGN.md §2).  src/cli is the only place that calls
+/* The command line (docs/design.md §2).  src/cli is the only place that calls
  * exit(): subcommands return an exit code (0, 1 runtime/data, 2 usage) and
  * report errors through cli_error. */
 #ifndef SM_CLI_CLI_H

@@ -1,5 +1,5 @@
 /* simsiam-mi embed --checkpoint F --out Z.npy [--views V] [--split train|test]
- * [--n N] (DESIGN.md §2): z of a checkpoint's model in inference mode, as a
+ * [--n N] (docs/design.md §2): z of a checkpoint's model in inference mode, as a
  * float32 .npy.  V = 1: the first N un-augmented images, shape (N, z_dim).
  * V >= 2: V augmented views of each of them (the views of augmentation step
  * EMBED_STEP, so the file is reproducible), shape (N·V, z_dim), image-major:

@@ -1,4 +1,4 @@
-/* simsiam-mi estimate entropy|mi|nll|bound (DESIGN.md §2): load samples, run
+/* simsiam-mi estimate entropy|mi|nll|bound (docs/design.md §2): load samples, run
  * one estimator (optionally with subsampling intervals), print one JSON line. */
 #include <math.h>
 #include <stdio.h>
@@ -297,7 +297,7 @@ static void normalise_rows(sm_matrix *m)
     }
 }
 
-/* The chain of DESIGN.md §1 in one line: Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1
+/* The chain of docs/design.md §1 in one line: Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1
  * structure), Î_KSG1, BA = Ĥ(z2) − E[NLL_Q], InfoNCE and its cap log N.  For
  * vmf every entropy is taken on the sphere, like Q. */
 static int run_bound(est_args *a)

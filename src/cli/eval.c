@@ -1,5 +1,5 @@
 /* simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|
- * pixels|pixels-centred] (DESIGN.md §2): the label accuracy on the test split
+ * pixels|pixels-centred] (docs/design.md §2): the label accuracy on the test split
  * of a checkpoint's frozen encoder, with the training split as the kNN bank
  * (src/simsiam/knn_monitor.h) or as the linear probe's training set
  * (src/simsiam/probe.h, default options); --features pixels and

@@ -1,4 +1,4 @@
-/* simsiam-mi: entry point and subcommand dispatch (DESIGN.md §2). */
+/* simsiam-mi: entry point and subcommand dispatch (docs/design.md §2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

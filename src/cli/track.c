@@ -1,4 +1,4 @@
-/* simsiam-mi track --checkpoint F [key=value ...] (DESIGN.md §2, §4): one
+/* simsiam-mi track --checkpoint F [key=value ...] (docs/design.md §2, §4): one
  * tracking event (src/simsiam/track.h) on a checkpoint's model, at its step,
  * with the run's configuration.  Only the tracking keys, seed and threads may
  * be changed; with the run's own values the row is the one the run tracked

@@ -1,4 +1,4 @@
-/* simsiam-mi train [--config FILE] [key=value ...] (DESIGN.md §2): resolve the
+/* simsiam-mi train [--config FILE] [key=value ...] (docs/design.md §2): resolve the
  * configuration, train (src/simsiam/train.h), print the summary as the last
  * stdout line.  Progress on stderr: on a terminal one line rewritten with
  * '\r' every step, otherwise a line every max(10, total / 100) steps and at

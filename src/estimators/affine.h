@@ -1,5 +1,5 @@
 /* The best affine predictor of y from x and its cross-fitted full-Gaussian
- * NLL: the "nll_r_opt" floor of the tracking events (DESIGN.md §1) and the
+ * NLL: the "nll_r_opt" floor of the tracking events (docs/design.md §1) and the
  * starting point of the MLP floor (estimators/mlp.h).
  *
  *   h(x) = Bᵀx + c,  (B, c) = least squares of y on [x, 1]

@@ -1,4 +1,4 @@
-/* Lower bounds on I(z1; z2) with the predictor as critic (DESIGN.md §1,
+/* Lower bounds on I(z1; z2) with the predictor as critic (docs/design.md §1,
  * "Bounds with the predictor as critic").  Q is a fitted NLL family
  * (estimators/nll.h) and p1 = h(z1) the predictor's output.
  *

@@ -1,4 +1,4 @@
-/* Kozachenko–Leonenko k-NN entropy (DESIGN.md §1), in nats:
+/* Kozachenko–Leonenko k-NN entropy (docs/design.md §1), in nats:
  *
  *   Ĥ = ψ(N) − ψ(k) + log V_d + (d/N) Σ_i log r_k(i),   V_d = π^{d/2} / Γ(d/2 + 1),
  *

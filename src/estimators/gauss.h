@@ -1,4 +1,4 @@
-/* Gaussian estimators (DESIGN.md §1) and the small dense linear algebra the
+/* Gaussian estimators (docs/design.md §1) and the small dense linear algebra the
  * other estimators share (covariance, Cholesky, log det).
  *
  *   H(X)   = ½ log det(2πe Σ)

@@ -3,7 +3,7 @@
  * Points are n rows of d doubles (row-major).  The metric is a "block max"
  * norm: coordinates [0, split) and [split, d) form two blocks (split = 0: one
  * block); inside a block the norm is L2 or L∞; across blocks the larger of the
- * two block norms is taken.  This covers every estimator of DESIGN.md §1:
+ * two block norms is taken.  This covers every estimator of docs/design.md §1:
  *   Euclidean (KL entropy)           {SM_KNN_L2,   0}
  *   max-norm (KSG joint space)       {SM_KNN_LINF, 0}
  *   max of per-side Euclidean norms  {SM_KNN_L2,   dx}  (KSG on spheres)

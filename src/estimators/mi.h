@@ -1,5 +1,5 @@
 /* Kraskov–Stögbauer–Grassberger mutual information and the conditional
- * entropy that shares its neighbour structure (DESIGN.md §1), in nats.
+ * entropy that shares its neighbour structure (docs/design.md §1), in nats.
  *
  * Joint space z = (x, y), norm ‖z‖ = max(‖x‖, ‖y‖) with ‖·‖ the max norm
  * (SM_MI_MAXNORM, the KSG estimator) or Euclidean in each block

@@ -1,6 +1,6 @@
 /* A Gaussian-mixture NLL family: a richer valid Q for splitting the gap
  * E[NLL_Q(z2; h(z1))] − H(z2|z1) into a predictor and a family share
- * (DESIGN.md §1).  Natural logs, nats.
+ * (docs/design.md §1).  Natural logs, nats.
  *
  *   Q(z; p) = Σ_k π_k N(z − p; m_k, Σ_k)     K components on the residual r = z − p
  *

@@ -1,5 +1,5 @@
 /* NLL families: the densities Q(·; μ = p) behind SimSiam's distances
- * (DESIGN.md §1, "Which Q each D corresponds to").  Natural logs, nats.
+ * (docs/design.md §1, "Which Q each D corresponds to").  Natural logs, nats.
  *
  *   l2    Q = N(p, I)        NLL = ½‖z − p‖² + (d/2) log 2π           (nothing fitted)
  *   iso   Q = N(p, σ²I)      σ² = mean ‖z − p‖²/d          E[NLL] = (d/2) log(2πe σ²)
@@ -30,7 +30,7 @@
 
 typedef enum { SM_NLL_L2, SM_NLL_ISO, SM_NLL_DIAG, SM_NLL_FULL, SM_NLL_VMF } sm_nll_family;
 
-/* "l2", "iso", "diag", "full", "vmf"; also DESIGN.md's "gauss-iso",
+/* "l2", "iso", "diag", "full", "vmf"; also docs/design.md's "gauss-iso",
  * "gauss-diag", "gauss-full".  Unknown: SM_ERR_USAGE naming the choices. */
 int sm_nll_family_parse(const char *name, sm_nll_family *family, sm_status *st);
 /* The short name ("l2", "iso", …). */

@@ -1,5 +1,5 @@
 /* Preprocessing for the k-NN estimators: whitening and jitter, both off by
- * default (DESIGN.md §1), applied to a copy (the caller's data is never
+ * default (docs/design.md §1), applied to a copy (the caller's data is never
  * modified).
  *
  * whiten: a block x (n×d) is mapped to w_i = L⁻¹ (x_i − mean), with L the

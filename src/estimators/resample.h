@@ -1,4 +1,4 @@
-/* Uncertainty by subsampling without replacement (DESIGN.md §1).
+/* Uncertainty by subsampling without replacement (docs/design.md §1).
  *
  * k-NN estimators are not bootstrap-friendly: a bootstrap sample repeats rows,
  * and repeated rows are at distance 0.  Instead, B subsamples of m = ⌊N/2⌋

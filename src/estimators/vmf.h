@@ -1,4 +1,4 @@
-/* von Mises–Fisher distribution on the unit sphere S^{d−1} ⊂ R^d (DESIGN.md §1).
+/* von Mises–Fisher distribution on the unit sphere S^{d−1} ⊂ R^d (docs/design.md §1).
  *
  *   density (w.r.t. surface measure)  C_d(κ) exp(κ μᵀx),   ‖x‖ = ‖μ‖ = 1
  *   log C_d(κ) = (d/2 − 1) log κ − (d/2) log 2π − log I_{d/2−1}(κ)

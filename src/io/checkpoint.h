@@ -1,6 +1,6 @@
 /* Checkpoints: a versioned binary file of named sections, written atomically.
  *
- * The module is generic: the trainer decides what goes in (DESIGN.md §4
+ * The module is generic: the trainer decides what goes in (docs/design.md §4
  * checkpoint.bin), typically "config" (text: the resolved key=value
  * configuration), "step" (u64: step, epoch, ...), "params", "momentum",
  * "bn_stats" (f32 arrays) and "rng" (u64: xoshiro256** states).

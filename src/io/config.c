@@ -75,7 +75,7 @@ static const key_spec KEYS[] = {
     REAL_KEY(momentum, "0.9", 0, CLOSED, 1, OPEN, "SGD momentum"),
     REAL_KEY(wd, "5e-4", 0, CLOSED, INFINITY, OPEN, "weight decay"),
     WORD_KEY(schedule, sm_schedule_kind, SCHEDULES, "cosine", "learning-rate schedule"),
-    WORD_KEY(loss, sm_loss_kind, LOSSES, "cosine", "D(p, z) of the SimSiam loss (DESIGN.md section 1)"),
+    WORD_KEY(loss, sm_loss_kind, LOSSES, "cosine", "D(p, z) of the SimSiam loss (docs/design.md section 1)"),
     REAL_KEY(pred_lr_mult, "1", 0, CLOSED, INFINITY, OPEN, "predictor lr = lr x pred_lr_mult"),
     INT_KEY(pred_fixed_lr, "0", 0, 1, "1 = the predictor lr is not scheduled"),
     INT_KEY(pred_steps, "1", 1, 1000, "predictor updates per encoder update"),

@@ -1,4 +1,4 @@
-/* Training configuration (DESIGN.md §3): key=value text in, a typed struct out.
+/* Training configuration (docs/design.md §3): key=value text in, a typed struct out.
  *
  *   sm_config cfg;
  *   if (sm_config_load(&cfg, file_or_NULL, n, overrides, st)) return st->code;

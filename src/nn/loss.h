@@ -9,13 +9,13 @@
  *           constant (d/2) log 2π.
  *   gauss   D = (d/2) log(2πe σ̂²),  σ̂² = (1/(n d)) Σ_i ‖z_i − p_i‖²: the mean
  *           NLL in nats of z under N(p, σ²I) with σ² at its maximum-likelihood
- *           value on the batch (DESIGN.md §1, gauss-iso) — a normalised
+ *           value on the batch (docs/design.md §1, gauss-iso) — a normalised
  *           density, so D is comparable to entropies.  A fitted σ² needs no
  *           extra parameter, and since ∂NLL/∂σ² = 0 at the fit,
  *           ∂D/∂p_i = (p_i − z_i) / (n σ̂²).  When every residual is exactly 0,
  *           D = −∞ and the gradient is 0 (p = z minimises D for any σ²).
  *
- * Raw cosine values are not NLLs (DESIGN.md §1); gauss values are. */
+ * Raw cosine values are not NLLs (docs/design.md §1); gauss values are. */
 #ifndef SM_NN_LOSS_H
 #define SM_NN_LOSS_H
 

@@ -1,4 +1,4 @@
-/* The SimSiam network (DESIGN.md §3): encoder f → projector → z, predictor
+/* The SimSiam network (docs/design.md §3): encoder f → projector → z, predictor
  * h: z → p, assembled from the src/nn layers as plain data (llm.c style).
  *
  * Architecture, width w, input C × H × W:

@@ -1,5 +1,5 @@
 /* Closed-form linear predictors p = W z (no bias) for pred_mode=optimal and
- * pred_mode=directpred (DESIGN.md §3).  The network's own predictor h is
+ * pred_mode=directpred (docs/design.md §3).  The network's own predictor h is
  * unused in these modes: W is computed from running second moments of the
  * embeddings z1, z2 of the two views instead of being trained.
  *

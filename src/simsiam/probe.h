@@ -1,4 +1,4 @@
-/* Evaluating a trained checkpoint (DESIGN.md §2 embed, eval): restoring the
+/* Evaluating a trained checkpoint (docs/design.md §2 embed, eval): restoring the
  * model, embedding a split, and the linear probe.
  *
  * Restore.  The checkpoint's "config" text section (src/simsiam/train.h)

@@ -1,7 +1,7 @@
 /* The predictor alone, retrained on a frozen encoder (`simsiam-mi refit`):
  * the note's claim in its clean form.  At a fixed encoder, E[NLL_Q(h_k)]
  * should fall with the predictor's steps k toward min_h E[NLL_Q(h)], and its
- * distance to Ĥ(z2|z1) is then the family's share (DESIGN.md §1).
+ * distance to Ĥ(z2|z1) is then the family's share (docs/design.md §1).
  *
  * From checkpoint `path` and cfg (the checkpoint's configuration with the
  * caller's overrides, src/simsiam/probe.h):

@@ -437,7 +437,7 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
     {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what}, \
     {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what}
 
-/* track.csv's order is DESIGN §4's; the detail columns follow in the order
+/* track.csv's order is docs/design.md §4's; the detail columns follow in the order
  * track_detail.csv has always had, new ones at the end. */
 const sm_track_column SM_TRACK_COLUMNS[] = {
     COL(refit_step, SM_TRACK_U64, IN(SM_TRACK_REFIT_CSV), "steps", "predictor-only steps done by refit"),

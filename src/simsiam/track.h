@@ -1,5 +1,5 @@
 /* Tracking the mutual-information view of the loss during training
- * (DESIGN.md §1, §4): one row of track.csv (and of track_detail.csv) per
+ * (docs/design.md §1, §4): one row of track.csv (and of track_detail.csv) per
  * event, in nats.
  *
  * A sample for one event: a fixed probe set of n images, two fresh views
@@ -35,7 +35,7 @@
  *   nll_r_opt   the same with the best affine predictor of projected z2
  *               from projected z1, least squares cross-fitted on two halves
  *               of the probe set (each half predicted by the fit on the
- *               other): DESIGN §1's min over h', conditioning on what
+ *               other): docs/design.md §1's min over h', conditioning on what
  *               h_z_given_z1 conditions on.  nll_r − nll_r_opt is the
  *               predictor's share of the gap, nll_r_opt − h_z_given_z1 the
  *               family's.
@@ -52,7 +52,7 @@
  *               errors: n >= 10 (2 dim_used + 1) pairs for the MLP,
  *               n >= 2 K (dim_used + 1) for the mixture).
  *   h_s_z, h_s_given_z1, h_s_given_x
- *               the chain of the cosine loss on the sphere (DESIGN §1):
+ *               the chain of the cosine loss on the sphere (docs/design.md §1):
  *               entropies of ẑ = z/‖z‖ w.r.t. surface measure on S^{d−1}
  *               (KL with intrinsic dimension d − 1; KSG-1 with per-side
  *               Euclidean norms), compared with nll_vmf.  Only when

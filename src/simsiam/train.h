@@ -1,4 +1,4 @@
-/* The SimSiam training loop (DESIGN.md §2–§4): a resolved configuration in,
+/* The SimSiam training loop (docs/design.md §2–§4): a resolved configuration in,
  * a run directory out.
  *
  *   sm_train_result r;
