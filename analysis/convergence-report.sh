@@ -70,6 +70,7 @@ plot_lines() {
   done
 }
 
+tables=$(awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv") || fail "could not summarise $conv"
 {
   echo "# Experiment report: $name ($size)"
   echo
@@ -81,6 +82,6 @@ plot_lines() {
   [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }
   echo
   plot_lines
-  awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
+  printf '%s\n' "$tables"
 } | write_file "$results/report.md" || exit 1
 echo "report: $results/report.md (plots in $results/plots/)"
