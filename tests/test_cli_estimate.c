@@ -238,10 +238,74 @@ static void test_nll_shape_errors(void **state)
     sm_test_cli_error(args, 1, "column counts differ", "b.npy");
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family gumbel", sm_test_path("a.npy"),
              sm_test_path("a.npy"));
-    sm_test_cli_error(args, 2, "gumbel", NULL);
+    sm_test_cli_error(args, 2, "unknown --family 'gumbel' for nll (choose l2, iso, diag, full, vmf or mix)", NULL);
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --subsample 5", sm_test_path("a.npy"),
              sm_test_path("a.npy"));
     sm_test_cli_error(args, 2, "--subsample", NULL);
+}
+
+/* --family mix: one JSON line with the components, the held-out value below
+ * nll_full's for a bimodal residual z − p = ±2 e1 + N(0, 0.3² I), the same
+ * value for the same --seed, and its own usage errors. */
+static void test_nll_mix(void **state)
+{
+    (void)state;
+    const size_t n = 600;
+    sm_matrix z = {malloc(n * 2 * sizeof(double)), n, 2}, p = {malloc(n * 2 * sizeof(double)), n, 2};
+    assert_non_null(z.data);
+    assert_non_null(p.data);
+    sm_rng r;
+    sm_rng_seed(&r, 13, 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < 2; j++) {
+            p.data[2 * i + j] = sm_rng_normal(&r);
+            z.data[2 * i + j] = p.data[2 * i + j] + 0.3 * sm_rng_normal(&r) + (j ? 0.0 : i % 2 ? 2.0 : -2.0);
+        }
+    sm_status st;
+    assert_int_equal(sm_matrix_save_npy(sm_test_path("mz.npy"), &z, 0, &st), 0);
+    assert_int_equal(sm_matrix_save_npy(sm_test_path("mp.npy"), &p, 0, &st), 0);
+    free(z.data);
+    free(p.data);
+
+    char args[2048], *mix, *again, *full, *err;
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --components 2 --seed 3",
+             sm_test_path("mz.npy"), sm_test_path("mp.npy"));
+    assert_int_equal(sm_test_cli(args, &mix, &err), 0);
+    free(err);
+    assert_int_equal(sm_test_cli(args, &again, &err), 0);
+    free(err);
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family full", sm_test_path("mz.npy"),
+             sm_test_path("mp.npy"));
+    assert_int_equal(sm_test_cli(args, &full, &err), 0);
+    free(err);
+    assert_int_equal(sm_test_lines(mix), 1);
+    assert_true(strncmp(mix, "{\"quantity\":\"nll\",\"family\":\"mix\",\"components\":2,\"n\":600,\"d\":2,"
+                             "\"value\":", 70) == 0);
+    assert_non_null(strstr(mix, "\"note\":\"held out"));
+    assert_non_null(strstr(mix, "\"unit\":\"nats\",\"seconds\":"));
+    /* H = log(2πe·0.09) + log 2 = 1.12 (these 600 rows' own true-density NLL:
+     * 1.22, 2.5 standard errors up; the held-out fit: 1.24); nll_full =
+     * ½ log det(2πe diag(4.09, 0.09)) = 2.34. */
+    const double v = sm_test_json_number(mix, "value");
+    assert_true(fabs(v - 1.12) < 0.15);
+    assert_true(v < sm_test_json_number(full, "value") - 1.0);
+    assert_true(v == sm_test_json_number(again, "value"));
+    free(mix);
+    free(again);
+    free(full);
+
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --components 2", sm_test_path("mz.npy"),
+             sm_test_path("mp.npy"));
+    sm_test_cli_error(args, 2, "option '--components' does not apply to 'estimate nll --family full'", NULL);
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --components 0",
+             sm_test_path("mz.npy"), sm_test_path("mp.npy"));
+    sm_test_cli_error(args, 2, "--components", NULL);
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --components 200",
+             sm_test_path("mz.npy"), sm_test_path("mp.npy"));
+    sm_test_cli_error(args, 2, "rows in each half", NULL);
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --k 3", sm_test_path("mz.npy"),
+             sm_test_path("mp.npy"));
+    sm_test_cli_error(args, 2, "option '--k' does not apply to 'estimate nll --family mix'", NULL);
 }
 
 static void test_options_that_do_not_apply_are_usage_errors(void **state)
@@ -294,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_bound_singular_residuals_is_data_error),
         cmocka_unit_test(test_bound_json_fields),
         cmocka_unit_test(test_nll_shape_errors),
+        cmocka_unit_test(test_nll_mix),
         cmocka_unit_test(test_options_that_do_not_apply_are_usage_errors),
         cmocka_unit_test(test_non_finite_results_and_tiny_inputs_are_data_errors),
     };
