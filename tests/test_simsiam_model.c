@@ -271,6 +271,8 @@ static int check_all_layers(sm_model *m, objective_fn f, const void *ctx, const 
             check_range(m, f, ctx, analytic, op->w, op->c, samples, tol, what);
             check_range(m, f, ctx, analytic, op->b, op->c, samples, tol, what);
             kinds |= 8;
+        } else if (op->w != SM_MODEL_NONE || op->b != SM_MODEL_NONE) {
+            fail_msg("op %d (kind %d) has parameters this check does not know how to perturb", i, (int)op->kind);
         }
     }
     return kinds;
