@@ -115,6 +115,17 @@ static void test_hand_values_gaussian_families(void **state)
     sm_nll_model_free(m);
 }
 
+/* sm_nll_mean is the fit's mean NLL, and passes a fit's failure on. */
+static void test_mean_in_one_call(void **state)
+{
+    (void)state;
+    sm_status st;
+    double v = 0;
+    assert_int_equal(sm_nll_mean(SM_NLL_ISO, Z3, P3, 3, 2, &v, NULL, &st), SM_OK);
+    assert_close(v, log(2.0 * M_PI * M_E * 4.25 / 6.0), 1e-12);
+    assert_int_equal(sm_nll_mean(SM_NLL_FULL, Z3, P3, 1, 2, &v, NULL, &st), SM_ERR_DATA);
+}
+
 static void test_hand_values_vmf(void **state)
 {
     (void)state;
@@ -361,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_family_names),
         cmocka_unit_test(test_hand_values_gaussian_families),
         cmocka_unit_test(test_hand_values_vmf),
+        cmocka_unit_test(test_mean_in_one_call),
         cmocka_unit_test(test_l2_against_formula),
         cmocka_unit_test(test_full_le_diag_le_iso),
         cmocka_unit_test(test_gaussian_ground_truth),

@@ -64,11 +64,7 @@ int sm_affine_nll_crossfit(const double *x, const double *y, size_t n, size_t dx
         rc = sm_affine_fit(x + lo * dx, y + lo * dy, hi - lo, dx, dy, beta, ar, st);
         if (!rc) sm_affine_apply(x + elo * dx, ehi - elo, dx, dy, beta, pred + elo * dy);
     }
-    sm_nll_model *m = rc ? NULL : sm_nll_model_alloc(SM_NLL_FULL, dy, st);
-    if (!rc && !m) rc = st ? st->code : SM_ERR_DATA;
-    if (!rc) rc = sm_nll_model_fit(m, y, pred, n, ar, st);
-    if (!rc) *mean_nll = m->mean_nll;
-    sm_nll_model_free(m);
+    if (!rc) rc = sm_nll_mean(SM_NLL_FULL, y, pred, n, dy, mean_nll, ar, st);
     sm_arena_release(ar, mark);
     sm_arena_free(&local);
     return rc;

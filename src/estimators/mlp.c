@@ -354,11 +354,7 @@ int sm_mlp_nll_crossfit(const double *z1, const double *z2, size_t n, size_t d1,
         rc = fold(z1, z2, folds[f][0], folds[f][1], folds[1 - f][0], folds[1 - f][1], d1, d2, o,
                   (uint64_t)f, pred, ar, st);
     sm_gemm_restore_blas(saved);
-    sm_nll_model *m = rc ? NULL : sm_nll_model_alloc(SM_NLL_FULL, d2, st);
-    if (!rc && !m) rc = st ? st->code : SM_ERR_DATA;
-    if (!rc) rc = sm_nll_model_fit(m, z2, pred, n, ar, st);
-    if (!rc) *mean_nll = m->mean_nll;
-    sm_nll_model_free(m);
+    if (!rc) rc = sm_nll_mean(SM_NLL_FULL, z2, pred, n, d2, mean_nll, ar, st);
     sm_arena_release(ar, mark);
     sm_arena_free(&local);
     return rc;

@@ -358,3 +358,14 @@ int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, 
     sm_arena_free(&local);
     return rc;
 }
+
+int sm_nll_mean(sm_nll_family f, const double *z, const double *p, size_t n, size_t d, double *mean_nll,
+                sm_arena *ws, sm_status *st)
+{
+    sm_nll_model *m = sm_nll_model_alloc(f, d, st);
+    if (!m) return st ? st->code : SM_ERR_DATA;
+    int rc = sm_nll_model_fit(m, z, p, n, ws, st);
+    if (!rc) *mean_nll = m->mean_nll;
+    sm_nll_model_free(m);
+    return rc;
+}

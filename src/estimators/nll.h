@@ -62,6 +62,11 @@ void sm_nll_model_free(sm_nll_model *m);
 int sm_nll_model_fit(sm_nll_model *m, const double *z, const double *p, size_t n,
                      sm_arena *ws, sm_status *st);
 
+/* Fit a model of family f on the n rows (z, p) and give its mean NLL: the
+ * allocation, sm_nll_model_fit and the free in one call. */
+int sm_nll_mean(sm_nll_family f, const double *z, const double *p, size_t n, size_t d, double *mean_nll,
+                sm_arena *ws, sm_status *st);
+
 /* out[i] = log Q(z_i; p_i) for n row pairs (any rows: pass the pairs to score).
  * Errors as for fitting (non-finite values, zero-norm rows for vmf). */
 int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, size_t n,
