@@ -219,6 +219,18 @@ static void test_columns(void **state)
     free(err);
 }
 
+/* README's table of columns is the one `track --columns` makes. */
+static void test_readme_columns(void **state)
+{
+    (void)state;
+    char cmd[4200], *err;
+    snprintf(cmd, sizeof cmd, "scripts/columns-md.sh '%s' --check", sm_test_bin());
+    int rc = sm_test_run(cmd, NULL, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    free(err);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -242,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_run_rows),
         cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_readme_columns),
         cmocka_unit_test(test_offline_equals_online),
         cmocka_unit_test(test_offline_closed_form_predictor),
         cmocka_unit_test(test_offline_out_dir),
