@@ -36,6 +36,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/simsiam-mi
 # `make bench`'s yardstick: OpenBLAS sgemm GFLOP/s, same flags and BLAS as BIN.
 SGEMM_PEAK := $(BUILD)/sgemm_peak
+# `make bench`'s KSG-1 on S² × S² (the k-NN part of estimate bound --family vmf).
+KSG_SPHERE_BENCH := $(BUILD)/ksg_sphere_bench
 
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
@@ -70,8 +72,8 @@ valgrind:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory build $(SGEMM_PEAK)
-	@scripts/bench.sh $(BIN) $(SGEMM_PEAK)
+	@$(MAKE) --no-print-directory build $(SGEMM_PEAK) $(KSG_SPHERE_BENCH)
+	@scripts/bench.sh $(BIN) $(SGEMM_PEAK) $(KSG_SPHERE_BENCH)
 
 run:
 	@scripts/deps.sh
@@ -121,6 +123,9 @@ $(BIN): $(CLI_OBJ) $(BUILD)/libsimsiam.a
 $(SGEMM_PEAK): $(BUILD)/scripts/sgemm_peak.o $(BUILD)/libsimsiam.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(KSG_SPHERE_BENCH): $(BUILD)/scripts/ksg_sphere_bench.o $(BUILD)/libsimsiam.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUPPORT_OBJ) $(BUILD)/libsimsiam.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
@@ -128,4 +133,5 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -c -o $@ $<
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d \
+         $(BUILD)/scripts/ksg_sphere_bench.d

@@ -3,6 +3,7 @@
 set -euo pipefail
 bin=${1:-build/simsiam-mi}
 sgemm=${2:-build/sgemm_peak}
+ksg_sphere=${3:-build/ksg_sphere_bench}
 dir=build/bench
 mkdir -p "$dir/1e5" "$dir/1e6"
 py=/usr/bin/python3
@@ -21,6 +22,17 @@ awk -v rv="$(json "$ref" value)" -v rs="$(json "$ref" seconds)" \
   printf "N=1e5  reference %.3f s  simsiam-mi %.3f s  speed-up %.1fx (target >= 5x, aim 10x)\n", rs, cs, rs / cs;
   printf "N=1e5  I reference %.12f  simsiam-mi %.12f  relative difference %.2e (target <= 1e-9)\n", rv, cv, rel;
   printf "N=1e6  simsiam-mi %.3f s  I = %.6f  t(1e6)/t(1e5) = %.1f (target <= 13)\n", c6s, c6v, c6s / cs;
+}'
+
+# The sphere's k-NN path (KSG-1 with sphere set, as estimate bound --family
+# vmf runs it; the command's O(N²) InfoNCE would hide it): growth from
+# N = 1e4 to 1e5, both timed in this run.  N log N alone would give 12.5; the
+# counts on each sphere grow faster (README, "Speed").
+echo "== KSG-1 on S2 x S2 (unit vectors, 3 + 3 coordinates), k = 3, one thread =="
+s4=$("$ksg_sphere" 10000)
+s5=$("$ksg_sphere" 100000)
+awk -v s4="$(json "$s4" cpu_seconds)" -v s5="$(json "$s5" cpu_seconds)" -v i5="$(json "$s5" mi)" 'BEGIN {
+  printf "N=1e4  %.3f s  N=1e5  %.3f s (CPU)  I = %.6f  t(1e5)/t(1e4) = %.1f (target <= 15)\n", s4, s5, i5, s5 / s4;
 }'
 
 # The trainer against PyTorch on the CPU (same network, loss, optimiser, batch

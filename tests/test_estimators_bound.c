@@ -86,6 +86,46 @@ static void test_infonce_never_above_log_n(void **state)
     assert_close(b.value, 0.0, 0.0);
 }
 
+/* Mean of logsumexp_j S_ij − S_ii with exp evaluated for every term, the
+ * largest first (the order bound.c sums in). */
+static double nce_loss_every_term(const double *s, size_t n)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = s + i * n;
+        size_t top = 0;
+        for (size_t j = 1; j < n; j++)
+            if (row[j] > row[top]) top = j;
+        double sum = 1.0;
+        for (size_t j = 0; j < n; j++)
+            if (j != top) sum += exp(row[j] - row[top]);
+        total += row[top] + log(sum) - row[i];
+    }
+    return total / (double)n;
+}
+
+/* Exponents are raised to e^−37.5 < 2⁻⁵³ (bound.c): the loss must be the
+ * every-term sum bit for bit, at spreads where no term, some (around the
+ * floor) and nearly all terms are raised, down to underflow. */
+static void test_infonce_floored_terms_are_exact(void **state)
+{
+    (void)state;
+    const size_t n = 600;
+    double *s = malloc(n * n * sizeof *s);
+    assert_non_null(s);
+    sm_rng r;
+    sm_rng_seed(&r, 8, 0);
+    const double scales[] = {1.0, 15.0, 30.0, 300.0, 3000.0};
+    for (size_t c = 0; c < sizeof scales / sizeof *scales; c++) {
+        for (size_t i = 0; i < n * n; i++) s[i] = scales[c] * sm_rng_normal(&r);
+        sm_bound_nce b;
+        assert_int_equal(sm_bound_infonce_scores(s, n, &b, NULL), SM_OK);
+        const double want = nce_loss_every_term(s, n);
+        assert_memory_equal(&b.loss, &want, sizeof want);
+    }
+    free(s);
+}
+
 /* The gemm path against scores built pair by pair with sm_nll_model_log_q. */
 static void check_against_explicit_scores(const sm_nll_model *m, const double *z2,
                                           const double *p1, size_t n, sm_arena *ws)
@@ -372,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_infonce_hand_3x3),
         cmocka_unit_test(test_infonce_never_above_log_n),
+        cmocka_unit_test(test_infonce_floored_terms_are_exact),
         cmocka_unit_test(test_infonce_matches_explicit_scores_every_family),
         cmocka_unit_test(test_gaussian_l2_critic),
         cmocka_unit_test(test_gaussian_full_critic),

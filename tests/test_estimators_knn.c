@@ -2,7 +2,8 @@
  *
  * Every path (k-d tree, blocked brute force, sorted-rank counts) is checked
  * bit for bit against a double-loop reference written here, on random data,
- * on integer grids full of ties and duplicates, and on hand-computed cases. */
+ * on integer grids full of ties and duplicates, on pairs of unit vectors
+ * under the sphere's metric, and on hand-computed cases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -342,6 +343,67 @@ static void test_grid_ties_and_duplicates(void **state)
     }
 }
 
+/* n joint rows (x̂, ŷ) of two unit vectors of dd coordinates each: Gaussian
+ * directions, or (ties = 1) drawn from a small pool of exact-sign unit
+ * vectors (±1 on one axis, or ±0.6 and ±0.8 on two), so that joint and
+ * marginal distances tie exactly and rows repeat. */
+static double *sphere_pairs(size_t n, size_t dd, int ties, uint64_t seed)
+{
+    double *z = calloc(n * 2 * dd, sizeof *z);
+    assert_non_null(z);
+    sm_rng r;
+    sm_rng_seed(&r, seed, 0);
+    for (size_t i = 0; i < 2 * n; i++) {
+        double *v = z + i * dd;
+        if (ties) {
+            size_t a = sm_rng_below(&r, dd), b = (a + 1 + sm_rng_below(&r, dd - 1)) % dd;
+            int one_axis = sm_rng_below(&r, 3) == 0;
+            v[a] = (one_axis ? 1.0 : 0.6) * (sm_rng_below(&r, 2) ? 1.0 : -1.0);
+            if (!one_axis) v[b] = 0.8 * (sm_rng_below(&r, 2) ? 1.0 : -1.0);
+            continue;
+        }
+        double s = 0.0;
+        for (size_t j = 0; j < dd; j++) {
+            v[j] = sm_rng_normal(&r);
+            s += v[j] * v[j];
+        }
+        for (size_t j = 0; j < dd; j++) v[j] /= sqrt(s);
+    }
+    return z;
+}
+
+/* The sphere's metric (KSG-1 and the conditional entropy with sphere set):
+ * per-side Euclidean norms combined by max on the joint rows, then Euclidean
+ * counts on x̂ at the joint k-th distances.  Every path, one and two
+ * threads, equals the reference: d = 3 per side (the specialised tree) and
+ * 5 (the generic one). */
+static void test_sphere_metric_paths_agree(void **state)
+{
+    (void)state;
+    const size_t n = scaled(600), dims[2] = {3, 5}, k = 3;
+    const int saved = omp_get_max_threads();
+    for (size_t t = 0; t < 2; t++)
+        for (int ties = 0; ties <= 1; ties++) {
+            const size_t dd = dims[t], d = 2 * dd;
+            const sm_knn_metric joint = {SM_KNN_L2, dd};
+            double *z = sphere_pairs(n, dd, ties, 70 + 2 * t + (size_t)ties);
+            double *x = malloc(n * dd * sizeof *x);
+            assert_non_null(x);
+            for (size_t i = 0; i < n; i++) memcpy(x + i * dd, z + i * d, dd * sizeof *x);
+            double *r = radii_from_search(z, n, d, k, joint);
+            for (int threads = 1; threads <= 2; threads++) {
+                omp_set_num_threads(threads);
+                check_search(z, n, d, k, joint);
+                check_count(z, n, d, joint, r);
+                check_count(x, n, dd, L2, r);
+            }
+            omp_set_num_threads(saved);
+            free(r);
+            free(x);
+            free(z);
+        }
+}
+
 /* The Gram form cancels catastrophically far from the origin and underflows
  * near it; the exact recomputation must hide both. */
 static void test_offset_and_tiny_scales(void **state)
@@ -466,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_random_paths_agree),
         cmocka_unit_test(test_brute_force_tiles),
         cmocka_unit_test(test_grid_ties_and_duplicates),
+        cmocka_unit_test(test_sphere_metric_paths_agree),
         cmocka_unit_test(test_offset_and_tiny_scales),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_workspace_and_null_idx),

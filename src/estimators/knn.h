@@ -12,8 +12,11 @@
  * the coordinates by the same expression on every path (k-d tree, sgemm/dgemm
  * brute force), neighbours are ordered by (distance, index), the point itself
  * is excluded, and any thread count gives identical output.  The path is
- * chosen automatically (k-d tree for low d, blocked brute force for high d;
- * counts in 1-d or max-norm 2-d use sorted ranks, O(N log N) at any count). */
+ * chosen automatically from d and the inner norm, whatever the split: k-d
+ * tree for low d (to 10 for L2, 24 for L∞), blocked brute force above;
+ * counts in 1-d or max-norm 2-d use sorted ranks, O(N log N) at any count.
+ * So KSG on spheres of up to 5 coordinates each takes the tree for the joint
+ * search and for the counts on either sphere: its box bounds are per block. */
 #ifndef SM_ESTIMATORS_KNN_H
 #define SM_ESTIMATORS_KNN_H
 
