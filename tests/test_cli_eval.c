@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "data/loader.h"
+#include "io/checkpoint.h"
 #include "simsiam/probe.h"
+#include "simsiam/train.h"
 #include "support/support.h"
 
 #define TINY "dataset=synthetic arch=mlp width=2 proj_hidden=16 z_dim=4 pred_hidden=4 batch=16 threads=1"
@@ -142,6 +144,61 @@ static void test_errors(void **state)
     sm_test_cli_error("eval --checkpoint x.bin extra", 2, "unexpected argument 'extra'", NULL);
 }
 
+/* The checkpoint of checkpoint() with its config section replaced by
+ * config_tail appended to it (later keys win), the other sections copied:
+ * a valid file (the writer computes the CRC) saying another network. */
+static const char *with_config_tail(const char *name, const char *config_tail)
+{
+    sm_status st;
+    sm_config cfg;
+    sm_dataset ds;
+    sm_model *m;
+    assert_int_equal(sm_probe_restore(checkpoint(), "test", &cfg, &ds, &m, &st), SM_OK);
+    sm_ckpt *c;
+    assert_int_equal(sm_ckpt_read(checkpoint(), &c, &st), SM_OK);
+    sm_ckpt_writer *w = sm_ckpt_writer_alloc(&st);
+    assert_non_null(w);
+    const char *config;
+    assert_int_equal(sm_ckpt_get_text(c, "config", &config, &st), SM_OK);
+    size_t len = strlen(config) + strlen(config_tail) + 1;
+    char *edited = malloc(len);
+    assert_non_null(edited);
+    snprintf(edited, len, "%s%s", config, config_tail);
+    assert_int_equal(sm_ckpt_add_text(w, "config", edited, &st), SM_OK);
+    free(edited);
+    const uint64_t *step;
+    assert_int_equal(sm_ckpt_get_u64(c, "step", SM_TRAIN_STEP_FIELDS, &step, &st), SM_OK);
+    assert_int_equal(sm_ckpt_add_u64(w, "step", step, SM_TRAIN_STEP_FIELDS, &st), SM_OK);
+    const char *floats[] = {"params", "momentum", "bn_stats"};
+    const size_t counts[] = {m->n_params, m->n_params, m->n_stats};
+    for (size_t i = 0; i < 3; i++) {
+        const float *v;
+        assert_int_equal(sm_ckpt_get_f32(c, floats[i], counts[i], &v, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_f32(w, floats[i], v, counts[i], &st), SM_OK);
+    }
+    const char *path = sm_test_path(name);
+    assert_int_equal(sm_ckpt_write(path, w, &st), SM_OK);
+    sm_ckpt_writer_free(w);
+    sm_ckpt_free(c);
+    sm_model_free(m);
+    sm_dataset_free(&ds);
+    return path;
+}
+
+/* Only the config section edited to arch=resnet width=1024, a network of
+ * ~300 M parameters and tens of GB of activations: refused from the
+ * sections' sizes before any model is built (before, eval built it first
+ * and grew to 24 GB; under the memory cap that attempt fails as "out of
+ * memory" instead of this message). */
+static void test_checkpoint_config_edited_to_a_huge_network(void **state)
+{
+    (void)state;
+    const char *path = with_config_tail("eval_huge.bin", "arch=resnet\nwidth=1024\n");
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "%stimeout 300 '%s' eval --checkpoint %s", sm_test_memory_cap(), sm_test_bin(), path);
+    sm_test_run_error(cmd, 1, "checkpoint section 'params' has ", path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_pixel_baselines),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_checkpoint_config_edited_to_a_huge_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

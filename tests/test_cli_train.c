@@ -180,6 +180,23 @@ static void test_data_errors(void **state)
     sm_test_cli_error(args, 1, "missing.conf", NULL);
 }
 
+/* Resuming a small run's checkpoint with width=1024 (an MLP of ~280 M
+ * parameters, over 3 GB with its gradients and momentum): refused from the
+ * checkpoint's sizes before the model is built; under the memory cap an
+ * attempt to build it fails as "out of memory" instead. */
+static void test_resume_into_a_huge_network(void **state)
+{
+    (void)state;
+    const char *small = sm_test_path("resume_small");
+    char args[4096], cmd[8400];
+    snprintf(args, sizeof args, "train " TINY " steps=2 knn_every=0 out=%s", small);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    const char *ckpt = sm_test_join(small, "checkpoint.bin");
+    snprintf(cmd, sizeof cmd, "%stimeout 300 '%s' train " TINY " width=1024 steps=3 knn_every=0 out=%s resume=%s",
+             sm_test_memory_cap(), sm_test_bin(), sm_test_path("resume_huge"), ckpt);
+    sm_test_run_error(cmd, 1, "checkpoint section 'params' has ", ckpt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
+        cmocka_unit_test(test_resume_into_a_huge_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <math.h>
 #include <cmocka.h>
@@ -19,10 +20,64 @@ static void test_status_message_has_where_and_one_line(void **state)
     assert_int_equal(sm_status_fail(NULL, SM_ERR_DATA, NULL, "x"), SM_ERR_DATA);
 }
 
+/* Does s end with suffix? */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A message too long for sm_status.msg is cut in its text, marked "…",
+ * and keeps its "(where)"; a long where keeps its end (file name, line). */
+static void test_long_message_keeps_where(void **state)
+{
+    (void)state;
+    char what[1000], where[700];
+    memset(what, 'w', sizeof what - 1);
+    what[sizeof what - 1] = '\0';
+    sm_status st;
+    sm_status_fail(&st, SM_ERR_DATA, "cfg.txt:3", "%s", what);
+    assert_true(ends_with(st.msg, "w\xe2\x80\xa6 (cfg.txt:3)"));
+    assert_true(strncmp(st.msg, "www", 3) == 0);
+    assert_true(strlen(st.msg) == sizeof st.msg - 1);
+
+    memset(where, 'd', sizeof where);
+    snprintf(where + sizeof where - 12, 12, "/f.txt:7");
+    sm_status_fail(&st, SM_ERR_USAGE, where, "unknown key '%s' (did you mean '%s'?)", "bacth", "batch");
+    assert_true(strncmp(st.msg, "unknown key 'bacth' (did you mean 'batch'?) (\xe2\x80\xa6", 48) == 0);
+    assert_true(ends_with(st.msg, "ddd/f.txt:7)"));
+    assert_true(strlen(st.msg) < sizeof st.msg);
+
+    sm_status_fail(&st, SM_ERR_DATA, NULL, "%s", what);
+    assert_true(ends_with(st.msg, "w\xe2\x80\xa6"));
+    assert_true(strlen(st.msg) < sizeof st.msg);
+}
+
+/* Values quoted in messages are cut to SM_STATUS_VALUE_MAX bytes plus "…",
+ * never inside a UTF-8 character. */
+static void test_status_value_clips(void **state)
+{
+    (void)state;
+    char buf[SM_STATUS_VALUE_BUF], long_value[600];
+    assert_string_equal(sm_status_value(buf, "abc", 3), "abc");
+    assert_string_equal(sm_status_value(buf, "abcdef", 2), "ab");
+    memset(long_value, 'v', sizeof long_value);
+    const char *v = sm_status_value(buf, long_value, sizeof long_value);
+    assert_int_equal(strlen(v), SM_STATUS_VALUE_MAX + 3);
+    assert_true(ends_with(v, "v\xe2\x80\xa6"));
+    long_value[0] = 'x'; /* then é (2 bytes) from byte 1 on: a cut after 200 bytes would split one */
+    for (size_t i = 1; i + 1 < sizeof long_value; i += 2) memcpy(long_value + i, "\xc3\xa9", 2);
+    v = sm_status_value(buf, long_value, sizeof long_value - 1);
+    assert_true(ends_with(v, "\xc3\xa9\xe2\x80\xa6"));
+    assert_true(strlen(v) <= SM_STATUS_VALUE_MAX + 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_message_has_where_and_one_line),
+        cmocka_unit_test(test_long_message_keeps_where),
+        cmocka_unit_test(test_status_value_clips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,6 +337,62 @@ static void test_line_without_equals_and_missing_file(void **state)
     expect_message(sm_config_read_file(&cfg, binary, &st), SM_ERR_DATA, want);
 }
 
+/* A config file of one line: `head`, then `n` copies of `fill`, then `tail`. */
+static void write_long_line(const char *path, const char *head, char fill, size_t n, const char *tail)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(head, f);
+    for (size_t i = 0; i < n; i++) fputc(fill, f);
+    fputs(tail, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* However long the offending text, the error keeps its hint and ends with
+ * its location; only the quoted text is cut (sm_status.msg is 512 bytes:
+ * before, a long value pushed "(file:line)" and "did you mean" out). */
+static void test_long_values_keep_hint_and_location(void **state)
+{
+    (void)state;
+    const size_t mb = 1 << 20;
+    const struct {
+        const char *head;
+        char fill;
+        size_t n;
+        const char *tail, *needle;
+    } cases[] = {
+        {"bacth = ", '7', mb, "\n", "unknown key 'bacth' (did you mean 'batch'?)"},
+        {"batch = ", '7', mb, "\n", "bad value for batch: longer than 4095 bytes"},
+        {"batch = ", '7', 3000, "\n", "' for batch: expected an integer in [2, 1048576]"},
+        {"loss = ", 'x', 3000, "\n", "' for loss: expected one of cosine|l2|gauss"},
+        {"bacth", 'h', mb, " = 3\n", "' (did you mean '"},
+        {"", 'x', mb, "\n", "expected key=value, got '"},
+        {" = ", 'x', mb, "\n", "missing key before '=' in '"},
+    };
+    const char *path = sm_test_path("long_line.txt");
+    char end[1100];
+    snprintf(end, sizeof end, " (%s:1)", path);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        write_long_line(path, cases[c].head, cases[c].fill, cases[c].n, cases[c].tail);
+        sm_config cfg;
+        sm_config_defaults(&cfg);
+        sm_status_clear(&st);
+        assert_int_equal(sm_config_read_file(&cfg, path, &st), SM_ERR_USAGE);
+        size_t len = strlen(st.msg);
+        if (!strstr(st.msg, cases[c].needle) || len < strlen(end) || strcmp(st.msg + len - strlen(end), end) != 0 ||
+            len > 400)
+            fail_msg("case %zu: \"%s\"", c, st.msg);
+        assert_null(strchr(st.msg, '\n'));
+    }
+    /* In a file "a #..." is a comment; on the command line it is an error. */
+    char assignment[4000] = "data_dir=a #";
+    memset(assignment + 12, 'x', sizeof assignment - 13);
+    sm_config cfg;
+    sm_config_defaults(&cfg);
+    assert_int_equal(sm_config_apply(&cfg, assignment, "command line", &st), SM_ERR_USAGE);
+    assert_non_null(strstr(st.msg, "' for data_dir: '#' after a space starts a comment in config files (command line)"));
+}
+
 static void test_paths_that_would_not_read_back(void **state)
 {
     (void)state;
@@ -491,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_nan_and_inf_rejected),
         cmocka_unit_test(test_range_boundaries),
         cmocka_unit_test(test_line_without_equals_and_missing_file),
+        cmocka_unit_test(test_long_values_keep_hint_and_location),
         cmocka_unit_test(test_paths_that_would_not_read_back),
         cmocka_unit_test(test_data_dir_default_depends_on_dataset),
         cmocka_unit_test(test_write_read_round_trip),

@@ -352,6 +352,51 @@ static void test_gzip_cut_short(void **state)
     free(gz);
 }
 
+/* The gzip file of `bytes` (n) followed by `extra` raw bytes. */
+static void write_gz_then(const char *path, const uint8_t *bytes, size_t n, const void *extra, size_t n_extra)
+{
+    write_gz(path, bytes, n);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(extra, 1, n_extra, f), n_extra);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* zlib's gzread silently drops what follows the end of a gzip stream: the
+ * reader must refuse it (junk, a byte, a second IDX file appended as is),
+ * and still read a file of several gzip members, which gzip(1) itself
+ * reads as one stream. */
+static void test_bytes_after_the_gzip_stream(void **state)
+{
+    (void)state;
+    const uint32_t dims[3] = {3, 2, 2};
+    size_t n;
+    uint8_t *b = make_idx(0x08, 3, dims, 12, -1, &n);
+    const char *path = sm_test_path("after_gzip.gz");
+    const struct {
+        const void *extra;
+        size_t n;
+    } cases[] = {{"JUNK after the data\n", 20}, {"\x1f", 1}, {b, n}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        write_gz_then(path, b, n, cases[c].extra, cases[c].n);
+        sm_status st;
+        sm_status_clear(&st);
+        sm_idx_images im;
+        assert_fails(sm_idx_read_images(path, &im, &st), &st, SM_ERR_DATA, "trailing data after the gzip stream",
+                     path);
+        assert_null(im.pixels);
+    }
+    const char *tail = sm_test_path("after_gzip_tail.gz");
+    write_gz(tail, b + 10, n - 10);
+    size_t tail_len;
+    char *second = sm_test_read(tail, &tail_len);
+    assert_non_null(second);
+    write_gz_then(path, b, 10, second, tail_len);
+    check_images(path, 3, 2, 2);
+    free(second);
+    free(b);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -481,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_lying_header_is_truncation),
         cmocka_unit_test(test_garbage_not_gzip_nor_idx),
         cmocka_unit_test(test_corrupt_gzip_body),
+        cmocka_unit_test(test_bytes_after_the_gzip_stream),
         cmocka_unit_test(test_corrupt_gzip_crc),
         cmocka_unit_test(test_gzip_cut_short),
         cmocka_unit_test(test_missing_file),

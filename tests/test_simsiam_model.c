@@ -66,6 +66,16 @@ static float *random_images(const sm_model *m, size_t n, uint64_t stream)
 
 /* ---- parameter counts and initialisation ------------------------------ */
 
+/* sm_model_counts gives the sizes of the model sm_model_alloc built. */
+static void expect_counts(const sm_config *cfg, const sm_model *m)
+{
+    size_t n_params = 0, n_stats = 0;
+    sm_status st = {0};
+    assert_int_equal(sm_model_counts(cfg, (int)m->in_c, (int)m->in_h, (int)m->in_w, &n_params, &n_stats, &st), SM_OK);
+    assert_int_equal(n_params, m->n_params);
+    assert_int_equal(n_stats, m->n_stats);
+}
+
 static void test_param_count_resnet_default(void **state)
 {
     (void)state;
@@ -99,6 +109,7 @@ static void test_param_count_resnet_default(void **state)
     assert_int_equal(g[1].offset, g[0].count);
     assert_int_equal(g[1].count, predictor);
     assert_int_equal(g[0].count + g[1].count, m->n_params);
+    expect_counts(&cfg, m);
     sm_model_free(m);
 }
 
@@ -118,6 +129,7 @@ static void test_param_count_mlp_default(void **state)
     assert_int_equal(m->n_backbone, encoder + projector);
     assert_int_equal(m->n_params, 712000);
     assert_int_equal(m->n_params - m->n_backbone, predictor);
+    expect_counts(&cfg, m);
     sm_model_free(m);
 }
 
@@ -136,6 +148,10 @@ static void test_alloc_rejects_bad_dimensions(void **state)
     assert_null(sm_model_alloc(&cfg, 1, 28, 28, 8, &st));
     assert_int_equal(st.code, SM_ERR_USAGE);
     assert_string_equal(st.msg, "z_dim must be in [1, 134217727], got 0 (model)");
+    size_t n_params = 1, n_stats = 1;
+    assert_int_equal(sm_model_counts(&cfg, 1, 28, 28, &n_params, &n_stats, &st), SM_ERR_USAGE);
+    assert_string_equal(st.msg, "z_dim must be in [1, 134217727], got 0 (model)");
+    assert_true(n_params == 0 && n_stats == 0);
 }
 
 static void test_init_is_seeded_and_matches_pytorch_defaults(void **state)

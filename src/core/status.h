@@ -7,6 +7,8 @@
 #ifndef SM_CORE_STATUS_H
 #define SM_CORE_STATUS_H
 
+#include <stddef.h>
+
 enum {
     SM_OK = 0,
     SM_ERR_DATA = 1,  /* runtime or data error: bad file, NaN, I/O (exit 1) */
@@ -20,9 +22,21 @@ typedef struct {
 
 /* Set st (may be NULL) to code with message "<fmt...> (<where>)"; where may be
  * NULL to omit the parenthesis.  Returns code, so callers can write
- * `return sm_status_fail(st, SM_ERR_DATA, path, "bad magic");`. */
+ * `return sm_status_fail(st, SM_ERR_DATA, path, "bad magic");`.  A message
+ * longer than msg holds is cut in its text, marked "…", never in its
+ * "(<where>)"; a where over 200 bytes keeps its end (a path's file name and
+ * line).  Newlines become spaces: a message is one line. */
 int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A value quoted in a message (a config line, a key): s[0..len) copied into
+ * buf, cut to SM_STATUS_VALUE_MAX bytes plus "…" when longer (never inside
+ * a UTF-8 character), so that a long value cannot crowd what follows it, a
+ * hint such as "did you mean", out of the message.  Returns buf.
+ *   char v[SM_STATUS_VALUE_BUF];
+ *   sm_status_fail(st, SM_ERR_USAGE, where, "bad value '%s'", sm_status_value(v, s, strlen(s))); */
+enum { SM_STATUS_VALUE_MAX = 200, SM_STATUS_VALUE_BUF = SM_STATUS_VALUE_MAX + 4 };
+const char *sm_status_value(char *buf, const char *s, size_t len);
 
 /* Reset st to SM_OK with an empty message. */
 void sm_status_clear(sm_status *st);

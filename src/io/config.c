@@ -132,9 +132,10 @@ static void describe(const key_spec *k, char *buf, size_t n)
 
 static int bad_value(const key_spec *k, const char *value, const char *where, sm_status *st)
 {
-    char allowed[256];
+    char allowed[256], v[SM_STATUS_VALUE_BUF];
     describe(k, allowed, sizeof allowed);
-    return sm_status_fail(st, SM_ERR_USAGE, where, "bad value '%s' for %s: expected %s", value, k->name, allowed);
+    return sm_status_fail(st, SM_ERR_USAGE, where, "bad value '%s' for %s: expected %s",
+                          sm_status_value(v, value, strlen(value)), k->name, allowed);
 }
 
 static int parse_long(const char *s, long *v)
@@ -173,10 +174,12 @@ static int set_text(char *dst, const key_spec *k, const char *value, const char 
         unsigned char c = (unsigned char)value[i];
         if (c < 0x20 || c == 0x7f)
             return sm_status_fail(st, SM_ERR_USAGE, where, "bad value for %s: control character 0x%02x", k->name, c);
-        if (c == '#' && i > 0 && isspace((unsigned char)value[i - 1]))
+        if (c == '#' && i > 0 && isspace((unsigned char)value[i - 1])) {
+            char v[SM_STATUS_VALUE_BUF];
             return sm_status_fail(st, SM_ERR_USAGE, where,
-                                  "bad value '%s' for %s: '#' after a space starts a comment in config files", value,
-                                  k->name);
+                                  "bad value '%s' for %s: '#' after a space starts a comment in config files",
+                                  sm_status_value(v, value, len), k->name);
+        }
     }
     memcpy(dst, value, len + 1);
     return SM_OK;
@@ -306,17 +309,19 @@ static void trim(const char **s, size_t *len)
 /* Apply the assignment s[0..len): "key = value" with blanks trimmed. */
 static int apply_range(sm_config *cfg, const char *s, size_t len, const char *where, sm_status *st)
 {
+    char v[SM_STATUS_VALUE_BUF];
     const char *eq = memchr(s, '=', len);
-    if (!eq) return sm_status_fail(st, SM_ERR_USAGE, where, "expected key=value, got '%.*s'", (int)len, s);
+    if (!eq) return sm_status_fail(st, SM_ERR_USAGE, where, "expected key=value, got '%s'", sm_status_value(v, s, len));
     const char *key = s, *value = eq + 1;
     size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
     trim(&key, &klen);
     trim(&value, &vlen);
-    if (klen == 0) return sm_status_fail(st, SM_ERR_USAGE, where, "missing key before '=' in '%.*s'", (int)len, s);
+    if (klen == 0)
+        return sm_status_fail(st, SM_ERR_USAGE, where, "missing key before '=' in '%s'", sm_status_value(v, s, len));
     const key_spec *k = find_key(key, klen);
     if (!k)
-        return sm_status_fail(st, SM_ERR_USAGE, where, "unknown key '%.*s' (did you mean '%s'?)", (int)klen, key,
-                              closest_key(key, klen)->name);
+        return sm_status_fail(st, SM_ERR_USAGE, where, "unknown key '%s' (did you mean '%s'?)",
+                              sm_status_value(v, key, klen), closest_key(key, klen)->name);
     if (vlen >= SM_CONFIG_TEXT_MAX)
         return sm_status_fail(st, SM_ERR_USAGE, where, "bad value for %s: longer than %d bytes", k->name,
                               SM_CONFIG_TEXT_MAX - 1);

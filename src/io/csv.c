@@ -169,6 +169,15 @@ int sm_csv_read(const char *path, double **data, size_t *n, size_t *d, sm_status
     *n = *d = 0;
     FILE *f = fopen(path, "r");
     if (!f) return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s", strerror(errno));
+    int rc = sm_csv_read_stream(f, path, data, n, d, st);
+    fclose(f);
+    return rc;
+}
+
+int sm_csv_read_stream(FILE *f, const char *path, double **data, size_t *n, size_t *d, sm_status *st)
+{
+    *data = NULL;
+    *n = *d = 0;
     csv_reader r = {.path = path, .st = st};
     char *line = NULL;
     size_t line_cap = 0;
@@ -181,7 +190,6 @@ int sm_csv_read(const char *path, double **data, size_t *n, size_t *d, sm_status
     }
     if (!rc && !feof(f)) rc = sm_status_fail(st, SM_ERR_DATA, path, "read error: %s", strerror(errno));
     free(line);
-    fclose(f);
     if (!rc && r.n == 0) rc = sm_status_fail(st, SM_ERR_DATA, path, "no data rows");
     if (rc) {
         sm_mem_free(r.vals);

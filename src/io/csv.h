@@ -20,10 +20,15 @@
 #define SM_IO_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "core/status.h"
 
 /* Read path into a new 64-byte-aligned array of n × d doubles (row-major),
  * freed with sm_mem_free.  On failure *data = NULL and *n = *d = 0. */
 int sm_csv_read(const char *path, double **data, size_t *n, size_t *d, sm_status *st);
+
+/* The same from an open stream (read up to its end, not closed); path names
+ * it in messages. */
+int sm_csv_read_stream(FILE *f, const char *path, double **data, size_t *n, size_t *d, sm_status *st);
 
 #endif

@@ -10,44 +10,138 @@
 
 enum { IDX_UBYTE = 0x08, IDX_MAX_DIMS = 3 };
 
-/* gzread takes an unsigned count; 16 MiB per call keeps the number of calls
- * small (Fashion-MNIST train is 47 MB) without approaching that limit. */
+/* inflate takes an unsigned output count; 16 MiB per call keeps the number
+ * of calls small (Fashion-MNIST train is 47 MB) without approaching that
+ * limit. */
 #define READ_CHUNK ((size_t)1 << 24)
 /* The data buffer starts at this size (or the claimed size, if smaller) and
  * doubles as data arrive, so a lying header cannot make us allocate more
  * than about twice what the file really holds. */
 #define FIRST_CAPACITY ((size_t)1 << 24)
-/* zlib's input buffer: larger than its 8 KiB default to cut read() calls. */
-#define GZ_BUFFER (1u << 18)
+/* Bytes read from the file per fread. */
+#define IN_BUFFER ((size_t)1 << 18)
 
-static int stream_error(gzFile gz, const char *path, sm_status *st)
+/* An IDX file as bytes: inflated when it starts with the gzip magic, as is
+ * otherwise.  zlib's gzread is not used: it silently drops whatever follows
+ * the gzip stream ("trailing garbage"), so a .gz with junk or another file
+ * appended would load.  Here the end of a gzip member must be followed by
+ * another member (gzip's own rule: concatenated members are one stream) or
+ * by the end of the file. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    int gzip;       /* the file is gzip */
+    int member_end; /* inflate has finished a member */
+    int eof;        /* f has no more bytes */
+    z_stream zs;    /* next_in / avail_in: the unread bytes of in, in both modes */
+    unsigned char *in;
+} idx_stream;
+
+static int fail_corrupt(idx_stream *s, const char *why, sm_status *st)
 {
-    int errnum = Z_OK;
-    const char *msg = gzerror(gz, &errnum);
-    if (errnum == Z_ERRNO) return sm_status_fail(st, SM_ERR_DATA, path, "read error: %s", strerror(errno));
-    /* zlib prefixes "<path>: "; the path goes in the parenthesis instead. */
-    size_t len = strlen(path);
-    if (strncmp(msg, path, len) == 0 && strncmp(msg + len, ": ", 2) == 0) msg += len + 2;
-    return sm_status_fail(st, SM_ERR_DATA, path, "corrupt gzip data: %s", msg);
+    return sm_status_fail(st, SM_ERR_DATA, s->path, "corrupt gzip data: %s", why);
 }
 
-/* Read up to n bytes into buf; *got < n only at the end of the data.  A zlib
- * error, including one reported alongside a short read (a gzip stream cut
- * short gives "unexpected end of file"), is a failure. */
-static int read_up_to(gzFile gz, const char *path, uint8_t *buf, size_t n, size_t *got, sm_status *st)
+/* Unless the file ends first, have at least `want` (<= IN_BUFFER) unread
+ * bytes in the input buffer. */
+static int refill(idx_stream *s, size_t want, sm_status *st)
+{
+    if (s->zs.avail_in >= want || s->eof) return SM_OK;
+    memmove(s->in, s->zs.next_in, s->zs.avail_in);
+    size_t room = IN_BUFFER - s->zs.avail_in, got = fread(s->in + s->zs.avail_in, 1, room, s->f);
+    if (got < room) {
+        if (ferror(s->f)) return sm_status_fail(st, SM_ERR_DATA, s->path, "read error: %s", strerror(errno));
+        s->eof = 1;
+    }
+    s->zs.next_in = s->in;
+    s->zs.avail_in += (uInt)got;
+    return SM_OK;
+}
+
+static int stream_open(idx_stream *s, const char *path, sm_status *st)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    s->f = fopen(path, "rb");
+    if (!s->f) return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s", strerror(errno));
+    sm_status ast;
+    s->in = sm_mem_alloc(IN_BUFFER, 1, &ast);
+    if (!s->in) return sm_status_fail(st, ast.code, path, "%s", ast.msg);
+    s->zs.next_in = s->in;
+    int rc = refill(s, 2, st);
+    if (rc) return rc;
+    s->gzip = s->zs.avail_in >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
+    int zr = s->gzip ? inflateInit2(&s->zs, 16 + MAX_WBITS) : Z_OK; /* 16 +: gzip, not zlib, framing */
+    if (zr != Z_OK) {
+        s->gzip = 0; /* nothing for stream_close to end */
+        return sm_status_fail(st, SM_ERR_DATA, path, "cannot start zlib: %s", zError(zr));
+    }
+    return SM_OK;
+}
+
+static void stream_close(idx_stream *s)
+{
+    if (s->gzip) inflateEnd(&s->zs);
+    if (s->f) fclose(s->f);
+    sm_mem_free(s->in);
+}
+
+/* The next member after the end of one: the end of the file, or a gzip
+ * header; anything else is trailing data. */
+static int next_member(idx_stream *s, int *end, sm_status *st)
+{
+    int rc = refill(s, 2, st);
+    if (rc) return rc;
+    *end = s->zs.avail_in == 0;
+    if (*end) return SM_OK;
+    if (s->zs.avail_in < 2 || s->zs.next_in[0] != 0x1f || s->zs.next_in[1] != 0x8b)
+        return sm_status_fail(st, SM_ERR_DATA, s->path, "trailing data after the gzip stream");
+    s->member_end = 0;
+    return inflateReset(&s->zs) == Z_OK ? SM_OK : fail_corrupt(s, "cannot restart inflate", st);
+}
+
+static int inflate_up_to(idx_stream *s, uint8_t *buf, size_t n, size_t *got, sm_status *st)
+{
+    while (*got < n) {
+        int rc, end;
+        if (s->member_end) {
+            if ((rc = next_member(s, &end, st))) return rc;
+            if (end) return SM_OK;
+        }
+        if ((rc = refill(s, 1, st))) return rc;
+        if (s->zs.avail_in == 0) return fail_corrupt(s, "unexpected end of file", st);
+        size_t want = n - *got < READ_CHUNK ? n - *got : READ_CHUNK;
+        s->zs.next_out = buf + *got;
+        s->zs.avail_out = (uInt)want;
+        int zr = inflate(&s->zs, Z_NO_FLUSH);
+        *got += want - s->zs.avail_out;
+        if (zr == Z_STREAM_END) s->member_end = 1;
+        else if (zr != Z_OK) return fail_corrupt(s, s->zs.msg ? s->zs.msg : zError(zr), st);
+    }
+    return SM_OK;
+}
+
+static int copy_up_to(idx_stream *s, uint8_t *buf, size_t n, size_t *got, sm_status *st)
+{
+    while (*got < n) {
+        int rc = refill(s, 1, st);
+        if (rc) return rc;
+        if (s->zs.avail_in == 0) break;
+        size_t k = n - *got < s->zs.avail_in ? n - *got : s->zs.avail_in;
+        memcpy(buf + *got, s->zs.next_in, k);
+        s->zs.next_in += k;
+        s->zs.avail_in -= (uInt)k;
+        *got += k;
+    }
+    return SM_OK;
+}
+
+/* Read up to n bytes into buf; *got < n only at the end of the data.  A
+ * corrupt gzip stream, one cut short and bytes after its end are failures. */
+static int read_up_to(idx_stream *s, uint8_t *buf, size_t n, size_t *got, sm_status *st)
 {
     *got = 0;
-    while (*got < n) {
-        size_t want = n - *got < READ_CHUNK ? n - *got : READ_CHUNK;
-        int r = gzread(gz, buf + *got, (unsigned)want);
-        if (r < 0) return stream_error(gz, path, st);
-        if (r == 0) break;
-        *got += (size_t)r;
-    }
-    int errnum = Z_OK;
-    gzerror(gz, &errnum);
-    if (errnum != Z_OK) return stream_error(gz, path, st);
-    return SM_OK;
+    return s->gzip ? inflate_up_to(s, buf, n, got, st) : copy_up_to(s, buf, n, got, st);
 }
 
 static size_t read_be32(const uint8_t *p)
@@ -57,12 +151,13 @@ static size_t read_be32(const uint8_t *p)
 
 /* Header: magic, then ndims big-endian dimensions.  Fills dims and *total
  * (their product, in bytes since the type is ubyte). */
-static int read_header(gzFile gz, const char *path, unsigned ndims, const char *what, size_t *dims,
-                       size_t *total, sm_status *st)
+static int read_header(idx_stream *s, unsigned ndims, const char *what, size_t *dims, size_t *total,
+                       sm_status *st)
 {
+    const char *path = s->path;
     uint8_t head[4 + 4 * IDX_MAX_DIMS];
     size_t got;
-    int rc = read_up_to(gz, path, head, 4, &got, st);
+    int rc = read_up_to(s, head, 4, &got, st);
     if (rc) return rc;
     if (got < 4) return sm_status_fail(st, SM_ERR_DATA, path, "not an IDX file: only %zu bytes", got);
     size_t magic = read_be32(head), expected = IDX_UBYTE << 8 | ndims;
@@ -75,7 +170,7 @@ static int read_header(gzFile gz, const char *path, unsigned ndims, const char *
     if (head[3] != ndims)
         return sm_status_fail(st, SM_ERR_DATA, path, "IDX file has %u dimensions, %s need %u (magic 0x%08zx)",
                               head[3], what, ndims, expected);
-    if ((rc = read_up_to(gz, path, head + 4, 4 * ndims, &got, st))) return rc;
+    if ((rc = read_up_to(s, head + 4, 4 * ndims, &got, st))) return rc;
     if (got < 4 * ndims) return sm_status_fail(st, SM_ERR_DATA, path, "truncated IDX header");
     *total = 1;
     for (unsigned d = 0; d < ndims; d++) {
@@ -100,14 +195,15 @@ static int grow(uint8_t **buf, size_t have, size_t new_cap, const char *path, sm
 
 /* The data must be exactly `total` bytes: fewer is truncation, more is
  * trailing garbage (a header for a different file, a concatenation...). */
-static int read_data(gzFile gz, const char *path, size_t total, uint8_t **out, sm_status *st)
+static int read_data(idx_stream *s, size_t total, uint8_t **out, sm_status *st)
 {
+    const char *path = s->path;
     size_t cap = total < FIRST_CAPACITY ? total : FIRST_CAPACITY, have = 0, got;
     uint8_t *buf = NULL;
     int rc = grow(&buf, 0, cap, path, st);
     if (rc) return rc;
     for (;;) {
-        if ((rc = read_up_to(gz, path, buf + have, cap - have, &got, st))) goto fail;
+        if ((rc = read_up_to(s, buf + have, cap - have, &got, st))) goto fail;
         have += got;
         if (have < cap || cap == total) break;
         size_t next = cap > total / 2 ? total : 2 * cap;
@@ -121,7 +217,7 @@ static int read_data(gzFile gz, const char *path, size_t total, uint8_t **out, s
     uint8_t scratch[4096];
     size_t extra = 0;
     do {
-        if ((rc = read_up_to(gz, path, scratch, sizeof scratch, &got, st))) goto fail;
+        if ((rc = read_up_to(s, scratch, sizeof scratch, &got, st))) goto fail;
         extra += got;
     } while (got == sizeof scratch);
     if (extra) {
@@ -139,18 +235,12 @@ fail:
 static int read_idx(const char *path, unsigned ndims, const char *what, size_t *dims, uint8_t **data,
                     sm_status *st)
 {
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s",
-                              errno ? strerror(errno) : "out of memory");
-    gzbuffer(gz, GZ_BUFFER);
+    idx_stream s;
     size_t total;
-    int rc = read_header(gz, path, ndims, what, dims, &total, st);
-    if (rc == SM_OK) rc = read_data(gz, path, total, data, st);
-    /* Everything has been read and checked: closing a read-only stream
-     * cannot lose data, so its result adds nothing. */
-    gzclose(gz);
+    int rc = stream_open(&s, path, st);
+    if (rc == SM_OK) rc = read_header(&s, ndims, what, dims, &total, st);
+    if (rc == SM_OK) rc = read_data(&s, total, data, st);
+    stream_close(&s);
     return rc;
 }
 

@@ -7,11 +7,14 @@
  *   then one uint32 per dimension, then prod(dims) bytes, row-major.
  * Images are magic 0x00000803 (n, rows, cols), labels 0x00000801 (n).
  *
- * Files are read through zlib, so gzip-compressed (.gz, as distributed) and
- * uncompressed files both work.  The reader is strict: wrong magic, data
- * type or number of dimensions, a zero or overflowing dimension, a data
- * length that differs from the header's (truncated or trailing bytes) and a
- * corrupt gzip stream are all SM_ERR_DATA errors whose "where" is the path.
+ * Files starting with the gzip magic are inflated with zlib, others read as
+ * they are, so gzip-compressed (.gz, as distributed) and uncompressed files
+ * both work.  The reader is strict: wrong magic, data type or number of
+ * dimensions, a zero or overflowing dimension, a data length that differs
+ * from the header's (truncated or trailing bytes), a corrupt gzip stream and
+ * bytes after the end of the gzip stream (other than further gzip members,
+ * which gzip itself reads as one stream) are all SM_ERR_DATA errors whose
+ * "where" is the path.
  * Memory grows with the data actually present, so a header that claims
  * billions of images in a small file fails as "truncated" without first
  * allocating the claimed size.

@@ -5,7 +5,10 @@
  *   name ends in .csv, .txt or .tsv    → text
  *   anything else                      → .npy if the file starts with the
  *                                        .npy magic, text otherwise
- * (case-insensitive), and then rejects what no estimator can use:
+ * (case-insensitive).  The file is opened once and read from start to end
+ * in one pass, the sniffed bytes included, so a pipe, /dev/stdin, <(...) or
+ * a FIFO reads exactly like a regular file.  Then it rejects what no
+ * estimator can use:
  *   "NaN at row 5, column 2 (a.npy)", "Inf at ...", "-Inf at ..."
  *   (rows and columns counted from 1), and "array is empty (0 x 3) (a.npy)"
  * for an array with no rows or no columns.  A missing file gives

@@ -16,13 +16,14 @@
 #include "core/mem.h"
 #include "io/atomic.h"
 
-static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+static const unsigned char npy_magic[SM_NPY_MAGIC_LEN] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
 enum {
     NPY_PREAMBLE = 8,        /* magic + major + minor */
     NPY_HEADER_MAX = 16384,  /* real headers are ~120 bytes; this bounds a hostile length */
     NPY_ALIGN = 64,          /* numpy pads the header so the data start is 64-byte aligned */
-    NPY_CHUNK = 32768        /* bytes converted per fread/fwrite */
+    NPY_CHUNK = 32768,       /* bytes converted per fread/fwrite */
+    NPY_FIRST_VALUES = 1 << 17 /* allocated before a stream of unknown size has shown more */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -317,24 +318,55 @@ static int fail_trailing(sm_status *st, const char *path)
     return sm_status_fail(st, SM_ERR_DATA, path, "trailing bytes after the array data");
 }
 
-/* For a regular file, compare its size with the shape before allocating. */
-static int check_file_size(FILE *f, const char *path, const npy_layout *lay, sm_status *st)
+/* How many values to allocate before reading the data.  A regular file's
+ * size is compared with the shape first, so a header claiming 2^40 rows in a
+ * small file fails as "truncated" before anything is allocated, and then all
+ * of them.  Any other stream (a pipe, a FIFO) tells its size only by ending:
+ * at most NPY_FIRST_VALUES, and read_data grows the buffer as data arrive. */
+static int first_capacity(FILE *f, const char *path, const npy_layout *lay, size_t *first, sm_status *st)
 {
     struct stat sb;
     long pos = ftell(f);
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || pos < 0) return SM_OK;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || pos < 0) {
+        *first = lay->count < NPY_FIRST_VALUES ? lay->count : NPY_FIRST_VALUES;
+        return SM_OK;
+    }
     uintmax_t have = (uintmax_t)sb.st_size - (uintmax_t)pos;
     if (have < lay->bytes) return fail_truncated(st, path, lay->bytes, have);
     if (have > lay->bytes) return fail_trailing(st, path);
+    *first = lay->count;
     return SM_OK;
 }
 
-/* Stream the elements through a small buffer, converting to out_type. */
-static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_type out_type, void *out,
-                     sm_status *st)
+/* Make room for `need` values of type t in *buf (*cap allocated; exactly
+ * `need` when *buf is NULL), doubling up to the count the shape claims, so
+ * that memory follows the data actually read. */
+static int reserve(void **buf, size_t *cap, size_t need, size_t count, sm_npy_type t, const char *path,
+                   sm_status *st)
+{
+    if (*buf && need <= *cap) return SM_OK;
+    size_t next = !*buf ? need : *cap > count / 2 ? count : 2 * *cap;
+    if (next < need) next = need;
+    sm_status ast;
+    void *bigger = sm_mem_alloc_aligned(next, t, &ast);
+    if (!bigger) return sm_status_fail(st, ast.code, path, "%s", ast.msg);
+    if (*cap) memcpy(bigger, *buf, *cap * t);
+    sm_mem_free(*buf);
+    *buf = bigger;
+    *cap = next;
+    return SM_OK;
+}
+
+/* Stream the elements through a small buffer into *out (NULL on entry;
+ * `first` values allocated, grown as needed), converting to out_type. */
+static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_type out_type, size_t first,
+                     void **out, sm_status *st)
 {
     unsigned char chunk[NPY_CHUNK];
     const size_t es = lay->type, per = sizeof chunk / es;
+    size_t cap = 0;
+    int rc = reserve(out, &cap, first, lay->count, out_type, path, st);
+    if (rc) return rc;
     for (size_t i = 0; i < lay->count;) {
         size_t want = lay->count - i < per ? lay->count - i : per;
         size_t got = fread(chunk, es, want, f);
@@ -342,10 +374,11 @@ static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_ty
             if (ferror(f)) return sm_status_fail(st, SM_ERR_DATA, path, "read error: %s", strerror(errno));
             return fail_truncated(st, path, lay->bytes, (uintmax_t)(i + got) * es);
         }
+        if ((rc = reserve(out, &cap, i + got, lay->count, out_type, path, st))) return rc;
         for (size_t j = 0; j < got; j++) {
             double v = decode(chunk + j * es, lay->type);
             if (out_type == SM_NPY_F32 && !fits_float(v)) return fail_float_range(st, path, v, i + j, lay->d);
-            elem_set(out, out_type, i + j, v);
+            elem_set(*out, out_type, i + j, v);
         }
         i += got;
     }
@@ -353,25 +386,18 @@ static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_ty
     return SM_OK;
 }
 
-/* The one reader behind sm_npy_read and sm_npy_read_f32. */
-static int npy_load(const char *path, sm_npy_type out_type, void **out, size_t *n, size_t *d,
+/* The one reader behind sm_npy_read, sm_npy_read_f32 and sm_npy_read_stream. */
+static int npy_load(FILE *f, const char *path, sm_npy_type out_type, void **out, size_t *n, size_t *d,
                     sm_status *st)
 {
     *out = NULL;
     *n = *d = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s", strerror(errno));
     npy_layout lay;
-    int rc = read_header(f, path, &lay, st);
-    if (!rc) rc = check_file_size(f, path, &lay, st);
+    size_t first = 0;
     void *buf = NULL;
-    if (!rc) {
-        sm_status ast;
-        buf = sm_mem_alloc_aligned(lay.count, out_type, &ast);
-        if (!buf) rc = sm_status_fail(st, ast.code, path, "%s", ast.msg);
-    }
-    if (!rc) rc = read_data(f, path, &lay, out_type, buf, st);
-    fclose(f);
+    int rc = read_header(f, path, &lay, st);
+    if (!rc) rc = first_capacity(f, path, &lay, &first, st);
+    if (!rc) rc = read_data(f, path, &lay, out_type, first, &buf, st);
     if (rc) {
         sm_mem_free(buf);
         return rc;
@@ -382,10 +408,22 @@ static int npy_load(const char *path, sm_npy_type out_type, void **out, size_t *
     return SM_OK;
 }
 
+static int npy_load_path(const char *path, sm_npy_type out_type, void **out, size_t *n, size_t *d,
+                         sm_status *st)
+{
+    *out = NULL;
+    *n = *d = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return sm_status_fail(st, SM_ERR_DATA, path, "cannot open file: %s", strerror(errno));
+    int rc = npy_load(f, path, out_type, out, n, d, st);
+    fclose(f);
+    return rc;
+}
+
 int sm_npy_read(const char *path, double **data, size_t *n, size_t *d, sm_status *st)
 {
     void *p;
-    int rc = npy_load(path, SM_NPY_F64, &p, n, d, st);
+    int rc = npy_load_path(path, SM_NPY_F64, &p, n, d, st);
     *data = p;
     return rc;
 }
@@ -393,19 +431,22 @@ int sm_npy_read(const char *path, double **data, size_t *n, size_t *d, sm_status
 int sm_npy_read_f32(const char *path, float **data, size_t *n, size_t *d, sm_status *st)
 {
     void *p;
-    int rc = npy_load(path, SM_NPY_F32, &p, n, d, st);
+    int rc = npy_load_path(path, SM_NPY_F32, &p, n, d, st);
     *data = p;
     return rc;
 }
 
-int sm_npy_has_magic(const char *path)
+int sm_npy_read_stream(FILE *f, const char *path, double **data, size_t *n, size_t *d, sm_status *st)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char head[sizeof npy_magic];
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return got == sizeof head && memcmp(head, npy_magic, sizeof head) == 0;
+    void *p;
+    int rc = npy_load(f, path, SM_NPY_F64, &p, n, d, st);
+    *data = p;
+    return rc;
+}
+
+int sm_npy_is_magic(const void *head, size_t n)
+{
+    return n >= sizeof npy_magic && memcmp(head, npy_magic, sizeof npy_magic) == 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -16,7 +16,9 @@
  * shorter than the shape needs ("truncated") and bytes after the data
  * ("trailing", rejected: they mean the header and the data disagree).  A
  * regular file's size is checked before anything is allocated, so a header
- * claiming 2^40 rows in a small file fails as "truncated", not out of memory.
+ * claiming 2^40 rows in a small file fails as "truncated", not out of memory;
+ * from any other stream (a pipe, a FIFO) memory grows with the data that
+ * arrive, so the same header fails the same way once the stream ends.
  *
  * Writing makes a version 1.0 file whose data start at a multiple of 64 bytes
  * (NumPy's convention), through src/io/atomic.h.
@@ -30,6 +32,7 @@
 #define SM_IO_NPY_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "core/status.h"
 
 /* Element types; the value is the size in bytes. */
@@ -45,8 +48,14 @@ int sm_npy_read(const char *path, double **data, size_t *n, size_t *d, sm_status
  * naming its (1-based) row and column; others are rounded to nearest. */
 int sm_npy_read_f32(const char *path, float **data, size_t *n, size_t *d, sm_status *st);
 
-/* Does the file start with the .npy magic?  0 when it does not or cannot be read. */
-int sm_npy_has_magic(const char *path);
+/* sm_npy_read from an open stream at the start of the file (read up to its
+ * end, not closed); path names it in messages. */
+int sm_npy_read_stream(FILE *f, const char *path, double **data, size_t *n, size_t *d, sm_status *st);
+
+/* Bytes a file must start with to be sniffed as .npy, and whether the n
+ * bytes at head start with the .npy magic. */
+enum { SM_NPY_MAGIC_LEN = 6 };
+int sm_npy_is_magic(const void *head, size_t n);
 
 /* An in-memory row-major array to write. */
 typedef struct {

@@ -272,27 +272,48 @@ static int alloc_buffers(sm_model *m, sm_status *st)
     return SM_OK;
 }
 
-sm_model *sm_model_alloc(const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st)
+/* Everything about m that follows from the configuration and the image
+ * shape, with no buffer allocated: the dimensions checked, then the layer
+ * plan with every offset and count.  sm_model_alloc and sm_model_counts
+ * both start here, so the sizes a checkpoint is checked against are those
+ * of the network that would be built. */
+static int plan(sm_model *m, const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st)
 {
-    assert(cfg);
-    if (check_dims(cfg, c, h, w, max_batch, st)) return NULL;
-    sm_model *m = sm_mem_alloc(1, sizeof *m, st);
-    if (!m) return NULL;
+    int rc = check_dims(cfg, c, h, w, max_batch, st);
+    if (rc) return rc;
     m->arch = cfg->arch;
     m->in_c = (size_t)c;
     m->in_h = (size_t)h;
     m->in_w = (size_t)w;
     m->z_dim = (size_t)cfg->z_dim;
     m->max_batch = max_batch;
+    build(m, cfg);
+    return SM_OK;
+}
+
+sm_model *sm_model_alloc(const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st)
+{
+    assert(cfg);
+    sm_model *m = sm_mem_alloc(1, sizeof *m, st);
+    if (!m) return NULL;
     /* Sized for every core, so a later sm_threads_set cannot outgrow it. */
     int avail = sm_threads_available(), now = sm_threads_get();
     m->scratch_threads = avail > now ? avail : now;
-    build(m, cfg);
-    if (alloc_buffers(m, st)) {
+    if (plan(m, cfg, c, h, w, max_batch, st) || alloc_buffers(m, st)) {
         sm_model_free(m);
         return NULL;
     }
     return m;
+}
+
+int sm_model_counts(const sm_config *cfg, int c, int h, int w, size_t *n_params, size_t *n_stats, sm_status *st)
+{
+    assert(cfg);
+    sm_model m = {0};
+    int rc = plan(&m, cfg, c, h, w, 1, st);
+    *n_params = rc ? 0 : m.n_params;
+    *n_stats = rc ? 0 : m.n_stats;
+    return rc;
 }
 
 void sm_model_free(sm_model *m)

@@ -130,6 +130,13 @@ typedef struct {
 sm_model *sm_model_alloc(const sm_config *cfg, int c, int h, int w, size_t max_batch, sm_status *st);
 void sm_model_free(sm_model *m);
 
+/* The n_params and n_stats of the model sm_model_alloc would build for cfg
+ * on c × h × w images, from the same layer plan, allocating nothing: a
+ * configuration can be checked against a checkpoint's arrays before a
+ * network of its size exists.  SM_ERR_USAGE as sm_model_alloc for a bad
+ * dimension (then both are 0). */
+int sm_model_counts(const sm_config *cfg, int c, int h, int w, size_t *n_params, size_t *n_stats, sm_status *st);
+
 /* PyTorch's default initialisation from seed: conv and linear weights (and
  * the predictor's bias) Kaiming-uniform (src/nn/init.h), drawn in layer
  * order from one stream; BN γ = 1, β = 0, running mean 0, variance 1; grads

@@ -47,6 +47,7 @@ int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *s
     int rc = sm_ckpt_read(path, &c, st);
     if (rc) return rc;
     rc = sm_data_load(cfg, split, data, st);
+    if (!rc) rc = sm_train_check_checkpoint(c, cfg, data, st);
     if (!rc) {
         *m = sm_model_alloc(cfg, (int)data->c, (int)data->h, (int)data->w, max_batch, st);
         if (!*m) rc = st ? st->code : SM_ERR_DATA;

@@ -6,7 +6,8 @@
  * sm_config_finish); the split is loaded as that configuration says; the
  * model is allocated for the split's image shape and gets the "params" and
  * "bn_stats" sections (a count mismatch, i.e. another architecture, is
- * SM_ERR_DATA naming the file).  Inference only: the momentum is not read.
+ * SM_ERR_DATA naming the file, found before the model is allocated:
+ * sm_train_check_checkpoint).  Inference only: the momentum is not read.
  *
  * Linear probe: multinomial logistic regression on the frozen encoder
  * features f, each feature standardised with the TRAINING split's mean and

@@ -85,6 +85,7 @@ typedef struct {
     double last_loss, knn_acc;
     int stopped; /* the hooks asked for a stop; the loop ended early */
     char ckpt_path[PATH_MAX_LEN], last_ckpt[PATH_MAX_LEN];
+    sm_ckpt *resume; /* the checkpoint of resume=, from before the model is built until it is loaded */
 } trainer;
 
 static double elapsed(const trainer *t) { return t->elapsed_before + sm_timer_now() - t->t_start; }
@@ -289,14 +290,31 @@ static int restore_text(const sm_ckpt *c, const char *name, text_buf *t, sm_stat
     return rc ? rc : text_append(t, st, "%s", s);
 }
 
-static int resume_from(trainer *t, const char *path, sm_status *st)
+int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_dataset *data, sm_status *st)
 {
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
+    size_t n_params, n_stats;
+    const float *v;
+    int rc = sm_model_counts(cfg, (int)data->c, (int)data->h, (int)data->w, &n_params, &n_stats, st);
+    if (!rc) rc = sm_ckpt_get_f32(c, "params", n_params, &v, st);
+    if (!rc) rc = sm_ckpt_get_f32(c, "bn_stats", n_stats, &v, st);
+    return rc;
+}
+
+/* Read resume= and check it against the configuration, before the model
+ * is built (resume_from loads it once the model exists). */
+static int read_resume(trainer *t, sm_status *st)
+{
+    int rc = sm_ckpt_read(t->cfg.resume, &t->resume, st);
+    return rc ? rc : sm_train_check_checkpoint(t->resume, &t->cfg, &t->train, st);
+}
+
+static int resume_from(trainer *t, sm_status *st)
+{
+    const sm_ckpt *c = t->resume;
+    const char *path = t->cfg.resume;
     sm_model *m = t->m;
     const uint64_t *step;
-    rc = sm_ckpt_get_u64(c, "step", STEP_FIELDS, &step, st);
+    int rc = sm_ckpt_get_u64(c, "step", STEP_FIELDS, &step, st);
     if (!rc) rc = t->pred ? sm_predictor_load(t->pred, c, path, st) : sm_predictor_check_mode(c, SM_PRED_SGD, path, st);
     if (!rc) rc = copy_f32(c, "params", m->params, m->n_params, st);
     if (!rc) rc = copy_f32(c, "momentum", m->momentum, m->n_params, st);
@@ -316,7 +334,8 @@ static int resume_from(trainer *t, const char *path, sm_status *st)
         t->knn_acc = bits_double(step[4]);
         snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     }
-    sm_ckpt_free(c);
+    sm_ckpt_free(t->resume);
+    t->resume = NULL;
     return rc;
 }
 
@@ -575,18 +594,21 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     out_path(path, t, "config.txt");
     out_path(t->ckpt_path, t, "checkpoint.bin");
     if ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st))) return rc;
-    if ((rc = load_data(t, st)) || (rc = build_model(t, st))) return rc;
+    if ((rc = load_data(t, st))) return rc;
+    if (cfg->resume[0] && (rc = read_resume(t, st))) return rc;
+    if ((rc = build_model(t, st))) return rc;
     if (cfg->track_every > 0 && !(t->tracker = sm_tracker_alloc(&t->cfg, &t->train, t->m->z_dim, st)))
         return st ? st->code : SM_ERR_DATA;
     sm_augment_from_config(&t->aug, &t->cfg);
     plan_steps(t);
-    if (cfg->resume[0]) rc = resume_from(t, cfg->resume, st);
+    if (t->resume) rc = resume_from(t, st);
     t->t_start = sm_timer_now();
     return rc;
 }
 
 static void trainer_close(trainer *t)
 {
+    sm_ckpt_free(t->resume);
     sm_mem_free(t->x1);
     sm_mem_free(t->x2);
     sm_tracker_free(t->tracker);

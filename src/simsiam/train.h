@@ -87,7 +87,8 @@
  *                                text: the CSV rows so far (no header)
  * The sampler and the augmentations are functions of (seed, epoch) and
  * (seed, step, index, view), so no RNG state is needed: resume=PATH loads
- * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA),
+ * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA,
+ * found before the model is built: sm_train_check_checkpoint),
  * and continues to the configured total, bit for bit as if never stopped at
  * a fixed thread count.  A checkpoint written with another pred_mode is
  * SM_ERR_DATA "checkpoint was written with pred_mode=A, this run has
@@ -103,6 +104,8 @@
 
 #include "core/hooks.h"
 #include "core/status.h"
+#include "data/dataset.h"
+#include "io/checkpoint.h"
 #include "io/config.h"
 
 /* SM_TRAIN_STEP_FIELDS: the u64 count of the checkpoint's "step" section (above). */
@@ -133,6 +136,14 @@ typedef struct {
  * SM_OK with res->stopped = 1; resume=res->checkpoint continues bit for bit,
  * with every CSV row once. */
 int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st);
+
+/* Do checkpoint c's "params" and "bn_stats" sections hold exactly the
+ * counts of the network cfg builds on data's images?  The counts come from
+ * sm_model_counts, so nothing of the network's size is allocated: a
+ * checkpoint whose config section was edited to a huge network (its CRC
+ * still valid) is refused before anything is built.  SM_ERR_DATA "checkpoint
+ * section 'params' has N values, expected M (PATH)" otherwise. */
+int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_dataset *data, sm_status *st);
 
 
 /* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}

@@ -129,22 +129,29 @@ void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ct
     free(fd);
 }
 
-int sm_test_cli(const char *args, char **out, char **err)
+/* "'<bin>' args", malloc'd. */
+static char *cli_command(const char *args)
 {
     size_t len = strlen(sm_test_bin()) + strlen(args) + 8;
     char *cmd = malloc(len);
     assert_non_null(cmd);
     snprintf(cmd, len, "'%s' %s", sm_test_bin(), args);
+    return cmd;
+}
+
+int sm_test_cli(const char *args, char **out, char **err)
+{
+    char *cmd = cli_command(args);
     int rc = sm_test_run(cmd, out, err);
     free(cmd);
     return rc;
 }
 
-void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2)
+void sm_test_run_error(const char *cmd, int rc, const char *needle1, const char *needle2)
 {
     char *out, *err;
-    int got = sm_test_cli(args, &out, &err);
-    if (got != rc) fprintf(stderr, "args: %s\nstderr: %s", args, err);
+    int got = sm_test_run(cmd, &out, &err);
+    if (got != rc) fprintf(stderr, "command: %s\nstderr: %s", cmd, err);
     assert_int_equal(got, rc);
     assert_string_equal(out, "");
     assert_int_equal(sm_test_lines(err), 1);
@@ -152,6 +159,26 @@ void sm_test_cli_error(const char *args, int rc, const char *needle1, const char
     if (!strstr(err, needle1) || (needle2 && !strstr(err, needle2))) fail_msg("stderr: %s", err);
     free(out);
     free(err);
+}
+
+void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2)
+{
+    char *cmd = cli_command(args);
+    sm_test_run_error(cmd, rc, needle1, needle2);
+    free(cmd);
+}
+
+const char *sm_test_memory_cap(void)
+{
+    static const char cap[] = "ulimit -v 1000000 && export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 && ";
+    static int usable = -1;
+    if (usable < 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%stimeout 60 '%s' --help >/dev/null", cap, sm_test_bin());
+        usable = sm_test_run(cmd, NULL, NULL) == 0;
+        if (!usable) print_message("NOTE: %s does not start under ulimit -v: memory use not capped\n", sm_test_bin());
+    }
+    return usable ? cap : "";
 }
 
 double sm_test_json_number(const char *line, const char *key)

@@ -26,6 +26,19 @@ int sm_test_cli(const char *args, char **out, char **err);
  * "simsiam-mi: error: " line on stderr containing needle1 (and needle2 if
  * not NULL). */
 void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2);
+/* The same for a whole shell command (a pipeline, a capped run...). */
+void sm_test_run_error(const char *cmd, int rc, const char *needle1, const char *needle2);
+/* A shell prefix ("... && ") that caps the address space of the commands
+ * after it at 1 GB (ulimit -v), for runs that must not allocate what a
+ * hostile file claims: an attempt then fails at once with "out of memory",
+ * which the test sees as the wrong message.  Measuring the peak RSS instead
+ * would let the attempt happen (gigabytes, on a shared machine) and miss
+ * allocations never touched.  The prefix also sets one OpenMP and OpenBLAS
+ * thread, as OpenBLAS spins forever when it cannot create its threads
+ * under the cap; callers pass threads=1 for the same reason.  "" (with a
+ * note) when the CLI cannot start under the cap at all, as in an ASan
+ * build, whose shadow memory reserves terabytes of address space. */
+const char *sm_test_memory_cap(void);
 /* The number after "key": in a JSON line (NAN if absent). */
 double sm_test_json_number(const char *line, const char *key);
 /* Fixture directory sm_test_path(name), created; and "dir/name" in a static
