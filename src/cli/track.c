@@ -44,11 +44,7 @@ static int write_new(const char *dir, const char *name, sm_track_file file, cons
     sm_atomic_file af;
     int rc = sm_atomic_open(&af, path, st);
     if (rc) return rc;
-    char line[SM_TRACK_LINE_MAX];
-    sm_track_header(file, line, sizeof line);
-    fputs(line, af.f);
-    sm_track_format(row, file, line, sizeof line);
-    fprintf(af.f, "%s\n", line);
+    sm_track_fprint(af.f, file, row, 1);
     return sm_atomic_commit(&af, st);
 }
 
@@ -61,11 +57,7 @@ static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st
         if (!rc) rc = write_new(dir, "track_detail.csv", SM_TRACK_DETAIL_CSV, row, st);
         if (rc) return rc;
     }
-    char line[SM_TRACK_LINE_MAX];
-    sm_track_header(SM_TRACK_CSV, line, sizeof line);
-    fputs(line, stdout);
-    sm_track_format(row, SM_TRACK_CSV, line, sizeof line);
-    printf("%s\n", line);
+    sm_track_fprint(stdout, SM_TRACK_CSV, row, 1);
     return SM_OK;
 }
 

@@ -115,17 +115,12 @@ static int refit_step(refitter *f, uint64_t r, sm_status *st)
 
 static int write_rows(const refitter *f, sm_status *st)
 {
-    char path[PATH_LEN], line[SM_TRACK_LINE_MAX];
+    char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/refit.csv", f->cfg->out);
     sm_atomic_file af;
     int rc = sm_atomic_open(&af, path, st);
     if (rc) return rc;
-    sm_track_header(SM_TRACK_REFIT_CSV, line, sizeof line);
-    fputs(line, af.f);
-    for (size_t i = 0; i < f->n_rows; i++) {
-        sm_track_format(&f->rows[i], SM_TRACK_REFIT_CSV, line, sizeof line);
-        fprintf(af.f, "%s\n", line);
-    }
+    sm_track_fprint(af.f, SM_TRACK_REFIT_CSV, f->rows, f->n_rows);
     return sm_atomic_commit(&af, st);
 }
 

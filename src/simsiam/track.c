@@ -525,6 +525,17 @@ int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t
     return len;
 }
 
+void sm_track_fprint(FILE *f, sm_track_file file, const sm_track_row *rows, size_t n)
+{
+    char line[SM_TRACK_LINE_MAX];
+    sm_track_header(file, line, sizeof line);
+    fputs(line, f);
+    for (size_t i = 0; i < n; i++) {
+        sm_track_format(&rows[i], file, line, sizeof line);
+        fprintf(f, "%s\n", line);
+    }
+}
+
 /* ---- events on a model ---------------------------------------------------- */
 
 struct sm_tracker {

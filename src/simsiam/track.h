@@ -71,6 +71,7 @@
 #define SM_SIMSIAM_TRACK_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/arena.h"
@@ -156,6 +157,9 @@ double sm_track_z_std(const float *z, size_t n, size_t d);
  * "nan"); both return snprintf's count. */
 int sm_track_header(sm_track_file file, char *buf, size_t n);
 int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t n);
+
+/* file's header and then the n rows into f, each line ending in '\n'. */
+void sm_track_fprint(FILE *f, sm_track_file file, const sm_track_row *rows, size_t n);
 
 /* A row with every real column NaN and every count 0. */
 void sm_track_row_clear(sm_track_row *r);
