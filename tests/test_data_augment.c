@@ -284,6 +284,10 @@ static void test_aug_none_and_random_are_identity(void **state)
     sm_augment a;
     sm_augment_from_config(&a, &cfg);
     assert_true(a.enabled);
+    cfg.crop_min = 0.5;
+    cfg.jitter = 0.1;
+    sm_augment_from_config(&a, &cfg);
+    assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1);
     cfg.dataset = SM_DATASET_RANDOM;
     sm_augment_from_config(&a, &cfg);
     assert_false(a.enabled);

@@ -201,6 +201,40 @@ static void test_synthetic_sizes_and_seed(void **state)
     sm_dataset_free(&direct);
 }
 
+/* holdout=H: train = the first n - H training images, test = the last H,
+ * byte for byte; H >= n is a usage error naming the key. */
+static void test_holdout_splits_the_training_images(void **state)
+{
+    (void)state;
+    const char *plain_ov[] = {"dataset=synthetic", "seed=5"};
+    const char *held_ov[] = {"dataset=synthetic", "seed=5", "holdout=300"};
+    sm_config plain, held;
+    config(&plain, 2, plain_ov);
+    config(&held, 3, held_ov);
+    sm_dataset all, train, test;
+    load(&plain, "train", &all);
+    load(&held, "train", &train);
+    load(&held, "test", &test);
+    size_t first = SM_SYNTHETIC_TRAIN - 300;
+    assert_shape(&train, first, 1, 28);
+    assert_shape(&test, 300, 1, 28);
+    assert_memory_equal(train.pixels, all.pixels, first * 784);
+    assert_memory_equal(train.labels, all.labels, first);
+    assert_memory_equal(test.pixels, all.pixels + first * 784, 300 * 784);
+    assert_memory_equal(test.labels, all.labels + first, 300);
+    sm_dataset_free(&all);
+    sm_dataset_free(&train);
+    sm_dataset_free(&test);
+
+    const char *whole_ov[] = {"dataset=synthetic", "holdout=2000"};
+    config(&held, 2, whole_ov);
+    sm_status st;
+    sm_status_clear(&st);
+    assert_int_equal(sm_data_load(&held, "test", &test, &st), SM_ERR_USAGE);
+    assert_non_null(strstr(st.msg, "holdout=2000 leaves no training images"));
+    assert_null(test.pixels);
+}
+
 static void test_random_has_fashion_mnist_shape(void **state)
 {
     (void)state;
@@ -267,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_mnist_from_written_files),
         cmocka_unit_test(test_cifar_from_written_files),
         cmocka_unit_test(test_synthetic_sizes_and_seed),
+        cmocka_unit_test(test_holdout_splits_the_training_images),
         cmocka_unit_test(test_random_has_fashion_mnist_shape),
         cmocka_unit_test(test_bad_split_and_missing_data_dir),
         cmocka_unit_test(test_missing_directory_is_named),

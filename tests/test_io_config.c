@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 36
+#define NKEYS 39
 
 static sm_status st;
 

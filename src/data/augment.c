@@ -35,6 +35,8 @@ void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
 {
     sm_augment_defaults(a, (uint64_t)cfg->seed);
     a->enabled = cfg->aug == SM_AUG_DEFAULT && cfg->dataset != SM_DATASET_RANDOM;
+    a->scale_min = cfg->crop_min;
+    a->brightness = a->contrast = cfg->jitter;
 }
 
 uint64_t sm_augment_stream(uint64_t step, uint64_t sample, uint64_t view)

@@ -41,12 +41,10 @@ static int load_idx(const sm_config *cfg, const char *dataset, sm_split split, s
     return SM_OK;
 }
 
-int sm_data_load(const sm_config *cfg, const char *split_name, sm_dataset *out, sm_status *st)
+/* The official split of the configured data set. */
+static int load_split(const sm_config *cfg, sm_split split, sm_dataset *out, sm_status *st)
 {
-    memset(out, 0, sizeof *out);
-    sm_split split = SM_SPLIT_TRAIN;
-    int rc = parse_split(split_name, &split, st);
-    if (rc) return rc;
+    int rc;
     uint64_t seed = (uint64_t)cfg->seed;
     int train = split == SM_SPLIT_TRAIN;
     switch (cfg->dataset) {
@@ -62,4 +60,36 @@ int sm_data_load(const sm_config *cfg, const char *split_name, sm_dataset *out, 
                                    SM_RANDOM_SIDE, SM_RANDOM_CLASSES, out, st);
     }
     return sm_status_fail(st, SM_ERR_USAGE, NULL, "unknown dataset kind %d", (int)cfg->dataset);
+}
+
+/* Keep the first n - holdout images (train) or move the last holdout to
+ * the front (test); the buffers keep their size, only n shrinks. */
+static int cut_holdout(const sm_config *cfg, sm_split split, sm_dataset *ds, sm_status *st)
+{
+    size_t holdout = (size_t)cfg->holdout;
+    if (holdout >= ds->n) {
+        size_t n = ds->n;
+        sm_dataset_free(ds);
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "holdout=%zu leaves no training images (the training split has %zu)",
+                              holdout, n);
+    }
+    size_t keep = split == SM_SPLIT_TRAIN ? ds->n - holdout : holdout;
+    if (split == SM_SPLIT_TEST) {
+        size_t first = ds->n - holdout, image = sm_dataset_image_size(ds);
+        memmove(ds->pixels, ds->pixels + first * image, holdout * image);
+        memmove(ds->labels, ds->labels + first, holdout);
+    }
+    ds->n = keep;
+    return SM_OK;
+}
+
+int sm_data_load(const sm_config *cfg, const char *split_name, sm_dataset *out, sm_status *st)
+{
+    memset(out, 0, sizeof *out);
+    sm_split split = SM_SPLIT_TRAIN;
+    int rc = parse_split(split_name, &split, st);
+    if (rc) return rc;
+    if (cfg->holdout == 0) return load_split(cfg, split, out, st);
+    if ((rc = load_split(cfg, SM_SPLIT_TRAIN, out, st))) return rc;
+    return cut_holdout(cfg, split, out, st);
 }

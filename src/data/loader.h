@@ -12,6 +12,10 @@
  * benchmark on it does the work of a real run minus the file reading; it is
  * never augmented (sm_augment_from_config).
  *
+ * With cfg->holdout = H > 0 both splits come from the training files: "train"
+ * is their first n − H images, "test" their last H (H >= n: SM_ERR_USAGE), so
+ * settings can be chosen without looking at the test split.
+ *
  * split is "train" or "test" (anything else: SM_ERR_USAGE); an empty
  * data_dir where one is required is SM_ERR_USAGE; file errors are
  * SM_ERR_DATA naming the file.  On failure *out is zeroed. */

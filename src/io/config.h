@@ -34,6 +34,10 @@
  *   pred_lr_mult     >= 0 [1]              pred_fixed_lr 0..1 [0]
  *   pred_steps       1..1000 [1]           pred_mode     sgd|optimal|directpred [sgd]
  *   aug              default|none [default]
+ *   crop_min         (0, 1] [0.2]         jitter        [0, 1) [0.4]
+ *   holdout          >= 0 [0]             (train on the first n - holdout
+ *                    training images, evaluate on the last holdout instead
+ *                    of the test split)
  *   knn_every        >= 0 epochs [1, 0 = off]
  *   track_every      >= 0 steps [0 = off]
  *   track_samples    2..16777216 [1024]    track_views   2..65536 [64]
@@ -86,6 +90,8 @@ typedef struct {
     long pred_fixed_lr, pred_steps;
     sm_pred_mode pred_mode;
     sm_aug_kind aug;
+    double crop_min, jitter;
+    long holdout;
     long knn_every, track_every, track_samples, track_views, track_images;
     long track_mix;
     long checkpoint_every, checkpoint_keep;
