@@ -3,7 +3,8 @@
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
 #                              PyTorch parity tests)
-#   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references)
+#   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references) and time
+#                              (peak RSS)
 set -euo pipefail
 
 FASHION_DIR=/usr/share/datasets/fashion-mnist
@@ -25,7 +26,8 @@ command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
          have_py torch || missing+=(python3-torch) ;;
-  bench) have_py numpy || missing+=(python3-numpy)
+  bench) [ -x /usr/bin/time ] || missing+=(time)
+         have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)
          have_py torch || missing+=(python3-torch) ;;
   "") ;;
