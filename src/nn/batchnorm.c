@@ -3,6 +3,8 @@
 #include <assert.h>
 #include <math.h>
 
+#include "core/simd.h"
+
 void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean, float *running_var)
 {
     for (size_t j = 0; j < c; j++) {
@@ -33,7 +35,7 @@ static double lanes_total(const double *acc)
 }
 
 /* Σ (r[t] − shift) and Σ (r[t] − shift)² over a run. */
-static void run_moments(const float *r, size_t len, double shift, double *sum, double *sum_sq)
+SM_VECTOR_CLONES static void run_moments(const float *r, size_t len, double shift, double *sum, double *sum_sq)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     size_t t = 0;
@@ -53,7 +55,7 @@ static void run_moments(const float *r, size_t len, double shift, double *sum, d
 }
 
 /* Σ dy[t] and Σ dy[t] · (x[t] − mean) over a run. */
-static void run_grad_sums(const float *x, const float *dy, size_t len, double mean, double *sum_dy,
+SM_VECTOR_CLONES static void run_grad_sums(const float *x, const float *dy, size_t len, double mean, double *sum_dy,
                           double *sum_dy_xc)
 {
     double a[LANES] = {0}, b[LANES] = {0};
@@ -87,7 +89,7 @@ static void channel_stats(const float *x, size_t n, size_t c, size_t hw, size_t 
 
 /* y = (x − μ) · γ/σ + β over channel j, in float; subtracting μ first keeps
  * the precision when |μ| is large against σ. */
-static void channel_apply(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j,
+SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j,
                           float mean, double invstd, const float *gamma, const float *beta)
 {
     const float scale = (float)((gamma ? gamma[j] : 1.0) * invstd), shift = beta ? beta[j] : 0.0f;
@@ -135,6 +137,24 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
     }
 }
 
+/* dx (=, or += when accumulate) a · dy + b · (x − μ) + d over channel j. */
+SM_VECTOR_CLONES static void channel_input_grad(const float *x, const float *dy, float *dx, size_t n, size_t c,
+                                                size_t hw, size_t j, float mean, float a, float b, float d,
+                                                int accumulate)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *xr = run(x, c, hw, i, j), *gr = run(dy, c, hw, i, j);
+        float *dr = dx + (i * c + j) * hw;
+        if (accumulate) {
+#pragma omp simd
+            for (size_t t = 0; t < hw; t++) dr[t] += a * gr[t] + b * (xr[t] - mean) + d;
+        } else {
+#pragma omp simd
+            for (size_t t = 0; t < hw; t++) dr[t] = a * gr[t] + b * (xr[t] - mean) + d;
+        }
+    }
+}
+
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta)
@@ -157,16 +177,6 @@ void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const 
         const double k = (gamma ? gamma[j] : 1.0) * invstd;
         const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / (double)m),
                     d = (float)(-k * sum_dy / (double)m);
-        for (size_t i = 0; i < n; i++) {
-            const float *xr = run(x, c, hw, i, j), *gr = run(dy, c, hw, i, j);
-            float *dr = dx + (i * c + j) * hw;
-            if (accumulate) {
-#pragma omp simd
-                for (size_t t = 0; t < hw; t++) dr[t] += a * gr[t] + b * (xr[t] - mean) + d;
-            } else {
-#pragma omp simd
-                for (size_t t = 0; t < hw; t++) dr[t] = a * gr[t] + b * (xr[t] - mean) + d;
-            }
-        }
+        channel_input_grad(x, dy, dx, n, c, hw, j, mean, a, b, d, accumulate);
     }
 }
