@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/threads.h"
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "io/checkpoint.h"
@@ -244,6 +245,12 @@ int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k,
          .weight_decay = (float)o->weight_decay},
         {.offset = d * k, .count = k, .lr = (float)o->lr, .momentum = (float)o->momentum, .weight_decay = 0},
     };
+    /* One thread for both OpenMP and OpenBLAS: a step is a few MFLOP, and
+     * parallel regions that small spent 95% of a busy machine's time in
+     * libgomp waiting for descheduled team threads (a pixel probe ran for
+     * over 11 minutes); one thread also makes the fit thread-independent. */
+    const int threads = sm_threads_get();
+    sm_threads_set(1);
     for (size_t e = 0; e < o->epochs; e++) {
         sm_sampler_shuffle(&b.sampler, e);
         for (size_t bi = 0; bi < sm_sampler_batches(&b.sampler); bi++) {
@@ -256,6 +263,7 @@ int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k,
             sm_sgd_step(groups, 2, params, b.grad, b.momentum);
         }
     }
+    sm_threads_set(threads);
     fit_buffers_free(&b);
     return SM_OK;
 }
