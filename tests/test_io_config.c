@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 39
+#define NKEYS 40
 
 static sm_status st;
 

@@ -63,6 +63,7 @@ static const key_spec KEYS[] = {
                        " for fashion-mnist, required for mnist and cifar10"),
     WORD_KEY(arch, sm_arch_kind, ARCHS, "resnet", "encoder: small ResNet or two-layer MLP"),
     INT_KEY(width, "16", 1, 4096, "encoder base width w (ResNet stages w, 2w, 4w)"),
+    INT_KEY(stem_stride, "1", 1, 2, "resnet stem stride: 2 halves every map (a quarter of the conv work)"),
     INT_KEY(proj_hidden, "512", 1, 65536, "projector hidden width"),
     INT_KEY(z_dim, "64", 1, 65536, "embedding dimension d of z and p"),
     INT_KEY(pred_hidden, "128", 1, 65536, "predictor hidden width"),

@@ -161,13 +161,13 @@ static fmap add_linear_bn_relu(sm_model *m, fmap x, int n_out)
     return add_relu(m, add_bn(m, add_linear(m, x, n_out, 0), 1));
 }
 
-static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width)
+static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int stem_stride)
 {
     if (arch == SM_ARCH_MLP) {
         fmap h = add_linear_bn_relu(m, x, 16 * width);
         return add_linear_bn_relu(m, h, 16 * width);
     }
-    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, 1));
+    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, stem_stride));
     h = add_basic_block(m, h, width, 1);
     h = add_basic_block(m, h, 2 * width, 2);
     h = add_basic_block(m, h, 4 * width, 2);
@@ -258,7 +258,7 @@ static void build(sm_model *m, const sm_config *cfg)
     x.t = new_tensor(m, fmap_size(x), -1, 0);
     m->tensors[x.t].producer = -1; /* given, not computed: no backward reaches it */
     m->t_input = x.t;
-    fmap f = add_encoder(m, cfg->arch, x, (int)cfg->width);
+    fmap f = add_encoder(m, cfg->arch, x, (int)cfg->width, (int)cfg->stem_stride);
     m->t_f = f.t;
     fmap h = add_linear_bn_relu(m, f, (int)cfg->proj_hidden);
     h = add_linear_bn_relu(m, h, (int)cfg->proj_hidden);

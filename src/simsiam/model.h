@@ -2,7 +2,7 @@
  * h: z → p, assembled from the src/nn layers as plain data (llm.c style).
  *
  * Architecture, width w, input C × H × W:
- *   resnet  stem conv3×3(C→w, pad 1) BN ReLU; BasicBlocks (w, stride 1),
+ *   resnet  stem conv3×3(C→w, pad 1, stride stem_stride) BN ReLU; BasicBlocks (w, stride 1),
  *           (2w, stride 2), (4w, stride 2), each conv3×3 BN ReLU conv3×3 BN
  *           (+ shortcut) ReLU, the shortcut a 1×1 conv + BN when the shape
  *           changes and the identity otherwise; global average pool → 4w
