@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "io/checkpoint.h"
+#include "optim/schedule.h"
 #include "optim/sgd.h"
 #include "simsiam/train.h"
 
@@ -251,10 +252,14 @@ int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k,
      * over 11 minutes); one thread also makes the fit thread-independent. */
     const int threads = sm_threads_get();
     sm_threads_set(1);
+    const size_t per_epoch = sm_sampler_batches(&b.sampler);
+    const double total = (double)(o->epochs * per_epoch);
     for (size_t e = 0; e < o->epochs; e++) {
         sm_sampler_shuffle(&b.sampler, e);
-        for (size_t bi = 0; bi < sm_sampler_batches(&b.sampler); bi++) {
+        for (size_t bi = 0; bi < per_epoch; bi++) {
             const size_t *idx = sm_sampler_batch(&b.sampler, bi);
+            const double t = (double)(e * per_epoch + bi);
+            groups[0].lr = groups[1].lr = (float)sm_schedule_lr(SM_SCHEDULE_COSINE, o->lr, t, total);
             for (size_t i = 0; i < batch; i++) {
                 memcpy(b.xb + i * d, x + idx[i] * d, d * sizeof *x);
                 b.yb[i] = y[idx[i]];

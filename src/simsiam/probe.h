@@ -16,8 +16,10 @@
  * cross-entropy; minibatch SGD (src/optim/sgd.h: PyTorch's momentum rule,
  * weight decay on W only) over seeded per-epoch permutations
  * (src/data/sampler.h, last incomplete batch dropped; batch = min(batch, n)),
- * constant learning rate.  Features are computed once, so an epoch over
- * 60000 × 64 features costs ~0.1 GFLOP. */
+ * learning rate decayed per step from lr to 0 on a cosine (src/optim/schedule.h;
+ * a constant rate left the weights wherever the last noisy steps put them).
+ * Features are computed once, so an epoch over 60000 × 64 features costs
+ * ~0.1 GFLOP. */
 #ifndef SM_SIMSIAM_PROBE_H
 #define SM_SIMSIAM_PROBE_H
 
