@@ -300,7 +300,7 @@ static void test_corrupt_and_mismatched_checkpoints(void **state)
     assert_non_null(strstr(st.msg, bad));
     assert_null(strchr(st.msg, '\n'));
 
-    /* a width-2 checkpoint resumed as width 3: the parameter counts differ */
+    /* a width-2 checkpoint resumed as width 3: refused by its configuration */
     char src[4200], good[4300];
     snprintf(src, sizeof src, "out=%s", sm_test_path("width2"));
     const char *const make[] = {TINY, "steps=2", "knn_every=0", src};
@@ -308,7 +308,21 @@ static void test_corrupt_and_mismatched_checkpoints(void **state)
     snprintf(good, sizeof good, "resume=%s/checkpoint.bin", src + 4);
     const char *const wider[] = {TINY, "width=3", "steps=4", "knn_every=0", out, good};
     assert_int_equal(train(NARGS(wider), wider, &r, &st), SM_ERR_DATA);
-    assert_non_null(strstr(st.msg, "'params'"));
+    assert_non_null(strstr(st.msg, "checkpoint of another network: width=2 there, 3 here"));
+
+    /* stem strides 1 and 2 have the same parameter counts: only the
+     * configuration tells them apart */
+    char strided[4200], strided_ckpt[4300];
+    snprintf(strided, sizeof strided, "out=%s", sm_test_path("stride1"));
+    const char *const resnet[] = {"dataset=synthetic", "arch=resnet", "width=1", "proj_hidden=8", "z_dim=4",
+                                  "pred_hidden=4", "batch=8", "steps=1", "knn_every=0", "stem_stride=1", strided};
+    assert_int_equal(train(NARGS(resnet), resnet, &r, &st), SM_OK);
+    snprintf(strided_ckpt, sizeof strided_ckpt, "resume=%s/checkpoint.bin", strided + 4);
+    const char *const stride2[] = {"dataset=synthetic", "arch=resnet", "width=1", "proj_hidden=8", "z_dim=4",
+                                   "pred_hidden=4", "batch=8", "steps=2", "knn_every=0", "stem_stride=2", out,
+                                   strided_ckpt};
+    assert_int_equal(train(NARGS(stride2), stride2, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "checkpoint of another network: stem_stride=1 there, 2 here"));
 
     /* past the configured total */
     const char *const shorter[] = {TINY, "steps=1", "knn_every=0", out, good};

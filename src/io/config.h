@@ -105,6 +105,12 @@ typedef struct {
 /* Every key at its default (data_dir empty until sm_config_finish). */
 void sm_config_defaults(sm_config *cfg);
 
+/* The start for reading back a configuration this program wrote (a
+ * checkpoint's config section): sm_config_write writes every key, so a key
+ * missing there predates it and gets the value that keeps the old behaviour
+ * (stem_stride=1) instead of today's default. */
+void sm_config_saved_defaults(sm_config *cfg);
+
 /* Apply one "key=value"; where ("file:line", "command line") goes in errors. */
 int sm_config_apply(sm_config *cfg, const char *assignment, const char *where, sm_status *st);
 

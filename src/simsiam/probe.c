@@ -31,7 +31,7 @@ int sm_probe_read_config(const char *path, const char *const *overrides, size_t 
     int rc = sm_ckpt_read(path, &c, st);
     if (rc) return rc;
     const char *text;
-    sm_config_defaults(cfg);
+    sm_config_saved_defaults(cfg);
     rc = sm_ckpt_get_text(c, "config", &text, st);
     if (!rc) rc = sm_config_parse_text(cfg, text, path, st);
     for (size_t i = 0; i < n_overrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);

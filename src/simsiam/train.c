@@ -300,11 +300,35 @@ int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_d
     return rc;
 }
 
+/* The keys that shape the network: a checkpoint of another network with the
+ * same array sizes (stem_stride 1 and 2 have equal counts) must be refused
+ * by its configuration, as the sizes cannot tell. */
+static int check_same_network(const sm_ckpt *c, const sm_config *cfg, const char *path, sm_status *st)
+{
+    const char *text;
+    sm_config saved;
+    sm_config_saved_defaults(&saved);
+    int rc = sm_ckpt_get_text(c, "config", &text, st);
+    if (!rc) rc = sm_config_parse_text(&saved, text, path, st);
+    if (rc) return rc;
+    const char *names[] = {"width", "stem_stride", "proj_hidden", "z_dim", "pred_hidden"};
+    const long there[] = {saved.width, saved.stem_stride, saved.proj_hidden, saved.z_dim, saved.pred_hidden};
+    const long here[] = {cfg->width, cfg->stem_stride, cfg->proj_hidden, cfg->z_dim, cfg->pred_hidden};
+    if (saved.arch != cfg->arch)
+        return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint of another network: another arch");
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (there[i] != here[i] && !(cfg->arch == SM_ARCH_MLP && i == 1)) /* the mlp has no stem */
+            return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint of another network: %s=%ld there, %ld here",
+                                  names[i], there[i], here[i]);
+    return SM_OK;
+}
+
 /* Read resume= and check it against the configuration, before the model
  * is built (resume_from loads it once the model exists). */
 static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_ckpt_read(t->cfg.resume, &t->resume, st);
+    if (!rc) rc = check_same_network(t->resume, &t->cfg, t->cfg.resume, st);
     return rc ? rc : sm_train_check_checkpoint(t->resume, &t->cfg, &t->train, st);
 }
 
