@@ -59,7 +59,7 @@ with_rss() { local name=$1; shift; /usr/bin/time -f %M -o "$dir/$name.rss" "$@";
 for t in $thread_counts; do
   echo "== trainer, resnet width 16, batch 256, dataset=random, $t thread(s) of $cores (reference: PyTorch CPU," \
        "$((steps - warmup)) timed steps each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY) =="
-  ours=$(run_or_show with_rss ours "$bin" train dataset=random arch=resnet width=16 batch=256 steps=$steps threads=$t \
+  ours=$(run_or_show with_rss ours "$bin" train dataset=random arch=resnet width=16 stem_stride=1 batch=256 steps=$steps threads=$t \
            knn_every=0 checkpoint_every=0 out="$dir/train")
   ref=$(run_or_show with_rss ref $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
   peak=$(run_or_show "$sgemm" $t)
