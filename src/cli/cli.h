@@ -66,6 +66,8 @@ void cli_print_warning(void *ctx, const char *msg);
 size_t cli_edit_distance(const char *a, const char *b);
 
 int cli_estimate(int argc, char **argv);
+/* The estimators of `estimate --help`, from the registry (estimators/registry.h). */
+void cli_estimate_help(FILE *f);
 int cli_train(int argc, char **argv);
 int cli_embed(int argc, char **argv);
 int cli_eval(int argc, char **argv);
