@@ -436,14 +436,17 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
 #define IN(f) (1u << (f))
 #define MAIN (IN(SM_TRACK_CSV) | IN(SM_TRACK_REFIT_CSV))
 #define DETAIL (IN(SM_TRACK_DETAIL_CSV) | IN(SM_TRACK_REFIT_CSV))
-#define COL(name, kind, files, unit, doc) {#name, offsetof(sm_track_row, name), kind, files, unit, doc}
+#define COL(name, kind, files, unit, doc) {#name, offsetof(sm_track_row, name), kind, files, unit, doc, NULL}
 #define REAL(name, files, doc) COL(name, SM_TRACK_REAL, files, "nats", doc)
-#define CI(name, files, what)                                                                                 \
-    {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what}, \
-    {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what}
+/* A column computed from the row's others by fn (no field of its own). */
+#define DERIVED(name, files, fn, doc) {#name, 0, SM_TRACK_DERIVED, files, "nats", doc, fn}
+#define CI(name, files, what)                                                                                     \
+    {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}, \
+    {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}
 
-/* track.csv's order is docs/design.md §4's; the detail columns follow in the order
- * track_detail.csv has always had, new ones at the end. */
+/* Each file's columns in the order it has always had, new ones at the end
+ * (analysis/ reads them by name; a checkpoint records the header its rows
+ * were written under, src/simsiam/state.h). */
 const sm_track_column SM_TRACK_COLUMNS[] = {
     COL(refit_step, SM_TRACK_U64, IN(SM_TRACK_REFIT_CSV), "steps", "predictor-only steps done by refit"),
     COL(step, SM_TRACK_U64, MAIN | DETAIL, "steps", "optimizer steps done"),
@@ -520,7 +523,9 @@ int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t
     for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++) {
         const sm_track_column *col = &SM_TRACK_COLUMNS[c];
         if (!(col->files & IN(file))) continue;
-        const void *at = (const char *)r + col->offset;
+        double derived;
+        const void *at = col->kind == SM_TRACK_DERIVED ? (derived = col->derive(r), &derived)
+                                                       : (const void *)((const char *)r + col->offset);
         if (col->kind == SM_TRACK_U64) append(buf, n, &len, "%s%llu", sep, (unsigned long long)*(const uint64_t *)at);
         else if (col->kind == SM_TRACK_SIZE) append(buf, n, &len, "%s%zu", sep, *(const size_t *)at);
         else if (isnan(*(const double *)at)) append(buf, n, &len, "%snan", sep); /* whatever its sign bit */
