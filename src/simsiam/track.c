@@ -444,6 +444,10 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
     {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}, \
     {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}
 
+/* The width of Ĥ(z2|z1)'s interval: the k-NN estimator's noise at this N,
+ * against which a gap or a change of h_z_given_z1 is read. */
+static double h_z_given_z1_width(const sm_track_row *r) { return r->h_z_given_z1_ci.hi - r->h_z_given_z1_ci.lo; }
+
 /* Each file's columns in the order it has always had, new ones at the end
  * (analysis/ reads them by name; a checkpoint records the header its rows
  * were written under, src/simsiam/state.h). */
@@ -486,6 +490,7 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     CI(h_s_given_x, DETAIL, "h_s_given_x"),
     REAL(nll_mlp, DETAIL, "nll_r with a wider MLP predictor (64 ReLU units, started at the affine fit, early-stopped, cross-fitted): a non-linear floor"),
     REAL(nll_mix, DETAIL, "E[NLL] of a track_mix-component Gaussian mixture Q on the residual z2 − p1 (EM, cross-fitted): a valid richer Q"),
+    DERIVED(h_z_given_z1_width, DETAIL, h_z_given_z1_width, "h_z_given_z1_hi − h_z_given_z1_lo: the k-NN estimate's sampling noise, the yardstick for its changes and for the gap"),
 };
 const size_t SM_TRACK_NCOLUMNS = sizeof SM_TRACK_COLUMNS / sizeof SM_TRACK_COLUMNS[0];
 
