@@ -82,6 +82,19 @@ static double sum_psi(const size_t *count, size_t n, size_t add)
     return s;
 }
 
+/* What KSG-1 and KSG-2 share before counting: the joint neighbours (s),
+ * `radii` arrays of n radii from *e on, and the two count arrays. */
+static int ksg_prepare(const double *x, const double *y, size_t n, size_t dx, size_t dy, const sm_mi_opts *o,
+                       int variant, const char *name, ksg_space *s, size_t radii, double **e, size_t **nx,
+                       size_t **ny, sm_arena *ar, sm_status *st)
+{
+    int rc = ksg_space_build(x, y, n, dx, dy, o, variant, name, s, ar, st);
+    *e = rc ? NULL : sm_arena_alloc(ar, radii * n, sizeof **e, st);
+    *nx = *e ? sm_arena_alloc(ar, 2 * n, sizeof **nx, st) : NULL;
+    *ny = *nx ? *nx + n : NULL;
+    return rc == SM_OK && !*ny ? SM_ERR_DATA : rc;
+}
+
 int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
                const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st)
 {
@@ -90,12 +103,10 @@ int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
     sm_arena *ar = ws ? ws : &local;
     size_t mark = sm_arena_mark(ar);
     ksg_space s = {0};
-    int rc = ksg_space_build(x, y, n, dx, dy, o, 0, "KSG-1", &s, ar, st);
+    double *eps;
+    size_t *nx, *ny;
+    int rc = ksg_prepare(x, y, n, dx, dy, o, 0, "KSG-1", &s, 1, &eps, &nx, &ny, ar, st);
     const size_t k = o->k;
-    double *eps = rc ? NULL : sm_arena_alloc(ar, n, sizeof *eps, st);
-    size_t *nx = eps ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
-    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
-    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
     if (rc == SM_OK) {
         for (size_t i = 0; i < n; i++) eps[i] = s.dist[i * k + k - 1];
         rc = sm_knn_count(s.x, n, dx, s.marginal, eps, 1, nx, ar, st);
@@ -140,13 +151,11 @@ int sm_mi_ksg2(const double *x, const double *y, size_t n, size_t dx, size_t dy,
     sm_arena *ar = ws ? ws : &local;
     size_t mark = sm_arena_mark(ar);
     ksg_space s = {0};
-    int rc = ksg_space_build(x, y, n, dx, dy, o, 1, "KSG-2", &s, ar, st);
+    double *ex;
+    size_t *nx, *ny;
+    int rc = ksg_prepare(x, y, n, dx, dy, o, 1, "KSG-2", &s, 2, &ex, &nx, &ny, ar, st);
     const size_t k = o->k;
-    double *ex = rc ? NULL : sm_arena_alloc(ar, n, sizeof *ex, st);
-    double *ey = ex ? sm_arena_alloc(ar, n, sizeof *ey, st) : NULL;
-    size_t *nx = ey ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
-    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
-    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
+    double *ey = ex ? ex + n : NULL;
     if (rc == SM_OK) {
         ksg2_extents(s.x, n, dx, &s, k, ex);
         ksg2_extents(s.y, n, dy, &s, k, ey);
