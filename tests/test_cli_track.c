@@ -244,6 +244,8 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "track_views", "more than 3");
     snprintf(cmd, sizeof cmd, "track --checkpoint %s track_samples=70000", sm_test_join(real_run(), "checkpoint.bin"));
     sm_test_cli_error(cmd, 2, "track_samples", "60000");
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s out=", sm_test_join(real_run(), "checkpoint.bin"));
+    sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);
     const char *bad = sm_test_path("not_a_checkpoint.bin");
     sm_test_write_text(bad, "this is not a checkpoint\n");
     snprintf(cmd, sizeof cmd, "track --checkpoint %s", bad);
