@@ -366,10 +366,23 @@ static void test_help_lists_the_registry(void **state)
                       "unknown --estimator 'nope' for mi (choose ksg1, ksg2 or gauss)", NULL);
 }
 
+/* README's table of estimators is the one `estimate --list` makes. */
+static void test_readme_estimators(void **state)
+{
+    (void)state;
+    char cmd[4200], *err;
+    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh estimators '%s' --check", sm_test_bin());
+    int rc = sm_test_run(cmd, NULL, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_the_registry),
+        cmocka_unit_test(test_readme_estimators),
         cmocka_unit_test(test_mi_prints_one_json_line),
         cmocka_unit_test(test_threads_do_not_change_the_value),
         cmocka_unit_test(test_subsample_adds_interval),

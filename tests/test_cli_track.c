@@ -226,7 +226,7 @@ static void test_readme_columns(void **state)
 {
     (void)state;
     char cmd[4200], *err;
-    snprintf(cmd, sizeof cmd, "scripts/columns-md.sh '%s' --check", sm_test_bin());
+    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh columns '%s' --check", sm_test_bin());
     int rc = sm_test_run(cmd, NULL, &err);
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);

@@ -301,10 +301,23 @@ done:
     return rc;
 }
 
+/* --list: every registry row, tab-separated after a header line (README's
+ * estimator table is made from it: scripts/estimators-md.sh). */
+static int print_list(void)
+{
+    printf("kind\tname\tdefault\tdoc\n");
+    for (size_t i = 0; i < SM_NESTIMATORS; i++) {
+        const sm_estimator *e = &SM_ESTIMATORS[i];
+        printf("%s\t%s\t%d\t%s\n", sm_est_kind_name(e->kind), e->name, (e->uses & SM_EST_DEFAULT) != 0, e->doc);
+    }
+    return 0;
+}
+
 int cli_estimate(int argc, char **argv)
 {
     if (argc < 2) return cli_error(2, "estimate needs a quantity: entropy, mi, nll or bound (see --help)");
     const char *q = argv[1];
+    if (!strcmp(q, "--list")) return cli_done(print_list());
     sm_est_kind kind = SM_EST_ENTROPY;
     while (kind < SM_EST_NKINDS && strcmp(q, sm_est_kind_name(kind))) kind++;
     if (kind == SM_EST_NKINDS && strcmp(q, "bound"))

@@ -29,6 +29,7 @@ static const cli_command COMMANDS[] = {
      "  held out (fitted on each half of the rows, scored on the other; K default 4).\n"
      "  Inputs: .npy (float32/float64, 1-D or 2-D, C order) or CSV; rows are samples.\n"
      "  Output: one JSON line on stdout, values in nats.\n"
+     "  --list: the estimators, tab-separated (kind, name, default, doc).\n"
      "  example: simsiam-mi estimate mi --x z1.npy --y z2.npy --estimator ksg1 --k 3\n",
      cli_estimate, cli_estimate_help},
     {"embed", "write embeddings z of a checkpoint's encoder to .npy",
