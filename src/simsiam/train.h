@@ -96,7 +96,6 @@
 
 #include "core/hooks.h"
 #include "core/status.h"
-#include "data/dataset.h"
 #include "io/config.h"
 
 enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256 };
