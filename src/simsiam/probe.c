@@ -1,4 +1,4 @@
-/* Checkpoint restore, split embedding and the linear probe (see probe.h). */
+/* The raw-pixel baselines and the linear probe (see probe.h). */
 #include "simsiam/probe.h"
 
 #include <cblas.h>
@@ -9,90 +9,8 @@
 #include "core/threads.h"
 #include "data/loader.h"
 #include "data/sampler.h"
-#include "io/checkpoint.h"
 #include "optim/schedule.h"
 #include "optim/sgd.h"
-#include "simsiam/train.h"
-
-/* ---- restore -------------------------------------------------------------- */
-
-static int copy_section(const sm_ckpt *c, const char *name, float *dst, size_t n, sm_status *st)
-{
-    const float *v;
-    int rc = sm_ckpt_get_f32(c, name, n, &v, st);
-    if (!rc && n) memcpy(dst, v, n * sizeof *dst);
-    return rc;
-}
-
-int sm_probe_read_config(const char *path, const char *const *overrides, size_t n_overrides, sm_config *cfg,
-                         sm_status *st)
-{
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    const char *text;
-    sm_config_saved_defaults(cfg);
-    rc = sm_ckpt_get_text(c, "config", &text, st);
-    if (!rc) rc = sm_config_parse_text(cfg, text, path, st);
-    for (size_t i = 0; i < n_overrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
-    if (!rc) rc = sm_config_finish(cfg, st);
-    sm_ckpt_free(c);
-    return rc;
-}
-
-int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *split, size_t max_batch,
-                           sm_dataset *data, sm_model **m, sm_status *st)
-{
-    *m = NULL;
-    memset(data, 0, sizeof *data);
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    rc = sm_data_load(cfg, split, data, st);
-    if (!rc) rc = sm_train_check_checkpoint(c, cfg, data, st);
-    if (!rc) {
-        *m = sm_model_alloc(cfg, (int)data->c, (int)data->h, (int)data->w, max_batch, st);
-        if (!*m) rc = st ? st->code : SM_ERR_DATA;
-    }
-    if (!rc) rc = copy_section(c, "params", (*m)->params, (*m)->n_params, st);
-    if (!rc) rc = copy_section(c, "bn_stats", (*m)->stats, (*m)->n_stats, st);
-    sm_ckpt_free(c);
-    if (rc) {
-        sm_model_free(*m);
-        *m = NULL;
-        sm_dataset_free(data);
-    }
-    return rc;
-}
-
-int sm_probe_read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
-                        sm_status *st)
-{
-    *pred = NULL;
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    const uint64_t *v;
-    rc = sm_ckpt_get_u64(c, "step", SM_TRAIN_STEP_FIELDS, &v, st);
-    if (!rc) *step = v[0];
-    if (!rc && cfg->pred_mode != SM_PRED_SGD) {
-        *pred = sm_predictor_alloc(cfg->pred_mode, z_dim, st);
-        rc = *pred ? sm_predictor_load(*pred, c, path, st) : st->code;
-    }
-    if (!rc && cfg->pred_mode == SM_PRED_SGD) rc = sm_predictor_check_mode(c, SM_PRED_SGD, path, st);
-    sm_ckpt_free(c);
-    if (rc) sm_predictor_free(*pred), *pred = NULL;
-    return rc;
-}
-
-int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dataset *data, sm_model **m,
-                     sm_status *st)
-{
-    *m = NULL;
-    memset(data, 0, sizeof *data);
-    int rc = sm_probe_read_config(path, NULL, 0, cfg, st);
-    return rc ? rc : sm_probe_restore_model(path, cfg, split, SM_PROBE_BATCH, data, m, st);
-}
 
 /* ---- raw-pixel baselines ------------------------------------------------- */
 
