@@ -1,6 +1,8 @@
 # libFuzzer harnesses of every parser (tests/fuzz/, README "Reliability"),
 # built with Debian's clang: `make fuzz` runs each for FUZZ_S seconds from its
-# committed seed corpus, `make test` runs each briefly (tests/run.sh).
+# committed seed corpus (inputs that reach new code are kept in
+# build/fuzz/corpus/<parser>/, so later runs go on from there), `make test`
+# runs each briefly (tests/run.sh).
 #   make fuzz [FUZZ_S=60] [FUZZ=npy,csv,...]
 
 FUZZ_S ?= 60
@@ -24,7 +26,9 @@ fuzz-build: $(FUZZ_BIN)
 fuzz:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory fuzz-build
-	@for h in $(subst $(comma), ,$(FUZZ)); do tests/fuzz/run.sh $(FUZZ_BUILD) $$h -max_total_time=$(FUZZ_S) || exit 1; done
+	@bad=0; for h in $(subst $(comma), ,$(FUZZ)); do \
+	  tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz_$$h $(FUZZ_BUILD)/corpus/$$h -max_total_time=$(FUZZ_S) || bad=1; done; \
+	exit $$bad
 
 comma := ,
 
