@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,39 +181,10 @@ static void test_sigterm_then_resume(void **state)
     "knn_every=0 checkpoint_every=1 threads=1"
 enum { FAULT_STEPS = 60, KILLS = 50, KILL_DELAY_US = 3000 };
 
-/* Start the CLI under test with args (a shell fragment), stdout and stderr
- * to the files out and err, in a child whose file size limit is fsize bytes
- * (RLIM_INFINITY: unchanged) with SIGXFSZ ignored, so a write past it fails
- * with EFBIG as on a full disk instead of killing the process.  The shell
- * execs the CLI, so the pid returned is the CLI's. */
-static pid_t start_cli(const char *args, const char *out, const char *err, rlim_t fsize)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "exec '%s' %s", sm_test_bin(), args);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid > 0) return pid;
-    struct rlimit lim = {fsize, fsize};
-    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR ||
-        (fsize != RLIM_INFINITY && setrlimit(RLIMIT_FSIZE, &lim) != 0))
-        _exit(126);
-    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-    _exit(127);
-}
-
 static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, us % 1000000 * 1000};
     nanosleep(&ts, NULL);
-}
-
-/* The exit code of pid, or 128 + the signal that ended it. */
-static int wait_cli(pid_t pid)
-{
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* The step a checkpoint was written at (its "step" section: step, epoch,
@@ -246,7 +215,7 @@ static int kill_during_a_write(const char *cut, sm_rng *rng)
     snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s%s%s", FAULT_STEPS, cut,
              access(ckpt, F_OK) == 0 ? " resume=" : "", access(ckpt, F_OK) == 0 ? ckpt : "");
     int before = sm_test_count_temporaries(ckpt);
-    pid_t pid = start_cli(args, "/dev/null", "/dev/null", RLIM_INFINITY);
+    pid_t pid = sm_test_cli_start(args, "/dev/null", "/dev/null", -1);
     int status;
     while (sm_test_count_temporaries(ckpt) == before) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -257,7 +226,7 @@ static int kill_during_a_write(const char *cut, sm_rng *rng)
     }
     sleep_us((long)(KILL_DELAY_US * sm_rng_uniform(rng)));
     kill(pid, SIGKILL);
-    int rc = wait_cli(pid);
+    int rc = sm_test_cli_wait(pid);
     if (rc == 0) return -1;
     assert_int_equal(rc, 128 + SIGKILL);
     return sm_test_count_temporaries(ckpt) > before;
@@ -335,7 +304,7 @@ static void test_full_disk_keeps_earlier_files(void **state)
     snprintf(dir, sizeof dir, "%s", sm_test_path("full_disk"));
     const char *keep[] = {"checkpoint.bin", "train.csv", "config.txt"};
     const struct {
-        rlim_t limit;
+        long limit;
         const char *file; /* the write that fails */
         int kept;         /* keep[0..kept) must be unchanged */
     } cases[] = {{256, "config.txt", 3}, {32768, "checkpoint.bin", 2}};
@@ -352,7 +321,7 @@ static void test_full_disk_keeps_earlier_files(void **state)
 
     snprintf(args, sizeof args, "train " FAULT_RUN " steps=8 out=%s resume=%s/checkpoint.bin", dir, dir);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        assert_int_equal(wait_cli(start_cli(args, out, err, cases[c].limit)), 1);
+        assert_int_equal(sm_test_cli_wait(sm_test_cli_start(args, out, err, cases[c].limit)), 1);
         char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL), expected[2200];
         assert_string_equal(o, "");
         snprintf(expected, sizeof expected, "simsiam-mi: error: write failed: File too large (%s)\n",
