@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/timer.h"
 #include "io/checkpoint.h"
 #include "simsiam/probe.h"
 #include "support/support.h"
@@ -173,13 +174,15 @@ static void test_sigterm_then_resume(void **state)
 
 /* ---- faults on purpose ---------------------------------------------------- */
 
-/* A run that writes all the time: holdout leaves 8 training images, one
- * batch, so every step ends an epoch and writes checkpoint.bin and the CSVs;
- * a kill at a random moment then lands in or next to a write. */
+/* A run that writes all the time: holdout leaves 8 of the 60000 random
+ * images (the data set quickest to make, as every run of the chain below
+ * makes it), one batch, so every step ends an epoch and writes
+ * checkpoint.bin and the CSVs; a kill at a random moment then lands in or
+ * next to a write. */
 #define FAULT_RUN                                                                                       \
-    "dataset=synthetic arch=mlp width=1 proj_hidden=4 z_dim=2 pred_hidden=2 batch=8 holdout=1992 "    \
+    "dataset=random arch=mlp width=1 proj_hidden=4 z_dim=2 pred_hidden=2 batch=8 holdout=59992 "      \
     "knn_every=0 checkpoint_every=1 threads=1"
-enum { FAULT_STEPS = 60, KILLS = 50, KILL_DELAY_US = 3000 };
+enum { FAULT_STEPS = 24, KILLS = 50 };
 
 static void sleep_us(long us)
 {
@@ -203,12 +206,41 @@ static long checkpoint_step(const char *path)
     return k;
 }
 
+/* The run never stopped, in whole, watched: the mean time in seconds from
+ * the start of a checkpoint write (its temporary appears next to
+ * checkpoint.bin) to its rename (the temporary is gone), as seen by polling
+ * every 100 µs.  It sets how late after the start of a write the kills
+ * come, so that they spread over whole writes on a slow disk and a fast one. */
+static double watch_writes(const char *whole)
+{
+    char args[4096];
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s", FAULT_STEPS, whole);
+    const char *ckpt = sm_test_join(whole, "checkpoint.bin");
+    pid_t pid = sm_test_cli_start(args, "/dev/null", "/dev/null", -1);
+    double started = 0, total = 0;
+    int writes = 0, status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        int writing = access(whole, F_OK) == 0 && sm_test_count_temporaries(ckpt) > 0;
+        if (writing && !started) started = sm_timer_now();
+        if (!writing && started) {
+            total += sm_timer_now() - started;
+            writes++;
+            started = 0;
+        }
+        sleep_us(100);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(writes > 0);
+    return total / writes;
+}
+
 /* One run of the chain in cut: from checkpoint.bin if there is one, killed
- * (SIGKILL) at a random moment within KILL_DELAY_US of the start of its
- * first checkpoint write (a new temporary next to checkpoint.bin).  Returns
- * 1 when the write was cut short (its temporary is left behind), 0 when the
- * kill came after it, -1 when the run finished first. */
-static int kill_during_a_write(const char *cut, sm_rng *rng)
+ * (SIGKILL) at a random moment up to twice the mean write time after the
+ * start of its first checkpoint write (a new temporary next to
+ * checkpoint.bin).  Returns 1 when the write was cut short (its temporary
+ * is left behind), 0 when the kill came after it, -1 when the run finished
+ * first. */
+static int kill_during_a_write(const char *cut, double write_s, sm_rng *rng)
 {
     const char *ckpt = sm_test_join(cut, "checkpoint.bin");
     char args[4096];
@@ -224,7 +256,7 @@ static int kill_during_a_write(const char *cut, sm_rng *rng)
         }
         sleep_us(100);
     }
-    sleep_us((long)(KILL_DELAY_US * sm_rng_uniform(rng)));
+    sleep_us((long)(2e6 * write_s * sm_rng_uniform(rng)));
     kill(pid, SIGKILL);
     int rc = sm_test_cli_wait(pid);
     if (rc == 0) return -1;
@@ -244,9 +276,9 @@ static void finish_and_compare(const char *whole, const char *cut)
     assert_int_equal(same_outputs(whole, cut), 2);
 }
 
-/* SIGKILL at KILLS random moments of checkpoint writes (a chain of runs,
- * each resuming from what the last one left): after every kill
- * checkpoint.bin is either absent (killed during the first write) or a
+/* SIGKILL at KILLS random moments in and just after checkpoint writes (a
+ * chain of runs, each resuming from what the last one left): after every
+ * kill checkpoint.bin is either absent (killed during the first write) or a
  * complete checkpoint that loads, never older than before the kill; each
  * chain, resumed to the end, has the same parameters, momentum, BN
  * statistics and CSV rows as a run never stopped.  A chain that reaches the
@@ -259,8 +291,7 @@ static void test_sigkill_during_checkpoint_writes(void **state)
     snprintf(cut, sizeof cut, "%s", sm_test_path("kill_cut"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && mkdir '%s'", whole, cut, cut);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    snprintf(cmd, sizeof cmd, "train " FAULT_RUN " steps=%d out=%s", FAULT_STEPS, whole);
-    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    double write_s = watch_writes(whole);
 
     sm_rng rng;
     uint64_t seed = (uint64_t)time(NULL);
@@ -268,7 +299,7 @@ static void test_sigkill_during_checkpoint_writes(void **state)
     int kills = 0, cut_short = 0, chains = 1;
     long step = -1;
     while (kills < KILLS) {
-        int r = kill_during_a_write(cut, &rng);
+        int r = kill_during_a_write(cut, write_s, &rng);
         long now = checkpoint_step(sm_test_join(cut, "checkpoint.bin"));
         if (r >= 0) {
             if (now < step) fail_msg("kill %d: checkpoint.bin went back from step %ld to %ld", kills, step, now);
@@ -285,9 +316,9 @@ static void test_sigkill_during_checkpoint_writes(void **state)
         }
     }
     finish_and_compare(whole, cut);
-    printf("# %d SIGKILLs (seed %llu) in %d chains: %d cut a checkpoint write short, %d came after it; "
-           "every checkpoint loaded, every chain resumed exactly\n",
-           kills, (unsigned long long)seed, chains, cut_short, kills - cut_short);
+    printf("# %d SIGKILLs (seed %llu, writes of %.1f ms) in %d chains: %d cut a checkpoint write short, %d came "
+           "after it; every checkpoint loaded, every chain resumed exactly\n",
+           kills, (unsigned long long)seed, 1e3 * write_s, chains, cut_short, kills - cut_short);
     assert_true(cut_short > 0);
 }
 

@@ -1,6 +1,6 @@
 /* What every libFuzzer harness in tests/fuzz/ shares: the fuzz input as a
  * file (the readers take paths, and a file is what users give them), and
- * the contract each reader must keep beyond "no crash" (docs/design.md §8):
+ * the contract each reader must keep beyond "no crash" (docs/design.md §5.6):
  *
  *   - a failed read returns SM_ERR_DATA or SM_ERR_USAGE, the same code in
  *     its status, and exactly one message line: non-empty, no newline,
