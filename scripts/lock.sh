@@ -9,6 +9,6 @@
 # holds it.
 lock_results() {
   local lock=$1/.lock
-  exec 9>>"$lock" || fail "cannot create the lock file ($lock)"
+  { exec 9>>"$lock"; } 2>/dev/null || fail "cannot create the lock file ($lock)"
   flock -n 9 || fail "another experiment is running on $1 (lock $lock is held); wait for it to finish, or set RESULTS to another directory"
 }
