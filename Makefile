@@ -57,7 +57,7 @@ build-tests: $(BIN) $(TEST_BIN)
 
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build-tests
+	@$(MAKE) --no-print-directory build-tests fuzz-build
 	@tests/run.sh $(BUILD)
 
 asan:
@@ -138,3 +138,6 @@ $(BUILD)/%.o: %.c
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d \
          $(BUILD)/scripts/ksg_sphere_bench.d
+
+# `make fuzz` and the harnesses `make test` runs (mk/fuzz.mk).
+include mk/fuzz.mk

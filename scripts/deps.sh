@@ -2,7 +2,7 @@
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
-#                              PyTorch parity tests)
+#                              PyTorch parity tests), clang, libclang-rt-dev (libFuzzer harnesses)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references) and time
 #                              (peak RSS)
 set -euo pipefail
@@ -25,7 +25,9 @@ command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 
 case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
-         have_py torch || missing+=(python3-torch) ;;
+         have_py torch || missing+=(python3-torch)
+         command -v clang >/dev/null 2>&1 || missing+=(clang)  # the fuzz harnesses (mk/fuzz.mk), and their libFuzzer:
+         [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ] || missing+=(libclang-rt-dev) ;;
   bench) [ -x /usr/bin/time ] || missing+=(time)
          have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)

@@ -12,7 +12,8 @@
 # resumes from it.  Runs go JOBS at a time (default: the number of cores),
 # each with threads=1 unless the size file sets threads (an experiment of one
 # run uses all cores that way; several runs at once with several threads each
-# slow each other down).  Exit 0 when every run finished,
+# slow each other down).  A second invocation on the same results directory
+# while one runs refuses at once (scripts/lock.sh).  Exit 0 when every run finished,
 # 1 when one failed (after the others finished; each failure is named with its
 # log), 2 on usage errors.  Binary: $SM_BIN (default build/simsiam-mi).
 set -uo pipefail
@@ -53,6 +54,8 @@ pool=$jobs
 [ "$pool" -gt ${#run_lines[@]} ] && pool=${#run_lines[@]}
 
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
+. "$(dirname "$0")/lock.sh"
+lock_results "$results"
 status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
 trap 'rm -f "$status_file"' EXIT
 

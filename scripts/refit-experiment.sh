@@ -10,6 +10,7 @@
 # refit writes RESULTS/<size>/<name>/ (refit.csv, refit_config.txt, refit.log);
 # one whose refit.csv reached refit_steps is skipped, any other is redone.
 #   scripts/refit-experiment.sh EXPDIR [quick|medium|full]
+# Its results directory is locked as scripts/experiment.sh's (scripts/lock.sh).
 # Environment as scripts/experiment.sh, plus SM_SOURCE_RESULTS: where the source
 # experiment's results are (default: experiments/<source>/results).
 set -uo pipefail
@@ -26,6 +27,9 @@ source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
 source_results=${SM_SOURCE_RESULTS:-$source_exp/results}
 results=${SM_RESULTS:-$exp/results}/$size
+mkdir -p "$results" || fail "cannot create the results directory ($results)"
+. "$here/lock.sh"
+lock_results "$results"
 
 SM_RESULTS=$source_results "$here/experiment.sh" "$source_exp" "$size" || fail "the source experiment $source_name failed"
 
@@ -35,7 +39,6 @@ mapfile -t run_lines <<<"$runs_text"
 mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
 refit_steps=$(printf '%s\n' "${size_keys[@]}" | sed -n 's/^refit_steps=//p' | tail -1)
-mkdir -p "$results" || fail "cannot create the results directory ($results)"
 
 # The kept checkpoint of source run $1 at position $2 (early, middle, late).
 checkpoint_of() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every cmocka test binary in BUILD/tests, then print one closing line
+# Run every cmocka test binary in BUILD/tests and the fuzz smoke runs of
+# BUILD/fuzz (if built), then print one closing line
 # "tests: N passed, N failed, N skipped".  Exit 1 if anything failed.
 #   tests/run.sh BUILD [valgrind]
 set -uo pipefail
@@ -31,6 +32,18 @@ for t in "$build"/tests/test_*; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
   if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
     echo "run.sh: $t exited with status $rc" >&2
+    failed=$((failed + 1))
+  fi
+done
+# The libFuzzer harnesses (mk/fuzz.mk), when built: each over its seed corpus
+# plus 10000 new inputs, counted as one test each.  Not under valgrind (they
+# carry their own sanitizers).
+for h in "$build"/fuzz/fuzz_*; do
+  [ -x "$h" ] && [ "$mode" != valgrind ] || continue
+  seeds=$(find "tests/fuzz/corpus/${h##*/fuzz_}" -type f | wc -l)
+  if tests/fuzz/run.sh "$h" "$SM_TMP/fuzz/${h##*/fuzz_}" -runs=$((seeds + 10000)) -seed=1; then
+    passed=$((passed + 1))
+  else
     failed=$((failed + 1))
   fi
 done

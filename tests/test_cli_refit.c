@@ -89,11 +89,53 @@ static void test_errors(void **state)
     sm_test_cli_error("refit --checkpoint /nonexistent/ckpt.bin", 1, "/nonexistent/ckpt.bin", NULL);
 }
 
+/* A full disk (a file size limit, see sm_test_cli_start) while refit.csv is
+ * rewritten after each tracking event: once it outgrows the limit, exit 1
+ * with one line naming it; refit.csv is then the last complete write, the
+ * header and the rows that fitted, byte for byte the start of an unlimited
+ * refit's file (the refit is seeded), with no temporary left. */
+static void test_full_disk_keeps_the_last_complete_csv(void **state)
+{
+    (void)state;
+    char dir[1024], out[1100], err[1100], cmd[8192], expected[2200];
+    snprintf(dir, sizeof dir, "%s", sm_test_path("cli_refit_full"));
+    snprintf(out, sizeof out, "%s", sm_test_path("cli_refit_full.out"));
+    snprintf(err, sizeof err, "%s", sm_test_path("cli_refit_full.err"));
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s " SMALL_REFIT " out=%s", checkpoint(), dir);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    char csv[1100];
+    snprintf(csv, sizeof csv, "%s", sm_test_join(dir, "refit.csv"));
+    size_t n_before, n_now;
+    char *before = sm_test_read(csv, &n_before);
+    assert_non_null(before);
+    /* room for the header and a row or two, not for all four rows */
+    long limit = (long)n_before / 2;
+    assert_int_equal(sm_test_cli_wait(sm_test_cli_start(cmd, out, err, limit)), 1);
+    char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL);
+    assert_string_equal(o, "");
+    snprintf(expected, sizeof expected, "simsiam-mi: error: write failed: File too large (%s)\n", csv);
+    const char *last = e + strlen(e);
+    while (last > e && last[-1] == '\n') last--;
+    while (last > e && last[-1] != '\n') last--;
+    assert_string_equal(last, expected);
+    assert_true(strstr(e, "simsiam-mi: error: ") == last); /* the only error line (progress lines may precede it) */
+    char *now = sm_test_read(csv, &n_now);
+    assert_non_null(now);
+    assert_true(sm_test_lines(now) >= 2 && n_now < n_before && now[n_now - 1] == '\n');
+    assert_memory_equal(now, before, n_now);
+    assert_int_equal(sm_test_count_temporaries(csv), 0);
+    free(o);
+    free(e);
+    free(now);
+    free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_out_and_json),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_full_disk_keeps_the_last_complete_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 /* Tests for src/cli/train.c: the final JSON line, a config file with
- * overrides, and usage / data errors as one line with the right exit code. */
+ * overrides, and usage / data errors as one line with the right exit code;
+ * faults on purpose: SIGTERM and SIGKILL at random moments, a full disk, an
+ * unreadable data directory. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "core/timer.h"
 #include "io/checkpoint.h"
 #include "simsiam/state.h"
 #include "support/support.h"
@@ -104,6 +110,30 @@ static void same_sections(const char *path_a, const char *path_b)
     sm_dataset_free(&ds);
 }
 
+/* Two run directories hold the same results: the checkpoints' sections
+ * (same_sections) and every CSV (train.csv up to its wall-clock column),
+ * each present in both or in neither.  Returns how many files compared. */
+static int same_outputs(const char *whole, const char *cut)
+{
+    const char *names[] = {"checkpoint.bin", "eval.csv", "track.csv", "track_detail.csv", "train.csv"};
+    int compared = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t na, nb;
+        char *a = sm_test_read(sm_test_join(whole, names[i]), &na), *b = sm_test_read(sm_test_join(cut, names[i]), &nb);
+        if (!a != !b) fail_msg("%s is in one run directory only (%s, %s)", names[i], whole, cut);
+        if (a && i == 0) {
+            same_sections(sm_test_join(whole, names[i]), sm_test_join(cut, names[i]));
+        } else if (a) {
+            if (i == 4) without_last_column(a), without_last_column(b);
+            assert_string_equal(a, b);
+        }
+        compared += a != NULL;
+        free(a);
+        free(b);
+    }
+    return compared;
+}
+
 /* SIGTERM at a random moment (printed) of a run: exit 143 with one line
  * naming the step and the resume command; that command finishes the run with
  * the same final parameters as a run never stopped and every CSV row once
@@ -139,21 +169,254 @@ static void test_sigterm_then_resume(void **state)
     free(err);
 
     assert_int_equal(sm_test_cli(again, NULL, NULL), 0);
-    const char *names[] = {"checkpoint.bin", "eval.csv", "track.csv", "track_detail.csv", "train.csv"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        size_t na, nb;
-        char *a = sm_test_read(sm_test_join(whole, names[i]), &na), *b = sm_test_read(sm_test_join(cut, names[i]), &nb);
-        assert_non_null(a);
-        assert_non_null(b);
-        if (i == 0) {
-            same_sections(sm_test_join(whole, names[i]), sm_test_join(cut, names[i]));
-        } else {
-            if (i == 4) without_last_column(a), without_last_column(b);
-            assert_string_equal(a, b);
+    assert_int_equal(same_outputs(whole, cut), 5);
+}
+
+/* ---- faults on purpose ---------------------------------------------------- */
+
+/* A run that writes all the time: holdout leaves 8 of the 60000 random
+ * images (the data set quickest to make, as every run of the chain below
+ * makes it), one batch, so every step ends an epoch and writes
+ * checkpoint.bin and the CSVs; a kill at a random moment then lands in or
+ * next to a write. */
+#define FAULT_RUN                                                                                       \
+    "dataset=random arch=mlp width=1 proj_hidden=4 z_dim=2 pred_hidden=2 batch=8 holdout=59992 "      \
+    "knn_every=0 checkpoint_every=1 threads=1"
+enum { FAULT_STEPS = 24, KILLS = 50 };
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, us % 1000000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* The step a checkpoint was written at (its "step" section: step, epoch,
+ * microseconds, loss, kNN accuracy; src/simsiam/train.c), or -1 when the
+ * file does not exist.  Any other failure to read it fails the test. */
+static long checkpoint_step(const char *path)
+{
+    if (access(path, F_OK) != 0) return -1;
+    sm_status st;
+    sm_ckpt *c;
+    if (sm_ckpt_read(path, &c, &st)) fail_msg("the checkpoint left by the kill does not load: %s", st.msg);
+    const uint64_t *step;
+    assert_int_equal(sm_ckpt_get_u64(c, "step", 5, &step, &st), SM_OK);
+    long k = (long)step[0];
+    sm_ckpt_free(c);
+    return k;
+}
+
+/* The run never stopped, in whole, watched: the mean time in seconds from
+ * the start of a checkpoint write (its temporary appears next to
+ * checkpoint.bin) to its rename (the temporary is gone), as seen by polling
+ * every 100 µs.  It sets how late after the start of a write the kills
+ * come, so that they spread over whole writes on a slow disk and a fast one. */
+static double watch_writes(const char *whole)
+{
+    char args[4096];
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s", FAULT_STEPS, whole);
+    const char *ckpt = sm_test_join(whole, "checkpoint.bin");
+    pid_t pid = sm_test_cli_start(args, "/dev/null", "/dev/null", -1);
+    double started = 0, total = 0;
+    int writes = 0, status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        int writing = access(whole, F_OK) == 0 && sm_test_count_temporaries(ckpt) > 0;
+        if (writing && !started) started = sm_timer_now();
+        if (!writing && started) {
+            total += sm_timer_now() - started;
+            writes++;
+            started = 0;
         }
-        free(a);
-        free(b);
+        sleep_us(100);
     }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(writes > 0);
+    return total / writes;
+}
+
+/* One run of the chain in cut: from checkpoint.bin if there is one, killed
+ * (SIGKILL) at a random moment up to twice the mean write time after the
+ * start of its first checkpoint write (a new temporary next to
+ * checkpoint.bin).  Returns 1 when the write was cut short (its temporary
+ * is left behind), 0 when the kill came after it, -1 when the run finished
+ * first. */
+static int kill_during_a_write(const char *cut, double write_s, sm_rng *rng)
+{
+    const char *ckpt = sm_test_join(cut, "checkpoint.bin");
+    char args[4096];
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s%s%s", FAULT_STEPS, cut,
+             access(ckpt, F_OK) == 0 ? " resume=" : "", access(ckpt, F_OK) == 0 ? ckpt : "");
+    int before = sm_test_count_temporaries(ckpt);
+    pid_t pid = sm_test_cli_start(args, "/dev/null", "/dev/null", -1);
+    int status;
+    while (sm_test_count_temporaries(ckpt) == before) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return -1;
+            fail_msg("the run failed before its first checkpoint write (status %d)", status);
+        }
+        sleep_us(100);
+    }
+    sleep_us((long)(2e6 * write_s * sm_rng_uniform(rng)));
+    kill(pid, SIGKILL);
+    int rc = sm_test_cli_wait(pid);
+    if (rc == 0) return -1;
+    assert_int_equal(rc, 128 + SIGKILL);
+    return sm_test_count_temporaries(ckpt) > before;
+}
+
+/* Finish the chain in cut (resume to the end) and compare it with the run
+ * never stopped. */
+static void finish_and_compare(const char *whole, const char *cut)
+{
+    const char *ckpt = sm_test_join(cut, "checkpoint.bin");
+    char args[8192];
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s%s%s", FAULT_STEPS, cut,
+             access(ckpt, F_OK) == 0 ? " resume=" : "", access(ckpt, F_OK) == 0 ? ckpt : "");
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    assert_int_equal(same_outputs(whole, cut), 2);
+}
+
+/* SIGKILL at KILLS random moments in and just after checkpoint writes (a
+ * chain of runs, each resuming from what the last one left): after every
+ * kill checkpoint.bin is either absent (killed during the first write) or a
+ * complete checkpoint that loads, never older than before the kill; each
+ * chain, resumed to the end, has the same parameters, momentum, BN
+ * statistics and CSV rows as a run never stopped.  A chain that reaches the
+ * end starts over in a fresh directory. */
+static void test_sigkill_during_checkpoint_writes(void **state)
+{
+    (void)state;
+    char whole[1024], cut[1024], cmd[8192];
+    snprintf(whole, sizeof whole, "%s", sm_test_path("kill_whole"));
+    snprintf(cut, sizeof cut, "%s", sm_test_path("kill_cut"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && mkdir '%s'", whole, cut, cut);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    double write_s = watch_writes(whole);
+
+    sm_rng rng;
+    uint64_t seed = (uint64_t)time(NULL);
+    sm_rng_seed(&rng, seed, 7);
+    int kills = 0, cut_short = 0, chains = 1;
+    long step = -1;
+    while (kills < KILLS) {
+        int r = kill_during_a_write(cut, write_s, &rng);
+        long now = checkpoint_step(sm_test_join(cut, "checkpoint.bin"));
+        if (r >= 0) {
+            if (now < step) fail_msg("kill %d: checkpoint.bin went back from step %ld to %ld", kills, step, now);
+            kills++;
+            cut_short += r;
+            step = now;
+        }
+        if (r < 0 || now >= FAULT_STEPS - 2) { /* the chain is (nearly) done: check it, start another */
+            finish_and_compare(whole, cut);
+            snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s'", cut, cut);
+            assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+            step = -1;
+            chains++;
+        }
+    }
+    finish_and_compare(whole, cut);
+    printf("# %d SIGKILLs (seed %llu, writes of %.1f ms) in %d chains: %d cut a checkpoint write short, %d came "
+           "after it; every checkpoint loaded, every chain resumed exactly\n",
+           kills, (unsigned long long)seed, 1e3 * write_s, chains, cut_short, kills - cut_short);
+    assert_true(cut_short > 0);
+}
+
+/* A full disk (a file size limit: writes past it fail with EFBIG) while a
+ * resumed run writes: when even config.txt does not fit, and when the
+ * checkpoint does not (config.txt, written first, is then the new run's).
+ * Each time: exit 1, one error line naming the file, nothing on stdout, the
+ * earlier run's files byte for byte as they were, no temporaries left; the
+ * checkpoint then resumes to the end. */
+static void test_full_disk_keeps_earlier_files(void **state)
+{
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", sm_test_path("full_disk"));
+    const char *keep[] = {"checkpoint.bin", "train.csv", "config.txt"};
+    const struct {
+        long limit;
+        const char *file; /* the write that fails */
+        int kept;         /* keep[0..kept) must be unchanged */
+    } cases[] = {{256, "config.txt", 3}, {32768, "checkpoint.bin", 2}};
+    char args[4096], out[1100], err[1100];
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=4 out=%s", dir);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    snprintf(out, sizeof out, "%s", sm_test_path("full_disk.out"));
+    snprintf(err, sizeof err, "%s", sm_test_path("full_disk.err"));
+    char *before[3];
+    size_t n_before[3];
+    for (int i = 0; i < 3; i++) assert_non_null(before[i] = sm_test_read(sm_test_join(dir, keep[i]), &n_before[i]));
+
+    snprintf(args, sizeof args, "train " FAULT_RUN " steps=8 out=%s resume=%s/checkpoint.bin", dir, dir);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        assert_int_equal(sm_test_cli_wait(sm_test_cli_start(args, out, err, cases[c].limit)), 1);
+        char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL), expected[2200];
+        assert_string_equal(o, "");
+        snprintf(expected, sizeof expected, "simsiam-mi: error: write failed: File too large (%s)\n",
+                 sm_test_join(dir, cases[c].file));
+        assert_string_equal(e, expected);
+        free(o);
+        free(e);
+        for (int i = 0; i < cases[c].kept; i++) {
+            size_t n;
+            char *now = sm_test_read(sm_test_join(dir, keep[i]), &n);
+            assert_non_null(now);
+            if (n != n_before[i] || memcmp(now, before[i], n)) fail_msg("%s changed (limit %d)", keep[i], (int)cases[c].limit);
+            assert_int_equal(sm_test_count_temporaries(sm_test_join(dir, keep[i])), 0);
+            free(now);
+        }
+    }
+    for (int i = 0; i < 3; i++) free(before[i]);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    assert_int_equal(checkpoint_step(sm_test_join(dir, "checkpoint.bin")), 8);
+}
+
+/* A data directory that cannot be read: one error line naming the file and
+ * the reason, exit 1.  Files that are directories or dangling symbolic
+ * links (IDX and CIFAR-10), and a directory without permissions: as root,
+ * whom permission bits do not stop, the run drops to nobody (setpriv), its
+ * output going to a directory nobody may write. */
+static void test_unreadable_data_directory(void **state)
+{
+    (void)state;
+    char root[1024];
+    snprintf(root, sizeof root, "%s", sm_test_path("unreadable"));
+    char cmd[16384], args[8192];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s/dirs' '%s/links' '%s/cifar' '%s/locked' '%s/out' && chmod 1777 '%s/out' && "
+             "for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do mkdir '%s/dirs/'$f; "
+             "ln -s /nonexistent '%s/links/'$f.gz; : >'%s/locked/'$f.gz; done && mkdir '%s/cifar/data_batch_1.bin' && "
+             "chmod 000 '%s/locked'",
+             root, root, root, root, root, root, root, root, root, root, root, root);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    const struct {
+        const char *data, *file, *message;
+    } cases[] = {
+        {"dataset=mnist data_dir=%s/dirs", "dirs/train-images-idx3-ubyte", "read error: Is a directory"},
+        {"dataset=mnist data_dir=%s/links", "links/train-images-idx3-ubyte.gz", "data file not found, with or without .gz"},
+        {"dataset=cifar10 data_dir=%s/cifar", "cifar/data_batch_1.bin", "data file is not a regular file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char data[2048], file[2048];
+        snprintf(data, sizeof data, cases[i].data, root);
+        snprintf(file, sizeof file, "(%s/%s)", root, cases[i].file);
+        snprintf(args, sizeof args, "train %s steps=1 threads=1 out=%s/out/%zu", data, root, i);
+        sm_test_cli_error(args, 1, cases[i].message, file);
+    }
+    /* As root, only a run as another user is stopped by the permission bits. */
+    const char *as = geteuid() == 0 ? "setpriv --reuid=nobody --regid=nogroup --clear-groups " : "";
+    if (geteuid() == 0 && sm_test_run("command -v setpriv && id nobody", NULL, NULL) != 0) {
+        printf("# no setpriv or no user nobody: the directory without permissions is not tried\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "%s'%s' train dataset=fashion-mnist data_dir=%s/locked steps=1 threads=1 out=%s/out/locked",
+             as, sm_test_bin(), root, root);
+    char file[2048];
+    snprintf(file, sizeof file, "(%s/locked/train-images-idx3-ubyte.gz)", root);
+    sm_test_run_error(cmd, 1, "cannot read data file: Permission denied", file);
 }
 
 static void test_usage_errors(void **state)
@@ -205,6 +468,9 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_resume_into_a_huge_network),
+        cmocka_unit_test(test_sigkill_during_checkpoint_writes),
+        cmocka_unit_test(test_full_disk_keeps_earlier_files),
+        cmocka_unit_test(test_unreadable_data_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * size runs end to end with the project binary ($SM_BIN), every run leaves a
  * summary.json, a second invocation skips them all, a run with a checkpoint
  * but no summary resumes, and the experiment report is written; a failing run
- * fails the whole command after the others finish, naming its log; usage
- * errors exit 2 (also through make).  Results go to the scratch directory
+ * fails the whole command after the others finish, naming its log; two
+ * invocations on the same results at once: the second refuses (the lock of
+ * scripts/lock.sh); usage errors exit 2 (also through make).  Results go to the scratch directory
  * (SM_RESULTS), never into experiments/<name>/results/.  Each quick
  * experiment's wall time is printed (information, not asserted). */
 #include <setjmp.h>
@@ -287,6 +288,70 @@ static void test_failed_run_is_named(void **state)
     free(err);
 }
 
+/* Two invocations on the same results directory at once: the second
+ * refuses with one line naming the lock, runs nothing and writes nothing,
+ * the first finishes untouched; once it is done, the directory is free.  The
+ * first's run is held at a gate (a stand-in SM_BIN that waits for a file)
+ * so that the two surely overlap, however loaded the machine. */
+static void test_concurrent_invocations_refuse(void **state)
+{
+    (void)state;
+    char expdir[1024], results[1100], gate[1100], fake[1100], args[1100], cmd[16384];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path("xq_lock"));
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(expdir, sizeof expdir, "%s", sm_test_dir("xq_lock"));
+    snprintf(results, sizeof results, "%s/results", expdir);
+    snprintf(gate, sizeof gate, "%s/gate", expdir);
+    snprintf(fake, sizeof fake, "%s/gated-simsiam-mi", expdir);
+    sm_test_write_text(sm_test_join(expdir, "config"), "dataset = synthetic\narch = mlp\nwidth = 2\n"
+                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
+    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = 3\nknn_every = 0\n");
+    sm_test_write_text(sm_test_join(expdir, "runs"), "only seed=1\n");
+    snprintf(cmd, sizeof cmd, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.02; done\nexec '%s' \"$@\"\n", gate,
+             sm_test_bin());
+    sm_test_write_text(fake, cmd);
+    snprintf(cmd, sizeof cmd, "chmod +x '%s'", fake);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+
+    /* first: in the background, at the gate; second: while the first's run
+     * waits there (its train.log exists); then open the gate. */
+    snprintf(cmd, sizeof cmd,
+             "SM_BIN='%s' SM_RESULTS='%s' scripts/experiment.sh '%s' quick >'%s/first.out' 2>&1 & first=$!\n"
+             "while [ ! -e '%s/quick/only/train.log' ]; do sleep 0.02; done\n"
+             "SM_BIN='%s' SM_RESULTS='%s' scripts/experiment.sh '%s' quick; second=$?\n"
+             "touch '%s'; wait $first; echo \"first=$? second=$second\" >&2",
+             fake, results, expdir, expdir, results, sm_test_bin(), results, expdir, gate);
+    char *out, *err;
+    assert_int_equal(sm_test_run(cmd, &out, &err), 0);
+    assert_string_equal(out, "");
+    char line[8192];
+    snprintf(line, sizeof line,
+             "experiment: error: another experiment is running on %s/quick (lock %s/quick/.lock is held); wait for "
+             "it to finish, or set RESULTS to another directory\nfirst=0 second=1\n",
+             results, results);
+    assert_string_equal(err, line);
+    free(out);
+    free(err);
+    snprintf(line, sizeof line, "%s/first.out", expdir);
+    char *first = sm_test_read(line, NULL);
+    assert_non_null(first);
+    expect_contains(first, "experiment xq_lock (quick): 1 finished, 0 skipped, 0 failed\n");
+    free(first);
+    /* one run, once: its log has one command line */
+    char *log = sm_test_read(sm_test_join(results, "quick/only/train.log"), NULL);
+    assert_non_null(log);
+    assert_int_equal(strstr(log, "# ") == log && !strstr(log + 1, "\n# "), 1);
+    free(log);
+
+    /* The lock went with the first invocation. */
+    snprintf(args, sizeof args, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", args, &out, &err), 0);
+    expect_contains(out, "experiment xq_lock (quick): 0 finished, 1 skipped, 0 failed\n");
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -319,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
+        cmocka_unit_test(test_concurrent_invocations_refuse),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
         cmocka_unit_test(test_validate_bound_quick), cmocka_unit_test(test_mi_vs_loss_quick),
         cmocka_unit_test(test_predictor_convergence_quick),

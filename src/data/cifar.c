@@ -32,8 +32,10 @@ static size_t split_files(const char *dir, sm_split split, batch_file *files, sm
 static int measure(batch_file *f, sm_status *st)
 {
     struct stat sb;
-    if (stat(f->path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return sm_status_fail(st, SM_ERR_DATA, f->path, "data file not found");
+    if (stat(f->path, &sb) != 0)
+        return errno == ENOENT ? sm_status_fail(st, SM_ERR_DATA, f->path, "data file not found")
+                               : sm_status_fail(st, SM_ERR_DATA, f->path, "cannot read data file: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return sm_status_fail(st, SM_ERR_DATA, f->path, "data file is not a regular file");
     size_t size = (size_t)sb.st_size;
     if (size == 0 || size % SM_CIFAR_RECORD != 0)
         return sm_status_fail(st, SM_ERR_DATA, f->path, "file size %zu is not a positive multiple of the %d-byte record",

@@ -11,6 +11,8 @@
  * is accepted (tests write small files).  Errors, all SM_ERR_DATA:
  *   "data directory not found (DIR)"
  *   "data file not found (DIR/data_batch_3.bin)"
+ *   "cannot read data file: Permission denied (DIR/data_batch_3.bin)" (any
+ *   other reason it cannot be looked at), "data file is not a regular file (...)"
  *   "file size 3000 is not a positive multiple of the 3073-byte record (PATH)"
  *   "label 12 of record 5 is not a class 0..9 (PATH)"
  *   "truncated: record 7 ends early (PATH)", read errors with strerror (PATH)

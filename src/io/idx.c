@@ -263,7 +263,9 @@ int sm_idx_read_labels(const char *path, sm_idx_labels *out, sm_status *st)
 }
 
 /* path = "<dir>/<split>-<stem>.gz" if that exists, else the name without
- * ".gz" if that exists; otherwise an error naming the .gz file. */
+ * ".gz" if that exists; otherwise an error naming the .gz file: "not found"
+ * only when neither exists, the real reason (e.g. a directory that may not
+ * be searched) otherwise. */
 static int find_file(const char *dir, const char *split, const char *stem, char *path, size_t size,
                      sm_status *st)
 {
@@ -271,6 +273,7 @@ static int find_file(const char *dir, const char *split, const char *stem, char 
     if (len < 0 || (size_t)len >= size) return sm_status_fail(st, SM_ERR_DATA, dir, "data directory path too long");
     struct stat sb;
     if (stat(path, &sb) == 0) return SM_OK;
+    if (errno != ENOENT) return sm_status_fail(st, SM_ERR_DATA, path, "cannot read data file: %s", strerror(errno));
     path[len - 3] = '\0';
     if (stat(path, &sb) == 0) return SM_OK;
     path[len - 3] = '.';

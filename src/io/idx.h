@@ -58,7 +58,8 @@ int sm_idx_read_labels(const char *path, sm_idx_labels *out, sm_status *st);
  * .gz file does not exist.  Checks that both files hold the same number of
  * samples and that every label is below SM_IDX_CLASSES.  Errors: unknown
  * split → SM_ERR_USAGE; missing directory → "data directory not found (DIR)";
- * missing file → "data file not found ... (DIR/<name>.gz)"; the rest as
+ * missing file → "data file not found ... (DIR/<name>.gz)"; a file that
+ * cannot be looked at → "cannot read data file: <strerror> (...)"; the rest as
  * sm_idx_read_*.  On failure *out is zeroed. */
 enum { SM_IDX_CLASSES = 10 };
 int sm_idx_load_split(const char *dir, const char *split, sm_idx_dataset *out, sm_status *st);

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -159,6 +163,34 @@ void sm_test_run_error(const char *cmd, int rc, const char *needle1, const char 
     if (!strstr(err, needle1) || (needle2 && !strstr(err, needle2))) fail_msg("stderr: %s", err);
     free(out);
     free(err);
+}
+
+pid_t sm_test_cli_start(const char *args, const char *out, const char *err, long fsize)
+{
+    char *cmd = cli_command(args), *full = malloc(strlen(cmd) + 8);
+    assert_non_null(full);
+    sprintf(full, "exec %s", cmd);
+    free(cmd);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0) {
+        free(full);
+        return pid;
+    }
+    struct rlimit lim = {(rlim_t)fsize, (rlim_t)fsize};
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
+        (fsize >= 0 && (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &lim) != 0)))
+        _exit(126);
+    execl("/bin/sh", "sh", "-c", full, (char *)NULL);
+    _exit(127);
+}
+
+int sm_test_cli_wait(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2)

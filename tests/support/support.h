@@ -3,6 +3,7 @@
 #define SM_TESTS_SUPPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "core/rng.h"
 
@@ -22,6 +23,14 @@ char *sm_test_read(const char *path, size_t *n);
 int sm_test_run(const char *cmd, char **out, char **err);
 /* Run the CLI under test with args (a shell fragment); as sm_test_run. */
 int sm_test_cli(const char *args, char **out, char **err);
+/* Start the CLI under test with args (a shell fragment) in a child, stdout
+ * and stderr to the files out and err, and return its pid (the shell execs
+ * the CLI, so it is the CLI's).  fsize >= 0 sets the child's file size
+ * limit (RLIMIT_FSIZE) to fsize bytes with SIGXFSZ ignored: a write past it
+ * then fails with EFBIG, as on a full disk, instead of killing the CLI. */
+pid_t sm_test_cli_start(const char *args, const char *out, const char *err, long fsize);
+/* Wait for a child: its exit code, or 128 + the signal that ended it. */
+int sm_test_cli_wait(pid_t pid);
 /* Expect the CLI to exit with rc, print nothing on stdout and exactly one
  * "simsiam-mi: error: " line on stderr containing needle1 (and needle2 if
  * not NULL). */
