@@ -17,7 +17,7 @@
 #include "io/atomic.h"
 #include "io/checkpoint.h"
 #include "simsiam/probe.h"
-#include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
                                          "seed",          "threads",     "out"};

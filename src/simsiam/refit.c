@@ -15,7 +15,7 @@
 #include "io/atomic.h"
 #include "simsiam/predictor.h"
 #include "simsiam/probe.h"
-#include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 /* RNG stream id ("refit" in ASCII): batches, views and the fresh predictor,
  * apart from every other user of the seed. */

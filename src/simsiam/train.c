@@ -24,7 +24,7 @@
 #include "simsiam/knn_monitor.h"
 #include "simsiam/model.h"
 #include "simsiam/predictor.h"
-#include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = SM_TRAIN_STEP_FIELDS };
 
