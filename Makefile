@@ -135,3 +135,6 @@ $(BUILD)/%.o: %.c
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d \
          $(BUILD)/scripts/ksg_sphere_bench.d
+
+# make install, uninstall and the shared library (mk/install.mk).
+include mk/install.mk
