@@ -19,10 +19,12 @@ STLIB := $(BUILD)/libsimsiam-mi.a
 # exported, everything else is hidden.  src/simsiam-mi.h includes them all.
 PUBLIC_HEADERS := src/core/export.h src/core/status.h src/core/arena.h src/core/rng.h src/core/threads.h \
                   $(wildcard src/estimators/*.h) src/simsiam/track.h
-# Directories install may create, deepest first: uninstall removes those left empty.
-INSTALL_DIRS = $(INCLUDEDIR)/simsiam-mi/core $(INCLUDEDIR)/simsiam-mi/estimators $(INCLUDEDIR)/simsiam-mi/simsiam \
-               $(INCLUDEDIR)/simsiam-mi $(INCLUDEDIR) $(LIBDIR)/pkgconfig $(LIBDIR) $(PREFIX)/bin \
-               $(PREFIX)/share/man/man1 $(PREFIX)/share/man $(PREFIX)/share
+# The shared directories install may create, deepest first.  Those it did create are listed in
+# MANIFEST_DIRS, which uninstall reads to remove them when they are empty again: a prefix starts
+# and ends empty, and a directory that was there before (/usr/local/bin) stays.
+SHARED_DIRS = $(INCLUDEDIR) $(LIBDIR)/pkgconfig $(LIBDIR) $(PREFIX)/bin $(PREFIX)/share/man/man1 \
+              $(PREFIX)/share/man $(PREFIX)/share
+MANIFEST_DIRS = $(DESTDIR)$(INCLUDEDIR)/simsiam-mi/installed-dirs
 
 .PHONY: install install-files uninstall shared
 
@@ -50,6 +52,8 @@ install:
 	@$(MAKE) --no-print-directory install-files
 
 install-files: $(BIN) $(SHLIB) $(STLIB)
+	@created=$$(cat $(MANIFEST_DIRS) 2>/dev/null; for d in $(SHARED_DIRS); do [ -d "$(DESTDIR)$$d" ] || echo "$$d"; done); \
+	  install -d $(DESTDIR)$(INCLUDEDIR)/simsiam-mi && printf '%s\n' $$created > $(MANIFEST_DIRS)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(SHLIB).$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libsimsiam-mi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -69,7 +73,11 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/simsiam-mi.pc $(DESTDIR)$(PREFIX)/bin/simsiam-mi \
 	      $(DESTDIR)$(PREFIX)/share/man/man1/simsiam-mi.1 $(DESTDIR)$(INCLUDEDIR)/simsiam-mi/simsiam-mi.h \
 	      $(PUBLIC_HEADERS:src/%=$(DESTDIR)$(INCLUDEDIR)/simsiam-mi/%)
-	@for d in $(INSTALL_DIRS); do [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
+	@dirs=$$(cat $(MANIFEST_DIRS) 2>/dev/null); rm -f $(MANIFEST_DIRS); \
+	  for d in core estimators simsiam ""; do rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(INCLUDEDIR)/simsiam-mi/$$d" 2>/dev/null; done; \
+	  for d in $(SHARED_DIRS); do \
+	    if printf '%s\n' $$dirs | grep -qxF "$$d" && [ -d "$(DESTDIR)$$d" ]; then rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; fi; \
+	  done; true
 
 -include $(PIC_OBJ:.o=.d) $(SHLIB_INIT:.o=.d)
 

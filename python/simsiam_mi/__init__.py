@@ -331,7 +331,7 @@ class Tracker:
 
     def close(self):
         """Free the C row and workspace (also done when the Tracker is collected)."""
-        if self._row:
+        if getattr(self, "_row", None):  # absent when __init__ failed
             _lib.sm_track_row_free(self._row)
             _lib.sm_arena_free(ctypes.byref(self._ws))
             self._row = None
