@@ -2,7 +2,7 @@
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
-#                              PyTorch parity tests), python3-pytest, -venv, -setuptools, -wheel (python/tests: pip needs wheel)
+#                              PyTorch parity tests)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references)
 set -euo pipefail
 
@@ -24,8 +24,9 @@ command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 
 case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
-         have_py torch || missing+=(python3-torch)
-         have_py pytest || missing+=(python3-pytest); have_py ensurepip || missing+=(python3-venv); have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) ;;
+         have_py pytest || missing+=(python3-pytest); have_py ensurepip || missing+=(python3-venv) # python/tests;
+         have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) # pip's build
+         have_py torch || missing+=(python3-torch) ;;
   bench) have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)
          have_py torch || missing+=(python3-torch) ;;
