@@ -141,3 +141,5 @@ $(BUILD)/%.o: %.c
 
 # `make fuzz` and the harnesses `make test` runs (mk/fuzz.mk).
 include mk/fuzz.mk
+# make install, uninstall and the shared library (mk/install.mk).
+include mk/install.mk

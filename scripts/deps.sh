@@ -27,7 +27,9 @@ case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
          have_py torch || missing+=(python3-torch)
          command -v clang >/dev/null 2>&1 || missing+=(clang)  # the fuzz harnesses (mk/fuzz.mk), and their libFuzzer:
-         [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ] || missing+=(libclang-rt-dev) ;;
+         [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ] || missing+=(libclang-rt-dev)
+         have_py pytest || missing+=(python3-pytest); have_py ensurepip || missing+=(python3-venv) # python/tests;
+         have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) ;; # pip's build
   bench) [ -x /usr/bin/time ] || missing+=(time)
          have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)

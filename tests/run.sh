@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every cmocka test binary in BUILD/tests and the fuzz smoke runs of
-# BUILD/fuzz (if built), then print one closing line
+# Run every cmocka test binary in BUILD/tests, the fuzz smoke runs of
+# BUILD/fuzz (if built) and the Python module's pytest suite, then print one closing line
 # "tests: N passed, N failed, N skipped".  Exit 1 if anything failed.
 #   tests/run.sh BUILD [valgrind]
 set -uo pipefail
@@ -47,5 +47,25 @@ for h in "$build"/fuzz/fuzz_*; do
     failed=$((failed + 1))
   fi
 done
+# The Python module's tests (python/tests, pytest) against BUILD's shared
+# library, counted like a cmocka binary's; a build without the library (the
+# sanitized ones, mk/install.mk) skips them.
+if [ -e "$build/libsimsiam-mi.so" ]; then
+  out=$(SIMSIAM_MI_LIB="$(cd "$build" && pwd)/libsimsiam-mi.so" PYTHONPATH=python \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests 2>&1); rc=$?
+  printf '%s\n' "$out"
+  last=$(printf '%s\n' "$out" | tail -1)
+  p=$(grep -o '[0-9]* passed' <<<"$last" | cut -d' ' -f1)
+  f=$(grep -o '[0-9]* failed' <<<"$last" | cut -d' ' -f1)
+  s=$(grep -o '[0-9]* skipped' <<<"$last" | cut -d' ' -f1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+  if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+    echo "run.sh: python/tests (pytest) exited with status $rc" >&2
+    failed=$((failed + 1))
+  fi
+else
+  echo "run.sh: python/tests skipped: no $build/libsimsiam-mi.so"
+  skipped=$((skipped + 1))
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

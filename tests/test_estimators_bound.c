@@ -15,6 +15,8 @@
 #include "core/status.h"
 #include "core/threads.h"
 #include "estimators/bound.h"
+#include "estimators/entropy.h"
+#include "estimators/mi.h"
 #include "estimators/nll.h"
 #include "estimators/vmf.h"
 
@@ -407,6 +409,52 @@ static void test_errors(void **state)
     assert_close(sm_bound_ba(3.0, 1.25), 1.75, 0.0);
 }
 
+/* The chain is its parts: the family's fit and InfoNCE, KL Ĥ(z2) and KSG-1
+ * on the rows as given (Gaussian families) or normalised (vmf, on the
+ * sphere); a zero row has no direction. */
+static void test_chain_is_its_parts(void **state)
+{
+    (void)state;
+    enum { N = 300, D = 3 };
+    static double z1[N * D], z2[N * D], p1[N * D], u1[N * D], u2[N * D];
+    sm_rng r;
+    sm_rng_seed(&r, 11, 0);
+    for (size_t i = 0; i < N * D; i++) {
+        z1[i] = 1 + sm_rng_normal(&r), p1[i] = 0.8 * z1[i], z2[i] = p1[i] + 0.5 * sm_rng_normal(&r);
+    }
+    for (size_t i = 0; i < N; i++) {
+        double a = 0, b = 0;
+        for (size_t j = 0; j < D; j++) a += z1[i * D + j] * z1[i * D + j], b += z2[i * D + j] * z2[i * D + j];
+        for (size_t j = 0; j < D; j++) u1[i * D + j] = z1[i * D + j] / sqrt(a), u2[i * D + j] = z2[i * D + j] / sqrt(b);
+    }
+    sm_status st;
+    for (int sphere = 0; sphere < 2; sphere++) {
+        sm_bound_chain_opts o = {.family = sphere ? SM_NLL_VMF : SM_NLL_FULL, .k = 3};
+        sm_bound_chain c;
+        assert_int_equal(sm_bound_chain_estimate(z1, z2, p1, N, D, &o, &c, NULL, &st), SM_OK);
+        sm_nll_model *m = fitted(o.family, z2, p1, N, D);
+        sm_bound_nce nce;
+        assert_int_equal(sm_bound_infonce(m, z2, p1, N, &nce, NULL, &st), SM_OK);
+        sm_entropy_opts eo = {.k = 3, .sphere = sphere};
+        sm_mi_opts mo = {.k = 3, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere};
+        double h;
+        sm_ksg1_result k;
+        assert_int_equal(sm_entropy_kl(sphere ? u2 : z2, N, D, &eo, &h, NULL, &st), SM_OK);
+        assert_int_equal(sm_mi_ksg1(sphere ? u1 : z1, sphere ? u2 : z2, N, D, D, &mo, &k, NULL, &st), SM_OK);
+        assert_true(c.nll == m->mean_nll && c.nce.value == nce.value && c.nce.cap == nce.cap);
+        assert_true(c.h_z2 == h && c.i_ksg == k.mi && c.h_z2_given_z1 == k.h_y_given_x);
+        assert_true(c.gap == c.nll - c.h_z2_given_z1 && c.ba == c.h_z2 - c.nll);
+        assert_true(sphere ? c.kappa == m->kappa : isnan(c.kappa));
+        sm_nll_model_free(m);
+    }
+    z1[D] = z1[D + 1] = z1[D + 2] = 0;
+    sm_bound_chain_opts o = {.family = SM_NLL_VMF, .k = 3};
+    sm_bound_chain c;
+    assert_int_equal(sm_bound_chain_estimate(z1, z2, p1, N, D, &o, &c, NULL, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "row 1 has norm 0"));
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_vmf_critic_bounded_by_cap),
         cmocka_unit_test(test_infonce_same_for_any_thread_count),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_chain_is_its_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

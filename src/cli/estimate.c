@@ -216,40 +216,25 @@ static int run_estimator(sm_est_kind kind, est_args *a)
     return rc;
 }
 
-/* Fit the family on (z, p); vmf also needs d >= 2. */
-static int fit_family(const est_args *a, const sm_matrix *z, const sm_matrix *p, sm_nll_model **m,
-                      sm_arena *ws)
+/* The --family of nll and bound; vmf also needs d >= 2 (z's path in the message). */
+static int parse_family(const est_args *a, size_t d, sm_nll_family *f)
 {
     sm_status st;
-    sm_nll_family f;
     const char *name = a->opt[OPT_FAMILY].value ? a->opt[OPT_FAMILY].value : "full";
-    if (sm_nll_family_parse(name, &f, &st)) return cli_fail(&st);
-    if (f == SM_NLL_VMF && z->d < 2)
-        return cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", z->d,
+    if (sm_nll_family_parse(name, f, &st)) return cli_fail(&st);
+    if (*f == SM_NLL_VMF && d < 2)
+        return cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", d,
                          a->opt[OPT_Z].value ? a->opt[OPT_Z].value : a->opt[OPT_Z2].value);
-    *m = sm_nll_model_alloc(f, z->d, &st);
-    if (!*m || sm_nll_model_fit(*m, z->data, p->data, z->n, ws, &st)) return cli_fail(&st);
     return 0;
 }
 
-/* Rows scaled to unit norm (vmf lives on the sphere; nll.c rejects zero rows). */
-static void normalise_rows(sm_matrix *m)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        double *r = m->data + i * m->d, s = 0;
-        for (size_t j = 0; j < m->d; j++) s += r[j] * r[j];
-        s = sqrt(s);
-        for (size_t j = 0; s > 0 && j < m->d; j++) r[j] /= s;
-    }
-}
-
-/* The chain of docs/design.md §1 in one line: Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1
- * structure), Î_KSG1, BA = Ĥ(z2) − E[NLL_Q], InfoNCE and its cap log N.  For
- * vmf every entropy is taken on the sphere, like Q. */
+/* The chain of docs/design.md §1 in one line (sm_bound_chain_estimate):
+ * Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1 structure), Î_KSG1, BA = Ĥ(z2) − E[NLL_Q],
+ * InfoNCE and its cap log N.  For vmf every entropy is taken on the sphere,
+ * like Q. */
 static int run_bound(est_args *a)
 {
     sm_matrix z1 = {0}, z2 = {0}, p1 = {0};
-    sm_nll_model *m = NULL;
     sm_arena ws = {0};
     sm_status st;
     if (check_applicable(a, "'estimate bound'", "z1 z2 p1 family k whiten noise seed threads")) return 2;
@@ -257,43 +242,24 @@ static int run_bound(est_args *a)
     if (!rc) rc = load_same_shape(a, OPT_Z1, &z2, OPT_Z2, &z1);
     if (!rc) rc = load_same_shape(a, OPT_P1, &z2, OPT_Z2, &p1);
     if (!rc) rc = check_k(a->k, z2.n, a->opt[OPT_Z2].value);
+    sm_bound_chain_opts o = {.k = a->k, .prep = a->prep};
+    if (!rc) rc = parse_family(a, z2.d, &o.family);
     double t0 = sm_timer_now();
-    if (!rc) rc = fit_family(a, &z2, &p1, &m, &ws);
-    if (rc) goto done;
-    sm_bound_nce nce;
-    if (sm_bound_infonce(m, z2.data, p1.data, z2.n, &nce, &ws, &st)) {
-        rc = cli_fail(&st);
-        goto done;
-    }
-    int sphere = m->family == SM_NLL_VMF;
-    if (sphere) {
-        normalise_rows(&z1);
-        normalise_rows(&z2);
-    }
-    sm_entropy_opts eo = {.k = a->k, .sphere = sphere, .prep = a->prep};
-    sm_mi_opts mo = {.k = a->k, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere,
-                     .prep = a->prep};
-    double h_z2;
-    sm_ksg1_result r;
-    if (sm_entropy_kl(z2.data, z2.n, z2.d, &eo, &h_z2, &ws, &st) ||
-        sm_mi_ksg1(z1.data, z2.data, z2.n, z1.d, z2.d, &mo, &r, &ws, &st)) {
-        rc = cli_fail(&st);
-        goto done;
-    }
-    const double values[] = {h_z2, m->mean_nll, r.h_y_given_x, r.mi, nce.value};
+    sm_bound_chain c = {0};
+    if (!rc && sm_bound_chain_estimate(z1.data, z2.data, p1.data, z2.n, z2.d, &o, &c, &ws, &st)) rc = cli_fail(&st);
+    const double values[] = {c.h_z2, c.nll, c.h_z2_given_z1, c.i_ksg, c.nce.value};
     for (size_t i = 0; i < sizeof values / sizeof *values && !rc; i++)
         rc = check_finite("a bound term", values[i], a->opt[OPT_Z2].value);
     if (rc) goto done;
     printf("{\"quantity\":\"bound\",\"family\":\"%s\",\"k\":%zu,\"n\":%zu,\"d\":%zu,"
            "\"h_z2\":%.17g,\"nll\":%.17g,\"h_z2_given_z1\":%.17g,\"gap\":%.17g,\"i_ksg\":%.17g,"
            "\"ba\":%.17g,\"infonce\":%.17g,\"infonce_cap\":%.17g,",
-           sm_nll_family_name(m->family), a->k, z2.n, z2.d, h_z2, m->mean_nll, r.h_y_given_x,
-           m->mean_nll - r.h_y_given_x, r.mi, sm_bound_ba(h_z2, m->mean_nll), nce.value, nce.cap);
-    if (sphere) printf("\"kappa\":%.17g,\"measure\":\"sphere\",", m->kappa);
+           sm_nll_family_name(o.family), a->k, z2.n, z2.d, c.h_z2, c.nll, c.h_z2_given_z1, c.gap, c.i_ksg, c.ba,
+           c.nce.value, c.nce.cap);
+    if (o.family == SM_NLL_VMF) printf("\"kappa\":%.17g,\"measure\":\"sphere\",", c.kappa);
     printf("\"note\":\"infonce never exceeds infonce_cap = log n\",\"unit\":\"nats\","
            "\"seconds\":%.6f}\n", sm_timer_now() - t0);
 done:
-    sm_nll_model_free(m);
     sm_arena_free(&ws);
     sm_matrix_free(&z1);
     sm_matrix_free(&z2);

@@ -17,6 +17,7 @@
 #include "io/atomic.h"
 #include "simsiam/state.h"
 #include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
                                          "seed",          "threads",     "out"};

@@ -13,6 +13,7 @@
 #define SM_CORE_ARENA_H
 
 #include <stddef.h>
+#include "core/export.h"
 #include "core/status.h"
 
 typedef struct sm_arena_block sm_arena_block;
@@ -22,9 +23,9 @@ typedef struct {
     size_t used;          /* bytes handed out in total (the mark) */
 } sm_arena;
 
-void *sm_arena_alloc(sm_arena *a, size_t count, size_t size, sm_status *st);
-size_t sm_arena_mark(const sm_arena *a);
-void sm_arena_release(sm_arena *a, size_t mark);
-void sm_arena_free(sm_arena *a);
+SM_API void *sm_arena_alloc(sm_arena *a, size_t count, size_t size, sm_status *st);
+SM_API size_t sm_arena_mark(const sm_arena *a);
+SM_API void sm_arena_release(sm_arena *a, size_t mark);
+SM_API void sm_arena_free(sm_arena *a);
 
 #endif

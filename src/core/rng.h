@@ -8,21 +8,22 @@
 #define SM_CORE_RNG_H
 
 #include <stdint.h>
+#include "core/export.h"
 
 typedef struct {
     uint64_t s[4];
 } sm_rng;
 
-void sm_rng_seed(sm_rng *r, uint64_t seed, uint64_t stream);
-uint64_t sm_rng_next(sm_rng *r);
+SM_API void sm_rng_seed(sm_rng *r, uint64_t seed, uint64_t stream);
+SM_API uint64_t sm_rng_next(sm_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
-double sm_rng_uniform(sm_rng *r);
+SM_API double sm_rng_uniform(sm_rng *r);
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
-uint64_t sm_rng_below(sm_rng *r, uint64_t n);
+SM_API uint64_t sm_rng_below(sm_rng *r, uint64_t n);
 /* Standard normal (Marsaglia polar method; no cached second value, so the
  * state alone determines the sequence). */
-double sm_rng_normal(sm_rng *r);
+SM_API double sm_rng_normal(sm_rng *r);
 /* splitmix64 finaliser: a good 64-bit mix, used to derive stream ids. */
-uint64_t sm_rng_mix(uint64_t x);
+SM_API uint64_t sm_rng_mix(uint64_t x);
 
 #endif

@@ -8,6 +8,7 @@
 #define SM_CORE_STATUS_H
 
 #include <stddef.h>
+#include "core/export.h"
 
 enum {
     SM_OK = 0,
@@ -26,7 +27,7 @@ typedef struct {
  * longer than msg holds is cut in its text, marked "…", never in its
  * "(<where>)"; a where over 200 bytes keeps its end (a path's file name and
  * line).  Newlines become spaces: a message is one line. */
-int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, ...)
+SM_API int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* A value quoted in a message (a config line, a key): s[0..len) copied into
@@ -36,9 +37,9 @@ int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, 
  *   char v[SM_STATUS_VALUE_BUF];
  *   sm_status_fail(st, SM_ERR_USAGE, where, "bad value '%s'", sm_status_value(v, s, strlen(s))); */
 enum { SM_STATUS_VALUE_MAX = 200, SM_STATUS_VALUE_BUF = SM_STATUS_VALUE_MAX + 4 };
-const char *sm_status_value(char *buf, const char *s, size_t len);
+SM_API const char *sm_status_value(char *buf, const char *s, size_t len);
 
 /* Reset st to SM_OK with an empty message. */
-void sm_status_clear(sm_status *st);
+SM_API void sm_status_clear(sm_status *st);
 
 #endif

@@ -1,20 +1,21 @@
 /* Thread setup: one number drives both OpenMP and OpenBLAS. */
 #ifndef SM_CORE_THREADS_H
 #define SM_CORE_THREADS_H
+#include "core/export.h"
 
 /* Number of online cores (>= 1). */
-int sm_threads_available(void);
+SM_API int sm_threads_available(void);
 /* Use n threads (n <= 0: all cores) for OpenMP regions and OpenBLAS calls. */
-void sm_threads_set(int n);
+SM_API void sm_threads_set(int n);
 /* Threads currently configured for OpenMP regions. */
-int sm_threads_get(void);
+SM_API int sm_threads_get(void);
 /* OpenBLAS's build description (openblas_get_config()), proving which BLAS
  * is linked: GSL's reference CBLAS has no such symbol. */
-const char *sm_threads_blas_config(void);
+SM_API const char *sm_threads_blas_config(void);
 
 /* The kernel family OpenBLAS runs (openblas_get_corename(): "Haswell",
  * "SkylakeX", "Prescott", ...). */
-const char *sm_threads_blas_core(void);
+SM_API const char *sm_threads_blas_core(void);
 
 /* The kernel family OpenBLAS should have picked when it fell back to its
  * generic "Prescott" kernels on a CPU its CPUID table does not know (seen on
@@ -22,6 +23,6 @@ const char *sm_threads_blas_core(void);
  * "SkylakeX" with AVX-512 F/DQ/BW/VL, "Haswell" with AVX2 and FMA; NULL when
  * OpenBLAS's own choice stands.  OpenBLAS reads OPENBLAS_CORETYPE once, when
  * it is loaded, so only a new process can use the answer (src/cli/main.c). */
-const char *sm_threads_blas_better_core(void);
+SM_API const char *sm_threads_blas_better_core(void);
 
 #endif

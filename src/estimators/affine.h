@@ -13,23 +13,24 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 /* beta ((dx + 1) × dy): rows 0..dx−1 hold B, row dx holds c, fitted on n
  * rows of x (n × dx) and y (n × dy) by the normal equations (Cholesky).
  * [x, 1] of rank < dx + 1 (e.g. n <= dx, a constant column of x): SM_ERR_DATA. */
-int sm_affine_fit(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-                  double *beta, sm_arena *ws, sm_status *st);
+SM_API int sm_affine_fit(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                         double *beta, sm_arena *ws, sm_status *st);
 
 /* pred (n × dy) = x B + 1 cᵀ. */
-void sm_affine_apply(const double *x, size_t n, size_t dx, size_t dy, const double *beta,
-                     double *pred);
+SM_API void sm_affine_apply(const double *x, size_t n, size_t dx, size_t dy, const double *beta,
+                            double *pred);
 
 /* *mean_nll = E[NLL_full] of y (n × dy) given the two-fold cross-fitted affine
  * prediction from x (n × dx): rows [0, n/2) are predicted by the fit on
  * [n/2, n) and vice versa, then Σ_r is fitted on all n residuals
  * (sm_nll_model_fit, SM_NLL_FULL).  Errors as for the two calls. */
-int sm_affine_nll_crossfit(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-                           double *mean_nll, sm_arena *ws, sm_status *st);
+SM_API int sm_affine_nll_crossfit(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                                  double *mean_nll, sm_arena *ws, sm_status *st);
 
 #endif

@@ -6,6 +6,9 @@
 
 #include <cblas.h>
 
+#include "estimators/entropy.h"
+#include "estimators/mi.h"
+
 double sm_bound_ba(double h_z2, double mean_nll) { return h_z2 - mean_nll; }
 
 /* exp(t) < 2⁻⁵³ below this (exp(−37.5) ≈ 5.2e−17): half an ulp of any sum >= 1. */
@@ -153,6 +156,66 @@ int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, 
         nce_finish(sum, n, out);
     }
     sm_arena_release(ar, mark);
+    sm_arena_free(&local);
+    return rc;
+}
+
+/* out (rows × d) = the rows of x scaled to unit norm; a zero or non-finite
+ * row is an error (it has no direction). */
+static int unit_rows(const double *x, size_t rows, size_t d, const char *name, double *out, sm_status *st)
+{
+    for (size_t i = 0; i < rows; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += x[i * d + j] * x[i * d + j];
+        double norm = sqrt(ss);
+        if (!(norm > 0) || !isfinite(norm))
+            return sm_status_fail(st, SM_ERR_DATA, name, "row %zu has norm %g: no direction on the sphere", i, norm);
+        for (size_t j = 0; j < d; j++) out[i * d + j] = x[i * d + j] / norm;
+    }
+    return SM_OK;
+}
+
+/* Ĥ(z2), Ĥ(z2|z1) and Î of the chain, on the sphere for vmf. */
+static int chain_entropies(const double *z1, const double *z2, size_t n, size_t d, const sm_bound_chain_opts *o,
+                           sm_bound_chain *out, sm_arena *ws, sm_status *st)
+{
+    int sphere = o->family == SM_NLL_VMF;
+    size_t mark = sm_arena_mark(ws);
+    int rc = SM_OK;
+    if (sphere) {
+        double *u = sm_arena_alloc(ws, 2 * n * d, sizeof *u, st);
+        if (!u) return st->code;
+        rc = unit_rows(z1, n, d, "z1", u, st);
+        if (!rc) rc = unit_rows(z2, n, d, "z2", u + n * d, st);
+        z1 = u, z2 = u + n * d;
+    }
+    sm_entropy_opts eo = {.k = o->k, .sphere = sphere, .prep = o->prep};
+    sm_mi_opts mo = {.k = o->k, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere, .prep = o->prep};
+    sm_ksg1_result r;
+    if (!rc) rc = sm_entropy_kl(z2, n, d, &eo, &out->h_z2, ws, st);
+    if (!rc) rc = sm_mi_ksg1(z1, z2, n, d, d, &mo, &r, ws, st);
+    if (!rc) out->h_z2_given_z1 = r.h_y_given_x, out->i_ksg = r.mi;
+    sm_arena_release(ws, mark);
+    return rc;
+}
+
+int sm_bound_chain_estimate(const double *z1, const double *z2, const double *p1, size_t n, size_t d,
+                            const sm_bound_chain_opts *o, sm_bound_chain *out, sm_arena *ws, sm_status *st)
+{
+    sm_arena local = {0};
+    if (!ws) ws = &local;
+    sm_nll_model *m = sm_nll_model_alloc(o->family, d, st);
+    int rc = m ? SM_OK : st->code;
+    if (!rc) rc = sm_nll_model_fit(m, z2, p1, n, ws, st);
+    if (!rc) rc = sm_bound_infonce(m, z2, p1, n, &out->nce, ws, st);
+    if (!rc) rc = chain_entropies(z1, z2, n, d, o, out, ws, st);
+    if (!rc) {
+        out->nll = m->mean_nll;
+        out->gap = out->nll - out->h_z2_given_z1;
+        out->ba = sm_bound_ba(out->h_z2, out->nll);
+        out->kappa = o->family == SM_NLL_VMF ? m->kappa : NAN;
+    }
+    sm_nll_model_free(m);
     sm_arena_free(&local);
     return rc;
 }

@@ -21,11 +21,13 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 #include "estimators/nll.h"
+#include "estimators/prep.h"
 
 /* Barber–Agakov bound H(z2) − E[NLL_Q] (nats), see above for H's measure. */
-double sm_bound_ba(double h_z2, double mean_nll);
+SM_API double sm_bound_ba(double h_z2, double mean_nll);
 
 typedef struct {
     size_t n;     /* batch size N */
@@ -41,12 +43,43 @@ typedef struct {
  * OpenMP): O(N² d + N d²) time, O(N d + 2¹⁸) doubles of ws (may be NULL).
  * Errors: n = 0 (SM_ERR_USAGE); non-finite values, zero-norm rows for vmf
  * (SM_ERR_DATA). */
-int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, size_t n,
-                     sm_bound_nce *out, sm_arena *ws, sm_status *st);
+SM_API int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, size_t n,
+                            sm_bound_nce *out, sm_arena *ws, sm_status *st);
 
 /* InfoNCE from a precomputed n×n score matrix s (row-major, s[i*n + j] =
  * f(x_i, y_j), positives on the diagonal) for any critic.  Non-finite scores:
  * SM_ERR_DATA; n = 0: SM_ERR_USAGE. */
-int sm_bound_infonce_scores(const double *s, size_t n, sm_bound_nce *out, sm_status *st);
+SM_API int sm_bound_infonce_scores(const double *s, size_t n, sm_bound_nce *out, sm_status *st);
+
+/* The whole chain on one sample, what `simsiam-mi estimate bound` prints
+ * (and python/simsiam_mi's bound returns): Q of the family fitted on
+ * (z2, p1), Ĥ(z2) (KL), Ĥ(z2|z1) and Î (KSG-1, max norm), Barber–Agakov and
+ * InfoNCE.  For vmf every entropy is taken on the sphere, like Q: the rows
+ * of z1 and z2 are normalised (a copy) and KL and KSG-1 use the surface
+ * measure with per-side Euclidean norms. */
+typedef struct {
+    sm_nll_family family;
+    size_t k;          /* neighbour order, 1 <= k < n */
+    sm_prep_opts prep; /* of the k-NN estimators (whitening is refused on the sphere) */
+} sm_bound_chain_opts;
+
+typedef struct {
+    double h_z2;          /* Ĥ(z2) */
+    double nll;           /* E[NLL_Q(z2; p1)], Q fitted on the same rows */
+    double h_z2_given_z1; /* Ĥ(z2|z1) */
+    double gap;           /* nll − h_z2_given_z1 */
+    double i_ksg;         /* Î_KSG1(z1; z2) */
+    double ba;            /* sm_bound_ba(h_z2, nll) */
+    sm_bound_nce nce;     /* InfoNCE with the critic log Q (value, cap = log n) */
+    double kappa;         /* vmf: κ; NaN for the other families */
+} sm_bound_chain;
+
+/* The chain on n rows of z1, z2, p1 (n × d each, row-major).  Errors: those
+ * of the fit (sm_nll_model_alloc, sm_nll_model_fit), of sm_bound_infonce,
+ * sm_entropy_kl and sm_mi_ksg1 (k >= n, duplicates, non-finite values); a
+ * zero row of z1 or z2 for vmf (SM_ERR_DATA). */
+SM_API int sm_bound_chain_estimate(const double *z1, const double *z2, const double *p1, size_t n, size_t d,
+                                   const sm_bound_chain_opts *o, sm_bound_chain *out, sm_arena *ws,
+                                   sm_status *st);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 #include "estimators/prep.h"
 
@@ -38,21 +39,21 @@ typedef struct {
  * d = 0, k = 0 or k >= n, sphere with d < 2 or with whitening.  Data errors
  * (SM_ERR_DATA): non-finite values, rows off the unit sphere (|‖x‖ − 1| >
  * 1e-4) with sphere set, duplicates (r_k = 0). */
-int sm_entropy_kl(const double *x, size_t n, size_t d, const sm_entropy_opts *o, double *h,
-                  sm_arena *ws, sm_status *st);
+SM_API int sm_entropy_kl(const double *x, size_t n, size_t d, const sm_entropy_opts *o, double *h,
+                         sm_arena *ws, sm_status *st);
 
 /* log of the volume of the unit ball in R^d: Euclidean (l2 = 1),
  * log V_d = (d/2) log π − log Γ(d/2 + 1), or max-norm (l2 = 0), d log 2. */
-double sm_entropy_log_unit_ball(size_t d, int l2);
+SM_API double sm_entropy_log_unit_ball(size_t d, int l2);
 
 /* Checks shared by the k-NN estimators (entropy.c, mi.c). */
 /* SM_ERR_DATA unless every row of x has Euclidean norm within 1e-4 of 1. */
-int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *name,
-                            sm_status *st);
+SM_API int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *name,
+                                   sm_status *st);
 /* SM_ERR_DATA "k-th neighbour distance is 0 for M points: duplicate samples;
  * add --noise (<where>)" if any r[i] (stride k) is 0; r is the n×k distance
  * matrix of sm_knn_search. */
-int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *where,
-                           sm_status *st);
+SM_API int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *where,
+                                  sm_status *st);
 
 #endif

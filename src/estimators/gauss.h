@@ -20,40 +20,41 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 /* mean (d) and ML covariance cov (d×d) of n >= 1 rows of d
  * doubles (two passes: centred sums).  Non-finite values: SM_ERR_DATA. */
-int sm_gauss_cov(const double *x, size_t n, size_t d, double *mean, double *cov,
-                 sm_status *st);
+SM_API int sm_gauss_cov(const double *x, size_t n, size_t d, double *mean, double *cov,
+                        sm_status *st);
 
 /* In place: a (d×d, symmetric) + ridge·I = L Lᵀ.  On success the lower
  * triangle of a holds L and the strict upper triangle is zeroed.  Not positive
  * definite: SM_ERR_DATA "covariance is not positive definite (<where>)". */
-int sm_gauss_cholesky(double *a, size_t d, double ridge, const char *where, sm_status *st);
+SM_API int sm_gauss_cholesky(double *a, size_t d, double ridge, const char *where, sm_status *st);
 
 /* log det of a Cholesky factor's product: 2 Σ_j log L_jj. */
-double sm_gauss_cholesky_logdet(const double *l, size_t d);
+SM_API double sm_gauss_cholesky_logdet(const double *l, size_t d);
 
 /* *logdet = log det(a + ridge·I) of a symmetric positive definite d×d matrix
  * (a is not modified). */
-int sm_gauss_logdet(const double *a, size_t d, double ridge, double *logdet, sm_arena *ws,
-                    sm_status *st);
+SM_API int sm_gauss_logdet(const double *a, size_t d, double ridge, double *logdet, sm_arena *ws,
+                           sm_status *st);
 
 /* Gaussian entropy ½ log det(2πe Σ) of n >= 2 rows of d >= 1 columns. */
-int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *h,
-                     sm_arena *ws, sm_status *st);
+SM_API int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *h,
+                            sm_arena *ws, sm_status *st);
 
 /* Gaussian MI ½ log(det Σ_XX det Σ_YY / det Σ) of paired rows of x (n×dx) and
  * y (n×dy); the ridge is added to the diagonal of the joint Σ (so to both
  * marginal blocks too). */
-int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-                double ridge, double *mi, sm_arena *ws, sm_status *st);
+SM_API int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                       double ridge, double *mi, sm_arena *ws, sm_status *st);
 
 /* Symmetric eigendecomposition a = V diag(eval) Vᵀ of a d×d row-major
  * matrix (destroyed): eval by decreasing value, eigenvector j in column j
  * of evec (d×d row-major).  GSL's symmv: deterministic for a given a.
  * Non-finite entries: SM_ERR_DATA. */
-int sm_gauss_eigen_sym(double *a, size_t d, double *eval, double *evec, sm_status *st);
+SM_API int sm_gauss_eigen_sym(double *a, size_t d, double *eval, double *evec, sm_status *st);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 typedef enum { SM_KNN_L2, SM_KNN_LINF } sm_knn_inner;
@@ -32,20 +33,20 @@ typedef struct {
 } sm_knn_metric;
 
 /* Distance between two rows under the metric (the one expression all paths use). */
-double sm_knn_dist(const double *a, const double *b, size_t d, sm_knn_metric m);
+SM_API double sm_knn_dist(const double *a, const double *b, size_t d, sm_knn_metric m);
 
 /* For every row i: its k nearest other rows.  dist[i*k + j] (ascending) and
  * idx[i*k + j] (may be NULL).  Requires 1 <= k < n (else SM_ERR_USAGE). */
-int sm_knn_search(const double *x, size_t n, size_t d, size_t k, sm_knn_metric m,
-                  double *dist, size_t *idx, sm_arena *ws, sm_status *st);
+SM_API int sm_knn_search(const double *x, size_t n, size_t d, size_t k, sm_knn_metric m,
+                         double *dist, size_t *idx, sm_arena *ws, sm_status *st);
 
 /* For every row i: count[i] = #{j != i : dist(x_j, x_i) < r[i]} (strict = 1)
  * or <= r[i] (strict = 0). */
-int sm_knn_count(const double *x, size_t n, size_t d, sm_knn_metric m, const double *r,
-                 int strict, size_t *count, sm_arena *ws, sm_status *st);
+SM_API int sm_knn_count(const double *x, size_t n, size_t d, sm_knn_metric m, const double *r,
+                        int strict, size_t *count, sm_arena *ws, sm_status *st);
 
 /* Force a path for tests and benchmarks: 0 automatic, 1 k-d tree, 2 brute force
  * (1 and 2 also apply to the counts that would use sorted ranks). */
-void sm_knn_force_path(int path);
+SM_API void sm_knn_force_path(int path);
 
 #endif

@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 #include "estimators/prep.h"
 
@@ -57,11 +58,11 @@ typedef struct {
  * k >= n, sphere with the max norm, with whitening or with dx or dy < 2.
  * Data errors (SM_ERR_DATA): non-finite values, rows off the unit sphere with
  * sphere set, duplicates (ε_i = 0), whitening a singular block. */
-int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-               const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st);
+SM_API int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                      const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st);
 
 /* KSG-2 Î; arguments and errors as sm_mi_ksg1. */
-int sm_mi_ksg2(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-               const sm_mi_opts *o, double *mi, sm_arena *ws, sm_status *st);
+SM_API int sm_mi_ksg2(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                      const sm_mi_opts *o, double *mi, sm_arena *ws, sm_status *st);
 
 #endif

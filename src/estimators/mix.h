@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 typedef struct {
@@ -37,7 +38,7 @@ typedef struct {
     uint64_t seed;     /* start k of a fit draws from sm_rng stream k of seed */
 } sm_mix_opts;
 
-void sm_mix_defaults(sm_mix_opts *o, uint64_t seed);
+SM_API void sm_mix_defaults(sm_mix_opts *o, uint64_t seed);
 
 typedef struct {
     size_t components, d;
@@ -50,8 +51,8 @@ typedef struct {
 
 /* K >= 1 components in d >= 1 dimensions (else SM_ERR_USAGE), all zero until
  * fitted or set by the caller; NULL + status on failure. */
-sm_mix_model *sm_mix_model_alloc(size_t components, size_t d, sm_status *st);
-void sm_mix_model_free(sm_mix_model *m);
+SM_API sm_mix_model *sm_mix_model_alloc(size_t components, size_t d, sm_status *st);
+SM_API void sm_mix_model_free(sm_mix_model *m);
 
 /* Fit m (K = o->components, m->components must equal it) on n residual rows r
  * (n × d) and set m->loglik.  Errors: bad options or n < K (d + 1), the rows
@@ -59,20 +60,20 @@ void sm_mix_model_free(sm_mix_model *m);
  * positive definite (the rows do not span R^d); every start degenerate (a
  * component without rows or with a singular Σ_k, possible only with a tiny
  * ridge) (SM_ERR_DATA).  On error m keeps its previous parameters. */
-int sm_mix_model_fit(sm_mix_model *m, const double *r, size_t n, const sm_mix_opts *o,
-                     sm_arena *ws, sm_status *st);
+SM_API int sm_mix_model_fit(sm_mix_model *m, const double *r, size_t n, const sm_mix_opts *o,
+                            sm_arena *ws, sm_status *st);
 
 /* log_q[i] = log Q of residual row r_i (n × d) and, if resp is not NULL,
  * resp[i K + k] = the posterior P(k | r_i) (the E-step).  Non-finite values:
  * SM_ERR_DATA. */
-int sm_mix_model_log_q(const sm_mix_model *m, const double *r, size_t n, double *log_q,
-                       double *resp, sm_arena *ws, sm_status *st);
+SM_API int sm_mix_model_log_q(const sm_mix_model *m, const double *r, size_t n, double *log_q,
+                              double *resp, sm_arena *ws, sm_status *st);
 
 /* *mean_nll = the cross-fitted E[NLL] of z (n × d) under the mixture on
  * z − p: fitted on rows [0, n/2), evaluated (−log Q) on [n/2, n), and the
  * other way round; the mean over all n rows.  Errors as for fitting, with
  * n/2 < K (d + 1) an SM_ERR_USAGE error. */
-int sm_mix_nll_crossfit(const double *z, const double *p, size_t n, size_t d,
-                        const sm_mix_opts *o, double *mean_nll, sm_arena *ws, sm_status *st);
+SM_API int sm_mix_nll_crossfit(const double *z, const double *p, size_t n, size_t d,
+                               const sm_mix_opts *o, double *mean_nll, sm_arena *ws, sm_status *st);
 
 #endif

@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 typedef struct {
@@ -51,7 +52,7 @@ typedef struct {
     uint64_t seed;   /* W1, b1 of fold f from sm_rng stream f */
 } sm_mlp_opts;
 
-void sm_mlp_defaults(sm_mlp_opts *o, uint64_t seed);
+SM_API void sm_mlp_defaults(sm_mlp_opts *o, uint64_t seed);
 
 /* The parameters θ as views into one array, in this order. */
 typedef struct {
@@ -64,19 +65,19 @@ typedef struct {
 } sm_mlp_net;
 
 /* Number of doubles in θ: d1 d2 + d2 + d1 H + H + H d2. */
-size_t sm_mlp_param_count(size_t d1, size_t d2, size_t hidden);
+SM_API size_t sm_mlp_param_count(size_t d1, size_t d2, size_t hidden);
 /* Point net's arrays into theta (sm_mlp_param_count doubles, owned by the caller). */
-void sm_mlp_net_view(sm_mlp_net *net, size_t d1, size_t d2, size_t hidden, double *theta);
+SM_API void sm_mlp_net_view(sm_mlp_net *net, size_t d1, size_t d2, size_t hidden, double *theta);
 
 /* out (m × d2) = h(x) for m rows x (m × d1). */
-int sm_mlp_predict(const sm_mlp_net *net, const double *x, size_t m, double *out, sm_arena *ws,
-                   sm_status *st);
+SM_API int sm_mlp_predict(const sm_mlp_net *net, const double *x, size_t m, double *out, sm_arena *ws,
+                          sm_status *st);
 
 /* The training objective on m rows: *value = ½ log det(RᵀR / m), R = y − h(x);
  * grad (may be NULL; θ's layout, see sm_mlp_net_view) = ∂value/∂θ.
  * RᵀR singular (e.g. m < d2, or h fits y exactly): SM_ERR_DATA. */
-int sm_mlp_objective(const sm_mlp_net *net, const double *x, const double *y, size_t m,
-                     double *value, double *grad, sm_arena *ws, sm_status *st);
+SM_API int sm_mlp_objective(const sm_mlp_net *net, const double *x, const double *y, size_t m,
+                            double *value, double *grad, sm_arena *ws, sm_status *st);
 
 /* *mean_nll = the cross-fitted E[NLL_full] of z2 (n × d2) given the network
  * of z1 (n × d1): fitted on rows [0, n/2) for rows [n/2, n) and the other way
@@ -85,7 +86,7 @@ int sm_mlp_objective(const sm_mlp_net *net, const double *x, const double *y, si
  * residual directions; the least-squares residuals of the rest span at most
  * (its rows − d1 − 1) directions); a non-finite value, a constant column in a
  * half, a singular fit (SM_ERR_DATA). */
-int sm_mlp_nll_crossfit(const double *z1, const double *z2, size_t n, size_t d1, size_t d2,
-                        const sm_mlp_opts *o, double *mean_nll, sm_arena *ws, sm_status *st);
+SM_API int sm_mlp_nll_crossfit(const double *z1, const double *z2, size_t n, size_t d1, size_t d2,
+                               const sm_mlp_opts *o, double *mean_nll, sm_arena *ws, sm_status *st);
 
 #endif

@@ -26,15 +26,16 @@
 
 #include <stddef.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 typedef enum { SM_NLL_L2, SM_NLL_ISO, SM_NLL_DIAG, SM_NLL_FULL, SM_NLL_VMF } sm_nll_family;
 
 /* "l2", "iso", "diag", "full", "vmf"; also docs/design.md's "gauss-iso",
  * "gauss-diag", "gauss-full".  Unknown: SM_ERR_USAGE naming the choices. */
-int sm_nll_family_parse(const char *name, sm_nll_family *family, sm_status *st);
+SM_API int sm_nll_family_parse(const char *name, sm_nll_family *family, sm_status *st);
 /* The short name ("l2", "iso", …). */
-const char *sm_nll_family_name(sm_nll_family family);
+SM_API const char *sm_nll_family_name(sm_nll_family family);
 
 typedef struct {
     sm_nll_family family;
@@ -51,26 +52,26 @@ typedef struct {
 /* A model with unit parameters (σ² = 1, s² = 1, Σ = I, κ = 0; mean_nll = 0)
  * until it is fitted.  vmf needs d >= 2, the others d >= 1 (else
  * SM_ERR_USAGE); NULL + status on failure. */
-sm_nll_model *sm_nll_model_alloc(sm_nll_family family, size_t d, sm_status *st);
-void sm_nll_model_free(sm_nll_model *m);
+SM_API sm_nll_model *sm_nll_model_alloc(sm_nll_family family, size_t d, sm_status *st);
+SM_API void sm_nll_model_free(sm_nll_model *m);
 
 /* Fit m's parameters on n >= 1 rows z (n×d) and p (n×d) and set m->mean_nll
  * (the mean NLL of row z_i under Q(·; p_i) with those parameters).
  * Errors (SM_ERR_DATA): a non-finite value; a zero-norm row (vmf); a fitted
  * variance of 0 (iso, diag); Σ_r not positive definite (full: needs n >= d
  * residuals z − p spanning R^d).  On error m keeps its previous parameters. */
-int sm_nll_model_fit(sm_nll_model *m, const double *z, const double *p, size_t n,
-                     sm_arena *ws, sm_status *st);
+SM_API int sm_nll_model_fit(sm_nll_model *m, const double *z, const double *p, size_t n,
+                            sm_arena *ws, sm_status *st);
 
 /* Fit a model of family f on the n rows (z, p) and give its mean NLL: the
  * allocation, sm_nll_model_fit and the free in one call. */
-int sm_nll_mean(sm_nll_family f, const double *z, const double *p, size_t n, size_t d, double *mean_nll,
-                sm_arena *ws, sm_status *st);
+SM_API int sm_nll_mean(sm_nll_family f, const double *z, const double *p, size_t n, size_t d, double *mean_nll,
+                       sm_arena *ws, sm_status *st);
 
 /* out[i] = log Q(z_i; p_i) for n row pairs (any rows: pass the pairs to score).
  * Errors as for fitting (non-finite values, zero-norm rows for vmf). */
-int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, size_t n,
-                       double *out, sm_arena *ws, sm_status *st);
+SM_API int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, size_t n,
+                              double *out, sm_arena *ws, sm_status *st);
 
 /* The critic's feature map φ, applied to n rows x into out (n×d, may alias x):
  *   Gaussian families  φ(x) = W x with W Wᵀ = Σ⁻¹ (W = I, I/σ, diag(1/s), L⁻¹), so
@@ -78,7 +79,7 @@ int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, 
  *   vmf                φ(x) = x/‖x‖, so log Q(z; p) = log_norm + κ φ(z)ᵀφ(p)
  * Score matrices over all pairs then cost one gemm (estimators/bound.h).
  * Errors: non-finite values, zero-norm rows (vmf). */
-int sm_nll_model_features(const sm_nll_model *m, const double *x, size_t n, double *out,
-                          sm_status *st);
+SM_API int sm_nll_model_features(const sm_nll_model *m, const double *x, size_t n, double *out,
+                                 sm_status *st);
 
 #endif

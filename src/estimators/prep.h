@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 typedef struct {
@@ -36,8 +37,8 @@ typedef struct {
  * Errors: non-finite input (SM_ERR_DATA), noise < 0 or not finite
  * (SM_ERR_USAGE), covariance not positive definite when whitening
  * (SM_ERR_DATA; where = "whitening <name>"). */
-int sm_prep_block(const double *x, size_t n, size_t d, const sm_prep_opts *o, uint64_t stream,
-                  const char *name, double *out, double *log_det_l, sm_arena *ws,
-                  sm_status *st);
+SM_API int sm_prep_block(const double *x, size_t n, size_t d, const sm_prep_opts *o, uint64_t stream,
+                         const char *name, double *out, double *log_det_l, sm_arena *ws,
+                         sm_status *st);
 
 #endif

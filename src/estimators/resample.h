@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
 
 /* One estimator on n paired rows of x (n×dx) and y (n×dy; NULL and dy = 0 for
@@ -39,12 +40,12 @@ typedef struct {
 /* Point estimate and subsampling interval.  Rows of x and y stay paired and in
  * their original order inside a subsample.  Requires n >= 4 and B >= 2
  * (SM_ERR_USAGE); an estimator error (e.g. k >= m) is returned as is. */
-int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy, size_t n,
-                          size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
-                          sm_resample_result *out, sm_arena *ws, sm_status *st);
+SM_API int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                                 size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
+                                 sm_resample_result *out, sm_arena *ws, sm_status *st);
 
 /* The p-quantile (0 <= p <= 1) of v[0..n) by the interpolation above; sorts v
  * in place. */
-double sm_resample_quantile(double *v, size_t n, double p);
+SM_API double sm_resample_quantile(double *v, size_t n, double p);
 
 #endif

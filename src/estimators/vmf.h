@@ -22,19 +22,20 @@
 #define SM_ESTIMATORS_VMF_H
 
 #include <stddef.h>
+#include "core/export.h"
 #include "core/rng.h"
 #include "core/status.h"
 
 /* log C_d(κ), κ >= 0.  log C_d(0) = −log |S^{d−1}| = lgamma(d/2) − log 2 − (d/2) log π. */
-double sm_vmf_log_c(size_t d, double kappa);
+SM_API double sm_vmf_log_c(size_t d, double kappa);
 
 /* log I_ν(x) for ν ∈ {0, ½, 1, 3/2, …} (ν = d/2 − 1), x >= 0 (−inf at x = 0 < ν). */
-double sm_vmf_log_bessel_i(double nu, double x);
+SM_API double sm_vmf_log_bessel_i(double nu, double x);
 
 /* A_d(κ) = I_{d/2}(κ)/I_{d/2−1}(κ) = E[μᵀx], and its complement 1 − A_d(κ),
  * computed directly (no cancellation as κ → ∞, where 1 − A ≈ (d − 1)/(2κ)). */
-double sm_vmf_a(size_t d, double kappa);
-double sm_vmf_a_complement(size_t d, double kappa);
+SM_API double sm_vmf_a(size_t d, double kappa);
+SM_API double sm_vmf_a_complement(size_t d, double kappa);
 
 /* Maximum-likelihood κ for mean cosine rbar = mean μᵢᵀxᵢ: the root of
  * A_d(κ) = rbar, by Newton's method (A' = 1 − A² − (d − 1)A/κ) from Banerjee
@@ -42,21 +43,21 @@ double sm_vmf_a_complement(size_t d, double kappa);
  * bisection, to 1e-13 relative.  rbar <= 0 gives 0 (uniform); rbar close to 1
  * is capped at 1 − 2⁻⁴⁸ (directions equal to rounding), so κ stays finite
  * (at most ≈ 1.4e14 (d − 1)). */
-double sm_vmf_fit_kappa(size_t d, double rbar);
+SM_API double sm_vmf_fit_kappa(size_t d, double rbar);
 
 /* Differential entropy on the sphere (w.r.t. surface measure):
  * H = −κ A_d(κ) − log C_d(κ); log |S^{d−1}| at κ = 0, −∞ as κ → ∞. */
-double sm_vmf_entropy(size_t d, double kappa);
+SM_API double sm_vmf_entropy(size_t d, double kappa);
 
 /* NLL of a unit vector x under vMF(μ, κ), given cos = μᵀx:  −κ cos − log C_d(κ).
  * Its mean over x ~ vMF(μ, κ) is sm_vmf_entropy. */
-double sm_vmf_nll(size_t d, double kappa, double cos_angle);
+SM_API double sm_vmf_nll(size_t d, double kappa, double cos_angle);
 
 /* n independent draws from vMF(μ/‖μ‖, κ) into out (n×d, row-major, unit
  * rows) by Wood's (1994) rejection algorithm.  μ (d values) need not be a unit
  * vector.  Errors: ‖μ‖ = 0 or non-finite (SM_ERR_DATA), κ < 0 or non-finite,
  * d < 2 (SM_ERR_USAGE). */
-int sm_vmf_sample(const double *mu, size_t d, double kappa, size_t n, sm_rng *r, double *out,
-                  sm_status *st);
+SM_API int sm_vmf_sample(const double *mu, size_t d, double kappa, size_t n, sm_rng *r, double *out,
+                         sm_status *st);
 
 #endif

@@ -16,6 +16,7 @@
 #include "simsiam/predictor.h"
 #include "simsiam/state.h"
 #include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 /* RNG stream id ("refit" in ASCII): batches, views and the fresh predictor,
  * apart from every other user of the seed. */

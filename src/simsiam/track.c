@@ -11,7 +11,6 @@
 
 #include "core/mem.h"
 #include "core/rng.h"
-#include "data/augment.h"
 #include "estimators/affine.h"
 #include "estimators/bound.h"
 #include "estimators/entropy.h"
@@ -22,10 +21,6 @@
 #include "estimators/nll.h"
 #include "estimators/registry.h"
 #include "estimators/resample.h"
-
-/* RNG stream ids ("probe", "views" in ASCII), apart from every other user of the seed. */
-#define PROBE_STREAM 0x70726f6265ULL
-#define VIEWS_STREAM 0x7669657773ULL
 
 void sm_track_defaults(sm_track_opts *o, uint64_t seed)
 {
@@ -119,7 +114,7 @@ static int reduce(const sm_track_sample *s, size_t r, reduced *out, sm_arena *ws
     project(s->z1, n, d, mean, u, r, buf, tmp);
     project(s->z2, n, d, mean, u, r, buf + n * r, tmp);
     project(s->p1, n, d, mean, u, r, buf + 2 * n * r, tmp);
-    project(s->zv, nv, d, mean, u, r, buf + 3 * n * r, tmp);
+    if (nv) project(s->zv, nv, d, mean, u, r, buf + 3 * n * r, tmp);
     out->z1 = buf, out->z2 = buf + n * r, out->p1 = buf + 2 * n * r, out->zv = buf + 3 * n * r;
     return SM_OK;
 }
@@ -196,15 +191,16 @@ static int check_sample(const sm_track_sample *s, const sm_track_opts *o, sm_sta
 {
     if (s->n < 4 || s->d < 2)
         return sm_status_fail(st, SM_ERR_USAGE, "tracking", "need at least 4 probe pairs of 2 or more dimensions");
-    if (s->images < 1 || s->views <= o->k)
-        return sm_status_fail(st, SM_ERR_USAGE, "tracking", "need an image with more than k = %zu views", o->k);
+    if (s->images > 0 && s->views <= o->k)
+        return sm_status_fail(st, SM_ERR_USAGE, "tracking", "need more than k = %zu views per image", o->k);
     return SM_OK;
 }
 
 /* loss_cos and the NLL families on (z2, p1); the full model for InfoNCE. */
 static void nll_columns(const sm_track_sample *s, sm_track_row *row, sm_nll_model **full, sm_arena *ws)
 {
-    row->loss_cos = 0.5 * mean_neg_cos(s->p1, s->z2, s->n, s->d) + 0.5 * mean_neg_cos(s->p2, s->z1, s->n, s->d);
+    row->loss_cos = s->p2 ? 0.5 * mean_neg_cos(s->p1, s->z2, s->n, s->d) + 0.5 * mean_neg_cos(s->p2, s->z1, s->n, s->d)
+                          : NAN;
     static const sm_nll_family fam[] = {SM_NLL_L2, SM_NLL_ISO, SM_NLL_DIAG, SM_NLL_FULL, SM_NLL_VMF};
     double *col[] = {&row->nll_l2, &row->nll_iso, &row->nll_diag, &row->nll_full, &row->nll_vmf};
     row->kappa = NAN;
@@ -286,9 +282,12 @@ static void chain_columns(const sm_track_sample *s, const double *z1, const doub
     *out->h_given_z1 = or_nan(row, rc, &est, names[1], ksg.h_y_given_x);
     if (out->i) *out->i = or_nan(row, rc, &est, names[3], ksg.mi);
 
-    double *per_image = sm_arena_alloc(ws, s->images, sizeof *per_image, &est);
-    *out->h_given_x = per_image ? entropy_given_x(s, zv, r, &eo, names[2], per_image, row, ws)
-                                : or_nan(row, 1, &est, names[2], 0);
+    double *per_image = NULL; /* no images: Ĥ(z2|x) is not tracked, NaN without a warning */
+    if (s->images) {
+        per_image = sm_arena_alloc(ws, s->images, sizeof *per_image, &est);
+        *out->h_given_x = per_image ? entropy_given_x(s, zv, r, &eo, names[2], per_image, row, ws)
+                                    : or_nan(row, 1, &est, names[2], 0);
+    }
 
     given_ctx given = {o, sphere};
     sm_est_opts knn = knn_opts(o, sphere);
@@ -433,6 +432,23 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
     return total / (double)d * sqrt((double)d);
 }
 
+int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t step, sm_track_row *row,
+                   sm_arena *ws, sm_status *st)
+{
+    sm_track_opts event = *o;
+    event.seed = sm_rng_mix(step ^ o->seed);
+    row->step = step;
+    int rc = sm_track_estimate(s, &event, row, ws, st);
+    if (rc) return rc;
+    size_t count = s->n * s->d;
+    float *z1 = sm_mem_alloc(count, sizeof *z1, st);
+    if (!z1) return st->code;
+    for (size_t i = 0; i < count; i++) z1[i] = (float)s->z1[i];
+    row->z_std = sm_track_z_std(z1, s->n, s->d);
+    sm_mem_free(z1);
+    return SM_OK;
+}
+
 #define IN(f) (1u << (f))
 #define MAIN (IN(SM_TRACK_CSV) | IN(SM_TRACK_REFIT_CSV))
 #define DETAIL (IN(SM_TRACK_DETAIL_CSV) | IN(SM_TRACK_REFIT_CSV))
@@ -501,6 +517,17 @@ void sm_track_row_clear(sm_track_row *r)
         if (SM_TRACK_COLUMNS[c].kind == SM_TRACK_REAL) *(double *)((char *)r + SM_TRACK_COLUMNS[c].offset) = NAN;
 }
 
+sm_track_row *sm_track_row_alloc(sm_status *st)
+{
+    sm_track_row *r = sm_mem_alloc(1, sizeof *r, st);
+    if (r) sm_track_row_clear(r);
+    return r;
+}
+
+void sm_track_row_free(sm_track_row *r) { sm_mem_free(r); }
+
+const char *sm_track_warning(const sm_track_row *r) { return r->warning; }
+
 /* snprintf appending at *len (which counts past n when the output is cut). */
 static void append(char *buf, size_t n, int *len, const char *fmt, ...)
 {
@@ -549,138 +576,4 @@ void sm_track_fprint(FILE *f, sm_track_file file, const sm_track_row *rows, size
         sm_track_format(&rows[i], file, line, sizeof line);
         fprintf(f, "%s\n", line);
     }
-}
-
-/* ---- events on a model ---------------------------------------------------- */
-
-struct sm_tracker {
-    sm_augment aug; /* the training augmentations with the tracking seed */
-    const sm_dataset *ds;
-    size_t n, views, images, d, image, chunk;
-    size_t *probe;
-    float *x1, *x2, *xv;        /* chunk images per view; views × image for one image */
-    float *z1f;                 /* z1 as floats (n × d), for z_std */
-    float *zf, *pf;             /* one chunk's float z and p (chunk or views rows × d) */
-    double *z1, *z2, *p1, *p2, *zv;
-    sm_track_opts opts;
-    sm_arena ws;
-};
-
-/* The first t->n entries of a seeded permutation of the data set's indices. */
-static int choose_probe(sm_tracker *t, uint64_t seed, sm_status *st)
-{
-    size_t *all = sm_mem_alloc(t->ds->n, sizeof *all, st);
-    if (!all) return st->code;
-    for (size_t i = 0; i < t->ds->n; i++) all[i] = i;
-    sm_rng r;
-    sm_rng_seed(&r, seed, PROBE_STREAM);
-    for (size_t i = 0; i < t->n; i++) {
-        size_t j = i + (size_t)sm_rng_below(&r, t->ds->n - i), keep = all[i];
-        all[i] = all[j];
-        all[j] = keep;
-    }
-    memcpy(t->probe, all, t->n * sizeof *all);
-    sm_mem_free(all);
-    return SM_OK;
-}
-
-static int check_config(const sm_config *cfg, const sm_dataset *ds, sm_status *st)
-{
-    if ((size_t)cfg->track_samples > ds->n)
-        return sm_status_fail(st, SM_ERR_USAGE, "track_samples", "%ld probe images but the training split has %zu",
-                              cfg->track_samples, ds->n);
-    if (cfg->track_images > cfg->track_samples)
-        return sm_status_fail(st, SM_ERR_USAGE, "track_images", "%ld images for H(z2|x) but track_samples is %ld",
-                              cfg->track_images, cfg->track_samples);
-    if (cfg->track_views <= SM_TRACK_K)
-        return sm_status_fail(st, SM_ERR_USAGE, "track_views", "%ld views per image: the k-NN entropy needs more than %d",
-                              cfg->track_views, SM_TRACK_K);
-    if (cfg->track_samples < 4)
-        return sm_status_fail(st, SM_ERR_USAGE, "track_samples", "%ld probe images: tracking needs at least 4",
-                              cfg->track_samples);
-    return SM_OK;
-}
-
-static int alloc_buffers(sm_tracker *t, sm_status *st)
-{
-    size_t n = t->n, d = t->d, v = t->views, rows = t->chunk > v ? t->chunk : v;
-    t->probe = sm_mem_alloc(n, sizeof *t->probe, st);
-    t->x1 = t->probe ? sm_mem_alloc_aligned(2 * t->chunk * t->image, sizeof *t->x1, st) : NULL;
-    t->xv = t->x1 ? sm_mem_alloc_aligned(v * t->image, sizeof *t->xv, st) : NULL;
-    t->zf = t->xv ? sm_mem_alloc(2 * rows * d + n * d, sizeof *t->zf, st) : NULL;
-    t->z1 = t->zf ? sm_mem_alloc(4 * n * d + t->images * v * d, sizeof *t->z1, st) : NULL;
-    if (!t->z1) return st->code;
-    t->x2 = t->x1 + t->chunk * t->image;
-    t->pf = t->zf + rows * d, t->z1f = t->pf + rows * d;
-    t->z2 = t->z1 + n * d, t->p1 = t->z2 + n * d, t->p2 = t->p1 + n * d, t->zv = t->p2 + n * d;
-    return SM_OK;
-}
-
-sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st)
-{
-    if (check_config(cfg, ds, st)) return NULL;
-    sm_tracker *t = sm_mem_alloc(1, sizeof *t, st);
-    if (!t) return NULL;
-    sm_augment_from_config(&t->aug, cfg);
-    t->aug.seed = sm_rng_mix((uint64_t)cfg->seed ^ VIEWS_STREAM);
-    t->ds = ds;
-    t->n = (size_t)cfg->track_samples, t->views = (size_t)cfg->track_views, t->images = (size_t)cfg->track_images;
-    t->d = z_dim, t->image = sm_dataset_image_size(ds), t->chunk = 256;
-    sm_track_defaults(&t->opts, (uint64_t)cfg->seed);
-    t->opts.mix = (size_t)cfg->track_mix;
-    if (alloc_buffers(t, st) || choose_probe(t, (uint64_t)cfg->seed, st)) {
-        sm_tracker_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-void sm_tracker_free(sm_tracker *t)
-{
-    if (!t) return;
-    sm_mem_free(t->probe);
-    sm_mem_free(t->x1);
-    sm_mem_free(t->xv);
-    sm_mem_free(t->zf);
-    sm_mem_free(t->z1);
-    sm_arena_free(&t->ws);
-    sm_mem_free(t);
-}
-
-static void to_double(const float *src, size_t count, double *dst)
-{
-    for (size_t i = 0; i < count; i++) dst[i] = src[i];
-}
-
-/* z (rows × d floats into zf, and as doubles into z) and p (doubles, may be
- * NULL) of the images x through m (and pred). */
-static void embed(sm_tracker *t, sm_model *m, const sm_predictor *pred, const float *x, size_t rows, float *zf,
-                  double *z, double *p)
-{
-    sm_model_embed(m, x, rows, NULL, zf, pred || !p ? NULL : t->pf);
-    if (pred && p) sm_predictor_apply(pred, zf, rows, t->pf);
-    to_double(zf, rows * t->d, z);
-    if (p) to_double(t->pf, rows * t->d, p);
-}
-
-int sm_tracker_event(sm_tracker *t, sm_model *m, const sm_predictor *pred, uint64_t step, sm_track_row *row,
-                     sm_status *st)
-{
-    size_t d = t->d;
-    for (size_t done = 0; done < t->n; done += t->chunk) {
-        size_t nb = t->n - done < t->chunk ? t->n - done : t->chunk;
-        sm_augment_batch(&t->aug, t->ds, t->probe + done, nb, step, t->x1, t->x2);
-        embed(t, m, pred, t->x1, nb, t->z1f + done * d, t->z1 + done * d, t->p1 + done * d);
-        embed(t, m, pred, t->x2, nb, t->zf, t->z2 + done * d, t->p2 + done * d);
-    }
-    for (size_t i = 0; i < t->images; i++) {
-        sm_augment_views(&t->aug, t->ds, t->probe[i], step, t->views, t->xv);
-        embed(t, m, pred, t->xv, t->views, t->zf, t->zv + i * t->views * d, NULL);
-    }
-    sm_track_sample s = {t->z1, t->z2, t->p1, t->p2, t->n, d, t->zv, t->images, t->views};
-    t->opts.seed = sm_rng_mix((uint64_t)step ^ t->aug.seed);
-    row->step = step;
-    int rc = sm_track_estimate(&s, &t->opts, row, &t->ws, st);
-    if (!rc) row->z_std = sm_track_z_std(t->z1f, t->n, d);
-    return rc;
 }

@@ -75,11 +75,8 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/export.h"
 #include "core/status.h"
-#include "data/dataset.h"
-#include "io/config.h"
-#include "simsiam/model.h"
-#include "simsiam/predictor.h"
 
 enum { SM_TRACK_K = 3, SM_TRACK_MAX_DIM = 8, SM_TRACK_RESAMPLES = 20, SM_TRACK_MIX = 4, SM_TRACK_WARNING_MAX = 768,
        SM_TRACK_LINE_MAX = 4096 /* a header or row of any file */ };
@@ -122,14 +119,16 @@ typedef struct {
     const char *unit, *doc;
     double (*derive)(const sm_track_row *r); /* SM_TRACK_DERIVED only */
 } sm_track_column;
-extern const sm_track_column SM_TRACK_COLUMNS[];
-extern const size_t SM_TRACK_NCOLUMNS;
+SM_API extern const sm_track_column SM_TRACK_COLUMNS[];
+SM_API extern const size_t SM_TRACK_NCOLUMNS;
 
 /* One event's embeddings, row-major doubles. */
 typedef struct {
-    const double *z1, *z2, *p1, *p2; /* n × d: two views of the probe images */
+    const double *z1, *z2, *p1, *p2; /* n × d: two views of the probe images;
+                                        p2 may be NULL: loss_cos is then NaN */
     size_t n, d;
-    const double *zv; /* images × views × d: views of image i at rows i·views … */
+    const double *zv; /* images × views × d: views of image i at rows i·views …;
+                         NULL with images = 0: the *given_x columns are NaN */
     size_t images, views;
 } sm_track_sample;
 
@@ -142,51 +141,45 @@ typedef struct {
     int mlp;          /* nll_mlp: fit the MLP floor [1]; 0 = off (NaN) */
 } sm_track_opts;
 
-void sm_track_defaults(sm_track_opts *o, uint64_t seed);
+SM_API void sm_track_defaults(sm_track_opts *o, uint64_t seed);
 
 /* Every column but step and z_std from sample s.  Usage errors only
- * (SM_ERR_USAGE: n < 4, d < 2, views <= k, images < 1); estimator failures
- * are NaN + row->warning (above). */
-int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
-                      sm_status *st);
+ * (SM_ERR_USAGE: n < 4, d < 2, images > 0 with views <= k); estimator
+ * failures are NaN + row->warning (above). */
+SM_API int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
+                             sm_status *st);
 
 /* z_std of n >= 1 rows of z (d floats each): rows l2-normalised, the
  * standard deviation over the rows (divided by n) per dimension, averaged
  * over the dimensions, times √d: ≈ 1 for well-spread embeddings, 0 for
  * collapse (SimSiam paper, Fig. 2). */
-double sm_track_z_std(const float *z, size_t n, size_t d);
+SM_API double sm_track_z_std(const float *z, size_t n, size_t d);
+
+/* The event of a tracker (simsiam/tracker.h) on a sample its caller has
+ * embedded, as the Python module's Tracker calls it: row->step = step,
+ * sm_track_estimate with the subsampling seed mixed from (o->seed, step),
+ * and z_std of z1 in single precision, the trainer's embeddings' (exact for
+ * z1 that came from floats).  Errors as sm_track_estimate's, or SM_ERR_DATA
+ * when memory runs out. */
+SM_API int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t step, sm_track_row *row,
+                          sm_arena *ws, sm_status *st);
 
 /* file's header line (with '\n') and the row of r (no '\n'; NaN as
  * "nan"); both return snprintf's count. */
-int sm_track_header(sm_track_file file, char *buf, size_t n);
-int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t n);
+SM_API int sm_track_header(sm_track_file file, char *buf, size_t n);
+SM_API int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t n);
 
 /* file's header and then the n rows into f, each line ending in '\n'. */
-void sm_track_fprint(FILE *f, sm_track_file file, const sm_track_row *rows, size_t n);
+SM_API void sm_track_fprint(FILE *f, sm_track_file file, const sm_track_row *rows, size_t n);
 
 /* A row with every real column NaN and every count 0. */
-void sm_track_row_clear(sm_track_row *r);
+SM_API void sm_track_row_clear(sm_track_row *r);
 
-/* ---- events on a model ---------------------------------------------------- */
-
-typedef struct sm_tracker sm_tracker;
-
-/* A tracker for cfg (track_samples, track_views, track_images, seed, aug)
- * on the training split ds: the probe set (track_samples distinct images
- * drawn once from the seed; the first track_images of them also serve
- * H(z2|x)) and the buffers.  SM_ERR_USAGE if track_samples > ds->n,
- * track_images > track_samples or track_views <= SM_TRACK_K; SM_ERR_DATA
- * if memory runs out. */
-sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st);
-void sm_tracker_free(sm_tracker *t);
-
-/* One event at `step`: fresh views of the probe set (augmentation streams
- * keyed by the step and separate from training's), embedded by m in
- * inference mode through view 0's activations (call it between steps), then
- * sm_track_estimate.  p = h(z) comes from pred (pred_mode optimal,
- * directpred) or, when pred is NULL, from the model's own predictor.
- * Deterministic given (seed, step, model, pred). */
-int sm_tracker_event(sm_tracker *t, sm_model *m, const sm_predictor *pred, uint64_t step, sm_track_row *row,
-                     sm_status *st);
+/* For callers that do not compile against sm_track_row (python/simsiam_mi
+ * reads its values through SM_TRACK_COLUMNS' offsets): a cleared row on the
+ * heap (NULL + status when memory runs out), its free, and its warning. */
+SM_API sm_track_row *sm_track_row_alloc(sm_status *st);
+SM_API void sm_track_row_free(sm_track_row *r);
+SM_API const char *sm_track_warning(const sm_track_row *r);
 
 #endif

@@ -25,6 +25,7 @@
 #include "simsiam/predictor.h"
 #include "simsiam/state.h"
 #include "simsiam/track.h"
+#include "simsiam/tracker.h"
 
 enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3 };
 

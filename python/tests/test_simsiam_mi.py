@@ -1,0 +1,271 @@
+"""Tests for python/simsiam_mi: every function against `simsiam-mi estimate`'s JSON on the same
+data, the Tracker against those functions, inputs (dtypes, orders, torch), errors with the C
+message, the struct mirrors, memory over 10 000 calls, the thread count, and the offline venv
+install.  Run by tests/run.sh (SIMSIAM_MI_LIB, PYTHONPATH=python, SM_BIN set there)."""
+import ctypes
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import simsiam_mi as sm
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("SM_BIN", os.path.join(REPO, "build", "simsiam-mi"))
+TOL = 1e-12
+
+
+def cli(tmp_path, *args, **arrays):
+    """`simsiam-mi estimate ARGS --name name.npy ...` on the arrays, as the parsed JSON."""
+    cmd = [BIN, "estimate", *args]
+    for name, a in arrays.items():
+        path = tmp_path / f"{name}.npy"
+        np.save(path, a)
+        cmd += [f"--{name}", str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def close(got, want):
+    assert abs(got - want) <= TOL * max(1.0, abs(want)), (got, want)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    r = np.random.default_rng(1)
+    x = r.normal(size=(400, 2))
+    y = x @ np.array([[1.0, 0.3], [0.0, 0.8]]) + 0.5 * r.normal(size=(400, 2))
+    return x, y
+
+
+def test_entropy_matches_cli(tmp_path, pairs):
+    x, _ = pairs
+    for est, extra in (("kl", ["--k", "4"]), ("gauss", [])):
+        want = cli(tmp_path, "entropy", "--estimator", est, *extra, x=x)["value"]
+        close(sm.entropy(x, k=4, estimator=est), want)
+    want = cli(tmp_path, "entropy", "--whiten", "--noise", "0.01", "--seed", "5", x=x)["value"]
+    close(sm.entropy(x, whiten=True, noise=0.01, seed=5), want)
+
+
+def test_mi_matches_cli(tmp_path, pairs):
+    x, y = pairs
+    for est in ("ksg1", "ksg2", "gauss"):
+        extra = [] if est == "gauss" else ["--k", "5"]
+        want = cli(tmp_path, "mi", "--estimator", est, *extra, x=x, y=y)["value"]
+        close(sm.mi(x, y, k=5, estimator=est), want)
+    close(sm.mi(x, y, whiten=True), cli(tmp_path, "mi", "--whiten", x=x, y=y)["value"])
+
+
+def test_issue_one_liner_matches_cli(tmp_path):
+    """The issue's example: mi of two uniform 1000 × 2 arrays."""
+    x, y = np.random.rand(1000, 2), np.random.rand(1000, 2)
+    close(sm.mi(x, y), cli(tmp_path, "mi", x=x, y=y)["value"])
+
+
+def test_nll_matches_cli(tmp_path, pairs):
+    x, y = pairs
+    for family in ("l2", "iso", "diag", "full", "vmf"):
+        close(sm.nll(y, x, family=family), cli(tmp_path, "nll", "--family", family, z=y, p=x)["value"])
+    want = cli(tmp_path, "nll", "--family", "mix", "--components", "2", "--seed", "3", z=y, p=x)["value"]
+    close(sm.nll(y, x, family="mix", components=2, seed=3), want)
+
+
+def test_bound_matches_cli(tmp_path, pairs):
+    x, y = pairs
+    p1 = 0.9 * x
+    for family in ("full", "vmf"):
+        want = cli(tmp_path, "bound", "--family", family, "--k", "4", z1=x, z2=y, p1=p1)
+        got = sm.bound(x, y, p1, family=family, k=4)
+        assert list(got) == list(want)
+        for key, value in want.items():
+            if key == "seconds":
+                continue
+            if isinstance(value, float):
+                close(got[key], value)
+            else:
+                assert got[key] == value, key
+
+
+def test_tracker_row_is_the_estimators(pairs):
+    """With d <= max_dim the row's columns are the plain estimators' (z1, z2 whitened for i_ksg)."""
+    x, y = pairs
+    p1, p2 = 0.9 * x, 0.9 * y
+    zv = np.random.default_rng(2).normal(size=(3, 8, 2))
+    t = sm.Tracker(seed=4, resamples=4, mix=0, mlp=False)  # the compared columns do not need the floors
+    row = t(x, y, p1, zv=zv, p2=p2, step=7)
+    assert list(row) == t.csv_header().strip().split(",")
+    assert row["step"] == 7 and row["dim_used"] == 2
+    for family in ("l2", "iso", "diag", "full", "vmf"):
+        close(row["nll_" + family], sm.nll(y, p1, family=family))
+    close(row["h_z_kl"], sm.entropy(y))
+    close(row["h_z_gauss"], sm.entropy(y, estimator="gauss"))
+    close(row["i_gauss"], sm.mi(x, y, estimator="gauss"))
+    close(row["i_ksg"], sm.mi(x, y, whiten=True))
+    b = sm.bound(x, y, p1)
+    close(row["i_infonce"], b["infonce"])
+    close(row["i_ba"], b["ba"])
+    close(row["kappa"], sm.bound(x, y, p1, family="vmf")["kappa"])
+    close(row["h_z_given_x"], np.mean([sm.entropy(v) for v in zv]))
+    cos = lambda a, b: np.mean(np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1))
+    close(row["loss_cos"], -0.5 * cos(p1, y) - 0.5 * cos(p2, x))
+    # the same event again is the same row; the CSV line is the trainer's formatting
+    assert t(x, y, p1, zv=zv, p2=p2, step=7) == row
+    assert t.csv_row().startswith("7,") and t.csv_row().count(",") == len(row) - 1
+    detail = t.row(detail=True)
+    assert set(t.csv_header("track_detail").strip().split(",")) <= set(detail)
+
+
+def test_tracker_without_zv_and_p2(pairs):
+    x, y = pairs
+    row = sm.Tracker(resamples=4, mix=0, mlp=False)(x, y, 0.9 * x)
+    assert np.isnan(row["h_z_given_x"]) and np.isnan(row["loss_cos"])
+    assert np.isfinite(row["i_ksg"]) and 0 < row["z_std"] <= 1
+
+
+def test_tracker_projects_wide_embeddings():
+    r = np.random.default_rng(3)
+    z1 = r.normal(size=(200, 12))
+    row = sm.Tracker(max_dim=4, resamples=4, mix=0, mlp=False)(z1, z1 + 0.3 * r.normal(size=z1.shape), z1)
+    assert row["dim_used"] == 4
+
+
+def test_dtypes_orders_and_torch(pairs):
+    x, y = pairs
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    want = sm.mi(x32.astype(np.float64), y32.astype(np.float64))
+    assert sm.mi(x32, y32) == want
+    assert sm.mi(np.asfortranarray(x32), y32[::1]) == want
+    assert sm.entropy(x[:, 0]) == sm.entropy(x[:, :1])  # 1-D: one column
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x32, requires_grad=True)
+    assert sm.mi(tx, torch.tensor(y32)) == want
+    assert "torch" not in sm.__dict__
+
+
+def test_errors_carry_the_c_message(pairs):
+    x, y = pairs
+    bad = x.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match=re.escape("non-finite value at row 5, column 1")):
+        sm.entropy(bad)
+    with pytest.raises(ValueError, match="k must satisfy 1 <= k < N, got k = 400, N = 400"):
+        sm.mi(x, y, k=400)
+    with pytest.raises(sm.Error) as e:
+        sm.entropy(x, k=0)
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match="row counts differ: 400 in x, 399 in y"):
+        sm.mi(x, y[:-1])
+    with pytest.raises(ValueError, match="column counts differ"):
+        sm.nll(x, y[:, :1])
+    with pytest.raises(ValueError, match="unknown NLL family 'gauss'"):
+        sm.bound(x, y, x, family="gauss")
+    with pytest.raises(ValueError, match="unknown estimator"):
+        sm.mi(x, y, estimator="kde")
+    with pytest.raises(ValueError, match="need at least 4 probe pairs"):
+        sm.Tracker()(x[:3], y[:3], x[:3])
+    with pytest.raises(ValueError, match="duplicate samples"):
+        sm.entropy(np.zeros((10, 2)))
+
+
+def test_struct_mirrors_match_c(tmp_path):
+    """The ctypes structs against the C headers' sizes and offsets (a changed struct fails here)."""
+    checks = {"sm_status": sm._Status, "sm_arena": sm._Arena, "sm_prep_opts": sm._Prep,
+              "sm_entropy_opts": sm._EntropyOpts, "sm_mi_opts": sm._MiOpts, "sm_ksg1_result": sm._Ksg1,
+              "sm_mix_opts": sm._MixOpts, "sm_bound_nce": sm._Nce, "sm_bound_chain_opts": sm._ChainOpts,
+              "sm_bound_chain": sm._Chain, "sm_track_sample": sm._TrackSample, "sm_track_opts": sm._TrackOpts,
+              "sm_track_column": sm._TrackColumn}
+    lines = [f'printf("{c} %zu\\n", sizeof({c}));' for c in checks]
+    for c, py in checks.items():
+        lines += [f'printf("{c}.{f} %zu\\n", offsetof({c}, {f}));' for f, _ in py._fields_]
+    src = tmp_path / "sizes.c"
+    src.write_text("#include <stddef.h>\n#include <stdio.h>\n#include \"simsiam-mi.h\"\nint main(void) {\n"
+                   + "\n".join(lines) + "\nprintf(\"line_max %d\\n\", SM_TRACK_LINE_MAX);\nreturn 0; }\n")
+    exe = tmp_path / "sizes"
+    subprocess.run(["cc", "-std=c11", f"-I{REPO}/src", "-o", str(exe), str(src)], check=True)
+    got = dict(line.split() for line in subprocess.run([str(exe)], capture_output=True, text=True,
+                                                       check=True).stdout.splitlines())
+    for c, py in checks.items():
+        assert int(got[c]) == ctypes.sizeof(py), c
+        for f, _ in py._fields_:
+            assert int(got[f"{c}.{f}"]) == getattr(py, f).offset, f"{c}.{f}"
+    assert int(got["line_max"]) == sm._LINE_MAX
+
+
+def test_version_is_the_cli_version():
+    out = subprocess.run([BIN, "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"simsiam-mi {sm.__version__}"
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def test_no_leak_over_10000_calls():
+    r = np.random.default_rng(4)
+    x, y = r.normal(size=(40, 2)), r.normal(size=(40, 2))
+    bad = x.copy()
+    bad[0, 0] = np.inf
+    t = sm.Tracker(resamples=2, mix=0, mlp=False)
+
+    def calls(n):
+        for i in range(n):
+            sm.mi(x, y)
+            sm.bound(x, y, x) if i % 10 == 0 else sm.nll(y, x)
+            if i % 10 == 5:
+                t(x, y, x)
+            with pytest.raises(ValueError):
+                sm.entropy(bad)  # the error path frees too
+
+    calls(1000)  # warm up: allocator pools, OpenMP threads
+    before = rss_kb()
+    calls(10000)
+    assert rss_kb() - before < 2048, (before, rss_kb())
+
+
+THREADS_SCRIPT = """
+import os, numpy as np, simsiam_mi as sm
+def threads(): return len(os.listdir("/proc/self/task"))
+x = np.random.default_rng(5).normal(size=(3000, 3))
+sm.set_threads(1)
+assert sm.get_threads() == 1
+base = threads()
+one = sm.mi(x, x + 0.1 * x[::-1])
+assert threads() == base, (threads(), base)  # no OpenMP team was started
+sm.set_threads(2)
+assert sm.get_threads() == 2
+assert sm.mi(x, x + 0.1 * x[::-1]) == one  # k-NN results do not depend on the thread count
+print("ok", base, threads())
+"""
+
+
+def test_thread_count_respected():
+    """In a fresh process: with set_threads(1) a call starts no thread, with 2 the result is the same."""
+    env = dict(os.environ, OMP_NUM_THREADS="4", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+def test_venv_install(tmp_path):
+    """The offline install: a venv over the system's numpy, pip without build isolation, and the
+    installed module finding the library (through SIMSIAM_MI_LIB, absolute, as run.sh sets it: no copy is installed)."""
+    src = tmp_path / "python"  # a copy: pip builds in the source tree (build/, *.egg-info)
+    shutil.copytree(os.path.join(REPO, "python"), src, ignore=shutil.ignore_patterns("tests", "examples", "build",
+                                                                                    "*.egg-info", "__pycache__"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-build-isolation", "--no-index", str(src)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import simsiam_mi, numpy as np; print(simsiam_mi.__file__, simsiam_mi.mi(np.arange(50.0), np.arange(50.0) ** 2))"
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert str(venv) in out.stdout
