@@ -2,7 +2,7 @@
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
-#                              PyTorch parity tests)
+#                              PyTorch parity tests), slurm-wlm and munge (the Slurm test)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references)
 set -euo pipefail
 
@@ -21,10 +21,15 @@ have_pc cmocka || missing+=(libcmocka-dev)
 have_pc zlib || missing+=(zlib1g-dev)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ] || missing+=(dataset-fashion-mnist)
+have_pc ompi-c || missing+=(libopenmpi-dev)       # build/simsiam-mi-mpi (mk/mpi.mk)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 
 case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
-         have_py torch || missing+=(python3-torch) ;;
+         have_py torch || missing+=(python3-torch)
+         # the throwaway Slurm of tests/test_experiments_slurm.c
+         for d in slurmctld slurmd sbatch; do command -v $d >/dev/null 2>&1 || { missing+=(slurm-wlm); break; }; done
+         command -v munged >/dev/null 2>&1 || missing+=(munge) ;;
   bench) have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)
          have_py torch || missing+=(python3-torch) ;;
