@@ -17,3 +17,11 @@ $(MPI_OBJ): src/dist/mpi/dist_mpi.c
 	$(MPICC) $(CFLAGS) -c -o $@ $<
 
 -include $(MPI_OBJ:.o=.d)
+
+# Experiments on Slurm (scripts/slurm-experiment.sh): make experiment NAME=... SCHEDULER=slurm
+# [NODES=N TASKS_PER_NODE=T] [SBATCH_ARGS="--partition=..."]; SCHEDULER=local is the default.
+SCHEDULER ?= local
+experiment: export SM_SCHEDULER = $(SCHEDULER)
+experiment: export SM_NODES = $(NODES)
+experiment: export SM_TASKS_PER_NODE = $(TASKS_PER_NODE)
+experiment: export SM_SBATCH_ARGS = $(SBATCH_ARGS)
