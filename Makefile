@@ -41,7 +41,7 @@ KSG_SPHERE_BENCH := $(BUILD)/ksg_sphere_bench
 
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all deps build build-tests test asan valgrind bench run experiment plots report readme-columns clean
+.PHONY: all deps build build-tests test asan valgrind bench run experiment plots report readme-tables readme-columns clean
 .SECONDARY:
 
 all:
@@ -105,10 +105,13 @@ report:
 	@scripts/deps.sh
 	@SM_RESULTS="$(RESULTS)" analysis/experiment-report.sh experiments/$(EXP) $(SIZE)
 
-# README's table of tracked columns, remade from `simsiam-mi track --columns`
-# (tests/test_cli_track.c fails while README differs from it).
-readme-columns: $(BIN)
-	@scripts/columns-md.sh $(BIN) --write
+# README's generated tables, remade from the code's own tables: the tracked
+# columns (`simsiam-mi track --columns`; tests/test_cli_track.c fails while
+# README differs) and the estimators (`simsiam-mi estimate --list`;
+# tests/test_cli_estimate.c).  readme-columns is kept as a name for the same.
+readme-tables readme-columns: $(BIN)
+	@scripts/readme-table.sh columns $(BIN) --write
+	@scripts/readme-table.sh estimators $(BIN) --write
 
 clean:
 	rm -rf build

@@ -54,12 +54,14 @@ thread_counts=$cores
 run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr and fail
   "$@" 2>"$dir/stderr.log" || { cat "$dir/stderr.log" >&2; echo "bench: failed: $*" >&2; exit 1; }
 }
+# Peak resident set size (kB) of the command, recorded in $dir/<name>.rss.
+with_rss() { local name=$1; shift; /usr/bin/time -f %M -o "$dir/$name.rss" "$@"; }
 for t in $thread_counts; do
   echo "== trainer, resnet width 16, batch 256, dataset=random, $t thread(s) of $cores (reference: PyTorch CPU," \
        "$((steps - warmup)) timed steps each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY) =="
-  ours=$(run_or_show "$bin" train dataset=random arch=resnet width=16 batch=256 steps=$steps threads=$t \
+  ours=$(run_or_show with_rss ours "$bin" train dataset=random arch=resnet width=16 stem_stride=1 batch=256 steps=$steps threads=$t \
            knn_every=0 checkpoint_every=0 out="$dir/train")
-  ref=$(run_or_show $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
+  ref=$(run_or_show with_rss ref $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
   peak=$(run_or_show "$sgemm" $t)
   ours_params=$(run_or_show $py scripts/bench_train_ref.py ckpt-params "$dir/train/checkpoint.bin")
   if [ "$ours_params" != "$(json "$ref" params)" ] || [ "$(json "$ref" threads)" != "$t" ]; then
@@ -68,11 +70,13 @@ for t in $thread_counts; do
     exit 1
   fi
   awk -v t="$t" -v n="$ours_params" -v ci="$(json "$ours" images_per_s)" -v ri="$(json "$ref" images_per_s)" \
-      -v fl="$(json "$ref" flops_per_image)" -v pk="$(json "$peak" gflops)" -v pn="$(json "$peak" n)" 'BEGIN {
+      -v fl="$(json "$ref" flops_per_image)" -v pk="$(json "$peak" gflops)" -v pn="$(json "$peak" n)" \
+      -v cm="$(cat "$dir/ours.rss")" -v rm="$(cat "$dir/ref.rss")" 'BEGIN {
     cg = ci * fl / 1e9; rg = ri * fl / 1e9;
     printf "T=%d  parameters %d (both)  training FLOPs per source image %.1f M\n", t, n, fl / 1e6;
     printf "T=%d  PyTorch %.1f img/s  simsiam-mi %.1f img/s  ratio %.2fx (target >= 1x, aim 2x)\n", t, ri, ci, ci / ri;
     printf "T=%d  simsiam-mi %.1f GFLOP/s  PyTorch %.1f GFLOP/s  sgemm peak %.1f GFLOP/s (N=%d)  simsiam-mi at %.0f%% of peak (aim 60%%)\n", t, cg, rg, pk, pn, 100 * cg / pk;
+    printf "T=%d  peak RSS PyTorch %.0f MB  simsiam-mi %.0f MB  ratio %.2fx (target <= 0.5x)\n", t, rm / 1024, cm / 1024, cm / rm;
   }'
 done
 
@@ -87,7 +91,7 @@ echo "== data-parallel trainer, resnet width 16, global batch 256, dataset=rando
      "(reference: PyTorch DDP, gloo, CPU, per-rank BatchNorm: its SyncBatchNorm refuses CPU modules) =="
 : >"$dir/dp.txt"
 for r in 1 2; do
-  ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train dataset=random arch=resnet width=16 batch=256 \
+  ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train dataset=random arch=resnet width=16 stem_stride=1 batch=256 \
            steps=$steps threads=1 knn_every=0 checkpoint_every=0 out="$dir/mpi$r")
   stats=$(grep '^dist: ' "$dir/stderr.log")
   ddp=$(run_or_show $py scripts/bench_ddp_ref.py $r $warmup $((steps - warmup)))

@@ -3,7 +3,8 @@
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
 #                              PyTorch parity tests), slurm-wlm and munge (the Slurm test)
-#   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references)
+#   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references) and time
+#                              (peak RSS)
 set -euo pipefail
 
 FASHION_DIR=/usr/share/datasets/fashion-mnist
@@ -30,7 +31,8 @@ case "${1:-}" in
          # the throwaway Slurm of tests/test_experiments_slurm.c
          for d in slurmctld slurmd sbatch; do command -v $d >/dev/null 2>&1 || { missing+=(slurm-wlm); break; }; done
          command -v munged >/dev/null 2>&1 || missing+=(munge) ;;
-  bench) have_py numpy || missing+=(python3-numpy)
+  bench) [ -x /usr/bin/time ] || missing+=(time)
+         have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)
          have_py torch || missing+=(python3-torch) ;;
   "") ;;

@@ -3,7 +3,7 @@
 
 Dev-only (python3-torch; never used by the C program).  Each DIR holds a case
 written by the test:
-  config.txt      simsiam-mi key=value lines; read: arch, width, proj_hidden,
+  config.txt      simsiam-mi key=value lines; read: arch, width, stem_stride, proj_hidden,
                   z_dim, pred_hidden, loss, lr, momentum, wd, pred_lr_mult,
                   pred_steps (batch comes from the views)
   params.npy      float32 (n_params,): the initial parameters, the C model's flat array
@@ -47,7 +47,7 @@ import torch
 
 from simsiam_torch import SimSiam, batchnorms, symmetric_loss
 
-CONFIG_KEYS = {"arch": str, "width": int, "proj_hidden": int, "z_dim": int, "pred_hidden": int,
+CONFIG_KEYS = {"arch": str, "width": int, "stem_stride": int, "proj_hidden": int, "z_dim": int, "pred_hidden": int,
                "loss": str, "lr": float, "momentum": float, "wd": float, "pred_lr_mult": float,
                "pred_steps": int}
 
@@ -90,7 +90,7 @@ def grads(params):
 
 def build(case, cfg, image):
     model = SimSiam(cfg["arch"], cfg["width"], cfg["proj_hidden"], cfg["z_dim"], cfg["pred_hidden"],
-                    image).double().train()
+                    image, cfg["stem_stride"]).double().train()
     with torch.no_grad():
         load_flat(list(model.parameters()), np.load(f"{case}/params.npy").astype(np.float64), "params.npy")
         load_flat(bn_stats(model), np.load(f"{case}/stats.npy").astype(np.float64), "stats.npy")

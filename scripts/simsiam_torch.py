@@ -46,21 +46,21 @@ def linear_bn_relu(n_in, n_out):
     return [nn.Linear(n_in, n_out, bias=False), nn.BatchNorm1d(n_out), nn.ReLU()]
 
 
-def encoder(arch, width, image):
+def encoder(arch, width, image, stem_stride=1):
     if arch == "mlp":
         hidden = 16 * width
         return nn.Sequential(nn.Flatten(), *linear_bn_relu(math.prod(image), hidden),
                              *linear_bn_relu(hidden, hidden)), hidden
     return nn.Sequential(
-        conv_bn(image[0], width, 3, 1), nn.ReLU(),
+        conv_bn(image[0], width, 3, stem_stride), nn.ReLU(),
         BasicBlock(width, width, 1), BasicBlock(width, 2 * width, 2), BasicBlock(2 * width, 4 * width, 2),
         nn.AdaptiveAvgPool2d(1), nn.Flatten()), 4 * width
 
 
 class SimSiam(nn.Module):
-    def __init__(self, arch, width, proj_hidden, z_dim, pred_hidden, image):
+    def __init__(self, arch, width, proj_hidden, z_dim, pred_hidden, image, stem_stride=1):
         super().__init__()
-        self.encoder, features = encoder(arch, width, image)
+        self.encoder, features = encoder(arch, width, image, stem_stride)
         self.projector = nn.Sequential(
             *linear_bn_relu(features, proj_hidden), *linear_bn_relu(proj_hidden, proj_hidden),
             nn.Linear(proj_hidden, z_dim, bias=False), nn.BatchNorm1d(z_dim, affine=False))

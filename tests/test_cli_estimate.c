@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/rng.h"
+#include "estimators/registry.h"
 #include "io/matrix.h"
 #include "support/support.h"
 
@@ -345,9 +346,43 @@ static void test_non_finite_results_and_tiny_inputs_are_data_errors(void **state
     sm_test_cli_error(args, 1, "at least 2 columns", "b.npy");
 }
 
+/* --help lists every row of the estimator registry, and an unknown name's
+ * "choose" list is the registry's too. */
+static void test_help_lists_the_registry(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(sm_test_cli("estimate --help", &out, &err), 0);
+    for (size_t i = 0; i < SM_NESTIMATORS; i++) {
+        const sm_estimator *e = &SM_ESTIMATORS[i];
+        char line[256];
+        snprintf(line, sizeof line, "  %-8s %-6s%s %s\n", sm_est_kind_name(e->kind), e->name,
+                 e->uses & SM_EST_DEFAULT ? "*" : " ", e->doc);
+        if (!strstr(out, line)) fail_msg("estimate --help lacks '%s'", line);
+    }
+    free(out);
+    free(err);
+    sm_test_cli_error("estimate mi --x a.npy --y b.npy --estimator nope", 2,
+                      "unknown --estimator 'nope' for mi (choose ksg1, ksg2 or gauss)", NULL);
+}
+
+/* README's table of estimators is the one `estimate --list` makes. */
+static void test_readme_estimators(void **state)
+{
+    (void)state;
+    char cmd[4200], *err;
+    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh estimators '%s' --check", sm_test_bin());
+    int rc = sm_test_run(cmd, NULL, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_the_registry),
+        cmocka_unit_test(test_readme_estimators),
         cmocka_unit_test(test_mi_prints_one_json_line),
         cmocka_unit_test(test_threads_do_not_change_the_value),
         cmocka_unit_test(test_subsample_adds_interval),

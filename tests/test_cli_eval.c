@@ -13,7 +13,7 @@
 #include "data/loader.h"
 #include "io/checkpoint.h"
 #include "simsiam/probe.h"
-#include "simsiam/train.h"
+#include "simsiam/state.h"
 #include "support/support.h"
 
 #define TINY "dataset=synthetic arch=mlp width=2 proj_hidden=16 z_dim=4 pred_hidden=4 batch=16 threads=1"
@@ -93,7 +93,7 @@ static void test_linear(void **state)
     sm_config cfg;
     sm_dataset train, test;
     sm_model *m;
-    assert_int_equal(sm_probe_restore(checkpoint(), "train", &cfg, &train, &m, &st), SM_OK);
+    assert_int_equal(sm_state_restore(checkpoint(), "train", &cfg, &train, &m, &st), SM_OK);
     assert_int_equal(sm_data_load(&cfg, "test", &test, &st), SM_OK);
     float *ftrain = sm_test_floats(train.n * m->features), *ftest = sm_test_floats(test.n * m->features);
     assert_int_equal(sm_model_embed_dataset(m, &train, train.n, ftrain, NULL, &st), SM_OK);
@@ -153,28 +153,28 @@ static const char *with_config_tail(const char *name, const char *config_tail)
     sm_config cfg;
     sm_dataset ds;
     sm_model *m;
-    assert_int_equal(sm_probe_restore(checkpoint(), "test", &cfg, &ds, &m, &st), SM_OK);
+    assert_int_equal(sm_state_restore(checkpoint(), "test", &cfg, &ds, &m, &st), SM_OK);
     sm_ckpt *c;
     assert_int_equal(sm_ckpt_read(checkpoint(), &c, &st), SM_OK);
     sm_ckpt_writer *w = sm_ckpt_writer_alloc(&st);
     assert_non_null(w);
     const char *config;
-    assert_int_equal(sm_ckpt_get_text(c, "config", &config, &st), SM_OK);
+    assert_int_equal(sm_ckpt_get_text(c, sm_state_name(SM_STATE_CONFIG), &config, &st), SM_OK);
     size_t len = strlen(config) + strlen(config_tail) + 1;
     char *edited = malloc(len);
     assert_non_null(edited);
     snprintf(edited, len, "%s%s", config, config_tail);
-    assert_int_equal(sm_ckpt_add_text(w, "config", edited, &st), SM_OK);
+    assert_int_equal(sm_ckpt_add_text(w, sm_state_name(SM_STATE_CONFIG), edited, &st), SM_OK);
     free(edited);
     const uint64_t *step;
-    assert_int_equal(sm_ckpt_get_u64(c, "step", SM_TRAIN_STEP_FIELDS, &step, &st), SM_OK);
-    assert_int_equal(sm_ckpt_add_u64(w, "step", step, SM_TRAIN_STEP_FIELDS, &st), SM_OK);
-    const char *floats[] = {"params", "momentum", "bn_stats"};
+    assert_int_equal(sm_ckpt_get_u64(c, sm_state_name(SM_STATE_STEP), SM_STATE_STEP_FIELDS, &step, &st), SM_OK);
+    assert_int_equal(sm_ckpt_add_u64(w, sm_state_name(SM_STATE_STEP), step, SM_STATE_STEP_FIELDS, &st), SM_OK);
+    const sm_state_section floats[] = {SM_STATE_PARAMS, SM_STATE_MOMENTUM, SM_STATE_BN_STATS};
     const size_t counts[] = {m->n_params, m->n_params, m->n_stats};
     for (size_t i = 0; i < 3; i++) {
         const float *v;
-        assert_int_equal(sm_ckpt_get_f32(c, floats[i], counts[i], &v, &st), SM_OK);
-        assert_int_equal(sm_ckpt_add_f32(w, floats[i], v, counts[i], &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_f32(c, sm_state_name(floats[i]), counts[i], &v, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_f32(w, sm_state_name(floats[i]), v, counts[i], &st), SM_OK);
     }
     const char *path = sm_test_path(name);
     assert_int_equal(sm_ckpt_write(path, w, &st), SM_OK);

@@ -78,6 +78,8 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "refit_lr", "nan");
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=70000", checkpoint());
     sm_test_cli_error(cmd, 2, "70000", NULL);
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=", checkpoint()); /* the same key check as track's */
+    sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s --bogus 1", checkpoint());
     sm_test_cli_error(cmd, 2, "bogus", NULL);
     const char *bad = sm_test_path("cli_refit_bad.bin");

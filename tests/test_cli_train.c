@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "io/checkpoint.h"
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 #include "support/support.h"
 
 #define TINY "dataset=synthetic arch=mlp width=2 proj_hidden=16 z_dim=4 pred_hidden=4 batch=16 threads=1"
@@ -86,16 +86,16 @@ static void same_sections(const char *path_a, const char *path_b)
     sm_config cfg;
     sm_dataset ds;
     sm_model *m;
-    assert_int_equal(sm_probe_restore(path_a, "train", &cfg, &ds, &m, &st), SM_OK);
+    assert_int_equal(sm_state_restore(path_a, "train", &cfg, &ds, &m, &st), SM_OK);
     sm_ckpt *a, *b;
     assert_int_equal(sm_ckpt_read(path_a, &a, &st), SM_OK);
     assert_int_equal(sm_ckpt_read(path_b, &b, &st), SM_OK);
-    const char *names[] = {"params", "momentum", "bn_stats"};
+    const sm_state_section names[] = {SM_STATE_PARAMS, SM_STATE_MOMENTUM, SM_STATE_BN_STATS};
     const size_t counts[] = {m->n_params, m->n_params, m->n_stats};
     for (int i = 0; i < 3; i++) {
         const float *va, *vb;
-        assert_int_equal(sm_ckpt_get_f32(a, names[i], counts[i], &va, &st), SM_OK);
-        assert_int_equal(sm_ckpt_get_f32(b, names[i], counts[i], &vb, &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_f32(a, sm_state_name(names[i]), counts[i], &va, &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_f32(b, sm_state_name(names[i]), counts[i], &vb, &st), SM_OK);
         assert_memory_equal(va, vb, counts[i] * sizeof *va);
     }
     sm_ckpt_free(a);
@@ -194,7 +194,7 @@ static void test_resume_into_a_huge_network(void **state)
     const char *ckpt = sm_test_join(small, "checkpoint.bin");
     snprintf(cmd, sizeof cmd, "%stimeout 300 '%s' train " TINY " width=1024 steps=3 knn_every=0 out=%s resume=%s",
              sm_test_memory_cap(), sm_test_bin(), sm_test_path("resume_huge"), ckpt);
-    sm_test_run_error(cmd, 1, "checkpoint section 'params' has ", ckpt);
+    sm_test_run_error(cmd, 1, "checkpoint of another network: width=2 there, 1024 here", ckpt);
 }
 
 int main(void)

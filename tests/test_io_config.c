@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 39
+#define NKEYS 40
 
 static sm_status st;
 
@@ -44,11 +44,11 @@ static void assert_config_equal(const sm_config *a, const sm_config *b)
     assert_int_equal(a->dataset, b->dataset);
     assert_string_equal(a->data_dir, b->data_dir);
     assert_int_equal(a->arch, b->arch);
-    const long *la[] = {&a->width, &a->proj_hidden, &a->z_dim, &a->pred_hidden, &a->batch, &a->epochs,
+    const long *la[] = {&a->width, &a->stem_stride, &a->holdout, &a->proj_hidden, &a->z_dim, &a->pred_hidden, &a->batch, &a->epochs,
                         &a->steps, &a->threads, &a->seed, &a->pred_fixed_lr, &a->pred_steps, &a->knn_every,
                         &a->track_every, &a->track_samples, &a->track_views, &a->track_images,
                         &a->checkpoint_every};
-    const long *lb[] = {&b->width, &b->proj_hidden, &b->z_dim, &b->pred_hidden, &b->batch, &b->epochs,
+    const long *lb[] = {&b->width, &b->stem_stride, &b->holdout, &b->proj_hidden, &b->z_dim, &b->pred_hidden, &b->batch, &b->epochs,
                         &b->steps, &b->threads, &b->seed, &b->pred_fixed_lr, &b->pred_steps, &b->knn_every,
                         &b->track_every, &b->track_samples, &b->track_views, &b->track_images,
                         &b->checkpoint_every};
@@ -58,6 +58,8 @@ static void assert_config_equal(const sm_config *a, const sm_config *b)
     assert_true(a->momentum == b->momentum);
     assert_true(a->wd == b->wd);
     assert_true(a->pred_lr_mult == b->pred_lr_mult);
+    assert_true(a->crop_min == b->crop_min);
+    assert_true(a->jitter == b->jitter);
     assert_int_equal(a->schedule, b->schedule);
     assert_int_equal(a->loss, b->loss);
     assert_int_equal(a->pred_mode, b->pred_mode);
@@ -76,12 +78,13 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.dataset, SM_DATASET_FASHION_MNIST);
     assert_string_equal(cfg.data_dir, "");
     assert_int_equal(cfg.arch, SM_ARCH_RESNET);
-    assert_int_equal(cfg.width, 16);
+    assert_int_equal(cfg.width, 32);
+    assert_int_equal(cfg.stem_stride, 2);
     assert_int_equal(cfg.proj_hidden, 512);
     assert_int_equal(cfg.z_dim, 64);
     assert_int_equal(cfg.pred_hidden, 128);
     assert_int_equal(cfg.batch, 256);
-    assert_int_equal(cfg.epochs, 100);
+    assert_int_equal(cfg.epochs, 25);
     assert_int_equal(cfg.steps, 0);
     assert_int_equal(cfg.threads, 0);
     assert_int_equal(cfg.seed, 0);
@@ -159,7 +162,7 @@ static void test_file_then_overrides_later_wins(void **state)
     assert_int_equal(cfg.batch, 16);   /* file 128, file 64, cli 32, cli 16 */
     assert_true(cfg.lr == 0.1);        /* file only */
     assert_int_equal(cfg.loss, SM_LOSS_GAUSS);
-    assert_int_equal(cfg.epochs, 100); /* untouched: default */
+    assert_int_equal(cfg.epochs, 25);  /* untouched: default */
 }
 
 static void test_comments_blank_lines_whitespace(void **state)
@@ -466,7 +469,8 @@ static void test_write_read_round_trip(void **state)
         "pred_hidden=5", "batch=2", "epochs=9", "steps=123456789012", "threads=3", "seed=9223372036854775807",
         "lr=0.30000000000000004", "momentum=0.99999999999999989", "wd=4.9406564584124654e-324",
         "schedule=const", "loss=gauss", "pred_lr_mult=1e300", "pred_fixed_lr=1", "pred_steps=1000",
-        "pred_mode=directpred", "aug=none", "knn_every=0", "track_every=50", "track_samples=2",
+        "pred_mode=directpred", "aug=none", "stem_stride=1", "crop_min=0.30000000000000004", "jitter=0",
+        "holdout=17", "knn_every=0", "track_every=50", "track_samples=2",
         "track_views=2", "track_images=1", "checkpoint_every=0", "resume=runs/x/checkpoint.bin",
         "out=runs/exp#3",
     };
@@ -486,7 +490,7 @@ static void test_written_form(void **state)
     assert_non_null(text);
     assert_int_equal(sm_test_lines(text), NKEYS);
     /* Table order, and reals in their shortest exact form. */
-    const char *head = "dataset=fashion-mnist\ndata_dir=" FASHION_DIR "\narch=resnet\nwidth=16\n";
+    const char *head = "dataset=fashion-mnist\ndata_dir=" FASHION_DIR "\narch=resnet\nwidth=32\nstem_stride=2\n";
     assert_memory_equal(text, head, strlen(head));
     assert_non_null(strstr(text, "\nlr=0.03\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"));
     assert_non_null(strstr(text, "\nresume=\nout=\n"));
@@ -496,6 +500,23 @@ static void test_written_form(void **state)
     const char *bad = sm_test_path("no_such_dir/config.txt");
     assert_int_equal(sm_config_write(bad, &cfg, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, bad));
+}
+
+/* A saved configuration predating stem_stride (no such line) meant stride 1,
+ * whatever today's default; a line present wins as usual. */
+static void test_saved_defaults_keep_old_behaviour(void **state)
+{
+    (void)state;
+    sm_config fresh, saved;
+    sm_config_defaults(&fresh);
+    sm_config_saved_defaults(&saved);
+    assert_int_equal(fresh.stem_stride, 2);
+    assert_int_equal(saved.stem_stride, 1);
+    saved.stem_stride = fresh.stem_stride; /* the only key with an old meaning */
+    assert_config_equal(&saved, &fresh);
+    sm_config_saved_defaults(&saved);
+    assert_int_equal(sm_config_parse_text(&saved, "width=16\nstem_stride=2\n", "ckpt", &st), SM_OK);
+    assert_int_equal(saved.stem_stride, 2);
 }
 
 static void test_print_keys(void **state)
@@ -552,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_data_dir_default_depends_on_dataset),
         cmocka_unit_test(test_write_read_round_trip),
         cmocka_unit_test(test_written_form),
+        cmocka_unit_test(test_saved_defaults_keep_old_behaviour),
         cmocka_unit_test(test_print_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

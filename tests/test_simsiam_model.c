@@ -76,11 +76,13 @@ static void expect_counts(const sm_config *cfg, const sm_model *m)
     assert_int_equal(n_stats, m->n_stats);
 }
 
-static void test_param_count_resnet_default(void **state)
+static void test_param_count_resnet_small(void **state)
 {
     (void)state;
     sm_config cfg;
-    sm_config_defaults(&cfg); /* resnet, w 16, P 512, z 64, H 128 */
+    sm_config_defaults(&cfg); /* resnet, P 512, z 64, H 128 */
+    cfg.width = 16;            /* the small configuration's network (experiments/small.config) */
+    cfg.stem_stride = 1;
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 2, &st);
     assert_non_null(m);
@@ -113,12 +115,13 @@ static void test_param_count_resnet_default(void **state)
     sm_model_free(m);
 }
 
-static void test_param_count_mlp_default(void **state)
+static void test_param_count_mlp_w16(void **state)
 {
     (void)state;
     sm_config cfg;
     sm_config_defaults(&cfg);
-    cfg.arch = SM_ARCH_MLP; /* hidden = 16 · w = 256 */
+    cfg.arch = SM_ARCH_MLP;
+    cfg.width = 16; /* hidden = 16 · w = 256 */
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 2, &st);
     assert_non_null(m);
@@ -763,8 +766,8 @@ static int restore_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_param_count_resnet_default),
-        cmocka_unit_test(test_param_count_mlp_default),
+        cmocka_unit_test(test_param_count_resnet_small),
+        cmocka_unit_test(test_param_count_mlp_w16),
         cmocka_unit_test(test_alloc_rejects_bad_dimensions),
         cmocka_unit_test(test_init_is_seeded_and_matches_pytorch_defaults),
         cmocka_unit_test(test_gradient_through_z_and_p_resnet),

@@ -73,6 +73,7 @@ static sm_config case_config(sm_arch_kind arch, sm_loss_kind loss)
     cfg.arch = arch;
     cfg.loss = loss;
     cfg.width = arch == SM_ARCH_MLP ? 2 : 4; /* the mlp's hidden layers: 16w = 32 */
+    cfg.stem_stride = loss == SM_LOSS_GAUSS ? 2 : 1; /* both stems, in the resnet cases */
     cfg.proj_hidden = 32;
     cfg.z_dim = 8;
     cfg.pred_hidden = 16;

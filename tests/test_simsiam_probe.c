@@ -1,6 +1,7 @@
 /* Tests for src/simsiam/probe.c: the softmax cross-entropy against a closed
  * form and finite differences, standardisation by hand, the probe on
- * separable Gaussian blobs, and restoring a tiny trained checkpoint. */
+ * separable Gaussian blobs, and the raw-pixel baselines by hand (restoring a
+ * checkpoint: test_simsiam_state.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +13,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "io/checkpoint.h"
 #include "simsiam/probe.h"
-#include "simsiam/train.h"
 #include "support/support.h"
 
 /* ---- loss and gradient ---------------------------------------------------- */
@@ -150,33 +149,8 @@ static void test_fit_is_deterministic(void **state)
     assert_true(sm_probe_accuracy(x, y, N, D, K, p1) > 0.9);
 }
 
-/* ---- restore -------------------------------------------------------------- */
+/* ---- raw-pixel baselines --------------------------------------------------- */
 
-static const char *tiny_checkpoint(void)
-{
-    static char path[4096];
-    if (path[0]) return path;
-    const char *dir = sm_test_dir("probe_run");
-    const char *overrides[] = {"dataset=synthetic", "arch=mlp", "width=2", "proj_hidden=16", "z_dim=4",
-                               "pred_hidden=4", "batch=16", "threads=1", "steps=3", "knn_every=0"};
-    char out[4200];
-    snprintf(out, sizeof out, "out=%s", dir);
-    const char *all[11];
-    memcpy(all, overrides, sizeof overrides);
-    all[10] = out;
-    sm_config cfg;
-    sm_status st;
-    assert_int_equal(sm_config_load(&cfg, NULL, 11, all, &st), SM_OK);
-    sm_train_result res;
-    int rc = sm_train_run(&cfg, NULL, &res, &st);
-    if (rc) fprintf(stderr, "%s\n", st.msg);
-    assert_int_equal(rc, SM_OK);
-    snprintf(path, sizeof path, "%s", sm_test_join(dir, "checkpoint.bin"));
-    return path;
-}
-
-/* The restored model holds the checkpoint's arrays, and sm_model_embed_dataset is
- * sm_model_embed of the gathered images. */
 /* Hand case: 2 training images of 1 × 1 × 2 pixels {0, 255}, {51, 102}
  * and one test image {255, 0}: pixels are byte / 255; centred, the training
  * mean (0.1, 0.7) is subtracted from both splits. */
@@ -203,62 +177,6 @@ static void test_pixel_features(void **state)
     sm_dataset_free(&test);
 }
 
-static void test_restore_and_embed(void **state)
-{
-    (void)state;
-    const char *path = tiny_checkpoint();
-    sm_config cfg;
-    sm_dataset ds;
-    sm_model *m;
-    sm_status st;
-    assert_int_equal(sm_probe_restore(path, "test", &cfg, &ds, &m, &st), SM_OK);
-    assert_int_equal(cfg.z_dim, 4);
-    assert_int_equal(cfg.arch, SM_ARCH_MLP);
-    assert_int_equal(ds.n, 500);
-    sm_ckpt *c;
-    const float *params, *stats;
-    assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
-    assert_int_equal(sm_ckpt_get_f32(c, "params", m->n_params, &params, &st), SM_OK);
-    assert_int_equal(sm_ckpt_get_f32(c, "bn_stats", m->n_stats, &stats, &st), SM_OK);
-    assert_memory_equal(m->params, params, m->n_params * sizeof *params);
-    assert_memory_equal(m->stats, stats, m->n_stats * sizeof *stats);
-    sm_ckpt_free(c);
-
-    enum { N = 130 }; /* more than one chunk of SM_PROBE_BATCH */
-    size_t image = sm_dataset_image_size(&ds);
-    float *z = malloc(N * 4 * sizeof *z), *f = malloc(N * m->features * sizeof *f);
-    float *zref = malloc(N * 4 * sizeof *z), *x = malloc(N * image * sizeof *x);
-    size_t idx[N];
-    for (size_t i = 0; i < N; i++) idx[i] = i;
-    assert_int_equal(sm_model_embed_dataset(m, &ds, N, f, z, &st), SM_OK);
-    sm_dataset_gather(&ds, idx, N, x);
-    sm_model_embed(m, x, N, NULL, zref, NULL);
-    assert_memory_equal(z, zref, N * 4 * sizeof *z);
-    free(z);
-    free(f);
-    free(zref);
-    free(x);
-    sm_model_free(m);
-    sm_dataset_free(&ds);
-}
-
-static void test_restore_errors(void **state)
-{
-    (void)state;
-    const char *bad = sm_test_path("probe_bad.bin");
-    sm_test_write_text(bad, "not a checkpoint");
-    sm_config cfg;
-    sm_dataset ds;
-    sm_model *m;
-    sm_status st;
-    assert_int_equal(sm_probe_restore(bad, "train", &cfg, &ds, &m, &st), SM_ERR_DATA);
-    assert_null(m);
-    assert_non_null(strstr(st.msg, bad));
-    assert_int_equal(sm_probe_restore(tiny_checkpoint(), "valid", &cfg, &ds, &m, &st), SM_ERR_USAGE);
-    assert_null(m);
-    assert_null(ds.pixels);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,8 +187,6 @@ int main(void)
         cmocka_unit_test(test_two_blobs),
         cmocka_unit_test(test_three_blobs),
         cmocka_unit_test(test_fit_is_deterministic),
-        cmocka_unit_test(test_restore_and_embed),
-        cmocka_unit_test(test_restore_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 #include "simsiam/refit.h"
 #include "support/support.h"
 
@@ -36,13 +36,24 @@ static const char *trained(const char *name, const char *extra)
     return path;
 }
 
+/* The checkpoint's configuration with the overrides kv. */
+static void read_config(const char *checkpoint, const char *const *kv, size_t n, sm_config *cfg)
+{
+    sm_status st;
+    sm_state_file f;
+    int rc = sm_state_open(&f, checkpoint, &st);
+    if (!rc) rc = sm_state_read_config(&f, kv, n, cfg, &st);
+    sm_state_close(&f);
+    if (rc) fail_msg("%s", st.msg);
+}
+
 /* refit.csv of a refit of checkpoint with the overrides kv. */
 static char *refit(const char *checkpoint, const char *out, const char *const *kv, size_t n, sm_refit_result *res)
 {
     sm_config cfg;
     sm_status st;
     sm_status_clear(&st);
-    assert_int_equal(sm_probe_read_config(checkpoint, kv, n, &cfg, &st), SM_OK);
+    read_config(checkpoint, kv, n, &cfg);
     snprintf(cfg.out, sizeof cfg.out, "%s", out);
     int rc = sm_refit_run(checkpoint, &cfg, NULL, res, &st);
     if (rc) fail_msg("refit: %s", st.msg);
@@ -170,7 +181,7 @@ static void test_errors(void **state)
     sm_status st;
     sm_status_clear(&st);
     const char *big[] = {"refit_batch=70000"};
-    assert_int_equal(sm_probe_read_config(ckpt, big, 1, &cfg, &st), SM_OK);
+    read_config(ckpt, big, 1, &cfg);
     snprintf(cfg.out, sizeof cfg.out, "%s", sm_test_path("refit_big"));
     sm_refit_result res;
     assert_int_equal(sm_refit_run(ckpt, &cfg, NULL, &res, &st), SM_ERR_USAGE);

@@ -269,12 +269,12 @@ static void test_csv_rows(void **state)
                                 "h_z_given_z1,h_z_given_x,i_ksg,i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n");
     len = sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
     assert_string_equal(buf, "40,8,1024,64,32,0.5,0.4,0.6,0.25,-1.1,-0.9,nan,nan,1.4,1.6,-2.5,-1.5,2,1.5,2.5,1,0.5,"
-                             "1.5,0.5,0.25,0.75,0.2,0.125");
+                             "1.5,0.5,0.25,0.75,0.2,0.125,0.2");
     sm_track_header(SM_TRACK_DETAIL_CSV, header, sizeof header);
     assert_string_equal(header, "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,"
                                 "h_z_given_z1_hi,h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi,nll_vmf_lo,"
                                 "nll_vmf_hi,h_s_z,h_s_z_lo,h_s_z_hi,h_s_given_z1,h_s_given_z1_lo,h_s_given_z1_hi,"
-                                "h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,nll_mlp,nll_mix\n");
+                                "h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,nll_mlp,nll_mix,h_z_given_z1_width\n");
     /* snprintf's count when truncated */
     char small[8];
     assert_int_equal(sm_track_format(&r, SM_TRACK_DETAIL_CSV, small, sizeof small), len);
@@ -297,7 +297,7 @@ static void test_row_clear_is_nan(void **state)
     char buf[SM_TRACK_LINE_MAX];
     sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
     assert_string_equal(buf, "0,0,0,0,0,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,"
-                             "nan,nan,nan,nan,nan");
+                             "nan,nan,nan,nan,nan,nan");
 }
 
 /* Closed forms: ±e_j spread every dimension to std 1/√d (z_std 1); equal

@@ -14,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "simsiam/model.h"
+#include "simsiam/state.h"
 #include "simsiam/train.h"
 #include "support/support.h"
 
@@ -82,14 +83,14 @@ static void tiny_counts(size_t *n_params, size_t *n_backbone, size_t *n_stats)
 
 /* A malloc'd copy of section `name` (count values: f32, or u64 when
  * u64 is set) of a checkpoint. */
-static void *read_any_section(const char *path, const char *name, size_t count, int u64)
+static void *read_any_section(const char *path, sm_state_section name, size_t count, int u64)
 {
     sm_status st;
     sm_ckpt *c;
     assert_int_equal(sm_ckpt_read(path, &c, &st), SM_OK);
     const void *v;
-    if (u64) assert_int_equal(sm_ckpt_get_u64(c, name, count, (const uint64_t **)&v, &st), SM_OK);
-    else assert_int_equal(sm_ckpt_get_f32(c, name, count, (const float **)&v, &st), SM_OK);
+    if (u64) assert_int_equal(sm_ckpt_get_u64(c, sm_state_name(name), count, (const uint64_t **)&v, &st), SM_OK);
+    else assert_int_equal(sm_ckpt_get_f32(c, sm_state_name(name), count, (const float **)&v, &st), SM_OK);
     size_t bytes = count * (u64 ? sizeof(uint64_t) : sizeof(float));
     void *copy = malloc(bytes);
     assert_non_null(copy);
@@ -98,12 +99,12 @@ static void *read_any_section(const char *path, const char *name, size_t count, 
     return copy;
 }
 
-static float *read_section(const char *path, const char *name, size_t count)
+static float *read_section(const char *path, sm_state_section name, size_t count)
 {
     return read_any_section(path, name, count, 0);
 }
 
-static uint64_t *read_u64_section(const char *path, const char *name, size_t count)
+static uint64_t *read_u64_section(const char *path, sm_state_section name, size_t count)
 {
     return read_any_section(path, name, count, 1);
 }
@@ -113,7 +114,7 @@ static const uint64_t *checkpoint_step(const char *path, sm_ckpt **c)
     sm_status st;
     const uint64_t *step;
     assert_int_equal(sm_ckpt_read(path, c, &st), SM_OK);
-    assert_int_equal(sm_ckpt_get_u64(*c, "step", 5, &step, &st), SM_OK);
+    assert_int_equal(sm_ckpt_get_u64(*c, sm_state_name(SM_STATE_STEP), SM_STATE_STEP_FIELDS, &step, &st), SM_OK);
     return step;
 }
 
@@ -219,7 +220,7 @@ static void check_resume_bit_identical(const char *mode)
     size_t np, nb, ns;
     tiny_counts(&np, &nb, &ns);
     const char *ca = out_file(a + 4, "checkpoint.bin"), *cc = out_file(c + 4, "checkpoint.bin");
-    static const char *const sections[] = {"params", "momentum", "bn_stats"};
+    static const sm_state_section sections[] = {SM_STATE_PARAMS, SM_STATE_MOMENTUM, SM_STATE_BN_STATS};
     for (int i = 0; i < 3; i++) {
         size_t count = i == 2 ? ns : np;
         float *x = read_section(ca, sections[i], count);
@@ -230,7 +231,7 @@ static void check_resume_bit_identical(const char *mode)
     }
     if (strcmp(mode, "sgd") != 0) { /* z_dim 8: Ĉ (and for optimal X̂) */
         size_t counts[] = {2, (strcmp(mode, "optimal") == 0 ? 2 : 1) * 8 * 8};
-        static const char *const pred[] = {"predictor", "predictor_moments"};
+        static const sm_state_section pred[] = {SM_STATE_PREDICTOR, SM_STATE_PREDICTOR_MOMENTS};
         for (int i = 0; i < 2; i++) {
             uint64_t *x = read_u64_section(ca, pred[i], counts[i]), *y = read_u64_section(cc, pred[i], counts[i]);
             assert_memory_equal(x, y, counts[i] * sizeof *x);
@@ -277,8 +278,8 @@ static void test_extra_predictor_steps(void **state)
     assert_int_equal(train(NARGS(three), three, &r, &st), SM_OK);
     size_t np, nb, ns;
     tiny_counts(&np, &nb, &ns);
-    float *x = read_section(out_file(a + 4, "checkpoint.bin"), "params", np);
-    float *y = read_section(out_file(b + 4, "checkpoint.bin"), "params", np);
+    float *x = read_section(out_file(a + 4, "checkpoint.bin"), SM_STATE_PARAMS, np);
+    float *y = read_section(out_file(b + 4, "checkpoint.bin"), SM_STATE_PARAMS, np);
     assert_memory_equal(x, y, nb * sizeof *x);
     assert_memory_not_equal(x + nb, y + nb, (np - nb) * sizeof *x);
     free(x);
@@ -300,7 +301,7 @@ static void test_corrupt_and_mismatched_checkpoints(void **state)
     assert_non_null(strstr(st.msg, bad));
     assert_null(strchr(st.msg, '\n'));
 
-    /* a width-2 checkpoint resumed as width 3: the parameter counts differ */
+    /* a width-2 checkpoint resumed as width 3: refused by its configuration */
     char src[4200], good[4300];
     snprintf(src, sizeof src, "out=%s", sm_test_path("width2"));
     const char *const make[] = {TINY, "steps=2", "knn_every=0", src};
@@ -308,7 +309,21 @@ static void test_corrupt_and_mismatched_checkpoints(void **state)
     snprintf(good, sizeof good, "resume=%s/checkpoint.bin", src + 4);
     const char *const wider[] = {TINY, "width=3", "steps=4", "knn_every=0", out, good};
     assert_int_equal(train(NARGS(wider), wider, &r, &st), SM_ERR_DATA);
-    assert_non_null(strstr(st.msg, "'params'"));
+    assert_non_null(strstr(st.msg, "checkpoint of another network: width=2 there, 3 here"));
+
+    /* stem strides 1 and 2 have the same parameter counts: only the
+     * configuration tells them apart */
+    char strided[4200], strided_ckpt[4300];
+    snprintf(strided, sizeof strided, "out=%s", sm_test_path("stride1"));
+    const char *const resnet[] = {"dataset=synthetic", "arch=resnet", "width=1", "proj_hidden=8", "z_dim=4",
+                                  "pred_hidden=4", "batch=8", "steps=1", "knn_every=0", "stem_stride=1", strided};
+    assert_int_equal(train(NARGS(resnet), resnet, &r, &st), SM_OK);
+    snprintf(strided_ckpt, sizeof strided_ckpt, "resume=%s/checkpoint.bin", strided + 4);
+    const char *const stride2[] = {"dataset=synthetic", "arch=resnet", "width=1", "proj_hidden=8", "z_dim=4",
+                                   "pred_hidden=4", "batch=8", "steps=2", "knn_every=0", "stem_stride=2", out,
+                                   strided_ckpt};
+    assert_int_equal(train(NARGS(stride2), stride2, &r, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "checkpoint of another network: stem_stride=1 there, 2 here"));
 
     /* past the configured total */
     const char *const shorter[] = {TINY, "steps=1", "knn_every=0", out, good};
@@ -367,23 +382,24 @@ static void test_resume_refuses_other_track_columns(void **state)
     assert_non_null(w);
     size_t n_params, n_backbone, n_stats;
     tiny_counts(&n_params, &n_backbone, &n_stats);
-    const char *texts[] = {"config", "train_csv", "eval_csv", "track_csv", "track_detail_csv", "track_csv_header"};
+    const sm_state_section texts[] = {SM_STATE_CONFIG,    SM_STATE_TRAIN_CSV,        SM_STATE_EVAL_CSV,
+                                      SM_STATE_TRACK_CSV, SM_STATE_TRACK_DETAIL_CSV, SM_STATE_TRACK_CSV_HEADER};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         const char *t;
-        assert_int_equal(sm_ckpt_get_text(c, texts[i], &t, &st), SM_OK);
-        assert_int_equal(sm_ckpt_add_text(w, texts[i], t, &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_text(c, sm_state_name(texts[i]), &t, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_text(w, sm_state_name(texts[i]), t, &st), SM_OK);
     }
     const uint64_t *step;
-    assert_int_equal(sm_ckpt_get_u64(c, "step", 5, &step, &st), SM_OK);
-    assert_int_equal(sm_ckpt_add_u64(w, "step", step, 5, &st), SM_OK);
-    const char *floats[] = {"params", "momentum", "bn_stats"};
+    assert_int_equal(sm_ckpt_get_u64(c, sm_state_name(SM_STATE_STEP), SM_STATE_STEP_FIELDS, &step, &st), SM_OK);
+    assert_int_equal(sm_ckpt_add_u64(w, sm_state_name(SM_STATE_STEP), step, SM_STATE_STEP_FIELDS, &st), SM_OK);
+    const sm_state_section floats[] = {SM_STATE_PARAMS, SM_STATE_MOMENTUM, SM_STATE_BN_STATS};
     const size_t counts[] = {n_params, n_params, n_stats};
     for (size_t i = 0; i < 3; i++) {
         const float *v;
-        assert_int_equal(sm_ckpt_get_f32(c, floats[i], counts[i], &v, &st), SM_OK);
-        assert_int_equal(sm_ckpt_add_f32(w, floats[i], v, counts[i], &st), SM_OK);
+        assert_int_equal(sm_ckpt_get_f32(c, sm_state_name(floats[i]), counts[i], &v, &st), SM_OK);
+        assert_int_equal(sm_ckpt_add_f32(w, sm_state_name(floats[i]), v, counts[i], &st), SM_OK);
     }
-    assert_int_equal(sm_ckpt_add_text(w, "track_detail_csv_header", "step,dim_used,n,views,images,nll_r\n", &st),
+    assert_int_equal(sm_ckpt_add_text(w, sm_state_name(SM_STATE_TRACK_DETAIL_CSV_HEADER), "step,dim_used,n,views,images,nll_r\n", &st),
                      SM_OK);
     const char *old = sm_test_path("old_columns.bin");
     assert_int_equal(sm_ckpt_write(old, w, &st), SM_OK);
@@ -466,11 +482,11 @@ static void test_closed_form_modes_run(void **state)
         free(csv);
 
         const char *ckpt = out_file(dir, "checkpoint.bin");
-        float *params = read_section(ckpt, "params", np);
+        float *params = read_section(ckpt, SM_STATE_PARAMS, np);
         assert_memory_equal(params + nb, m->params + nb, (np - nb) * sizeof *params);
         assert_memory_not_equal(params, m->params, nb * sizeof *params);
         free(params);
-        uint64_t *header = read_u64_section(ckpt, "predictor", 2);
+        uint64_t *header = read_u64_section(ckpt, SM_STATE_PREDICTOR, 2);
         assert_int_equal(header[0], k == 0 ? SM_PRED_OPTIMAL : SM_PRED_DIRECTPRED);
         assert_int_equal(header[1], 8); /* one update per step */
         free(header);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
@@ -135,7 +137,16 @@ int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt,
     return 0;
 }
 
-int cli_check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed)
+int cli_parse_kv(int argc, char **argv, cli_opt *opts, size_t nopts, const char ***kv, size_t *n)
+{
+    sm_status st;
+    *n = 0;
+    *kv = sm_mem_alloc((size_t)argc, sizeof **kv, &st);
+    if (!*kv) return cli_fail(&st);
+    return cli_parse(argc, argv, 1, opts, nopts, *kv, (size_t)argc, n);
+}
+
+static int check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed)
 {
     for (size_t i = 0; i < n; i++) {
         int known = 0;
@@ -150,6 +161,22 @@ int cli_check_keys(const char *command, const char **kv, size_t n, const char *c
         return cli_error(2, "%s takes only the keys %s (got '%.200s')", command, list, kv[i]);
     }
     return 0;
+}
+
+int cli_offline_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed,
+                     const char **out)
+{
+    *out = NULL;
+    if (check_keys(command, kv, n, allowed, n_allowed)) return 2;
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(kv[i], "out=", 4)) *out = kv[i] + 4;
+    return *out && !**out ? cli_error(2, "out= needs a directory") : 0;
+}
+
+int cli_done(int rc)
+{
+    if (rc) return rc;
+    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
 }
 
 void cli_print_warning(void *ctx, const char *msg)

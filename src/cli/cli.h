@@ -44,9 +44,20 @@ int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt,
 int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double dflt, double lo, double hi,
                    double *out);
 
-/* 2 (message printed) unless every "key=value" of kv is one of the allowed
- * keys: the offline commands change only what does not alter the model. */
-int cli_check_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed);
+/* cli_parse from argv[1] with the positional "key=value" arguments into
+ * *kv (count *n; free with sm_mem_free even on failure).  0, 1 (out of
+ * memory) or 2, the message printed. */
+int cli_parse_kv(int argc, char **argv, cli_opt *opts, size_t nopts, const char ***kv, size_t *n);
+
+/* The keys of the offline commands (track, refit), which change only what
+ * does not alter the model: 2 (message printed) unless every "key=value" of
+ * kv is one of the allowed keys, or when out= is empty; *out = the value of
+ * the last out= (NULL when absent). */
+int cli_offline_keys(const char *command, const char **kv, size_t n, const char *const *allowed, size_t n_allowed,
+                     const char **out);
+
+/* A command's exit code: rc, or 1 when what it printed cannot be flushed. */
+int cli_done(int rc);
 
 /* "simsiam-mi: warning: <msg>" on stderr: the warning hook of core/hooks.h. */
 void cli_print_warning(void *ctx, const char *msg);
@@ -55,6 +66,8 @@ void cli_print_warning(void *ctx, const char *msg);
 size_t cli_edit_distance(const char *a, const char *b);
 
 int cli_estimate(int argc, char **argv);
+/* The estimators of `estimate --help`, from the registry (estimators/registry.h). */
+void cli_estimate_help(FILE *f);
 int cli_train(int argc, char **argv);
 int cli_embed(int argc, char **argv);
 int cli_eval(int argc, char **argv);

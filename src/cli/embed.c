@@ -12,7 +12,7 @@
 #include "core/mem.h"
 #include "data/augment.h"
 #include "io/npy.h"
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 
 /* The fixed augmentation step of the views (the first training step's). */
 enum { EMBED_STEP = 0 };
@@ -91,7 +91,7 @@ int cli_embed(int argc, char **argv)
     sm_config cfg;
     sm_dataset ds;
     sm_model *m;
-    if (sm_probe_restore(a.checkpoint, a.split, &cfg, &ds, &m, &st)) return cli_fail(&st);
+    if (sm_state_restore(a.checkpoint, a.split, &cfg, &ds, &m, &st)) return cli_fail(&st);
     rc = embed_and_write(&a, m, &cfg, &ds, &st);
     sm_model_free(m);
     sm_dataset_free(&ds);

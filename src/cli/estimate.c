@@ -10,10 +10,9 @@
 #include "core/timer.h"
 #include "estimators/bound.h"
 #include "estimators/entropy.h"
-#include "estimators/gauss.h"
 #include "estimators/mi.h"
-#include "estimators/mix.h"
 #include "estimators/nll.h"
+#include "estimators/registry.h"
 #include "estimators/resample.h"
 #include "io/matrix.h"
 
@@ -28,75 +27,6 @@ typedef struct {
     size_t components; /* of --family mix */
     sm_prep_opts prep;
 } est_args;
-
-/* The estimator under the uniform callback shape that subsampling needs. */
-typedef struct {
-    const char *name;
-    size_t k;
-    double ridge;
-    sm_prep_opts prep;
-} est_ctx;
-
-static int entropy_kl(void *c, const double *x, size_t dx, const double *y, size_t dy, size_t n,
-                      double *v, sm_arena *ws, sm_status *st)
-{
-    (void)y, (void)dy;
-    const est_ctx *e = c;
-    sm_entropy_opts o = {.k = e->k, .prep = e->prep};
-    return sm_entropy_kl(x, n, dx, &o, v, ws, st);
-}
-
-static int entropy_gauss(void *c, const double *x, size_t dx, const double *y, size_t dy,
-                         size_t n, double *v, sm_arena *ws, sm_status *st)
-{
-    (void)y, (void)dy;
-    return sm_gauss_entropy(x, n, dx, ((const est_ctx *)c)->ridge, v, ws, st);
-}
-
-static int mi_ksg1(void *c, const double *x, size_t dx, const double *y, size_t dy, size_t n,
-                   double *v, sm_arena *ws, sm_status *st)
-{
-    const est_ctx *e = c;
-    sm_mi_opts o = {.k = e->k, .prep = e->prep};
-    sm_ksg1_result r;
-    int rc = sm_mi_ksg1(x, y, n, dx, dy, &o, &r, ws, st);
-    if (rc == SM_OK) *v = r.mi;
-    return rc;
-}
-
-static int mi_ksg2(void *c, const double *x, size_t dx, const double *y, size_t dy, size_t n,
-                   double *v, sm_arena *ws, sm_status *st)
-{
-    const est_ctx *e = c;
-    sm_mi_opts o = {.k = e->k, .prep = e->prep};
-    return sm_mi_ksg2(x, y, n, dx, dy, &o, v, ws, st);
-}
-
-static int mi_gauss(void *c, const double *x, size_t dx, const double *y, size_t dy, size_t n,
-                    double *v, sm_arena *ws, sm_status *st)
-{
-    return sm_gauss_mi(x, y, n, dx, dy, ((const est_ctx *)c)->ridge, v, ws, st);
-}
-
-typedef struct {
-    const char *quantity, *name;
-    sm_resample_fn fn;
-    int knn; /* uses k neighbours (and --whiten, --noise); else a Gaussian (--ridge) */
-} estimator;
-
-static const estimator ESTIMATORS[] = {
-    {"entropy", "kl", entropy_kl, 1},   {"entropy", "gauss", entropy_gauss, 0},
-    {"mi", "ksg1", mi_ksg1, 1},         {"mi", "ksg2", mi_ksg2, 1},
-    {"mi", "gauss", mi_gauss, 0},
-};
-
-static const estimator *find_estimator(const char *quantity, const char *name)
-{
-    for (size_t i = 0; i < sizeof ESTIMATORS / sizeof *ESTIMATORS; i++)
-        if (!strcmp(ESTIMATORS[i].quantity, quantity) && !strcmp(ESTIMATORS[i].name, name))
-            return &ESTIMATORS[i];
-    return NULL;
-}
 
 /* Load a required --name file; a missing option is a usage error. */
 static int load_input(const est_args *a, int which, sm_matrix *m)
@@ -183,57 +113,104 @@ static void print_interval(const sm_resample_result *r)
                r->resamples);
 }
 
-/* entropy and mi share everything but the number of inputs. */
-static int run_entropy_or_mi(const char *quantity, est_args *a)
+static int load_same_shape(const est_args *a, int which, const sm_matrix *ref, int ref_which,
+                           sm_matrix *m)
 {
-    int is_mi = !strcmp(quantity, "mi");
-    const char *name = a->opt[OPT_ESTIMATOR].value ? a->opt[OPT_ESTIMATOR].value : is_mi ? "ksg1" : "kl";
-    const estimator *e = find_estimator(quantity, name);
-    if (!e)
-        return cli_error(2, "unknown --estimator '%s' for %s (choose %s)", name, quantity,
-                         is_mi ? "ksg1, ksg2 or gauss" : "kl or gauss");
-    char what[64];
-    snprintf(what, sizeof what, "'estimate %s --estimator %s'", quantity, e->name);
-    const char *allowed = e->knn ? (is_mi ? "x y estimator k whiten noise seed subsample threads"
-                                          : "x estimator k whiten noise seed subsample threads")
-                                 : (is_mi ? "x y estimator seed subsample threads ridge"
-                                          : "x estimator seed subsample threads ridge");
-    if (check_applicable(a, what, allowed)) return 2;
-    sm_matrix x = {0}, y = {0};
-    int rc = load_input(a, OPT_X, &x);
-    if (!rc && is_mi) rc = load_input(a, OPT_Y, &y);
-    if (!rc && is_mi) rc = check_rows(&x, a->opt[OPT_X].value, &y, a->opt[OPT_Y].value);
-    if (!rc) rc = check_k(e->knn ? a->k : 1, x.n, a->opt[OPT_X].value);
-    if (!rc && a->subsample && e->knn) rc = check_k(a->k, x.n / 2, "subsamples of N/2 rows");
-    if (rc) goto done;
+    int rc = load_input(a, which, m);
+    if (rc) return rc;
+    if (m->d != ref->d)
+        return cli_error(1, "column counts differ: %zu in %s, %zu in %s (%s)", ref->d,
+                         a->opt[ref_which].value, m->d, a->opt[which].value, a->opt[which].value);
+    return check_rows(ref, a->opt[ref_which].value, m, a->opt[which].value);
+}
 
-    est_ctx ctx = {e->name, a->k, a->ridge, a->prep};
+/* The options a row takes, by name, for check_applicable. */
+static void applicable(const sm_estimator *e, char *buf, size_t n)
+{
+    static const char *const INPUTS[SM_EST_NKINDS] = {"x estimator", "x y estimator", "z p family"};
+    snprintf(buf, n, "%s threads%s%s%s%s", INPUTS[e->kind], e->kind != SM_EST_NLL ? " seed subsample" : "",
+             e->uses & SM_EST_USES_KNN ? " k whiten noise" : "", e->uses & SM_EST_USES_RIDGE ? " ridge" : "",
+             e->uses & SM_EST_USES_MIXTURE ? " components seed" : "");
+}
+
+/* The row chosen by --estimator (entropy, mi) or --family (nll), after
+ * checking that every option given applies to it; NULL after a usage
+ * error. */
+static const sm_estimator *choose(sm_est_kind kind, const est_args *a)
+{
+    const char *q = sm_est_kind_name(kind), *flag = kind == SM_EST_NLL ? "family" : "estimator";
+    const char *name = a->opt[kind == SM_EST_NLL ? OPT_FAMILY : OPT_ESTIMATOR].value;
+    const sm_estimator *e = name ? sm_estimator_find(kind, name) : sm_estimator_default(kind);
+    char text[256];
+    if (!e) {
+        sm_estimator_choices(kind, text, sizeof text);
+        cli_error(2, "unknown --%s '%s' for %s (choose %s)", flag, name, q, text);
+        return NULL;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "'estimate %s --%s %s'", q, flag, e->name);
+    applicable(e, text, sizeof text);
+    return check_applicable(a, what, text) ? NULL : e;
+}
+
+/* Load the inputs of kind (x; x and y; z and p) and check their shapes. */
+static int load_inputs(sm_est_kind kind, const sm_estimator *e, const est_args *a, sm_matrix *x, sm_matrix *y)
+{
+    const int first = kind == SM_EST_NLL ? OPT_Z : OPT_X, second = kind == SM_EST_NLL ? OPT_P : OPT_Y;
+    int rc = load_input(a, first, x);
+    if (!rc && kind == SM_EST_MI) rc = load_input(a, second, y);
+    if (!rc && kind == SM_EST_MI) rc = check_rows(x, a->opt[OPT_X].value, y, a->opt[OPT_Y].value);
+    if (!rc && kind == SM_EST_NLL) rc = load_same_shape(a, second, x, first, y);
+    if (!rc && kind == SM_EST_NLL && !strcmp(e->name, "vmf") && x->d < 2)
+        rc = cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", x->d, a->opt[first].value);
+    int knn = e->uses & SM_EST_USES_KNN;
+    if (!rc && kind != SM_EST_NLL) rc = check_k(knn ? a->k : 1, x->n, a->opt[OPT_X].value);
+    if (!rc && a->subsample && knn) rc = check_k(a->k, x->n / 2, "subsamples of N/2 rows");
+    return rc;
+}
+
+/* The JSON line of one estimate (docs/design.md §2.3). */
+static void print_result(sm_est_kind kind, const sm_estimator *e, const est_args *a, const sm_est_opts *o,
+                         const sm_matrix *x, const sm_matrix *y, const sm_resample_result *r, double seconds)
+{
+    printf("{\"quantity\":\"%s\",\"%s\":\"%s\"", sm_est_kind_name(kind), kind == SM_EST_NLL ? "family" : "estimator",
+           e->name);
+    if (e->uses & SM_EST_USES_KNN) printf(",\"k\":%zu", a->k);
+    if (e->uses & SM_EST_USES_MIXTURE) printf(",\"components\":%zu", o->components);
+    if (kind == SM_EST_MI) printf(",\"n\":%zu,\"dx\":%zu,\"dy\":%zu", x->n, x->d, y->d);
+    else printf(",\"n\":%zu,\"d\":%zu", x->n, x->d);
+    printf(",\"value\":%.17g", r->value);
+    print_interval(r);
+    if (!strcmp(e->name, "vmf")) printf(",\"kappa\":%.17g", o->kappa);
+    if (e->uses & SM_EST_HELD_OUT)
+        printf(",\"note\":\"held out: fitted on each half of the rows, scored on the other\"");
+    printf(",\"unit\":\"nats\",\"seconds\":%.6f}\n", seconds);
+}
+
+/* entropy, mi and nll: one registry row on its inputs, optionally with
+ * subsampling intervals. */
+static int run_estimator(sm_est_kind kind, est_args *a)
+{
+    const sm_estimator *e = choose(kind, a);
+    if (!e) return 2;
+    sm_matrix x = {0}, y = {0};
+    int rc = load_inputs(kind, e, a, &x, &y);
+    sm_est_opts o = {.k = a->k, .prep = a->prep, .ridge = a->ridge, .components = a->components, .seed = a->prep.seed};
     sm_resample_result r = {0};
     sm_arena ws = {0};
     sm_status st;
     double t0 = sm_timer_now();
-    if (a->subsample)
-        rc = sm_resample_subsample(x.data, x.d, y.data, y.d, x.n, (size_t)a->subsample,
-                                   a->prep.seed, e->fn, &ctx, &r, &ws, &st);
-    else
-        rc = e->fn(&ctx, x.data, x.d, y.data, y.d, x.n, &r.value, &ws, &st);
+    if (!rc && (a->subsample ? sm_resample_subsample(x.data, x.d, y.data, y.d, x.n, (size_t)a->subsample,
+                                                     a->prep.seed, e->fn, &o, &r, &ws, &st)
+                             : e->fn(&o, x.data, x.d, y.data, y.d, x.n, &r.value, &ws, &st)))
+        rc = cli_fail(&st);
     double seconds = sm_timer_now() - t0;
     sm_arena_free(&ws);
-    if (rc) {
-        rc = cli_fail(&st);
-        goto done;
-    }
     const double values[] = {r.value, r.ci_low, r.ci_high}; /* the interval is 0 without --subsample */
-    for (size_t i = 0; i < 3 && !rc; i++) rc = check_finite("the estimate", values[i], a->opt[OPT_X].value);
-    if (rc) goto done;
-    printf("{\"quantity\":\"%s\",\"estimator\":\"%s\"", quantity, e->name);
-    if (e->knn) printf(",\"k\":%zu", a->k);
-    if (is_mi) printf(",\"n\":%zu,\"dx\":%zu,\"dy\":%zu", x.n, x.d, y.d);
-    else printf(",\"n\":%zu,\"d\":%zu", x.n, x.d);
-    printf(",\"value\":%.17g", r.value);
-    print_interval(&r);
-    printf(",\"unit\":\"nats\",\"seconds\":%.6f}\n", seconds);
-done:
+    const char *what = kind == SM_EST_NLL ? "the mean NLL" : "the estimate";
+    const char *path = a->opt[kind == SM_EST_NLL ? OPT_Z : OPT_X].value;
+    for (size_t i = 0; i < 3 && !rc; i++) rc = check_finite(what, values[i], path);
+    if (!rc) print_result(kind, e, a, &o, &x, &y, &r, seconds);
     sm_matrix_free(&x);
     sm_matrix_free(&y);
     return rc;
@@ -253,75 +230,6 @@ static int fit_family(const est_args *a, const sm_matrix *z, const sm_matrix *p,
     *m = sm_nll_model_alloc(f, z->d, &st);
     if (!*m || sm_nll_model_fit(*m, z->data, p->data, z->n, ws, &st)) return cli_fail(&st);
     return 0;
-}
-
-static int load_same_shape(const est_args *a, int which, const sm_matrix *ref, int ref_which,
-                           sm_matrix *m)
-{
-    int rc = load_input(a, which, m);
-    if (rc) return rc;
-    if (m->d != ref->d)
-        return cli_error(1, "column counts differ: %zu in %s, %zu in %s (%s)", ref->d,
-                         a->opt[ref_which].value, m->d, a->opt[which].value, a->opt[which].value);
-    return check_rows(ref, a->opt[ref_which].value, m, a->opt[which].value);
-}
-
-/* --family mix: the Gaussian mixture on z − p, cross-fitted over two halves
- * (estimators/mix.h), so the value is held out, unlike the other families'. */
-static int run_nll_mix(est_args *a)
-{
-    sm_matrix z = {0}, p = {0};
-    sm_arena ws = {0};
-    sm_status st;
-    if (check_applicable(a, "'estimate nll --family mix'", "z p family components seed threads")) return 2;
-    int rc = load_input(a, OPT_Z, &z);
-    if (!rc) rc = load_same_shape(a, OPT_P, &z, OPT_Z, &p);
-    sm_mix_opts o;
-    sm_mix_defaults(&o, a->prep.seed);
-    o.components = a->components;
-    double t0 = sm_timer_now(), v = 0.0;
-    if (!rc && sm_mix_nll_crossfit(z.data, p.data, z.n, z.d, &o, &v, &ws, &st)) rc = cli_fail(&st);
-    if (!rc) rc = check_finite("the mean NLL", v, a->opt[OPT_Z].value);
-    if (!rc)
-        printf("{\"quantity\":\"nll\",\"family\":\"mix\",\"components\":%zu,\"n\":%zu,\"d\":%zu,"
-               "\"value\":%.17g,\"note\":\"held out: fitted on each half of the rows, scored on "
-               "the other\",\"unit\":\"nats\",\"seconds\":%.6f}\n",
-               o.components, z.n, z.d, v, sm_timer_now() - t0);
-    sm_arena_free(&ws);
-    sm_matrix_free(&z);
-    sm_matrix_free(&p);
-    return rc;
-}
-
-static int run_nll(est_args *a)
-{
-    const char *family = a->opt[OPT_FAMILY].value ? a->opt[OPT_FAMILY].value : "full";
-    if (!strcmp(family, "mix")) return run_nll_mix(a);
-    sm_nll_family f;
-    if (sm_nll_family_parse(family, &f, NULL))
-        return cli_error(2, "unknown --family '%s' for nll (choose l2, iso, diag, full, vmf or mix)", family);
-    char what[96];
-    snprintf(what, sizeof what, "'estimate nll --family %s'", family);
-    if (check_applicable(a, what, "z p family threads")) return 2;
-    sm_matrix z = {0}, p = {0};
-    sm_nll_model *m = NULL;
-    sm_arena ws = {0};
-    int rc = load_input(a, OPT_Z, &z);
-    if (!rc) rc = load_same_shape(a, OPT_P, &z, OPT_Z, &p);
-    double t0 = sm_timer_now();
-    if (!rc) rc = fit_family(a, &z, &p, &m, &ws);
-    if (!rc) rc = check_finite("the mean NLL", m->mean_nll, a->opt[OPT_Z].value);
-    if (!rc) {
-        printf("{\"quantity\":\"nll\",\"family\":\"%s\",\"n\":%zu,\"d\":%zu,\"value\":%.17g",
-               sm_nll_family_name(m->family), z.n, z.d, m->mean_nll);
-        if (m->family == SM_NLL_VMF) printf(",\"kappa\":%.17g", m->kappa);
-        printf(",\"unit\":\"nats\",\"seconds\":%.6f}\n", sm_timer_now() - t0);
-    }
-    sm_nll_model_free(m);
-    sm_arena_free(&ws);
-    sm_matrix_free(&z);
-    sm_matrix_free(&p);
-    return rc;
 }
 
 /* Rows scaled to unit norm (vmf lives on the sphere; nll.c rejects zero rows). */
@@ -393,14 +301,38 @@ done:
     return rc;
 }
 
+/* --list: every registry row, tab-separated after a header line (README's
+ * estimator table is made from it: scripts/estimators-md.sh). */
+static int print_list(void)
+{
+    printf("kind\tname\tdefault\tdoc\n");
+    for (size_t i = 0; i < SM_NESTIMATORS; i++) {
+        const sm_estimator *e = &SM_ESTIMATORS[i];
+        printf("%s\t%s\t%d\t%s\n", sm_est_kind_name(e->kind), e->name, (e->uses & SM_EST_DEFAULT) != 0, e->doc);
+    }
+    return 0;
+}
+
 int cli_estimate(int argc, char **argv)
 {
     if (argc < 2) return cli_error(2, "estimate needs a quantity: entropy, mi, nll or bound (see --help)");
     const char *q = argv[1];
-    est_args a;
-    if (strcmp(q, "entropy") && strcmp(q, "mi") && strcmp(q, "nll") && strcmp(q, "bound"))
+    if (!strcmp(q, "--list")) return cli_done(print_list());
+    sm_est_kind kind = SM_EST_ENTROPY;
+    while (kind < SM_EST_NKINDS && strcmp(q, sm_est_kind_name(kind))) kind++;
+    if (kind == SM_EST_NKINDS && strcmp(q, "bound"))
         return cli_error(2, "unknown quantity '%s' (choose entropy, mi, nll or bound)", q);
+    est_args a;
     if (parse_common(argc, argv, &a)) return 2;
-    if (!strcmp(q, "entropy") || !strcmp(q, "mi")) return run_entropy_or_mi(q, &a);
-    return !strcmp(q, "nll") ? run_nll(&a) : run_bound(&a);
+    return kind == SM_EST_NKINDS ? run_bound(&a) : run_estimator(kind, &a);
+}
+
+void cli_estimate_help(FILE *f)
+{
+    fprintf(f, "estimators (--estimator E for entropy and mi, --family F for nll and bound;\n"
+               "bound takes every nll family but mix; * marks the default):\n");
+    for (size_t i = 0; i < SM_NESTIMATORS; i++) {
+        const sm_estimator *e = &SM_ESTIMATORS[i];
+        fprintf(f, "  %-8s %-6s%s %s\n", sm_est_kind_name(e->kind), e->name, e->uses & SM_EST_DEFAULT ? "*" : " ", e->doc);
+    }
 }

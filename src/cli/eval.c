@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "simsiam/knn_monitor.h"
 #include "simsiam/probe.h"
+#include "simsiam/state.h"
 
 typedef enum { FEATURES_ENCODER, FEATURES_PIXELS, FEATURES_PIXELS_CENTRED } feature_kind;
 static const char *const FEATURE_NAMES[] = {"encoder", "pixels", "pixels-centred"};
@@ -40,10 +41,12 @@ static int features(feature_kind kind, sm_model *m, const sm_dataset *train, con
 static int load(const char *checkpoint, feature_kind kind, sm_config *cfg, sm_dataset *train, sm_dataset *test,
                 sm_model **m, sm_status *st)
 {
-    int rc = checkpoint && kind == FEATURES_ENCODER ? sm_probe_restore(checkpoint, "train", cfg, train, m, st)
-             : checkpoint                         ? sm_probe_read_config(checkpoint, NULL, 0, cfg, st)
-                                                  : sm_config_load(cfg, NULL, 0, NULL, st);
-    if (!rc && kind != FEATURES_ENCODER) rc = sm_data_load(cfg, "train", train, st);
+    sm_state_file f = {0};
+    int rc = checkpoint ? sm_state_open(&f, checkpoint, st) : SM_OK;
+    if (!rc) rc = checkpoint ? sm_state_read_config(&f, NULL, 0, cfg, st) : sm_config_load(cfg, NULL, 0, NULL, st);
+    if (!rc) rc = kind == FEATURES_ENCODER ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, train, m, st)
+                                           : sm_data_load(cfg, "train", train, st);
+    sm_state_close(&f);
     return rc ? rc : sm_data_load(cfg, "test", test, st);
 }
 
@@ -95,6 +98,5 @@ int cli_eval(int argc, char **argv)
         return cli_error(2, "unknown --probe '%s' (choose knn or linear)", probe);
     sm_status st;
     sm_status_clear(&st);
-    if (evaluate(checkpoint, !strcmp(probe, "linear"), kind, &st)) return cli_fail(&st);
-    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+    return cli_done(evaluate(checkpoint, !strcmp(probe, "linear"), kind, &st) ? cli_fail(&st) : 0);
 }

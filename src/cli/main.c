@@ -18,19 +18,20 @@ static const cli_command COMMANDS[] = {
      cli_train, sm_config_print_keys},
     {"estimate", "entropy, mutual information, NLL and bounds from .npy/CSV samples",
      "usage:\n"
-     "  simsiam-mi estimate entropy --x A.npy [--estimator kl|gauss] [--k 3] [options]\n"
-     "  simsiam-mi estimate mi --x A.npy --y B.npy [--estimator ksg1|ksg2|gauss] [--k 3] [options]\n"
-     "  simsiam-mi estimate nll --z Z.npy --p P.npy [--family l2|iso|diag|full|vmf|mix]\n"
+     "  simsiam-mi estimate entropy --x A.npy [--estimator E] [--k 3] [options]\n"
+     "  simsiam-mi estimate mi --x A.npy --y B.npy [--estimator E] [--k 3] [options]\n"
+     "  simsiam-mi estimate nll --z Z.npy --p P.npy [--family F]\n"
      "                          [--components K] [--seed N]   (mix: K Gaussians on z - p)\n"
-     "  simsiam-mi estimate bound --z1 A.npy --z2 B.npy --p1 P.npy [--family ...] [--k 3]\n"
+     "  simsiam-mi estimate bound --z1 A.npy --z2 B.npy --p1 P.npy [--family F] [--k 3]\n"
      "options: --whiten  --noise S  --seed N  --subsample B  --threads T  --ridge R\n"
      "  k-NN estimators take --k, --whiten, --noise; Gaussian ones --ridge (added to the\n"
      "  covariance's diagonal); --subsample is for entropy and mi.  nll --family mix is\n"
      "  held out (fitted on each half of the rows, scored on the other; K default 4).\n"
      "  Inputs: .npy (float32/float64, 1-D or 2-D, C order) or CSV; rows are samples.\n"
      "  Output: one JSON line on stdout, values in nats.\n"
+     "  --list: the estimators, tab-separated (kind, name, default, doc).\n"
      "  example: simsiam-mi estimate mi --x z1.npy --y z2.npy --estimator ksg1 --k 3\n",
-     cli_estimate, NULL},
+     cli_estimate, cli_estimate_help},
     {"embed", "write embeddings z of a checkpoint's encoder to .npy",
      "usage: simsiam-mi embed --checkpoint F --out Z.npy [--views V] [--split train|test] [--n N]\n"
      "  z of the model in inference mode, float32.  --views 1 (default): the first N\n"
@@ -44,8 +45,8 @@ static const cli_command COMMANDS[] = {
      "usage: simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|pixels|pixels-centred]\n"
      "  Accuracy on the test split of the frozen encoder's features f.  knn (default):\n"
      "  the training monitor's weighted 200-NN vote against the train split.  linear:\n"
-     "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1,\n"
-     "  momentum 0.9, wd 1e-4, seeded) on the train split.\n"
+     "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1 cosine-\n"
+     "  decayed to 0, momentum 0.9, wd 1e-4, seeded) on the train split.\n"
      "  --features pixels | pixels-centred: the raw-pixel baselines (byte / 255, optionally\n"
      "  minus the training split's mean image) through the same probe; --checkpoint then only\n"
      "  names the data set (default: the default configuration's, Fashion-MNIST).\n"

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "io/json.h"
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 #include "simsiam/refit.h"
 
 static const char *const REFIT_KEYS[] = {"refit_steps",  "refit_lr",    "refit_reinit", "refit_batch",
@@ -39,7 +39,10 @@ static void progress(void *ctx, const sm_progress *p)
 static int refit(const char *checkpoint, const char **kv, size_t n, int has_out, sm_status *st)
 {
     sm_config cfg;
-    int rc = sm_probe_read_config(checkpoint, kv, n, &cfg, st);
+    sm_state_file f;
+    int rc = sm_state_open(&f, checkpoint, st);
+    if (!rc) rc = sm_state_read_config(&f, kv, n, &cfg, st);
+    sm_state_close(&f);
     if (rc) return rc;
     if (!has_out) default_out(checkpoint, (int)cfg.refit_reinit, cfg.out, sizeof cfg.out);
     sm_refit_result res;
@@ -58,17 +61,13 @@ int cli_refit(int argc, char **argv)
     cli_opt opts[] = {{"checkpoint", 1, NULL}};
     sm_status st;
     sm_status_clear(&st);
-    const char **kv = sm_mem_alloc((size_t)argc, sizeof *kv, &st);
-    if (!kv) return cli_fail(&st);
-    size_t n = 0;
-    int has_out = 0;
-    int rc = cli_parse(argc, argv, 1, opts, 1, kv, (size_t)argc, &n);
-    if (!rc) rc = cli_check_keys("refit", kv, n, REFIT_KEYS, sizeof REFIT_KEYS / sizeof *REFIT_KEYS);
-    for (size_t i = 0; i < n; i++) has_out |= !strncmp(kv[i], "out=", 4);
+    const char **kv, *out = NULL;
+    size_t n;
+    int rc = cli_parse_kv(argc, argv, opts, 1, &kv, &n);
+    if (!rc) rc = cli_offline_keys("refit", kv, n, REFIT_KEYS, sizeof REFIT_KEYS / sizeof *REFIT_KEYS, &out);
     const char *checkpoint = cli_get(opts, 1, "checkpoint");
     if (!rc && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
-    if (!rc && refit(checkpoint, kv, n, has_out, &st)) rc = cli_fail(&st);
+    if (!rc && refit(checkpoint, kv, n, out != NULL, &st)) rc = cli_fail(&st);
     sm_mem_free(kv);
-    if (rc) return rc;
-    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+    return cli_done(rc);
 }

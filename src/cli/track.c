@@ -15,24 +15,11 @@
 #include "core/mem.h"
 #include "core/threads.h"
 #include "io/atomic.h"
-#include "io/checkpoint.h"
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 #include "simsiam/track.h"
 
 static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
                                          "seed",          "threads",     "out"};
-
-/* The key=value overrides: only TRACK_KEYS (exit 2 otherwise); *out = the
- * value of out=DIR (NULL when absent). */
-static int check_overrides(const char **kv, size_t n, const char **out)
-{
-    *out = NULL;
-    if (cli_check_keys("track", kv, n, TRACK_KEYS, sizeof TRACK_KEYS / sizeof *TRACK_KEYS)) return 2;
-    for (size_t i = 0; i < n; i++)
-        if (!strncmp(kv[i], "out=", 4)) *out = kv[i] + 4;
-    if (*out && !**out) return cli_error(2, "out= needs a directory");
-    return 0;
-}
 
 /* DIR/name with file's header and the row, unless it exists. */
 static int write_new(const char *dir, const char *name, sm_track_file file, const sm_track_row *row, sm_status *st)
@@ -61,18 +48,20 @@ static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st
     return SM_OK;
 }
 
+/* The checkpoint's configuration with the overrides, its model, step and
+ * predictor: one event, written out. */
 static int track(const char *checkpoint, const char **kv, size_t nkv, const char *out, sm_status *st)
 {
     sm_config cfg;
-    sm_dataset train;
-    sm_model *m;
+    sm_dataset train = {0};
+    sm_model *m = NULL;
     uint64_t step = 0;
     sm_predictor *pred = NULL;
-    int rc = sm_probe_restore(checkpoint, "train", &cfg, &train, &m, st);
-    if (rc) return rc;
-    rc = sm_probe_read_state(checkpoint, &cfg, m->z_dim, &step, &pred, st);
-    for (size_t i = 0; i < nkv && !rc; i++)
-        if (strncmp(kv[i], "out=", 4)) rc = sm_config_apply(&cfg, kv[i], "command line", st);
+    sm_state_file f;
+    int rc = sm_state_open(&f, checkpoint, st);
+    if (!rc) rc = sm_state_read_config(&f, kv, nkv, &cfg, st);
+    if (!rc) rc = sm_state_restore_tracking(&f, &cfg, SM_STATE_BATCH, &train, &m, &pred, &step, st);
+    sm_state_close(&f);
     sm_tracker *t = NULL;
     if (!rc) {
         sm_threads_set((int)cfg.threads);
@@ -112,21 +101,15 @@ int cli_track(int argc, char **argv)
     cli_opt opts[] = {{"checkpoint", 1, NULL}, {"columns", 0, NULL}};
     sm_status st;
     sm_status_clear(&st);
-    const char **kv = sm_mem_alloc((size_t)argc, sizeof *kv, &st);
-    if (!kv) return cli_fail(&st);
-    size_t n = 0;
-    const char *out = NULL;
-    int rc = cli_parse(argc, argv, 1, opts, 2, kv, (size_t)argc, &n);
-    if (!rc && cli_get(opts, 2, "columns")) {
-        sm_mem_free(kv);
-        print_columns();
-        return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
-    }
-    if (!rc) rc = check_overrides(kv, n, &out);
+    const char **kv, *out = NULL;
+    size_t n;
+    int rc = cli_parse_kv(argc, argv, opts, 2, &kv, &n);
+    int columns = !rc && cli_get(opts, 2, "columns");
+    if (columns) print_columns();
+    if (!rc && !columns) rc = cli_offline_keys("track", kv, n, TRACK_KEYS, sizeof TRACK_KEYS / sizeof *TRACK_KEYS, &out);
     const char *checkpoint = cli_get(opts, 2, "checkpoint");
-    if (!rc && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
-    if (!rc && track(checkpoint, kv, n, out, &st)) rc = cli_fail(&st);
+    if (!rc && !columns && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
+    if (!rc && !columns && track(checkpoint, kv, n, out, &st)) rc = cli_fail(&st);
     sm_mem_free(kv);
-    if (rc) return rc;
-    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+    return cli_done(rc);
 }

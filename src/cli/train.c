@@ -73,10 +73,9 @@ static int train(int argc, char **argv)
     cli_opt opts[] = {{"config", 1, NULL}};
     sm_status st;
     sm_status_clear(&st);
-    const char **assignments = sm_mem_alloc((size_t)argc, sizeof *assignments, &st);
-    if (!assignments) return cli_fail(&st);
-    size_t n = 0;
-    int rc = cli_parse(argc, argv, 1, opts, 1, assignments, (size_t)argc, &n);
+    const char **assignments;
+    size_t n;
+    int rc = cli_parse_kv(argc, argv, opts, 1, &assignments, &n);
     sm_config cfg;
     if (!rc && sm_config_load(&cfg, cli_get(opts, 1, "config"), (int)n, assignments, &st)) rc = cli_fail(&st);
     sm_mem_free(assignments);
@@ -92,7 +91,7 @@ static int train(int argc, char **argv)
     char line[SM_TRAIN_JSON_MAX];
     sm_train_summary_json(&res, line, sizeof line);
     printf("%s\n", line);
-    return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write to standard output");
+    return cli_done(0);
 }
 
 int cli_train(int argc, char **argv)

@@ -109,41 +109,36 @@ double sm_knn_dist(const double *a, const double *b, size_t d, sm_knn_metric m)
     return metric_dist(a, b, d, m);
 }
 
-/* Lower bound on the distance from q to any point of the box [lo, hi]: per
- * coordinate the gap to the box (0 inside).  fl(p - q) >= fl(lo - q) for
- * p >= lo > q, so the bound never exceeds a computed distance. */
-static inline double box_lower(const double *q, const double *lo, const double *hi, size_t d,
-                               sm_knn_metric m)
+/* Bounds on the distance from q to any point of the box [lo, hi], per
+ * coordinate: the lower takes the gap to the box (0 inside), the upper the
+ * offset to the farther face.  fl(p - q) >= fl(lo - q) for p >= lo > q, so
+ * the lower bound never exceeds a computed distance.  `upper` is a constant
+ * at each call, so every inlined copy keeps one branch-free loop. */
+static inline double box_bound(const double *q, const double *lo, const double *hi, size_t d, sm_knn_metric m,
+                               int upper)
 {
     size_t split = m.split ? m.split : d;
     double s1 = 0.0, s2 = 0.0;
     KNN_UNROLL
     for (size_t j = 0; j < d; j++) {
-        /* Branch-free (max instructions): at most one of the two is positive. */
-        double below = lo[j] - q[j], above = q[j] - hi[j];
+        /* Branch-free (max instructions): at most one of below, above is positive. */
+        double below = lo[j] - q[j], above = q[j] - hi[j], from_lo = q[j] - lo[j], to_hi = hi[j] - q[j];
         double g = below > above ? below : above;
-        g = g > 0.0 ? g : 0.0;
+        g = upper ? (from_lo > to_hi ? from_lo : to_hi) : g > 0.0 ? g : 0.0;
         if (j < split) s1 = metric_add(s1, g, m.inner);
         else s2 = metric_add(s2, g, m.inner);
     }
     return metric_finish(s1, s2, m.inner);
 }
 
-/* Upper bound on the distance from q to any point of the box: per
- * coordinate the offset to the farther face. */
-static inline double box_upper(const double *q, const double *lo, const double *hi, size_t d,
-                               sm_knn_metric m)
+static inline double box_lower(const double *q, const double *lo, const double *hi, size_t d, sm_knn_metric m)
 {
-    size_t split = m.split ? m.split : d;
-    double s1 = 0.0, s2 = 0.0;
-    KNN_UNROLL
-    for (size_t j = 0; j < d; j++) {
-        double a = q[j] - lo[j], b = hi[j] - q[j];
-        double f = a > b ? a : b;
-        if (j < split) s1 = metric_add(s1, f, m.inner);
-        else s2 = metric_add(s2, f, m.inner);
-    }
-    return metric_finish(s1, s2, m.inner);
+    return box_bound(q, lo, hi, d, m, 0);
+}
+
+static inline double box_upper(const double *q, const double *lo, const double *hi, size_t d, sm_knn_metric m)
+{
+    return box_bound(q, lo, hi, d, m, 1);
 }
 
 /* Does the count include a point at distance dist from the query? */

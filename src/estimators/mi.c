@@ -82,44 +82,6 @@ static double sum_psi(const size_t *count, size_t n, size_t add)
     return s;
 }
 
-int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
-               const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st)
-{
-    assert(x && y && o && out);
-    sm_arena local = {0};
-    sm_arena *ar = ws ? ws : &local;
-    size_t mark = sm_arena_mark(ar);
-    ksg_space s = {0};
-    int rc = ksg_space_build(x, y, n, dx, dy, o, 0, "KSG-1", &s, ar, st);
-    const size_t k = o->k;
-    double *eps = rc ? NULL : sm_arena_alloc(ar, n, sizeof *eps, st);
-    size_t *nx = eps ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
-    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
-    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
-    if (rc == SM_OK) {
-        for (size_t i = 0; i < n; i++) eps[i] = s.dist[i * k + k - 1];
-        rc = sm_knn_count(s.x, n, dx, s.marginal, eps, 1, nx, ar, st);
-    }
-    if (rc == SM_OK) rc = sm_knn_count(s.y, n, dy, s.marginal, eps, 1, ny, ar, st);
-    if (rc == SM_OK) {
-        const double nn = (double)n;
-        const double psi_k = gsl_sf_psi((double)k), psi_n = gsl_sf_psi(nn);
-        const double mean_psi_x = sum_psi(nx, n, 1) / nn, mean_psi_y = sum_psi(ny, n, 1) / nn;
-        double sum_log_eps = 0.0;
-        for (size_t i = 0; i < n; i++) sum_log_eps += log(eps[i]);
-        const size_t dyi = o->sphere ? dy - 1 : dy;
-        /* log V + d'⟨log ε⟩ (+ the whitening Jacobian): the y part of both entropies. */
-        const double y_volume = sm_entropy_log_unit_ball(dyi, o->norm == SM_MI_BLOCK_L2) +
-                                (double)dyi * sum_log_eps / nn + s.log_det_ly;
-        out->mi = psi_k + psi_n - (mean_psi_x + mean_psi_y);
-        out->h_y_given_x = -psi_k + mean_psi_x + y_volume;
-        out->h_y = psi_n - mean_psi_y + y_volume;
-    }
-    sm_arena_release(ar, mark);
-    sm_arena_free(&local);
-    return rc;
-}
-
 /* r[i] = max over the k joint neighbours j of i of ‖v_j − v_i‖ (v = x or y). */
 static void ksg2_extents(const double *v, size_t n, size_t d, const ksg_space *s, size_t k,
                          double *r)
@@ -132,34 +94,80 @@ static void ksg2_extents(const double *v, size_t n, size_t d, const ksg_space *s
     }
 }
 
+/* What KSG-1 and KSG-2 share: the joint neighbours (s), each point's
+ * radius in x and in y (ex, ey: KSG-1 the distance to its k-th joint
+ * neighbour in both, KSG-2 the extents of its k neighbours per block), and
+ * the marginal counts nx, ny within them (strict for KSG-1), all in ar. */
+typedef struct {
+    sm_arena local, *ar;
+    size_t mark;
+    ksg_space s;
+    double *ex, *ey;
+    size_t *nx, *ny;
+} ksg_run;
+
+static int ksg_count(ksg_run *r, const double *x, const double *y, size_t n, size_t dx, size_t dy,
+                     const sm_mi_opts *o, int ksg2, sm_arena *ws, sm_status *st)
+{
+    assert(x && y && o);
+    *r = (ksg_run){0};
+    r->ar = ws ? ws : &r->local;
+    r->mark = sm_arena_mark(r->ar);
+    const size_t k = o->k;
+    int rc = ksg_space_build(x, y, n, dx, dy, o, ksg2, ksg2 ? "KSG-2" : "KSG-1", &r->s, r->ar, st);
+    r->ex = rc ? NULL : sm_arena_alloc(r->ar, 2 * n, sizeof *r->ex, st);
+    r->nx = r->ex ? sm_arena_alloc(r->ar, 2 * n, sizeof *r->nx, st) : NULL;
+    if (rc || !r->nx) return rc ? rc : SM_ERR_DATA;
+    r->ey = r->ex + n, r->ny = r->nx + n;
+    if (ksg2) {
+        ksg2_extents(r->s.x, n, dx, &r->s, k, r->ex);
+        ksg2_extents(r->s.y, n, dy, &r->s, k, r->ey);
+    } else {
+        for (size_t i = 0; i < n; i++) r->ex[i] = r->ey[i] = r->s.dist[i * k + k - 1];
+    }
+    rc = sm_knn_count(r->s.x, n, dx, r->s.marginal, r->ex, !ksg2, r->nx, r->ar, st);
+    return rc ? rc : sm_knn_count(r->s.y, n, dy, r->s.marginal, r->ey, !ksg2, r->ny, r->ar, st);
+}
+
+static void ksg_done(ksg_run *r)
+{
+    sm_arena_release(r->ar, r->mark);
+    sm_arena_free(&r->local);
+}
+
+int sm_mi_ksg1(const double *x, const double *y, size_t n, size_t dx, size_t dy,
+               const sm_mi_opts *o, sm_ksg1_result *out, sm_arena *ws, sm_status *st)
+{
+    ksg_run r;
+    int rc = ksg_count(&r, x, y, n, dx, dy, o, 0, ws, st);
+    if (rc == SM_OK) {
+        const double nn = (double)n;
+        const double psi_k = gsl_sf_psi((double)o->k), psi_n = gsl_sf_psi(nn);
+        const double mean_psi_x = sum_psi(r.nx, n, 1) / nn, mean_psi_y = sum_psi(r.ny, n, 1) / nn;
+        double sum_log_eps = 0.0;
+        for (size_t i = 0; i < n; i++) sum_log_eps += log(r.ex[i]);
+        const size_t dyi = o->sphere ? dy - 1 : dy;
+        /* log V + d'⟨log ε⟩ (+ the whitening Jacobian): the y part of both entropies. */
+        const double y_volume = sm_entropy_log_unit_ball(dyi, o->norm == SM_MI_BLOCK_L2) +
+                                (double)dyi * sum_log_eps / nn + r.s.log_det_ly;
+        out->mi = psi_k + psi_n - (mean_psi_x + mean_psi_y);
+        out->h_y_given_x = -psi_k + mean_psi_x + y_volume;
+        out->h_y = psi_n - mean_psi_y + y_volume;
+    }
+    ksg_done(&r);
+    return rc;
+}
+
 int sm_mi_ksg2(const double *x, const double *y, size_t n, size_t dx, size_t dy,
                const sm_mi_opts *o, double *mi, sm_arena *ws, sm_status *st)
 {
-    assert(x && y && o && mi);
-    sm_arena local = {0};
-    sm_arena *ar = ws ? ws : &local;
-    size_t mark = sm_arena_mark(ar);
-    ksg_space s = {0};
-    int rc = ksg_space_build(x, y, n, dx, dy, o, 1, "KSG-2", &s, ar, st);
-    const size_t k = o->k;
-    double *ex = rc ? NULL : sm_arena_alloc(ar, n, sizeof *ex, st);
-    double *ey = ex ? sm_arena_alloc(ar, n, sizeof *ey, st) : NULL;
-    size_t *nx = ey ? sm_arena_alloc(ar, n, sizeof *nx, st) : NULL;
-    size_t *ny = nx ? sm_arena_alloc(ar, n, sizeof *ny, st) : NULL;
-    if (rc == SM_OK && !ny) rc = SM_ERR_DATA;
-    if (rc == SM_OK) {
-        ksg2_extents(s.x, n, dx, &s, k, ex);
-        ksg2_extents(s.y, n, dy, &s, k, ey);
-        rc = sm_knn_count(s.x, n, dx, s.marginal, ex, 0, nx, ar, st);
-    }
-    if (rc == SM_OK) rc = sm_knn_count(s.y, n, dy, s.marginal, ey, 0, ny, ar, st);
+    ksg_run r;
+    int rc = ksg_count(&r, x, y, n, dx, dy, o, 1, ws, st);
     if (rc == SM_OK) {
         /* Non-strict counts include the k neighbours themselves: n_x, n_y >= k. */
-        const double nn = (double)n, kk = (double)k;
-        *mi = gsl_sf_psi(kk) - 1.0 / kk + gsl_sf_psi(nn) -
-              (sum_psi(nx, n, 0) + sum_psi(ny, n, 0)) / nn;
+        const double nn = (double)n, kk = (double)o->k;
+        *mi = gsl_sf_psi(kk) - 1.0 / kk + gsl_sf_psi(nn) - (sum_psi(r.nx, n, 0) + sum_psi(r.ny, n, 0)) / nn;
     }
-    sm_arena_release(ar, mark);
-    sm_arena_free(&local);
+    ksg_done(&r);
     return rc;
 }

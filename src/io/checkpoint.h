@@ -1,9 +1,8 @@
 /* Checkpoints: a versioned binary file of named sections, written atomically.
  *
- * The module is generic: the trainer decides what goes in (docs/design.md §4
- * checkpoint.bin), typically "config" (text: the resolved key=value
- * configuration), "step" (u64: step, epoch, ...), "params", "momentum",
- * "bn_stats" (f32 arrays) and "rng" (u64: xoshiro256** states).
+ * The module is generic: it knows no section by name.  The layout of a
+ * training run's checkpoint (which sections, in which order, what each
+ * holds) is src/simsiam/state.h's alone (docs/design.md §4 checkpoint.bin).
  *
  * File format, version 1.  Every integer is little-endian whatever the host;
  * values are stored bit for bit (f32 as its IEEE-754 bits, so -0.0, NaN

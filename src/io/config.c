@@ -29,6 +29,8 @@ typedef struct {
     int rlo_open, rhi_open;    /* ... with these ends excluded */
     const char *const *words;  /* KEY_WORD: NULL-terminated; the enum value is the index */
     const char *doc;
+    const char *legacy;        /* the value a saved configuration without this key
+                                  meant (it predates the key); NULL = def */
 } key_spec;
 
 /* Word order = enum order in config.h. */
@@ -62,12 +64,14 @@ static const key_spec KEYS[] = {
     TEXT_KEY(data_dir, "directory of the data set files; empty = " FASHION_MNIST_DIR
                        " for fashion-mnist, required for mnist and cifar10"),
     WORD_KEY(arch, sm_arch_kind, ARCHS, "resnet", "encoder: small ResNet or two-layer MLP"),
-    INT_KEY(width, "16", 1, 4096, "encoder base width w (ResNet stages w, 2w, 4w)"),
+    INT_KEY(width, "32", 1, 4096, "encoder base width w (ResNet stages w, 2w, 4w)"),
+    {"stem_stride", KEY_INT, FIELD(stem_stride, long), "2", .ilo = 1, .ihi = 2, .legacy = "1",
+     .doc = "resnet stem stride: 2 halves every map (a quarter of the conv work)"},
     INT_KEY(proj_hidden, "512", 1, 65536, "projector hidden width"),
     INT_KEY(z_dim, "64", 1, 65536, "embedding dimension d of z and p"),
     INT_KEY(pred_hidden, "128", 1, 65536, "predictor hidden width"),
     INT_KEY(batch, "256", 2, 1048576, "source images per step, two views each (batch norm needs 2)"),
-    INT_KEY(epochs, "100", 1, 1000000, "training epochs (ignored when steps > 0)"),
+    INT_KEY(epochs, "25", 1, 1000000, "training epochs (ignored when steps > 0)"),
     INT_KEY(steps, "0", 0, LONG_MAX, "optimizer steps; 0 = run for epochs"),
     INT_KEY(threads, "0", 0, 4096, "worker threads; 0 = all cores"),
     INT_KEY(seed, "0", 0, LONG_MAX, "random seed"),
@@ -412,15 +416,20 @@ int sm_config_read_file(sm_config *cfg, const char *path, sm_status *st)
 
 /* ---- whole configurations ------------------------------------------------------- */
 
-void sm_config_defaults(sm_config *cfg)
+static void set_defaults(sm_config *cfg, int saved)
 {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NKEYS; i++) {
-        int rc = set_value(cfg, &KEYS[i], KEYS[i].def, "defaults", NULL);
+        const char *value = saved && KEYS[i].legacy ? KEYS[i].legacy : KEYS[i].def;
+        int rc = set_value(cfg, &KEYS[i], value, "defaults", NULL);
         assert(rc == SM_OK && "every default in KEYS is a valid value");
         (void)rc;
     }
 }
+
+void sm_config_defaults(sm_config *cfg) { set_defaults(cfg, 0); }
+
+void sm_config_saved_defaults(sm_config *cfg) { set_defaults(cfg, 1); }
 
 int sm_config_finish(sm_config *cfg, sm_status *st)
 {

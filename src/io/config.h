@@ -22,7 +22,8 @@
  *   data_dir         path [empty: /usr/share/datasets/fashion-mnist for fashion-mnist;
  *                    required for mnist and cifar10; unused by synthetic and random]
  *   arch             resnet|mlp [resnet]
- *   width            1..4096 [16]          proj_hidden   1..65536 [512]
+ *   width            1..4096 [16]          stem_stride   1..2 [1]
+ *   proj_hidden      1..65536 [512]
  *   z_dim            1..65536 [64]         pred_hidden   1..65536 [128]
  *   batch            2..1048576 [256]      (batch norm needs two samples)
  *   epochs           1..1000000 [100]      steps         >= 0 [0 = use epochs]
@@ -81,7 +82,7 @@ typedef struct {
     sm_dataset_kind dataset;
     char data_dir[SM_CONFIG_TEXT_MAX];
     sm_arch_kind arch;
-    long width, proj_hidden, z_dim, pred_hidden;
+    long width, stem_stride, proj_hidden, z_dim, pred_hidden;
     long batch, epochs, steps, threads, seed;
     double lr, momentum, wd;
     sm_schedule_kind schedule;
@@ -103,6 +104,12 @@ typedef struct {
 
 /* Every key at its default (data_dir empty until sm_config_finish). */
 void sm_config_defaults(sm_config *cfg);
+
+/* The start for reading back a configuration this program wrote (a
+ * checkpoint's config section): sm_config_write writes every key, so a key
+ * missing there predates it and gets the value that keeps the old behaviour
+ * (stem_stride=1) instead of today's default. */
+void sm_config_saved_defaults(sm_config *cfg);
 
 /* Apply one "key=value"; where ("file:line", "command line") goes in errors. */
 int sm_config_apply(sm_config *cfg, const char *assignment, const char *where, sm_status *st);

@@ -246,24 +246,20 @@ static int read_idx(const char *path, unsigned ndims, const char *what, size_t *
 
 int sm_idx_read_images(const char *path, sm_idx_images *out, sm_status *st)
 {
-    memset(out, 0, sizeof *out);
-    size_t dims[3];
-    int rc = read_idx(path, 3, "images", dims, &out->pixels, st);
-    if (rc) return rc;
-    out->n = dims[0];
-    out->rows = dims[1];
-    out->cols = dims[2];
-    return SM_OK;
+    size_t dims[3] = {0};
+    uint8_t *pixels = NULL;
+    int rc = read_idx(path, 3, "images", dims, &pixels, st);
+    *out = rc ? (sm_idx_images){0} : (sm_idx_images){pixels, dims[0], dims[1], dims[2]};
+    return rc;
 }
 
 int sm_idx_read_labels(const char *path, sm_idx_labels *out, sm_status *st)
 {
-    memset(out, 0, sizeof *out);
-    size_t dims[1];
-    int rc = read_idx(path, 1, "labels", dims, &out->labels, st);
-    if (rc) return rc;
-    out->n = dims[0];
-    return SM_OK;
+    size_t dims[1] = {0};
+    uint8_t *labels = NULL;
+    int rc = read_idx(path, 1, "labels", dims, &labels, st);
+    *out = rc ? (sm_idx_labels){0} : (sm_idx_labels){labels, dims[0]};
+    return rc;
 }
 
 /* path = "<dir>/<split>-<stem>.gz" if that exists, else the name without

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <math.h>
 
+#include "core/simd.h"
 #include "dist/dist.h"
 
 void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean, float *running_var)
@@ -35,7 +36,7 @@ static double lanes_total(const double *acc)
 }
 
 /* Σ (r[t] − shift) and Σ (r[t] − shift)² over a run. */
-static void run_moments(const float *r, size_t len, double shift, double *sum, double *sum_sq)
+SM_VECTOR_CLONES static void run_moments(const float *r, size_t len, double shift, double *sum, double *sum_sq)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     size_t t = 0;
@@ -55,7 +56,7 @@ static void run_moments(const float *r, size_t len, double shift, double *sum, d
 }
 
 /* Σ dy[t] and Σ dy[t] · (x[t] − mean) over a run. */
-static void run_grad_sums(const float *x, const float *dy, size_t len, double mean, double *sum_dy,
+SM_VECTOR_CLONES static void run_grad_sums(const float *x, const float *dy, size_t len, double mean, double *sum_dy,
                           double *sum_dy_xc)
 {
     double a[LANES] = {0}, b[LANES] = {0};
@@ -96,7 +97,7 @@ static void moments_stats(double shift, double sum, double sum_sq, double m, dou
 
 /* y = (x − μ) · γ/σ + β over channel j, in float; subtracting μ first keeps
  * the precision when |μ| is large against σ. */
-static void channel_apply(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j,
+SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j,
                           float mean, double invstd, const float *gamma, const float *beta)
 {
     const float scale = (float)((gamma ? gamma[j] : 1.0) * invstd), shift = beta ? beta[j] : 0.0f;
@@ -209,15 +210,11 @@ static void channel_grad_sums(size_t n, size_t c, size_t hw, const float *x, con
     for (size_t i = 0; i < n; i++) run_grad_sums(run(x, c, hw, i, j), run(dy, c, hw, i, j), hw, mean, sum_dy, sum_dy_xc);
 }
 
-/* dx of channel j from the batch's two sums over m values: dx = γ/σ · (dy −
- * mean(dy) − x̂ · mean(dy · x̂)), x̂ = (x − μ)/σ, as dx += a · dy + b · (x −
- * μ) + d in float. */
-static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, float mean, float invstd,
-                       const float *dy, float *dx, int accumulate, size_t j, double sum_dy, double sum_dy_xhat,
-                       double m)
+/* dx (=, or += when accumulate) a · dy + b · (x − μ) + d over channel j. */
+SM_VECTOR_CLONES static void channel_input_grad(const float *x, const float *dy, float *dx, size_t n, size_t c,
+                                                size_t hw, size_t j, float mean, float a, float b, float d,
+                                                int accumulate)
 {
-    const double k = (gamma ? gamma[j] : 1.0) * invstd;
-    const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / m), d = (float)(-k * sum_dy / m);
     for (size_t i = 0; i < n; i++) {
         const float *xr = run(x, c, hw, i, j), *gr = run(dy, c, hw, i, j);
         float *dr = dx + (i * c + j) * hw;
@@ -229,6 +226,18 @@ static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const floa
             for (size_t t = 0; t < hw; t++) dr[t] = a * gr[t] + b * (xr[t] - mean) + d;
         }
     }
+}
+
+/* dx of channel j from the batch's two sums over m values: dx = γ/σ · (dy −
+ * mean(dy) − x̂ · mean(dy · x̂)), x̂ = (x − μ)/σ, as dx += a · dy + b · (x −
+ * μ) + d in float. */
+static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, float mean, float invstd,
+                       const float *dy, float *dx, int accumulate, size_t j, double sum_dy, double sum_dy_xhat,
+                       double m)
+{
+    const double k = (gamma ? gamma[j] : 1.0) * invstd;
+    const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / m), d = (float)(-k * sum_dy / m);
+    channel_input_grad(x, dy, dx, n, c, hw, j, mean, a, b, d, accumulate);
 }
 
 /* SyncBN's backward sums: every process's (Σ dy, Σ dy · x̂) of each channel

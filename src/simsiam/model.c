@@ -51,11 +51,8 @@ static int new_tensor(sm_model *m, size_t size, int share, int has_grad)
         t->value = m->act_floats;
         m->act_floats += region;
     }
-    t->grad = SM_MODEL_NONE;
-    if (has_grad) {
-        t->grad = m->act_grad_floats;
-        m->act_grad_floats += region;
-    }
+    /* a placeholder until plan_grad_storage gives it its place */
+    t->grad = has_grad ? 0 : SM_MODEL_NONE;
     return m->n_tensors++;
 }
 
@@ -165,13 +162,13 @@ static fmap add_linear_bn_relu(sm_model *m, fmap x, int n_out)
     return add_relu(m, add_bn(m, add_linear(m, x, n_out, 0), 1));
 }
 
-static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width)
+static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int stem_stride)
 {
     if (arch == SM_ARCH_MLP) {
         fmap h = add_linear_bn_relu(m, x, 16 * width);
         return add_linear_bn_relu(m, h, 16 * width);
     }
-    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, 1));
+    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, stem_stride));
     h = add_basic_block(m, h, width, 1);
     h = add_basic_block(m, h, 2 * width, 2);
     h = add_basic_block(m, h, 4 * width, 2);
@@ -184,25 +181,75 @@ static int can_set_grad(sm_model_op_kind kind)
     return kind == SM_OP_BN || kind == SM_OP_RELU || kind == SM_OP_ADD;
 }
 
-/* Marks each tensor's last consumer as the first writer of its gradient
- * (sm_model_op.sets_grad) when that op can set it.  z is left out:
- * sm_model_backward adds dz into its gradient before the pass. */
-static void plan_grad_writes(sm_model *m)
+/* The op that writes tensor t's gradient first in a backward pass, i.e. its
+ * last consumer; n_ops for z and p, whose gradients the caller starts
+ * before the pass (p has no consumer, z gets ∂L/∂z added). */
+static void first_grad_writers(const sm_model *m, int first_writer[SM_MODEL_MAX_TENSORS],
+                               int slot[SM_MODEL_MAX_TENSORS])
 {
-    int last[SM_MODEL_MAX_TENSORS], slot[SM_MODEL_MAX_TENSORS];
-    for (int t = 0; t < m->n_tensors; t++) last[t] = -1;
+    for (int t = 0; t < m->n_tensors; t++) first_writer[t] = m->n_ops, slot[t] = -1;
     for (int i = 0; i < m->n_ops; i++) {
         const sm_model_op *op = &m->ops[i];
         assert(op->in != op->in2);
-        last[op->in] = i, slot[op->in] = 0;
-        if (op->in2 >= 0) last[op->in2] = i, slot[op->in2] = 1;
+        first_writer[op->in] = i, slot[op->in] = 0;
+        if (op->in2 >= 0) first_writer[op->in2] = i, slot[op->in2] = 1;
     }
+    first_writer[m->t_z] = m->n_ops, slot[m->t_z] = -1;
+}
+
+/* Marks how each gradient's first writer starts it: set (=) by a BN, ReLU
+ * or residual backward (sets_grad), else zeroed just before that op adds
+ * into it (zeroes_grad).  z and p are zeroed by begin_backward. */
+static void plan_grad_writes(sm_model *m, const int first_writer[], const int slot[])
+{
     for (int t = 0; t < m->n_tensors; t++) {
-        if (last[t] < 0 || t == m->t_z || m->tensors[t].grad == SM_MODEL_NONE) continue;
-        sm_model_op *op = &m->ops[last[t]];
-        if (!can_set_grad(op->kind)) continue;
-        op->sets_grad[slot[t]] = 1;
-        m->tensors[t].grad_set = 1;
+        if (slot[t] < 0 || m->tensors[t].grad == SM_MODEL_NONE) continue;
+        sm_model_op *op = &m->ops[first_writer[t]];
+        int set = can_set_grad(op->kind);
+        op->sets_grad[slot[t]] = set;
+        op->zeroes_grad[slot[t]] = !set;
+        m->tensors[t].grad_set = set;
+    }
+}
+
+/* Gradients of a and b are live at once: in backward order a gradient lives
+ * from its first writer down to its producer, which reads it (closed
+ * intervals of op indices: an op's dy and dx must not share storage). */
+static int grads_overlap_in_time(const sm_model *m, const int first_writer[], int a, int b)
+{
+    return m->tensors[a].producer <= first_writer[b] && m->tensors[b].producer <= first_writer[a];
+}
+
+/* Places every activation gradient in act_grad so that gradients live at
+ * the same time never share floats, largest first, each at the lowest
+ * offset that fits (first fit).  A backward pass holds only a few maps at a
+ * time, so this needs a fraction of one region per tensor. */
+static void plan_grad_storage(sm_model *m, const int first_writer[])
+{
+    int order[SM_MODEL_MAX_TENSORS], placed = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].grad != SM_MODEL_NONE) order[placed++] = t;
+    for (int i = 1; i < placed; i++) /* insertion sort: larger first, then lower id */
+        for (int j = i; j > 0 && m->tensors[order[j]].size > m->tensors[order[j - 1]].size; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1], order[j - 1] = tmp;
+        }
+    m->act_grad_floats = 0;
+    for (int i = 0; i < placed; i++) {
+        sm_model_tensor *t = &m->tensors[order[i]];
+        size_t region = round_up_16(m->max_batch * t->size), offset = 0;
+        for (int moved = 1; moved;) { /* bump past every conflicting placed region */
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                const sm_model_tensor *u = &m->tensors[order[j]];
+                size_t u_end = u->grad + round_up_16(m->max_batch * u->size);
+                if (grads_overlap_in_time(m, first_writer, order[i], order[j]) && offset < u_end &&
+                    u->grad < offset + region)
+                    offset = u_end, moved = 1;
+            }
+        }
+        t->grad = offset;
+        if (offset + region > m->act_grad_floats) m->act_grad_floats = offset + region;
     }
 }
 
@@ -212,7 +259,7 @@ static void build(sm_model *m, const sm_config *cfg)
     x.t = new_tensor(m, fmap_size(x), -1, 0);
     m->tensors[x.t].producer = -1; /* given, not computed: no backward reaches it */
     m->t_input = x.t;
-    fmap f = add_encoder(m, cfg->arch, x, (int)cfg->width);
+    fmap f = add_encoder(m, cfg->arch, x, (int)cfg->width, (int)cfg->stem_stride);
     m->t_f = f.t;
     fmap h = add_linear_bn_relu(m, f, (int)cfg->proj_hidden);
     h = add_linear_bn_relu(m, h, (int)cfg->proj_hidden);
@@ -223,7 +270,10 @@ static void build(sm_model *m, const sm_config *cfg)
     h = add_linear_bn_relu(m, z, (int)cfg->pred_hidden);
     m->t_p = add_linear(m, h, (int)cfg->z_dim, 1).t;
     m->features = (size_t)f.c;
-    plan_grad_writes(m);
+    int first_writer[SM_MODEL_MAX_TENSORS], slot[SM_MODEL_MAX_TENSORS];
+    first_grad_writers(m, first_writer, slot);
+    plan_grad_writes(m, first_writer, slot);
+    plan_grad_storage(m, first_writer);
 }
 
 /* ---- allocation ------------------------------------------------------ */
@@ -495,19 +545,34 @@ static void run_forward(sm_model *m, int v, size_t n, int train, int first)
     run_ops(m, v, n, train, first, m->n_ops);
 }
 
-/* Zero the activation gradients of the ops from `first` on that their first
- * writer adds to (the others it sets), ready for the caller to add ∂L/∂p
- * (and ∂L/∂z) before run_backward. */
+/* Zero the gradients of z and p (those from `first` on), ready for the caller
+ * to add ∂L/∂p (and ∂L/∂z) before run_backward; every other gradient is
+ * started by its first writer (plan_grad_writes). */
 static void begin_backward(sm_model *m, size_t n, int first)
 {
-    for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].producer >= first && m->tensors[t].grad != SM_MODEL_NONE && !m->tensors[t].grad_set)
-            memset(grad_of(m, t), 0, n * m->tensors[t].size * sizeof(float));
+    const int live[] = {m->t_z, m->t_p};
+    for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+        if (m->tensors[live[i]].producer >= first)
+            memset(grad_of(m, live[i]), 0, n * m->tensors[live[i]].size * sizeof(float));
+}
+
+/* The input gradients op i adds into are zeroed first: they share storage
+ * with gradients that are dead by now. */
+static void zero_first_writes(sm_model *m, const sm_model_op *op, size_t n, int first)
+{
+    const int in[2] = {op->in, op->in2};
+    for (int s = 0; s < 2; s++) {
+        float *g = op->zeroes_grad[s] ? input_grad(m, in[s], first) : NULL;
+        if (g) memset(g, 0, n * m->tensors[in[s]].size * sizeof(float));
+    }
 }
 
 static void run_backward(sm_model *m, int v, size_t n, int first)
 {
-    for (int i = m->n_ops - 1; i >= first; i--) op_backward(m, &m->ops[i], v, n, first);
+    for (int i = m->n_ops - 1; i >= first; i--) {
+        zero_first_writes(m, &m->ops[i], n, first);
+        op_backward(m, &m->ops[i], v, n, first);
+    }
 }
 
 static void check_view(const sm_model *m, int v, size_t n)

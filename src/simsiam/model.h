@@ -2,7 +2,7 @@
  * h: z → p, assembled from the src/nn layers as plain data (llm.c style).
  *
  * Architecture, width w, input C × H × W:
- *   resnet  stem conv3×3(C→w, pad 1) BN ReLU; BasicBlocks (w, stride 1),
+ *   resnet  stem conv3×3(C→w, pad 1, stride stem_stride) BN ReLU; BasicBlocks (w, stride 1),
  *           (2w, stride 2), (4w, stride 2), each conv3×3 BN ReLU conv3×3 BN
  *           (+ shortcut) ReLU, the shortcut a 1×1 conv + BN when the shape
  *           changes and the identity otherwise; global average pool → 4w
@@ -29,11 +29,13 @@
  *   act_grad  gradients of the activations, shared by the views (their
  *       backward passes run one after the other).  Backward runs the ops in
  *       reverse, so a gradient's first writer is its tensor's LAST consumer;
- *       when that is a BatchNorm, ReLU or residual add, it sets the gradient
- *       and nothing zeroes it first (convolutions, pooling and linear layers
- *       add, so their inputs' gradients are zeroed at the start of a pass).
- *   The default resnet on 28 × 28 images at max_batch 256 holds ~500 MB of
- *   activations and their gradients (the parameters are 1.7 MB).
+ *       when that is a BatchNorm, ReLU or residual add, it sets the gradient,
+ *       otherwise (convolution, pooling, linear: they add) the gradient is
+ *       zeroed just before that op.  A gradient is live from its first
+ *       writer down to its producer only, so gradients whose lives do not
+ *       overlap share storage (planned once, first fit, at build time).
+ *   The default resnet on 28 × 28 images at max_batch 256 holds ~270 MB of
+ *   activations and ~40 MB of their gradients (the parameters are 1.7 MB).
  * Gradients follow the src/nn convention: every backward ADDS into grads; the
  * caller zeroes them (sm_model_zero_grads) once per optimiser step.
  *
@@ -64,8 +66,9 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
  * storage with the tensor an in-place op read (ReLU, residual add), because
- * no backward needs the overwritten values; its gradient always has its own
- * region act_grad + grad (SM_MODEL_NONE for the input images). */
+ * no backward needs the overwritten values; its gradient is at act_grad +
+ * grad (SM_MODEL_NONE for the input images), in storage shared with
+ * gradients that are never live at the same time. */
 typedef struct {
     size_t size;
     size_t value, grad;
@@ -87,6 +90,7 @@ typedef struct {
     size_t w, b, stats, save;
     int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
                               adding to it: this op is that gradient's first writer */
+    int zeroes_grad[2];    /* first writer that adds: zero that gradient first */
 } sm_model_op;
 
 typedef struct {

@@ -9,11 +9,6 @@
 #include "estimators/gauss.h"
 #include "nn/gemm.h"
 
-enum { HEADER_FIELDS = 2 };
-
-/* Moments go into checkpoints as the bits of their doubles. */
-_Static_assert(sizeof(double) == sizeof(uint64_t), "double is not 64 bits");
-
 static int has_cross(const sm_predictor *p) { return p->mode == SM_PRED_OPTIMAL; }
 
 /* The <where> of error messages. */
@@ -209,56 +204,14 @@ void sm_predictor_backward(const sm_predictor *p, const float *dp, size_t n, flo
     sm_gemm_rows(0, 0, (int)n, d, d, dp, d, p->w, d, 0.0f, dz, d); /* dz (n × d) = dp · W */
 }
 
-/* ---- checkpoints ---------------------------------------------------------------- */
+/* ---- restore ------------------------------------------------------------------ */
 
-static size_t moment_count(const sm_predictor *p) { return (has_cross(p) ? 2 : 1) * p->d * p->d; }
-
-int sm_predictor_save(const sm_predictor *p, sm_ckpt_writer *w, sm_status *st)
-{
-    const size_t dd = p->d * p->d, count = moment_count(p);
-    uint64_t header[HEADER_FIELDS] = {(uint64_t)p->mode, p->updates};
-    uint64_t *bits = sm_mem_alloc(count, sizeof *bits, st);
-    if (!bits) return SM_ERR_DATA;
-    memcpy(bits, p->corr, dd * sizeof *bits);
-    if (has_cross(p)) memcpy(bits + dd, p->cross, dd * sizeof *bits);
-    int rc = sm_ckpt_add_u64(w, "predictor", header, HEADER_FIELDS, st);
-    if (!rc) rc = sm_ckpt_add_u64(w, "predictor_moments", bits, count, st);
-    sm_mem_free(bits);
-    return rc;
-}
-
-int sm_predictor_check_mode(const sm_ckpt *c, sm_pred_mode mode, const char *path, sm_status *st)
-{
-    uint64_t saved = SM_PRED_SGD;
-    if (sm_ckpt_has(c, "predictor")) {
-        const uint64_t *header;
-        int rc = sm_ckpt_get_u64(c, "predictor", HEADER_FIELDS, &header, st);
-        if (rc) return rc;
-        saved = header[0];
-        if (saved != SM_PRED_OPTIMAL && saved != SM_PRED_DIRECTPRED)
-            return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint section 'predictor' has an unknown pred_mode %llu",
-                                  (unsigned long long)saved);
-    }
-    if (saved != (uint64_t)mode)
-        return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint was written with pred_mode=%s, this run has pred_mode=%s",
-                              sm_config_pred_mode_name((sm_pred_mode)saved), sm_config_pred_mode_name(mode));
-    return SM_OK;
-}
-
-int sm_predictor_load(sm_predictor *p, const sm_ckpt *c, const char *path, sm_status *st)
+int sm_predictor_restore(sm_predictor *p, const double *corr, const double *cross, uint64_t updates, sm_status *st)
 {
     const size_t dd = p->d * p->d;
-    const uint64_t *header, *bits;
-    int rc = sm_predictor_check_mode(c, p->mode, path, st);
-    if (!rc) rc = sm_ckpt_get_u64(c, "predictor", HEADER_FIELDS, &header, st);
-    if (!rc) rc = sm_ckpt_get_u64(c, "predictor_moments", moment_count(p), &bits, st);
-    if (rc) return rc;
-    memcpy(p->next_corr, bits, dd * sizeof *bits);
-    if (has_cross(p)) memcpy(p->next_cross, bits + dd, dd * sizeof *bits);
-    for (size_t i = 0; i < dd; i++)
-        if (!isfinite(p->next_corr[i]) || (has_cross(p) && !isfinite(p->next_cross[i])))
-            return sm_status_fail(st, SM_ERR_DATA, path, "checkpoint predictor moments are not finite");
-    rc = commit_next(p, st);
-    if (!rc) p->updates = header[1];
+    memcpy(p->next_corr, corr, dd * sizeof *corr);
+    if (has_cross(p)) memcpy(p->next_cross, cross, dd * sizeof *cross);
+    int rc = commit_next(p, st);
+    if (!rc) p->updates = updates;
     return rc;
 }

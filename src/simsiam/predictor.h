@@ -42,7 +42,6 @@
 #include <stdint.h>
 
 #include "core/status.h"
-#include "io/checkpoint.h"
 #include "io/config.h"
 
 /* ρ and ε are the values of the paper's DirectPred runs: the reference code
@@ -88,21 +87,11 @@ void sm_predictor_apply(const sm_predictor *p, const float *z, size_t n, float *
  * constant.  Overwrites dz (n × d; does not alias dp). */
 void sm_predictor_backward(const sm_predictor *p, const float *dp, size_t n, float *dz);
 
-/* Checkpoint sections, added only in the closed-form modes:
- *   predictor          u64 × 2: the mode (sm_pred_mode), updates
- *   predictor_moments  u64: IEEE-754 bits of Ĉ then (optimal) X̂, d² each
- * W is not stored: sm_predictor_load recomputes it from the moments with
- * the same code, so a resumed run continues bit for bit. */
-int sm_predictor_save(const sm_predictor *p, sm_ckpt_writer *w, sm_status *st);
-
-/* SM_ERR_DATA "checkpoint was written with pred_mode=A, this run has
- * pred_mode=B (path)" unless checkpoint c (read from path) was written with
- * `mode`; a checkpoint without a "predictor" section was written with sgd. */
-int sm_predictor_check_mode(const sm_ckpt *c, sm_pred_mode mode, const char *path, sm_status *st);
-
-/* Restore the state sm_predictor_save wrote and recompute W.  Checks the
- * mode itself (sm_predictor_check_mode against p->mode); a moment count of
- * another z_dim and non-finite moments are SM_ERR_DATA naming the file too. */
-int sm_predictor_load(sm_predictor *p, const sm_ckpt *c, const char *path, sm_status *st);
+/* Set the running moments (Ĉ and, for optimal, X̂: d² finite values each;
+ * cross is ignored for directpred) and the update count, and recompute W
+ * from them with the code sm_predictor_update uses, so a predictor restored
+ * from a checkpoint (src/simsiam/state.h) continues bit for bit.  A
+ * factorisation that fails is SM_ERR_DATA and leaves p as it was. */
+int sm_predictor_restore(sm_predictor *p, const double *corr, const double *cross, uint64_t updates, sm_status *st);
 
 #endif

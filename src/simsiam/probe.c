@@ -1,4 +1,4 @@
-/* Checkpoint restore, split embedding and the linear probe (see probe.h). */
+/* The raw-pixel baselines and the linear probe (see probe.h). */
 #include "simsiam/probe.h"
 
 #include <cblas.h>
@@ -6,91 +6,11 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/threads.h"
 #include "data/loader.h"
 #include "data/sampler.h"
-#include "io/checkpoint.h"
+#include "optim/schedule.h"
 #include "optim/sgd.h"
-#include "simsiam/train.h"
-
-/* ---- restore -------------------------------------------------------------- */
-
-static int copy_section(const sm_ckpt *c, const char *name, float *dst, size_t n, sm_status *st)
-{
-    const float *v;
-    int rc = sm_ckpt_get_f32(c, name, n, &v, st);
-    if (!rc && n) memcpy(dst, v, n * sizeof *dst);
-    return rc;
-}
-
-int sm_probe_read_config(const char *path, const char *const *overrides, size_t n_overrides, sm_config *cfg,
-                         sm_status *st)
-{
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    const char *text;
-    sm_config_defaults(cfg);
-    rc = sm_ckpt_get_text(c, "config", &text, st);
-    if (!rc) rc = sm_config_parse_text(cfg, text, path, st);
-    for (size_t i = 0; i < n_overrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
-    if (!rc) rc = sm_config_finish(cfg, st);
-    sm_ckpt_free(c);
-    return rc;
-}
-
-int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *split, size_t max_batch,
-                           sm_dataset *data, sm_model **m, sm_status *st)
-{
-    *m = NULL;
-    memset(data, 0, sizeof *data);
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    rc = sm_data_load(cfg, split, data, st);
-    if (!rc) rc = sm_train_check_checkpoint(c, cfg, data, st);
-    if (!rc) {
-        *m = sm_model_alloc(cfg, (int)data->c, (int)data->h, (int)data->w, max_batch, st);
-        if (!*m) rc = st ? st->code : SM_ERR_DATA;
-    }
-    if (!rc) rc = copy_section(c, "params", (*m)->params, (*m)->n_params, st);
-    if (!rc) rc = copy_section(c, "bn_stats", (*m)->stats, (*m)->n_stats, st);
-    sm_ckpt_free(c);
-    if (rc) {
-        sm_model_free(*m);
-        *m = NULL;
-        sm_dataset_free(data);
-    }
-    return rc;
-}
-
-int sm_probe_read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
-                        sm_status *st)
-{
-    *pred = NULL;
-    sm_ckpt *c;
-    int rc = sm_ckpt_read(path, &c, st);
-    if (rc) return rc;
-    const uint64_t *v;
-    rc = sm_ckpt_get_u64(c, "step", SM_TRAIN_STEP_FIELDS, &v, st);
-    if (!rc) *step = v[0];
-    if (!rc && cfg->pred_mode != SM_PRED_SGD) {
-        *pred = sm_predictor_alloc(cfg->pred_mode, z_dim, st);
-        rc = *pred ? sm_predictor_load(*pred, c, path, st) : st->code;
-    }
-    if (!rc && cfg->pred_mode == SM_PRED_SGD) rc = sm_predictor_check_mode(c, SM_PRED_SGD, path, st);
-    sm_ckpt_free(c);
-    if (rc) sm_predictor_free(*pred), *pred = NULL;
-    return rc;
-}
-
-int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dataset *data, sm_model **m,
-                     sm_status *st)
-{
-    *m = NULL;
-    memset(data, 0, sizeof *data);
-    int rc = sm_probe_read_config(path, NULL, 0, cfg, st);
-    return rc ? rc : sm_probe_restore_model(path, cfg, split, SM_PROBE_BATCH, data, m, st);
-}
 
 /* ---- raw-pixel baselines ------------------------------------------------- */
 
@@ -244,10 +164,20 @@ int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k,
          .weight_decay = (float)o->weight_decay},
         {.offset = d * k, .count = k, .lr = (float)o->lr, .momentum = (float)o->momentum, .weight_decay = 0},
     };
+    /* One thread for both OpenMP and OpenBLAS: a step is a few MFLOP, and
+     * parallel regions that small spent 95% of a busy machine's time in
+     * libgomp waiting for descheduled team threads (a pixel probe ran for
+     * over 11 minutes); one thread also makes the fit thread-independent. */
+    const int threads = sm_threads_get();
+    sm_threads_set(1);
+    const size_t per_epoch = sm_sampler_batches(&b.sampler);
+    const double total = (double)(o->epochs * per_epoch);
     for (size_t e = 0; e < o->epochs; e++) {
         sm_sampler_shuffle(&b.sampler, e);
-        for (size_t bi = 0; bi < sm_sampler_batches(&b.sampler); bi++) {
+        for (size_t bi = 0; bi < per_epoch; bi++) {
             const size_t *idx = sm_sampler_batch(&b.sampler, bi);
+            const double t = (double)(e * per_epoch + bi);
+            groups[0].lr = groups[1].lr = (float)sm_schedule_lr(SM_SCHEDULE_COSINE, o->lr, t, total);
             for (size_t i = 0; i < batch; i++) {
                 memcpy(b.xb + i * d, x + idx[i] * d, d * sizeof *x);
                 b.yb[i] = y[idx[i]];
@@ -256,6 +186,7 @@ int sm_probe_fit(const float *x, const uint8_t *y, size_t n, size_t d, size_t k,
             sm_sgd_step(groups, 2, params, b.grad, b.momentum);
         }
     }
+    sm_threads_set(threads);
     fit_buffers_free(&b);
     return SM_OK;
 }

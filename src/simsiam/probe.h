@@ -1,13 +1,6 @@
-/* Evaluating a trained checkpoint (docs/design.md §2 embed, eval): restoring the
- * model, embedding a split, and the linear probe.
- *
- * Restore.  The checkpoint's "config" text section (src/simsiam/train.h)
- * rebuilds the configuration (defaults, then that text, then
- * sm_config_finish); the split is loaded as that configuration says; the
- * model is allocated for the split's image shape and gets the "params" and
- * "bn_stats" sections (a count mismatch, i.e. another architecture, is
- * SM_ERR_DATA naming the file, found before the model is allocated:
- * sm_train_check_checkpoint).  Inference only: the momentum is not read.
+/* Evaluating a trained encoder (docs/design.md §2 eval): the raw-pixel
+ * baselines and the linear probe.  The model comes from a checkpoint through
+ * src/simsiam/state.h (sm_state_restore).
  *
  * Linear probe: multinomial logistic regression on the frozen encoder
  * features f, each feature standardised with the TRAINING split's mean and
@@ -16,8 +9,10 @@
  * cross-entropy; minibatch SGD (src/optim/sgd.h: PyTorch's momentum rule,
  * weight decay on W only) over seeded per-epoch permutations
  * (src/data/sampler.h, last incomplete batch dropped; batch = min(batch, n)),
- * constant learning rate.  Features are computed once, so an epoch over
- * 60000 × 64 features costs ~0.1 GFLOP. */
+ * learning rate decayed per step from lr to 0 on a cosine (src/optim/schedule.h;
+ * a constant rate left the weights wherever the last noisy steps put them).
+ * Features are computed once, so an epoch over 60000 × 64 features costs
+ * ~0.1 GFLOP. */
 #ifndef SM_SIMSIAM_PROBE_H
 #define SM_SIMSIAM_PROBE_H
 
@@ -26,35 +21,6 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
-#include "io/config.h"
-#include "simsiam/model.h"
-#include "simsiam/predictor.h"
-
-/* Images per inference chunk of a restored model (its max_batch). */
-enum { SM_PROBE_BATCH = 128 };
-
-/* Restore checkpoint `path`: *cfg from its config section, *data = the split
- * ("train" or "test"; else SM_ERR_USAGE), *m the trained model (free with
- * sm_model_free).  Failures: SM_ERR_DATA for the file (missing, corrupt,
- * wrong section counts: the message names path) or the data; on failure
- * *m = NULL and *data is zeroed. */
-int sm_probe_restore(const char *path, const char *split, sm_config *cfg, sm_dataset *data, sm_model **m,
-                     sm_status *st);
-
-/* The two halves of sm_probe_restore, for callers that change the
- * configuration first (`refit`, `track`): *cfg from the checkpoint's config
- * section then the "key=value" overrides (SM_ERR_USAGE for a bad one, named
- * "command line"); then the split and the model with activations for
- * max_batch images per view. */
-int sm_probe_read_config(const char *path, const char *const *overrides, size_t n_overrides, sm_config *cfg,
-                         sm_status *st);
-/* The checkpoint's step and, for pred_mode optimal or directpred, its
- * closed-form predictor for z_dim (*pred = NULL for sgd; free with
- * sm_predictor_free).  A checkpoint of another pred_mode is SM_ERR_DATA. */
-int sm_probe_read_state(const char *path, const sm_config *cfg, size_t z_dim, uint64_t *step, sm_predictor **pred,
-                        sm_status *st);
-int sm_probe_restore_model(const char *path, const sm_config *cfg, const char *split, size_t max_batch,
-                           sm_dataset *data, sm_model **m, sm_status *st);
 
 /* The baselines an encoder must beat: every image of train and test as its
  * pixels (byte / 255, c·h·w floats per row) into ftrain and ftest, and with

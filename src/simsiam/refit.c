@@ -14,7 +14,7 @@
 #include "data/sampler.h"
 #include "io/atomic.h"
 #include "simsiam/predictor.h"
-#include "simsiam/probe.h"
+#include "simsiam/state.h"
 #include "simsiam/track.h"
 
 /* RNG stream id ("refit" in ASCII): batches, views and the fresh predictor,
@@ -72,8 +72,10 @@ static int setup(refitter *f, const char *path, sm_status *st)
     const sm_config *cfg = f->cfg;
     f->batch = (size_t)cfg->refit_batch;
     uint64_t seed = sm_rng_mix((uint64_t)cfg->seed ^ REFIT_STREAM);
-    int rc = sm_probe_restore_model(path, cfg, "train", f->batch, &f->train, &f->m, st);
-    if (!rc) rc = sm_probe_read_state(path, cfg, f->m->z_dim, &f->ckpt_step, &f->pred, st);
+    sm_state_file file;
+    int rc = sm_state_open(&file, path, st);
+    if (!rc) rc = sm_state_restore_tracking(&file, cfg, f->batch, &f->train, &f->m, &f->pred, &f->ckpt_step, st);
+    sm_state_close(&file);
     if (!rc) rc = start_predictor(f, seed, st);
     if (!rc) rc = sm_sampler_alloc(&f->sampler, f->train.n, f->batch, seed, st);
     if (rc) return rc;

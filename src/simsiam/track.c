@@ -1,6 +1,7 @@
 /* Tracking events: the columns of track.csv from one sample (see track.h). */
 #include "simsiam/track.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "estimators/mix.h"
 #include "estimators/mlp.h"
 #include "estimators/nll.h"
+#include "estimators/registry.h"
 #include "estimators/resample.h"
 
 /* RNG stream ids ("probe", "views" in ASCII), apart from every other user of the seed. */
@@ -122,46 +124,45 @@ static int reduce(const sm_track_sample *s, size_t r, reduced *out, sm_arena *ws
     return SM_OK;
 }
 
-/* ---- estimators as sm_resample_fn ----------------------------------------- */
+/* ---- estimators as sm_resample_fn (the registry's, and what it lacks) ----------------------------------------- */
 
-typedef struct {
-    const sm_track_opts *o;
-    int want_mi; /* KSG: 1 → Î, 0 → Ĥ(y|x) */
-    int sphere;  /* rows are unit vectors: per-side Euclidean norms, surface measure */
-} ksg_ctx;
-
-/* KSG-1 options: whitened max-norm blocks in R^d, or unit vectors on spheres. */
-static sm_mi_opts ksg_opts(const sm_track_opts *o, int sphere)
+/* The registry's options for the k-NN estimators of a chain: whitened
+ * max-norm blocks in R^d, or unit vectors on spheres. */
+static sm_est_opts knn_opts(const sm_track_opts *o, int sphere)
 {
-    if (sphere) return (sm_mi_opts){.k = o->k, .norm = SM_MI_BLOCK_L2, .sphere = 1};
-    return (sm_mi_opts){.k = o->k, .norm = SM_MI_MAXNORM, .prep = {.whiten = 1}};
+    return (sm_est_opts){.k = o->k, .prep = {.whiten = !sphere}, .sphere = sphere};
 }
 
-static int ksg_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
-                  sm_arena *ws, sm_status *st)
+static sm_mi_opts ksg_opts(const sm_track_opts *o, int sphere)
 {
-    const ksg_ctx *c = ctx;
+    const sm_est_opts e = knn_opts(o, sphere);
+    return (sm_mi_opts){.k = e.k, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere, .prep = e.prep};
+}
+
+/* Ĥ(y|x) with the KSG-1 structure (ctx: sm_track_opts and sphere): a
+ * conditional entropy, which the registry's kinds do not cover. */
+typedef struct {
+    const sm_track_opts *o;
+    int sphere;
+} given_ctx;
+
+static int h_given_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                      sm_arena *ws, sm_status *st)
+{
+    const given_ctx *c = ctx;
     sm_mi_opts mo = ksg_opts(c->o, c->sphere);
     sm_ksg1_result r;
     int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &r, ws, st);
-    if (!rc) *value = c->want_mi ? r.mi : r.h_y_given_x;
+    if (!rc) *value = r.h_y_given_x;
     return rc;
 }
 
-/* ctx points to the sm_nll_family to fit. */
-static int nll_fn(void *ctx, const double *z, size_t dz, const double *p, size_t dp, size_t n, double *value,
-                  sm_arena *ws, sm_status *st)
+/* The registry's adapter of kind and name. */
+static sm_resample_fn registered(sm_est_kind kind, const char *name)
 {
-    (void)dp;
-    return fit_nll(*(const sm_nll_family *)ctx, z, p, n, dz, value, NULL, NULL, ws, st);
-}
-
-/* ctx points to the sm_entropy_opts. */
-static int entropy_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
-                      sm_arena *ws, sm_status *st)
-{
-    (void)y, (void)dy;
-    return sm_entropy_kl(x, n, dx, ctx, value, ws, st);
+    const sm_estimator *e = sm_estimator_find(kind, name);
+    assert(e);
+    return e->fn;
 }
 
 static int mean_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
@@ -289,10 +290,12 @@ static void chain_columns(const sm_track_sample *s, const double *z1, const doub
     *out->h_given_x = per_image ? entropy_given_x(s, zv, r, &eo, names[2], per_image, row, ws)
                                 : or_nan(row, 1, &est, names[2], 0);
 
-    ksg_ctx given = {o, 0, sphere}, mi = {o, 1, sphere};
-    if (out->h_z_ci) interval(row, names[0], z2, r, NULL, 0, n, entropy_fn, &eo, o, out->h_z_ci, ws);
-    interval(row, names[1], z1, r, z2, r, n, ksg_fn, &given, o, out->h_given_z1_ci, ws);
-    if (out->i_ci) interval(row, names[3], z1, r, z2, r, n, ksg_fn, &mi, o, out->i_ci, ws);
+    given_ctx given = {o, sphere};
+    sm_est_opts knn = knn_opts(o, sphere);
+    if (out->h_z_ci)
+        interval(row, names[0], z2, r, NULL, 0, n, registered(SM_EST_ENTROPY, "kl"), &knn, o, out->h_z_ci, ws);
+    interval(row, names[1], z1, r, z2, r, n, h_given_fn, &given, o, out->h_given_z1_ci, ws);
+    if (out->i_ci) interval(row, names[3], z1, r, z2, r, n, registered(SM_EST_MI, "ksg1"), &knn, o, out->i_ci, ws);
     if (per_image) interval_given_x(s, names[2], per_image, *out->h_given_x, o, row, out->h_given_x_ci, ws);
     sm_arena_release(ws, mark);
 }
@@ -362,8 +365,9 @@ static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_
         rc = sm_mix_nll_crossfit(rd->z2, rd->p1, n, r, &mo, &v, ws, &est);
         row->nll_mix = rc == SM_ERR_USAGE ? NAN : or_nan(row, rc, &est, "nll_mix", v);
     }
-    static const sm_nll_family full = SM_NLL_FULL;
-    interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, nll_fn, (void *)&full, o, &row->nll_r_ci, ws);
+    sm_est_opts none = {0};
+    interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, registered(SM_EST_NLL, "full"), &none, o, &row->nll_r_ci,
+             ws);
 }
 
 int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
@@ -382,8 +386,9 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     nll_columns(s, row, &full, ws);
     gaussian_columns(s, full, row, ws);
     sm_nll_model_free(full);
-    static const sm_nll_family vmf = SM_NLL_VMF;
-    interval(row, "nll_vmf interval", s->z2, s->d, s->p1, s->d, s->n, nll_fn, (void *)&vmf, o, &row->nll_vmf_ci, ws);
+    sm_est_opts none = {0};
+    interval(row, "nll_vmf interval", s->z2, s->d, s->p1, s->d, s->n, registered(SM_EST_NLL, "vmf"), &none, o,
+             &row->nll_vmf_ci, ws);
 
     row->dim_used = s->d < o->max_dim ? s->d : o->max_dim;
     reduced rd = {0};
@@ -431,14 +436,21 @@ double sm_track_z_std(const float *z, size_t n, size_t d)
 #define IN(f) (1u << (f))
 #define MAIN (IN(SM_TRACK_CSV) | IN(SM_TRACK_REFIT_CSV))
 #define DETAIL (IN(SM_TRACK_DETAIL_CSV) | IN(SM_TRACK_REFIT_CSV))
-#define COL(name, kind, files, unit, doc) {#name, offsetof(sm_track_row, name), kind, files, unit, doc}
+#define COL(name, kind, files, unit, doc) {#name, offsetof(sm_track_row, name), kind, files, unit, doc, NULL}
 #define REAL(name, files, doc) COL(name, SM_TRACK_REAL, files, "nats", doc)
-#define CI(name, files, what)                                                                                 \
-    {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what}, \
-    {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what}
+/* A column computed from the row's others by fn (no field of its own). */
+#define DERIVED(name, files, fn, doc) {#name, 0, SM_TRACK_DERIVED, files, "nats", doc, fn}
+#define CI(name, files, what)                                                                                     \
+    {#name "_lo", offsetof(sm_track_row, name##_ci.lo), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}, \
+    {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}
 
-/* track.csv's order is docs/design.md §4's; the detail columns follow in the order
- * track_detail.csv has always had, new ones at the end. */
+/* The width of Ĥ(z2|z1)'s interval: the k-NN estimator's noise at this N,
+ * against which a gap or a change of h_z_given_z1 is read. */
+static double h_z_given_z1_width(const sm_track_row *r) { return r->h_z_given_z1_ci.hi - r->h_z_given_z1_ci.lo; }
+
+/* Each file's columns in the order it has always had, new ones at the end
+ * (analysis/ reads them by name; a checkpoint records the header its rows
+ * were written under, src/simsiam/state.h). */
 const sm_track_column SM_TRACK_COLUMNS[] = {
     COL(refit_step, SM_TRACK_U64, IN(SM_TRACK_REFIT_CSV), "steps", "predictor-only steps done by refit"),
     COL(step, SM_TRACK_U64, MAIN | DETAIL, "steps", "optimizer steps done"),
@@ -478,6 +490,7 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     CI(h_s_given_x, DETAIL, "h_s_given_x"),
     REAL(nll_mlp, DETAIL, "nll_r with a wider MLP predictor (64 ReLU units, started at the affine fit, early-stopped, cross-fitted): a non-linear floor"),
     REAL(nll_mix, DETAIL, "E[NLL] of a track_mix-component Gaussian mixture Q on the residual z2 − p1 (EM, cross-fitted): a valid richer Q"),
+    DERIVED(h_z_given_z1_width, DETAIL, h_z_given_z1_width, "h_z_given_z1_hi − h_z_given_z1_lo: the k-NN estimate's sampling noise, the yardstick for its changes and for the gap"),
 };
 const size_t SM_TRACK_NCOLUMNS = sizeof SM_TRACK_COLUMNS / sizeof SM_TRACK_COLUMNS[0];
 
@@ -515,7 +528,9 @@ int sm_track_format(const sm_track_row *r, sm_track_file file, char *buf, size_t
     for (size_t c = 0; c < SM_TRACK_NCOLUMNS; c++) {
         const sm_track_column *col = &SM_TRACK_COLUMNS[c];
         if (!(col->files & IN(file))) continue;
-        const void *at = (const char *)r + col->offset;
+        double derived;
+        const void *at = col->kind == SM_TRACK_DERIVED ? (derived = col->derive(r), &derived)
+                                                       : (const void *)((const char *)r + col->offset);
         if (col->kind == SM_TRACK_U64) append(buf, n, &len, "%s%llu", sep, (unsigned long long)*(const uint64_t *)at);
         else if (col->kind == SM_TRACK_SIZE) append(buf, n, &len, "%s%zu", sep, *(const size_t *)at);
         else if (isnan(*(const double *)at)) append(buf, n, &len, "%snan", sep); /* whatever its sign bit */

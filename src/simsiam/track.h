@@ -88,7 +88,7 @@ typedef struct {
     double lo, hi;
 } sm_track_interval;
 
-typedef struct {
+struct sm_track_row {
     uint64_t step;
     uint64_t refit_step; /* refit.csv only (src/simsiam/refit.h) */
     double loss_cos, nll_l2, nll_iso, nll_diag, nll_full, nll_vmf, kappa;
@@ -102,22 +102,25 @@ typedef struct {
     sm_track_interval nll_r_ci, h_z_given_z1_ci, h_z_given_x_ci, i_ksg_ci;
     sm_track_interval nll_vmf_ci, h_s_z_ci, h_s_given_z1_ci, h_s_given_x_ci;
     char warning[SM_TRACK_WARNING_MAX]; /* first estimator failure, "" if none */
-} sm_track_row;
+};
 
 /* The CSV files a row goes to. */
 typedef enum { SM_TRACK_CSV, SM_TRACK_DETAIL_CSV, SM_TRACK_REFIT_CSV } sm_track_file;
 
-/* One column: its name, where its value lives in sm_track_row, which files
- * carry it, and what it measures.  SM_TRACK_COLUMNS is the single list:
- * headers, rows and the NaN defaults of a row come from it, each file's
- * columns in table order (refit.csv: every column once). */
-typedef enum { SM_TRACK_U64, SM_TRACK_SIZE, SM_TRACK_REAL } sm_track_kind;
+/* One column: its name, where its value lives in sm_track_row (or, for a
+ * derived column, the function that computes it from the row's others),
+ * which files carry it, and what it measures.  SM_TRACK_COLUMNS is the
+ * single list: headers, rows and the NaN defaults of a row come from it,
+ * each file's columns in table order (refit.csv: every column once). */
+typedef enum { SM_TRACK_U64, SM_TRACK_SIZE, SM_TRACK_REAL, SM_TRACK_DERIVED } sm_track_kind;
+typedef struct sm_track_row sm_track_row;
 typedef struct {
     const char *name;
-    size_t offset;
+    size_t offset; /* not for SM_TRACK_DERIVED */
     sm_track_kind kind;
     unsigned files; /* bit (1 << sm_track_file) per file */
     const char *unit, *doc;
+    double (*derive)(const sm_track_row *r); /* SM_TRACK_DERIVED only */
 } sm_track_column;
 extern const sm_track_column SM_TRACK_COLUMNS[];
 extern const size_t SM_TRACK_NCOLUMNS;

@@ -18,16 +18,16 @@
 #include "data/sampler.h"
 #include "dist/dist.h"
 #include "io/atomic.h"
-#include "io/checkpoint.h"
 #include "io/json.h"
 #include "optim/schedule.h"
 #include "optim/sgd.h"
 #include "simsiam/knn_monitor.h"
 #include "simsiam/model.h"
 #include "simsiam/predictor.h"
+#include "simsiam/state.h"
 #include "simsiam/track.h"
 
-enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3, STEP_FIELDS = SM_TRAIN_STEP_FIELDS };
+enum { PATH_MAX_LEN = SM_CONFIG_TEXT_MAX + 32, TIMING_SKIP = 3 };
 
 static const char TRAIN_HEADER[] = "step,epoch,lr,pred_lr,loss,z_std,seconds\n";
 static const char EVAL_HEADER[] = "epoch,step,knn_acc\n";
@@ -92,7 +92,7 @@ typedef struct {
     double last_loss, knn_acc;
     int stopped; /* the hooks asked for a stop; the loop ended early */
     char ckpt_path[PATH_MAX_LEN], last_ckpt[PATH_MAX_LEN];
-    sm_ckpt *resume; /* the checkpoint of resume=, from before the model is built until it is loaded */
+    sm_state_file resume; /* the checkpoint of resume=, from before the model is built until it is loaded */
 } trainer;
 
 static double elapsed(const trainer *t) { return t->elapsed_before + sm_timer_now() - t->t_start; }
@@ -200,75 +200,7 @@ static void plan_steps(trainer *t)
     t->log_every = span / 50 > 1 ? span / 50 : 1;
 }
 
-/* ---- checkpoints ---------------------------------------------------------- */
-
-static uint64_t double_bits(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-static double bits_double(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-static int add_config_text(sm_ckpt_writer *w, const sm_config *cfg, sm_status *st)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint");
-    sm_config_fprint(f, cfg);
-    int bad = fclose(f) != 0;
-    int rc = bad ? sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint")
-                 : sm_ckpt_add_text(w, "config", text, st);
-    free(text); /* open_memstream's buffer belongs to the C library's allocator */
-    return rc;
-}
-
-/* The CSV header each tracking section's rows were written under, so that a
- * resume under another column set is refused (check_track_headers) instead
- * of writing rows under the wrong header. */
-static const struct {
-    const char *section;
-    sm_track_file file;
-} TRACK_HEADERS[] = {{"track_csv_header", SM_TRACK_CSV}, {"track_detail_csv_header", SM_TRACK_DETAIL_CSV}};
-
-static int add_track_headers(sm_ckpt_writer *w, sm_status *st)
-{
-    int rc = SM_OK;
-    for (size_t i = 0; i < sizeof TRACK_HEADERS / sizeof *TRACK_HEADERS && !rc; i++) {
-        char header[SM_TRACK_LINE_MAX];
-        sm_track_header(TRACK_HEADERS[i].file, header, sizeof header);
-        rc = sm_ckpt_add_text(w, TRACK_HEADERS[i].section, header, st);
-    }
-    return rc;
-}
-
-/* SM_ERR_DATA when checkpoint c holds tracking rows written under other
- * columns than this build's (or under none recorded: an older version). */
-static int check_track_headers(const sm_ckpt *c, const char *path, sm_status *st)
-{
-    const char *rows;
-    if (!sm_ckpt_has(c, "track_csv") || sm_ckpt_get_text(c, "track_csv", &rows, st)) return st ? st->code : SM_OK;
-    if (!rows[0]) return SM_OK;
-    for (size_t i = 0; i < sizeof TRACK_HEADERS / sizeof *TRACK_HEADERS; i++) {
-        char header[SM_TRACK_LINE_MAX];
-        const char *saved = NULL;
-        sm_track_header(TRACK_HEADERS[i].file, header, sizeof header);
-        if (sm_ckpt_has(c, TRACK_HEADERS[i].section) && sm_ckpt_get_text(c, TRACK_HEADERS[i].section, &saved, st))
-            return st->code;
-        if (!saved || strcmp(saved, header))
-            return sm_status_fail(st, SM_ERR_DATA, path,
-                                  "checkpoint's tracking rows have other columns than this version writes; "
-                                  "finish the run with the version that started it, or start a new run");
-    }
-    return SM_OK;
-}
+/* ---- checkpoints (the layout: simsiam/state.h) ------------------------------- */
 
 /* OUT/checkpoint-<step>.bin: the copy checkpoint_keep = 1 leaves behind. */
 static const char *kept_path(const trainer *t, char *buf, size_t n)
@@ -281,51 +213,14 @@ static int write_checkpoint(trainer *t, sm_status *st)
 {
     if (!t->writer) return SM_OK;
     char path[PATH_MAX_LEN];
-    const sm_model *m = t->m;
-    uint64_t step[STEP_FIELDS] = {t->step, t->step / t->spe, (uint64_t)llround(elapsed(t) * 1e6),
-                                  double_bits(t->last_loss), double_bits(t->knn_acc)};
-    sm_ckpt_writer *w = sm_ckpt_writer_alloc(st);
-    int rc = w ? SM_OK : (st ? st->code : SM_ERR_DATA);
-    if (!rc) rc = add_config_text(w, &t->cfg, st);
-    if (!rc) rc = sm_ckpt_add_u64(w, "step", step, STEP_FIELDS, st);
-    if (!rc) rc = sm_ckpt_add_f32(w, "params", m->params, m->n_params, st);
-    if (!rc) rc = sm_ckpt_add_f32(w, "momentum", m->momentum, m->n_params, st);
-    if (!rc) rc = sm_ckpt_add_f32(w, "bn_stats", m->stats, m->n_stats, st);
-    if (!rc && t->pred) rc = sm_predictor_save(t->pred, w, st);
-    if (!rc) rc = sm_ckpt_add_text(w, "train_csv", text_str(&t->train_rows), st);
-    if (!rc) rc = sm_ckpt_add_text(w, "eval_csv", text_str(&t->eval_rows), st);
-    if (!rc) rc = sm_ckpt_add_text(w, "track_csv", text_str(&t->track_rows), st);
-    if (!rc) rc = sm_ckpt_add_text(w, "track_detail_csv", text_str(&t->detail_rows), st);
-    if (!rc) rc = add_track_headers(w, st);
-    if (!rc) rc = sm_ckpt_write(t->ckpt_path, w, st);
-    if (!rc && t->cfg.checkpoint_keep) rc = sm_ckpt_write(kept_path(t, path, sizeof path), w, st);
-    sm_ckpt_writer_free(w);
+    const sm_state s = {&t->cfg,
+                        {t->step, t->step / t->spe, elapsed(t), t->last_loss, t->knn_acc},
+                        t->m,
+                        t->pred,
+                        {text_str(&t->train_rows), text_str(&t->eval_rows), text_str(&t->track_rows),
+                         text_str(&t->detail_rows)}};
+    int rc = sm_state_save(&s, t->ckpt_path, t->cfg.checkpoint_keep ? kept_path(t, path, sizeof path) : NULL, st);
     if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
-    return rc;
-}
-
-static int copy_f32(const sm_ckpt *c, const char *name, float *dst, size_t n, sm_status *st)
-{
-    const float *v;
-    int rc = sm_ckpt_get_f32(c, name, n, &v, st);
-    if (!rc && n) memcpy(dst, v, n * sizeof *dst);
-    return rc;
-}
-
-static int restore_text(const sm_ckpt *c, const char *name, text_buf *t, sm_status *st)
-{
-    const char *s;
-    int rc = sm_ckpt_get_text(c, name, &s, st);
-    return rc ? rc : text_append(t, st, "%s", s);
-}
-
-int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_dataset *data, sm_status *st)
-{
-    size_t n_params, n_stats;
-    const float *v;
-    int rc = sm_model_counts(cfg, (int)data->c, (int)data->h, (int)data->w, &n_params, &n_stats, st);
-    if (!rc) rc = sm_ckpt_get_f32(c, "params", n_params, &v, st);
-    if (!rc) rc = sm_ckpt_get_f32(c, "bn_stats", n_stats, &v, st);
     return rc;
 }
 
@@ -333,38 +228,40 @@ int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_d
  * is built (resume_from loads it once the model exists). */
 static int read_resume(trainer *t, sm_status *st)
 {
-    int rc = sm_ckpt_read(t->cfg.resume, &t->resume, st);
-    return rc ? rc : sm_train_check_checkpoint(t->resume, &t->cfg, &t->train, st);
+    int rc = sm_state_open(&t->resume, t->cfg.resume, st);
+    return rc ? rc : sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
+}
+
+static int restore_rows(trainer *t, sm_status *st)
+{
+    sm_state_rows r;
+    int rc = sm_state_read_rows(&t->resume, &r, st);
+    if (!rc) rc = text_append(&t->train_rows, st, "%s", r.train);
+    if (!rc) rc = text_append(&t->eval_rows, st, "%s", r.eval);
+    if (!rc) rc = text_append(&t->track_rows, st, "%s", r.track);
+    if (!rc) rc = text_append(&t->detail_rows, st, "%s", r.detail);
+    return rc;
 }
 
 static int resume_from(trainer *t, sm_status *st)
 {
-    const sm_ckpt *c = t->resume;
     const char *path = t->cfg.resume;
-    sm_model *m = t->m;
-    const uint64_t *step;
-    int rc = sm_ckpt_get_u64(c, "step", STEP_FIELDS, &step, st);
-    if (!rc) rc = t->pred ? sm_predictor_load(t->pred, c, path, st) : sm_predictor_check_mode(c, SM_PRED_SGD, path, st);
-    if (!rc) rc = copy_f32(c, "params", m->params, m->n_params, st);
-    if (!rc) rc = copy_f32(c, "momentum", m->momentum, m->n_params, st);
-    if (!rc) rc = copy_f32(c, "bn_stats", m->stats, m->n_stats, st);
-    if (!rc) rc = restore_text(c, "train_csv", &t->train_rows, st);
-    if (!rc) rc = restore_text(c, "eval_csv", &t->eval_rows, st);
-    if (!rc) rc = check_track_headers(c, path, st);
-    if (!rc && sm_ckpt_has(c, "track_csv")) rc = restore_text(c, "track_csv", &t->track_rows, st);
-    if (!rc && sm_ckpt_has(c, "track_detail_csv")) rc = restore_text(c, "track_detail_csv", &t->detail_rows, st);
-    if (!rc && step[0] > t->total)
+    sm_state_step step;
+    int rc = sm_state_read_step(&t->resume, &step, st);
+    if (!rc) rc = sm_state_load_predictor(&t->resume, t->cfg.pred_mode, t->pred, st);
+    if (!rc) rc = sm_state_load_model(&t->resume, t->m, 1, st);
+    if (!rc) rc = restore_rows(t, st);
+    if (!rc && step.steps > t->total)
         rc = sm_status_fail(st, SM_ERR_USAGE, path, "checkpoint is at step %llu, past the configured total of %zu",
-                            (unsigned long long)step[0], t->total);
+                            (unsigned long long)step.steps, t->total);
     if (!rc) {
-        t->step = step[0];
-        t->elapsed_before = (double)step[2] * 1e-6;
-        t->last_loss = bits_double(step[3]);
-        t->knn_acc = bits_double(step[4]);
+        t->step = step.steps;
+        t->elapsed_before = step.seconds;
+        t->last_loss = step.last_loss;
+        t->knn_acc = step.knn_acc;
         snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     }
-    sm_ckpt_free(t->resume);
-    t->resume = NULL;
+    sm_state_close(&t->resume);
     return rc;
 }
 
@@ -656,14 +553,14 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
         return st ? st->code : SM_ERR_DATA;
     sm_augment_from_config(&t->aug, &t->cfg);
     plan_steps(t);
-    if (t->resume) rc = resume_from(t, st);
+    if (t->resume.c) rc = resume_from(t, st);
     t->t_start = sm_timer_now();
     return rc;
 }
 
 static void trainer_close(trainer *t)
 {
-    sm_ckpt_free(t->resume);
+    sm_state_close(&t->resume);
     sm_mem_free(t->x1);
     sm_mem_free(t->x2);
     sm_mem_free(t->z_all);

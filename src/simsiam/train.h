@@ -75,20 +75,12 @@
  * The rows are kept in memory and the CSVs rewritten whenever a checkpoint
  * is written (and on a NaN stop), so a CSV always matches a checkpoint.
  *
- * Checkpoint sections (src/io/checkpoint.h):
- *   config     text: the configuration (sm_config_fprint)
- *   step       u64 × 5: steps done, epochs done (whole), wall microseconds
- *              so far, then the IEEE-754 bits of the last loss and of the
- *              last kNN accuracy (NaN when none)
- *   params, momentum, bn_stats   f32: the model's flat arrays
- *   predictor, predictor_moments u64: the closed-form predictor's state
- *                                (optimal and directpred only; predictor.h)
- *   train_csv, eval_csv, track_csv, track_detail_csv
- *                                text: the CSV rows so far (no header)
+ * Checkpoints: src/simsiam/state.h writes and reads them (the sections and
+ * their layout are its own).
  * The sampler and the augmentations are functions of (seed, epoch) and
  * (seed, step, index, view), so no RNG state is needed: resume=PATH loads
  * the arrays (a count mismatch, i.e. another architecture, is SM_ERR_DATA,
- * found before the model is built: sm_train_check_checkpoint),
+ * found before the model is built: sm_state_check_model),
  * and continues to the configured total, bit for bit as if never stopped at
  * a fixed thread count.  A checkpoint written with another pred_mode is
  * SM_ERR_DATA "checkpoint was written with pred_mode=A, this run has
@@ -104,12 +96,9 @@
 
 #include "core/hooks.h"
 #include "core/status.h"
-#include "data/dataset.h"
-#include "io/checkpoint.h"
 #include "io/config.h"
 
-/* SM_TRAIN_STEP_FIELDS: the u64 count of the checkpoint's "step" section (above). */
-enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256, SM_TRAIN_STEP_FIELDS = 5 };
+enum { SM_TRAIN_JSON_MAX = 2 * SM_CONFIG_TEXT_MAX + 256 };
 
 typedef struct {
     uint64_t steps;      /* optimizer steps done, resumed ones included */
@@ -136,15 +125,6 @@ typedef struct {
  * SM_OK with res->stopped = 1; resume=res->checkpoint continues bit for bit,
  * with every CSV row once. */
 int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st);
-
-/* Do checkpoint c's "params" and "bn_stats" sections hold exactly the
- * counts of the network cfg builds on data's images?  The counts come from
- * sm_model_counts, so nothing of the network's size is allocated: a
- * checkpoint whose config section was edited to a huge network (its CRC
- * still valid) is refused before anything is built.  SM_ERR_DATA "checkpoint
- * section 'params' has N values, expected M (PATH)" otherwise. */
-int sm_train_check_checkpoint(const sm_ckpt *c, const sm_config *cfg, const sm_dataset *data, sm_status *st);
-
 
 /* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}
  * (non-finite numbers as null, out JSON-escaped) into buf (n >=
