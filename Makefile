@@ -136,6 +136,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -c -o $@ $<
 
+include mk/mpi.mk
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/scripts/sgemm_peak.d \
          $(BUILD)/scripts/ksg_sphere_bench.d
 

@@ -80,4 +80,30 @@ for t in $thread_counts; do
   }'
 done
 
+# Data parallelism (docs/design.md §6): mpirun -np R build/simsiam-mi-mpi at R = 1
+# and 2, one thread per rank, global batch 256, next to PyTorch DDP (gloo, CPU)
+# with the same network, batch and threads.  Efficiency = img/s at R / (R ×
+# img/s at 1).  SM_DIST_STATS=1 makes rank 0 report the mean wall time of the
+# gradient allreduce (one per step) and of SyncBN's gathers (several per
+# step); both include waiting for the slower rank.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # harmless when not root
+echo "== data-parallel trainer, resnet width 16, global batch 256, dataset=random, R ranks x 1 thread" \
+     "(reference: PyTorch DDP, gloo, CPU, per-rank BatchNorm: its SyncBatchNorm refuses CPU modules) =="
+: >"$dir/dp.txt"
+for r in 1 2; do
+  ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train dataset=random arch=resnet width=16 stem_stride=1 batch=256 \
+           steps=$steps threads=1 knn_every=0 checkpoint_every=0 out="$dir/mpi$r")
+  stats=$(grep '^dist: ' "$dir/stderr.log")
+  ddp=$(run_or_show $py scripts/bench_ddp_ref.py $r $warmup $((steps - warmup)))
+  echo "$r $(json "$ours" images_per_s) $(json "$ddp" images_per_s) $stats" >>"$dir/dp.txt"
+done
+awk -v steps=$steps '{
+  r = $1; ours[r] = $2; ddp[r] = $3; ar[r] = $8; ag[r] = $12 * substr($13, 2) / steps;
+} END {
+  printf "R=1  simsiam-mi %.1f img/s  PyTorch DDP %.1f img/s\n", ours[1], ddp[1];
+  printf "R=2  simsiam-mi %.1f img/s  efficiency %.2f (target >= 0.9)  PyTorch DDP %.1f img/s  efficiency %.2f\n",
+         ours[2], ours[2] / (2 * ours[1]), ddp[2], ddp[2] / (2 * ddp[1]);
+  printf "R=2  simsiam-mi per step: gradient allreduce %.2f ms, SyncBN gathers %.2f ms\n", ar[2], ag[2];
+}' "$dir/dp.txt"
+
 scripts/bench_track.sh "$bin"

@@ -2,7 +2,9 @@
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
-#                              PyTorch parity tests), clang, libclang-rt-dev (libFuzzer harnesses)
+#                              PyTorch parity tests), clang, libclang-rt-dev (libFuzzer harnesses),
+#                              python3-pytest, -venv, -setuptools, -wheel (python/tests), slurm-wlm
+#                              and munge (the Slurm test)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references) and time
 #                              (peak RSS)
 set -euo pipefail
@@ -22,6 +24,8 @@ have_pc cmocka || missing+=(libcmocka-dev)
 have_pc zlib || missing+=(zlib1g-dev)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ] || missing+=(dataset-fashion-mnist)
+have_pc ompi-c || missing+=(libopenmpi-dev)       # build/simsiam-mi-mpi (mk/mpi.mk)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 
 case "${1:-}" in
   test)  have_py numpy || missing+=(python3-numpy)
@@ -29,7 +33,10 @@ case "${1:-}" in
          command -v clang >/dev/null 2>&1 || missing+=(clang)  # the fuzz harnesses (mk/fuzz.mk), and their libFuzzer:
          [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ] || missing+=(libclang-rt-dev)
          have_py pytest || missing+=(python3-pytest); have_py ensurepip || missing+=(python3-venv) # python/tests;
-         have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) ;; # pip's build
+         have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) # pip's build
+         # the throwaway Slurm of tests/test_experiments_slurm.c
+         for d in slurmctld slurmd sbatch; do command -v $d >/dev/null 2>&1 || { missing+=(slurm-wlm); break; }; done
+         command -v munged >/dev/null 2>&1 || missing+=(munge) ;;
   bench) [ -x /usr/bin/time ] || missing+=(time)
          have_py numpy || missing+=(python3-numpy)
          have_py scipy || missing+=(python3-scipy)

@@ -16,6 +16,10 @@
 # while one runs refuses at once (scripts/lock.sh).  Exit 0 when every run finished,
 # 1 when one failed (after the others finished; each failure is named with its
 # log), 2 on usage errors.  Binary: $SM_BIN (default build/simsiam-mi).
+# SM_SCHEDULER=slurm (make experiment SCHEDULER=slurm) writes and submits a
+# Slurm job array instead (scripts/slurm-experiment.sh), whose task i runs
+# this script with SM_TASK=i: run line i alone, skipped or resumed as here;
+# SM_LAUNCH (e.g. "mpirun") prefixes the binary, for data-parallel runs.
 set -uo pipefail
 
 usage() {
@@ -30,6 +34,11 @@ size=${2:-quick}
 case $size in quick|medium|full) ;; *) usage ;; esac
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
+case ${SM_SCHEDULER:-local} in
+  local) ;;
+  slurm) exec "$(dirname "$0")/slurm-experiment.sh" "$exp" "$size" ;;
+  *) fail "SCHEDULER must be local or slurm, not '$SM_SCHEDULER'" 2 ;;
+esac
 # A refit experiment (a `source` file): its own runner.
 [ -f "$exp/source" ] && exec "$(dirname "$0")/refit-experiment.sh" "$exp" "$size"
 name=$(basename "$exp")
@@ -49,6 +58,11 @@ size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$(dirname "$0"
 mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
 mapfile -t run_lines <<<"$runs_text"
+if [ -n "${SM_TASK:-}" ]; then
+  [[ $SM_TASK =~ ^[0-9]+$ ]] && [ "$SM_TASK" -lt ${#run_lines[@]} ] || fail "SM_TASK=$SM_TASK is not a run of $exp/runs" 2
+  run_lines=("${run_lines[$SM_TASK]}")
+fi
+read -r -a launch <<<"${SM_LAUNCH:-}"
 
 pool=$jobs
 [ "$pool" -gt ${#run_lines[@]} ] && pool=${#run_lines[@]}
@@ -74,7 +88,7 @@ run_one() {
   mkdir -p "$dir"
   echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/train.log"
   echo "run $run: $how"
-  "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
+  "${launch[@]}" "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
   rc=$?
   echo "$rc $run" >>"$status_file"
   if [ $rc -eq 0 ]; then

@@ -240,7 +240,8 @@ static void test_batchnorm_backward_accumulates_or_sets(void **state)
     free(dx);
 }
 
-/* One channel per thread with fixed-order sums: 1 and 2 threads agree bitwise. */
+/* One channel per thread with fixed-order sums: 1 and 2 threads agree
+ * bitwise; so does SyncBN's path (gather, re-centre, add) in one process. */
 static void test_batchnorm_identical_across_threads(void **state)
 {
     (void)state;
@@ -252,29 +253,35 @@ static void test_batchnorm_identical_across_threads(void **state)
     sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
     sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
     sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
-    float *y[2], *dx[2], dg[2][6], db[2][6], rm[2][6], rv[2][6], mean[6], invstd[6];
+    float *y[3], *dx[3], dg[3][6], db[3][6], rm[3][6], rv[3][6], mean[6], invstd[6];
+    double *work = calloc(sm_batchnorm_sync_work(c), sizeof *work);
+    assert_non_null(work);
     int saved = omp_get_max_threads();
-    for (int t = 0; t < 2; t++) {
-        omp_set_num_threads(t + 1);
+    for (int t = 0; t < 3; t++) {
+        double *sync = t == 2 ? work : NULL;
+        omp_set_num_threads(t == 1 ? 2 : 1);
         y[t] = sm_test_floats(count);
         dx[t] = sm_test_floats(count);
         memset(dg[t], 0, sizeof dg[t]);
         memset(db[t], 0, sizeof db[t]);
         sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);
-        sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y[t], mean, invstd, rm[t], rv[t]);
-        sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx[t], 1, dg[t], db[t]);
+        sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, y[t], mean, invstd, rm[t], rv[t], sync);
+        sm_batchnorm_backward_sync(n, c, hw, x, gamma, mean, invstd, dy, dx[t], 1, dg[t], db[t], sync);
     }
     omp_set_num_threads(saved);
-    assert_memory_equal(y[0], y[1], count * sizeof(float));
-    assert_memory_equal(dx[0], dx[1], count * sizeof(float));
-    assert_memory_equal(dg[0], dg[1], sizeof dg[0]);
-    assert_memory_equal(db[0], db[1], sizeof db[0]);
-    assert_memory_equal(rm[0], rm[1], sizeof rm[0]);
-    assert_memory_equal(rv[0], rv[1], sizeof rv[0]);
-    for (int t = 0; t < 2; t++) {
+    for (int t = 1; t < 3; t++) {
+        assert_memory_equal(y[0], y[t], count * sizeof(float));
+        assert_memory_equal(dx[0], dx[t], count * sizeof(float));
+        assert_memory_equal(dg[0], dg[t], sizeof dg[0]);
+        assert_memory_equal(db[0], db[t], sizeof db[0]);
+        assert_memory_equal(rm[0], rm[t], sizeof rm[0]);
+        assert_memory_equal(rv[0], rv[t], sizeof rv[0]);
+    }
+    for (int t = 0; t < 3; t++) {
         free(y[t]);
         free(dx[t]);
     }
+    free(work);
     free(x);
     free(dy);
 }

@@ -5,7 +5,10 @@
  * the last, e.g. "step 10/200 epoch 0 loss -0.51 img/s 812 eta 0:03:12".
  * SIGINT or SIGTERM: the trainer finishes its step and writes the checkpoint
  * (train.h), then one line says how to resume and the exit code is 130 or
- * 143 (128 + the signal); a second signal kills at once. */
+ * 143 (128 + the signal); a second signal kills at once.
+ * Under mpirun (build/simsiam-mi-mpi, src/dist/dist.h) every process trains
+ * its slice of each batch; rank 0 alone draws progress and prints the
+ * summary, and a process that fails prints its error and ends them all. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "dist/dist.h"
 #include "io/config.h"
 #include "simsiam/train.h"
 
@@ -57,7 +61,14 @@ static int report_stop(const sm_train_result *r, int argc, char **argv)
     return 128 + sig;
 }
 
-int cli_train(int argc, char **argv)
+/* A failure ends every process: the others may be waiting for this one. */
+static int fail_all(int rc)
+{
+    if (sm_dist_size() > 1) sm_dist_abort(rc);
+    return rc;
+}
+
+static int train(int argc, char **argv)
 {
     cli_opt opts[] = {{"config", 1, NULL}};
     sm_status st;
@@ -70,13 +81,24 @@ int cli_train(int argc, char **argv)
     sm_mem_free(assignments);
     if (rc) return rc;
     int tty = isatty(STDERR_FILENO);
-    sm_hooks hooks = {draw_progress, cli_print_warning, &tty, &stop_signal};
+    int rank0 = sm_dist_rank() == 0;
+    sm_hooks hooks = {rank0 ? draw_progress : NULL, cli_print_warning, &tty, &stop_signal};
     catch_stop_signals();
     sm_train_result res;
     if (sm_train_run(&cfg, &hooks, &res, &st)) return cli_fail(&st);
+    if (!rank0) return res.stopped ? 128 + stop_signal : 0;
     if (res.stopped) return report_stop(&res, argc, argv);
     char line[SM_TRAIN_JSON_MAX];
     sm_train_summary_json(&res, line, sizeof line);
     printf("%s\n", line);
     return cli_done(0);
+}
+
+int cli_train(int argc, char **argv)
+{
+    sm_dist_init(&argc, &argv);
+    int rc = train(argc, argv);
+    if (rc && rc < 128) return fail_all(rc);
+    sm_dist_finalize();
+    return rc;
 }

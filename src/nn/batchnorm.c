@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "core/simd.h"
+#include "dist/dist.h"
 
 void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean, float *running_var)
 {
@@ -73,15 +74,22 @@ SM_VECTOR_CLONES static void run_grad_sums(const float *x, const float *dy, size
     *sum_dy_xc += lanes_total(b);
 }
 
-/* Batch mean and biased variance of channel j in one pass, from moments
- * about the channel's first value K: var = (Σ(x − K)² − (Σ(x − K))²/m) / m.
- * K is a sample, so it lies within a few σ of the mean and the subtraction
- * loses at most a few digits of double precision (unlike moments about 0). */
-static void channel_stats(const float *x, size_t n, size_t c, size_t hw, size_t j, double *mean, double *var)
+/* Σ (x − K) and Σ (x − K)² of channel j over this batch, about the
+ * channel's first value K (*shift). */
+static void channel_moments(const float *x, size_t n, size_t c, size_t hw, size_t j, double *shift, double *sum,
+                            double *sum_sq)
 {
-    const double shift = run(x, c, hw, 0, j)[0], m = (double)(n * hw);
-    double sum = 0.0, sum_sq = 0.0;
-    for (size_t i = 0; i < n; i++) run_moments(run(x, c, hw, i, j), hw, shift, &sum, &sum_sq);
+    *shift = run(x, c, hw, 0, j)[0];
+    *sum = *sum_sq = 0.0;
+    for (size_t i = 0; i < n; i++) run_moments(run(x, c, hw, i, j), hw, *shift, sum, sum_sq);
+}
+
+/* Batch mean and biased variance from moments about a shift K over m values:
+ * var = (Σ(x − K)² − (Σ(x − K))²/m) / m.  K is a sample, so it lies within a
+ * few σ of the mean and the subtraction loses at most a few digits of double
+ * precision (unlike moments about 0). */
+static void moments_stats(double shift, double sum, double sum_sq, double m, double *mean, double *var)
+{
     *mean = shift + sum / m;
     *var = (sum_sq - sum * sum / m) / m;
     if (*var < 0.0) *var = 0.0; /* rounding when all values are equal */
@@ -101,29 +109,86 @@ SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, s
     }
 }
 
+/* Everything after the statistics of channel j (m values in the batch):
+ * save them, move the running ones, normalise. */
+static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j, double mean,
+                           double var, double m, const float *gamma, const float *beta, float *save_mean,
+                           float *save_invstd, float *running_mean, float *running_var)
+{
+    const double mom = SM_BATCHNORM_MOMENTUM;
+    double invstd = 1.0 / sqrt(var + SM_BATCHNORM_EPS);
+    save_mean[j] = (float)mean;
+    save_invstd[j] = (float)invstd;
+    if (running_mean) {
+        running_mean[j] = (float)((1.0 - mom) * running_mean[j] + mom * mean);
+        running_var[j] = (float)((1.0 - mom) * running_var[j] + mom * var * m / (m - 1.0));
+    }
+    /* Normalise with the saved (float) statistics, so backward's x̂ is
+     * exactly the forward's. */
+    channel_apply(x, y, n, c, hw, j, save_mean[j], save_invstd[j], gamma, beta);
+}
+
+size_t sm_batchnorm_sync_work(size_t c) { return 3 * c * (size_t)(sm_dist_size() + 1); }
+
+/* SyncBN's statistics: every process's (K_r, S_r, Q_r) = (shift, Σ(x − K_r),
+ * Σ(x − K_r)²) of each channel, gathered into all[r·3c ..], re-centred on
+ * rank 0's K and added in rank order, so every process gets the same bits:
+ *   S = Σ_r S_r + n_r d_r,  Q = Σ_r Q_r + 2 d_r S_r + n_r d_r²,  d_r = K_r − K.
+ * Writes K, S, Q over local[] (3 per channel). */
+static void sync_moments(size_t c, double n_r, double *local, double *all)
+{
+    const int size = sm_dist_size();
+    sm_dist_allgather_f64(local, 3 * c, all);
+    for (size_t j = 0; j < c; j++) {
+        const double k = all[3 * j];
+        double sum = 0.0, sum_sq = 0.0;
+        for (int r = 0; r < size; r++) {
+            const double *p = all + (size_t)r * 3 * c + 3 * j, d = p[0] - k;
+            sum += p[1] + n_r * d;
+            sum_sq += p[2] + 2.0 * d * p[1] + n_r * d * d;
+        }
+        local[3 * j] = k;
+        local[3 * j + 1] = sum;
+        local[3 * j + 2] = sum_sq;
+    }
+}
+
+void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                     const float *beta, float *y, float *save_mean, float *save_invstd,
+                                     float *running_mean, float *running_var, double *work)
+{
+    const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
+    assert(m >= 2);
+    assert(!running_mean == !running_var);
+    if (!work) {
+#pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < c; j++) {
+            double k, sum, sum_sq, mean, var;
+            channel_moments(x, n, c, hw, j, &k, &sum, &sum_sq);
+            moments_stats(k, sum, sum_sq, m, &mean, &var);
+            channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, save_mean, save_invstd, running_mean,
+                           running_var);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < c; j++) channel_moments(x, n, c, hw, j, &work[3 * j], &work[3 * j + 1], &work[3 * j + 2]);
+    sync_moments(c, m_local, work, work + 3 * c);
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < c; j++) {
+        double mean, var;
+        moments_stats(work[3 * j], work[3 * j + 1], work[3 * j + 2], m, &mean, &var);
+        channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, save_mean, save_invstd, running_mean,
+                       running_var);
+    }
+}
+
 void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                 const float *beta, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var)
 {
-    const size_t m = n * hw;
-    assert(m >= 2);
-    assert(!running_mean == !running_var);
-    const double mom = SM_BATCHNORM_MOMENTUM;
-#pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < c; j++) {
-        double mean, var;
-        channel_stats(x, n, c, hw, j, &mean, &var);
-        double invstd = 1.0 / sqrt(var + SM_BATCHNORM_EPS);
-        save_mean[j] = (float)mean;
-        save_invstd[j] = (float)invstd;
-        if (running_mean) {
-            running_mean[j] = (float)((1.0 - mom) * running_mean[j] + mom * mean);
-            running_var[j] = (float)((1.0 - mom) * running_var[j] + mom * var * (double)m / (double)(m - 1));
-        }
-        /* Normalise with the saved (float) statistics, so backward's x̂ is
-         * exactly the forward's. */
-        channel_apply(x, y, n, c, hw, j, save_mean[j], save_invstd[j], gamma, beta);
-    }
+    sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                    running_var, NULL);
 }
 
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
@@ -135,6 +200,14 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
         double invstd = 1.0 / sqrt((double)running_var[j] + SM_BATCHNORM_EPS);
         channel_apply(x, y, n, c, hw, j, running_mean[j], invstd, gamma, beta);
     }
+}
+
+/* Σ dy and Σ dy · (x − μ) of channel j over this batch. */
+static void channel_grad_sums(size_t n, size_t c, size_t hw, const float *x, const float *dy, float mean, size_t j,
+                              double *sum_dy, double *sum_dy_xc)
+{
+    *sum_dy = *sum_dy_xc = 0.0;
+    for (size_t i = 0; i < n; i++) run_grad_sums(run(x, c, hw, i, j), run(dy, c, hw, i, j), hw, mean, sum_dy, sum_dy_xc);
 }
 
 /* dx (=, or += when accumulate) a · dy + b · (x − μ) + d over channel j. */
@@ -155,28 +228,74 @@ SM_VECTOR_CLONES static void channel_input_grad(const float *x, const float *dy,
     }
 }
 
+/* dx of channel j from the batch's two sums over m values: dx = γ/σ · (dy −
+ * mean(dy) − x̂ · mean(dy · x̂)), x̂ = (x − μ)/σ, as dx += a · dy + b · (x −
+ * μ) + d in float. */
+static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, float mean, float invstd,
+                       const float *dy, float *dx, int accumulate, size_t j, double sum_dy, double sum_dy_xhat,
+                       double m)
+{
+    const double k = (gamma ? gamma[j] : 1.0) * invstd;
+    const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / m), d = (float)(-k * sum_dy / m);
+    channel_input_grad(x, dy, dx, n, c, hw, j, mean, a, b, d, accumulate);
+}
+
+/* SyncBN's backward sums: every process's (Σ dy, Σ dy · x̂) of each channel
+ * (local, 2 per channel) gathered and added in rank order over local. */
+static void sync_grad_sums(size_t c, double *local, double *all)
+{
+    const int size = sm_dist_size();
+    sm_dist_allgather_f64(local, 2 * c, all);
+    for (size_t i = 0; i < 2 * c; i++) {
+        double s = 0.0;
+        for (int r = 0; r < size; r++) s += all[(size_t)r * 2 * c + i];
+        local[i] = s;
+    }
+}
+
+void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                                int accumulate, float *dgamma, float *dbeta, double *work)
+{
+    const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
+    assert(!gamma == !dgamma && !gamma == !dbeta);
+    if (!work) {
+#pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < c; j++) {
+            double sum_dy, sum_dy_xc;
+            channel_grad_sums(n, c, hw, x, dy, save_mean[j], j, &sum_dy, &sum_dy_xc);
+            const double sum_dy_xhat = sum_dy_xc * save_invstd[j];
+            if (gamma) {
+                dgamma[j] += (float)sum_dy_xhat;
+                dbeta[j] += (float)sum_dy;
+            }
+            channel_dx(n, c, hw, x, gamma, save_mean[j], save_invstd[j], dy, dx, accumulate, j, sum_dy,
+                       sum_dy_xhat, m);
+        }
+        return;
+    }
+    /* γ's and β's gradients stay this process's share: the trainer sums
+     * every parameter gradient over the processes afterwards. */
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < c; j++) {
+        channel_grad_sums(n, c, hw, x, dy, save_mean[j], j, &work[2 * j], &work[2 * j + 1]);
+        work[2 * j + 1] *= save_invstd[j];
+        if (gamma) {
+            dgamma[j] += (float)work[2 * j + 1];
+            dbeta[j] += (float)work[2 * j];
+        }
+    }
+    sync_grad_sums(c, work, work + 2 * c);
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < c; j++)
+        channel_dx(n, c, hw, x, gamma, save_mean[j], save_invstd[j], dy, dx, accumulate, j, work[2 * j],
+                   work[2 * j + 1], m);
+}
+
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta)
 {
-    const size_t m = n * hw;
-    assert(!gamma == !dgamma && !gamma == !dbeta);
-#pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < c; j++) {
-        const float mean = save_mean[j], invstd = save_invstd[j];
-        double sum_dy = 0.0, sum_dy_xc = 0.0;
-        for (size_t i = 0; i < n; i++)
-            run_grad_sums(run(x, c, hw, i, j), run(dy, c, hw, i, j), hw, mean, &sum_dy, &sum_dy_xc);
-        const double sum_dy_xhat = sum_dy_xc * invstd;
-        if (gamma) {
-            dgamma[j] += (float)sum_dy_xhat;
-            dbeta[j] += (float)sum_dy;
-        }
-        /* dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), x̂ = (x − μ)/σ, as
-         * dx += a · dy + b · (x − μ) + d in float. */
-        const double k = (gamma ? gamma[j] : 1.0) * invstd;
-        const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / (double)m),
-                    d = (float)(-k * sum_dy / (double)m);
-        channel_input_grad(x, dy, dx, n, c, hw, j, mean, a, b, d, accumulate);
-    }
+    sm_batchnorm_backward_sync(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, accumulate, dgamma, dbeta,
+                               NULL);
 }

@@ -44,4 +44,22 @@ void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const 
                            const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta);
 
+/* SyncBN (data parallelism, src/dist/dist.h): the batch is spread over the
+ * sm_dist_size() processes, each passing its own n rows (the same n on
+ * every process), and the two calls above become the ones of the whole
+ * batch: the forward's channel sums and the backward's two reductions
+ * (Σ dy, Σ dy·x̂) are gathered from every process and added in rank order,
+ * so all processes normalise with the same statistics and the running
+ * statistics move identically.  dgamma and dbeta still receive this
+ * process's share only (the caller sums parameter gradients over the
+ * processes).  work: sm_batchnorm_sync_work(c) doubles; NULL is exactly the
+ * single-process call.  Every process must make the same calls in order. */
+size_t sm_batchnorm_sync_work(size_t c);
+void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                     const float *beta, float *y, float *save_mean, float *save_invstd,
+                                     float *running_mean, float *running_var, double *work);
+void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                                int accumulate, float *dgamma, float *dbeta, double *work);
+
 #endif

@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "data/dataset.h"
+#include "dist/dist.h"
 #include "nn/batchnorm.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -372,7 +373,17 @@ void sm_model_free(sm_model *m)
     float *bufs[] = {m->params, m->grads, m->momentum, m->stats, m->act[0], m->act[1],
                      m->act_grad, m->save[0], m->save[1], m->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) sm_mem_free(bufs[i]);
+    sm_mem_free(m->sync);
     sm_mem_free(m);
+}
+
+int sm_model_sync(sm_model *m, sm_status *st)
+{
+    size_t c = 0;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].kind == SM_OP_BN && m->ops[i].c > c) c = m->ops[i].c;
+    m->sync = sm_mem_alloc(sm_batchnorm_sync_work(c), sizeof(double), st);
+    return m->sync ? SM_OK : (st ? st->code : SM_ERR_DATA);
 }
 
 /* ---- initialisation and groups --------------------------------------- */
@@ -457,8 +468,8 @@ static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int 
     case SM_OP_BN: {
         float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[v] + op->save;
         if (train)
-            sm_batchnorm_forward_train(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), y, save,
-                                       save + op->c, mean, var);
+            sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), y, save,
+                                            save + op->c, mean, var, m->sync);
         else
             sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), mean, var, y);
         break;
@@ -500,8 +511,8 @@ static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int
     case SM_OP_BN: {
         const float *save = m->save[v] + op->save;
         assert(dx);
-        sm_batchnorm_backward(n, op->c, op->hw, x, param(m, op->w), save, save + op->c, dy, dx,
-                              !op->sets_grad[0], param_grad(m, op->w), param_grad(m, op->b));
+        sm_batchnorm_backward_sync(n, op->c, op->hw, x, param(m, op->w), save, save + op->c, dy, dx,
+                                   !op->sets_grad[0], param_grad(m, op->w), param_grad(m, op->b), m->sync);
         break;
     }
     case SM_OP_RELU:
@@ -647,17 +658,35 @@ double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *
     return symmetric_loss_backward(m, n, loss, m->op_pred);
 }
 
+double sm_model_sync_loss(const sm_model *m, double loss)
+{
+    if (!m->sync) return loss;
+    sm_dist_sum_f64(&loss, 1);
+    return loss / sm_dist_size();
+}
+
+void sm_model_sync_grads(sm_model *m, size_t first, size_t count)
+{
+    if (!m->sync) return;
+    float *g = m->grads + first;
+    sm_dist_sum_f32(g, count);
+    const float scale = 1.0f / (float)sm_dist_size();
+    for (size_t i = 0; i < count; i++) g[i] *= scale;
+}
+
 double sm_model_train_step(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss,
                            const sm_sgd_group groups[2], long pred_steps)
 {
     sm_model_zero_grads(m);
-    double total = sm_model_step_loss(m, x1, x2, n, loss);
+    double total = sm_model_sync_loss(m, sm_model_step_loss(m, x1, x2, n, loss));
     if (!isfinite(total)) return total;
+    sm_model_sync_grads(m, 0, m->n_params);
     sm_sgd_step(groups, 2, m->params, m->grads, m->momentum);
     for (long k = 1; k < pred_steps; k++) {
         sm_model_zero_grads(m);
-        double pred_loss = sm_model_predictor_step_loss(m, n, loss);
+        double pred_loss = sm_model_sync_loss(m, sm_model_predictor_step_loss(m, n, loss));
         if (!isfinite(pred_loss)) return pred_loss;
+        sm_model_sync_grads(m, m->n_backbone, m->n_params - m->n_backbone);
         sm_sgd_step(groups + 1, 1, m->params, m->grads, m->momentum);
     }
     return total;

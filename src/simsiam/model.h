@@ -116,6 +116,7 @@ typedef struct {
     int scratch_threads;
 
     size_t fwd_n[2]; /* batch of each view's last forward if it was a training one, else 0 */
+    double *sync;    /* data-parallel (sm_model_sync): SyncBN's scratch; NULL in a single process */
 } sm_model;
 
 typedef enum { SM_MODEL_EVAL, SM_MODEL_TRAIN } sm_model_mode;
@@ -140,6 +141,21 @@ void sm_model_free(sm_model *m);
  * network of its size exists.  SM_ERR_USAGE as sm_model_alloc for a bad
  * dimension (then both are 0). */
 int sm_model_counts(const sm_config *cfg, int c, int h, int w, size_t *n_params, size_t *n_stats, sm_status *st);
+
+/* Data parallelism over the sm_dist processes (src/dist/dist.h, docs/design.md
+ * §6), each holding the same parameters and its own equal slice of every
+ * batch: from now on every training-mode BatchNorm uses the whole batch's
+ * statistics (SyncBN, nn/batchnorm.h) and sm_model_train_step averages the
+ * loss and the gradients over the processes before each SGD step, so each
+ * step is the whole batch's.  Every process must then make the same calls.
+ * SM_ERR_DATA when memory runs out. */
+int sm_model_sync(sm_model *m, sm_status *st);
+
+/* With sm_model_sync: the mean over the processes of a loss (a mean over
+ * this process's slice), and of grads[first, first + count) in place; the
+ * identity otherwise.  The slices are equal, so these are the whole batch's. */
+double sm_model_sync_loss(const sm_model *m, double loss);
+void sm_model_sync_grads(sm_model *m, size_t first, size_t count);
 
 /* PyTorch's default initialisation from seed: conv and linear weights (and
  * the predictor's bias) Kaiming-uniform (src/nn/init.h), drawn in layer

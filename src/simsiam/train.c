@@ -16,6 +16,7 @@
 #include "data/augment.h"
 #include "data/loader.h"
 #include "data/sampler.h"
+#include "dist/dist.h"
 #include "io/atomic.h"
 #include "io/json.h"
 #include "optim/schedule.h"
@@ -75,6 +76,12 @@ typedef struct {
     sm_sgd_group groups[2];
     float *x1, *x2;
     size_t batch, spe, total, log_every;
+    /* Data-parallel (docs/design.md §6): this process's slice of every batch
+     * is rows [offset, offset + local) of the sampler's batch; the writer
+     * (rank 0) alone writes files, tracks and runs the monitor. */
+    size_t local, offset;
+    int writer;
+    float *z_all; /* with several processes: both views' z of the whole batch */
     const sm_hooks *hooks;
     size_t step; /* steps done */
     sm_tracker *tracker; /* NULL when track_every = 0 */
@@ -133,6 +140,21 @@ static int check_config(const sm_config *cfg, sm_status *st)
     return SM_OK;
 }
 
+/* What data parallelism needs: equal slices of at least two rows, and a
+ * loss that is a mean over the rows (gauss fits σ² to the whole batch). */
+static int check_parallel(const trainer *t, sm_status *st)
+{
+    const int size = sm_dist_size();
+    if (size == 1) return SM_OK;
+    if (t->batch % (size_t)size || t->batch / (size_t)size < 2)
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "batch=%zu must split into %d equal slices of at least 2 images",
+                              t->batch, size);
+    if (t->cfg.loss == SM_LOSS_GAUSS)
+        return sm_status_fail(st, SM_ERR_USAGE, NULL, "loss=gauss fits its variance to the whole batch: "
+                              "run it in one process, not %d", size);
+    return SM_OK;
+}
+
 static int load_data(trainer *t, sm_status *st)
 {
     int rc = sm_data_load(&t->cfg, "train", &t->train, st);
@@ -144,14 +166,20 @@ static int load_data(trainer *t, sm_status *st)
 static int build_predictor(trainer *t, sm_status *st)
 {
     t->pred = sm_predictor_alloc(t->cfg.pred_mode, t->m->z_dim, st);
-    if (t->pred) t->pz = sm_mem_alloc_aligned(4 * t->batch * t->m->z_dim, sizeof(float), st);
+    if (t->pred) t->pz = sm_mem_alloc_aligned(4 * t->local * t->m->z_dim, sizeof(float), st);
     return t->pz ? SM_OK : (st ? st->code : SM_ERR_DATA);
 }
 
 static int build_model(trainer *t, sm_status *st)
 {
-    t->m = sm_model_alloc(&t->cfg, (int)t->train.c, (int)t->train.h, (int)t->train.w, t->batch, st);
+    t->m = sm_model_alloc(&t->cfg, (int)t->train.c, (int)t->train.h, (int)t->train.w, t->local, st);
     if (!t->m) return st ? st->code : SM_ERR_DATA;
+    if (sm_dist_size() > 1) {
+        int rc = sm_model_sync(t->m, st);
+        if (!rc && !(t->z_all = sm_mem_alloc_aligned(2 * t->batch * t->m->z_dim, sizeof(float), st)))
+            rc = st ? st->code : SM_ERR_DATA;
+        if (rc) return rc;
+    }
     sm_model_init(t->m, (uint64_t)t->cfg.seed);
     sm_model_sgd_groups(t->m, t->groups);
     for (int g = 0; g < 2; g++) {
@@ -159,8 +187,8 @@ static int build_model(trainer *t, sm_status *st)
         t->groups[g].weight_decay = (float)t->cfg.wd;
     }
     size_t image = sm_dataset_image_size(&t->train);
-    t->x1 = sm_mem_alloc_aligned(t->batch * image, sizeof(float), st);
-    t->x2 = t->x1 ? sm_mem_alloc_aligned(t->batch * image, sizeof(float), st) : NULL;
+    t->x1 = sm_mem_alloc_aligned(t->local * image, sizeof(float), st);
+    t->x2 = t->x1 ? sm_mem_alloc_aligned(t->local * image, sizeof(float), st) : NULL;
     if (!t->x2) return st ? st->code : SM_ERR_DATA;
     return t->cfg.pred_mode == SM_PRED_SGD ? SM_OK : build_predictor(t, st);
 }
@@ -184,6 +212,7 @@ static const char *kept_path(const trainer *t, char *buf, size_t n)
 
 static int write_checkpoint(trainer *t, sm_status *st)
 {
+    if (!t->writer) return SM_OK;
     char path[PATH_MAX_LEN];
     const sm_state s = {&t->cfg,
                         {t->step, t->step / t->spe, elapsed(t), t->last_loss, t->knn_acc},
@@ -254,6 +283,7 @@ static int write_csv(const trainer *t, const char *name, const char *header, con
 
 static int write_csvs(const trainer *t, sm_status *st)
 {
+    if (!t->writer) return SM_OK;
     int rc = write_csv(t, "train.csv", TRAIN_HEADER, &t->train_rows, st);
     if (!rc && t->cfg.knn_every > 0) rc = write_csv(t, "eval.csv", EVAL_HEADER, &t->eval_rows, st);
     char header[SM_TRACK_LINE_MAX];
@@ -302,6 +332,7 @@ size_t sm_train_summary_json(const sm_train_result *r, char *buf, size_t n)
 
 static int write_summary(const trainer *t, sm_status *st)
 {
+    if (!t->writer) return SM_OK;
     sm_train_result r;
     fill_result(t, &r);
     char line[SM_TRAIN_JSON_MAX], path[PATH_MAX_LEN];
@@ -327,26 +358,41 @@ static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm
 /* Steps 2–4 with the network's predictor h (pred_mode=sgd). */
 static int network_step(trainer *t, double *loss, sm_status *st)
 {
-    *loss = sm_model_train_step(t->m, t->x1, t->x2, t->batch, t->cfg.loss, t->groups, t->cfg.pred_steps);
+    *loss = sm_model_train_step(t->m, t->x1, t->x2, t->local, t->cfg.loss, t->groups, t->cfg.pred_steps);
     return isfinite(*loss) ? SM_OK : loss_not_finite(t, *loss, t->step + 1, st);
+}
+
+/* View v's z of the whole batch: this process's rows, or with several
+ * processes every process's rows gathered in rank order (the sampler's order). */
+static const float *whole_batch_z(trainer *t, int v)
+{
+    const sm_model *m = t->m;
+    const float *z = m->act[v] + m->tensors[m->t_z].value;
+    if (!t->z_all) return z;
+    float *all = t->z_all + (size_t)v * t->batch * m->z_dim;
+    sm_dist_allgather_f32(z, t->local * m->z_dim, all);
+    return all;
 }
 
 /* Step 2 with the closed-form predictor W (train.h). */
 static int closed_form_loss(trainer *t, double *loss, sm_status *st)
 {
     sm_model *m = t->m;
-    const size_t n = t->batch, d = m->z_dim, nd = n * d;
+    const size_t n = t->local, d = m->z_dim, nd = n * d;
     const sm_loss_kind kind = t->cfg.loss;
     sm_model_outputs out[2];
     sm_model_forward(m, 0, t->x1, n, SM_MODEL_TRAIN, &out[0]);
     sm_model_forward(m, 1, t->x2, n, SM_MODEL_TRAIN, &out[1]);
     const float *z[2] = {out[0].z, out[1].z};
-    /* The update fails only on a non-finite z (predictor.h), which makes the
+    /* The moments take the whole batch, so every process refits the same W.
+     * The update fails only on a non-finite z (predictor.h), which makes the
      * loss non-finite: reported as such, not as bad predictor input. */
-    if (sm_predictor_update(t->pred, z[0], z[1], n, NULL)) return loss_not_finite(t, NAN, t->step + 1, st);
+    if (sm_predictor_update(t->pred, whole_batch_z(t, 0), whole_batch_z(t, 1), t->batch, NULL))
+        return loss_not_finite(t, NAN, t->step + 1, st);
     float *p[2] = {t->pz, t->pz + nd}, *dp = t->pz + 2 * nd, *dz = t->pz + 3 * nd;
     for (int v = 0; v < 2; v++) sm_predictor_apply(t->pred, z[v], n, p[v]);
-    *loss = 0.5 * sm_loss_forward(kind, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(kind, n, d, p[1], z[0]);
+    *loss = sm_model_sync_loss(m, 0.5 * sm_loss_forward(kind, n, d, p[0], z[1]) +
+                                      0.5 * sm_loss_forward(kind, n, d, p[1], z[0]));
     if (!isfinite(*loss)) return loss_not_finite(t, *loss, t->step + 1, st);
     for (int v = 0; v < 2; v++) { /* one view at a time: the views share the activation gradients */
         memset(dp, 0, nd * sizeof *dp);
@@ -363,7 +409,9 @@ static int closed_form_step(trainer *t, double *loss, sm_status *st)
     sm_model *m = t->m;
     sm_model_zero_grads(m);
     int rc = closed_form_loss(t, loss, st);
-    if (!rc) sm_sgd_step(t->groups, 1, m->params, m->grads, m->momentum);
+    if (rc) return rc;
+    sm_model_sync_grads(m, 0, m->n_backbone);
+    sm_sgd_step(t->groups, 1, m->params, m->grads, m->momentum);
     return rc;
 }
 
@@ -383,13 +431,13 @@ static int train_step(trainer *t, double *loss, double *zs, sm_status *st)
     sm_model *m = t->m;
     size_t s = t->step, b = s % t->spe;
     if (b == 0 || t->local_steps == 0) sm_sampler_shuffle(&t->sampler, s / t->spe);
-    sm_augment_batch(&t->aug, &t->train, sm_sampler_batch(&t->sampler, b), t->batch, s, t->x1, t->x2);
+    sm_augment_batch(&t->aug, &t->train, sm_sampler_batch(&t->sampler, b) + t->offset, t->local, s, t->x1, t->x2);
 
     set_learning_rates(t, s);
     int rc = t->pred ? closed_form_step(t, loss, st) : network_step(t, loss, st);
     if (rc) return rc;
     /* z of step 2: the predictor-only steps of step 4 leave it as it was */
-    *zs = sm_track_z_std(m->act[0] + m->tensors[m->t_z].value, t->batch, m->z_dim);
+    *zs = sm_track_z_std(whole_batch_z(t, 0), t->batch, m->z_dim);
     return SM_OK;
 }
 
@@ -427,6 +475,7 @@ static int run_tracker(trainer *t, sm_status *st)
 /* Logging, monitor, tracking and checkpoint after a step. */
 static int after_step(trainer *t, double loss, double zs, sm_status *st)
 {
+    if (!t->writer) return SM_OK;
     int rc = SM_OK;
     int last = t->step == t->total;
     if (t->tracker && (t->step % (size_t)t->cfg.track_every == 0 || last)) rc = run_tracker(t, st);
@@ -467,7 +516,8 @@ static int train_loop(trainer *t, sm_status *st)
         t->last_loss = loss;
         report_progress(t);
         if ((rc = after_step(t, loss, zs, st))) return rc;
-        if (t->step < t->total && sm_hooks_stop_requested(t->hooks)) {
+        /* every process must stop at the same step: a signal may reach them at different ones */
+        if (t->step < t->total && sm_dist_any(sm_hooks_stop_requested(t->hooks))) {
             t->stopped = 1;
             rc = write_checkpoint(t, st);
             return rc ? rc : write_csvs(t, st);
@@ -482,20 +532,25 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
 {
     t->cfg = *cfg;
     t->batch = (size_t)cfg->batch;
+    t->local = t->batch / (size_t)sm_dist_size();
+    t->offset = t->local * (size_t)sm_dist_rank();
+    t->writer = sm_dist_rank() == 0;
     t->last_loss = NAN;
     t->knn_acc = NAN;
     int rc = check_config(cfg, st);
+    if (!rc) rc = check_parallel(t, st);
     if (rc) return rc;
     sm_threads_set((int)cfg->threads);
     if (!t->cfg.out[0]) default_out(t->cfg.out);
+    sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
     out_path(t->ckpt_path, t, "checkpoint.bin");
-    if ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st))) return rc;
+    if (t->writer && ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st)))) return rc;
     if ((rc = load_data(t, st))) return rc;
     if (cfg->resume[0] && (rc = read_resume(t, st))) return rc;
     if ((rc = build_model(t, st))) return rc;
-    if (cfg->track_every > 0 && !(t->tracker = sm_tracker_alloc(&t->cfg, &t->train, t->m->z_dim, st)))
+    if (t->writer && cfg->track_every > 0 && !(t->tracker = sm_tracker_alloc(&t->cfg, &t->train, t->m->z_dim, st)))
         return st ? st->code : SM_ERR_DATA;
     sm_augment_from_config(&t->aug, &t->cfg);
     plan_steps(t);
@@ -509,6 +564,7 @@ static void trainer_close(trainer *t)
     sm_state_close(&t->resume);
     sm_mem_free(t->x1);
     sm_mem_free(t->x2);
+    sm_mem_free(t->z_all);
     sm_tracker_free(t->tracker);
     sm_model_free(t->m);
     sm_predictor_free(t->pred);

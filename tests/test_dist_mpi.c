@@ -1,0 +1,242 @@
+/* Tests for src/dist/mpi/dist_mpi.c through build/simsiam-mi-mpi under
+ * mpirun: R = 2 and R = 1 at the same global batch train the same model
+ * (SyncBN and the gradient allreduce), one rank count resumes another's
+ * checkpoint, the single-process path is the plain binary's bit for bit,
+ * and a rank that dies ends the run instead of hanging it. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/checkpoint.h"
+#include "support/support.h"
+
+/* 20 steps of the MLP encoder with the l2 loss: tiny ResNets, and the
+ * cosine loss at larger rates, are chaotic at these sizes (a 3e-8 relative
+ * change of lr moves the width-4 ResNet's parameters by 2e-3 within 20
+ * steps in ONE process), so their rounding differences could not be told
+ * from bugs; and the cosine loss passes through 0 in the first steps, where
+ * a relative test means nothing (l2 stays near 4).  const schedule: a
+ * 10-step run resumed to 20 is then the 20-step run. */
+#define MLP "dataset=synthetic arch=mlp width=4 proj_hidden=32 z_dim=8 pred_hidden=8 batch=32 threads=1 " \
+            "schedule=const loss=l2 knn_every=0"
+/* The ResNet for SyncBN over feature maps: a few steps, before chaos. */
+#define RESNET "dataset=synthetic arch=resnet width=2 proj_hidden=16 z_dim=8 pred_hidden=8 batch=16 threads=1 " \
+               "knn_every=0 steps=3"
+
+/* A fixture directory's path in buf (sm_test_path's ring is reused by every
+ * sm_test_run). */
+static const char *fixture(char buf[1024], const char *name)
+{
+    snprintf(buf, 1024, "%s", sm_test_path(name));
+    return buf;
+}
+
+static const char *mpi_bin(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s-mpi", sm_test_bin());
+    return path;
+}
+
+/* mpirun -np ranks simsiam-mi-mpi train ARGS out=DIR (fresh) under a
+ * timeout; returns the exit code, stderr in *err if err. */
+static int mpi_train(int ranks, const char *args, const char *dir, char **err)
+{
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && timeout 120 mpirun --oversubscribe -np %d '%s' train %s out=%s", dir,
+             ranks, mpi_bin(), args, dir);
+    char *e = NULL;
+    int rc = sm_test_run(cmd, NULL, &e);
+    if (rc && !err) fprintf(stderr, "%s\nstderr: %s", cmd, e);
+    if (err) *err = e;
+    else free(e);
+    return rc;
+}
+
+typedef struct {
+    sm_ckpt *c;
+    const float *params, *stats;
+    size_t n_params, n_stats;
+    double loss; /* the last step's, all its bits (train.csv prints 6 digits) */
+} run_state;
+
+/* An f32 section's length, read from the getter's "has N values" refusal. */
+static size_t section_count(const sm_ckpt *c, const char *name)
+{
+    const float *v;
+    sm_status st;
+    sm_status_clear(&st);
+    size_t n = 0;
+    if (sm_ckpt_get_f32(c, name, 0, &v, &st) == SM_OK) return 0;
+    const char *has = strstr(st.msg, " has ");
+    assert_non_null(has);
+    assert_int_equal(sscanf(has, " has %zu values", &n), 1);
+    return n;
+}
+
+static run_state load_run(const char *dir)
+{
+    run_state r = {0};
+    sm_status st;
+    sm_status_clear(&st);
+    if (sm_ckpt_read(sm_test_join(dir, "checkpoint.bin"), &r.c, &st)) fail_msg("%s", st.msg);
+    r.n_params = section_count(r.c, "params");
+    r.n_stats = section_count(r.c, "bn_stats");
+    const uint64_t *step;
+    assert_int_equal(sm_ckpt_get_f32(r.c, "params", r.n_params, &r.params, &st), 0);
+    assert_int_equal(sm_ckpt_get_f32(r.c, "bn_stats", r.n_stats, &r.stats, &st), 0);
+    assert_int_equal(sm_ckpt_get_u64(r.c, "step", 5, &step, &st), 0);
+    memcpy(&r.loss, &step[3], sizeof r.loss);
+    return r;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - (double)b[i]));
+    return m;
+}
+
+/* Losses within rel_loss, parameters and running statistics within tol. */
+static void expect_same_model(const char *dir_a, const char *dir_b, double rel_loss, double tol)
+{
+    run_state a = load_run(dir_a), b = load_run(dir_b);
+    assert_int_equal(a.n_params, b.n_params);
+    assert_int_equal(a.n_stats, b.n_stats);
+    double dl = fabs(a.loss - b.loss) / fabs(a.loss), dp = max_abs_diff(a.params, b.params, a.n_params),
+           ds = max_abs_diff(a.stats, b.stats, a.n_stats);
+    printf("  %s vs %s: loss %.9g vs %.9g (rel %.2g), params max |diff| %.2g, bn_stats %.2g\n", dir_a, dir_b, a.loss,
+           b.loss, dl, dp, ds);
+    assert_true(isfinite(a.loss) && dl <= rel_loss);
+    assert_true(dp <= tol && ds <= tol);
+    sm_ckpt_free(a.c);
+    sm_ckpt_free(b.c);
+}
+
+/* Every row's loss (column 5 of train.csv) within tol · max(|loss|, 0.1) of the
+ * other run's: early losses pass through 0, where a relative test means nothing. */
+static void expect_same_losses(const char *dir_a, const char *dir_b, double tol)
+{
+    size_t n;
+    char *ta = sm_test_read(sm_test_join(dir_a, "train.csv"), &n), *tb = sm_test_read(sm_test_join(dir_b, "train.csv"), &n);
+    assert_int_equal(sm_test_lines(ta), sm_test_lines(tb));
+    const char *pa = strchr(ta, '\n') + 1, *pb = strchr(tb, '\n') + 1;
+    for (; *pa && *pb; pa = strchr(pa, '\n') + 1, pb = strchr(pb, '\n') + 1) {
+        double la, lb;
+        assert_int_equal(sscanf(pa, "%*[^,],%*[^,],%*[^,],%*[^,],%lf", &la), 1);
+        assert_int_equal(sscanf(pb, "%*[^,],%*[^,],%*[^,],%*[^,],%lf", &lb), 1);
+        assert_true(fabs(la - lb) <= tol * fmax(fabs(la), 0.1));
+    }
+    free(ta);
+    free(tb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1); /* the suite runs as root in CI */
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    /* LeakSanitizer (make asan) reports OpenMPI's own allocations at exit */
+    setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1", 1);
+    return 0;
+}
+
+/* 20 steps at global batch 32: R = 2 (16 images each) against R = 1, and
+ * -np 1 against the plain binary (bit for bit: no collective runs). */
+static void test_two_ranks_train_as_one(void **state)
+{
+    (void)state;
+    char b1[1024], b2[1024], b3[1024];
+    const char *one = fixture(b1, "mpi_np1"), *two = fixture(b2, "mpi_np2"), *plain = fixture(b3, "mpi_plain");
+    assert_int_equal(mpi_train(1, MLP " steps=20", one, NULL), 0);
+    assert_int_equal(mpi_train(2, MLP " steps=20 track_every=10 track_samples=64 track_views=8 track_images=4", two,
+                               NULL), 0);
+    expect_same_model(one, two, 1e-5, 1e-4);
+    expect_same_losses(one, two, 1e-5);
+    /* rank 0 tracked (4 rows: steps 0, 10, 20 and the header) and wrote alone */
+    size_t n;
+    char *track = sm_test_read(sm_test_join(two, "track.csv"), &n);
+    assert_int_equal(sm_test_lines(track), 4);
+    free(track);
+
+    char args[4400];
+    snprintf(args, sizeof args, "rm -rf %s && '%s' train " MLP " steps=20 out=%s", plain, sm_test_bin(), plain);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    run_state a = load_run(one), b = load_run(plain);
+    assert_memory_equal(a.params, b.params, a.n_params * sizeof(float));
+    assert_memory_equal(a.stats, b.stats, a.n_stats * sizeof(float));
+    sm_ckpt_free(a.c);
+    sm_ckpt_free(b.c);
+}
+
+/* A 2-rank checkpoint at step 10 resumed by one rank to 20 is the one-rank
+ * 20-step run. */
+static void test_resume_with_another_rank_count(void **state)
+{
+    (void)state;
+    char b1[1024], b2[1024], b3[1024];
+    const char *half = fixture(b1, "mpi_half"), *rest = fixture(b2, "mpi_rest");
+    assert_int_equal(mpi_train(2, MLP " steps=10", half, NULL), 0);
+    char args[4400];
+    snprintf(args, sizeof args, MLP " steps=20 resume=%s", sm_test_join(half, "checkpoint.bin"));
+    assert_int_equal(mpi_train(1, args, rest, NULL), 0);
+    expect_same_model(fixture(b3, "mpi_np1"), rest, 1e-5, 1e-4);
+}
+
+/* SyncBN over feature maps (the ResNet's BatchNorm2d) and its convolutions. */
+static void test_resnet_syncbn(void **state)
+{
+    (void)state;
+    char b1[1024], b2[1024];
+    const char *one = fixture(b1, "mpi_res1"), *two = fixture(b2, "mpi_res2");
+    assert_int_equal(mpi_train(1, RESNET, one, NULL), 0);
+    assert_int_equal(mpi_train(2, RESNET, two, NULL), 0);
+    expect_same_model(one, two, 1e-5, 1e-5);
+}
+
+/* Rank 1 kills itself (SIGKILL) at its 3rd step: mpirun ends rank 0, which
+ * would otherwise wait in the allreduce forever, and says which rank died. */
+static void test_dead_rank_ends_the_run(void **state)
+{
+    (void)state;
+    setenv("SM_DIST_FAULT", "1:3", 1);
+    char *err;
+    char b[1024];
+    int rc = mpi_train(2, MLP " steps=200", fixture(b, "mpi_dead"), &err);
+    unsetenv("SM_DIST_FAULT");
+    if (rc == 0 || rc == 124) fprintf(stderr, "rc %d, stderr: %s", rc, err);
+    assert_true(rc != 0 && rc != 124); /* 124: the timeout, i.e. a hang */
+    assert_non_null(strstr(err, "rank 1"));
+    assert_non_null(strstr(err, "signal 9"));
+    free(err);
+}
+
+/* A batch that does not split into equal slices: one error line, exit 2. */
+static void test_batch_must_split(void **state)
+{
+    (void)state;
+    char *err;
+    char b[1024];
+    int rc = mpi_train(2, MLP " batch=15 steps=1", fixture(b, "mpi_odd"), &err);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "simsiam-mi: error: batch=15 must split into 2 equal slices of at least 2 images"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_ranks_train_as_one),
+        cmocka_unit_test(test_resume_with_another_rank_count),
+        cmocka_unit_test(test_resnet_syncbn),
+        cmocka_unit_test(test_dead_rank_ends_the_run),
+        cmocka_unit_test(test_batch_must_split),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
