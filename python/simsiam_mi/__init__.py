@@ -117,7 +117,8 @@ class _TrackOpts(ctypes.Structure):
 
 class _TrackColumn(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("offset", _size), ("kind", ctypes.c_int), ("files", ctypes.c_uint),
-                ("unit", ctypes.c_char_p), ("doc", ctypes.c_char_p)]
+                ("unit", ctypes.c_char_p), ("doc", ctypes.c_char_p),
+                ("derive", ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_void_p))]  # SM_TRACK_DERIVED only
 
 
 _P = ctypes.POINTER
@@ -298,7 +299,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
 # ---- the tracking row (track.csv) ----------------------------------------------------------------
 
 _FILES = {"track": 0, "track_detail": 1}  # sm_track_file: track.csv, track_detail.csv
-_KINDS = (ctypes.c_uint64, _size, ctypes.c_double)  # sm_track_kind: U64, SIZE, REAL
+_KINDS = (ctypes.c_uint64, _size, ctypes.c_double)  # sm_track_kind: U64, SIZE, REAL (then DERIVED)
 _NCOLUMNS = _size.in_dll(_lib, "SM_TRACK_NCOLUMNS").value
 _COLUMNS = (_TrackColumn * _NCOLUMNS).in_dll(_lib, "SM_TRACK_COLUMNS")
 _LINE_MAX = 4096  # SM_TRACK_LINE_MAX
@@ -376,8 +377,11 @@ class Tracker:
         mask = 1 << _FILES["track"] | (1 << _FILES["track_detail"] if detail else 0)
         out = {}
         for c in _COLUMNS:
-            if c.files & mask:
-                out[c.name.decode()] = _KINDS[c.kind].from_address(self._row + c.offset).value
+            if not c.files & mask:
+                continue
+            derived = c.kind == len(_KINDS)  # SM_TRACK_DERIVED: computed from the row's other values
+            value = c.derive(self._row) if derived else _KINDS[c.kind].from_address(self._row + c.offset).value
+            out[c.name.decode()] = value
         return out
 
     @staticmethod
