@@ -69,7 +69,9 @@ pool=$jobs
 
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
 . "$(dirname "$0")/lock.sh"
-lock_results "$results"
+task_run=
+[ -n "${SM_TASK:-}" ] && read -r task_run _ <<<"${run_lines[0]}"
+lock_results "$results" "$task_run"
 status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
 trap 'rm -f "$status_file"' EXIT
 
