@@ -108,21 +108,9 @@ static int unknown_command(const char *name)
     return cli_error(2, "unknown command '%s' (see simsiam-mi --help)", name);
 }
 
-/* Run again with OPENBLAS_CORETYPE set when OpenBLAS fell back to its
- * generic kernels on a CPU that has better ones (core/threads.h); a user's
- * own OPENBLAS_CORETYPE is never overridden, and a failed exec just goes on
- * with the slow kernels. */
-static void use_better_blas_kernels(char **argv)
-{
-    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : sm_threads_blas_better_core();
-    if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv)
 {
-    use_better_blas_kernels(argv);
+    sm_threads_exec_with_better_blas(argv);
     /* Library code reports GSL failures as status codes; GSL's default
      * handler would abort() instead. */
     gsl_set_error_handler_off();

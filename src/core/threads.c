@@ -1,6 +1,7 @@
 #include "core/threads.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,4 +38,12 @@ const char *sm_threads_blas_better_core(void)
         return "SkylakeX";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
     return NULL;
+}
+
+void sm_threads_exec_with_better_blas(char **argv)
+{
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : sm_threads_blas_better_core();
+    if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
 }

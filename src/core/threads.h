@@ -25,4 +25,10 @@ SM_API const char *sm_threads_blas_core(void);
  * it is loaded, so only a new process can use the answer (src/cli/main.c). */
 SM_API const char *sm_threads_blas_better_core(void);
 
+/* For a program's main() only: run the program again (execv of
+ * /proc/self/exe with argv) with OPENBLAS_CORETYPE set to the better core
+ * above, if there is one and the user has not set OPENBLAS_CORETYPE; returns
+ * (with the slow kernels) when there is none or the exec fails. */
+void sm_threads_exec_with_better_blas(char **argv);
+
 #endif
