@@ -5,9 +5,10 @@
  * this the BatchNorm and ReLU loops run at a quarter of AVX-512's width.
  *
  * Results do not depend on the copy chosen: C11 mode compiles with
- * -ffp-contract=off (no fused multiply-add is introduced) and without
- * -ffast-math the compiler may not reorder a sum, so every copy performs the
- * same IEEE operations in the same order, only more per instruction.
+ * -ffp-contract=off (no fused multiply-add is introduced) and, without
+ * unsafe-math optimisation flags, the compiler may not reorder a sum, so
+ * every copy performs the same IEEE operations in the same order, only more
+ * per instruction.
  * Elsewhere (other compilers, other architectures, sanitizer builds) the
  * macro is empty and the baseline code runs. */
 #ifndef SM_CORE_SIMD_H

@@ -1,12 +1,11 @@
 /* One process: the run is rank 0 of 1 (see dist.h). */
 #include "dist/dist.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 void sm_dist_init(int *argc, char ***argv) { (void)argc, (void)argv; }
 void sm_dist_finalize(void) {}
-_Noreturn void sm_dist_abort(int code) { exit(code); }
+void sm_dist_abort(int code) { (void)code; }
 int sm_dist_rank(void) { return 0; }
 int sm_dist_size(void) { return 1; }
 void sm_dist_sum_f32(float *v, size_t n) { (void)v, (void)n; }

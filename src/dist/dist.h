@@ -17,9 +17,11 @@
 void sm_dist_init(int *argc, char ***argv);
 /* Leave it after a successful run (MPI_Finalize). */
 void sm_dist_finalize(void);
-/* End every process of the run with exit code `code` (MPI_Abort when there
- * are several: the others may be waiting in a collective for this one). */
-_Noreturn void sm_dist_abort(int code);
+/* End every process of the run with exit code `code` (MPI_Abort: the others
+ * may be waiting in a collective for this one); it does not return then.
+ * With one process there is nothing to end: it returns, and the caller
+ * (the CLI, the only code that exits) returns its code as usual. */
+void sm_dist_abort(int code);
 
 int sm_dist_rank(void);
 int sm_dist_size(void);

