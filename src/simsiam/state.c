@@ -168,11 +168,13 @@ static int check_same_network(const sm_state_file *f, const sm_config *cfg, sm_s
     if (rc) return rc;
     if (saved.arch != cfg->arch)
         return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another network: another arch");
+    /* the mlp has no stem: its stem_stride shapes nothing */
+    const long saved_stride = cfg->arch == SM_ARCH_RESNET ? saved.stem_stride : cfg->stem_stride;
     const char *names[] = {"width", "stem_stride", "proj_hidden", "z_dim", "pred_hidden"};
-    const long there[] = {saved.width, saved.stem_stride, saved.proj_hidden, saved.z_dim, saved.pred_hidden};
+    const long there[] = {saved.width, saved_stride, saved.proj_hidden, saved.z_dim, saved.pred_hidden};
     const long here[] = {cfg->width, cfg->stem_stride, cfg->proj_hidden, cfg->z_dim, cfg->pred_hidden};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (there[i] != here[i] && !(cfg->arch == SM_ARCH_MLP && i == 1)) /* the mlp has no stem */
+        if (there[i] != here[i])
             return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another network: %s=%ld there, %ld here",
                                   names[i], there[i], here[i]);
     return SM_OK;
