@@ -124,6 +124,17 @@ static void test_pixel_baselines(void **state)
     assert_true(raw > 0.5 && centred > raw);
 }
 
+/* encoder-centred is the encoder's f minus the training mean (the centring
+ * itself is test_simsiam_probe's hand case): through the CLI it gives
+ * another vote than the uncentred f of the same model (the run is seeded,
+ * so this holds or fails every time). */
+static void test_encoder_centred(void **state)
+{
+    (void)state;
+    double centred = eval_features("knn", "encoder-centred"), plain = eval_features("knn", "encoder");
+    assert_true(centred > 0.1 && centred != plain);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -205,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_knn_matches_monitor),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_pixel_baselines),
+        cmocka_unit_test(test_encoder_centred),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_checkpoint_config_edited_to_a_huge_network),
     };

@@ -152,8 +152,8 @@ static void test_fit_is_deterministic(void **state)
 /* ---- raw-pixel baselines --------------------------------------------------- */
 
 /* Hand case: 2 training images of 1 × 1 × 2 pixels {0, 255}, {51, 102}
- * and one test image {255, 0}: pixels are byte / 255; centred, the training
- * mean (0.1, 0.7) is subtracted from both splits. */
+ * and one test image {255, 0}: pixels are byte / 255; sm_probe_centre
+ * subtracts the training mean (0.1, 0.7) from both splits. */
 static void test_pixel_features(void **state)
 {
     (void)state;
@@ -165,11 +165,11 @@ static void test_pixel_features(void **state)
     memcpy(train.pixels, tr, sizeof tr);
     memcpy(test.pixels, te, sizeof te);
     float ftrain[4], ftest[2];
-    assert_int_equal(sm_probe_pixel_features(&train, &test, 0, ftrain, ftest, &st), SM_OK);
+    sm_probe_pixel_features(&train, &test, ftrain, ftest);
     const float raw[] = {0.0f, 1.0f, 0.2f, 0.4f};
     for (int i = 0; i < 4; i++) assert_true(fabsf(ftrain[i] - raw[i]) < 1e-7f);
     assert_true(ftest[0] == 1.0f && ftest[1] == 0.0f);
-    assert_int_equal(sm_probe_pixel_features(&train, &test, 1, ftrain, ftest, &st), SM_OK);
+    assert_int_equal(sm_probe_centre(ftrain, 2, ftest, 1, 2, &st), SM_OK);
     const float centred[] = {-0.1f, 0.3f, 0.1f, -0.3f}, test_centred[] = {0.9f, -0.7f};
     for (int i = 0; i < 4; i++) assert_true(fabsf(ftrain[i] - centred[i]) < 1e-6f);
     for (int i = 0; i < 2; i++) assert_true(fabsf(ftest[i] - test_centred[i]) < 1e-6f);

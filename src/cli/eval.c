@@ -1,10 +1,12 @@
 /* simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|
- * pixels|pixels-centred] (docs/design.md §2): the label accuracy on the test split
- * of a checkpoint's frozen encoder, with the training split as the kNN bank
- * (src/simsiam/knn_monitor.h) or as the linear probe's training set
+ * encoder-centred|pixels|pixels-centred] (docs/design.md §2): the label accuracy
+ * on the test split of a checkpoint's frozen encoder, with the training split as
+ * the kNN bank (src/simsiam/knn_monitor.h) or as the linear probe's training set
  * (src/simsiam/probe.h, default options); --features pixels and
  * pixels-centred measure the raw-pixel baselines the same way (on the
- * checkpoint's data set, or without --checkpoint the default one).  One JSON
+ * checkpoint's data set, or without --checkpoint the default one), and
+ * *-centred features have the training split's mean row subtracted first
+ * (sm_probe_centre), so encoder-centred compares with pixels-centred.  One JSON
  * line: {"probe":"knn","features":"encoder","accuracy":0.8123,"n_train":60000,
  * "n_test":10000,"seconds":1.2} */
 #include <stdio.h>
@@ -18,22 +20,35 @@
 #include "simsiam/probe.h"
 #include "simsiam/state.h"
 
-typedef enum { FEATURES_ENCODER, FEATURES_PIXELS, FEATURES_PIXELS_CENTRED } feature_kind;
-static const char *const FEATURE_NAMES[] = {"encoder", "pixels", "pixels-centred"};
+typedef enum {
+    FEATURES_ENCODER,
+    FEATURES_ENCODER_CENTRED,
+    FEATURES_PIXELS,
+    FEATURES_PIXELS_CENTRED,
+    N_FEATURE_KINDS
+} feature_kind;
+static const char *const FEATURE_NAMES[] = {"encoder", "encoder-centred", "pixels", "pixels-centred"};
+
+static int is_encoder(feature_kind kind) { return kind == FEATURES_ENCODER || kind == FEATURES_ENCODER_CENTRED; }
+static int is_centred(feature_kind kind) { return kind == FEATURES_ENCODER_CENTRED || kind == FEATURES_PIXELS_CENTRED; }
 
 /* Features of both splits (*d columns each; free both): the encoder's f, or
- * the raw-pixel baselines. */
+ * the raw-pixel baselines, centred when the kind says so. */
 static int features(feature_kind kind, sm_model *m, const sm_dataset *train, const sm_dataset *test, float **ftrain,
                     float **ftest, size_t *d, sm_status *st)
 {
-    *d = kind == FEATURES_ENCODER ? m->features : sm_dataset_image_size(train);
+    *d = is_encoder(kind) ? m->features : sm_dataset_image_size(train);
     *ftrain = sm_mem_alloc_aligned(train->n * *d, sizeof **ftrain, st);
     *ftest = *ftrain ? sm_mem_alloc_aligned(test->n * *d, sizeof **ftest, st) : NULL;
     if (!*ftest) return st ? st->code : SM_ERR_DATA;
-    if (kind != FEATURES_ENCODER)
-        return sm_probe_pixel_features(train, test, kind == FEATURES_PIXELS_CENTRED, *ftrain, *ftest, st);
-    int rc = sm_model_embed_dataset(m, train, train->n, *ftrain, NULL, st);
-    return rc ? rc : sm_model_embed_dataset(m, test, test->n, *ftest, NULL, st);
+    int rc = SM_OK;
+    if (is_encoder(kind)) {
+        rc = sm_model_embed_dataset(m, train, train->n, *ftrain, NULL, st);
+        if (!rc) rc = sm_model_embed_dataset(m, test, test->n, *ftest, NULL, st);
+    } else {
+        sm_probe_pixel_features(train, test, *ftrain, *ftest);
+    }
+    return rc || !is_centred(kind) ? rc : sm_probe_centre(*ftrain, train->n, *ftest, test->n, *d, st);
 }
 
 /* The data (and, for the encoder, the model): from the checkpoint, or for
@@ -44,7 +59,7 @@ static int load(const char *checkpoint, feature_kind kind, sm_config *cfg, sm_da
     sm_state_file f = {0};
     int rc = checkpoint ? sm_state_open(&f, checkpoint, st) : SM_OK;
     if (!rc) rc = checkpoint ? sm_state_read_config(&f, NULL, 0, cfg, st) : sm_config_load(cfg, NULL, 0, NULL, st);
-    if (!rc) rc = kind == FEATURES_ENCODER ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, train, m, st)
+    if (!rc) rc = is_encoder(kind) ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, train, m, st)
                                            : sm_data_load(cfg, "train", train, st);
     sm_state_close(&f);
     return rc ? rc : sm_data_load(cfg, "test", test, st);
@@ -90,10 +105,11 @@ int cli_eval(int argc, char **argv)
     const char *feature = cli_get(opts, nopts, "features");
     if (!probe) probe = "knn";
     feature_kind kind = FEATURES_ENCODER;
-    while (feature && kind <= FEATURES_PIXELS_CENTRED && strcmp(feature, FEATURE_NAMES[kind])) kind++;
-    if (kind > FEATURES_PIXELS_CENTRED)
-        return cli_error(2, "unknown --features '%s' (choose encoder, pixels or pixels-centred)", feature);
-    if (!checkpoint && kind == FEATURES_ENCODER) return cli_error(2, "missing --checkpoint F (see --help)");
+    while (feature && kind < N_FEATURE_KINDS && strcmp(feature, FEATURE_NAMES[kind])) kind++;
+    if (kind == N_FEATURE_KINDS)
+        return cli_error(2, "unknown --features '%s' (choose encoder, encoder-centred, pixels or pixels-centred)",
+                         feature);
+    if (!checkpoint && is_encoder(kind)) return cli_error(2, "missing --checkpoint F (see --help)");
     if (strcmp(probe, "knn") && strcmp(probe, "linear"))
         return cli_error(2, "unknown --probe '%s' (choose knn or linear)", probe);
     sm_status st;

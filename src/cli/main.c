@@ -42,7 +42,8 @@ static const cli_command COMMANDS[] = {
      "  example: simsiam-mi embed --checkpoint runs/x/checkpoint.bin --out z.npy --views 2\n",
      cli_embed, NULL},
     {"eval", "kNN or linear-probe accuracy of a checkpoint",
-     "usage: simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|pixels|pixels-centred]\n"
+     "usage: simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|encoder-centred|\n"
+     "                                                       pixels|pixels-centred]\n"
      "  Accuracy on the test split of the frozen encoder's features f.  knn (default):\n"
      "  the training monitor's weighted 200-NN vote against the train split.  linear:\n"
      "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1 cosine-\n"
@@ -50,6 +51,7 @@ static const cli_command COMMANDS[] = {
      "  --features pixels | pixels-centred: the raw-pixel baselines (byte / 255, optionally\n"
      "  minus the training split's mean image) through the same probe; --checkpoint then only\n"
      "  names the data set (default: the default configuration's, Fashion-MNIST).\n"
+     "  --features encoder-centred: f minus its training-split mean, to set beside pixels-centred.\n"
      "  Output: {\"probe\":...,\"features\":...,\"accuracy\":...,\"n_train\":...,\"n_test\":...,\"seconds\":...}\n"
      "  example: simsiam-mi eval --checkpoint runs/x/checkpoint.bin --probe linear\n",
      cli_eval, NULL},

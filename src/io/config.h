@@ -22,11 +22,11 @@
  *   data_dir         path [empty: /usr/share/datasets/fashion-mnist for fashion-mnist;
  *                    required for mnist and cifar10; unused by synthetic and random]
  *   arch             resnet|mlp [resnet]
- *   width            1..4096 [16]          stem_stride   1..2 [1]
+ *   width            1..4096 [32]          stem_stride   1..2 [2]
  *   proj_hidden      1..65536 [512]
  *   z_dim            1..65536 [64]         pred_hidden   1..65536 [128]
  *   batch            2..1048576 [256]      (batch norm needs two samples)
- *   epochs           1..1000000 [100]      steps         >= 0 [0 = use epochs]
+ *   epochs           1..1000000 [25]       steps         >= 0 [0 = use epochs]
  *   threads          0..4096 [0 = all cores]
  *   seed             >= 0 [0]
  *   lr               > 0 [0.03]            momentum      [0, 1) [0.9]

@@ -25,24 +25,25 @@ static void gather_all(const sm_dataset *ds, float *out)
     }
 }
 
-int sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, int centred, float *ftrain,
-                            float *ftest, sm_status *st)
+int sm_probe_centre(float *ftrain, size_t n_train, float *ftest, size_t n_test, size_t d, sm_status *st)
 {
-    size_t d = sm_dataset_image_size(train);
-    gather_all(train, ftrain);
-    gather_all(test, ftest);
-    if (!centred) return SM_OK;
     double *mean = sm_mem_alloc(d, sizeof *mean, st);
     if (!mean) return st ? st->code : SM_ERR_DATA;
-    for (size_t i = 0; i < train->n; i++)
+    for (size_t i = 0; i < n_train; i++)
         for (size_t j = 0; j < d; j++) mean[j] += ftrain[i * d + j];
-    for (size_t j = 0; j < d; j++) mean[j] /= (double)train->n;
-    for (size_t i = 0; i < train->n; i++)
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n_train;
+    for (size_t i = 0; i < n_train; i++)
         for (size_t j = 0; j < d; j++) ftrain[i * d + j] = (float)(ftrain[i * d + j] - mean[j]);
-    for (size_t i = 0; i < test->n; i++)
+    for (size_t i = 0; i < n_test; i++)
         for (size_t j = 0; j < d; j++) ftest[i * d + j] = (float)(ftest[i * d + j] - mean[j]);
     sm_mem_free(mean);
     return SM_OK;
+}
+
+void sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, float *ftrain, float *ftest)
+{
+    gather_all(train, ftrain);
+    gather_all(test, ftest);
 }
 
 /* ---- linear probe --------------------------------------------------------- */

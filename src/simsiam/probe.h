@@ -23,11 +23,15 @@
 #include "data/dataset.h"
 
 /* The baselines an encoder must beat: every image of train and test as its
- * pixels (byte / 255, c·h·w floats per row) into ftrain and ftest, and with
- * centred set, minus the TRAINING split's mean image (both splits).
+ * pixels (byte / 255, c·h·w floats per row) into ftrain and ftest. */
+void sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, float *ftrain, float *ftest);
+
+/* Subtract the mean of the n_train training rows (d floats each, summed in
+ * double) from every row of both sets: cosine similarities then measure
+ * directions away from the common mean rather than around it (pixels and
+ * ReLU features are non-negative, so uncentred they all point alike).
  * SM_ERR_DATA if memory runs out. */
-int sm_probe_pixel_features(const sm_dataset *train, const sm_dataset *test, int centred, float *ftrain,
-                            float *ftest, sm_status *st);
+int sm_probe_centre(float *ftrain, size_t n_train, float *ftest, size_t n_test, size_t d, sm_status *st);
 
 typedef struct {
     size_t epochs, batch;
