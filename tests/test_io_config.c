@@ -88,13 +88,13 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.steps, 0);
     assert_int_equal(cfg.threads, 0);
     assert_int_equal(cfg.seed, 0);
-    assert_true(cfg.lr == 0.03);
+    assert_true(cfg.lr == 0.1);
     assert_true(cfg.momentum == 0.9);
     assert_true(cfg.wd == 5e-4);
     assert_int_equal(cfg.schedule, SM_SCHEDULE_COSINE);
     assert_int_equal(cfg.loss, SM_LOSS_COSINE);
     assert_true(cfg.pred_lr_mult == 1.0);
-    assert_int_equal(cfg.pred_fixed_lr, 0);
+    assert_int_equal(cfg.pred_fixed_lr, 1);
     assert_int_equal(cfg.pred_steps, 1);
     assert_int_equal(cfg.pred_mode, SM_PRED_SGD);
     assert_int_equal(cfg.aug, SM_AUG_DEFAULT);
