@@ -492,7 +492,7 @@ static void test_written_form(void **state)
     /* Table order, and reals in their shortest exact form. */
     const char *head = "dataset=fashion-mnist\ndata_dir=" FASHION_DIR "\narch=resnet\nwidth=32\nstem_stride=2\n";
     assert_memory_equal(text, head, strlen(head));
-    assert_non_null(strstr(text, "\nlr=0.03\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"));
+    assert_non_null(strstr(text, "\nlr=0.1\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"));
     assert_non_null(strstr(text, "\nresume=\nout=\n"));
     free(text);
 
@@ -535,7 +535,7 @@ static void test_print_keys(void **state)
     assert_non_null(strstr(text, "(one of fashion-mnist|mnist|cifar10|synthetic|random)"));
     assert_non_null(strstr(text, "  momentum=0.9 "));
     assert_non_null(strstr(text, "(a finite number in [0, 1))"));
-    assert_non_null(strstr(text, "  lr=0.03 "));
+    assert_non_null(strstr(text, "  lr=0.1 "));
     assert_non_null(strstr(text, "(a finite number > 0)"));
     assert_non_null(strstr(text, FASHION_DIR));
     /* Every key the writer emits is listed. */
