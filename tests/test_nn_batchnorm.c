@@ -1,6 +1,7 @@
 /* Tests for src/nn/batchnorm: training forward against a double reference,
  * running statistics and inference mode against hand computations, backward
- * against central differences (1-D and 2-D, with and without affine). */
+ * against central differences (1-D and 2-D, with and without affine, with
+ * and without the fused ReLU), the fused ReLU against the separate one. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "core/rng.h"
 #include "nn/batchnorm.h"
+#include "nn/relu.h"
 #include "support/support.h"
 
 /* cmocka's assert_float_equal compares in float; these checks need double. */
@@ -24,7 +26,7 @@ static void near(double got, double want, double tol, int line)
 
 typedef struct {
     size_t n, c, hw;
-    int affine;
+    int affine, relu;
     double *x, *gamma, *beta, *r; /* r: weights of the objective L = Σ r·y */
 } bn_case;
 
@@ -47,7 +49,8 @@ static void ref_forward(const bn_case *b, double *y)
             for (size_t t = 0; t < b->hw; t++) {
                 size_t k = (i * b->c + j) * b->hw + t;
                 double xhat = (b->x[k] - mean) / sqrt(var + 1e-5);
-                y[k] = b->affine ? b->gamma[j] * xhat + b->beta[j] : xhat;
+                double v = b->affine ? b->gamma[j] * xhat + b->beta[j] : xhat;
+                y[k] = b->relu && v < 0.0 ? 0.0 : v;
             }
     }
 }
@@ -65,10 +68,10 @@ static double ref_objective(const void *ctx)
 }
 
 /* Forward against the reference, then backward against finite differences. */
-static void check_case(size_t n, size_t c, size_t hw, int affine)
+static void check_case(size_t n, size_t c, size_t hw, int affine, int relu)
 {
     sm_rng rng;
-    sm_rng_seed(&rng, 21, n * 100 + c * 10 + hw + (size_t)affine);
+    sm_rng_seed(&rng, 21, n * 100 + c * 10 + hw + (size_t)affine + 2 * (size_t)relu);
     size_t count = n * c * hw;
     float *x = sm_test_floats(count), *y = sm_test_floats(count), *r = sm_test_floats(count), *dx = sm_test_floats(count);
     float *gamma = sm_test_floats(c), *beta = sm_test_floats(c), *dgamma = sm_test_floats(c), *dbeta = sm_test_floats(c);
@@ -78,17 +81,17 @@ static void check_case(size_t n, size_t c, size_t hw, int affine)
     sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
     sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
 
-    sm_batchnorm_forward_train(n, c, hw, x, affine ? gamma : NULL, affine ? beta : NULL, y, mean, invstd,
+    sm_batchnorm_forward_train(n, c, hw, x, affine ? gamma : NULL, affine ? beta : NULL, relu, y, mean, invstd,
                                NULL, NULL);
-    bn_case b = {n, c, hw, affine, sm_test_to_double(x, count), sm_test_to_double(gamma, c), sm_test_to_double(beta, c), sm_test_to_double(r, count)};
+    bn_case b = {n, c, hw, affine, relu, sm_test_to_double(x, count), sm_test_to_double(gamma, c), sm_test_to_double(beta, c), sm_test_to_double(r, count)};
     double *want = malloc(count * sizeof *want);
     assert_non_null(want);
     ref_forward(&b, want);
     for (size_t i = 0; i < count; i++)
         if (fabs(y[i] - want[i]) > 2e-6) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
-    sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, mean, invstd, r, dx, 1, affine ? dgamma : NULL,
-                          affine ? dbeta : NULL);
+    sm_batchnorm_backward(n, c, hw, x, affine ? gamma : NULL, affine ? beta : NULL, relu, mean, invstd, r, dx, 1,
+                          affine ? dgamma : NULL, affine ? dbeta : NULL);
     sm_test_check_gradient(ref_objective, &b, b.x, count, dx, 1e-6);
     if (affine) {
         sm_test_check_gradient(ref_objective, &b, b.gamma, c, dgamma, 1e-6);
@@ -114,25 +117,91 @@ static void check_case(size_t n, size_t c, size_t hw, int affine)
 static void test_batchnorm_2d_affine(void **state)
 {
     (void)state;
-    check_case(3, 2, 5, 1);
+    check_case(3, 2, 5, 1, 0);
 }
 
 static void test_batchnorm_2d_no_affine(void **state)
 {
     (void)state;
-    check_case(3, 3, 4, 0);
+    check_case(3, 3, 4, 0, 0);
 }
 
 static void test_batchnorm_1d_affine(void **state)
 {
     (void)state;
-    check_case(6, 4, 1, 1);
+    check_case(6, 4, 1, 1, 0);
 }
 
 static void test_batchnorm_1d_no_affine(void **state)
 {
     (void)state;
-    check_case(5, 3, 1, 0);
+    check_case(5, 3, 1, 0, 0);
+}
+
+/* The fused ReLU against central differences of max(BN(x), 0) (2-D with
+ * affine, 1-D without). */
+static void test_batchnorm_relu_2d_affine(void **state)
+{
+    (void)state;
+    check_case(3, 2, 5, 1, 1);
+}
+
+static void test_batchnorm_relu_1d_no_affine(void **state)
+{
+    (void)state;
+    check_case(6, 3, 1, 0, 1);
+}
+
+/* relu = 1 is the plain layer followed by sm_relu, bit for bit: forward in
+ * training and inference mode, and backward (sm_relu_backward's dy masked
+ * by y, then the plain backward) in both accumulate modes. */
+static void check_relu_fused_matches_separate(size_t n, size_t c, size_t hw, int accumulate)
+{
+    const size_t count = n * c * hw;
+    sm_rng rng;
+    sm_rng_seed(&rng, 5, count);
+    float *x = sm_test_floats(count), *dy = sm_test_floats(count), *y = sm_test_floats(count);
+    float *y_sep = sm_test_floats(count), *g = sm_test_floats(count), *dx = sm_test_floats(count);
+    float *dx_sep = sm_test_floats(count), gamma[4], beta[4], mean[4], invstd[4], rm[4] = {0.5f, -1, 0, 2},
+                                            rv[4] = {1, 2, 0.5f, 4};
+    float dg[4] = {0}, db[4] = {0}, dg_sep[4] = {0}, db_sep[4] = {0};
+    assert_true(c <= 4);
+    sm_test_fill_uniform(x, count, &rng, -2.0, 3.0);
+    sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dx, count, &rng, -1.0, 1.0);
+    memcpy(dx_sep, dx, count * sizeof(float));
+    sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
+    sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
+
+    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, 0, y_sep, mean, invstd, NULL, NULL);
+    sm_relu_forward(count, y_sep, y_sep);
+    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, 1, y, mean, invstd, NULL, NULL);
+    assert_memory_equal(y, y_sep, count * sizeof(float));
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) kept += y[i] > 0.0f;
+    assert_true(kept > 0 && kept < count); /* the mask cuts somewhere */
+
+    sm_relu_backward(count, y_sep, dy, g, 0);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, g, dx_sep, accumulate, dg_sep, db_sep);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 1, mean, invstd, dy, dx, accumulate, dg, db);
+    assert_memory_equal(dx, dx_sep, count * sizeof(float));
+    assert_memory_equal(dg, dg_sep, sizeof dg);
+    assert_memory_equal(db, db_sep, sizeof db);
+
+    sm_batchnorm_forward_eval(n, c, hw, x, gamma, beta, 0, rm, rv, y_sep);
+    sm_relu_forward(count, y_sep, y_sep);
+    sm_batchnorm_forward_eval(n, c, hw, x, gamma, beta, 1, rm, rv, y);
+    assert_memory_equal(y, y_sep, count * sizeof(float));
+    float *bufs[] = {x, dy, y, y_sep, g, dx, dx_sep};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+}
+
+static void test_batchnorm_relu_fused_matches_separate(void **state)
+{
+    (void)state;
+    check_relu_fused_matches_separate(8, 3, 49, 1);  /* 2-D maps, the lanes and a tail */
+    check_relu_fused_matches_separate(8, 3, 49, 0);
+    check_relu_fused_matches_separate(40, 4, 1, 0); /* BatchNorm1d rows */
 }
 
 /* Two channels with hand-computable statistics: [1 2 3 4] has mean 2.5,
@@ -145,7 +214,7 @@ static void test_batchnorm_running_stats_and_eval(void **state)
     float gamma[2], beta[2], rm[2], rv[2], y[8], mean[2], invstd[2];
     sm_batchnorm_init(2, gamma, beta, rm, rv);
     assert_true(gamma[1] == 1.0f && beta[1] == 0.0f && rm[1] == 0.0f && rv[1] == 1.0f);
-    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, y, mean, invstd, rm, rv);
+    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, 0, y, mean, invstd, rm, rv);
     assert_near(mean[0], 2.5, 1e-7);
     assert_near(mean[1], 1.0, 1e-7);
     assert_near(invstd[0], 1.0 / sqrt(1.25 + 1e-5), 1e-7);
@@ -158,7 +227,7 @@ static void test_batchnorm_running_stats_and_eval(void **state)
     assert_near(y[7], 3.0 / sqrt(5.0 + 1e-5), 1e-6);
 
     /* A second step moves the running stats 10% further. */
-    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, y, mean, invstd, rm, rv);
+    sm_batchnorm_forward_train(4, 2, 1, x, gamma, beta, 0, y, mean, invstd, rm, rv);
     assert_near(rm[0], 0.9 * 0.25 + 0.25, 1e-6);
     assert_near(rv[1], 0.9 * (0.9 + 0.1 * 20.0 / 3.0) + 0.1 * 20.0 / 3.0, 1e-6);
 
@@ -166,14 +235,14 @@ static void test_batchnorm_running_stats_and_eval(void **state)
     gamma[0] = 2.0f;
     beta[0] = 0.5f;
     float rm0 = rm[0], rv0 = rv[0];
-    sm_batchnorm_forward_eval(4, 2, 1, x, gamma, beta, rm, rv, y);
+    sm_batchnorm_forward_eval(4, 2, 1, x, gamma, beta, 0, rm, rv, y);
     for (int i = 0; i < 4; i++)
         assert_near(y[2 * i], 2.0 * (x[2 * i] - rm0) / sqrt(rv0 + 1e-5) + 0.5, 1e-6);
     assert_near(y[1], (-2.0 - rm[1]) / sqrt(rv[1] + 1e-5), 1e-6);
     assert_true(rm[0] == rm0 && rv[0] == rv0);
 
     /* Without affine, inference is the bare normalisation. */
-    sm_batchnorm_forward_eval(4, 2, 1, x, NULL, NULL, rm, rv, y);
+    sm_batchnorm_forward_eval(4, 2, 1, x, NULL, NULL, 0, rm, rv, y);
     assert_near(y[6], (4.0 - rm0) / sqrt(rv0 + 1e-5), 1e-6);
 }
 
@@ -187,7 +256,7 @@ static void test_batchnorm_normalises_each_channel(void **state)
     sm_rng_seed(&rng, 2, 0);
     float *x = sm_test_floats(count), *y = sm_test_floats(count), mean[3], invstd[3];
     sm_test_fill_uniform(x, count, &rng, 1.0, 9.0);
-    sm_batchnorm_forward_train(n, c, hw, x, NULL, NULL, y, mean, invstd, NULL, NULL);
+    sm_batchnorm_forward_train(n, c, hw, x, NULL, NULL, 0, y, mean, invstd, NULL, NULL);
     for (size_t j = 0; j < c; j++) {
         double s = 0.0, s2 = 0.0;
         for (size_t i = 0; i < n; i++)
@@ -216,10 +285,10 @@ static void test_batchnorm_backward_accumulates_or_sets(void **state)
     float dg0[2] = {0, 0}, db0[2] = {0, 0}, dg[2] = {1, 1}, db[2] = {-1, -1};
     sm_test_fill_uniform(x, count, &rng, -2.0, 2.0);
     sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
-    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, y, mean, invstd, NULL, NULL);
-    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx0, 1, dg0, db0);
+    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, 0, y, mean, invstd, NULL, NULL);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, dy, dx0, 1, dg0, db0);
     for (size_t i = 0; i < count; i++) dx[i] = 2.0f;
-    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, 1, dg, db);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, dy, dx, 1, dg, db);
     for (size_t i = 0; i < count; i++) assert_true(dx[i] == 2.0f + dx0[i]);
     for (int j = 0; j < 2; j++) {
         assert_true(dg[j] == 1.0f + dg0[j]);
@@ -227,7 +296,7 @@ static void test_batchnorm_backward_accumulates_or_sets(void **state)
     }
     /* accumulate == 0 sets dx whatever it held; dgamma, dbeta still add */
     for (size_t i = 0; i < count; i++) dx[i] = NAN;
-    sm_batchnorm_backward(n, c, hw, x, gamma, mean, invstd, dy, dx, 0, dg, db);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, dy, dx, 0, dg, db);
     for (size_t i = 0; i < count; i++) assert_true(dx[i] == 0.0f + dx0[i]);
     for (int j = 0; j < 2; j++) {
         assert_true(dg[j] == (1.0f + dg0[j]) + dg0[j]);
@@ -265,8 +334,8 @@ static void test_batchnorm_identical_across_threads(void **state)
         memset(dg[t], 0, sizeof dg[t]);
         memset(db[t], 0, sizeof db[t]);
         sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);
-        sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, y[t], mean, invstd, rm[t], rv[t], sync);
-        sm_batchnorm_backward_sync(n, c, hw, x, gamma, mean, invstd, dy, dx[t], 1, dg[t], db[t], sync);
+        sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, 1, y[t], mean, invstd, rm[t], rv[t], sync);
+        sm_batchnorm_backward_sync(n, c, hw, x, gamma, beta, 1, mean, invstd, dy, dx[t], 1, dg[t], db[t], sync);
     }
     omp_set_num_threads(saved);
     for (int t = 1; t < 3; t++) {
@@ -293,6 +362,9 @@ int main(void)
         cmocka_unit_test(test_batchnorm_2d_no_affine),
         cmocka_unit_test(test_batchnorm_1d_affine),
         cmocka_unit_test(test_batchnorm_1d_no_affine),
+        cmocka_unit_test(test_batchnorm_relu_2d_affine),
+        cmocka_unit_test(test_batchnorm_relu_1d_no_affine),
+        cmocka_unit_test(test_batchnorm_relu_fused_matches_separate),
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),
         cmocka_unit_test(test_batchnorm_normalises_each_channel),
         cmocka_unit_test(test_batchnorm_backward_accumulates_or_sets),

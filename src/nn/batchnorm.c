@@ -2,6 +2,8 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "core/simd.h"
 #include "dist/dist.h"
@@ -55,23 +57,67 @@ SM_VECTOR_CLONES static void run_moments(const float *r, size_t len, double shif
     *sum_sq += lanes_total(b);
 }
 
-/* Σ dy[t] and Σ dy[t] · (x[t] − mean) over a run. */
-SM_VECTOR_CLONES static void run_grad_sums(const float *x, const float *dy, size_t len, double mean, double *sum_dy,
-                          double *sum_dy_xc)
+/* Channel j's forward map x ↦ (x − mean) · scale + shift, then max(·, 0)
+ * when relu.  Backward recomputes it from x with the same float operations
+ * (no contraction, see core/simd.h), so its ReLU mask is the forward's bit
+ * for bit and y need not be read. */
+typedef struct {
+    float mean, scale, shift;
+    int relu;
+} channel_map;
+
+static channel_map map_of(size_t j, float mean, double invstd, const float *gamma, const float *beta, int relu)
 {
+    return (channel_map){mean, (float)((gamma ? gamma[j] : 1.0) * invstd), beta ? beta[j] : 0.0f, relu};
+}
+
+/* dy where the map's output is kept, +0 where the ReLU cut it (exactly
+ * sm_relu_backward's values).  The loops below call it with relu a constant
+ * (their bodies are inlined twice, for 0 and 1), so it folds away or
+ * becomes vector code: the cut is an AND of dy's bits with the comparison's
+ * all-ones or zero, because a select (?:) is control flow, which kept the
+ * lane loops scalar at 5× the time. */
+static inline float masked(channel_map f, int relu, float x, float dy)
+{
+    if (!relu) return dy;
+    uint32_t bits;
+    memcpy(&bits, &dy, sizeof bits);
+    bits &= -(uint32_t)((x - f.mean) * f.scale + f.shift > 0.0f);
+    memcpy(&dy, &bits, sizeof dy);
+    return dy;
+}
+
+/* Σ g[t] and Σ g[t] · (x[t] − mean) over a run, g = masked(dy). */
+static inline __attribute__((always_inline)) void grad_sums_body(const float *x, const float *dy, size_t len,
+                                                                 channel_map f, int relu, double *sum_dy,
+                                                                 double *sum_dy_xc)
+{
+    const double mean = f.mean;
     double a[LANES] = {0}, b[LANES] = {0};
     size_t t = 0;
     for (; t + LANES <= len; t += LANES)
+#pragma omp simd
         for (int l = 0; l < LANES; l++) {
-            a[l] += dy[t + l];
-            b[l] += dy[t + l] * (x[t + l] - mean);
+            const float g = masked(f, relu, x[t + l], dy[t + l]);
+            a[l] += g;
+            b[l] += g * (x[t + l] - mean);
         }
     for (; t < len; t++) {
-        a[0] += dy[t];
-        b[0] += dy[t] * (x[t] - mean);
+        const float g = masked(f, relu, x[t], dy[t]);
+        a[0] += g;
+        b[0] += g * (x[t] - mean);
     }
     *sum_dy += lanes_total(a);
     *sum_dy_xc += lanes_total(b);
+}
+
+SM_VECTOR_CLONES static void run_grad_sums(const float *x, const float *dy, size_t len, channel_map f,
+                                           double *sum_dy, double *sum_dy_xc)
+{
+    if (f.relu)
+        grad_sums_body(x, dy, len, f, 1, sum_dy, sum_dy_xc);
+    else
+        grad_sums_body(x, dy, len, f, 0, sum_dy, sum_dy_xc);
 }
 
 /* Σ (x − K) and Σ (x − K)² of channel j over this batch, about the
@@ -95,24 +141,27 @@ static void moments_stats(double shift, double sum, double sum_sq, double m, dou
     if (*var < 0.0) *var = 0.0; /* rounding when all values are equal */
 }
 
-/* y = (x − μ) · γ/σ + β over channel j, in float; subtracting μ first keeps
- * the precision when |μ| is large against σ. */
+/* y = (x − μ) · γ/σ + β over channel j, in float, then max(y, 0) when f
+ * says relu; subtracting μ first keeps the precision when |μ| is large
+ * against σ. */
 SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j,
-                          float mean, double invstd, const float *gamma, const float *beta)
+                                           channel_map f)
 {
-    const float scale = (float)((gamma ? gamma[j] : 1.0) * invstd), shift = beta ? beta[j] : 0.0f;
     for (size_t i = 0; i < n; i++) {
         const float *xr = run(x, c, hw, i, j);
         float *yr = y + (i * c + j) * hw;
 #pragma omp simd
-        for (size_t t = 0; t < hw; t++) yr[t] = (xr[t] - mean) * scale + shift;
+        for (size_t t = 0; t < hw; t++) {
+            const float v = (xr[t] - f.mean) * f.scale + f.shift;
+            yr[t] = f.relu && !(v > 0.0f) ? 0.0f : v;
+        }
     }
 }
 
 /* Everything after the statistics of channel j (m values in the batch):
  * save them, move the running ones, normalise. */
 static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j, double mean,
-                           double var, double m, const float *gamma, const float *beta, float *save_mean,
+                           double var, double m, const float *gamma, const float *beta, int relu, float *save_mean,
                            float *save_invstd, float *running_mean, float *running_var)
 {
     const double mom = SM_BATCHNORM_MOMENTUM;
@@ -125,7 +174,7 @@ static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t 
     }
     /* Normalise with the saved (float) statistics, so backward's x̂ is
      * exactly the forward's. */
-    channel_apply(x, y, n, c, hw, j, save_mean[j], save_invstd[j], gamma, beta);
+    channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
 }
 
 size_t sm_batchnorm_sync_work(size_t c) { return 3 * c * (size_t)(sm_dist_size() + 1); }
@@ -154,7 +203,7 @@ static void sync_moments(size_t c, double n_r, double *local, double *all)
 }
 
 void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                     const float *beta, float *y, float *save_mean, float *save_invstd,
+                                     const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                      float *running_mean, float *running_var, double *work)
 {
     const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
@@ -166,8 +215,8 @@ void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float 
             double k, sum, sum_sq, mean, var;
             channel_moments(x, n, c, hw, j, &k, &sum, &sum_sq);
             moments_stats(k, sum, sum_sq, m, &mean, &var);
-            channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, save_mean, save_invstd, running_mean,
-                           running_var);
+            channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, relu, save_mean, save_invstd,
+                           running_mean, running_var);
         }
         return;
     }
@@ -178,66 +227,78 @@ void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float 
     for (size_t j = 0; j < c; j++) {
         double mean, var;
         moments_stats(work[3 * j], work[3 * j + 1], work[3 * j + 2], m, &mean, &var);
-        channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, save_mean, save_invstd, running_mean,
+        channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, relu, save_mean, save_invstd, running_mean,
                        running_var);
     }
 }
 
 void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *beta, float *y, float *save_mean, float *save_invstd,
+                                const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var)
 {
-    sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+    sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, relu, y, save_mean, save_invstd, running_mean,
                                     running_var, NULL);
 }
 
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                               const float *beta, const float *running_mean,
+                               const float *beta, int relu, const float *running_mean,
                                const float *running_var, float *y)
 {
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < c; j++) {
         double invstd = 1.0 / sqrt((double)running_var[j] + SM_BATCHNORM_EPS);
-        channel_apply(x, y, n, c, hw, j, running_mean[j], invstd, gamma, beta);
+        channel_apply(x, y, n, c, hw, j, map_of(j, running_mean[j], invstd, gamma, beta, relu));
     }
 }
 
-/* Σ dy and Σ dy · (x − μ) of channel j over this batch. */
-static void channel_grad_sums(size_t n, size_t c, size_t hw, const float *x, const float *dy, float mean, size_t j,
-                              double *sum_dy, double *sum_dy_xc)
+/* Σ g and Σ g · (x − μ) of channel j over this batch, g = masked(dy). */
+static void channel_grad_sums(size_t n, size_t c, size_t hw, const float *x, const float *dy, channel_map f,
+                              size_t j, double *sum_dy, double *sum_dy_xc)
 {
     *sum_dy = *sum_dy_xc = 0.0;
-    for (size_t i = 0; i < n; i++) run_grad_sums(run(x, c, hw, i, j), run(dy, c, hw, i, j), hw, mean, sum_dy, sum_dy_xc);
+    for (size_t i = 0; i < n; i++) run_grad_sums(run(x, c, hw, i, j), run(dy, c, hw, i, j), hw, f, sum_dy, sum_dy_xc);
 }
 
-/* dx (=, or += when accumulate) a · dy + b · (x − μ) + d over channel j. */
+/* dx (=, or += when accumulate) a · g + b · (x − μ) + d over a run,
+ * g = masked(dy). */
+static inline __attribute__((always_inline)) void input_grad_body(const float *xr, const float *gr, float *dr,
+                                                                  size_t hw, channel_map f, int relu, float a,
+                                                                  float b, float d, int accumulate)
+{
+    if (accumulate) {
+#pragma omp simd
+        for (size_t t = 0; t < hw; t++) dr[t] += a * masked(f, relu, xr[t], gr[t]) + b * (xr[t] - f.mean) + d;
+    } else {
+#pragma omp simd
+        for (size_t t = 0; t < hw; t++) dr[t] = a * masked(f, relu, xr[t], gr[t]) + b * (xr[t] - f.mean) + d;
+    }
+}
+
+/* The same over channel j. */
 SM_VECTOR_CLONES static void channel_input_grad(const float *x, const float *dy, float *dx, size_t n, size_t c,
-                                                size_t hw, size_t j, float mean, float a, float b, float d,
+                                                size_t hw, size_t j, channel_map f, float a, float b, float d,
                                                 int accumulate)
 {
     for (size_t i = 0; i < n; i++) {
         const float *xr = run(x, c, hw, i, j), *gr = run(dy, c, hw, i, j);
         float *dr = dx + (i * c + j) * hw;
-        if (accumulate) {
-#pragma omp simd
-            for (size_t t = 0; t < hw; t++) dr[t] += a * gr[t] + b * (xr[t] - mean) + d;
-        } else {
-#pragma omp simd
-            for (size_t t = 0; t < hw; t++) dr[t] = a * gr[t] + b * (xr[t] - mean) + d;
-        }
+        if (f.relu)
+            input_grad_body(xr, gr, dr, hw, f, 1, a, b, d, accumulate);
+        else
+            input_grad_body(xr, gr, dr, hw, f, 0, a, b, d, accumulate);
     }
 }
 
-/* dx of channel j from the batch's two sums over m values: dx = γ/σ · (dy −
- * mean(dy) − x̂ · mean(dy · x̂)), x̂ = (x − μ)/σ, as dx += a · dy + b · (x −
+/* dx of channel j from the batch's two sums over m values: dx = γ/σ · (g −
+ * mean(g) − x̂ · mean(g · x̂)), x̂ = (x − μ)/σ, as dx += a · g + b · (x −
  * μ) + d in float. */
-static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, float mean, float invstd,
-                       const float *dy, float *dx, int accumulate, size_t j, double sum_dy, double sum_dy_xhat,
-                       double m)
+static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, channel_map f,
+                       float invstd, const float *dy, float *dx, int accumulate, size_t j, double sum_dy,
+                       double sum_dy_xhat, double m)
 {
     const double k = (gamma ? gamma[j] : 1.0) * invstd;
     const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / m), d = (float)(-k * sum_dy / m);
-    channel_input_grad(x, dy, dx, n, c, hw, j, mean, a, b, d, accumulate);
+    channel_input_grad(x, dy, dx, n, c, hw, j, f, a, b, d, accumulate);
 }
 
 /* SyncBN's backward sums: every process's (Σ dy, Σ dy · x̂) of each channel
@@ -254,23 +315,24 @@ static void sync_grad_sums(size_t c, double *local, double *all)
 }
 
 void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *save_mean, const float *save_invstd, const float *dy, float *dx,
-                                int accumulate, float *dgamma, float *dbeta, double *work)
+                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
+                                const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,
+                                double *work)
 {
     const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
     assert(!gamma == !dgamma && !gamma == !dbeta);
     if (!work) {
 #pragma omp parallel for schedule(static)
         for (size_t j = 0; j < c; j++) {
+            const channel_map f = map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu);
             double sum_dy, sum_dy_xc;
-            channel_grad_sums(n, c, hw, x, dy, save_mean[j], j, &sum_dy, &sum_dy_xc);
+            channel_grad_sums(n, c, hw, x, dy, f, j, &sum_dy, &sum_dy_xc);
             const double sum_dy_xhat = sum_dy_xc * save_invstd[j];
             if (gamma) {
                 dgamma[j] += (float)sum_dy_xhat;
                 dbeta[j] += (float)sum_dy;
             }
-            channel_dx(n, c, hw, x, gamma, save_mean[j], save_invstd[j], dy, dx, accumulate, j, sum_dy,
-                       sum_dy_xhat, m);
+            channel_dx(n, c, hw, x, gamma, f, save_invstd[j], dy, dx, accumulate, j, sum_dy, sum_dy_xhat, m);
         }
         return;
     }
@@ -278,7 +340,8 @@ void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, c
      * every parameter gradient over the processes afterwards. */
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < c; j++) {
-        channel_grad_sums(n, c, hw, x, dy, save_mean[j], j, &work[2 * j], &work[2 * j + 1]);
+        const channel_map f = map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu);
+        channel_grad_sums(n, c, hw, x, dy, f, j, &work[2 * j], &work[2 * j + 1]);
         work[2 * j + 1] *= save_invstd[j];
         if (gamma) {
             dgamma[j] += (float)work[2 * j + 1];
@@ -288,14 +351,14 @@ void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, c
     sync_grad_sums(c, work, work + 2 * c);
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < c; j++)
-        channel_dx(n, c, hw, x, gamma, save_mean[j], save_invstd[j], dy, dx, accumulate, j, work[2 * j],
-                   work[2 * j + 1], m);
+        channel_dx(n, c, hw, x, gamma, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu),
+                   save_invstd[j], dy, dx, accumulate, j, work[2 * j], work[2 * j + 1], m);
 }
 
-void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                           const float *save_mean, const float *save_invstd, const float *dy,
+void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta,
+                           int relu, const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta)
 {
-    sm_batchnorm_backward_sync(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, accumulate, dgamma, dbeta,
-                               NULL);
+    sm_batchnorm_backward_sync(n, c, hw, x, gamma, beta, relu, save_mean, save_invstd, dy, dx, accumulate, dgamma,
+                               dbeta, NULL);
 }

@@ -7,6 +7,12 @@
  * momentum 0.1 towards μ_B and the UNBIASED variance σ²_B · m/(m − 1).
  * Inference: the same affine map with the running statistics.
  * Without affine (γ, β NULL; the projector's last BN) y = x̂.
+ * With relu, y = max(BN(x), 0): the ReLU that follows most BNs, fused into
+ * the same pass over the data (a BN layer is memory-bound, and a separate
+ * ReLU reads and writes the whole map twice more per step).  Its backward
+ * takes dy = ∂L/∂y and rebuilds the ReLU mask from x with the forward's float
+ * operations, so y need not be kept unchanged and the mask is the forward's
+ * bit for bit.  The results are those of sm_relu after the plain layer.
  *
  * Channel sums are taken in double, one channel per OpenMP thread in a fixed
  * order, so results do not depend on the thread count.  Backward accumulates
@@ -28,20 +34,21 @@ void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean,
  * in save_mean, save_invstd (c each) for backward.  running_mean/running_var
  * are updated when non-NULL (both or neither).  Requires n·hw >= 2. */
 void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *beta, float *y, float *save_mean, float *save_invstd,
+                                const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var);
 
 /* Inference-mode forward with the running statistics (left unchanged). */
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                               const float *beta, const float *running_mean,
+                               const float *beta, int relu, const float *running_mean,
                                const float *running_var, float *y);
 
-/* Backward of the training-mode forward (the batch statistics depend on x).
- * dx += ∂L/∂x, or with accumulate == 0 dx = ∂L/∂x (dx's old contents
- * ignored); with affine also dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma, dgamma,
- * dbeta all NULL without affine). */
-void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                           const float *save_mean, const float *save_invstd, const float *dy,
+/* Backward of the training-mode forward (the batch statistics depend on x),
+ * with the forward's gamma, beta and relu.  dx += ∂L/∂x, or with
+ * accumulate == 0 dx = ∂L/∂x (dx's old contents ignored); with affine also
+ * dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma, beta, dgamma, dbeta all NULL
+ * without affine). */
+void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta,
+                           int relu, const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta);
 
 /* SyncBN (data parallelism, src/dist/dist.h): the batch is spread over the
@@ -56,10 +63,11 @@ void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const 
  * single-process call.  Every process must make the same calls in order. */
 size_t sm_batchnorm_sync_work(size_t c);
 void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                     const float *beta, float *y, float *save_mean, float *save_invstd,
+                                     const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                      float *running_mean, float *running_var, double *work);
 void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *save_mean, const float *save_invstd, const float *dy, float *dx,
-                                int accumulate, float *dgamma, float *dbeta, double *work);
+                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
+                                const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,
+                                double *work);
 
 #endif

@@ -84,13 +84,15 @@ static fmap add_conv(sm_model *m, fmap x, int c_out, int k, int stride, int pad)
     return y;
 }
 
-static fmap add_bn(sm_model *m, fmap x, int affine)
+/* relu: the ReLU after the BN fused into it (nn/batchnorm.h). */
+static fmap add_bn(sm_model *m, fmap x, int affine, int relu)
 {
     fmap y = x;
     y.t = new_tensor(m, fmap_size(x), -1, 1);
     sm_model_op *op = new_op(m, SM_OP_BN, x.t, y.t);
     op->c = (size_t)x.c;
     op->hw = (size_t)x.h * (size_t)x.w;
+    op->relu = relu;
     if (affine) {
         op->w = take_params(m, op->c);
         op->b = take_params(m, op->c);
@@ -102,7 +104,7 @@ static fmap add_bn(sm_model *m, fmap x, int affine)
     return y;
 }
 
-/* In place: the input's values (a BN output) are not needed by any backward. */
+/* In place: the input's values (a residual sum) are not needed by any backward. */
 static fmap add_relu(sm_model *m, fmap x)
 {
     fmap y = x;
@@ -144,22 +146,22 @@ static fmap add_linear(sm_model *m, fmap x, int n_out, int bias)
     return y;
 }
 
-static fmap add_conv_bn(sm_model *m, fmap x, int c_out, int k, int stride)
+static fmap add_conv_bn(sm_model *m, fmap x, int c_out, int k, int stride, int relu)
 {
-    return add_bn(m, add_conv(m, x, c_out, k, stride, k / 2), 1);
+    return add_bn(m, add_conv(m, x, c_out, k, stride, k / 2), 1, relu);
 }
 
 static fmap add_basic_block(sm_model *m, fmap x, int c_out, int stride)
 {
-    fmap h = add_relu(m, add_conv_bn(m, x, c_out, 3, stride));
-    h = add_conv_bn(m, h, c_out, 3, 1);
-    fmap shortcut = (stride != 1 || c_out != x.c) ? add_conv_bn(m, x, c_out, 1, stride) : x;
+    fmap h = add_conv_bn(m, x, c_out, 3, stride, 1);
+    h = add_conv_bn(m, h, c_out, 3, 1, 0);
+    fmap shortcut = (stride != 1 || c_out != x.c) ? add_conv_bn(m, x, c_out, 1, stride, 0) : x;
     return add_relu(m, add_residual(m, h, shortcut));
 }
 
 static fmap add_linear_bn_relu(sm_model *m, fmap x, int n_out)
 {
-    return add_relu(m, add_bn(m, add_linear(m, x, n_out, 0), 1));
+    return add_bn(m, add_linear(m, x, n_out, 0), 1, 1);
 }
 
 static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int stem_stride)
@@ -168,7 +170,7 @@ static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int s
         fmap h = add_linear_bn_relu(m, x, 16 * width);
         return add_linear_bn_relu(m, h, 16 * width);
     }
-    fmap h = add_relu(m, add_conv_bn(m, x, width, 3, stem_stride));
+    fmap h = add_conv_bn(m, x, width, 3, stem_stride, 1);
     h = add_basic_block(m, h, width, 1);
     h = add_basic_block(m, h, 2 * width, 2);
     h = add_basic_block(m, h, 4 * width, 2);
@@ -263,7 +265,7 @@ static void build(sm_model *m, const sm_config *cfg)
     m->t_f = f.t;
     fmap h = add_linear_bn_relu(m, f, (int)cfg->proj_hidden);
     h = add_linear_bn_relu(m, h, (int)cfg->proj_hidden);
-    fmap z = add_bn(m, add_linear(m, h, (int)cfg->z_dim, 0), 0);
+    fmap z = add_bn(m, add_linear(m, h, (int)cfg->z_dim, 0), 0, 0);
     m->t_z = z.t;
     m->n_backbone = m->n_params;
     m->op_pred = m->n_ops;
@@ -468,10 +470,11 @@ static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int 
     case SM_OP_BN: {
         float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[v] + op->save;
         if (train)
-            sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), y, save,
-                                            save + op->c, mean, var, m->sync);
+            sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, y,
+                                            save, save + op->c, mean, var, m->sync);
         else
-            sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), mean, var, y);
+            sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, mean, var,
+                                      y);
         break;
     }
     case SM_OP_RELU:
@@ -511,8 +514,9 @@ static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int
     case SM_OP_BN: {
         const float *save = m->save[v] + op->save;
         assert(dx);
-        sm_batchnorm_backward_sync(n, op->c, op->hw, x, param(m, op->w), save, save + op->c, dy, dx,
-                                   !op->sets_grad[0], param_grad(m, op->w), param_grad(m, op->b), m->sync);
+        sm_batchnorm_backward_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, save,
+                                   save + op->c, dy, dx, !op->sets_grad[0], param_grad(m, op->w),
+                                   param_grad(m, op->b), m->sync);
         break;
     }
     case SM_OP_RELU:

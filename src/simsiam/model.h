@@ -86,6 +86,7 @@ typedef struct {
     int in, in2, out;      /* in2: the residual add's second operand */
     sm_conv2d_shape conv;  /* SM_OP_CONV; .n is set per call */
     size_t c, hw;          /* SM_OP_BN, SM_OP_POOL: channels and map size */
+    int relu;              /* SM_OP_BN: a ReLU fused in, y = max(BN(x), 0) */
     size_t n_in, n_out;    /* SM_OP_LINEAR: features */
     size_t w, b, stats, save;
     int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
