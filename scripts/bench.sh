@@ -58,7 +58,7 @@ run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr
 with_rss() { local name=$1; shift; /usr/bin/time -f %M -o "$dir/$name.rss" "$@"; }
 # The references' network and optimiser (scripts/simsiam_torch.py, bench_train_ref.py): the small
 # configuration's (experiments/small.config), on random images.
-net="dataset=random arch=resnet width=16 stem_stride=1 batch=256 lr=0.03 pred_fixed_lr=0"
+net="dataset=random arch=resnet width=16 stem_stride=1 batch=256 lr=0.03 pred_fixed_lr=0 pred_hidden=128"
 # Each side runs `repeats` times, alternating, so drift in the machine's load
 # falls on both; the ratio is of the medians, min and median both printed.
 repeats=${BENCH_REPEATS:-3}

@@ -82,7 +82,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.stem_stride, 2);
     assert_int_equal(cfg.proj_hidden, 512);
     assert_int_equal(cfg.z_dim, 64);
-    assert_int_equal(cfg.pred_hidden, 128);
+    assert_int_equal(cfg.pred_hidden, 32);
     assert_int_equal(cfg.batch, 256);
     assert_int_equal(cfg.epochs, 25);
     assert_int_equal(cfg.steps, 0);

@@ -69,7 +69,7 @@ static const key_spec KEYS[] = {
      .doc = "resnet stem stride: 2 halves every map (a quarter of the conv work)"},
     INT_KEY(proj_hidden, "512", 1, 65536, "projector hidden width"),
     INT_KEY(z_dim, "64", 1, 65536, "embedding dimension d of z and p"),
-    INT_KEY(pred_hidden, "128", 1, 65536, "predictor hidden width"),
+    INT_KEY(pred_hidden, "32", 1, 65536, "predictor hidden width"),
     INT_KEY(batch, "256", 2, 1048576, "source images per step, two views each (batch norm needs 2)"),
     INT_KEY(epochs, "25", 1, 1000000, "training epochs (ignored when steps > 0)"),
     INT_KEY(steps, "0", 0, LONG_MAX, "optimizer steps; 0 = run for epochs"),

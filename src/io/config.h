@@ -24,7 +24,7 @@
  *   arch             resnet|mlp [resnet]
  *   width            1..4096 [32]          stem_stride   1..2 [2]
  *   proj_hidden      1..65536 [512]
- *   z_dim            1..65536 [64]         pred_hidden   1..65536 [128]
+ *   z_dim            1..65536 [64]         pred_hidden   1..65536 [32]
  *   batch            2..1048576 [256]      (batch norm needs two samples)
  *   epochs           1..1000000 [25]       steps         >= 0 [0 = use epochs]
  *   threads          0..4096 [0 = all cores]
