@@ -80,9 +80,10 @@ static void test_param_count_resnet_small(void **state)
 {
     (void)state;
     sm_config cfg;
-    sm_config_defaults(&cfg); /* resnet, P 512, z 64, H 128 */
+    sm_config_defaults(&cfg); /* resnet, P 512, z 64 */
     cfg.width = 16;            /* the small configuration's network (experiments/small.config) */
     cfg.stem_stride = 1;
+    cfg.pred_hidden = 128;
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 2, &st);
     assert_non_null(m);
@@ -122,6 +123,7 @@ static void test_param_count_mlp_w16(void **state)
     sm_config_defaults(&cfg);
     cfg.arch = SM_ARCH_MLP;
     cfg.width = 16; /* hidden = 16 · w = 256 */
+    cfg.pred_hidden = 128;
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 2, &st);
     assert_non_null(m);
