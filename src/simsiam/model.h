@@ -34,8 +34,10 @@
  *       zeroed just before that op.  A gradient is live from its first
  *       writer down to its producer only, so gradients whose lives do not
  *       overlap share storage (planned once, first fit, at build time).
- *   The default resnet on 28 × 28 images at max_batch 256 holds ~270 MB of
- *   activations and ~40 MB of their gradients (the parameters are 1.7 MB).
+ *   At max_batch 256 on 28 × 28 images the default resnet holds ~150 MB of
+ *   activations (both views) and ~20 MB of their gradients (parameters
+ *   2.7 MB); the small configuration's (width 16, stride-1 stem) ~280 MB and
+ *   ~40 MB.
  * Gradients follow the src/nn convention: every backward ADDS into grads; the
  * caller zeroes them (sm_model_zero_grads) once per optimiser step.
  *
