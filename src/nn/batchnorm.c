@@ -71,6 +71,10 @@ static channel_map map_of(size_t j, float mean, double invstd, const float *gamm
     return (channel_map){mean, (float)((gamma ? gamma[j] : 1.0) * invstd), beta ? beta[j] : 0.0f, relu};
 }
 
+/* The map before the ReLU: the one expression the forward's output and the
+ * backward's mask are both computed from, so they cannot drift apart. */
+static inline float map_affine(channel_map f, float x) { return (x - f.mean) * f.scale + f.shift; }
+
 /* dy where the map's output is kept, +0 where the ReLU cut it (exactly
  * sm_relu_backward's values).  The loops below call it with relu a constant
  * (their bodies are inlined twice, for 0 and 1), so it folds away or
@@ -82,7 +86,7 @@ static inline float masked(channel_map f, int relu, float x, float dy)
     if (!relu) return dy;
     uint32_t bits;
     memcpy(&bits, &dy, sizeof bits);
-    bits &= -(uint32_t)((x - f.mean) * f.scale + f.shift > 0.0f);
+    bits &= -(uint32_t)(map_affine(f, x) > 0.0f);
     memcpy(&dy, &bits, sizeof dy);
     return dy;
 }
@@ -152,7 +156,7 @@ SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, s
         float *yr = y + (i * c + j) * hw;
 #pragma omp simd
         for (size_t t = 0; t < hw; t++) {
-            const float v = (xr[t] - f.mean) * f.scale + f.shift;
+            const float v = map_affine(f, xr[t]);
             yr[t] = f.relu && !(v > 0.0f) ? 0.0f : v;
         }
     }
