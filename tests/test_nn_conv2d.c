@@ -205,6 +205,49 @@ static void test_conv2d_backward_accumulates(void **state)
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1});
 }
 
+/* On small maps images go through the products in groups (sixteen 4 × 4
+ * maps at a time); the result must be the per-image one: the batch against
+ * the same layer called on each image alone (a group of one).  300 images
+ * leave tails both in the forward's groups and in dW's chunks. */
+static void check_groups_match_single_images(sm_conv2d_shape s)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 13, (uint64_t)s.stride);
+    sm_conv2d_shape one = s;
+    one.n = 1;
+    const size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    const size_t x_img = nx / (size_t)s.n, y_img = ny / (size_t)s.n;
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *dy = sm_test_floats(ny);
+    float *y = sm_test_floats(ny), *dx = sm_test_floats(nx), *dw = sm_test_floats(nw);
+    float *y1 = sm_test_floats(ny), *dx1 = sm_test_floats(nx), *dw1 = sm_test_floats(nw);
+    float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, 2));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
+    sm_conv2d_forward(&s, x, w, y, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, dx, dw, scratch, 2);
+    for (int i = 0; i < s.n; i++) {
+        float *w_i = sm_test_floats(nw);
+        sm_conv2d_forward(&one, x + i * x_img, w, y1 + i * y_img, scratch, 1);
+        sm_conv2d_backward(&one, x + i * x_img, w, dy + i * y_img, dx1 + i * x_img, w_i, scratch, 1);
+        for (size_t j = 0; j < nw; j++) dw1[j] += w_i[j];
+        free(w_i);
+    }
+    for (size_t i = 0; i < ny; i++) assert_float_equal(y[i], y1[i], 1e-5);
+    for (size_t i = 0; i < nx; i++) assert_float_equal(dx[i], dx1[i], 1e-5);
+    for (size_t j = 0; j < nw; j++) assert_float_equal(dw[j], dw1[j], 1e-5 * s.n);
+    float *buffers[] = {x, w, dy, y, dx, dw, y1, dx1, dw1, scratch};
+    for (size_t i = 0; i < sizeof buffers / sizeof *buffers; i++) free(buffers[i]);
+}
+
+/* Stride 1 (dX by convolution of dy) and stride 2 (dX by col2im). */
+static void test_conv2d_groups_match_single_images(void **state)
+{
+    (void)state;
+    check_groups_match_single_images((sm_conv2d_shape){.n = 300, .c_in = 3, .h_in = 4, .w_in = 4, .c_out = 5, .k = 3, .stride = 1, .pad = 1});
+    check_groups_match_single_images((sm_conv2d_shape){.n = 300, .c_in = 3, .h_in = 5, .w_in = 5, .c_out = 4, .k = 3, .stride = 2, .pad = 1});
+}
+
 /* y, dx and dw are bitwise identical for 1, 2 and 3 threads, and the
  * caller's OpenBLAS thread count survives the call. */
 static void check_identical_across_threads(sm_conv2d_shape s)
@@ -249,6 +292,8 @@ static void test_conv2d_identical_across_threads(void **state)
     (void)state;
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1});
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 1, .pad = 1});
+    /* small maps: images in groups, with tails */
+    check_identical_across_threads((sm_conv2d_shape){.n = 300, .c_in = 3, .h_in = 4, .w_in = 4, .c_out = 5, .k = 3, .stride = 1, .pad = 1});
 }
 
 static void test_conv2d_output_size(void **state)
@@ -277,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_1x1_stride2),
         cmocka_unit_test(test_conv2d_many_images),
         cmocka_unit_test(test_conv2d_backward_accumulates),
+        cmocka_unit_test(test_conv2d_groups_match_single_images),
         cmocka_unit_test(test_conv2d_identical_across_threads),
         cmocka_unit_test(test_conv2d_output_size),
     };

@@ -40,6 +40,22 @@ static size_t col_cols(const sm_conv2d_shape *s)
 
 static int dw_chunks(const sm_conv2d_shape *s) { return s->n < DW_CHUNKS ? s->n : DW_CHUNKS; }
 
+/* Images whose columns go side by side into one sgemm: enough for about
+ * GROUP_COLS output pixels, one image when its map alone has that many
+ * (256 timed best of 64-512: 7 × 7 maps go five at a time, 4 × 4 sixteen).  A
+ * product per image on a small map is mostly overhead: at 128 channels on
+ * 4 × 4 the weights (147k floats) are packed again for 16 columns, and dW's
+ * partial sum is read and written for an inner dimension of 16.  The group
+ * depends on the shape only (never on threads), so results stay independent
+ * of the thread count. */
+enum { GROUP_COLS = 256 };
+static int group_images(const sm_conv2d_shape *s)
+{
+    size_t g = GROUP_COLS / col_cols(s);
+    if (g < 1) g = 1;
+    return g < (size_t)s->n ? (int)g : s->n;
+}
+
 /* The input gradient of a stride-1 convolution is itself a convolution: of
  * dy with the kernel flipped in space and transposed in channels, padded by
  * k − 1 − pad.  Run like a forward (im2col of dy, then one sgemm with
@@ -64,17 +80,29 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
             for (size_t j = 0; j < kk; j++) wt[(c * s->c_out + o) * kk + (kk - 1 - j)] = w[(o * s->c_in + c) * kk + j];
 }
 
-/* Per thread: the columns of x, then those of dy (dX by convolution) or the
- * column gradients (col2im); forward uses only the first part, backward
- * from dy only the second. */
-static size_t x_cols_floats(const sm_conv2d_shape *s) { return round_up_16(col_rows(s) * col_cols(s)); }
+/* Per thread, for a group of images: the columns of x, then those of dy (dX
+ * by convolution) or the column gradients (col2im), then the group's planes
+ * side by side (planes_floats); forward uses the first and last parts,
+ * backward from dy the last two. */
+static size_t x_cols_floats(const sm_conv2d_shape *s)
+{
+    return round_up_16((size_t)group_images(s) * col_rows(s) * col_cols(s));
+}
 static size_t dx_cols_floats(const sm_conv2d_shape *s)
 {
     if (!dx_by_convolution(s)) return x_cols_floats(s);
     sm_conv2d_shape t = transposed(s);
-    return round_up_16(col_rows(&t) * col_cols(&t));
+    return round_up_16((size_t)group_images(s) * col_rows(&t) * col_cols(&t));
 }
-static size_t thread_floats(const sm_conv2d_shape *s) { return x_cols_floats(s) + dx_cols_floats(s); }
+static size_t planes_floats(const sm_conv2d_shape *s)
+{
+    const size_t in = (size_t)s->c_in * s->h_in * s->w_in, out = (size_t)s->c_out * col_cols(s);
+    return round_up_16((size_t)group_images(s) * (in > out ? in : out));
+}
+static size_t thread_floats(const sm_conv2d_shape *s)
+{
+    return x_cols_floats(s) + dx_cols_floats(s) + planes_floats(s);
+}
 
 size_t sm_conv2d_scratch_floats(const sm_conv2d_shape *s, int threads)
 {
@@ -196,91 +224,155 @@ static void col2im_row_add(const sm_conv2d_shape *s, row_window r, row_span sp, 
     }
 }
 
-/* cols[(c·k + ky)·k + kx][oy·w_out + ox] = x[c][oy·s − p + ky][ox·s − p + kx] (0 outside).
+/* cols[(c·k + ky)·k + kx][oy·w_out + ox] = x[c][oy·s − p + ky][ox·s − p + kx] (0 outside),
+ * rows ld floats apart (a group's images sit side by side in each row).
  * (ky, kx) outermost: their window is computed once for all c_in planes. */
-static void im2col(const sm_conv2d_shape *s, const float *x, float *cols)
+static void im2col(const sm_conv2d_shape *s, const float *x, float *cols, size_t ld)
 {
     const int k = s->k;
-    const size_t plane = (size_t)s->h_in * s->w_in, p = col_cols(s);
+    const size_t plane = (size_t)s->h_in * s->w_in;
     for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
             row_window r = window(s, ky, kx);
             row_span sp = span(s, r, ky, kx);
             for (int c = 0; c < s->c_in; c++)
-                im2col_row(s, r, sp, x + c * plane, ky, kx, cols + (size_t)((c * k + ky) * k + kx) * p);
+                im2col_row(s, r, sp, x + c * plane, ky, kx, cols + (size_t)((c * k + ky) * k + kx) * ld);
         }
 }
 
 /* The adjoint of im2col: dx[c][iy][ix] += every column entry that copied it
  * (cols is scratch: col2im_row_add may zero entries that read padding). */
-static void col2im_add(const sm_conv2d_shape *s, float *cols, float *dx)
+static void col2im_add(const sm_conv2d_shape *s, float *cols, size_t ld, float *dx)
 {
     const int k = s->k;
-    const size_t plane = (size_t)s->h_in * s->w_in, p = col_cols(s);
+    const size_t plane = (size_t)s->h_in * s->w_in;
     for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
             row_window r = window(s, ky, kx);
             row_span sp = span(s, r, ky, kx);
             for (int c = 0; c < s->c_in; c++)
-                col2im_row_add(s, r, sp, cols + (size_t)((c * k + ky) * k + kx) * p, ky, kx, dx + c * plane);
+                col2im_row_add(s, r, sp, cols + (size_t)((c * k + ky) * k + kx) * ld, ky, kx, dx + c * plane);
         }
 }
+
+/* A group: images [first, first + m) of the batch. */
+typedef struct {
+    int first, m;
+} group;
+
+/* The group's c planes of p floats side by side, as one c × m·p matrix:
+ * wide[c][j·p + q] = images[first + j][c][q] (image stride img).  A group of
+ * one image already is that matrix, so it is returned in place. */
+static const float *side_by_side(const float *images, size_t img, int c, size_t p, group g, float *wide)
+{
+    const float *src = images + (size_t)g.first * img;
+    if (g.m == 1) return src;
+    for (int j = 0; j < g.m; j++)
+        for (int ch = 0; ch < c; ch++)
+            memcpy(wide + (ch * (size_t)g.m + j) * p, src + (size_t)j * img + ch * p, p * sizeof(float));
+    return wide;
+}
+
+/* The inverse of side_by_side for a product computed into wide: copies (add
+ * = 0) or adds (add = 1) it into the group's images.  Nothing to do for a
+ * group of one image, whose product went to the image directly. */
+static void put_back(const float *wide, size_t img, int c, size_t p, group g, float *images, int add)
+{
+    if (g.m == 1) return;
+    for (int j = 0; j < g.m; j++)
+        for (int ch = 0; ch < c; ch++) {
+            float *dst = images + (size_t)(g.first + j) * img + ch * p;
+            const float *src = wide + (ch * (size_t)g.m + j) * p;
+            if (!add) {
+                memcpy(dst, src, p * sizeof(float));
+                continue;
+            }
+#pragma omp simd
+            for (size_t q = 0; q < p; q++) dst[q] += src[q];
+        }
+}
+
+/* Where a group's product goes: the image itself for a group of one (with
+ * beta 1 when adding), else wide, to be put back. */
+static float *product_target(float *images, size_t img, group g, float *wide)
+{
+    return g.m == 1 ? images + (size_t)g.first * img : wide;
+}
+
+/* The columns of the group's images side by side: rows of m·p floats. */
+static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t img, group g, float *cols)
+{
+    const size_t p = col_cols(s);
+    for (int j = 0; j < g.m; j++) im2col(s, images + (size_t)(g.first + j) * img, cols + (size_t)j * p, g.m * p);
+}
+
+static size_t x_image(const sm_conv2d_shape *s) { return (size_t)s->c_in * s->h_in * s->w_in; }
+static size_t y_image(const sm_conv2d_shape *s) { return (size_t)s->c_out * col_cols(s); }
 
 void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
                        float *scratch, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
-    const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
-    const size_t x_img = (size_t)s->c_in * s->h_in * s->w_in;
-    const size_t y_img = (size_t)s->c_out * cols_n;
+    const int rows = (int)col_rows(s), per_group = group_images(s);
+    const int groups = (s->n + per_group - 1) / per_group;
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {
         float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
+        float *wide = cols + x_cols_floats(s) + dx_cols_floats(s);
 #pragma omp for schedule(static)
-        for (int i = 0; i < s->n; i++) {
-            im2col(s, x + (size_t)i * x_img, cols);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, cols_n, rows, 1.0f, w,
-                        rows, cols, cols_n, 0.0f, y + (size_t)i * y_img, cols_n);
+        for (int gi = 0; gi < groups; gi++) {
+            const int first = gi * per_group;
+            const group g = {first, s->n - first < per_group ? s->n - first : per_group};
+            const int ld = g.m * (int)col_cols(s);
+            group_im2col(s, x, x_image(s), g, cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, ld, rows, 1.0f, w, rows, cols, ld, 0.0f,
+                        product_target(y, y_image(s), g, wide), ld);
+            put_back(wide, y_image(s), s->c_out, col_cols(s), g, y, 0);
         }
     }
     sm_gemm_restore_blas(saved);
 }
 
-/* One image's backward through the columns of dy (stride 1, dx wanted).
+/* One group's backward through the columns of dy (stride 1, dx wanted).
  * Those columns give dx by convolution and also the weight gradient, so x
  * needs no im2col at all:
- *   G (c_out·k·k × c_in) (+)= dy columns · x_iᵀ, with G[o·k·k + k·k−1−q][c] = dw[o][c][q]
- *   dx_i (c_in × h_in·w_in) += w_flipped (c_in × c_out·k·k) · dy columns */
-static void image_backward_from_dy(const sm_conv2d_shape *s, const float *x_i, const float *dy_i,
-                                   const float *w_flipped, float *dx_i, float *partial, float beta, float *cols)
+ *   G (c_out·k·k × c_in) (+)= dy columns · Xᵀ, with G[o·k·k + k·k−1−q][c] = dw[o][c][q]
+ *   dX (c_in × m·h_in·w_in) += w_flipped (c_in × c_out·k·k) · dy columns
+ * (X and dX: the group's planes side by side). */
+static void group_backward_from_dy(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
+                                   float *dx, group g, float *partial, float beta, float *cols, float *wide)
 {
     const sm_conv2d_shape t = transposed(s);
-    const int t_rows = (int)col_rows(&t), t_cols = (int)col_cols(&t);
-    im2col(&t, dy_i, cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t_rows, s->c_in, t_cols, 1.0f, cols, t_cols, x_i, t_cols,
-                beta, partial, s->c_in);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, t_cols, t_rows, 1.0f, w_flipped, t_rows, cols,
-                t_cols, 1.0f, dx_i, t_cols);
+    const int t_rows = (int)col_rows(&t), ld = g.m * (int)col_cols(&t);
+    group_im2col(&t, dy, y_image(s), g, cols);
+    const float *xs = side_by_side(x, x_image(s), s->c_in, col_cols(&t), g, wide);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t_rows, s->c_in, ld, 1.0f, cols, ld, xs, ld, beta, partial,
+                s->c_in);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, ld, t_rows, 1.0f, w_flipped, t_rows, cols, ld,
+                g.m == 1 ? 1.0f : 0.0f, product_target(dx, x_image(s), g, wide), ld);
+    put_back(wide, x_image(s), s->c_in, col_cols(&t), g, dx, 1);
 }
 
 /* Otherwise through the columns of x:
- *   dWᵀ (c_in·k·k × c_out) (+)= columns · dy_iᵀ
- *   dx_i += col2im(wᵀ · dy_i), when dx_i is wanted.
+ *   dWᵀ (c_in·k·k × c_out) (+)= columns · dYᵀ
+ *   dx += col2im(wᵀ · dY), when dx is wanted.
  * dWᵀ rather than dW because OpenBLAS runs that orientation faster: 83
  * against 66 GFLOP/s for 16 output planes on a 28 × 28 map (one core). */
-static void image_backward_from_x(const sm_conv2d_shape *s, const float *x_i, const float *dy_i, const float *w,
-                                  float *dx_i, float *partial, float beta, float *cols, float *dcols)
+static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w,
+                                  float *dx, group g, float *partial, float beta, float *cols, float *dcols,
+                                  float *wide)
 {
-    const int rows = (int)col_rows(s), cols_n = (int)col_cols(s);
-    im2col(s, x_i, cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, cols_n, 1.0f, cols, cols_n, dy_i, cols_n,
-                beta, partial, s->c_out);
-    if (!dx_i) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols_n, s->c_out, 1.0f, w, rows, dy_i, cols_n, 0.0f,
-                dcols, cols_n);
-    col2im_add(s, dcols, dx_i);
+    const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
+    group_im2col(s, x, x_image(s), g, cols);
+    const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
+                s->c_out);
+    if (!dx) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, ld, s->c_out, 1.0f, w, rows, dys, ld, 0.0f, dcols, ld);
+    for (int j = 0; j < g.m; j++)
+        col2im_add(s, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
 }
 
 /* Where dw[j] = dw[o][c][q] (q = ky·k + kx) sits in a chunk's partial sum:
@@ -297,11 +389,9 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
 {
     check_shape(s);
     assert(threads >= 1);
-    const size_t x_img = (size_t)s->c_in * s->h_in * s->w_in;
-    const size_t y_img = (size_t)s->c_out * col_cols(s);
     const size_t w_count = sm_conv2d_weight_count(s);
     const size_t partial_stride = round_up_16(w_count);
-    const int chunks = dw_chunks(s), from_dy = dx && dx_by_convolution(s);
+    const int chunks = dw_chunks(s), per_group = group_images(s), from_dy = dx && dx_by_convolution(s);
     float *partials = scratch + (size_t)threads * thread_floats(s);
     float *w_flipped = partials + (size_t)chunks * partial_stride;
     if (from_dy) flip_kernel(s, w, w_flipped);
@@ -309,18 +399,18 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
 #pragma omp parallel num_threads(threads)
     {
         float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
-        float *dcols = cols + x_cols_floats(s);
+        float *dcols = cols + x_cols_floats(s), *wide = dcols + dx_cols_floats(s);
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             float *partial = partials + (size_t)c * partial_stride;
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
-            for (int i = first; i < end; i++) {
-                const float *x_i = x + (size_t)i * x_img, *dy_i = dy + (size_t)i * y_img;
-                float *dx_i = dx ? dx + (size_t)i * x_img : NULL, beta = i == first ? 0.0f : 1.0f;
+            for (int i = first; i < end; i += per_group) {
+                const group g = {i, end - i < per_group ? end - i : per_group};
+                const float beta = i == first ? 0.0f : 1.0f;
                 if (from_dy)
-                    image_backward_from_dy(s, x_i, dy_i, w_flipped, dx_i, partial, beta, dcols);
+                    group_backward_from_dy(s, x, dy, w_flipped, dx, g, partial, beta, dcols, wide);
                 else
-                    image_backward_from_x(s, x_i, dy_i, w, dx_i, partial, beta, cols, dcols);
+                    group_backward_from_x(s, x, dy, w, dx, g, partial, beta, cols, dcols, wide);
             }
         }
         /* Chunk sums in chunk order, element by element: independent of threads. */

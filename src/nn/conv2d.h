@@ -3,9 +3,12 @@
  *
  *   y[n][o][oy][ox] = Σ_{c,ky,kx} w[o][c][ky][kx] · x[n][c][oy·s − p + ky][ox·s − p + kx]
  *
- * w is c_out × c_in × k × k like PyTorch.  Each image is lowered by im2col to
+ * w is c_out × c_in × k × k like PyTorch.  Images are lowered by im2col to
  * a (c_in·k·k) × (h_out·w_out) matrix and multiplied by w (c_out × c_in·k·k)
- * with cblas_sgemm.  Backward of a stride-1 convolution lowers dy instead:
+ * with cblas_sgemm; on small maps a group of images goes side by side into
+ * one product (up to ~256 output pixels: sixteen 4 × 4 maps, five 7 × 7),
+ * so the weights are not packed again for every 16 or 49 columns.
+ * Backward of a stride-1 convolution lowers dy instead:
  * dX is the convolution of dy with the flipped, channel-transposed kernel
  * (one sgemm onto dx) and dW the product of dy's columns with x, so x needs
  * no columns.  Other strides (and a stride-1 layer without dx) form dW from
@@ -13,18 +16,20 @@
  * backward rather than kept: for a 256-image batch they would be 100+ MB per
  * layer.
  *
- * Threading: OpenMP over images (`threads` of them), one single-threaded sgemm
- * per image.  The per-image products are small (16 × 784 × 144 for the first
- * block): on this 2-core machine splitting one such sgemm across OpenBLAS
+ * Threading: OpenMP over groups of images (`threads` of them), one
+ * single-threaded sgemm per group.  The products are small (16 × 784 × 144
+ * for the first block of the small network): on this 2-core machine
+ * splitting one such sgemm across OpenBLAS
  * threads gains nothing, while two images in parallel run ~2× faster.  The
  * layer therefore sets OpenBLAS to 1 thread for the duration of each call and
  * restores the caller's setting on return (src/nn/gemm.h): the caller need
  * not manage OpenBLAS threads around it.
  *
- * Determinism: y and dX are per image, so they do not depend on the thread
- * count.  dW sums over images: the batch is cut into a fixed number of chunks
- * whose boundaries depend on n only; each chunk is accumulated in image order
- * by one thread, and the chunk sums are added in chunk order.  Results are
+ * Determinism: y and dX come from products whose grouping depends on the
+ * shape only, so they do not depend on the thread count.  dW sums over
+ * images: the batch is cut into a fixed number of chunks whose boundaries
+ * depend on n only; each chunk is accumulated group by group, in image
+ * order, by one thread, and the chunk sums are added in chunk order.  Results are
  * therefore bitwise identical for ANY thread count.
  *
  * Gradient convention (all src/nn layers, as in llm.c): backward ACCUMULATES
