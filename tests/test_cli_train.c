@@ -65,6 +65,37 @@ static void test_tiny_run_prints_summary(void **state)
     free(err);
 }
 
+/* Several --config files apply in order, then the key=value arguments
+ * (later wins; how the experiment runner puts experiments/small.config
+ * under an experiment's config); an error in a later file names that file
+ * and line. */
+static void test_config_files_layer(void **state)
+{
+    (void)state;
+    const char *base = sm_test_path("layer_base.conf"), *top = sm_test_path("layer_top.conf");
+    const char *dir = sm_test_path("cli_layers");
+    sm_test_write_text(base, "seed = 3\nsteps = 50\nknn_every = 7\nlr = 0.5\n");
+    sm_test_write_text(top, "steps = 40\nknn_every = 0\n");
+    char args[4096], *out, *err;
+    snprintf(args, sizeof args, "train --config %s --config=%s " TINY " steps=2 out=%s", base, top, dir);
+    int rc = sm_test_cli(args, &out, &err);
+    if (rc) fprintf(stderr, "stderr: %s", err);
+    assert_int_equal(rc, 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.txt", dir);
+    size_t n;
+    char *config = sm_test_read(path, &n);
+    const char *want[] = {"\nseed=3\n", "\nlr=0.5\n", "\nknn_every=0\n", "\nsteps=2\n"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(config, want[i])) fail_msg("config.txt lacks %s", want[i] + 1);
+    free(config);
+    free(out);
+    free(err);
+    sm_test_write_text(top, "steps = 40\nknn_evry = 0\n");
+    snprintf(args, sizeof args, "train --config %s --config %s " TINY " steps=2 out=%s", base, top, dir);
+    sm_test_cli_error(args, 2, "unknown key 'knn_evry'", "layer_top.conf:2");
+}
+
 #define LONG_RUN TINY " steps=3000 knn_every=5 track_every=250 track_samples=64 track_views=8 track_images=4"
 
 /* Every line of a CSV with its last `drop` columns cut (train.csv's seconds). */
@@ -473,6 +504,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_run_prints_summary),
+        cmocka_unit_test(test_config_files_layer),
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),

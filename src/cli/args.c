@@ -90,6 +90,7 @@ int cli_parse(int argc, char **argv, int first, cli_opt *opts, size_t nopts,
             if (i + 1 >= argc) return cli_error(2, "option '--%s' needs a value", o->name);
             o->value = argv[++i];
         }
+        if (o->all) o->all[o->n_all++] = o->value;
     }
     return 0;
 }

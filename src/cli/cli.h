@@ -28,7 +28,9 @@ int cli_fail(const sm_status *st);
 typedef struct {
     const char *name;   /* without dashes */
     int takes_value;
-    const char *value;  /* filled by cli_parse (flags: "1") */
+    const char *value;  /* filled by cli_parse (flags: "1"); the last one if repeated */
+    const char **all;   /* when not NULL (room for argc entries): every value, in order */
+    size_t n_all;       /* how many of them */
 } cli_opt;
 
 /* Parse argv[first..argc) into opts; positional arguments are collected in

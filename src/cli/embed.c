@@ -24,7 +24,8 @@ typedef struct {
 
 static int parse_args(int argc, char **argv, embed_args *a)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"out", 1, NULL}, {"views", 1, NULL}, {"split", 1, NULL}, {"n", 1, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL, NULL, 0}, {"out", 1, NULL, NULL, 0}, {"views", 1, NULL, NULL, 0},
+                      {"split", 1, NULL, NULL, 0}, {"n", 1, NULL, NULL, 0}};
     const size_t nopts = sizeof opts / sizeof opts[0];
     size_t npos = 0;
     long views, n;

@@ -83,7 +83,7 @@ static int parse_common(int argc, char **argv, est_args *a)
     static const char *names[NOPTS] = {"x", "y", "z", "p", "z1", "z2", "p1", "estimator", "family",
                                        "k", "whiten", "noise", "seed", "subsample", "threads",
                                        "ridge", "components"};
-    for (int i = 0; i < NOPTS; i++) a->opt[i] = (cli_opt){names[i], i != OPT_WHITEN, NULL};
+    for (int i = 0; i < NOPTS; i++) a->opt[i] = (cli_opt){names[i], i != OPT_WHITEN, NULL, NULL, 0};
     const char *pos[1];
     size_t npos;
     if (cli_parse(argc, argv, 2, a->opt, NOPTS, pos, 0, &npos)) return 2;

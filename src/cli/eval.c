@@ -95,7 +95,7 @@ static int evaluate(const char *checkpoint, int linear, feature_kind kind, sm_st
 
 int cli_eval(int argc, char **argv)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"probe", 1, NULL}, {"features", 1, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL, NULL, 0}, {"probe", 1, NULL, NULL, 0}, {"features", 1, NULL, NULL, 0}};
     const size_t nopts = sizeof opts / sizeof opts[0];
     size_t npos = 0;
     int rc = cli_parse(argc, argv, 1, opts, nopts, NULL, 0, &npos);

@@ -12,8 +12,8 @@
 
 static const cli_command COMMANDS[] = {
     {"train", "train SimSiam and track loss, entropies and mutual information",
-     "usage: simsiam-mi train [--config FILE] [key=value ...]\n"
-     "  Later key=value wins over the file.  example: simsiam-mi train epochs=20 out=runs/fm20\n"
+     "usage: simsiam-mi train [--config FILE ...] [key=value ...]\n"
+     "  Files apply in order, then key=value; later wins.  example: simsiam-mi train epochs=20 out=runs/fm20\n"
      "keys [default]:\n",
      cli_train, sm_config_print_keys},
     {"estimate", "entropy, mutual information, NLL and bounds from .npy/CSV samples",

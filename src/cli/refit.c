@@ -58,7 +58,7 @@ static int refit(const char *checkpoint, const char **kv, size_t n, int has_out,
 
 int cli_refit(int argc, char **argv)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL, NULL, 0}};
     sm_status st;
     sm_status_clear(&st);
     const char **kv, *out = NULL;

@@ -99,7 +99,7 @@ static void print_columns(void)
 
 int cli_track(int argc, char **argv)
 {
-    cli_opt opts[] = {{"checkpoint", 1, NULL}, {"columns", 0, NULL}};
+    cli_opt opts[] = {{"checkpoint", 1, NULL, NULL, 0}, {"columns", 0, NULL, NULL, 0}};
     sm_status st;
     sm_status_clear(&st);
     const char **kv, *out = NULL;

@@ -1,4 +1,4 @@
-/* simsiam-mi train [--config FILE] [key=value ...] (docs/design.md §2): resolve the
+/* simsiam-mi train [--config FILE ...] [key=value ...] (docs/design.md §2): resolve the
  * configuration, train (src/simsiam/train.h), print the summary as the last
  * stdout line.  Progress on stderr: on a terminal one line rewritten with
  * '\r' every step, otherwise a line every max(10, total / 100) steps and at
@@ -70,15 +70,19 @@ static int fail_all(int rc)
 
 static int train(int argc, char **argv)
 {
-    cli_opt opts[] = {{"config", 1, NULL}};
     sm_status st;
     sm_status_clear(&st);
+    /* every --config, in order (each takes at least one argument) */
+    const char **files = sm_mem_alloc((size_t)argc, sizeof *files, &st);
+    if (!files) return cli_fail(&st);
+    cli_opt opts[] = {{"config", 1, NULL, files, 0}};
     const char **assignments;
     size_t n;
     int rc = cli_parse_kv(argc, argv, opts, 1, &assignments, &n);
     sm_config cfg;
-    if (!rc && sm_config_load(&cfg, cli_get(opts, 1, "config"), (int)n, assignments, &st)) rc = cli_fail(&st);
+    if (!rc && sm_config_load_files(&cfg, (int)opts[0].n_all, files, (int)n, assignments, &st)) rc = cli_fail(&st);
     sm_mem_free(assignments);
+    sm_mem_free(files);
     if (rc) return rc;
     int tty = isatty(STDERR_FILENO);
     int rank0 = sm_dist_rank() == 0;

@@ -448,13 +448,20 @@ int sm_config_finish(sm_config *cfg, sm_status *st)
     return SM_OK;
 }
 
+int sm_config_load_files(sm_config *cfg, int npaths, const char *const *paths, int noverrides,
+                         const char *const *overrides, sm_status *st)
+{
+    sm_config_defaults(cfg);
+    int rc = SM_OK;
+    for (int i = 0; i < npaths && !rc; i++) rc = sm_config_read_file(cfg, paths[i], st);
+    for (int i = 0; i < noverrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
+    return rc ? rc : sm_config_finish(cfg, st);
+}
+
 int sm_config_load(sm_config *cfg, const char *path, int noverrides, const char *const *overrides,
                    sm_status *st)
 {
-    sm_config_defaults(cfg);
-    int rc = path ? sm_config_read_file(cfg, path, st) : SM_OK;
-    for (int i = 0; i < noverrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
-    return rc ? rc : sm_config_finish(cfg, st);
+    return sm_config_load_files(cfg, path ? 1 : 0, &path, noverrides, overrides, st);
 }
 
 void sm_config_fprint(FILE *f, const sm_config *cfg)

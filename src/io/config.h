@@ -128,6 +128,9 @@ int sm_config_finish(sm_config *cfg, sm_status *st);
  * "key=value" in order, then sm_config_finish. */
 int sm_config_load(sm_config *cfg, const char *path, int noverrides, const char *const *overrides,
                    sm_status *st);
+/* The same with npaths files, applied in order (a later file wins). */
+int sm_config_load_files(sm_config *cfg, int npaths, const char *const *paths, int noverrides,
+                         const char *const *overrides, sm_status *st);
 
 /* "key=value\n" for every key in table order (reals in the shortest form
  * that reads back to the same double). */
