@@ -51,9 +51,10 @@ last_row() {
 # Markdown number: 3 decimals, nan kept.
 md_num() { awk -v x="$1" 'BEGIN { if (x ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$/) printf "%.3f", x; else printf "%s", x }'; }
 
-# The settings every run shares: the config file, then the size's keys.
+# The settings every run shares: the small configuration, the config file,
+# then the size's keys (scripts/experiment.sh layers them so).
 shared=""
-for f in "$exp/config" "$exp/$size.config"; do
+for f in "$scripts_dir/../experiments/small.config" "$exp/config" "$exp/$size.config"; do
   [ -f "$f" ] || continue
   keys=$(awk -v who=analysis -v file="$f" -f "$scripts_dir/keys.awk" "$f") || exit 1
   shared+="$(printf '%s' "$keys" | tr '\n' ' ') "
@@ -203,7 +204,7 @@ conclusion() {
   echo
   sed -n '/^#/!q; s/^# \{0,1\}//p' "$exp/config"
   echo
-  echo "Results in \`$results\`. Shared settings (\`$exp/config\`, then \`$exp/$size.config\`): \`${shared% }\`."
+  echo "Results in \`$results\`. Shared settings (\`experiments/small.config\`, \`$exp/config\`, then \`$exp/$size.config\`): \`${shared% }\`."
   echo "Varied between runs: ${varied_prose:-nothing}. All values in nats unless marked."
   echo
   echo "## Runs"

@@ -4,8 +4,9 @@
 #   scripts/experiment.sh EXPDIR [quick|medium|full]
 # EXPDIR holds: config (shared keys, passed as --config), quick.config and
 # full.config (the size: steps/epochs, tracking, architecture), runs (one line
-# per run: "<name> key=value ...").  Later wins: config < threads=1 < size
-# file < run line.
+# per run: "<name> key=value ...").  Every experiment trains the small
+# configuration, experiments/small.config, with these on top; later wins:
+# small.config < config < threads=1 < size file < run line.
 # Each run writes to RESULTS/<size>/<name>/ (RESULTS = $SM_RESULTS or
 # EXPDIR/results), its stdout and stderr appended to train.log there.  A run
 # with summary.json is skipped; one with checkpoint.bin but no summary.json
@@ -49,6 +50,8 @@ jobs=${JOBS:-$(nproc)}
 for f in config runs "$size.config"; do
   [ -f "$exp/$f" ] || fail "missing experiment file ($exp/$f)"
 done
+base=$(cd "$(dirname "$0")/.." && pwd)/experiments/small.config
+[ -f "$base" ] || fail "missing the small configuration ($base)"
 results=${SM_RESULTS:-$exp/results}/$size
 
 # The runs file: "<name> key=value ..." per line (scripts/runs.awk checks it).
@@ -81,7 +84,7 @@ trap 'rm -f "$status_file"' EXIT
 run_one() {
   local run=$1; shift
   local dir=$results/$run start=$SECONDS rc
-  local args=(train --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
+  local args=(train --config "$base" --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
   local how=started
   if [ -f "$dir/checkpoint.bin" ]; then
     args+=(resume="$dir/checkpoint.bin")

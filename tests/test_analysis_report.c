@@ -328,7 +328,10 @@ static void test_experiment_report(void **state)
     char *report = read_file(results, "report.md");
     expect_contains(report, "# Experiment an_exp (quick size)\n\na fixture sweep over pred_steps\n"
                             "(second description line)\n");
-    expect_contains(report, "`dataset=synthetic steps=60`");
+    /* the small configuration's keys first (scripts/experiment.sh layers it under config) */
+    expect_contains(report, "Shared settings (`experiments/small.config`, `");
+    expect_contains(report, "`width=16 stem_stride=1 ");
+    expect_contains(report, " dataset=synthetic steps=60`");
     expect_contains(report, "Varied between runs: pred_steps, pred_mode.");
     expect_contains(report, "| steps1 | pred_steps=1 pred_mode=sgd | finished | 60 | -0.853 | n/a | 4 | "
                             "2 / 1 / 1 / 0 | n/a | [report](steps1/report.md) |\n");
