@@ -38,6 +38,10 @@ static size_t col_cols(const sm_conv2d_shape *s)
     return (size_t)sm_conv2d_h_out(s) * (size_t)sm_conv2d_w_out(s);
 }
 
+/* Floats of one image's input and output. */
+static size_t x_image(const sm_conv2d_shape *s) { return (size_t)s->c_in * s->h_in * s->w_in; }
+static size_t y_image(const sm_conv2d_shape *s) { return (size_t)s->c_out * col_cols(s); }
+
 static int dw_chunks(const sm_conv2d_shape *s) { return s->n < DW_CHUNKS ? s->n : DW_CHUNKS; }
 
 /* Images whose columns go side by side into one sgemm: enough for about
@@ -96,7 +100,7 @@ static size_t dx_cols_floats(const sm_conv2d_shape *s)
 }
 static size_t planes_floats(const sm_conv2d_shape *s)
 {
-    const size_t in = (size_t)s->c_in * s->h_in * s->w_in, out = (size_t)s->c_out * col_cols(s);
+    const size_t in = x_image(s), out = y_image(s);
     return round_up_16((size_t)group_images(s) * (in > out ? in : out));
 }
 static size_t thread_floats(const sm_conv2d_shape *s)
@@ -260,6 +264,12 @@ typedef struct {
     int first, m;
 } group;
 
+/* The group starting at image first: per_group images, fewer at end. */
+static group group_at(int first, int end, int per_group)
+{
+    return (group){first, end - first < per_group ? end - first : per_group};
+}
+
 /* The group's c planes of p floats side by side, as one c × m·p matrix:
  * wide[c][j·p + q] = images[first + j][c][q] (image stride img).  A group of
  * one image already is that matrix, so it is returned in place. */
@@ -306,9 +316,6 @@ static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t i
     for (int j = 0; j < g.m; j++) im2col(s, images + (size_t)(g.first + j) * img, cols + (size_t)j * p, g.m * p);
 }
 
-static size_t x_image(const sm_conv2d_shape *s) { return (size_t)s->c_in * s->h_in * s->w_in; }
-static size_t y_image(const sm_conv2d_shape *s) { return (size_t)s->c_out * col_cols(s); }
-
 void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
                        float *scratch, int threads)
 {
@@ -323,8 +330,7 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
         float *wide = cols + x_cols_floats(s) + dx_cols_floats(s);
 #pragma omp for schedule(static)
         for (int gi = 0; gi < groups; gi++) {
-            const int first = gi * per_group;
-            const group g = {first, s->n - first < per_group ? s->n - first : per_group};
+            const group g = group_at(gi * per_group, s->n, per_group);
             const int ld = g.m * (int)col_cols(s);
             group_im2col(s, x, x_image(s), g, cols);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, ld, rows, 1.0f, w, rows, cols, ld, 0.0f,
@@ -405,7 +411,7 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
             float *partial = partials + (size_t)c * partial_stride;
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
             for (int i = first; i < end; i += per_group) {
-                const group g = {i, end - i < per_group ? end - i : per_group};
+                const group g = group_at(i, end, per_group);
                 const float beta = i == first ? 0.0f : 1.0f;
                 if (from_dy)
                     group_backward_from_dy(s, x, dy, w_flipped, dx, g, partial, beta, dcols, wide);
