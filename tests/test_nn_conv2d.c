@@ -1,6 +1,8 @@
 /* Tests for src/nn/conv2d: forward against a direct 7-loop convolution in
  * double, backward against central differences of that reference, gradient
- * accumulation, and bitwise identity across thread counts. */
+ * accumulation, and bitwise identity across thread counts; on an AVX-512
+ * CPU the shapes with 14+ columns and planes in eights take the direct
+ * convolution (src/nn/conv_direct.h), and it is checked against im2col. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "core/rng.h"
 #include "nn/conv2d.h"
+#include "nn/conv_direct.h"
 #include "support/support.h"
 
 typedef struct {
@@ -203,6 +206,55 @@ static void test_conv2d_backward_accumulates(void **state)
     (void)state;
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 2, .pad = 1});
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1});
+    /* direct: dx by the direct convolution, and dW direct with or without dx */
+    check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 8, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
+    /* direct forward and dW-only backward; 3 input planes send dx through im2col */
+    check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 3, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
+}
+
+/* The direct convolution's shapes: against the reference, both with the
+ * direct dx (8 input planes) and with im2col's (3). */
+static void test_conv2d_direct_shapes(void **state)
+{
+    (void)state;
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 8, .h_in = 3, .w_in = 15, .c_out = 16, .k = 3, .stride = 1, .pad = 1}, 2);
+    check_shape((sm_conv2d_shape){.n = 1, .c_in = 3, .h_in = 4, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1}, 1);
+}
+
+/* The direct path against im2col + sgemm on the small network's first
+ * block (16 planes, 28 × 28), relative to the largest entry of each. */
+static void test_conv2d_direct_matches_im2col(void **state)
+{
+    (void)state;
+    if (!sm_conv_direct_supported()) print_message("CPU without AVX-512: both runs take im2col\n");
+    const sm_conv2d_shape s = {.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1};
+    sm_rng rng;
+    sm_rng_seed(&rng, 21, 0);
+    const size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *dy = sm_test_floats(ny);
+    float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, 2));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
+    float *out[2][3];
+    const size_t count[3] = {ny, nx, nw};
+    for (int direct = 0; direct < 2; direct++) {
+        for (int t = 0; t < 3; t++) out[direct][t] = sm_test_floats(count[t]);
+        sm_conv2d_allow_direct(direct);
+        sm_conv2d_forward(&s, x, w, out[direct][0], scratch, 2);
+        sm_conv2d_backward(&s, x, w, dy, out[direct][1], out[direct][2], scratch, 2);
+    }
+    for (int t = 0; t < 3; t++) {
+        double scale = 0.0;
+        for (size_t i = 0; i < count[t]; i++) scale = fmax(scale, fabs(out[0][t][i]));
+        for (size_t i = 0; i < count[t]; i++) assert_true(fabs(out[1][t][i] - out[0][t][i]) <= 1e-6 * scale);
+        free(out[0][t]);
+        free(out[1][t]);
+    }
+    free(x);
+    free(w);
+    free(dy);
+    free(scratch);
 }
 
 /* On small maps images go through the products in groups (sixteen 4 × 4
@@ -292,6 +344,8 @@ static void test_conv2d_identical_across_threads(void **state)
     (void)state;
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1});
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 1, .pad = 1});
+    /* the direct convolution */
+    check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 8, .h_in = 5, .w_in = 14, .c_out = 16, .k = 3, .stride = 1, .pad = 1});
     /* small maps: images in groups, with tails */
     check_identical_across_threads((sm_conv2d_shape){.n = 300, .c_in = 3, .h_in = 4, .w_in = 4, .c_out = 5, .k = 3, .stride = 1, .pad = 1});
 }
@@ -322,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_conv2d_1x1_stride2),
         cmocka_unit_test(test_conv2d_many_images),
         cmocka_unit_test(test_conv2d_backward_accumulates),
+        cmocka_unit_test(test_conv2d_direct_shapes),
+        cmocka_unit_test(test_conv2d_direct_matches_im2col),
         cmocka_unit_test(test_conv2d_groups_match_single_images),
         cmocka_unit_test(test_conv2d_identical_across_threads),
         cmocka_unit_test(test_conv2d_output_size),
