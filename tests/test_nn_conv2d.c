@@ -208,26 +208,26 @@ static void test_conv2d_backward_accumulates(void **state)
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1});
     /* direct: dx by the direct convolution, and dW direct with or without dx */
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 8, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
-    /* direct forward and dW-only backward; 3 input planes send dx through im2col */
+    /* direct forward and dW; 3 input planes, or stride 2, send dx through col2im */
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 3, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
+    check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 8, .h_in = 4, .w_in = 14, .c_out = 8, .k = 3, .stride = 2, .pad = 1});
 }
 
 /* The direct convolution's shapes: against the reference, both with the
- * direct dx (8 input planes) and with im2col's (3). */
+ * direct dx (8 input planes, stride 1) and with im2col's (3 input planes,
+ * stride 2). */
 static void test_conv2d_direct_shapes(void **state)
 {
     (void)state;
     check_shape((sm_conv2d_shape){.n = 2, .c_in = 8, .h_in = 3, .w_in = 15, .c_out = 16, .k = 3, .stride = 1, .pad = 1}, 2);
     check_shape((sm_conv2d_shape){.n = 1, .c_in = 3, .h_in = 4, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1}, 1);
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 3, .h_in = 5, .w_in = 13, .c_out = 8, .k = 3, .stride = 2, .pad = 1}, 2);
 }
 
-/* The direct path against im2col + sgemm on the small network's first
- * block (16 planes, 28 × 28), relative to the largest entry of each. */
-static void test_conv2d_direct_matches_im2col(void **state)
+/* The direct path against im2col + sgemm, relative to the largest entry of
+ * each result. */
+static void check_direct_matches_im2col(sm_conv2d_shape s)
 {
-    (void)state;
-    if (!sm_conv_direct_supported()) print_message("CPU without AVX-512: both runs take im2col\n");
-    const sm_conv2d_shape s = {.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1};
     sm_rng rng;
     sm_rng_seed(&rng, 21, 0);
     const size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
@@ -255,6 +255,18 @@ static void test_conv2d_direct_matches_im2col(void **state)
     free(w);
     free(dy);
     free(scratch);
+}
+
+/* The small network's first block (16 planes, 28 × 28) and its two
+ * downsampling layers (40 images: dW's chunks of 2–3 images, dx by col2im
+ * in groups of up to five 7 × 7 maps). */
+static void test_conv2d_direct_matches_im2col(void **state)
+{
+    (void)state;
+    if (!sm_conv_direct_supported()) print_message("CPU without AVX-512: both runs take im2col\n");
+    check_direct_matches_im2col((sm_conv2d_shape){.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1});
+    check_direct_matches_im2col((sm_conv2d_shape){.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 32, .k = 3, .stride = 2, .pad = 1});
+    check_direct_matches_im2col((sm_conv2d_shape){.n = 40, .c_in = 32, .h_in = 14, .w_in = 14, .c_out = 64, .k = 3, .stride = 2, .pad = 1});
 }
 
 /* On small maps images go through the products in groups (sixteen 4 × 4
@@ -344,8 +356,9 @@ static void test_conv2d_identical_across_threads(void **state)
     (void)state;
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1});
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 1, .pad = 1});
-    /* the direct convolution */
+    /* the direct convolution, dx direct (stride 1) and by col2im in groups (stride 2) */
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 8, .h_in = 5, .w_in = 14, .c_out = 16, .k = 3, .stride = 1, .pad = 1});
+    check_identical_across_threads((sm_conv2d_shape){.n = 23, .c_in = 8, .h_in = 14, .w_in = 14, .c_out = 16, .k = 3, .stride = 2, .pad = 1});
     /* small maps: images in groups, with tails */
     check_identical_across_threads((sm_conv2d_shape){.n = 300, .c_in = 3, .h_in = 4, .w_in = 4, .c_out = 5, .k = 3, .stride = 1, .pad = 1});
 }

@@ -1,5 +1,5 @@
-/* Tests for src/nn/conv_direct: the AVX-512 kernels against the definition
- * on integer-valued planes, where every product and partial sum is an
+/* Tests for src/nn/conv_direct: the AVX-512 kernels (stride 1 and 2)
+ * against the definition on integer-valued planes, where every product and partial sum is an
  * integer below 2^24 and so exact in float: any lane read from the wrong
  * place, or padding that is not zero, changes the answer.  On a CPU without
  * AVX-512 the kernels are never called and these tests say so. */
@@ -35,75 +35,93 @@ static int supported(void)
     return 0;
 }
 
+static sm_conv2d_shape shape(int c_in, int c_out, int h, int w, int stride)
+{
+    return (sm_conv2d_shape){.n = 1, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = 3, .stride = stride,
+                             .pad = 1};
+}
+
+/* Σ_c Σ_tap w[o][c][tap] · x[c][oy·s + ky − 1][ox·s + kx − 1] by the definition. */
+static double definition(const sm_conv2d_shape *s, const float *x, const float *wt, int o, int oy, int ox)
+{
+    double sum = 0.0;
+    for (int c = 0; c < s->c_in; c++)
+        for (int t = 0; t < 9; t++)
+            sum += wt[((size_t)o * s->c_in + c) * 9 + t] *
+                   at(x, c, s->h_in, s->w_in, oy * s->stride + t / 3 - 1, ox * s->stride + t % 3 - 1);
+    return sum;
+}
+
 /* y = conv(x, wt), then y += conv(x, wt) (add), against the definition. */
-static void check_forward(int c_in, int c_out, int h, int w)
+static void check_forward(sm_conv2d_shape s)
 {
     sm_rng rng;
-    sm_rng_seed(&rng, 3, (uint64_t)(h * 100 + w));
-    const size_t nx = (size_t)c_in * h * w, ny = (size_t)c_out * h * w, nw = (size_t)c_out * c_in * 9;
+    sm_rng_seed(&rng, 3, (uint64_t)(s.h_in * 100 + s.w_in));
+    const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
+    const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
     float *x = sm_test_floats(nx), *wt = sm_test_floats(nw), *y = sm_test_floats(ny);
-    float *xpad = sm_test_floats(sm_conv_direct_padded_floats(c_in, h, w));
-    float *out = sm_test_floats(sm_conv_direct_out_floats(h, w));
+    float *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
+    float *lanes = sm_test_floats(sm_conv_direct_lanes_floats(&s));
     fill_small_integers(x, nx, &rng);
     fill_small_integers(wt, nw, &rng);
     /* garbage where the kernels must not look */
-    for (size_t i = 0; i < sm_conv_direct_out_floats(h, w); i++) out[i] = NAN;
-    sm_conv_direct_pad(c_in, h, w, x, xpad);
-    sm_conv_direct_forward(c_in, c_out, h, w, xpad, wt, y, 0, out);
-    sm_conv_direct_forward(c_in, c_out, h, w, xpad, wt, y, 1, out);
-    for (int o = 0; o < c_out; o++)
-        for (int oy = 0; oy < h; oy++)
-            for (int ox = 0; ox < w; ox++) {
-                double want = 0.0;
-                for (int c = 0; c < c_in; c++)
-                    for (int ky = 0; ky < 3; ky++)
-                        for (int kx = 0; kx < 3; kx++)
-                            want += wt[((size_t)o * c_in + c) * 9 + ky * 3 + kx] *
-                                    at(x, c, h, w, oy + ky - 1, ox + kx - 1);
-                assert_true(y[((size_t)o * h + oy) * w + ox] == 2.0 * want);
-            }
+    for (size_t i = 0; i < sm_conv_direct_input_floats(&s); i++) xpad[i] = NAN;
+    for (size_t i = 0; i < sm_conv_direct_lanes_floats(&s); i++) lanes[i] = NAN;
+    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_forward(&s, xpad, wt, y, 0, lanes);
+    sm_conv_direct_forward(&s, xpad, wt, y, 1, lanes);
+    for (int o = 0; o < s.c_out; o++)
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++)
+                assert_true(y[((size_t)o * ho + oy) * wo + ox] == 2.0 * definition(&s, x, wt, o, oy, ox));
     free(x);
     free(wt);
     free(y);
     free(xpad);
-    free(out);
+    free(lanes);
 }
 
-/* Maps whose rows end inside a block of lanes, exactly on one (14 × 14:
- * 224 lanes), and narrower than a vector. */
+/* Maps whose rows end inside a block of lanes and exactly on one (14 × 14:
+ * 224 lanes); stride 2 on even and odd sizes (odd phases one row or column
+ * short of the even ones). */
 static void test_direct_forward_matches_definition(void **state)
 {
     (void)state;
     if (!supported()) return;
-    check_forward(3, 8, 5, 7);
-    check_forward(8, 16, 14, 14);
-    check_forward(2, 8, 28, 28);
-    check_forward(1, 8, 1, 1);
+    check_forward(shape(3, 8, 5, 7, 1));
+    check_forward(shape(8, 16, 14, 14, 1));
+    check_forward(shape(2, 8, 28, 28, 1));
+    check_forward(shape(1, 8, 1, 6, 1));
+    check_forward(shape(3, 8, 28, 28, 2));
+    check_forward(shape(4, 16, 13, 15, 2));
+    check_forward(shape(2, 8, 14, 12, 2));
 }
 
-/* dw += Σ dy · x on top of what dw held. */
-static void check_weight_grad(int c_in, int c_out, int h, int w)
+/* dw += Σ dy · x on top of what dw held, against the definition. */
+static void check_weight_grad(sm_conv2d_shape s)
 {
     sm_rng rng;
-    sm_rng_seed(&rng, 4, (uint64_t)(h * 100 + w));
-    const size_t nx = (size_t)c_in * h * w, ny = (size_t)c_out * h * w, nw = (size_t)c_out * c_in * 9;
+    sm_rng_seed(&rng, 4, (uint64_t)(s.h_in * 100 + s.w_in));
+    const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
+    const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
     float *x = sm_test_floats(nx), *dy = sm_test_floats(ny), *dw = sm_test_floats(nw);
-    float *xpad = sm_test_floats(sm_conv_direct_padded_floats(c_in, h, w));
-    float *dypad = sm_test_floats(sm_conv_direct_padded_floats(c_out, h, w));
+    float *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
+    float *dypad = sm_test_floats(sm_conv_direct_output_floats(&s));
     fill_small_integers(x, nx, &rng);
     fill_small_integers(dy, ny, &rng);
     for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
-    sm_conv_direct_pad(c_in, h, w, x, xpad);
-    sm_conv_direct_pad(c_out, h, w, dy, dypad);
-    sm_conv_direct_weight_grad(c_in, c_out, h, w, xpad, dypad, dw);
-    for (int o = 0; o < c_out; o++)
-        for (int c = 0; c < c_in; c++)
+    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_pad_output(&s, dy, dypad);
+    sm_conv_direct_weight_grad(&s, xpad, dypad, dw);
+    for (int o = 0; o < s.c_out; o++)
+        for (int c = 0; c < s.c_in; c++)
             for (int t = 0; t < 9; t++) {
                 double want = 1.0;
-                for (int oy = 0; oy < h; oy++)
-                    for (int ox = 0; ox < w; ox++)
-                        want += at(dy, o, h, w, oy, ox) * at(x, c, h, w, oy + t / 3 - 1, ox + t % 3 - 1);
-                assert_true(dw[((size_t)o * c_in + c) * 9 + t] == want);
+                for (int oy = 0; oy < ho; oy++)
+                    for (int ox = 0; ox < wo; ox++)
+                        want += at(dy, o, ho, wo, oy, ox) *
+                                at(x, c, s.h_in, s.w_in, oy * s.stride + t / 3 - 1, ox * s.stride + t % 3 - 1);
+                assert_true(dw[((size_t)o * s.c_in + c) * 9 + t] == want);
             }
     free(x);
     free(dy);
@@ -112,32 +130,52 @@ static void check_weight_grad(int c_in, int c_out, int h, int w)
     free(dypad);
 }
 
-/* The narrowest map the weight gradient takes (w = 6: P = 8) and maps whose
- * lanes run past the last row into the padding and the slack. */
+/* The narrowest output the weight gradient takes (w_out = 6: P = 8) and
+ * maps whose lanes run past the last row into the padding and the slack. */
 static void test_direct_weight_grad_matches_definition(void **state)
 {
     (void)state;
     if (!supported()) return;
-    check_weight_grad(3, 4, 5, 6);
-    check_weight_grad(8, 8, 14, 14);
-    check_weight_grad(2, 4, 28, 28);
-    check_weight_grad(5, 8, 7, 15);
+    check_weight_grad(shape(3, 8, 5, 6, 1));
+    check_weight_grad(shape(8, 8, 14, 14, 1));
+    check_weight_grad(shape(2, 8, 28, 28, 1));
+    check_weight_grad(shape(5, 8, 7, 15, 1));
+    check_weight_grad(shape(3, 8, 28, 28, 2));
+    check_weight_grad(shape(4, 8, 13, 11, 2));
 }
 
-/* Padding copies the planes into the middle of zeroed frames. */
+/* Padding copies the planes into the middle of zeroed frames; stride 2
+ * splits them into four such phases. */
 static void test_direct_pad_layout(void **state)
 {
     (void)state;
     const float x[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    const size_t n = sm_conv_direct_padded_floats(2, 2, 3);
+    sm_conv2d_shape s = shape(2, 8, 2, 3, 1);
+    const size_t n = sm_conv_direct_input_floats(&s);
     float *xpad = sm_test_floats(n);
     for (size_t i = 0; i < n; i++) xpad[i] = NAN;
-    sm_conv_direct_pad(2, 2, 3, x, xpad);
+    sm_conv_direct_pad_input(&s, x, xpad);
     /* pitch 5, 4 rows: plane 20 floats */
     const float plane0[20] = {0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0};
     assert_memory_equal(xpad, plane0, sizeof plane0);
     assert_true(xpad[20 + 6] == 7.0f && xpad[20 + 13] == 12.0f);
     for (size_t i = 40; i < n; i++) assert_true(xpad[i] == 0.0f);
+    free(xpad);
+
+    /* stride 2, 2 × 3 → 1 × 2 outputs: phases of pitch 4 and 3 rows */
+    s = shape(1, 8, 2, 3, 2);
+    const size_t m = sm_conv_direct_input_floats(&s);
+    xpad = sm_test_floats(m);
+    for (size_t i = 0; i < m; i++) xpad[i] = NAN;
+    sm_conv_direct_pad_input(&s, x, xpad);
+    const float phases[4][12] = {
+        {0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0}, /* even rows, even columns */
+        {0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0}, /* even rows, odd columns */
+        {0, 0, 0, 0, 0, 4, 6, 0, 0, 0, 0, 0}, /* odd rows, even columns */
+        {0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0},
+    };
+    assert_memory_equal(xpad, phases, sizeof phases);
+    for (size_t i = 48; i < m; i++) assert_true(xpad[i] == 0.0f);
     free(xpad);
 }
 

@@ -85,12 +85,21 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
             for (size_t j = 0; j < kk; j++) wt[(c * s->c_out + o) * kk + (kk - 1 - j)] = w[(o * s->c_in + c) * kk + j];
 }
 
-/* The direct convolution (src/nn/conv_direct.h) replaces im2col + sgemm for
- * 3 × 3 "same" layers on maps of at least DIRECT_MIN_WIDTH columns, where it
- * is faster (1.3–1.5× at 14 and 28, even at 7), on CPUs with AVX-512, unless
- * sm_conv2d_allow_direct(0) said otherwise.  Its backward also gives dX
- * when the input planes come in its blocks of 8. */
-enum { DIRECT_MIN_WIDTH = 14 };
+/* The direct convolution (src/nn/conv_direct.h) replaces im2col + sgemm, on
+ * CPUs with AVX-512 unless sm_conv2d_allow_direct(0) said otherwise, where
+ * it was timed faster (one thread, batch 256, forward + backward against
+ * im2col + sgemm):
+ *   forward: 3 × 3 layers with padding 1 whose output has at least
+ *     DIRECT_MIN_WIDTH columns (1.3–1.5× at stride 1 on 28 × 28 and
+ *     14 × 14, 1.25× at stride 2 onto 14 × 14 and 7 × 7, 1.13× at stride 1
+ *     on 7 × 7);
+ *   backward: of those, stride 1 on maps of DIRECT_BACKWARD_MIN_WIDTH
+ *     columns or more (1.3× at 28 × 28 and 14 × 14, 2.7× for the 1-plane
+ *     stem; on 7 × 7 maps, and at stride 2, its 36 horizontal sums per
+ *     plane and image made it slower than sgemm).  It gives dW, and dX when
+ *     the input planes come in its blocks of 8; otherwise dX goes through
+ *     sgemm and col2im. */
+enum { DIRECT_MIN_WIDTH = 7, DIRECT_BACKWARD_MIN_WIDTH = 14 };
 static int direct_allowed = 1;
 
 void sm_conv2d_allow_direct(int allow) { direct_allowed = allow; }
@@ -98,16 +107,19 @@ void sm_conv2d_allow_direct(int allow) { direct_allowed = allow; }
 /* The shape alone (scratch is sized by it), then the switch and the CPU. */
 static int direct_shape(const sm_conv2d_shape *s)
 {
-    return s->k == 3 && s->stride == 1 && s->pad == 1 && s->w_in >= DIRECT_MIN_WIDTH &&
-           s->c_out % SM_CONV_DIRECT_PLANES == 0;
+    return sm_conv_direct_shape(s) && sm_conv2d_w_out(s) >= DIRECT_MIN_WIDTH;
 }
 static int direct(const sm_conv2d_shape *s)
 {
     return direct_shape(s) && direct_allowed && sm_conv_direct_supported();
 }
-static int direct_backward(const sm_conv2d_shape *s, const float *dx)
+static int direct_backward(const sm_conv2d_shape *s)
 {
-    return direct(s) && (!dx || s->c_in % SM_CONV_DIRECT_PLANES == 0);
+    return direct(s) && s->stride == 1 && sm_conv2d_w_out(s) >= DIRECT_BACKWARD_MIN_WIDTH;
+}
+static int direct_dx(const sm_conv2d_shape *s)
+{
+    return s->stride == 1 && s->c_in % SM_CONV_DIRECT_PLANES == 0;
 }
 
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
@@ -129,18 +141,17 @@ static size_t planes_floats(const sm_conv2d_shape *s)
     const size_t in = x_image(s), out = y_image(s);
     return round_up_16((size_t)group_images(s) * (in > out ? in : out));
 }
-/* The direct convolution's per-thread scratch: x's padded planes, dy's (the
+/* The direct convolution's per-thread scratch: x padded, dy padded (the
  * backward), the forward's output lanes. */
 static size_t direct_floats(const sm_conv2d_shape *s)
 {
-    return round_up_16(sm_conv_direct_padded_floats(s->c_in, s->h_in, s->w_in)) +
-           round_up_16(sm_conv_direct_padded_floats(s->c_out, s->h_in, s->w_in)) +
-           sm_conv_direct_out_floats(s->h_in, s->w_in);
+    return round_up_16(sm_conv_direct_input_floats(s)) + round_up_16(sm_conv_direct_output_floats(s)) +
+           sm_conv_direct_lanes_floats(s);
 }
 static size_t thread_floats(const sm_conv2d_shape *s);
 
 typedef struct {
-    float *xpad, *dypad, *out;
+    float *xpad, *dypad, *lanes;
 } direct_scratch;
 
 /* The calling thread's direct scratch. */
@@ -148,8 +159,8 @@ static direct_scratch direct_region(const sm_conv2d_shape *s, float *scratch)
 {
     direct_scratch d;
     d.xpad = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
-    d.dypad = d.xpad + round_up_16(sm_conv_direct_padded_floats(s->c_in, s->h_in, s->w_in));
-    d.out = d.dypad + round_up_16(sm_conv_direct_padded_floats(s->c_out, s->h_in, s->w_in));
+    d.dypad = d.xpad + round_up_16(sm_conv_direct_input_floats(s));
+    d.lanes = d.dypad + round_up_16(sm_conv_direct_output_floats(s));
     return d;
 }
 
@@ -376,9 +387,8 @@ static void forward_direct(const sm_conv2d_shape *s, const float *x, const float
         const direct_scratch d = direct_region(s, scratch);
 #pragma omp for schedule(static)
         for (int i = 0; i < s->n; i++) {
-            sm_conv_direct_pad(s->c_in, s->h_in, s->w_in, x + (size_t)i * x_image(s), d.xpad);
-            sm_conv_direct_forward(s->c_in, s->c_out, s->h_in, s->w_in, d.xpad, w, y + (size_t)i * y_image(s), 0,
-                                   d.out);
+            sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), d.xpad);
+            sm_conv_direct_forward(s, d.xpad, w, y + (size_t)i * y_image(s), 0, d.lanes);
         }
     }
 }
@@ -432,6 +442,16 @@ static void group_backward_from_dy(const sm_conv2d_shape *s, const float *x, con
     put_back(wide, x_image(s), s->c_in, col_cols(&t), g, dx, 1);
 }
 
+/* dx += col2im(wᵀ · dY) for the group, dys its dy planes side by side. */
+static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const float *w, float *dx, group g,
+                               float *dcols)
+{
+    const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, ld, s->c_out, 1.0f, w, rows, dys, ld, 0.0f, dcols, ld);
+    for (int j = 0; j < g.m; j++)
+        col2im_add(s, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
+}
+
 /* Otherwise through the columns of x:
  *   dWᵀ (c_in·k·k × c_out) (+)= columns · dYᵀ
  *   dx += col2im(wᵀ · dY), when dx is wanted.
@@ -446,23 +466,21 @@ static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, cons
     const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
                 s->c_out);
-    if (!dx) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, ld, s->c_out, 1.0f, w, rows, dys, ld, 0.0f, dcols, ld);
-    for (int j = 0; j < g.m; j++)
-        col2im_add(s, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
+    if (dx) group_dx_by_col2im(s, dys, w, dx, g, dcols);
 }
 
-/* Image i's backward by the direct convolution: dx by convolving dy with
- * the flipped kernel (when wanted), dw into the chunk's partial sum, which
- * has dw's own layout. */
+/* Image i's backward by the direct convolution: dw into the chunk's
+ * partial sum, which has dw's own layout, and, when dx is not NULL, dx by
+ * convolving dy with the flipped kernel (stride 1: direct_dx). */
 static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
                                   float *dx, int i, float *partial, direct_scratch d)
 {
-    const int h = s->h_in, w = s->w_in;
-    sm_conv_direct_pad(s->c_in, h, w, x + (size_t)i * x_image(s), d.xpad);
-    sm_conv_direct_pad(s->c_out, h, w, dy + (size_t)i * y_image(s), d.dypad);
-    if (dx) sm_conv_direct_forward(s->c_out, s->c_in, h, w, d.dypad, w_flipped, dx + (size_t)i * x_image(s), 1, d.out);
-    sm_conv_direct_weight_grad(s->c_in, s->c_out, h, w, d.xpad, d.dypad, partial);
+    sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), d.xpad);
+    sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), d.dypad);
+    sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
+    if (!dx) return;
+    const sm_conv2d_shape t = transposed(s); /* its padded input is dypad */
+    sm_conv_direct_forward(&t, d.dypad, w_flipped, dx + (size_t)i * x_image(s), 1, d.lanes);
 }
 
 /* How backward runs, and so how a chunk's partial sum of dw is laid out. */
@@ -484,7 +502,7 @@ static size_t partial_index(const sm_conv2d_shape *s, size_t j, backward_path pa
 
 static backward_path path_of(const sm_conv2d_shape *s, const float *dx)
 {
-    if (direct_backward(s, dx)) return DIRECT;
+    if (direct_backward(s)) return DIRECT;
     return dx && dx_by_convolution(s) ? FROM_DY : FROM_X;
 }
 
@@ -493,19 +511,23 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float
                            const float *dy, float *dx, backward_path path, int first, int end, float *partial,
                            float *scratch)
 {
-    if (path == DIRECT) {
-        const direct_scratch d = direct_region(s, scratch);
-        memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
-        for (int i = first; i < end; i++) image_backward_direct(s, x, dy, w_flipped, dx, i, partial, d);
-        return;
-    }
     const int per_group = group_images(s);
     float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
     float *dcols = cols + x_cols_floats(s), *wide = dcols + dx_cols_floats(s);
+    if (path == DIRECT) memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
     for (int i = first; i < end; i += per_group) {
         const group g = group_at(i, end, per_group);
         const float beta = i == first ? 0.0f : 1.0f;
-        if (path == FROM_DY)
+        if (path == DIRECT) {
+            /* the direct scratch and the columns share the thread's region:
+             * the images are done before the group's dx uses the columns */
+            const direct_scratch d = direct_region(s, scratch);
+            float *image_dx = direct_dx(s) ? dx : NULL;
+            for (int j = g.first; j < g.first + g.m; j++)
+                image_backward_direct(s, x, dy, w_flipped, image_dx, j, partial, d);
+            if (dx && !image_dx)
+                group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx, g, dcols);
+        } else if (path == FROM_DY)
             group_backward_from_dy(s, x, dy, w_flipped, dx, g, partial, beta, dcols, wide);
         else
             group_backward_from_x(s, x, dy, w, dx, g, partial, beta, cols, dcols, wide);

@@ -8,10 +8,11 @@
  * with cblas_sgemm; on small maps a group of images goes side by side into
  * one product (up to ~256 output pixels: sixteen 4 × 4 maps, five 7 × 7),
  * so the weights are not packed again for every 16 or 49 columns.
- * On CPUs with AVX-512, 3 × 3 "same" layers (stride 1, pad 1) on maps of 14
- * or more columns with output planes in multiples of 8 skip im2col and
- * sgemm: a direct convolution (src/nn/conv_direct.h) computes y, dX and dW
- * image by image, 1.3–1.5× faster there.
+ * On CPUs with AVX-512 a direct convolution (src/nn/conv_direct.h) skips
+ * im2col and sgemm where it was timed faster: the forward of 3 × 3 layers
+ * with padding 1 and stride 1 or 2 onto maps of 7 or more columns, and the
+ * backward of such stride-1 layers on maps of 14 or more (output planes in
+ * multiples of 8; conv2d.c has the figures).
  * Backward of a stride-1 convolution lowers dy instead:
  * dX is the convolution of dy with the flipped, channel-transposed kernel
  * (one sgemm onto dx) and dW the product of dy's columns with x, so x needs

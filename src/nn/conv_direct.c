@@ -3,41 +3,116 @@
 #include <assert.h>
 #include <string.h>
 
-/* The padded geometry of an h × w map: pitch P, plane (h + 2)·P, and the
- * output lanes, h·P rounded up to whole blocks of LANES. */
 enum { LANES = 32, VEC = 16, TAPS = 9 };
 
-/* Past the last plane: a block's last lane reads at most lanes − 1 + 2P + 2
- * < plane + LANES + 2 floats from its plane's start. */
+/* Past the last padded plane: a forward block's last lane reads at most
+ * LANES + 2 floats beyond its plane (stride 1; P + 1 more within the four
+ * phases of stride 2, which end with a whole plane). */
 enum { SLACK = 48 };
 
-static size_t pitch_of(int w) { return (size_t)w + 2; }
-static size_t plane_of(int h, int w) { return ((size_t)h + 2) * pitch_of(w); }
-static size_t lanes_of(int h, int w) { return ((size_t)h * pitch_of(w) + LANES - 1) / LANES * LANES; }
+/* Where the taps read: the output lanes have pitch p; an input plane (or
+ * its four phases) spans cstride floats; tap t of a plane reads at its
+ * start + off[t]. */
+typedef struct {
+    size_t h_out, w_out, p, plane, cstride, lanes;
+    size_t off[TAPS];
+} geometry;
 
-size_t sm_conv_direct_padded_floats(int c, int h, int w) { return (size_t)c * plane_of(h, w) + SLACK; }
-
-size_t sm_conv_direct_out_floats(int h, int w) { return SM_CONV_DIRECT_PLANES * lanes_of(h, w); }
-
-/* Each float once: a row of w values is followed by the two zeros of its
- * right and the next row's left padding.  Loops rather than memcpy/memset:
- * the runs are a few dozen floats, where a call costs more than the copy. */
-void sm_conv_direct_pad(int c, int h, int w, const float *x, float *xpad)
+/* A tap's phase (odd = 1) and shift within it, for stride 2. */
+static void phase_of(int k, int *odd, int *shift)
 {
-    const size_t p = pitch_of(w), plane = plane_of(h, w);
-    for (int ch = 0; ch < c; ch++) {
-        float *dst = xpad + ch * plane;
-        for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
-        for (int r = 0; r < h; r++) {
-            const float *src = x + ((size_t)ch * h + r) * w;
-            float *row = dst + (r + 1) * p + 1;
-#pragma omp simd
-            for (int t = 0; t < w; t++) row[t] = src[t];
-            row[w] = row[w + 1] = 0.0f;
+    *odd = k != 1;
+    *shift = k != 0;
+}
+
+static geometry geometry_of(const sm_conv2d_shape *s)
+{
+    geometry g;
+    g.h_out = (size_t)sm_conv2d_h_out(s);
+    g.w_out = (size_t)sm_conv2d_w_out(s);
+    g.p = g.w_out + 2;
+    g.plane = (g.h_out + 2) * g.p;
+    g.cstride = s->stride == 1 ? g.plane : 4 * g.plane;
+    g.lanes = (g.h_out * g.p + LANES - 1) / LANES * LANES;
+    for (int t = 0; t < TAPS; t++) {
+        const int ky = t / 3, kx = t % 3;
+        if (s->stride == 1) {
+            g.off[t] = (size_t)ky * g.p + (size_t)kx;
+            continue;
         }
-        for (size_t t = (h + 1) * p + 1; t < plane; t++) dst[t] = 0.0f; /* bottom row */
+        int a, b, dy, dx;
+        phase_of(ky, &a, &dy);
+        phase_of(kx, &b, &dx);
+        g.off[t] = (size_t)(2 * a + b) * g.plane + (size_t)dy * g.p + (size_t)dx;
     }
-    memset(xpad + c * plane, 0, SLACK * sizeof *xpad);
+    return g;
+}
+
+int sm_conv_direct_shape(const sm_conv2d_shape *s)
+{
+    return s->k == 3 && s->pad == 1 && (s->stride == 1 || s->stride == 2) && s->c_out % SM_CONV_DIRECT_PLANES == 0 &&
+           sm_conv2d_w_out(s) >= 6;
+}
+
+size_t sm_conv_direct_input_floats(const sm_conv2d_shape *s)
+{
+    return (size_t)s->c_in * geometry_of(s).cstride + SLACK;
+}
+
+size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
+{
+    return (size_t)s->c_out * geometry_of(s).plane + SLACK;
+}
+
+size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
+
+/* Plane dst (pitch p, rows + 2 rows, zero outside) = the rows × cols values
+ * src[r·row_step + c·col_step], in its rows 1.. and columns 1... */
+static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step, size_t p,
+                      size_t plane_rows, float *dst)
+{
+    for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
+    for (size_t r = 0; r < rows; r++) {
+        float *row = dst + (r + 1) * p + 1;
+        const float *in = src + r * row_step;
+        if (col_step == 1) {
+#pragma omp simd
+            for (size_t t = 0; t < cols; t++) row[t] = in[t];
+        } else {
+            for (size_t t = 0; t < cols; t++) row[t] = in[t * col_step];
+        }
+        for (size_t t = cols; t < p; t++) row[t] = 0.0f; /* right padding, the next row's left */
+    }
+    for (size_t t = (rows + 1) * p + 1; t < plane_rows * p; t++) dst[t] = 0.0f; /* rows below */
+}
+
+/* Each float written once, by loops rather than memcpy/memset: the runs are
+ * a few dozen floats, where a call costs more than the copy. */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, float *xpad)
+{
+    const geometry g = geometry_of(s);
+    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
+    for (int c = 0; c < s->c_in; c++) {
+        const float *xc = x + c * h * w;
+        float *dst = xpad + c * g.cstride;
+        if (s->stride == 1) {
+            pad_plane(xc, h, w, w, 1, g.p, g.h_out + 2, dst);
+            continue;
+        }
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                pad_plane(xc + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, g.p, g.h_out + 2,
+                          dst + (2 * a + b) * g.plane);
+    }
+    memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
+}
+
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
+{
+    const geometry g = geometry_of(s);
+    for (int o = 0; o < s->c_out; o++)
+        pad_plane(dy + o * g.h_out * g.w_out, g.h_out, g.w_out, g.w_out, 1, g.p, g.h_out + 2, dypad + o * g.plane);
+    memset(dypad + s->c_out * g.plane, 0, SLACK * sizeof *dypad);
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -52,10 +127,9 @@ int sm_conv_direct_supported(void)
     return supported;
 }
 
-/* out[o][0 .. LANES) = Σ_c Σ_tap wt[o][c][tap] · xpad[c][tap's shift ..] for the
- * block of lanes starting at xpad, o < 8; out rows `stride` floats apart. */
-AVX512 static void block_forward(int c_in, size_t p, size_t plane, const float *xpad, const float *wt, float *out,
-                                 size_t stride)
+/* out[o][0 .. LANES) = Σ_c Σ_t wt[o][c][t] · xpad[c·cstride + off[t] ..] for
+ * the block of lanes starting at xpad, o < 8; out rows g->lanes apart. */
+AVX512 static void block_forward(int c_in, const geometry *g, const float *xpad, const float *wt, float *out)
 {
     __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC];
 #pragma GCC unroll 8
@@ -64,73 +138,73 @@ AVX512 static void block_forward(int c_in, size_t p, size_t plane, const float *
         for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_setzero_ps();
     const size_t w_plane = (size_t)c_in * TAPS; /* one output plane's weights */
     for (int c = 0; c < c_in; c++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const float *in = xpad + c * plane + ky * p + kx, *wo = wt + (size_t)c * TAPS + ky * 3 + kx;
-                __m512 x[LANES / VEC];
+        for (int t = 0; t < TAPS; t++) {
+            const float *in = xpad + c * g->cstride + g->off[t], *wo = wt + (size_t)c * TAPS + t;
+            __m512 x[LANES / VEC];
 #pragma GCC unroll 2
-                for (int v = 0; v < LANES / VEC; v++) x[v] = _mm512_loadu_ps(in + v * VEC);
+            for (int v = 0; v < LANES / VEC; v++) x[v] = _mm512_loadu_ps(in + v * VEC);
 #pragma GCC unroll 8
-                for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) {
-                    const __m512 wv = _mm512_set1_ps(wo[o * w_plane]);
+            for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) {
+                const __m512 wv = _mm512_set1_ps(wo[o * w_plane]);
 #pragma GCC unroll 2
-                    for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_fmadd_ps(wv, x[v], acc[o][v]);
-                }
+                for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_fmadd_ps(wv, x[v], acc[o][v]);
             }
+        }
 #pragma GCC unroll 8
     for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
 #pragma GCC unroll 2
-        for (int v = 0; v < LANES / VEC; v++) _mm512_storeu_ps(out + o * stride + v * VEC, acc[o][v]);
+        for (int v = 0; v < LANES / VEC; v++) _mm512_storeu_ps(out + o * g->lanes + v * VEC, acc[o][v]);
 }
 
-void sm_conv_direct_forward(int c_in, int c_out, int h, int w, const float *xpad, const float *wt, float *y,
-                            int add, float *out)
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
+                            float *lanes)
 {
-    assert(c_out % SM_CONV_DIRECT_PLANES == 0);
-    const size_t p = pitch_of(w), plane = plane_of(h, w), lanes = lanes_of(h, w), hw = (size_t)h * w;
-    for (int o0 = 0; o0 < c_out; o0 += SM_CONV_DIRECT_PLANES) {
-        const float *wt_o = wt + (size_t)o0 * c_in * TAPS;
-        for (size_t q = 0; q < lanes; q += LANES) block_forward(c_in, p, plane, xpad + q, wt_o, out + q, lanes);
-        /* keep the lanes of real pixels: ox < w of every row */
+    assert(sm_conv_direct_shape(s));
+    const geometry g = geometry_of(s);
+    const size_t hw = g.h_out * g.w_out;
+    for (int o0 = 0; o0 < s->c_out; o0 += SM_CONV_DIRECT_PLANES) {
+        const float *wt_o = wt + (size_t)o0 * s->c_in * TAPS;
+        for (size_t q = 0; q < g.lanes; q += LANES) block_forward(s->c_in, &g, xpad + q, wt_o, lanes + q);
+        /* keep the lanes of real pixels: ox < w_out of every row */
         for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
-            for (int r = 0; r < h; r++) {
-                float *dst = y + (o0 + o) * hw + (size_t)r * w;
-                const float *src = out + o * lanes + r * p;
+            for (size_t r = 0; r < g.h_out; r++) {
+                float *dst = y + (o0 + o) * hw + r * g.w_out;
+                const float *src = lanes + o * g.lanes + r * g.p;
                 if (add) {
 #pragma omp simd
-                    for (int t = 0; t < w; t++) dst[t] += src[t];
+                    for (size_t t = 0; t < g.w_out; t++) dst[t] += src[t];
                 } else {
 #pragma omp simd
-                    for (int t = 0; t < w; t++) dst[t] = src[t];
+                    for (size_t t = 0; t < g.w_out; t++) dst[t] = src[t];
                 }
             }
     }
 }
 
-/* dw[o + j][c][t0 .. t0 + nt) += Σ_q dy_j · xpad[c][q + tap's shift] for
- * the four planes j < 4 of dy, read in output coordinates (already shifted
- * by P + 1), over all lanes.  Four planes share each load of x, so 4 · nt
- * fused multiply-adds need 4 + nt loads; nt <= 5 keeps the 4 · nt
- * accumulators and 4 dy vectors in 32 registers.  Inlined with constant
- * t0 and nt, its loops unroll fully. */
-AVX512 static inline __attribute__((always_inline)) void quad_taps(size_t p, size_t plane, size_t lanes,
-                                                                  const float *dy, const float *xc, float *dw,
-                                                                  size_t w_plane, int t0, int nt)
+/* dw[o + j][c][t0 .. t0 + nt) += Σ_q dy_j[q] · xc[q + off[t]] for the four
+ * planes j < 4 of dy, read in output coordinates (already shifted by
+ * P + 1), over n lanes.  Four planes share each load of x, so 4 · nt fused
+ * multiply-adds need 4 + nt loads; nt <= 5 keeps the 4 · nt accumulators and
+ * 4 dy vectors in 32 registers.  Inlined with constant t0 and nt, its loops
+ * unroll fully. */
+AVX512 static inline __attribute__((always_inline)) void quad_taps(const geometry *g, size_t n, const float *dy,
+                                                                  const float *xc, float *dw, size_t w_plane, int t0,
+                                                                  int nt)
 {
     __m512 a[4][5];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
 #pragma GCC unroll 5
         for (int t = 0; t < nt; t++) a[j][t] = _mm512_setzero_ps();
-    for (size_t q = 0; q < lanes; q += VEC) {
-        __m512 g[4];
+    for (size_t q = 0; q < n; q += VEC) {
+        __m512 d[4];
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) g[j] = _mm512_loadu_ps(dy + j * plane + q);
+        for (int j = 0; j < 4; j++) d[j] = _mm512_loadu_ps(dy + j * g->plane + q);
 #pragma GCC unroll 5
         for (int t = 0; t < nt; t++) {
-            const __m512 x = _mm512_loadu_ps(xc + q + (size_t)((t0 + t) / 3) * p + (t0 + t) % 3);
+            const __m512 x = _mm512_loadu_ps(xc + g->off[t0 + t] + q);
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) a[j][t] = _mm512_fmadd_ps(g[j], x, a[j][t]);
+            for (int j = 0; j < 4; j++) a[j][t] = _mm512_fmadd_ps(d[j], x, a[j][t]);
         }
     }
 #pragma GCC unroll 4
@@ -140,25 +214,26 @@ AVX512 static inline __attribute__((always_inline)) void quad_taps(size_t p, siz
 }
 
 /* All 9 taps of four output planes and one input plane, in two passes. */
-AVX512 static void quad_weight_grad(size_t p, size_t plane, size_t lanes, const float *dy, const float *xc, float *dw,
+AVX512 static void quad_weight_grad(const geometry *g, size_t n, const float *dy, const float *xc, float *dw,
                                     size_t w_plane)
 {
-    quad_taps(p, plane, lanes, dy, xc, dw, w_plane, 0, 5);
-    quad_taps(p, plane, lanes, dy, xc, dw, w_plane, 5, 4);
+    quad_taps(g, n, dy, xc, dw, w_plane, 0, 5);
+    quad_taps(g, n, dy, xc, dw, w_plane, 5, 4);
 }
 
-void sm_conv_direct_weight_grad(int c_in, int c_out, int h, int w, const float *xpad, const float *dypad,
-                                float *dw)
+void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, const float *dypad, float *dw)
 {
-    /* The lanes run to h·P rounded up to a vector (< h·P + VEC); a lane past
-     * h·P reads dy in the bottom padding row and the next plane's top one
-     * (or the slack), 2P zeros, enough for P >= VEC / 2. */
-    assert(c_out % 4 == 0 && pitch_of(w) >= VEC / 2);
-    const size_t p = pitch_of(w), plane = plane_of(h, w), w_plane = (size_t)c_in * TAPS;
-    const size_t lanes = ((size_t)h * p + VEC - 1) / VEC * VEC;
-    for (int o = 0; o < c_out; o += 4)
-        for (int c = 0; c < c_in; c++)
-            quad_weight_grad(p, plane, lanes, dypad + o * plane + p + 1, xpad + c * plane,
+    assert(sm_conv_direct_shape(s));
+    const geometry g = geometry_of(s);
+    const size_t w_plane = (size_t)s->c_in * TAPS;
+    /* The lanes run to h_out·P rounded up to a vector (< h_out·P + VEC); a
+     * lane past h_out·P reads dy in the bottom padding row and the next
+     * plane's top one (or the slack), 2P zeros, enough for P >= VEC / 2
+     * (sm_conv_direct_shape's w_out >= 6). */
+    const size_t n = (g.h_out * g.p + VEC - 1) / VEC * VEC;
+    for (int o = 0; o < s->c_out; o += 4)
+        for (int c = 0; c < s->c_in; c++)
+            quad_weight_grad(&g, n, dypad + o * g.plane + g.p + 1, xpad + c * g.cstride,
                              dw + o * w_plane + (size_t)c * TAPS, w_plane);
 }
 
@@ -167,17 +242,16 @@ void sm_conv_direct_weight_grad(int c_in, int c_out, int h, int w, const float *
 int sm_conv_direct_supported(void) { return 0; }
 
 /* Never called where sm_conv_direct_supported() is 0. */
-void sm_conv_direct_forward(int c_in, int c_out, int h, int w, const float *xpad, const float *wt, float *y,
-                            int add, float *out)
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
+                            float *lanes)
 {
-    (void)c_in, (void)c_out, (void)h, (void)w, (void)xpad, (void)wt, (void)y, (void)add, (void)out;
+    (void)s, (void)xpad, (void)wt, (void)y, (void)add, (void)lanes;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 
-void sm_conv_direct_weight_grad(int c_in, int c_out, int h, int w, const float *xpad, const float *dypad,
-                                float *dw)
+void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, const float *dypad, float *dw)
 {
-    (void)c_in, (void)c_out, (void)h, (void)w, (void)xpad, (void)dypad, (void)dw;
+    (void)s, (void)xpad, (void)dypad, (void)dw;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 

@@ -1,23 +1,32 @@
-/* Direct 3 × 3 "same" convolution (stride 1, pad 1) of one image, with
- * AVX-512, for the large maps where it beats im2col + sgemm (src/nn/conv2d.c
+/* Direct 3 × 3 convolution (padding 1, stride 1 or 2) of one image, with
+ * AVX-512, for the maps where it beats im2col + sgemm (src/nn/conv2d.c
  * decides when to use it).
  *
- * The image's planes are copied once into zero-padded planes of pitch
- * P = w + 2 and h + 2 rows.  Flattened, output pixel q = oy·P + ox then reads
- * the padded plane at q + ky·P + kx for every tap: the convolution is a sum
- * of 9 shifted vectors per input plane, run over 32 consecutive q at a time
- * (two registers) for 8 output planes (16 accumulators), with no im2col and
- * no packing; the weight gradient takes 16 lanes by 4 output planes by 5 or
- * 4 taps.  The lanes with ox ≥ w are computed and thrown away (2 of every
- * P).  Each output is Σ_c Σ_ky Σ_kx w · x accumulated with fused
- * multiply-adds in that order, lane by lane, so results do not depend on the
- * thread count or on where the image sits in the batch.
+ * Stride 1: the image's planes are copied once into zero-padded planes of
+ * pitch P = w + 2 and h + 2 rows.  Flattened, output pixel q = oy·P + ox
+ * then reads the padded plane at q + ky·P + kx for every tap: the
+ * convolution is a sum of 9 shifted vectors per input plane.
+ * Stride 2: each plane is split into its four phases (even/odd rows ×
+ * even/odd columns), each padded like an output-sized plane (pitch
+ * P = w_out + 2, h_out + 2 rows, one zero row and column in front).  Input
+ * row 2·oy − 1 + ky is row oy − 1 of the odd phase for ky = 0, row oy of the
+ * even phase for ky = 1 and of the odd one for ky = 2 (columns alike), so
+ * every tap is again one shifted vector, of one phase.
+ * Either way a tap is an offset (sm_conv2d geometry below), the sums run
+ * over 32 consecutive q at a time (two registers) for 8 output planes (16
+ * accumulators), with no im2col and no packing, and the lanes with
+ * ox >= w_out are computed and thrown away (2 of every P).  The weight
+ * gradient takes 16 lanes by 4 output planes by 5 or 4 taps.  Each output
+ * is Σ_c Σ_ky Σ_kx w · x accumulated with fused multiply-adds in that
+ * order, lane by lane, so results do not depend on the thread count or on
+ * where the image sits in the batch.
  *
- * The same padded planes serve backward: the input gradient is this
- * convolution of dy (padded) with the flipped, channel-transposed kernel,
- * and the weight gradient is Σ_q dy[o][q] · xpad[c][q + ky·P + kx], which
- * reads dy's padded planes shifted by P + 1 (their padding is exactly the
- * thrown-away lanes, so those add 0).
+ * Backward reads dy padded like a stride-1 input of the output's size
+ * (sm_conv_direct_pad_output): the weight gradient is
+ * Σ_q dy[o][q] · xpad[c][q + tap's offset], reading dy's padded planes
+ * shifted by P + 1 (their padding is exactly the thrown-away lanes, so those
+ * add 0); for stride 1 the input gradient is this convolution of padded dy
+ * with the flipped, channel-transposed kernel.
  *
  * Measured on one core against im2col + OpenBLAS sgemm (forward, 64 images):
  * 16 planes on 28 × 28 1.4–1.5×, 32 on 14 × 14 1.3×, 64 on 7 × 7 1.0×, 128
@@ -29,29 +38,39 @@
 
 #include <stddef.h>
 
+#include "nn/conv2d.h"
+
 /* Output planes are taken 8 at a time: c_out must be a multiple of this. */
 enum { SM_CONV_DIRECT_PLANES = 8 };
 
-/* 1 when the CPU runs AVX-512 (checked once), 0 otherwise: then the other
- * functions must not be called. */
+/* 1 when the CPU runs AVX-512 (checked once), 0 otherwise: then the
+ * convolutions below must not be called. */
 int sm_conv_direct_supported(void);
 
-/* Floats of one image's padded planes (c planes of an h × w map). */
-size_t sm_conv_direct_padded_floats(int c, int h, int w);
-/* Floats of the forward's output buffer for an h × w map. */
-size_t sm_conv_direct_out_floats(int h, int w);
+/* Whether s is a shape these functions take: k = 3, pad = 1, stride 1 or 2,
+ * c_out a multiple of 8, w_out >= 6 (the weight gradient's padding needs
+ * P >= 8).  s->n is ignored: everything here is one image. */
+int sm_conv_direct_shape(const sm_conv2d_shape *s);
 
-/* xpad = x's c planes, zero-padded. */
-void sm_conv_direct_pad(int c, int h, int w, const float *x, float *xpad);
+/* Floats of one image's padded input (c_in planes, or their phases) and of
+ * its padded output gradient (c_out planes of h_out × w_out). */
+size_t sm_conv_direct_input_floats(const sm_conv2d_shape *s);
+size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s);
+/* Floats of the forward's output lanes. */
+size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 
-/* y (c_out × h × w) = conv(x, wt), or += when add; xpad from
- * sm_conv_direct_pad of x (c_in planes); out: sm_conv_direct_out_floats. */
-void sm_conv_direct_forward(int c_in, int c_out, int h, int w, const float *xpad, const float *wt, float *y,
-                            int add, float *out);
+/* xpad = the image x (c_in × h_in × w_in), padded (and split into phases). */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, float *xpad);
+/* dypad = the image dy (c_out × h_out × w_out), padded. */
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad);
 
-/* dw[o][c][ky][kx] += Σ over the image of dy[o][oy][ox] · x[c][oy + ky − 1][ox + kx − 1],
- * from both padded images; c_out a multiple of 4, w >= 6. */
-void sm_conv_direct_weight_grad(int c_in, int c_out, int h, int w, const float *xpad, const float *dypad,
-                                float *dw);
+/* y (c_out × h_out × w_out) = conv(x, wt), or += when add; xpad from
+ * sm_conv_direct_pad_input; lanes: sm_conv_direct_lanes_floats. */
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
+                            float *lanes);
+
+/* dw[o][c][ky][kx] += Σ over the image of dy[o][oy][ox] · x[c][oy·stride + ky − 1][ox·stride + kx − 1],
+ * from xpad (sm_conv_direct_pad_input) and dypad (sm_conv_direct_pad_output). */
+void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, const float *dypad, float *dw);
 
 #endif
