@@ -311,6 +311,47 @@ static void test_batchnorm_backward_accumulates_or_sets(void **state)
 
 /* One channel per thread with fixed-order sums: 1 and 2 threads agree
  * bitwise; so does SyncBN's path (gather, re-centre, add) in one process. */
+/* Long runs (2500 values per image and channel, not a multiple of the
+ * lanes) far from zero (mean ~1000, σ ~1): the batch mean and variance, and
+ * the backward's sums dβ = Σ dy and dγ = Σ dy · x̂, against double sums of
+ * the same floats. */
+static void test_batchnorm_large_maps_and_offset(void **state)
+{
+    (void)state;
+    const size_t n = 3, c = 2, hw = 2500, count = n * c * hw, m = n * hw;
+    sm_rng rng;
+    sm_rng_seed(&rng, 6, 0);
+    float *x = sm_test_floats(count), *y = sm_test_floats(count), *dy = sm_test_floats(count);
+    float *dx = sm_test_floats(count), mean[2], invstd[2], gamma[2] = {1, 1}, beta[2] = {0, 0};
+    float dgamma[2] = {0, 0}, dbeta[2] = {0, 0};
+    sm_test_fill_uniform(x, count, &rng, 998.0, 1002.0);
+    sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
+    sm_batchnorm_forward_train(n, c, hw, x, gamma, beta, 0, y, mean, invstd, NULL, NULL);
+    sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, dy, dx, 0, dgamma, dbeta);
+    for (size_t j = 0; j < c; j++) {
+        double s = 0.0, s2 = 0.0, g = 0.0, gx = 0.0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < hw; t++) s += x[(i * c + j) * hw + t];
+        const double mu = s / (double)m;
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < hw; t++) {
+                const size_t k = (i * c + j) * hw + t;
+                s2 += (x[k] - mu) * (x[k] - mu);
+                g += dy[k];
+                gx += dy[k] * (x[k] - (double)mean[j]) * invstd[j];
+            }
+        const double var = s2 / (double)m;
+        assert_true(fabs(mean[j] - mu) <= 1e-4); /* float's spacing at 1000 is 6e-5 */
+        assert_true(fabs(1.0 / ((double)invstd[j] * invstd[j]) - 1e-5 - var) <= 1e-5 * var);
+        assert_true(fabs(dbeta[j] - g) <= 1e-5 * sqrt((double)m));
+        assert_true(fabs(dgamma[j] - gx) <= 1e-5 * sqrt((double)m));
+    }
+    free(x);
+    free(y);
+    free(dy);
+    free(dx);
+}
+
 static void test_batchnorm_identical_across_threads(void **state)
 {
     (void)state;
@@ -368,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),
         cmocka_unit_test(test_batchnorm_normalises_each_channel),
         cmocka_unit_test(test_batchnorm_backward_accumulates_or_sets),
+        cmocka_unit_test(test_batchnorm_large_maps_and_offset),
         cmocka_unit_test(test_batchnorm_identical_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
