@@ -12,7 +12,7 @@
  * row 2·oy − 1 + ky is row oy − 1 of the odd phase for ky = 0, row oy of the
  * even phase for ky = 1 and of the odd one for ky = 2 (columns alike), so
  * every tap is again one shifted vector, of one phase.
- * Either way a tap is an offset (sm_conv2d geometry below), the sums run
+ * Either way a tap is a fixed offset into the padded planes, the sums run
  * over 32 consecutive q at a time (two registers) for 8 output planes (16
  * accumulators), with no im2col and no packing, and the lanes with
  * ox >= w_out are computed and thrown away (2 of every P).  The weight
@@ -28,11 +28,10 @@
  * add 0); for stride 1 the input gradient is this convolution of padded dy
  * with the flipped, channel-transposed kernel.
  *
- * Measured on one core against im2col + OpenBLAS sgemm (forward, 64 images):
- * 16 planes on 28 × 28 1.4–1.5×, 32 on 14 × 14 1.3×, 64 on 7 × 7 1.0×, 128
- * on 4 × 4 0.6× (32 lanes are mostly thrown away there).  The kernels run at
- * ~110 GFLOP/s (forward) and ~118 / 83 (weight gradient, 28 × 28 / 14 × 14,
- * where the 36 horizontal sums per plane pair weigh more) on one core. */
+ * On one core the kernels run at ~110 GFLOP/s (forward) and ~118 / 83
+ * (weight gradient, 28 × 28 / 14 × 14 maps, where the 36 horizontal sums
+ * per pair of planes weigh more); src/nn/conv2d.c has the timings against
+ * im2col + sgemm by which it picks a path. */
 #ifndef SM_NN_CONV_DIRECT_H
 #define SM_NN_CONV_DIRECT_H
 
