@@ -120,12 +120,8 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
 
 #define AVX512 __attribute__((target("avx512f")))
 
-int sm_conv_direct_supported(void)
-{
-    static int supported = -1; /* a benign race: every thread stores the same value */
-    if (supported < 0) supported = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return supported;
-}
+/* libgcc reads the CPU's features once, at load time: this is a lookup. */
+int sm_conv_direct_supported(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
 
 /* out[o][0 .. LANES) = Σ_c Σ_t wt[o][c][t] · xpad[c·cstride + off[t] ..] for
  * the block of lanes starting at xpad, o < 8; out rows g->lanes apart. */
