@@ -1,8 +1,9 @@
 /* Tests for src/nn/conv2d: forward against a direct 7-loop convolution in
  * double, backward against central differences of that reference, gradient
  * accumulation, and bitwise identity across thread counts; on an AVX-512
- * CPU the shapes with 14+ columns and planes in eights take the direct
- * convolution (src/nn/conv_direct.h), and it is checked against im2col. */
+ * CPU the 3 × 3, padding-1 shapes with output planes in eights take the
+ * direct convolution (src/nn/conv_direct.h; the forward onto 7+ columns,
+ * the stride-1 backward on 14+), checked against im2col too. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -208,14 +209,15 @@ static void test_conv2d_backward_accumulates(void **state)
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 2, .h_in = 6, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1});
     /* direct: dx by the direct convolution, and dW direct with or without dx */
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 8, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
-    /* direct forward and dW; 3 input planes, or stride 2, send dx through col2im */
+    /* direct forward and dW with dx through col2im (3 input planes); stride 2:
+     * direct forward, im2col's backward */
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 3, .h_in = 3, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1});
     check_backward_accumulates((sm_conv2d_shape){.n = 3, .c_in = 8, .h_in = 4, .w_in = 14, .c_out = 8, .k = 3, .stride = 2, .pad = 1});
 }
 
-/* The direct convolution's shapes: against the reference, both with the
- * direct dx (8 input planes, stride 1) and with im2col's (3 input planes,
- * stride 2). */
+/* The direct convolution's shapes against the reference: the direct dx
+ * (8 input planes), dx through col2im after the direct dW (3), and a
+ * stride-2 forward. */
 static void test_conv2d_direct_shapes(void **state)
 {
     (void)state;
@@ -258,8 +260,9 @@ static void check_direct_matches_im2col(sm_conv2d_shape s)
 }
 
 /* The small network's first block (16 planes, 28 × 28) and its two
- * downsampling layers (40 images: dW's chunks of 2–3 images, dx by col2im
- * in groups of up to five 7 × 7 maps). */
+ * downsampling layers, whose forward only is direct (40 images: the
+ * backward's dW chunks of 2–3 images and groups of up to five 7 × 7 maps
+ * run on both sides). */
 static void test_conv2d_direct_matches_im2col(void **state)
 {
     (void)state;
@@ -356,7 +359,7 @@ static void test_conv2d_identical_across_threads(void **state)
     (void)state;
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 2, .pad = 1});
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 5, .h_in = 11, .w_in = 9, .c_out = 7, .k = 3, .stride = 1, .pad = 1});
-    /* the direct convolution, dx direct (stride 1) and by col2im in groups (stride 2) */
+    /* the direct convolution: stride 1 with dx direct; stride 2, direct forward only */
     check_identical_across_threads((sm_conv2d_shape){.n = 20, .c_in = 8, .h_in = 5, .w_in = 14, .c_out = 16, .k = 3, .stride = 1, .pad = 1});
     check_identical_across_threads((sm_conv2d_shape){.n = 23, .c_in = 8, .h_in = 14, .w_in = 14, .c_out = 16, .k = 3, .stride = 2, .pad = 1});
     /* small maps: images in groups, with tails */
