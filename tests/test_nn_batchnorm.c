@@ -309,8 +309,6 @@ static void test_batchnorm_backward_accumulates_or_sets(void **state)
     free(dx);
 }
 
-/* One channel per thread with fixed-order sums: 1 and 2 threads agree
- * bitwise; so does SyncBN's path (gather, re-centre, add) in one process. */
 /* Long runs (2500 values per image and channel, not a multiple of the
  * lanes) far from zero (mean ~1000, σ ~1): the batch mean and variance, and
  * the backward's sums dβ = Σ dy and dγ = Σ dy · x̂, against double sums of
@@ -352,6 +350,8 @@ static void test_batchnorm_large_maps_and_offset(void **state)
     free(dx);
 }
 
+/* One channel per thread with fixed-order sums: 1 and 2 threads agree
+ * bitwise; so does SyncBN's path (gather, re-centre, add) in one process. */
 static void test_batchnorm_identical_across_threads(void **state)
 {
     (void)state;
