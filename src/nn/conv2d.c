@@ -514,15 +514,15 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float
     const int per_group = group_images(s);
     float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
     float *dcols = cols + x_cols_floats(s), *wide = dcols + dx_cols_floats(s);
+    /* the direct scratch and the columns share the thread's region: a
+     * group's images are done before its dx uses the columns */
+    const direct_scratch d = direct_region(s, scratch);
+    float *image_dx = direct_dx(s) ? dx : NULL;
     if (path == DIRECT) memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
     for (int i = first; i < end; i += per_group) {
         const group g = group_at(i, end, per_group);
         const float beta = i == first ? 0.0f : 1.0f;
         if (path == DIRECT) {
-            /* the direct scratch and the columns share the thread's region:
-             * the images are done before the group's dx uses the columns */
-            const direct_scratch d = direct_region(s, scratch);
-            float *image_dx = direct_dx(s) ? dx : NULL;
             for (int j = g.first; j < g.first + g.m; j++)
                 image_backward_direct(s, x, dy, w_flipped, image_dx, j, partial, d);
             if (dx && !image_dx)
@@ -545,7 +545,8 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
     const backward_path path = path_of(s, dx);
     float *partials = scratch + (size_t)threads * thread_floats(s);
     float *w_flipped = partials + (size_t)chunks * partial_stride;
-    if (dx && path != FROM_X) flip_kernel(s, w, w_flipped);
+    /* the flipped kernel serves dx by convolution: sgemm's or the direct one */
+    if (dx && (path == FROM_DY || (path == DIRECT && direct_dx(s)))) flip_kernel(s, w, w_flipped);
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {

@@ -66,8 +66,8 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
 
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
 
-/* Plane dst (pitch p, rows + 2 rows, zero outside) = the rows × cols values
- * src[r·row_step + c·col_step], in its rows 1.. and columns 1... */
+/* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
+ * values src[r·row_step + c·col_step], in its rows 1.. and columns 1... */
 static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step, size_t p,
                       size_t plane_rows, float *dst)
 {
@@ -86,33 +86,38 @@ static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_ste
     for (size_t t = (rows + 1) * p + 1; t < plane_rows * p; t++) dst[t] = 0.0f; /* rows below */
 }
 
+/* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
+ * the other, then the zeroed slack. */
+static void pad_planes(int c, const geometry *g, const float *src, float *dst)
+{
+    for (int ch = 0; ch < c; ch++)
+        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, g->p, g->h_out + 2,
+                  dst + ch * g->plane);
+    memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
+}
+
 /* Each float written once, by loops rather than memcpy/memset: the runs are
  * a few dozen floats, where a call costs more than the copy. */
 void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, float *xpad)
 {
     const geometry g = geometry_of(s);
+    if (s->stride == 1) {
+        pad_planes(s->c_in, &g, x, xpad);
+        return;
+    }
     const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
-    for (int c = 0; c < s->c_in; c++) {
-        const float *xc = x + c * h * w;
-        float *dst = xpad + c * g.cstride;
-        if (s->stride == 1) {
-            pad_plane(xc, h, w, w, 1, g.p, g.h_out + 2, dst);
-            continue;
-        }
+    for (int c = 0; c < s->c_in; c++)
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++)
-                pad_plane(xc + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, g.p, g.h_out + 2,
-                          dst + (2 * a + b) * g.plane);
-    }
+                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, g.p, g.h_out + 2,
+                          xpad + c * g.cstride + (2 * a + b) * g.plane);
     memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
 }
 
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
 {
     const geometry g = geometry_of(s);
-    for (int o = 0; o < s->c_out; o++)
-        pad_plane(dy + o * g.h_out * g.w_out, g.h_out, g.w_out, g.w_out, 1, g.p, g.h_out + 2, dypad + o * g.plane);
-    memset(dypad + s->c_out * g.plane, 0, SLACK * sizeof *dypad);
+    pad_planes(s->c_out, &g, dy, dypad);
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
