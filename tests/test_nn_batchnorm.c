@@ -351,7 +351,8 @@ static void test_batchnorm_large_maps_and_offset(void **state)
 }
 
 /* One channel per thread with fixed-order sums: 1 and 2 threads agree
- * bitwise; so does SyncBN's path (gather, re-centre, add) in one process. */
+ * bitwise; so do SyncBN's path (gather, re-centre, add) in one process and
+ * a running move deferred and applied after. */
 static void test_batchnorm_identical_across_threads(void **state)
 {
     (void)state;
@@ -363,11 +364,11 @@ static void test_batchnorm_identical_across_threads(void **state)
     sm_test_fill_uniform(dy, count, &rng, -1.0, 1.0);
     sm_test_fill_uniform(gamma, c, &rng, 0.5, 1.5);
     sm_test_fill_uniform(beta, c, &rng, -0.5, 0.5);
-    float *y[3], *dx[3], dg[3][6], db[3][6], rm[3][6], rv[3][6], mean[6], invstd[6];
-    double *work = calloc(sm_batchnorm_sync_work(c), sizeof *work);
+    float *y[4], *dx[4], dg[4][6], db[4][6], rm[4][6], rv[4][6], mean[6], invstd[6];
+    double *work = calloc(sm_batchnorm_sync_work(c), sizeof *work), defer[12];
     assert_non_null(work);
     int saved = omp_get_max_threads();
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < 4; t++) { /* 1 thread, 2 threads, SyncBN of one process, deferred running move */
         double *sync = t == 2 ? work : NULL;
         omp_set_num_threads(t == 1 ? 2 : 1);
         y[t] = sm_test_floats(count);
@@ -375,11 +376,15 @@ static void test_batchnorm_identical_across_threads(void **state)
         memset(dg[t], 0, sizeof dg[t]);
         memset(db[t], 0, sizeof db[t]);
         sm_batchnorm_init(c, NULL, NULL, rm[t], rv[t]);
-        sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, 1, y[t], mean, invstd, rm[t], rv[t], sync);
+        float *run_m = t == 3 ? NULL : rm[t], *run_v = t == 3 ? NULL : rv[t];
+        sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, 1, y[t], mean, invstd, run_m, run_v,
+                                        t == 3 ? defer : NULL, sync);
+        if (t == 3) sm_batchnorm_move_running(c, defer, rm[t], rv[t]);
         sm_batchnorm_backward_sync(n, c, hw, x, gamma, beta, 1, mean, invstd, dy, dx[t], 1, dg[t], db[t], sync);
     }
     omp_set_num_threads(saved);
-    for (int t = 1; t < 3; t++) {
+    assert_true(rm[0][0] != 0.0f && rv[0][0] != 1.0f); /* the running statistics moved */
+    for (int t = 1; t < 4; t++) {
         assert_memory_equal(y[0], y[t], count * sizeof(float));
         assert_memory_equal(dx[0], dx[t], count * sizeof(float));
         assert_memory_equal(dg[0], dg[t], sizeof dg[0]);
@@ -387,7 +392,7 @@ static void test_batchnorm_identical_across_threads(void **state)
         assert_memory_equal(rm[0], rm[t], sizeof rm[0]);
         assert_memory_equal(rv[0], rv[t], sizeof rv[0]);
     }
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < 4; t++) {
         free(y[t]);
         free(dx[t]);
     }

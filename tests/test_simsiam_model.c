@@ -691,7 +691,8 @@ static void test_forward_bitwise_across_threads(void **state)
  * (grads zeroed, running statistics restored: the same step every time). */
 static float *step_grads(sm_model *m, const float *stats, const float *x1, const float *x2, size_t n, float fill)
 {
-    for (size_t i = 0; i < m->act_grad_floats; i++) m->act_grad[i] = fill;
+    for (int lane = 0; lane < 2; lane++)
+        for (size_t i = 0; m->act_grad[lane] && i < m->act_grad_floats; i++) m->act_grad[lane][i] = fill;
     memcpy(m->stats, stats, m->n_stats * sizeof(float));
     sm_model_zero_grads(m);
     sm_model_step_loss(m, x1, x2, n, SM_LOSS_COSINE);
@@ -745,6 +746,53 @@ static void test_step_gradients_bitwise_across_threads(void **state)
     sm_model_free(m);
 }
 
+static int any_nonzero(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0.0f) return 1;
+    return 0;
+}
+
+/* Whole training steps (two predictor steps each) and a refit step on 1–4
+ * threads: with two or more the views run side by side (3: two threads and
+ * one, 4: two each, nested), and parameters, running statistics and
+ * gradients come out the same bits as on one, where they take turns. */
+static void test_train_steps_bitwise_across_threads(void **state)
+{
+    (void)state;
+    enum { N = 24, RUNS = 4 };
+    int saved = sm_threads_get();
+    float *params[RUNS], *stats[RUNS], *grads[RUNS];
+    float *x1 = NULL, *x2 = NULL;
+    for (int r = 0; r < RUNS; r++) {
+        sm_threads_set(RUNS); /* scratch for 4 threads, so 3 and 4 are not capped */
+        sm_model *m = tiny_model(SM_ARCH_RESNET, N, 13);
+        if (!x1) x1 = random_images(m, N, 5), x2 = random_images(m, N, 6);
+        sm_threads_set(r + 1);
+        sm_sgd_group g[2];
+        sm_model_sgd_groups(m, g);
+        for (int k = 0; k < 2; k++) g[k].lr = 0.05f, g[k].momentum = 0.9f, g[k].weight_decay = 1e-4f;
+        for (int step = 0; step < 2; step++)
+            assert_true(isfinite(sm_model_train_step(m, step ? x2 : x1, step ? x1 : x2, N, SM_LOSS_COSINE, g, 2)));
+        assert_true(isfinite(sm_model_predictor_refit_loss(m, x1, x2, N, SM_LOSS_L2)));
+        /* lane 1 is used exactly when the views run side by side */
+        assert_int_equal(any_nonzero(m->act_grad[1], m->act_grad_floats), r > 0);
+        params[r] = copy_floats(m->params, m->n_params);
+        stats[r] = copy_floats(m->stats, m->n_stats);
+        grads[r] = copy_floats(m->grads, m->n_params);
+        if (r > 0) {
+            assert_memory_equal(params[0], params[r], m->n_params * sizeof(float));
+            assert_memory_equal(stats[0], stats[r], m->n_stats * sizeof(float));
+            assert_memory_equal(grads[0], grads[r], m->n_params * sizeof(float));
+        }
+        sm_model_free(m);
+    }
+    sm_threads_set(saved);
+    for (int r = 0; r < RUNS; r++) free(params[r]), free(stats[r]), free(grads[r]);
+    free(x1);
+    free(x2);
+}
+
 /* The tiny networks gain nothing from threads, and on a loaded machine the
  * thousands of short OpenMP regions of the finite-difference checks would
  * wait on descheduled threads: run on one, except where a test sets more. */
@@ -784,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_forward_bitwise_across_threads),
         cmocka_unit_test(test_backward_ignores_stale_activation_gradients),
         cmocka_unit_test(test_step_gradients_bitwise_across_threads),
+        cmocka_unit_test(test_train_steps_bitwise_across_threads),
     };
     return cmocka_run_group_tests(tests, one_thread, restore_threads);
 }

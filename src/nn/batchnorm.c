@@ -162,20 +162,31 @@ SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, s
     }
 }
 
-/* Everything after the statistics of channel j (m values in the batch):
- * save them, move the running ones, normalise. */
-static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j, double mean,
-                           double var, double m, const float *gamma, const float *beta, int relu, float *save_mean,
-                           float *save_invstd, float *running_mean, float *running_var)
+/* Channel j's running statistics moved towards a batch's mean and unbiased
+ * variance. */
+static void move_running(size_t j, double mean, double var_unbiased, float *running_mean, float *running_var)
 {
     const double mom = SM_BATCHNORM_MOMENTUM;
+    running_mean[j] = (float)((1.0 - mom) * running_mean[j] + mom * mean);
+    running_var[j] = (float)((1.0 - mom) * running_var[j] + mom * var_unbiased);
+}
+
+void sm_batchnorm_move_running(size_t c, const double *batch, float *running_mean, float *running_var)
+{
+    for (size_t j = 0; j < c; j++) move_running(j, batch[j], batch[c + j], running_mean, running_var);
+}
+
+/* Everything after the statistics of channel j (m values in the batch):
+ * save them, move the running ones (or defer the move), normalise. */
+static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j, double mean,
+                           double var, double m, const float *gamma, const float *beta, int relu, float *save_mean,
+                           float *save_invstd, float *running_mean, float *running_var, double *defer)
+{
     double invstd = 1.0 / sqrt(var + SM_BATCHNORM_EPS);
     save_mean[j] = (float)mean;
     save_invstd[j] = (float)invstd;
-    if (running_mean) {
-        running_mean[j] = (float)((1.0 - mom) * running_mean[j] + mom * mean);
-        running_var[j] = (float)((1.0 - mom) * running_var[j] + mom * var * m / (m - 1.0));
-    }
+    if (running_mean) move_running(j, mean, var * m / (m - 1.0), running_mean, running_var);
+    if (defer) defer[j] = mean, defer[c + j] = var * m / (m - 1.0);
     /* Normalise with the saved (float) statistics, so backward's x̂ is
      * exactly the forward's. */
     channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
@@ -208,11 +219,12 @@ static void sync_moments(size_t c, double n_r, double *local, double *all)
 
 void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                      const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
-                                     float *running_mean, float *running_var, double *work)
+                                     float *running_mean, float *running_var, double *defer, double *work)
 {
     const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
     assert(m >= 2);
     assert(!running_mean == !running_var);
+    assert(!(running_mean && defer));
     if (!work) {
 #pragma omp parallel for schedule(static)
         for (size_t j = 0; j < c; j++) {
@@ -220,7 +232,7 @@ void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float 
             channel_moments(x, n, c, hw, j, &k, &sum, &sum_sq);
             moments_stats(k, sum, sum_sq, m, &mean, &var);
             channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, relu, save_mean, save_invstd,
-                           running_mean, running_var);
+                           running_mean, running_var, defer);
         }
         return;
     }
@@ -232,7 +244,7 @@ void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float 
         double mean, var;
         moments_stats(work[3 * j], work[3 * j + 1], work[3 * j + 2], m, &mean, &var);
         channel_finish(x, y, n, c, hw, j, mean, var, m, gamma, beta, relu, save_mean, save_invstd, running_mean,
-                       running_var);
+                       running_var, defer);
     }
 }
 
@@ -241,7 +253,7 @@ void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, c
                                 float *running_mean, float *running_var)
 {
     sm_batchnorm_forward_train_sync(n, c, hw, x, gamma, beta, relu, y, save_mean, save_invstd, running_mean,
-                                    running_var, NULL);
+                                    running_var, NULL, NULL);
 }
 
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,

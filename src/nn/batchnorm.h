@@ -60,11 +60,17 @@ void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const 
  * statistics move identically.  dgamma and dbeta still receive this
  * process's share only (the caller sums parameter gradients over the
  * processes).  work: sm_batchnorm_sync_work(c) doubles; NULL is exactly the
- * single-process call.  Every process must make the same calls in order. */
+ * single-process call.  Every process must make the same calls in order.
+ * defer (2c doubles, or NULL): the running statistics are not moved (pass
+ * NULL for them); the batch mean and unbiased variance are stored there
+ * instead, for sm_batchnorm_move_running to apply later, so forwards that run
+ * side by side can move the running statistics in a fixed order, to the
+ * same bits as one after the other. */
 size_t sm_batchnorm_sync_work(size_t c);
 void sm_batchnorm_forward_train_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                      const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
-                                     float *running_mean, float *running_var, double *work);
+                                     float *running_mean, float *running_var, double *defer, double *work);
+void sm_batchnorm_move_running(size_t c, const double *defer, float *running_mean, float *running_var);
 void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                 const float *beta, int relu, const float *save_mean, const float *save_invstd,
                                 const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -11,6 +12,7 @@
 #include "data/dataset.h"
 #include "dist/dist.h"
 #include "nn/batchnorm.h"
+#include "nn/gemm.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
@@ -312,17 +314,23 @@ static size_t conv_scratch_floats(const sm_model *m)
     return most;
 }
 
+/* The second lane (act_grad[1], scratch[1]: the views side by side) only
+ * where there are two cores or more to run them. */
 static int alloc_buffers(sm_model *m, sm_status *st)
 {
-    float **bufs[] = {&m->params, &m->grads, &m->momentum, &m->stats, &m->act[0], &m->act[1],
-                      &m->act_grad, &m->save[0], &m->save[1], &m->scratch};
-    size_t counts[] = {m->n_params, m->n_params, m->n_params, m->n_stats, m->act_floats, m->act_floats,
-                       m->act_grad_floats, m->save_floats, m->save_floats, conv_scratch_floats(m)};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+    const int lanes = m->scratch_threads >= 2 ? 2 : 1;
+    float **bufs[] = {&m->params, &m->grads, &m->view_grads, &m->momentum, &m->stats, &m->act[0], &m->act[1],
+                      &m->save[0], &m->save[1], &m->act_grad[0], &m->scratch[0], &m->act_grad[1], &m->scratch[1]};
+    size_t counts[] = {m->n_params, m->n_params, m->n_params, m->n_params, m->n_stats, m->act_floats,
+                       m->act_floats, m->save_floats, m->save_floats, m->act_grad_floats, conv_scratch_floats(m),
+                       m->act_grad_floats, conv_scratch_floats(m)};
+    const size_t n_bufs = sizeof bufs / sizeof *bufs - (lanes == 1 ? 2 : 0);
+    for (size_t i = 0; i < n_bufs; i++) {
         *bufs[i] = sm_mem_alloc_aligned(counts[i], sizeof(float), st);
         if (!*bufs[i]) return st ? st->code : SM_ERR_DATA;
     }
-    return SM_OK;
+    m->bn_defer = sm_mem_alloc(m->n_stats, sizeof(double), st);
+    return m->bn_defer ? SM_OK : (st ? st->code : SM_ERR_DATA);
 }
 
 /* Everything about m that follows from the configuration and the image
@@ -372,9 +380,10 @@ int sm_model_counts(const sm_config *cfg, int c, int h, int w, size_t *n_params,
 void sm_model_free(sm_model *m)
 {
     if (!m) return;
-    float *bufs[] = {m->params, m->grads, m->momentum, m->stats, m->act[0], m->act[1],
-                     m->act_grad, m->save[0], m->save[1], m->scratch};
+    float *bufs[] = {m->params, m->grads, m->view_grads, m->momentum, m->stats, m->act[0], m->act[1],
+                     m->save[0], m->save[1], m->act_grad[0], m->scratch[0], m->act_grad[1], m->scratch[1]};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) sm_mem_free(bufs[i]);
+    sm_mem_free(m->bn_defer);
     sm_mem_free(m->sync);
     sm_mem_free(m);
 }
@@ -435,18 +444,45 @@ void sm_model_sgd_groups(const sm_model *m, sm_sgd_group groups[2])
 
 /* ---- running the layer list ------------------------------------------ */
 
+/* Where one view's pass works: its activations (view v), activation
+ * gradients and convolution scratch (lane 0, or 1 for view 1 while the other
+ * view runs beside it), the parameter gradients it adds into, and NULL or
+ * where BatchNorm defers its running moves (n_stats doubles, at each BN's
+ * stats offset). */
+typedef struct {
+    sm_model *m;
+    int v;
+    float *act_grad, *scratch, *grads;
+    double *defer;
+} view_pass;
+
+/* A single view's pass (the public calls): lane 0, straight into grads. */
+static view_pass solo_pass(sm_model *m, int v)
+{
+    return (view_pass){m, v, m->act_grad[0], m->scratch[0], m->grads, NULL};
+}
+
+/* View v's half of a paired pass (both views, for_each_view): view 1 adds
+ * into view_grads and defers its running moves, which pair_done applies
+ * after view 0's, whether the halves ran side by side or not. */
+static view_pass paired_pass(sm_model *m, int v, int lane)
+{
+    return (view_pass){m, v, m->act_grad[lane], m->scratch[lane], v ? m->view_grads : m->grads,
+                       v ? m->bn_defer : NULL};
+}
+
 static float *value(sm_model *m, int v, int t) { return m->act[v] + m->tensors[t].value; }
 
-static float *grad_of(sm_model *m, int t)
+static float *grad_of(const view_pass *p, int t)
 {
-    size_t g = m->tensors[t].grad;
-    return g == SM_MODEL_NONE ? NULL : m->act_grad + g;
+    size_t g = p->m->tensors[t].grad;
+    return g == SM_MODEL_NONE ? NULL : p->act_grad + g;
 }
 
 static float *param(sm_model *m, size_t offset) { return offset == SM_MODEL_NONE ? NULL : m->params + offset; }
-static float *param_grad(sm_model *m, size_t offset)
+static float *param_grad(const view_pass *p, size_t offset)
 {
-    return offset == SM_MODEL_NONE ? NULL : m->grads + offset;
+    return offset == SM_MODEL_NONE ? NULL : p->grads + offset;
 }
 
 static int conv_threads(const sm_model *m)
@@ -455,23 +491,26 @@ static int conv_threads(const sm_model *m)
     return t < m->scratch_threads ? t : m->scratch_threads;
 }
 
-static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int train)
+static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
 {
-    const float *x = value(m, v, op->in);
-    float *y = value(m, v, op->out);
+    sm_model *m = p->m;
+    const float *x = value(m, p->v, op->in);
+    float *y = value(m, p->v, op->out);
     const size_t count = n * m->tensors[op->out].size;
     switch (op->kind) {
     case SM_OP_CONV: {
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_forward(&s, x, m->params + op->w, y, m->scratch, conv_threads(m));
+        sm_conv2d_forward(&s, x, m->params + op->w, y, p->scratch, conv_threads(m));
         break;
     }
     case SM_OP_BN: {
-        float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[v] + op->save;
+        float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[p->v] + op->save;
+        double *defer = p->defer ? p->defer + op->stats : NULL;
         if (train)
             sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, y,
-                                            save, save + op->c, mean, var, m->sync);
+                                            save, save + op->c, defer ? NULL : mean, defer ? NULL : var, defer,
+                                            m->sync);
         else
             sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, mean, var,
                                       y);
@@ -481,7 +520,7 @@ static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int 
         sm_relu_forward(count, x, y);
         break;
     case SM_OP_ADD:
-        sm_residual_forward(count, x, value(m, v, op->in2), y);
+        sm_residual_forward(count, x, value(m, p->v, op->in2), y);
         break;
     case SM_OP_POOL:
         sm_pool_forward(n, op->c, op->hw, x, y);
@@ -494,88 +533,86 @@ static void op_forward(sm_model *m, const sm_model_op *op, int v, size_t n, int 
 
 /* Gradient of tensor t if the backward pass starting at op `first` reaches
  * it; NULL for the input images and, in a predictor-only pass, for z. */
-static float *input_grad(sm_model *m, int t, int first)
+static float *input_grad(const view_pass *p, int t, int first)
 {
-    return m->tensors[t].producer >= first ? grad_of(m, t) : NULL;
+    return p->m->tensors[t].producer >= first ? grad_of(p, t) : NULL;
 }
 
-static void op_backward(sm_model *m, const sm_model_op *op, int v, size_t n, int first)
+static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
-    const float *x = value(m, v, op->in), *dy = grad_of(m, op->out);
-    float *dx = input_grad(m, op->in, first);
+    sm_model *m = p->m;
+    const float *x = value(m, p->v, op->in), *dy = grad_of(p, op->out);
+    float *dx = input_grad(p, op->in, first);
     const size_t count = n * m->tensors[op->out].size;
     switch (op->kind) {
     case SM_OP_CONV: {
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, m->grads + op->w, m->scratch, conv_threads(m));
+        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, p->grads + op->w, p->scratch, conv_threads(m));
         break;
     }
     case SM_OP_BN: {
-        const float *save = m->save[v] + op->save;
+        const float *save = m->save[p->v] + op->save;
         assert(dx);
         sm_batchnorm_backward_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, save,
-                                   save + op->c, dy, dx, !op->sets_grad[0], param_grad(m, op->w),
-                                   param_grad(m, op->b), m->sync);
+                                   save + op->c, dy, dx, !op->sets_grad[0], param_grad(p, op->w),
+                                   param_grad(p, op->b), m->sync);
         break;
     }
     case SM_OP_RELU:
         assert(dx);
-        sm_relu_backward(count, value(m, v, op->out), dy, dx, !op->sets_grad[0]);
+        sm_relu_backward(count, value(m, p->v, op->out), dy, dx, !op->sets_grad[0]);
         break;
     case SM_OP_ADD:
         assert(dx);
-        sm_residual_backward(count, dy, dx, !op->sets_grad[0], input_grad(m, op->in2, first), !op->sets_grad[1]);
+        sm_residual_backward(count, dy, dx, !op->sets_grad[0], input_grad(p, op->in2, first), !op->sets_grad[1]);
         break;
     case SM_OP_POOL:
         assert(dx);
         sm_pool_backward(n, op->c, op->hw, dy, dx);
         break;
     case SM_OP_LINEAR:
-        sm_linear_backward(n, op->n_in, op->n_out, x, m->params + op->w, dy, dx, m->grads + op->w,
-                           param_grad(m, op->b));
+        sm_linear_backward(n, op->n_in, op->n_out, x, m->params + op->w, dy, dx, p->grads + op->w,
+                           param_grad(p, op->b));
         break;
     }
 }
 
-/* Ops [first, last) of view v. */
-static void run_ops(sm_model *m, int v, size_t n, int train, int first, int last)
+/* Ops [first, n_ops) of the pass's view, those before train_from in
+ * inference mode, the rest in training mode. */
+static void run_forward(const view_pass *p, size_t n, int first, int train_from)
 {
-    for (int i = first; i < last; i++) op_forward(m, &m->ops[i], v, n, train);
-}
-
-static void run_forward(sm_model *m, int v, size_t n, int train, int first)
-{
-    run_ops(m, v, n, train, first, m->n_ops);
+    for (int i = first; i < p->m->n_ops; i++) op_forward(p, &p->m->ops[i], n, i >= train_from);
 }
 
 /* Zero the gradients of z and p (those from `first` on), ready for the caller
  * to add ∂L/∂p (and ∂L/∂z) before run_backward; every other gradient is
  * started by its first writer (plan_grad_writes). */
-static void begin_backward(sm_model *m, size_t n, int first)
+static void begin_backward(const view_pass *p, size_t n, int first)
 {
+    const sm_model *m = p->m;
     const int live[] = {m->t_z, m->t_p};
     for (size_t i = 0; i < sizeof live / sizeof *live; i++)
         if (m->tensors[live[i]].producer >= first)
-            memset(grad_of(m, live[i]), 0, n * m->tensors[live[i]].size * sizeof(float));
+            memset(grad_of(p, live[i]), 0, n * m->tensors[live[i]].size * sizeof(float));
 }
 
 /* The input gradients op i adds into are zeroed first: they share storage
  * with gradients that are dead by now. */
-static void zero_first_writes(sm_model *m, const sm_model_op *op, size_t n, int first)
+static void zero_first_writes(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
     const int in[2] = {op->in, op->in2};
     for (int s = 0; s < 2; s++) {
-        float *g = op->zeroes_grad[s] ? input_grad(m, in[s], first) : NULL;
-        if (g) memset(g, 0, n * m->tensors[in[s]].size * sizeof(float));
+        float *g = op->zeroes_grad[s] ? input_grad(p, in[s], first) : NULL;
+        if (g) memset(g, 0, n * p->m->tensors[in[s]].size * sizeof(float));
     }
 }
 
-static void run_backward(sm_model *m, int v, size_t n, int first)
+static void run_backward(const view_pass *p, size_t n, int first)
 {
-    for (int i = m->n_ops - 1; i >= first; i--) {
-        zero_first_writes(m, &m->ops[i], n, first);
-        op_backward(m, &m->ops[i], v, n, first);
+    for (int i = p->m->n_ops - 1; i >= first; i--) {
+        zero_first_writes(p, &p->m->ops[i], n, first);
+        op_backward(p, &p->m->ops[i], n, first);
     }
 }
 
@@ -586,6 +623,115 @@ static void check_view(const sm_model *m, int v, size_t n)
     (void)m, (void)v, (void)n;
 }
 
+/* ---- the two views together ------------------------------------------ */
+
+static void add_into(float *dst, const float *src, size_t count)
+{
+    for (size_t i = 0; i < count; i++) dst[i] += src[i];
+}
+
+/* What a paired pass does to each view: a forward of ops [first, n_ops)
+ * (training mode from train_from on) after copying x[v] in unless NULL, or
+ * the symmetric loss's stop-gradient backward through the ops from first. */
+typedef struct {
+    const float *x[2];
+    size_t n;
+    int first, train_from, backward;
+    sm_loss_kind loss;
+} pair_job;
+
+static void run_view(const view_pass *p, const pair_job *job)
+{
+    sm_model *m = p->m;
+    const int v = p->v;
+    if (!job->backward) {
+        if (job->x[v]) memcpy(value(m, v, m->t_input), job->x[v], job->n * m->tensors[m->t_input].size * sizeof(float));
+        run_forward(p, job->n, job->first, job->train_from);
+        return;
+    }
+    begin_backward(p, job->n, job->first);
+    sm_loss_backward(job->loss, job->n, m->z_dim, value(m, v, m->t_p), value(m, 1 - v, m->t_z), 0.5f,
+                     grad_of(p, m->t_p));
+    run_backward(p, job->n, job->first);
+}
+
+/* Parameters a backward from op `first` (0 or op_pred) reaches: from this one on. */
+static size_t first_param(const sm_model *m, int first)
+{
+    assert(first == 0 || first == m->op_pred);
+    return first == 0 ? 0 : m->n_backbone;
+}
+
+/* The views' halves run side by side (half the threads each) when there are
+ * two threads or more, a second lane and no SyncBN, whose collective calls
+ * must come in the same order on every process; otherwise one after the
+ * other on lane 0.  OpenBLAS is pinned to one thread around them (nn/gemm.h),
+ * so neither half's sgemm starts threads of its own.  Then view 1's deferred
+ * running moves follow view 0's, and its parameter gradients are added into
+ * grads: the same bits for either schedule, hence for any thread count. */
+static void for_each_view(sm_model *m, const pair_job *job)
+{
+    const int threads = conv_threads(m), side_by_side = threads >= 2 && m->act_grad[1] && !m->sync;
+    const size_t from = first_param(m, job->first);
+    if (job->backward) memset(m->view_grads + from, 0, (m->n_params - from) * sizeof(float));
+    if (!side_by_side) {
+        for (int v = 0; v < 2; v++) {
+            view_pass p = paired_pass(m, v, 0);
+            run_view(&p, job);
+        }
+    } else {
+        const int share[2] = {(threads + 1) / 2, threads / 2};
+        int saved_blas = sm_gemm_pin_blas(), saved_levels = omp_get_max_active_levels();
+        omp_set_max_active_levels(2);
+#pragma omp parallel num_threads(2)
+        {
+            const int team = omp_get_num_threads();
+            for (int v = omp_get_thread_num(); v < 2; v += team) {
+                omp_set_num_threads(share[v]);
+                view_pass p = paired_pass(m, v, team == 2 ? v : 0);
+                run_view(&p, job);
+            }
+        }
+        omp_set_max_active_levels(saved_levels);
+        sm_gemm_restore_blas(saved_blas);
+    }
+    if (job->backward) {
+        add_into(m->grads + from, m->view_grads + from, m->n_params - from);
+        return;
+    }
+    const int moved_from = job->first > job->train_from ? job->first : job->train_from;
+    for (int i = moved_from; i < m->n_ops; i++) {
+        const sm_model_op *op = &m->ops[i];
+        if (op->kind == SM_OP_BN)
+            sm_batchnorm_move_running(op->c, m->bn_defer + op->stats, m->stats + op->stats,
+                                      m->stats + op->stats + op->c);
+    }
+}
+
+/* ½ D(p1, z2) + ½ D(p2, z1) from both views' current values, and its
+ * stop-gradient backward through the ops from `first` on. */
+static double symmetric_loss_backward(sm_model *m, size_t n, sm_loss_kind loss, int first)
+{
+    const size_t d = m->z_dim;
+    const float *z[2] = {value(m, 0, m->t_z), value(m, 1, m->t_z)};
+    const float *p[2] = {value(m, 0, m->t_p), value(m, 1, m->t_p)};
+    double total = 0.5 * sm_loss_forward(loss, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(loss, n, d, p[1], z[0]);
+    for_each_view(m, &(pair_job){.n = n, .first = first, .backward = 1, .loss = loss});
+    return total;
+}
+
+/* Both views' training forwards (fwd_n set): x[v] copied in unless NULL, ops
+ * from `first` on, inference mode before train_from. */
+static void paired_forward(sm_model *m, const float *x1, const float *x2, size_t n, int first, int train_from)
+{
+    for (int v = 0; v < 2; v++) {
+        check_view(m, v, n);
+        assert(n >= 2);
+    }
+    for_each_view(m, &(pair_job){.x = {x1, x2}, .n = n, .first = first, .train_from = train_from});
+    m->fwd_n[0] = m->fwd_n[1] = n;
+}
+
 /* ---- public passes --------------------------------------------------- */
 
 void sm_model_forward(sm_model *m, int v, const float *x, size_t n, sm_model_mode mode,
@@ -594,71 +740,39 @@ void sm_model_forward(sm_model *m, int v, const float *x, size_t n, sm_model_mod
     check_view(m, v, n);
     assert(mode == SM_MODEL_EVAL || n >= 2); /* batch statistics need two samples */
     memcpy(value(m, v, m->t_input), x, n * m->tensors[m->t_input].size * sizeof(float));
-    run_forward(m, v, n, mode == SM_MODEL_TRAIN, 0);
+    view_pass p = solo_pass(m, v);
+    run_forward(&p, n, 0, mode == SM_MODEL_TRAIN ? 0 : m->n_ops);
     m->fwd_n[v] = mode == SM_MODEL_TRAIN ? n : 0;
     if (out) *out = (sm_model_outputs){value(m, v, m->t_f), value(m, v, m->t_z), value(m, v, m->t_p)};
-}
-
-static void add_into(float *dst, const float *src, size_t count)
-{
-    for (size_t i = 0; i < count; i++) dst[i] += src[i];
 }
 
 void sm_model_backward(sm_model *m, int v, size_t n, const float *dz, const float *dp)
 {
     check_view(m, v, n);
     assert(m->fwd_n[v] == n);
-    begin_backward(m, n, 0);
-    if (dz) add_into(grad_of(m, m->t_z), dz, n * m->z_dim);
-    if (dp) add_into(grad_of(m, m->t_p), dp, n * m->z_dim);
-    run_backward(m, v, n, 0);
-}
-
-/* ½ D(p1, z2) + ½ D(p2, z1) from both views' current values, and its
- * stop-gradient backward through the ops from `first` on, one view at a
- * time (they share act_grad). */
-static double symmetric_loss_backward(sm_model *m, size_t n, sm_loss_kind loss, int first)
-{
-    const size_t d = m->z_dim;
-    const float *z[2] = {value(m, 0, m->t_z), value(m, 1, m->t_z)};
-    const float *p[2] = {value(m, 0, m->t_p), value(m, 1, m->t_p)};
-    double total = 0.5 * sm_loss_forward(loss, n, d, p[0], z[1]) + 0.5 * sm_loss_forward(loss, n, d, p[1], z[0]);
-    for (int v = 0; v < 2; v++) {
-        begin_backward(m, n, first);
-        sm_loss_backward(loss, n, d, p[v], z[1 - v], 0.5f, grad_of(m, m->t_p));
-        run_backward(m, v, n, first);
-    }
-    return total;
+    view_pass p = solo_pass(m, v);
+    begin_backward(&p, n, 0);
+    if (dz) add_into(grad_of(&p, m->t_z), dz, n * m->z_dim);
+    if (dp) add_into(grad_of(&p, m->t_p), dp, n * m->z_dim);
+    run_backward(&p, n, 0);
 }
 
 double sm_model_step_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss)
 {
-    sm_model_forward(m, 0, x1, n, SM_MODEL_TRAIN, NULL);
-    sm_model_forward(m, 1, x2, n, SM_MODEL_TRAIN, NULL);
+    paired_forward(m, x1, x2, n, 0, 0);
     return symmetric_loss_backward(m, n, loss, 0);
 }
 
 double sm_model_predictor_step_loss(sm_model *m, size_t n, sm_loss_kind loss)
 {
-    for (int v = 0; v < 2; v++) {
-        check_view(m, v, n);
-        assert(m->fwd_n[v] == n && n >= 2);
-        run_forward(m, v, n, 1, m->op_pred);
-    }
+    assert(m->fwd_n[0] == n && m->fwd_n[1] == n);
+    paired_forward(m, NULL, NULL, n, m->op_pred, m->op_pred);
     return symmetric_loss_backward(m, n, loss, m->op_pred);
 }
 
 double sm_model_predictor_refit_loss(sm_model *m, const float *x1, const float *x2, size_t n, sm_loss_kind loss)
 {
-    const float *x[2] = {x1, x2};
-    for (int v = 0; v < 2; v++) {
-        check_view(m, v, n);
-        assert(n >= 2);
-        memcpy(value(m, v, m->t_input), x[v], n * m->tensors[m->t_input].size * sizeof(float));
-        run_ops(m, v, n, 0, 0, m->op_pred);
-        run_forward(m, v, n, 1, m->op_pred);
-        m->fwd_n[v] = n;
-    }
+    paired_forward(m, x1, x2, n, 0, m->op_pred);
     return symmetric_loss_backward(m, n, loss, m->op_pred);
 }
 

@@ -26,8 +26,14 @@
  *       The two views run as separate batches, as in the official SimSiam,
  *       so BatchNorm's batch statistics are per view; both views' activations
  *       are kept because both backward passes need them.
- *   act_grad  gradients of the activations, shared by the views (their
- *       backward passes run one after the other).  Backward runs the ops in
+ *   act_grad[lane]  gradients of the activations.  The two views' passes
+ *       of a training step run side by side on two lanes, each with half the
+ *       threads, when there are two threads or more and no SyncBN (with
+ *       several processes the views take turns), else one after the other
+ *       on lane 0; view 1 adds
+ *       its parameter gradients into view_grads, added into grads after, and
+ *       its BNs' running moves wait until view 0's are done, so the results
+ *       are the same bits either way.  Backward runs the ops in
  *       reverse, so a gradient's first writer is its tensor's LAST consumer;
  *       when that is a BatchNorm, ReLU or residual add, it sets the gradient,
  *       otherwise (convolution, pooling, linear: they add) the gradient is
@@ -35,16 +41,16 @@
  *       writer down to its producer only, so gradients whose lives do not
  *       overlap share storage (planned once, first fit, at build time).
  *   At max_batch 256 on 28 × 28 images the default resnet holds ~150 MB of
- *   activations (both views) and ~20 MB of their gradients (parameters
- *   2.7 MB); the small configuration's (width 16, stride-1 stem) ~280 MB and
- *   ~40 MB.
+ *   activations (both views) and ~20 MB of their gradients per lane
+ *   (parameters 2.7 MB); the small configuration's (width 16, stride-1 stem)
+ *   ~280 MB and ~40 MB.
  * Gradients follow the src/nn convention: every backward ADDS into grads; the
  * caller zeroes them (sm_model_zero_grads) once per optimiser step.
  *
  * Threads: convolutions run on sm_threads_get() threads (capped at the count
- * the scratch was sized for at allocation); the other layers use the ambient
- * OpenMP count.  Every layer is bitwise reproducible across thread counts,
- * hence so is the model. */
+ * the scratch was sized for at allocation), or a lane's share of them; the
+ * other layers use the ambient OpenMP count.  Every layer is bitwise
+ * reproducible across thread counts, hence so is the model. */
 #ifndef SM_SIMSIAM_MODEL_H
 #define SM_SIMSIAM_MODEL_H
 
@@ -68,8 +74,8 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
  * storage with the tensor an in-place op read (ReLU, residual add), because
- * no backward needs the overwritten values; its gradient is at act_grad +
- * grad (SM_MODEL_NONE for the input images), in storage shared with
+ * no backward needs the overwritten values; its gradient is at
+ * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage shared with
  * gradients that are never live at the same time. */
 typedef struct {
     size_t size;
@@ -113,10 +119,12 @@ typedef struct {
     int t_input, t_f, t_z, t_p; /* tensor ids of x, f, z, p */
     int op_pred;                /* first predictor op; ops before it are the backbone */
 
-    float *act[2], *act_grad, *save[2];
+    float *act[2], *save[2];
+    float *act_grad[2], *scratch[2]; /* lanes: [1] only with two cores or more (NULL otherwise) */
     size_t act_floats, act_grad_floats, save_floats;
-    float *scratch;
     int scratch_threads;
+    float *view_grads; /* view 1's parameter gradients in a two-view pass, added into grads after */
+    double *bn_defer;  /* view 1's BN batch statistics (at each BN's stats offset), moved in after view 0's */
 
     size_t fwd_n[2]; /* batch of each view's last forward if it was a training one, else 0 */
     double *sync;    /* data-parallel (sm_model_sync): SyncBN's scratch; NULL in a single process */
