@@ -116,6 +116,36 @@ static void test_param_count_resnet_small(void **state)
     sm_model_free(m);
 }
 
+/* The activation storage of the small configuration's network, by hand,
+ * per image of a view (every size a multiple of 16, so no padding).  Own
+ * regions: the input 784; per 28×28 map of 16 planes 12544: the stem conv,
+ * block 1's two convs and second BN (the residual sum and its ReLU are
+ * stored over that BN's output); block 2 (32 planes on 14×14, 6272) and
+ * block 3 (64 on 7×7, 3136) four each: two convs, the second BN, the
+ * shortcut conv; the pool's 64; the projector's 512 ×4 and 64 ×2, the
+ * predictor's 128 ×2 and 64.  Recomputed: the stem BN's output and each
+ * block's first BN's and shortcut BN's, two 28×28 maps at once at most
+ * (the stem's is read by block 1's residual add while block 1's first BN
+ * output lives): a pool of 2 × 12544. */
+static void test_value_storage_small(void **state)
+{
+    (void)state;
+    sm_config cfg;
+    sm_config_defaults(&cfg);
+    cfg.width = 16;
+    cfg.stem_stride = 1;
+    cfg.pred_hidden = 128;
+    sm_status st = {0};
+    sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 1, &st);
+    assert_non_null(m);
+    size_t own = 784 + 4 * 12544 + 4 * 6272 + 4 * 3136 + 64 + 4 * 512 + 2 * 64 + 2 * 128 + 64;
+    assert_int_equal(m->act_floats, own + 2 * 12544);
+    int recomputed = 0;
+    for (int t = 0; t < m->n_tensors; t++) recomputed += m->tensors[t].recompute;
+    assert_int_equal(recomputed, 6); /* stem, block 1's first BN; blocks 2, 3: first and shortcut BN */
+    sm_model_free(m);
+}
+
 static void test_param_count_mlp_w16(void **state)
 {
     (void)state;
@@ -817,6 +847,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_count_resnet_small),
+        cmocka_unit_test(test_value_storage_small),
         cmocka_unit_test(test_param_count_mlp_w16),
         cmocka_unit_test(test_alloc_rejects_bad_dimensions),
         cmocka_unit_test(test_init_is_seeded_and_matches_pytorch_defaults),

@@ -256,6 +256,15 @@ void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, c
                                     running_var, NULL, NULL);
 }
 
+void sm_batchnorm_forward_saved(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
+                                float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < c; j++)
+        channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
+}
+
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                const float *beta, int relu, const float *running_mean,
                                const float *running_var, float *y)

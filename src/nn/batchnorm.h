@@ -37,6 +37,13 @@ void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, c
                                 const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var);
 
+/* The training-mode forward's output again, from the same x and the
+ * statistics it saved: the same bits (a network can drop the output and
+ * make it again when its backward needs it). */
+void sm_batchnorm_forward_saved(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
+                                float *y);
+
 /* Inference-mode forward with the running statistics (left unchanged). */
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                const float *beta, int relu, const float *running_mean,

@@ -38,22 +38,17 @@ typedef struct {
 static size_t fmap_size(fmap x) { return (size_t)x.c * (size_t)x.h * (size_t)x.w; }
 
 /* A new tensor written by the next op.  share >= 0: an in-place op's output,
- * stored over tensor `share`'s values. */
+ * stored over tensor `share`'s values.  Where its value and gradient are
+ * stored is planned once the graph is built (plan_value_storage,
+ * plan_grad_storage). */
 static int new_tensor(sm_model *m, size_t size, int share, int has_grad)
 {
     assert(m->n_tensors < SM_MODEL_MAX_TENSORS);
     sm_model_tensor *t = &m->tensors[m->n_tensors];
-    size_t region = round_up_16(m->max_batch * size);
     t->size = size;
     t->producer = m->n_ops;
-    t->grad_set = 0; /* decided once the graph is built (plan_grad_writes) */
-    if (share >= 0) {
-        t->value = m->tensors[share].value;
-    } else {
-        t->value = m->act_floats;
-        m->act_floats += region;
-    }
-    /* a placeholder until plan_grad_storage gives it its place */
+    t->alias = share;
+    t->grad_set = 0; /* decided by plan_grad_writes */
     t->grad = has_grad ? 0 : SM_MODEL_NONE;
     return m->n_tensors++;
 }
@@ -216,45 +211,101 @@ static void plan_grad_writes(sm_model *m, const int first_writer[], const int sl
     }
 }
 
-/* Gradients of a and b are live at once: in backward order a gradient lives
- * from its first writer down to its producer, which reads it (closed
- * intervals of op indices: an op's dy and dx must not share storage). */
-static int grads_overlap_in_time(const sm_model *m, const int first_writer[], int a, int b)
-{
-    return m->tensors[a].producer <= first_writer[b] && m->tensors[b].producer <= first_writer[a];
-}
+/* A stretch of storage wanted from op `from` to op `to` (closed: the ends'
+ * ops read or write it), placed at `offset`. */
+typedef struct {
+    int tensor, from, to;
+    size_t floats, offset;
+} span;
 
-/* Places every activation gradient in act_grad so that gradients live at
- * the same time never share floats, largest first, each at the lowest
- * offset that fits (first fit).  A backward pass holds only a few maps at a
- * time, so this needs a fraction of one region per tensor. */
-static void plan_grad_storage(sm_model *m, const int first_writer[])
+/* Places spans whose op intervals overlap at disjoint offsets from `start`
+ * on, largest first, each at the lowest offset that fits (first fit); spans
+ * live at different times may share floats.  Returns where the storage
+ * they need ends (start when there are none). */
+static size_t pack_spans(span *spans, int count, size_t start)
 {
-    int order[SM_MODEL_MAX_TENSORS], placed = 0;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].grad != SM_MODEL_NONE) order[placed++] = t;
-    for (int i = 1; i < placed; i++) /* insertion sort: larger first, then lower id */
-        for (int j = i; j > 0 && m->tensors[order[j]].size > m->tensors[order[j - 1]].size; j--) {
-            int tmp = order[j];
-            order[j] = order[j - 1], order[j - 1] = tmp;
+    for (int i = 1; i < count; i++) /* insertion sort: larger first, then lower tensor id */
+        for (int j = i; j > 0 && spans[j].floats > spans[j - 1].floats; j--) {
+            span tmp = spans[j];
+            spans[j] = spans[j - 1], spans[j - 1] = tmp;
         }
-    m->act_grad_floats = 0;
-    for (int i = 0; i < placed; i++) {
-        sm_model_tensor *t = &m->tensors[order[i]];
-        size_t region = round_up_16(m->max_batch * t->size), offset = 0;
-        for (int moved = 1; moved;) { /* bump past every conflicting placed region */
+    size_t end = start;
+    for (int i = 0; i < count; i++) {
+        span *s = &spans[i];
+        s->offset = start;
+        for (int moved = 1; moved;) { /* bump past every conflicting placed span */
             moved = 0;
             for (int j = 0; j < i; j++) {
-                const sm_model_tensor *u = &m->tensors[order[j]];
-                size_t u_end = u->grad + round_up_16(m->max_batch * u->size);
-                if (grads_overlap_in_time(m, first_writer, order[i], order[j]) && offset < u_end &&
-                    u->grad < offset + region)
-                    offset = u_end, moved = 1;
+                const span *u = &spans[j];
+                if (u->from <= s->to && s->from <= u->to && s->offset < u->offset + u->floats &&
+                    u->offset < s->offset + s->floats)
+                    s->offset = u->offset + u->floats, moved = 1;
             }
         }
-        t->grad = offset;
-        if (offset + region > m->act_grad_floats) m->act_grad_floats = offset + region;
+        if (s->offset + s->floats > end) end = s->offset + s->floats;
     }
+    return end;
+}
+
+static size_t region_floats(const sm_model *m, int t) { return round_up_16(m->max_batch * m->tensors[t].size); }
+
+/* Places every activation gradient in act_grad: in backward order a
+ * gradient lives from its first writer down to its producer, which reads it
+ * (an op's dy and dx must not share storage).  A backward pass holds only a
+ * few maps at a time, so this needs a fraction of one region per tensor. */
+static void plan_grad_storage(sm_model *m, const int first_writer[])
+{
+    span spans[SM_MODEL_MAX_TENSORS];
+    int count = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].grad != SM_MODEL_NONE)
+            spans[count++] = (span){t, m->tensors[t].producer, first_writer[t], region_floats(m, t), 0};
+    m->act_grad_floats = pack_spans(spans, count, 0);
+    for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].grad = spans[i].offset;
+}
+
+/* Tensor t can be recomputed for the backward pass (model.h): a BN's output
+ * map that no in-place op overwrites, read by convolutions, which get it
+ * back before their backward, and as a residual add's second operand, whose
+ * backward reads no values.  *last: the last op reading it in a forward. */
+static int recomputable(const sm_model *m, int t, int *last)
+{
+    const int producer = m->tensors[t].producer;
+    if (producer < 0 || m->ops[producer].kind != SM_OP_BN || m->ops[producer].hw == 1) return 0;
+    *last = producer;
+    for (int i = producer + 1; i < m->n_ops; i++) {
+        const sm_model_op *op = &m->ops[i];
+        if (op->in != t && op->in2 != t) continue;
+        if (op->in == t && op->kind != SM_OP_CONV) return 0;
+        *last = i;
+    }
+    return 1;
+}
+
+/* Values: a region each, in order; in-place outputs over their input's;
+ * recomputed tensors after all those, sharing storage when their forward
+ * lifetimes (producer to last reader) do not overlap. */
+static void plan_value_storage(sm_model *m)
+{
+    span spans[SM_MODEL_MAX_TENSORS];
+    int count = 0;
+    m->act_floats = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        sm_model_tensor *x = &m->tensors[t];
+        int last;
+        x->recompute = x->alias < 0 && recomputable(m, t, &last);
+        if (x->recompute) {
+            spans[count++] = (span){t, x->producer, last, region_floats(m, t), 0};
+        } else if (x->alias >= 0) {
+            assert(!m->tensors[x->alias].recompute);
+            x->value = m->tensors[x->alias].value;
+        } else {
+            x->value = m->act_floats;
+            m->act_floats += region_floats(m, t);
+        }
+    }
+    m->act_floats = pack_spans(spans, count, m->act_floats);
+    for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].value = spans[i].offset;
 }
 
 static void build(sm_model *m, const sm_config *cfg)
@@ -278,6 +329,7 @@ static void build(sm_model *m, const sm_config *cfg)
     first_grad_writers(m, first_writer, slot);
     plan_grad_writes(m, first_writer, slot);
     plan_grad_storage(m, first_writer);
+    plan_value_storage(m);
 }
 
 /* ---- allocation ------------------------------------------------------ */
@@ -538,6 +590,17 @@ static float *input_grad(const view_pass *p, int t, int first)
     return p->m->tensors[t].producer >= first ? grad_of(p, t) : NULL;
 }
 
+/* A recomputed tensor's value again (model.h): its BN's map of the kept
+ * input with the statistics the training forward saved. */
+static void recompute_value(const view_pass *p, int t, size_t n)
+{
+    sm_model *m = p->m;
+    const sm_model_op *bn = &m->ops[m->tensors[t].producer];
+    const float *save = m->save[p->v] + bn->save;
+    sm_batchnorm_forward_saved(n, bn->c, bn->hw, value(m, p->v, bn->in), param(m, bn->w), param(m, bn->b), bn->relu,
+                               save, save + bn->c, value(m, p->v, t));
+}
+
 static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
     sm_model *m = p->m;
@@ -546,6 +609,7 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
     const size_t count = n * m->tensors[op->out].size;
     switch (op->kind) {
     case SM_OP_CONV: {
+        if (m->tensors[op->in].recompute) recompute_value(p, op->in, n);
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
         sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, p->grads + op->w, p->scratch, conv_threads(m));

@@ -74,12 +74,18 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
  * storage with the tensor an in-place op read (ReLU, residual add), because
- * no backward needs the overwritten values; its gradient is at
- * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage shared with
- * gradients that are never live at the same time. */
+ * no backward needs the overwritten values.  A recomputed tensor (a BN's
+ * output read only by convolutions and as a residual add's second operand)
+ * shares storage with others whose forward lifetimes do not overlap, and
+ * before a convolution's backward reads it, it is made again from the BN's
+ * kept input and saved statistics (the same bits).  Its gradient is at
+ * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage
+ * shared with gradients that are never live at the same time. */
 typedef struct {
     size_t size;
     size_t value, grad;
+    int alias;      /* the tensor an in-place op stores it over, -1 if none */
+    int recompute;  /* value recomputed for the backward pass (above) */
     int producer;   /* index of the op that writes it, -1 for the input */
     int grad_set;   /* the first backward to reach its gradient sets it (=), so
                        it is not zeroed before a backward pass */
