@@ -86,7 +86,8 @@ static void check_shape(sm_conv2d_shape s, int threads)
     for (size_t i = 0; i < ny; i++)
         if (fabs(y[i] - want[i]) > 1e-6 * scale) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
-    sm_conv2d_backward(&s, x, w, r, dx, dw, scratch, threads);
+    for (size_t i = 0; i < nx; i++) dx[i] = NAN; /* set, not added: the old contents are never read */
+    sm_conv2d_backward(&s, x, w, r, dx, 0, dw, scratch, threads);
     sm_test_check_gradient(ref_objective, &cc, cc.w, nw, dw, 1e-6);
     sm_test_check_gradient(ref_objective, &cc, cc.x, nx, dx, 1e-6);
 
@@ -163,7 +164,8 @@ static void test_conv2d_many_images(void **state)
     check_shape((sm_conv2d_shape){.n = 37, .c_in = 2, .h_in = 5, .w_in = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1}, 2);
 }
 
-/* Backward adds to what the gradients hold; dx = NULL skips the input gradient. */
+/* Backward adds to what the gradients hold (dx too, with accumulate); dx =
+ * NULL skips the input gradient. */
 static void check_backward_accumulates(sm_conv2d_shape s)
 {
     sm_rng rng;
@@ -175,11 +177,11 @@ static void check_backward_accumulates(sm_conv2d_shape s)
     sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
-    sm_conv2d_backward(&s, x, w, dy, dx0, dw0, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, dx0, 0, dw0, scratch, 2);
     for (size_t i = 0; i < nx; i++) dx[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
-    sm_conv2d_backward(&s, x, w, dy, dx, dw, scratch, 2);
-    sm_conv2d_backward(&s, x, w, dy, NULL, dw_only, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, dx, 1, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, NULL, 1, dw_only, scratch, 2);
     /* col2im adds term by term onto dx and the stride-1 sgemm adds its sum
      * as C = AB + C, so the rounding differs from 0.25 + dx0 */
     for (size_t i = 0; i < nx; i++) assert_true(fabsf(dx[i] - (0.25f + dx0[i])) <= 1e-6f);
@@ -244,7 +246,7 @@ static void check_direct_matches_im2col(sm_conv2d_shape s)
         for (int t = 0; t < 3; t++) out[direct][t] = sm_test_floats(count[t]);
         sm_conv2d_allow_direct(direct);
         sm_conv2d_forward(&s, x, w, out[direct][0], scratch, 2);
-        sm_conv2d_backward(&s, x, w, dy, out[direct][1], out[direct][2], scratch, 2);
+        sm_conv2d_backward(&s, x, w, dy, out[direct][1], 1, out[direct][2], scratch, 2);
     }
     for (int t = 0; t < 3; t++) {
         double scale = 0.0;
@@ -292,11 +294,11 @@ static void check_groups_match_single_images(sm_conv2d_shape s)
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
     sm_conv2d_forward(&s, x, w, y, scratch, 2);
-    sm_conv2d_backward(&s, x, w, dy, dx, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, w, dy, dx, 1, dw, scratch, 2);
     for (int i = 0; i < s.n; i++) {
         float *w_i = sm_test_floats(nw);
         sm_conv2d_forward(&one, x + i * x_img, w, y1 + i * y_img, scratch, 1);
-        sm_conv2d_backward(&one, x + i * x_img, w, dy + i * y_img, dx1 + i * x_img, w_i, scratch, 1);
+        sm_conv2d_backward(&one, x + i * x_img, w, dy + i * y_img, dx1 + i * x_img, 1, w_i, scratch, 1);
         for (size_t j = 0; j < nw; j++) dw1[j] += w_i[j];
         free(w_i);
     }
@@ -334,7 +336,7 @@ static void check_identical_across_threads(sm_conv2d_shape s)
         dw[t] = sm_test_floats(nw);
         float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, t + 1));
         sm_conv2d_forward(&s, x, w, y[t], scratch, t + 1);
-        sm_conv2d_backward(&s, x, w, dy, dx[t], dw[t], scratch, t + 1);
+        sm_conv2d_backward(&s, x, w, dy, dx[t], 1, dw[t], scratch, t + 1);
         free(scratch);
         assert_int_equal(openblas_get_num_threads(), 2);
     }

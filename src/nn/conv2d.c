@@ -429,7 +429,8 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
  *   dX (c_in × m·h_in·w_in) += w_flipped (c_in × c_out·k·k) · dy columns
  * (X and dX: the group's planes side by side). */
 static void group_backward_from_dy(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
-                                   float *dx, group g, float *partial, float beta, float *cols, float *wide)
+                                   float *dx, int accumulate, group g, float *partial, float beta, float *cols,
+                                   float *wide)
 {
     const sm_conv2d_shape t = transposed(s);
     const int t_rows = (int)col_rows(&t), ld = g.m * (int)col_cols(&t);
@@ -438,49 +439,52 @@ static void group_backward_from_dy(const sm_conv2d_shape *s, const float *x, con
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t_rows, s->c_in, ld, 1.0f, cols, ld, xs, ld, beta, partial,
                 s->c_in);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, ld, t_rows, 1.0f, w_flipped, t_rows, cols, ld,
-                g.m == 1 ? 1.0f : 0.0f, product_target(dx, x_image(s), g, wide), ld);
-    put_back(wide, x_image(s), s->c_in, col_cols(&t), g, dx, 1);
+                g.m == 1 && accumulate ? 1.0f : 0.0f, product_target(dx, x_image(s), g, wide), ld);
+    put_back(wide, x_image(s), s->c_in, col_cols(&t), g, dx, accumulate);
 }
 
-/* dx += col2im(wᵀ · dY) for the group, dys its dy planes side by side. */
-static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const float *w, float *dx, group g,
-                               float *dcols)
+/* dx (+)= col2im(wᵀ · dY) for the group, dys its dy planes side by side;
+ * without accumulate the group's dx images are zeroed first, while they are
+ * about to be written anyway. */
+static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const float *w, float *dx, int accumulate,
+                               group g, float *dcols)
 {
     const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, ld, s->c_out, 1.0f, w, rows, dys, ld, 0.0f, dcols, ld);
+    if (!accumulate) memset(dx + (size_t)g.first * x_image(s), 0, (size_t)g.m * x_image(s) * sizeof *dx);
     for (int j = 0; j < g.m; j++)
         col2im_add(s, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
 }
 
 /* Otherwise through the columns of x:
  *   dWᵀ (c_in·k·k × c_out) (+)= columns · dYᵀ
- *   dx += col2im(wᵀ · dY), when dx is wanted.
+ *   dx (+)= col2im(wᵀ · dY), when dx is wanted.
  * dWᵀ rather than dW because OpenBLAS runs that orientation faster: 83
  * against 66 GFLOP/s for 16 output planes on a 28 × 28 map (one core). */
 static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w,
-                                  float *dx, group g, float *partial, float beta, float *cols, float *dcols,
-                                  float *wide)
+                                  float *dx, int accumulate, group g, float *partial, float beta, float *cols,
+                                  float *dcols, float *wide)
 {
     const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
     group_im2col(s, x, x_image(s), g, cols);
     const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
                 s->c_out);
-    if (dx) group_dx_by_col2im(s, dys, w, dx, g, dcols);
+    if (dx) group_dx_by_col2im(s, dys, w, dx, accumulate, g, dcols);
 }
 
 /* Image i's backward by the direct convolution: dw into the chunk's
  * partial sum, which has dw's own layout, and, when dx is not NULL, dx by
  * convolving dy with the flipped kernel (stride 1: direct_dx). */
 static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
-                                  float *dx, int i, float *partial, direct_scratch d)
+                                  float *dx, int accumulate, int i, float *partial, direct_scratch d)
 {
     sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), d.xpad);
     sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), d.dypad);
     sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
     if (!dx) return;
     const sm_conv2d_shape t = transposed(s); /* its padded input is dypad */
-    sm_conv_direct_forward(&t, d.dypad, w_flipped, dx + (size_t)i * x_image(s), 1, d.lanes);
+    sm_conv_direct_forward(&t, d.dypad, w_flipped, dx + (size_t)i * x_image(s), accumulate, d.lanes);
 }
 
 /* How backward runs, and so how a chunk's partial sum of dw is laid out. */
@@ -508,8 +512,8 @@ static backward_path path_of(const sm_conv2d_shape *s, const float *dx)
 
 /* Images [first, end) of one chunk into its partial sum, in image order. */
 static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *w_flipped,
-                           const float *dy, float *dx, backward_path path, int first, int end, float *partial,
-                           float *scratch)
+                           const float *dy, float *dx, int accumulate, backward_path path, int first, int end,
+                           float *partial, float *scratch)
 {
     const int per_group = group_images(s);
     float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
@@ -524,18 +528,19 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float
         const float beta = i == first ? 0.0f : 1.0f;
         if (path == DIRECT) {
             for (int j = g.first; j < g.first + g.m; j++)
-                image_backward_direct(s, x, dy, w_flipped, image_dx, j, partial, d);
+                image_backward_direct(s, x, dy, w_flipped, image_dx, accumulate, j, partial, d);
             if (dx && !image_dx)
-                group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx, g, dcols);
+                group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx,
+                                   accumulate, g, dcols);
         } else if (path == FROM_DY)
-            group_backward_from_dy(s, x, dy, w_flipped, dx, g, partial, beta, dcols, wide);
+            group_backward_from_dy(s, x, dy, w_flipped, dx, accumulate, g, partial, beta, dcols, wide);
         else
-            group_backward_from_x(s, x, dy, w, dx, g, partial, beta, cols, dcols, wide);
+            group_backward_from_x(s, x, dy, w, dx, accumulate, g, partial, beta, cols, dcols, wide);
     }
 }
 
 void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
-                        float *dx, float *dw, float *scratch, int threads)
+                        float *dx, int accumulate, float *dw, float *scratch, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
@@ -553,8 +558,8 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
-            chunk_backward(s, x, w, w_flipped, dy, dx, path, first, end, partials + (size_t)c * partial_stride,
-                           scratch);
+            chunk_backward(s, x, w, w_flipped, dy, dx, accumulate, path, first, end,
+                           partials + (size_t)c * partial_stride, scratch);
         }
         /* Chunk sums in chunk order, element by element: independent of threads. */
 #pragma omp for schedule(static)

@@ -67,10 +67,11 @@ size_t sm_conv2d_scratch_floats(const sm_conv2d_shape *s, int threads);
 void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
                        float *scratch, int threads);
 
-/* dw += ∂L/∂w and, when dx != NULL, dx += ∂L/∂x, given dy = ∂L/∂y.  dx is
- * NULL for the first layer, whose input needs no gradient. */
+/* dw += ∂L/∂w and, when dx != NULL, dx += ∂L/∂x, or with accumulate == 0
+ * dx = ∂L/∂x (dx's old contents ignored), given dy = ∂L/∂y.  dx is NULL for
+ * the first layer, whose input needs no gradient. */
 void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
-                        float *dx, float *dw, float *scratch, int threads);
+                        float *dx, int accumulate, float *dw, float *scratch, int threads);
 
 /* Whether layers that can take the direct convolution do (default 1).  For
  * tests and benchmarks that compare the two paths; set it while no

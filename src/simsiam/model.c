@@ -177,7 +177,7 @@ static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int s
 /* Kinds whose backward can set its input gradients instead of adding. */
 static int can_set_grad(sm_model_op_kind kind)
 {
-    return kind == SM_OP_BN || kind == SM_OP_RELU || kind == SM_OP_ADD;
+    return kind == SM_OP_BN || kind == SM_OP_RELU || kind == SM_OP_ADD || kind == SM_OP_CONV;
 }
 
 /* The op that writes tensor t's gradient first in a backward pass, i.e. its
@@ -612,7 +612,8 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         if (m->tensors[op->in].recompute) recompute_value(p, op->in, n);
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, p->grads + op->w, p->scratch, conv_threads(m));
+        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, !op->sets_grad[0], p->grads + op->w, p->scratch,
+                           conv_threads(m));
         break;
     }
     case SM_OP_BN: {

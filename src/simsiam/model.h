@@ -35,8 +35,8 @@
  *       its BNs' running moves wait until view 0's are done, so the results
  *       are the same bits either way.  Backward runs the ops in
  *       reverse, so a gradient's first writer is its tensor's LAST consumer;
- *       when that is a BatchNorm, ReLU or residual add, it sets the gradient,
- *       otherwise (convolution, pooling, linear: they add) the gradient is
+ *       when that is a BatchNorm, ReLU, residual add or convolution, it sets
+ *       the gradient, otherwise (pooling, linear: they add) the gradient is
  *       zeroed just before that op.  A gradient is live from its first
  *       writer down to its producer only, so gradients whose lives do not
  *       overlap share storage (planned once, first fit, at build time).
