@@ -515,7 +515,7 @@ static view_pass solo_pass(sm_model *m, int v)
 }
 
 /* View v's half of a paired pass (both views, for_each_view): view 1 adds
- * into view_grads and defers its running moves, which pair_done applies
+ * into view_grads and defers its running moves, which for_each_view applies
  * after view 0's, whether the halves ran side by side or not. */
 static view_pass paired_pass(sm_model *m, int v, int lane)
 {
@@ -710,7 +710,8 @@ static void run_view(const view_pass *p, const pair_job *job)
     sm_model *m = p->m;
     const int v = p->v;
     if (!job->backward) {
-        if (job->x[v]) memcpy(value(m, v, m->t_input), job->x[v], job->n * m->tensors[m->t_input].size * sizeof(float));
+        const size_t in_floats = job->n * m->tensors[m->t_input].size;
+        if (job->x[v]) memcpy(value(m, v, m->t_input), job->x[v], in_floats * sizeof(float));
         run_forward(p, job->n, job->first, job->train_from);
         return;
     }
