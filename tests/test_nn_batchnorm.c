@@ -351,8 +351,9 @@ static void test_batchnorm_large_maps_and_offset(void **state)
 }
 
 /* One channel per thread with fixed-order sums: 1 and 2 threads agree
- * bitwise; so do SyncBN's path (gather, re-centre, add) in one process and
- * a running move deferred and applied after. */
+ * bitwise; so do SyncBN's path (gather, re-centre, add) in one process, a
+ * running move deferred and applied after, and the output made again from
+ * the saved statistics. */
 static void test_batchnorm_identical_across_threads(void **state)
 {
     (void)state;
@@ -384,6 +385,11 @@ static void test_batchnorm_identical_across_threads(void **state)
     }
     omp_set_num_threads(saved);
     assert_true(rm[0][0] != 0.0f && rv[0][0] != 1.0f); /* the running statistics moved */
+    /* the output made again from x and the saved statistics: the same bits */
+    float *again = sm_test_floats(count);
+    sm_batchnorm_forward_saved(n, c, hw, x, gamma, beta, 1, mean, invstd, again);
+    assert_memory_equal(again, y[3], count * sizeof(float));
+    free(again);
     for (int t = 1; t < 4; t++) {
         assert_memory_equal(y[0], y[t], count * sizeof(float));
         assert_memory_equal(dx[0], dx[t], count * sizeof(float));

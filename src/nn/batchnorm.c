@@ -185,8 +185,9 @@ static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t 
     double invstd = 1.0 / sqrt(var + SM_BATCHNORM_EPS);
     save_mean[j] = (float)mean;
     save_invstd[j] = (float)invstd;
-    if (running_mean) move_running(j, mean, var * m / (m - 1.0), running_mean, running_var);
-    if (defer) defer[j] = mean, defer[c + j] = var * m / (m - 1.0);
+    const double var_unbiased = var * m / (m - 1.0);
+    if (running_mean) move_running(j, mean, var_unbiased, running_mean, running_var);
+    if (defer) defer[j] = mean, defer[c + j] = var_unbiased;
     /* Normalise with the saved (float) statistics, so backward's x̂ is
      * exactly the forward's. */
     channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
