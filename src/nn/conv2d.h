@@ -38,9 +38,11 @@
  * therefore bitwise identical for ANY thread count.
  *
  * Gradient convention (all src/nn layers, as in llm.c): backward ACCUMULATES
- * (+=) into every gradient it writes, parameter and input gradients alike; the
- * caller zeroes them once per step.  This makes the two SimSiam views (two
- * passes through the same weights) and residual fan-out need no extra code. */
+ * (+=) into the parameter gradients, which the caller zeroes once per step,
+ * and into the input gradient unless told to set it (accumulate == 0, as
+ * BatchNorm, ReLU and the residual add take too): the network sets an
+ * activation gradient at its first writer and adds at the others (residual
+ * fan-out), with no zeroing pass. */
 #ifndef SM_NN_CONV2D_H
 #define SM_NN_CONV2D_H
 
