@@ -37,6 +37,18 @@ static sm_config tiny_config(sm_arch_kind arch)
     return cfg;
 }
 
+/* The small configuration's network (experiments/small.config): resnet,
+ * P 512, z 64 from the defaults. */
+static sm_config small_config(void)
+{
+    sm_config cfg;
+    sm_config_defaults(&cfg);
+    cfg.width = 16;
+    cfg.stem_stride = 1;
+    cfg.pred_hidden = 128;
+    return cfg;
+}
+
 static sm_model *tiny_model(sm_arch_kind arch, size_t max_batch, uint64_t seed)
 {
     sm_config cfg = tiny_config(arch);
@@ -79,11 +91,7 @@ static void expect_counts(const sm_config *cfg, const sm_model *m)
 static void test_param_count_resnet_small(void **state)
 {
     (void)state;
-    sm_config cfg;
-    sm_config_defaults(&cfg); /* resnet, P 512, z 64 */
-    cfg.width = 16;            /* the small configuration's network (experiments/small.config) */
-    cfg.stem_stride = 1;
-    cfg.pred_hidden = 128;
+    sm_config cfg = small_config();
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 2, &st);
     assert_non_null(m);
@@ -130,11 +138,7 @@ static void test_param_count_resnet_small(void **state)
 static void test_value_storage_small(void **state)
 {
     (void)state;
-    sm_config cfg;
-    sm_config_defaults(&cfg);
-    cfg.width = 16;
-    cfg.stem_stride = 1;
-    cfg.pred_hidden = 128;
+    sm_config cfg = small_config();
     sm_status st = {0};
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 1, &st);
     assert_non_null(m);
