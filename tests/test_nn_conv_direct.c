@@ -179,12 +179,50 @@ static void test_direct_pad_layout(void **state)
     free(xpad);
 }
 
+/* Padded value (r, col) of phase (a, b) of plane c (stride 1: a = b = 0,
+ * the plane itself): x[c][stride·(r − 1) + a][stride·(col − 1) + b] inside
+ * the frame, 0 on it. */
+static float padded_value(const sm_conv2d_shape *s, const float *x, int c, int a, int b, int r, int col)
+{
+    const int iy = s->stride * (r - 1) + a, ix = s->stride * (col - 1) + b;
+    return r < 1 || col < 1 ? 0.0f : (float)at(x, c, s->h_in, s->w_in, iy, ix);
+}
+
+/* Every padded float against padded_value, over widths that end a row
+ * before, on and after a 16-lane block (pitches 3 … 42), both strides,
+ * with the scratch prefilled with NaN: every float of the frames and the
+ * slack is written. */
+static void test_direct_pad_every_float(void **state)
+{
+    (void)state;
+    for (int stride = 1; stride <= 2; stride++)
+        for (int w = 1; w <= 40 * stride; w++) {
+            const sm_conv2d_shape s = shape(2, 8, 3 + w % 4, w, stride);
+            const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, n = sm_conv_direct_input_floats(&s);
+            float *x = sm_test_floats(nx), *xpad = sm_test_floats(n);
+            for (size_t i = 0; i < nx; i++) x[i] = (float)(i + 1);
+            for (size_t i = 0; i < n; i++) xpad[i] = NAN;
+            sm_conv_direct_pad_input(&s, x, xpad);
+            const int p = sm_conv2d_w_out(&s) + 2, rows = sm_conv2d_h_out(&s) + 2, phases = stride * stride;
+            size_t at_float = 0;
+            for (int c = 0; c < s.c_in; c++)
+                for (int ph = 0; ph < phases; ph++)
+                    for (int r = 0; r < rows; r++)
+                        for (int col = 0; col < p; col++)
+                            assert_true(xpad[at_float++] == padded_value(&s, x, c, ph / 2, ph % 2, r, col));
+            while (at_float < n) assert_true(xpad[at_float++] == 0.0f);
+            free(x);
+            free(xpad);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_forward_matches_definition),
         cmocka_unit_test(test_direct_weight_grad_matches_definition),
         cmocka_unit_test(test_direct_pad_layout),
+        cmocka_unit_test(test_direct_pad_every_float),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
