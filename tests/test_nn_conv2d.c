@@ -77,7 +77,7 @@ static void check_shape(sm_conv2d_shape s, int threads)
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(r, ny, &rng, -1.0, 1.0);
 
-    sm_conv2d_forward(&s, x, w, y, scratch, threads);
+    sm_conv2d_forward(&s, x, NULL, w, y, scratch, threads);
     conv_case cc = {s, sm_test_to_double(x, nx), sm_test_to_double(w, nw), sm_test_to_double(r, ny)};
     double *want = malloc(ny * sizeof *want), scale = 0.0;
     assert_non_null(want);
@@ -87,7 +87,7 @@ static void check_shape(sm_conv2d_shape s, int threads)
         if (fabs(y[i] - want[i]) > 1e-6 * scale) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
     for (size_t i = 0; i < nx; i++) dx[i] = NAN; /* set, not added: the old contents are never read */
-    sm_conv2d_backward(&s, x, w, r, dx, 0, dw, scratch, threads);
+    sm_conv2d_backward(&s, x, NULL, w, r, dx, 0, dw, scratch, threads);
     sm_test_check_gradient(ref_objective, &cc, cc.w, nw, dw, 1e-6);
     sm_test_check_gradient(ref_objective, &cc, cc.x, nx, dx, 1e-6);
 
@@ -177,11 +177,11 @@ static void check_backward_accumulates(sm_conv2d_shape s)
     sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
-    sm_conv2d_backward(&s, x, w, dy, dx0, 0, dw0, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, dx0, 0, dw0, scratch, 2);
     for (size_t i = 0; i < nx; i++) dx[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
-    sm_conv2d_backward(&s, x, w, dy, dx, 1, dw, scratch, 2);
-    sm_conv2d_backward(&s, x, w, dy, NULL, 1, dw_only, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, dx, 1, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, 1, dw_only, scratch, 2);
     /* col2im adds term by term onto dx and the stride-1 sgemm adds its sum
      * as C = AB + C, so the rounding differs from 0.25 + dx0 */
     for (size_t i = 0; i < nx; i++) assert_true(fabsf(dx[i] - (0.25f + dx0[i])) <= 1e-6f);
@@ -245,8 +245,8 @@ static void check_direct_matches_im2col(sm_conv2d_shape s)
     for (int direct = 0; direct < 2; direct++) {
         for (int t = 0; t < 3; t++) out[direct][t] = sm_test_floats(count[t]);
         sm_conv2d_allow_direct(direct);
-        sm_conv2d_forward(&s, x, w, out[direct][0], scratch, 2);
-        sm_conv2d_backward(&s, x, w, dy, out[direct][1], 1, out[direct][2], scratch, 2);
+        sm_conv2d_forward(&s, x, NULL, w, out[direct][0], scratch, 2);
+        sm_conv2d_backward(&s, x, NULL, w, dy, out[direct][1], 1, out[direct][2], scratch, 2);
     }
     for (int t = 0; t < 3; t++) {
         double scale = 0.0;
@@ -274,6 +274,79 @@ static void test_conv2d_direct_matches_im2col(void **state)
     check_direct_matches_im2col((sm_conv2d_shape){.n = 40, .c_in = 32, .h_in = 14, .w_in = 14, .c_out = 64, .k = 3, .stride = 2, .pad = 1});
 }
 
+/* With an input map the layer must give the bits of the same layer on the
+ * mapped input (the map applied beforehand), on every path: y, dx and dw
+ * compared with memcmp.  The map's scales and shifts vary by channel and
+ * its ReLU cuts about half the values. */
+static void check_input_map(sm_conv2d_shape s, int relu)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 22, (uint64_t)s.h_in);
+    const size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s), plane = (size_t)s.h_in * s.w_in;
+    float *x = sm_test_floats(nx), *mapped = sm_test_floats(nx), *w = sm_test_floats(nw), *dy = sm_test_floats(ny);
+    float *mean = sm_test_floats((size_t)s.c_in), *scale = sm_test_floats((size_t)s.c_in);
+    float *shift = sm_test_floats((size_t)s.c_in);
+    float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, 2));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 3.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(mean, (size_t)s.c_in, &rng, 0.5, 1.5);
+    sm_test_fill_uniform(scale, (size_t)s.c_in, &rng, 0.5, 2.0);
+    sm_test_fill_uniform(shift, (size_t)s.c_in, &rng, -0.5, 0.5);
+    const sm_channel_map map = {mean, scale, shift, relu};
+    for (int i = 0; i < s.n; i++)
+        for (int c = 0; c < s.c_in; c++) {
+            const size_t at = ((size_t)i * s.c_in + c) * plane;
+            for (size_t q = 0; q < plane; q++)
+                mapped[at + q] = sm_channel_value(x[at + q], mean[c], scale[c], shift[c], relu);
+        }
+    float *out[2][3];
+    const size_t count[3] = {ny, nx, nw};
+    for (int through_map = 0; through_map < 2; through_map++) {
+        for (int t = 0; t < 3; t++) out[through_map][t] = sm_test_floats(count[t]);
+        memset(out[through_map][2], 0, nw * sizeof(float));
+        const float *in = through_map ? x : mapped;
+        const sm_channel_map *m = through_map ? &map : NULL;
+        sm_conv2d_forward(&s, in, m, w, out[through_map][0], scratch, 2);
+        sm_conv2d_backward(&s, in, m, w, dy, out[through_map][1], 0, out[through_map][2], scratch, 2);
+    }
+    for (int t = 0; t < 3; t++) {
+        assert_memory_equal(out[0][t], out[1][t], count[t] * sizeof(float));
+        free(out[0][t]);
+        free(out[1][t]);
+    }
+    free(x);
+    free(mapped);
+    free(w);
+    free(dy);
+    free(mean);
+    free(scale);
+    free(shift);
+    free(scratch);
+}
+
+/* Every path, with direct convolutions allowed (AVX-512) and without: the
+ * direct forward and backward (16 planes on 28 × 28), stride 2 (direct
+ * forward, backward from the columns of x), 7 × 7 maps in groups (backward
+ * from the columns of dy), a 1 × 1 shortcut, and a 5 × 5 kernel. */
+static void test_conv2d_input_map_matches_mapped_input(void **state)
+{
+    (void)state;
+    const sm_conv2d_shape shapes[] = {
+        {.n = 3, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1},
+        {.n = 3, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 32, .k = 3, .stride = 2, .pad = 1},
+        {.n = 7, .c_in = 16, .h_in = 7, .w_in = 7, .c_out = 16, .k = 3, .stride = 1, .pad = 1},
+        {.n = 3, .c_in = 8, .h_in = 14, .w_in = 14, .c_out = 16, .k = 1, .stride = 2, .pad = 0},
+        {.n = 2, .c_in = 3, .h_in = 9, .w_in = 11, .c_out = 4, .k = 5, .stride = 1, .pad = 2},
+    };
+    for (int direct = 0; direct < 2; direct++) {
+        sm_conv2d_allow_direct(direct);
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int relu = 0; relu < 2; relu++) check_input_map(shapes[i], relu);
+    }
+    sm_conv2d_allow_direct(1);
+}
+
 /* On small maps images go through the products in groups (sixteen 4 × 4
  * maps at a time); the result must be the per-image one: the batch against
  * the same layer called on each image alone (a group of one).  300 images
@@ -293,12 +366,12 @@ static void check_groups_match_single_images(sm_conv2d_shape s)
     sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
-    sm_conv2d_forward(&s, x, w, y, scratch, 2);
-    sm_conv2d_backward(&s, x, w, dy, dx, 1, dw, scratch, 2);
+    sm_conv2d_forward(&s, x, NULL, w, y, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, dx, 1, dw, scratch, 2);
     for (int i = 0; i < s.n; i++) {
         float *w_i = sm_test_floats(nw);
-        sm_conv2d_forward(&one, x + i * x_img, w, y1 + i * y_img, scratch, 1);
-        sm_conv2d_backward(&one, x + i * x_img, w, dy + i * y_img, dx1 + i * x_img, 1, w_i, scratch, 1);
+        sm_conv2d_forward(&one, x + i * x_img, NULL, w, y1 + i * y_img, scratch, 1);
+        sm_conv2d_backward(&one, x + i * x_img, NULL, w, dy + i * y_img, dx1 + i * x_img, 1, w_i, scratch, 1);
         for (size_t j = 0; j < nw; j++) dw1[j] += w_i[j];
         free(w_i);
     }
@@ -335,8 +408,8 @@ static void check_identical_across_threads(sm_conv2d_shape s)
         dx[t] = sm_test_floats(nx);
         dw[t] = sm_test_floats(nw);
         float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, t + 1));
-        sm_conv2d_forward(&s, x, w, y[t], scratch, t + 1);
-        sm_conv2d_backward(&s, x, w, dy, dx[t], 1, dw[t], scratch, t + 1);
+        sm_conv2d_forward(&s, x, NULL, w, y[t], scratch, t + 1);
+        sm_conv2d_backward(&s, x, NULL, w, dy, dx[t], 1, dw[t], scratch, t + 1);
         free(scratch);
         assert_int_equal(openblas_get_num_threads(), 2);
     }
@@ -396,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_backward_accumulates),
         cmocka_unit_test(test_conv2d_direct_shapes),
         cmocka_unit_test(test_conv2d_direct_matches_im2col),
+        cmocka_unit_test(test_conv2d_input_map_matches_mapped_input),
         cmocka_unit_test(test_conv2d_groups_match_single_images),
         cmocka_unit_test(test_conv2d_identical_across_threads),
         cmocka_unit_test(test_conv2d_output_size),

@@ -67,7 +67,7 @@ static void check_forward(sm_conv2d_shape s)
     /* garbage where the kernels must not look */
     for (size_t i = 0; i < sm_conv_direct_input_floats(&s); i++) xpad[i] = NAN;
     for (size_t i = 0; i < sm_conv_direct_lanes_floats(&s); i++) lanes[i] = NAN;
-    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, xpad);
     sm_conv_direct_forward(&s, xpad, wt, y, 0, lanes);
     sm_conv_direct_forward(&s, xpad, wt, y, 1, lanes);
     for (int o = 0; o < s.c_out; o++)
@@ -110,7 +110,7 @@ static void check_weight_grad(sm_conv2d_shape s)
     fill_small_integers(x, nx, &rng);
     fill_small_integers(dy, ny, &rng);
     for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
-    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, xpad);
     sm_conv_direct_pad_output(&s, dy, dypad);
     sm_conv_direct_weight_grad(&s, xpad, dypad, dw);
     for (int o = 0; o < s.c_out; o++)
@@ -154,7 +154,7 @@ static void test_direct_pad_layout(void **state)
     const size_t n = sm_conv_direct_input_floats(&s);
     float *xpad = sm_test_floats(n);
     for (size_t i = 0; i < n; i++) xpad[i] = NAN;
-    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, xpad);
     /* pitch 5, 4 rows: plane 20 floats */
     const float plane0[20] = {0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0};
     assert_memory_equal(xpad, plane0, sizeof plane0);
@@ -167,7 +167,7 @@ static void test_direct_pad_layout(void **state)
     const size_t m = sm_conv_direct_input_floats(&s);
     xpad = sm_test_floats(m);
     for (size_t i = 0; i < m; i++) xpad[i] = NAN;
-    sm_conv_direct_pad_input(&s, x, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, xpad);
     const float phases[4][12] = {
         {0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0}, /* even rows, even columns */
         {0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0}, /* even rows, odd columns */
@@ -202,7 +202,7 @@ static void test_direct_pad_every_float(void **state)
             float *x = sm_test_floats(nx), *xpad = sm_test_floats(n);
             for (size_t i = 0; i < nx; i++) x[i] = (float)(i + 1);
             for (size_t i = 0; i < n; i++) xpad[i] = NAN;
-            sm_conv_direct_pad_input(&s, x, xpad);
+            sm_conv_direct_pad_input(&s, x, NULL, xpad);
             const int p = sm_conv2d_w_out(&s) + 2, rows = sm_conv2d_h_out(&s) + 2, phases = stride * stride;
             size_t at_float = 0;
             for (int c = 0; c < s.c_in; c++)

@@ -131,10 +131,13 @@ static void test_param_count_resnet_small(void **state)
  * stored over that BN's output); block 2 (32 planes on 14×14, 6272) and
  * block 3 (64 on 7×7, 3136) four each: two convs, the second BN, the
  * shortcut conv; the pool's 64; the projector's 512 ×4 and 64 ×2, the
- * predictor's 128 ×2 and 64.  Recomputed: the stem BN's output and each
- * block's first BN's and shortcut BN's, two 28×28 maps at once at most
- * (the stem's is read by block 1's residual add while block 1's first BN
- * output lives): a pool of 2 × 12544. */
+ * predictor's 128 ×2 and 64.  Mapped (never stored, read through their BN's
+ * map): the stem BN's output (read by block 1's first conv and residual
+ * add), each block's first BN's (read by its second conv) and the shortcut
+ * BNs' of blocks 2 and 3 (read by their adds).  save: the batch mean and
+ * 1/σ of every BN (2 × 1552 channels: stem 16, blocks 16 + 16, 3 × 32,
+ * 3 × 64, projector 512 + 512 + 64, predictor 128) and the maps of the six
+ * mapped outputs (3 × (16 + 16 + 2 × 32 + 2 × 64)). */
 static void test_value_storage_small(void **state)
 {
     (void)state;
@@ -143,10 +146,14 @@ static void test_value_storage_small(void **state)
     sm_model *m = sm_model_alloc(&cfg, 1, 28, 28, 1, &st);
     assert_non_null(m);
     size_t own = 784 + 4 * 12544 + 4 * 6272 + 4 * 3136 + 64 + 4 * 512 + 2 * 64 + 2 * 128 + 64;
-    assert_int_equal(m->act_floats, own + 2 * 12544);
-    int recomputed = 0;
-    for (int t = 0; t < m->n_tensors; t++) recomputed += m->tensors[t].recompute;
-    assert_int_equal(recomputed, 6); /* stem, block 1's first BN; blocks 2, 3: first and shortcut BN */
+    assert_int_equal(m->act_floats, own);
+    assert_int_equal(m->save_floats, 2 * 1552 + 3 * (16 + 16 + 2 * 32 + 2 * 64));
+    int mapped = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        mapped += m->tensors[t].mapped;
+        if (m->tensors[t].mapped) assert_int_equal(m->ops[m->tensors[t].producer].kind, SM_OP_BN);
+    }
+    assert_int_equal(mapped, 6);
     sm_model_free(m);
 }
 

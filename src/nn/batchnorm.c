@@ -7,6 +7,7 @@
 
 #include "core/simd.h"
 #include "dist/dist.h"
+#include "nn/channel_map.h"
 
 void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean, float *running_var)
 {
@@ -71,9 +72,10 @@ static channel_map map_of(size_t j, float mean, double invstd, const float *gamm
     return (channel_map){mean, (float)((gamma ? gamma[j] : 1.0) * invstd), beta ? beta[j] : 0.0f, relu};
 }
 
-/* The map before the ReLU: the one expression the forward's output and the
- * backward's mask are both computed from, so they cannot drift apart. */
-static inline float map_affine(channel_map f, float x) { return (x - f.mean) * f.scale + f.shift; }
+/* The map before the ReLU: the expression the forward's output and the
+ * backward's mask are both computed from (nn/channel_map.h), so they cannot
+ * drift apart. */
+static inline float map_affine(channel_map f, float x) { return sm_channel_affine(x, f.mean, f.scale, f.shift); }
 
 /* dy where the map's output is kept, +0 where the ReLU cut it (exactly
  * sm_relu_backward's values).  The loops below call it with relu a constant
@@ -155,10 +157,7 @@ SM_VECTOR_CLONES static void channel_apply(const float *x, float *y, size_t n, s
         const float *xr = run(x, c, hw, i, j);
         float *yr = y + (i * c + j) * hw;
 #pragma omp simd
-        for (size_t t = 0; t < hw; t++) {
-            const float v = map_affine(f, xr[t]);
-            yr[t] = f.relu && !(v > 0.0f) ? 0.0f : v;
-        }
+        for (size_t t = 0; t < hw; t++) yr[t] = sm_channel_value(xr[t], f.mean, f.scale, f.shift, f.relu);
     }
 }
 
@@ -177,7 +176,8 @@ void sm_batchnorm_move_running(size_t c, const double *batch, float *running_mea
 }
 
 /* Everything after the statistics of channel j (m values in the batch):
- * save them, move the running ones (or defer the move), normalise. */
+ * save them, move the running ones (or defer the move), normalise (unless
+ * y is NULL). */
 static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t hw, size_t j, double mean,
                            double var, double m, const float *gamma, const float *beta, int relu, float *save_mean,
                            float *save_invstd, float *running_mean, float *running_var, double *defer)
@@ -190,7 +190,7 @@ static void channel_finish(const float *x, float *y, size_t n, size_t c, size_t 
     if (defer) defer[j] = mean, defer[c + j] = var_unbiased;
     /* Normalise with the saved (float) statistics, so backward's x̂ is
      * exactly the forward's. */
-    channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
+    if (y) channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
 }
 
 size_t sm_batchnorm_sync_work(size_t c) { return 3 * c * (size_t)(sm_dist_size() + 1); }
@@ -257,13 +257,12 @@ void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, c
                                     running_var, NULL, NULL);
 }
 
-void sm_batchnorm_forward_saved(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
-                                float *y)
+/* Channel j's inference map, from the running statistics. */
+static channel_map eval_map(size_t j, const float *gamma, const float *beta, int relu, const float *running_mean,
+                            const float *running_var)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < c; j++)
-        channel_apply(x, y, n, c, hw, j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu));
+    double invstd = 1.0 / sqrt((double)running_var[j] + SM_BATCHNORM_EPS);
+    return map_of(j, running_mean[j], invstd, gamma, beta, relu);
 }
 
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
@@ -271,10 +270,32 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
                                const float *running_var, float *y)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < c; j++) {
-        double invstd = 1.0 / sqrt((double)running_var[j] + SM_BATCHNORM_EPS);
-        channel_apply(x, y, n, c, hw, j, map_of(j, running_mean[j], invstd, gamma, beta, relu));
-    }
+    for (size_t j = 0; j < c; j++)
+        channel_apply(x, y, n, c, hw, j, eval_map(j, gamma, beta, relu, running_mean, running_var));
+}
+
+/* Channel j's map into the three arrays of out. */
+static void store_map(size_t j, channel_map f, float *mean, float *scale, float *shift)
+{
+    mean[j] = f.mean;
+    scale[j] = f.scale;
+    shift[j] = f.shift;
+}
+
+sm_channel_map sm_batchnorm_map_saved(size_t c, const float *gamma, const float *beta, int relu,
+                                      const float *save_mean, const float *save_invstd, float *out)
+{
+    for (size_t j = 0; j < c; j++)
+        store_map(j, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu), out, out + c, out + 2 * c);
+    return (sm_channel_map){out, out + c, out + 2 * c, relu};
+}
+
+sm_channel_map sm_batchnorm_map_eval(size_t c, const float *gamma, const float *beta, int relu,
+                                     const float *running_mean, const float *running_var, float *out)
+{
+    for (size_t j = 0; j < c; j++)
+        store_map(j, eval_map(j, gamma, beta, relu, running_mean, running_var), out, out + c, out + 2 * c);
+    return (sm_channel_map){out, out + c, out + 2 * c, relu};
 }
 
 /* Σ g and Σ g · (x − μ) of channel j over this batch, g = masked(dy). */

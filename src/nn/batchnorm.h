@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "nn/channel_map.h"
+
 #define SM_BATCHNORM_EPS 1e-5
 #define SM_BATCHNORM_MOMENTUM 0.1
 
@@ -32,17 +34,20 @@ void sm_batchnorm_init(size_t c, float *gamma, float *beta, float *running_mean,
 
 /* Training-mode forward.  Saves the batch mean and 1/√(σ²_B + ε) per channel
  * in save_mean, save_invstd (c each) for backward.  running_mean/running_var
- * are updated when non-NULL (both or neither).  Requires n·hw >= 2. */
+ * are updated when non-NULL (both or neither).  Requires n·hw >= 2.  With y
+ * NULL only the statistics are taken (the output is read through
+ * sm_batchnorm_map_saved's map instead). */
 void sm_batchnorm_forward_train(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
                                 const float *beta, int relu, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var);
 
-/* The training-mode forward's output again, from the same x and the
- * statistics it saved: the same bits (a network can drop the output and
- * make it again when its backward needs it). */
-void sm_batchnorm_forward_saved(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
-                                float *y);
+/* The forward's output map (nn/channel_map.h) as 3c floats in out (mean,
+ * scale, shift), from the statistics the training forward saved or, for
+ * inference, the running ones: reading x through it gives the bits of y. */
+sm_channel_map sm_batchnorm_map_saved(size_t c, const float *gamma, const float *beta, int relu,
+                                      const float *save_mean, const float *save_invstd, float *out);
+sm_channel_map sm_batchnorm_map_eval(size_t c, const float *gamma, const float *beta, int relu,
+                                     const float *running_mean, const float *running_var, float *out);
 
 /* Inference-mode forward with the running statistics (left unchanged). */
 void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, const float *gamma,

@@ -124,8 +124,9 @@ static int direct_dx(const sm_conv2d_shape *s)
 
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
  * by convolution) or the column gradients (col2im), then the group's planes
- * side by side (planes_floats); forward uses the first and last parts,
- * backward from dy the last two. */
+ * side by side (planes_floats), then its images of x through the input map
+ * (mapped_floats); forward uses the first part, backward from dy the second
+ * and third (and the last when there is a map). */
 static size_t x_cols_floats(const sm_conv2d_shape *s)
 {
     return round_up_16((size_t)group_images(s) * col_rows(s) * col_cols(s));
@@ -141,6 +142,7 @@ static size_t planes_floats(const sm_conv2d_shape *s)
     const size_t in = x_image(s), out = y_image(s);
     return round_up_16((size_t)group_images(s) * (in > out ? in : out));
 }
+static size_t mapped_floats(const sm_conv2d_shape *s) { return round_up_16((size_t)group_images(s) * x_image(s)); }
 /* The direct convolution's per-thread scratch: x padded, dy padded (the
  * backward), the forward's output lanes. */
 static size_t direct_floats(const sm_conv2d_shape *s)
@@ -166,7 +168,7 @@ static direct_scratch direct_region(const sm_conv2d_shape *s, float *scratch)
 
 static size_t thread_floats(const sm_conv2d_shape *s)
 {
-    const size_t lowered = x_cols_floats(s) + dx_cols_floats(s) + planes_floats(s);
+    const size_t lowered = x_cols_floats(s) + dx_cols_floats(s) + planes_floats(s) + mapped_floats(s);
     return direct_shape(s) && direct_floats(s) > lowered ? direct_floats(s) : lowered;
 }
 
@@ -371,6 +373,25 @@ static float *product_target(float *images, size_t img, group g, float *wide)
     return g.m == 1 ? images + (size_t)g.first * img : wide;
 }
 
+/* The same group counted from its first image (for a pointer to that image). */
+static group from_first(group g) { return (group){0, g.m}; }
+
+/* The group's images of x, through the input map into mapped unless map is
+ * NULL; the returned images are those of from_first(g). */
+static const float *group_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, group g,
+                                float *mapped)
+{
+    const float *src = x + (size_t)g.first * x_image(s);
+    if (!map) return src;
+    const size_t plane = (size_t)s->h_in * s->w_in;
+    for (int j = 0; j < g.m; j++)
+        for (int c = 0; c < s->c_in; c++) {
+            const size_t at = (size_t)j * x_image(s) + c * plane;
+            sm_channel_map_run(map, c, src + at, 1, plane, NULL, mapped + at);
+        }
+    return mapped;
+}
+
 /* The columns of the group's images side by side: rows of m·p floats. */
 static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t img, group g, float *cols)
 {
@@ -379,27 +400,27 @@ static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t i
 }
 
 /* Image by image, each thread in its own scratch (no sgemm). */
-static void forward_direct(const sm_conv2d_shape *s, const float *x, const float *w, float *y, float *scratch,
-                           int threads)
+static void forward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                           float *y, float *scratch, int threads)
 {
 #pragma omp parallel num_threads(threads)
     {
         const direct_scratch d = direct_region(s, scratch);
 #pragma omp for schedule(static)
         for (int i = 0; i < s->n; i++) {
-            sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), d.xpad);
+            sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
             sm_conv_direct_forward(s, d.xpad, w, y + (size_t)i * y_image(s), 0, d.lanes);
         }
     }
 }
 
-void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
-                       float *scratch, int threads)
+void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                       float *y, float *scratch, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
     if (direct(s)) {
-        forward_direct(s, x, w, y, scratch, threads);
+        forward_direct(s, x, map, w, y, scratch, threads);
         return;
     }
     const int rows = (int)col_rows(s), per_group = group_images(s);
@@ -408,12 +429,12 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
 #pragma omp parallel num_threads(threads)
     {
         float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
-        float *wide = cols + x_cols_floats(s) + dx_cols_floats(s);
+        float *wide = cols + x_cols_floats(s) + dx_cols_floats(s), *mapped = wide + planes_floats(s);
 #pragma omp for schedule(static)
         for (int gi = 0; gi < groups; gi++) {
             const group g = group_at(gi * per_group, s->n, per_group);
             const int ld = g.m * (int)col_cols(s);
-            group_im2col(s, x, x_image(s), g, cols);
+            group_im2col(s, group_input(s, x, map, g, mapped), x_image(s), from_first(g), cols);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, ld, rows, 1.0f, w, rows, cols, ld, 0.0f,
                         product_target(y, y_image(s), g, wide), ld);
             put_back(wide, y_image(s), s->c_out, col_cols(s), g, y, 0);
@@ -428,14 +449,14 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w,
  *   G (c_out·k·k × c_in) (+)= dy columns · Xᵀ, with G[o·k·k + k·k−1−q][c] = dw[o][c][q]
  *   dX (c_in × m·h_in·w_in) += w_flipped (c_in × c_out·k·k) · dy columns
  * (X and dX: the group's planes side by side). */
-static void group_backward_from_dy(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
-                                   float *dx, int accumulate, group g, float *partial, float beta, float *cols,
-                                   float *wide)
+static void group_backward_from_dy(const sm_conv2d_shape *s, const float *xg, const float *dy,
+                                   const float *w_flipped, float *dx, int accumulate, group g, float *partial,
+                                   float beta, float *cols, float *wide)
 {
     const sm_conv2d_shape t = transposed(s);
     const int t_rows = (int)col_rows(&t), ld = g.m * (int)col_cols(&t);
     group_im2col(&t, dy, y_image(s), g, cols);
-    const float *xs = side_by_side(x, x_image(s), s->c_in, col_cols(&t), g, wide);
+    const float *xs = side_by_side(xg, x_image(s), s->c_in, col_cols(&t), from_first(g), wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t_rows, s->c_in, ld, 1.0f, cols, ld, xs, ld, beta, partial,
                 s->c_in);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_in, ld, t_rows, 1.0f, w_flipped, t_rows, cols, ld,
@@ -461,12 +482,12 @@ static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const
  *   dx (+)= col2im(wᵀ · dY), when dx is wanted.
  * dWᵀ rather than dW because OpenBLAS runs that orientation faster: 83
  * against 66 GFLOP/s for 16 output planes on a 28 × 28 map (one core). */
-static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w,
+static void group_backward_from_x(const sm_conv2d_shape *s, const float *xg, const float *dy, const float *w,
                                   float *dx, int accumulate, group g, float *partial, float beta, float *cols,
                                   float *dcols, float *wide)
 {
     const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
-    group_im2col(s, x, x_image(s), g, cols);
+    group_im2col(s, xg, x_image(s), from_first(g), cols);
     const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
                 s->c_out);
@@ -476,10 +497,11 @@ static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, cons
 /* Image i's backward by the direct convolution: dw into the chunk's
  * partial sum, which has dw's own layout, and, when dx is not NULL, dx by
  * convolving dy with the flipped kernel (stride 1: direct_dx). */
-static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const float *dy, const float *w_flipped,
-                                  float *dx, int accumulate, int i, float *partial, direct_scratch d)
+static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map,
+                                  const float *dy, const float *w_flipped, float *dx, int accumulate, int i,
+                                  float *partial, direct_scratch d)
 {
-    sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), d.xpad);
+    sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
     sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), d.dypad);
     sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
     if (!dx) return;
@@ -511,13 +533,13 @@ static backward_path path_of(const sm_conv2d_shape *s, const float *dx)
 }
 
 /* Images [first, end) of one chunk into its partial sum, in image order. */
-static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *w_flipped,
-                           const float *dy, float *dx, int accumulate, backward_path path, int first, int end,
-                           float *partial, float *scratch)
+static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                           const float *w_flipped, const float *dy, float *dx, int accumulate, backward_path path,
+                           int first, int end, float *partial, float *scratch)
 {
     const int per_group = group_images(s);
     float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
-    float *dcols = cols + x_cols_floats(s), *wide = dcols + dx_cols_floats(s);
+    float *dcols = cols + x_cols_floats(s), *wide = dcols + dx_cols_floats(s), *mapped = wide + planes_floats(s);
     /* the direct scratch and the columns share the thread's region: a
      * group's images are done before its dx uses the columns */
     const direct_scratch d = direct_region(s, scratch);
@@ -528,19 +550,21 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const float
         const float beta = i == first ? 0.0f : 1.0f;
         if (path == DIRECT) {
             for (int j = g.first; j < g.first + g.m; j++)
-                image_backward_direct(s, x, dy, w_flipped, image_dx, accumulate, j, partial, d);
+                image_backward_direct(s, x, map, dy, w_flipped, image_dx, accumulate, j, partial, d);
             if (dx && !image_dx)
                 group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx,
                                    accumulate, g, dcols);
         } else if (path == FROM_DY)
-            group_backward_from_dy(s, x, dy, w_flipped, dx, accumulate, g, partial, beta, dcols, wide);
+            group_backward_from_dy(s, group_input(s, x, map, g, mapped), dy, w_flipped, dx, accumulate, g, partial,
+                                   beta, dcols, wide);
         else
-            group_backward_from_x(s, x, dy, w, dx, accumulate, g, partial, beta, cols, dcols, wide);
+            group_backward_from_x(s, group_input(s, x, map, g, mapped), dy, w, dx, accumulate, g, partial, beta, cols,
+                                  dcols, wide);
     }
 }
 
-void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
-                        float *dx, int accumulate, float *dw, float *scratch, int threads)
+void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                        const float *dy, float *dx, int accumulate, float *dw, float *scratch, int threads)
 {
     check_shape(s);
     assert(threads >= 1);
@@ -558,7 +582,7 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
-            chunk_backward(s, x, w, w_flipped, dy, dx, accumulate, path, first, end,
+            chunk_backward(s, x, map, w, w_flipped, dy, dx, accumulate, path, first, end,
                            partials + (size_t)c * partial_stride, scratch);
         }
         /* Chunk sums in chunk order, element by element: independent of threads. */

@@ -48,6 +48,8 @@
 
 #include <stddef.h>
 
+#include "nn/channel_map.h"
+
 typedef struct {
     int n;                /* images in the batch */
     int c_in, h_in, w_in; /* input planes and their size */
@@ -65,15 +67,20 @@ size_t sm_conv2d_weight_count(const sm_conv2d_shape *s);
  * (the same buffer serves both; its contents are not kept between calls). */
 size_t sm_conv2d_scratch_floats(const sm_conv2d_shape *s, int threads);
 
-/* y (n × c_out × h_out × w_out) = conv(x, w).  threads >= 1. */
-void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const float *w, float *y,
-                       float *scratch, int threads);
+/* y (n × c_out × h_out × w_out) = conv(x, w).  threads >= 1.  With a map
+ * (nn/channel_map.h; NULL: none) the input is x read through it, channel by
+ * channel, with the same bits as a map applied beforehand: a BatchNorm's
+ * output read only by convolutions need never be stored. */
+void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                       float *y, float *scratch, int threads);
 
 /* dw += ∂L/∂w and, when dx != NULL, dx += ∂L/∂x, or with accumulate == 0
- * dx = ∂L/∂x (dx's old contents ignored), given dy = ∂L/∂y.  dx is NULL for
- * the first layer, whose input needs no gradient. */
-void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const float *w, const float *dy,
-                        float *dx, int accumulate, float *dw, float *scratch, int threads);
+ * dx = ∂L/∂x (dx's old contents ignored), given dy = ∂L/∂y; the input is x
+ * through map as in forward, and dx the gradient with respect to that
+ * input (the map's own backward is its BatchNorm's).  dx is NULL for the
+ * first layer, whose input needs no gradient. */
+void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
+                        const float *dy, float *dx, int accumulate, float *dw, float *scratch, int threads);
 
 /* Whether layers that can take the direct convolution do (default 1).  For
  * tests and benchmarks that compare the two paths; set it while no

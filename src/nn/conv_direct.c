@@ -67,15 +67,18 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
 
 /* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
- * values src[r·row_step + c·col_step], in its rows 1.. and columns 1... */
-static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step, size_t p,
-                      size_t plane_rows, float *dst)
+ * values src[r·row_step + c·col_step], in its rows 1.. and columns 1..,
+ * through channel ch's map unless map is NULL. */
+static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
+                      const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
 {
     for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
     for (size_t r = 0; r < rows; r++) {
         float *row = dst + (r + 1) * p + 1;
         const float *in = src + r * row_step;
-        if (col_step == 1) {
+        if (map) {
+            sm_channel_map_run(map, ch, in, col_step, cols, NULL, row);
+        } else if (col_step == 1) {
 #pragma omp simd
             for (size_t t = 0; t < cols; t++) row[t] = in[t];
         } else {
@@ -88,36 +91,36 @@ static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_ste
 
 /* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
  * the other, then the zeroed slack. */
-static void pad_planes(int c, const geometry *g, const float *src, float *dst)
+static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map, float *dst)
 {
     for (int ch = 0; ch < c; ch++)
-        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, g->p, g->h_out + 2,
+        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, map, ch, g->p, g->h_out + 2,
                   dst + ch * g->plane);
     memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
 }
 
 /* Each float written once, by loops rather than memcpy/memset: the runs are
  * a few dozen floats, where a call costs more than the copy. */
-void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, float *xpad)
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad)
 {
     const geometry g = geometry_of(s);
     if (s->stride == 1) {
-        pad_planes(s->c_in, &g, x, xpad);
+        pad_planes(s->c_in, &g, x, map, xpad);
         return;
     }
     const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
     for (int c = 0; c < s->c_in; c++)
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++)
-                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, g.p, g.h_out + 2,
-                          xpad + c * g.cstride + (2 * a + b) * g.plane);
+                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, map, c, g.p,
+                          g.h_out + 2, xpad + c * g.cstride + (2 * a + b) * g.plane);
     memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
 }
 
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
 {
     const geometry g = geometry_of(s);
-    pad_planes(s->c_out, &g, dy, dypad);
+    pad_planes(s->c_out, &g, dy, NULL, dypad);
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)

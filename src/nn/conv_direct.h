@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 
+#include "nn/channel_map.h"
 #include "nn/conv2d.h"
 
 /* Output planes are taken 8 at a time: c_out must be a multiple of this. */
@@ -58,8 +59,9 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s);
 /* Floats of the forward's output lanes. */
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 
-/* xpad = the image x (c_in × h_in × w_in), padded (and split into phases). */
-void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, float *xpad);
+/* xpad = the image x (c_in × h_in × w_in), through map unless NULL (see
+ * nn/channel_map.h), padded (and split into phases). */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad);
 /* dypad = the image dy (c_out × h_out × w_out), padded. */
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad);
 

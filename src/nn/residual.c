@@ -2,8 +2,16 @@
 
 #include <string.h>
 
-void sm_residual_forward(size_t count, const float *a, const float *b, float *y)
+void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const float *b, const sm_channel_map *b_map,
+                         float *y)
 {
+    if (b_map) {
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < n * c; r++)
+            sm_channel_map_run(b_map, (int)(r % c), b + r * hw, 1, hw, a + r * hw, y + r * hw);
+        return;
+    }
+    const size_t count = n * c * hw;
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }

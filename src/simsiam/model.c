@@ -65,7 +65,8 @@ static sm_model_op *new_op(sm_model *m, sm_model_op_kind kind, int in, int out)
     assert(m->n_ops < SM_MODEL_MAX_OPS);
     sm_model_op *op = &m->ops[m->n_ops++];
     *op = (sm_model_op){.kind = kind, .in = in, .in2 = -1, .out = out, .w = SM_MODEL_NONE,
-                        .b = SM_MODEL_NONE, .stats = SM_MODEL_NONE, .save = SM_MODEL_NONE};
+                        .b = SM_MODEL_NONE, .stats = SM_MODEL_NONE, .save = SM_MODEL_NONE,
+                        .map = SM_MODEL_NONE};
     return op;
 }
 
@@ -116,7 +117,10 @@ static fmap add_residual(sm_model *m, fmap a, fmap b)
     assert(a.c == b.c && a.h == b.h && a.w == b.w);
     fmap y = a;
     y.t = new_tensor(m, fmap_size(a), a.t, 1);
-    new_op(m, SM_OP_ADD, a.t, y.t)->in2 = b.t;
+    sm_model_op *op = new_op(m, SM_OP_ADD, a.t, y.t);
+    op->in2 = b.t;
+    op->c = (size_t)a.c;
+    op->hw = (size_t)a.h * (size_t)a.w;
     return y;
 }
 
@@ -218,21 +222,20 @@ typedef struct {
     size_t floats, offset;
 } span;
 
-/* Places spans whose op intervals overlap at disjoint offsets from `start`
- * on, largest first, each at the lowest offset that fits (first fit); spans
- * live at different times may share floats.  Returns where the storage
- * they need ends (start when there are none). */
-static size_t pack_spans(span *spans, int count, size_t start)
+/* Places spans whose op intervals overlap at disjoint offsets, largest
+ * first, each at the lowest offset that fits (first fit); spans live at
+ * different times may share floats.  Returns the floats they need. */
+static size_t pack_spans(span *spans, int count)
 {
     for (int i = 1; i < count; i++) /* insertion sort: larger first, then lower tensor id */
         for (int j = i; j > 0 && spans[j].floats > spans[j - 1].floats; j--) {
             span tmp = spans[j];
             spans[j] = spans[j - 1], spans[j - 1] = tmp;
         }
-    size_t end = start;
+    size_t end = 0;
     for (int i = 0; i < count; i++) {
         span *s = &spans[i];
-        s->offset = start;
+        s->offset = 0;
         for (int moved = 1; moved;) { /* bump past every conflicting placed span */
             moved = 0;
             for (int j = 0; j < i; j++) {
@@ -260,52 +263,49 @@ static void plan_grad_storage(sm_model *m, const int first_writer[])
     for (int t = 0; t < m->n_tensors; t++)
         if (m->tensors[t].grad != SM_MODEL_NONE)
             spans[count++] = (span){t, m->tensors[t].producer, first_writer[t], region_floats(m, t), 0};
-    m->act_grad_floats = pack_spans(spans, count, 0);
+    m->act_grad_floats = pack_spans(spans, count);
     for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].grad = spans[i].offset;
 }
 
-/* Tensor t can be recomputed for the backward pass (model.h): a BN's output
- * map that no in-place op overwrites, read by convolutions, which get it
- * back before their backward, and as a residual add's second operand, whose
- * backward reads no values.  *last: the last op reading it in a forward. */
-static int recomputable(const sm_model *m, int t, int *last)
+/* Whether tensor t is mapped (model.h): a BN's output map that no in-place
+ * op overwrites, read only by convolutions and as a residual add's second
+ * operand, which all read the BN's input through its map (and whose
+ * backward passes read no values of it). */
+static int mapped(const sm_model *m, int t)
 {
     const int producer = m->tensors[t].producer;
-    if (producer < 0 || m->ops[producer].kind != SM_OP_BN || m->ops[producer].hw == 1) return 0;
-    *last = producer;
+    if (m->tensors[t].alias >= 0 || producer < 0 || m->ops[producer].kind != SM_OP_BN || m->ops[producer].hw == 1)
+        return 0;
     for (int i = producer + 1; i < m->n_ops; i++) {
         const sm_model_op *op = &m->ops[i];
-        if (op->in != t && op->in2 != t) continue;
         if (op->in == t && op->kind != SM_OP_CONV) return 0;
-        *last = i;
+        if (op->in2 == t && op->kind != SM_OP_ADD) return 0;
     }
     return 1;
 }
 
 /* Values: a region each, in order; in-place outputs over their input's;
- * recomputed tensors after all those, sharing storage when their forward
- * lifetimes (producer to last reader) do not overlap. */
+ * mapped tensors none, but their BN keeps its map (3c floats) in
+ * save[v] + map. */
 static void plan_value_storage(sm_model *m)
 {
-    span spans[SM_MODEL_MAX_TENSORS];
-    int count = 0;
     m->act_floats = 0;
     for (int t = 0; t < m->n_tensors; t++) {
         sm_model_tensor *x = &m->tensors[t];
-        int last;
-        x->recompute = x->alias < 0 && recomputable(m, t, &last);
-        if (x->recompute) {
-            spans[count++] = (span){t, x->producer, last, region_floats(m, t), 0};
+        x->mapped = mapped(m, t);
+        if (x->mapped) {
+            sm_model_op *bn = &m->ops[x->producer];
+            x->value = SM_MODEL_NONE;
+            bn->map = m->save_floats;
+            m->save_floats += 3 * bn->c;
         } else if (x->alias >= 0) {
-            assert(!m->tensors[x->alias].recompute);
+            assert(!m->tensors[x->alias].mapped);
             x->value = m->tensors[x->alias].value;
         } else {
             x->value = m->act_floats;
             m->act_floats += region_floats(m, t);
         }
     }
-    m->act_floats = pack_spans(spans, count, m->act_floats);
-    for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].value = spans[i].offset;
 }
 
 static void build(sm_model *m, const sm_config *cfg)
@@ -523,7 +523,11 @@ static view_pass paired_pass(sm_model *m, int v, int lane)
                        v ? m->bn_defer : NULL};
 }
 
-static float *value(sm_model *m, int v, int t) { return m->act[v] + m->tensors[t].value; }
+static float *value(sm_model *m, int v, int t)
+{
+    assert(!m->tensors[t].mapped);
+    return m->act[v] + m->tensors[t].value;
+}
 
 static float *grad_of(const view_pass *p, int t)
 {
@@ -543,43 +547,88 @@ static int conv_threads(const sm_model *m)
     return t < m->scratch_threads ? t : m->scratch_threads;
 }
 
-static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
+/* What an op reads of tensor t: its values, or for a mapped tensor its
+ * BN's input, with *use set to the BN's map (NULL otherwise).  A forward
+ * reads the map its BN has just made; a backward (remake) makes the
+ * training forward's map again from the saved statistics, since an
+ * inference pass of the view may have replaced it since. */
+static const float *read_through(const view_pass *p, int t, int remake, sm_channel_map *map,
+                                 const sm_channel_map **use)
+{
+    sm_model *m = p->m;
+    *use = NULL;
+    if (!m->tensors[t].mapped) return value(m, p->v, t);
+    const sm_model_op *bn = &m->ops[m->tensors[t].producer];
+    const float *save = m->save[p->v] + bn->save;
+    float *stored = m->save[p->v] + bn->map;
+    if (remake)
+        *map = sm_batchnorm_map_saved(bn->c, param(m, bn->w), param(m, bn->b), bn->relu, save, save + bn->c, stored);
+    else
+        *map = (sm_channel_map){stored, stored + bn->c, stored + 2 * bn->c, bn->relu};
+    *use = map;
+    return value(m, p->v, bn->in);
+}
+
+/* BN op's forward; for a mapped output only its statistics (training) and
+ * its map, which the convolutions reading the output apply themselves. */
+static void bn_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
 {
     sm_model *m = p->m;
     const float *x = value(m, p->v, op->in);
+    const int mapped = m->tensors[op->out].mapped;
+    float *y = mapped ? NULL : value(m, p->v, op->out);
+    float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[p->v] + op->save;
+    float *map = mapped ? m->save[p->v] + op->map : NULL;
+    double *defer = p->defer ? p->defer + op->stats : NULL;
+    if (train) {
+        sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, y, save,
+                                        save + op->c, defer ? NULL : mean, defer ? NULL : var, defer, m->sync);
+        if (map) sm_batchnorm_map_saved(op->c, param(m, op->w), param(m, op->b), op->relu, save, save + op->c, map);
+    } else if (map) {
+        sm_batchnorm_map_eval(op->c, param(m, op->w), param(m, op->b), op->relu, mean, var, map);
+    } else {
+        sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, mean, var, y);
+    }
+}
+
+static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
+{
+    sm_model *m = p->m;
+    if (op->kind == SM_OP_BN) {
+        bn_forward(p, op, n, train);
+        return;
+    }
     float *y = value(m, p->v, op->out);
     const size_t count = n * m->tensors[op->out].size;
-    switch (op->kind) {
-    case SM_OP_CONV: {
+    if (op->kind == SM_OP_CONV) {
+        sm_channel_map map;
+        const sm_channel_map *use;
+        const float *x = read_through(p, op->in, 0, &map, &use);
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_forward(&s, x, m->params + op->w, y, p->scratch, conv_threads(m));
-        break;
+        sm_conv2d_forward(&s, x, use, m->params + op->w, y, p->scratch, conv_threads(m));
+        return;
     }
-    case SM_OP_BN: {
-        float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[p->v] + op->save;
-        double *defer = p->defer ? p->defer + op->stats : NULL;
-        if (train)
-            sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, y,
-                                            save, save + op->c, defer ? NULL : mean, defer ? NULL : var, defer,
-                                            m->sync);
-        else
-            sm_batchnorm_forward_eval(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, mean, var,
-                                      y);
-        break;
-    }
+    const float *x = value(m, p->v, op->in);
+    switch (op->kind) {
     case SM_OP_RELU:
         sm_relu_forward(count, x, y);
         break;
-    case SM_OP_ADD:
-        sm_residual_forward(count, x, value(m, p->v, op->in2), y);
+    case SM_OP_ADD: {
+        sm_channel_map map;
+        const sm_channel_map *use;
+        const float *b = read_through(p, op->in2, 0, &map, &use);
+        sm_residual_forward(n, op->c, op->hw, x, b, use, y);
         break;
+    }
     case SM_OP_POOL:
         sm_pool_forward(n, op->c, op->hw, x, y);
         break;
     case SM_OP_LINEAR:
         sm_linear_forward(n, op->n_in, op->n_out, x, m->params + op->w, param(m, op->b), y);
         break;
+    default:
+        assert(!"conv and BN are handled above");
     }
 }
 
@@ -590,32 +639,24 @@ static float *input_grad(const view_pass *p, int t, int first)
     return p->m->tensors[t].producer >= first ? grad_of(p, t) : NULL;
 }
 
-/* A recomputed tensor's value again (model.h): its BN's map of the kept
- * input with the statistics the training forward saved. */
-static void recompute_value(const view_pass *p, int t, size_t n)
-{
-    sm_model *m = p->m;
-    const sm_model_op *bn = &m->ops[m->tensors[t].producer];
-    const float *save = m->save[p->v] + bn->save;
-    sm_batchnorm_forward_saved(n, bn->c, bn->hw, value(m, p->v, bn->in), param(m, bn->w), param(m, bn->b), bn->relu,
-                               save, save + bn->c, value(m, p->v, t));
-}
-
 static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
     sm_model *m = p->m;
-    const float *x = value(m, p->v, op->in), *dy = grad_of(p, op->out);
+    const float *dy = grad_of(p, op->out);
     float *dx = input_grad(p, op->in, first);
-    const size_t count = n * m->tensors[op->out].size;
-    switch (op->kind) {
-    case SM_OP_CONV: {
-        if (m->tensors[op->in].recompute) recompute_value(p, op->in, n);
+    if (op->kind == SM_OP_CONV) {
+        sm_channel_map map;
+        const sm_channel_map *use;
+        const float *x = read_through(p, op->in, 1, &map, &use);
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_backward(&s, x, m->params + op->w, dy, dx, !op->sets_grad[0], p->grads + op->w, p->scratch,
+        sm_conv2d_backward(&s, x, use, m->params + op->w, dy, dx, !op->sets_grad[0], p->grads + op->w, p->scratch,
                            conv_threads(m));
-        break;
+        return;
     }
+    const float *x = value(m, p->v, op->in);
+    const size_t count = n * m->tensors[op->out].size;
+    switch (op->kind) {
     case SM_OP_BN: {
         const float *save = m->save[p->v] + op->save;
         assert(dx);
@@ -640,6 +681,8 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         sm_linear_backward(n, op->n_in, op->n_out, x, m->params + op->w, dy, dx, p->grads + op->w,
                            param_grad(p, op->b));
         break;
+    default:
+        assert(!"conv is handled above");
     }
 }
 

@@ -74,18 +74,17 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
  * storage with the tensor an in-place op read (ReLU, residual add), because
- * no backward needs the overwritten values.  A recomputed tensor (a BN's
- * output read only by convolutions and as a residual add's second operand)
- * shares storage with others whose forward lifetimes do not overlap, and
- * before a convolution's backward reads it, it is made again from the BN's
- * kept input and saved statistics (the same bits).  Its gradient is at
+ * no backward needs the overwritten values.  A mapped tensor (a BN's output
+ * read only by convolutions and as a residual add's second operand) is
+ * never stored: those ops read the BN's input through the BN's map
+ * (nn/channel_map.h), the same bits, in forward and backward alike.  Its gradient is at
  * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage
  * shared with gradients that are never live at the same time. */
 typedef struct {
     size_t size;
     size_t value, grad;
     int alias;      /* the tensor an in-place op stores it over, -1 if none */
-    int recompute;  /* value recomputed for the backward pass (above) */
+    int mapped;     /* never stored, read through its BN's map (above); value is SM_MODEL_NONE */
     int producer;   /* index of the op that writes it, -1 for the input */
     int grad_set;   /* the first backward to reach its gradient sets it (=), so
                        it is not zeroed before a backward pass */
@@ -94,15 +93,17 @@ typedef struct {
 /* One layer.  Tensor ids index sm_model.tensors; parameter offsets index
  * params/grads (w: conv or linear weight, BN γ; b: linear bias, BN β);
  * stats: BN running mean (c floats) followed by the running variance;
- * save: the BN batch mean and 1/σ (c floats each) in save[v]. */
+ * save: the BN batch mean and 1/σ (c floats each) in save[v]; map: for a
+ * BN whose output is mapped, its map (mean, scale, shift: 3c floats) in
+ * save[v], else SM_MODEL_NONE. */
 typedef struct {
     sm_model_op_kind kind;
     int in, in2, out;      /* in2: the residual add's second operand */
     sm_conv2d_shape conv;  /* SM_OP_CONV; .n is set per call */
-    size_t c, hw;          /* SM_OP_BN, SM_OP_POOL: channels and map size */
+    size_t c, hw;          /* SM_OP_BN, SM_OP_POOL, SM_OP_ADD: channels and map size */
     int relu;              /* SM_OP_BN: a ReLU fused in, y = max(BN(x), 0) */
     size_t n_in, n_out;    /* SM_OP_LINEAR: features */
-    size_t w, b, stats, save;
+    size_t w, b, stats, save, map;
     int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
                               adding to it: this op is that gradient's first writer */
     int zeroes_grad[2];    /* first writer that adds: zero that gradient first */

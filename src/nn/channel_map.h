@@ -1,0 +1,39 @@
+/* The map a BatchNorm applies to each channel of its input,
+ *
+ *   y = (x − mean) · scale + shift,  then max(y, 0) when relu,
+ *
+ * given as c-float arrays, so that a layer reading a BN's output can read the
+ * BN's input through the map instead: a BN output that only convolutions
+ * read is then never stored (src/nn/conv2d.h takes such a map).  The
+ * expression below is the only one that computes the map, in BatchNorm and
+ * wherever it is read through, so both give the same bits (C11 mode: no
+ * contraction into fused multiply-adds, see core/simd.h). */
+#ifndef SM_NN_CHANNEL_MAP_H
+#define SM_NN_CHANNEL_MAP_H
+
+#include <stddef.h>
+
+typedef struct {
+    const float *mean, *scale, *shift;
+    int relu;
+} sm_channel_map;
+
+/* The map before its ReLU (BatchNorm's backward rebuilds the ReLU mask from it). */
+static inline float sm_channel_affine(float x, float mean, float scale, float shift)
+{
+    return (x - mean) * scale + shift;
+}
+
+static inline float sm_channel_value(float x, float mean, float scale, float shift, int relu)
+{
+    const float v = sm_channel_affine(x, mean, scale, shift);
+    return relu && !(v > 0.0f) ? 0.0f : v;
+}
+
+/* out[t] = channel ch's map of in[t·step], t < n (step 1 or more), plus
+ * add[t] unless add is NULL (a residual sum: add + map, in that order;
+ * step 1). */
+void sm_channel_map_run(const sm_channel_map *map, int ch, const float *in, size_t step, size_t n, const float *add,
+                        float *out);
+
+#endif
