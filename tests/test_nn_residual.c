@@ -31,28 +31,35 @@ static void test_residual_forward(void **state)
 {
     (void)state;
     float a[3] = {1.0f, -2.0f, 0.5f}, b[3] = {0.25f, 2.0f, -4.0f}, y[3];
-    sm_residual_forward(1, 1, 3, a, b, NULL, y);
+    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, y);
     assert_true(y[0] == 1.25f && y[1] == 0.0f && y[2] == -3.5f);
-    sm_residual_forward(1, 1, 3, a, b, NULL, a); /* in place onto the main path */
+    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, a); /* in place onto the main path */
     assert_memory_equal(a, y, sizeof y);
 }
 
-/* b through a map, by hand: two images of two channels of two values,
- * channel 0 (b − 1) · 2 + 0.5 cut at 0, channel 1 (b + 1) · 0.5 − 1. */
-static void test_residual_forward_mapped_shortcut(void **state)
+/* An operand through a map, by hand: two images of two channels of two
+ * values, channel 0 (b − 1) · 2 + 0.5 cut at 0, channel 1 (b + 1) · 0.5 − 1. */
+static void test_residual_forward_mapped_operands(void **state)
 {
     (void)state;
     const float mean[2] = {1.0f, -1.0f}, scale[2] = {2.0f, 0.5f}, shift[2] = {0.5f, -1.0f};
     const sm_channel_map map = {mean, scale, shift, 1};
     float a[8] = {1, 1, 1, 1, 2, 2, 2, 2}, y[8];
     const float b[8] = {3, 0, 5, -3, 1, 1.5f, 1, 3};
-    sm_residual_forward(2, 2, 2, a, b, &map, y);
+    sm_residual_forward(2, 2, 2, a, NULL, b, &map, y);
     /* image 0: channel 0 4.5, cut (−1.5); channel 1 2, cut (−2);
      * image 1: channel 0 0.5, 1.5; channel 1 cut (0), 1 */
     const float want[8] = {1 + 4.5f, 1 + 0.0f, 1 + 2.0f, 1 + 0.0f, 2 + 0.5f, 2 + 1.5f, 2 + 0.0f, 2 + 1.0f};
     assert_memory_equal(y, want, sizeof want);
-    sm_residual_forward(2, 2, 2, a, b, &map, a); /* in place onto the main path */
+    float both[8];
+    sm_residual_forward(2, 2, 2, b, &map, a, NULL, both); /* the map on the other operand */
+    assert_memory_equal(both, want, sizeof want);
+    sm_residual_forward(2, 2, 2, a, NULL, b, &map, a); /* in place onto the main path */
     assert_memory_equal(a, want, sizeof want);
+    /* both through the map: the mapped b twice */
+    const float twice[8] = {9.0f, 0.0f, 4.0f, 0.0f, 1.0f, 3.0f, 0.0f, 2.0f};
+    sm_residual_forward(2, 2, 2, b, &map, b, &map, both);
+    assert_memory_equal(both, twice, sizeof twice);
 }
 
 static void test_residual_backward_finite_differences(void **state)
@@ -109,7 +116,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_residual_forward),
-        cmocka_unit_test(test_residual_forward_mapped_shortcut),
+        cmocka_unit_test(test_residual_forward_mapped_operands),
         cmocka_unit_test(test_residual_backward_finite_differences),
         cmocka_unit_test(test_residual_backward_sets_or_adds),
     };

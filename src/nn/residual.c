@@ -2,18 +2,27 @@
 
 #include <string.h>
 
-void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const float *b, const sm_channel_map *b_map,
-                         float *y)
+/* One run of hw values (channel ch): y = a + b, each through its map. */
+static void add_run(size_t ch, size_t hw, const float *a, const sm_channel_map *a_map, const float *b,
+                    const sm_channel_map *b_map, float *y)
 {
+    if (a_map) {
+        sm_channel_map_run(a_map, (int)ch, a, 1, hw, NULL, y);
+        a = y;
+    }
     if (b_map) {
-#pragma omp parallel for schedule(static)
-        for (size_t r = 0; r < n * c; r++)
-            sm_channel_map_run(b_map, (int)(r % c), b + r * hw, 1, hw, a + r * hw, y + r * hw);
+        sm_channel_map_run(b_map, (int)ch, b, 1, hw, a, y);
         return;
     }
-    const size_t count = n * c * hw;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
+#pragma omp simd
+    for (size_t t = 0; t < hw; t++) y[t] = a[t] + b[t];
+}
+
+void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const sm_channel_map *a_map, const float *b,
+                         const sm_channel_map *b_map, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < n * c; r++) add_run(r % c, hw, a + r * hw, a_map, b + r * hw, b_map, y + r * hw);
 }
 
 /* d += g, or d = g. */

@@ -267,26 +267,23 @@ static void plan_grad_storage(sm_model *m, const int first_writer[])
     for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].grad = spans[i].offset;
 }
 
-/* Whether tensor t is mapped (model.h): a BN's output map that no in-place
- * op overwrites, read only by convolutions and as a residual add's second
- * operand, which all read the BN's input through its map (and whose
- * backward passes read no values of it). */
+/* Whether tensor t is mapped (model.h): a BN's output map read only by
+ * convolutions and residual adds, which read the BN's input through its map
+ * (and whose backward passes read no values of it). */
 static int mapped(const sm_model *m, int t)
 {
     const int producer = m->tensors[t].producer;
-    if (m->tensors[t].alias >= 0 || producer < 0 || m->ops[producer].kind != SM_OP_BN || m->ops[producer].hw == 1)
-        return 0;
+    if (producer < 0 || m->ops[producer].kind != SM_OP_BN || m->ops[producer].hw == 1) return 0;
     for (int i = producer + 1; i < m->n_ops; i++) {
         const sm_model_op *op = &m->ops[i];
-        if (op->in == t && op->kind != SM_OP_CONV) return 0;
-        if (op->in2 == t && op->kind != SM_OP_ADD) return 0;
+        if ((op->in == t || op->in2 == t) && op->kind != SM_OP_CONV && op->kind != SM_OP_ADD) return 0;
     }
     return 1;
 }
 
-/* Values: a region each, in order; in-place outputs over their input's;
- * mapped tensors none, but their BN keeps its map (3c floats) in
- * save[v] + map. */
+/* Values: a region each, in order; in-place outputs over their input's,
+ * unless that is mapped; mapped tensors none, but their BN keeps its map
+ * (3c floats) in save[v] + map. */
 static void plan_value_storage(sm_model *m)
 {
     m->act_floats = 0;
@@ -298,10 +295,10 @@ static void plan_value_storage(sm_model *m)
             x->value = SM_MODEL_NONE;
             bn->map = m->save_floats;
             m->save_floats += 3 * bn->c;
-        } else if (x->alias >= 0) {
-            assert(!m->tensors[x->alias].mapped);
+        } else if (x->alias >= 0 && !m->tensors[x->alias].mapped) {
             x->value = m->tensors[x->alias].value;
         } else {
+            x->alias = -1;
             x->value = m->act_floats;
             m->act_floats += region_floats(m, t);
         }
@@ -609,18 +606,19 @@ static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int 
         sm_conv2d_forward(&s, x, use, m->params + op->w, y, p->scratch, conv_threads(m));
         return;
     }
+    if (op->kind == SM_OP_ADD) {
+        sm_channel_map maps[2];
+        const sm_channel_map *use[2];
+        const float *a = read_through(p, op->in, 0, &maps[0], &use[0]);
+        const float *b = read_through(p, op->in2, 0, &maps[1], &use[1]);
+        sm_residual_forward(n, op->c, op->hw, a, use[0], b, use[1], y);
+        return;
+    }
     const float *x = value(m, p->v, op->in);
     switch (op->kind) {
     case SM_OP_RELU:
         sm_relu_forward(count, x, y);
         break;
-    case SM_OP_ADD: {
-        sm_channel_map map;
-        const sm_channel_map *use;
-        const float *b = read_through(p, op->in2, 0, &map, &use);
-        sm_residual_forward(n, op->c, op->hw, x, b, use, y);
-        break;
-    }
     case SM_OP_POOL:
         sm_pool_forward(n, op->c, op->hw, x, y);
         break;
@@ -628,7 +626,7 @@ static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int 
         sm_linear_forward(n, op->n_in, op->n_out, x, m->params + op->w, param(m, op->b), y);
         break;
     default:
-        assert(!"conv and BN are handled above");
+        assert(!"conv, BN and add are handled above");
     }
 }
 
@@ -654,13 +652,12 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
                            conv_threads(m));
         return;
     }
-    const float *x = value(m, p->v, op->in);
     const size_t count = n * m->tensors[op->out].size;
     switch (op->kind) {
     case SM_OP_BN: {
         const float *save = m->save[p->v] + op->save;
         assert(dx);
-        sm_batchnorm_backward_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, save,
+        sm_batchnorm_backward_sync(n, op->c, op->hw, value(m, p->v, op->in), param(m, op->w), param(m, op->b), op->relu, save,
                                    save + op->c, dy, dx, !op->sets_grad[0], param_grad(p, op->w),
                                    param_grad(p, op->b), m->sync);
         break;
@@ -678,8 +675,8 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         sm_pool_backward(n, op->c, op->hw, dy, dx);
         break;
     case SM_OP_LINEAR:
-        sm_linear_backward(n, op->n_in, op->n_out, x, m->params + op->w, dy, dx, p->grads + op->w,
-                           param_grad(p, op->b));
+        sm_linear_backward(n, op->n_in, op->n_out, value(m, p->v, op->in), m->params + op->w, dy, dx,
+                           p->grads + op->w, param_grad(p, op->b));
         break;
     default:
         assert(!"conv is handled above");

@@ -75,15 +75,16 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LI
  * act[v] + value (max_batch × size floats, image-major) and may share that
  * storage with the tensor an in-place op read (ReLU, residual add), because
  * no backward needs the overwritten values.  A mapped tensor (a BN's output
- * read only by convolutions and as a residual add's second operand) is
- * never stored: those ops read the BN's input through the BN's map
- * (nn/channel_map.h), the same bits, in forward and backward alike.  Its gradient is at
+ * read only by convolutions and residual adds) is never stored: those ops
+ * read the BN's input through the BN's map (nn/channel_map.h), the same
+ * bits, in forward and backward alike; an add onto a mapped tensor gets
+ * storage of its own.  Its gradient is at
  * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage
  * shared with gradients that are never live at the same time. */
 typedef struct {
     size_t size;
     size_t value, grad;
-    int alias;      /* the tensor an in-place op stores it over, -1 if none */
+    int alias;      /* the tensor an in-place op stores it over, -1 if none (or that one is mapped) */
     int mapped;     /* never stored, read through its BN's map (above); value is SM_MODEL_NONE */
     int producer;   /* index of the op that writes it, -1 for the input */
     int grad_set;   /* the first backward to reach its gradient sets it (=), so
