@@ -1,5 +1,6 @@
-/* Tests for src/nn/residual: y = a + b (also in place) and its backward,
- * checked by central differences and for accumulation into both inputs. */
+/* Tests for src/nn/residual: y = a + b (also in place, through maps, with
+ * the ReLU) and its backward, checked by central differences and for
+ * accumulation into both inputs. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,10 +21,11 @@ static void near(double got, double want, double tol, int line)
 
 enum { N = 32 };
 
-static double objective(const double *a, const double *b, const double *r)
+/* Σ r · (a + b), or Σ r · max(a + b, 0). */
+static double objective(const double *a, const double *b, const double *r, int relu)
 {
     double l = 0.0;
-    for (int i = 0; i < N; i++) l += r[i] * (a[i] + b[i]);
+    for (int i = 0; i < N; i++) l += r[i] * (relu ? fmax(a[i] + b[i], 0.0) : a[i] + b[i]);
     return l;
 }
 
@@ -31,10 +33,13 @@ static void test_residual_forward(void **state)
 {
     (void)state;
     float a[3] = {1.0f, -2.0f, 0.5f}, b[3] = {0.25f, 2.0f, -4.0f}, y[3];
-    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, y);
+    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, 0, y);
     assert_true(y[0] == 1.25f && y[1] == 0.0f && y[2] == -3.5f);
-    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, a); /* in place onto the main path */
+    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, 0, a); /* in place onto the main path */
     assert_memory_equal(a, y, sizeof y);
+    float r[3];
+    sm_residual_forward(1, 1, 3, a, NULL, b, NULL, 1, r); /* with the ReLU: 1.25 + 0.25, 0 + 2, −3.5 − 4 cut */
+    assert_true(r[0] == 1.5f && r[1] == 2.0f && r[2] == 0.0f);
 }
 
 /* An operand through a map, by hand: two images of two channels of two
@@ -46,50 +51,56 @@ static void test_residual_forward_mapped_operands(void **state)
     const sm_channel_map map = {mean, scale, shift, 1};
     float a[8] = {1, 1, 1, 1, 2, 2, 2, 2}, y[8];
     const float b[8] = {3, 0, 5, -3, 1, 1.5f, 1, 3};
-    sm_residual_forward(2, 2, 2, a, NULL, b, &map, y);
+    sm_residual_forward(2, 2, 2, a, NULL, b, &map, 0, y);
     /* image 0: channel 0 4.5, cut (−1.5); channel 1 2, cut (−2);
      * image 1: channel 0 0.5, 1.5; channel 1 cut (0), 1 */
     const float want[8] = {1 + 4.5f, 1 + 0.0f, 1 + 2.0f, 1 + 0.0f, 2 + 0.5f, 2 + 1.5f, 2 + 0.0f, 2 + 1.0f};
     assert_memory_equal(y, want, sizeof want);
     float both[8];
-    sm_residual_forward(2, 2, 2, b, &map, a, NULL, both); /* the map on the other operand */
+    sm_residual_forward(2, 2, 2, b, &map, a, NULL, 0, both); /* the map on the other operand */
     assert_memory_equal(both, want, sizeof want);
-    sm_residual_forward(2, 2, 2, a, NULL, b, &map, a); /* in place onto the main path */
+    sm_residual_forward(2, 2, 2, a, NULL, b, &map, 0, a); /* in place onto the main path */
     assert_memory_equal(a, want, sizeof want);
     /* both through the map: the mapped b twice */
     const float twice[8] = {9.0f, 0.0f, 4.0f, 0.0f, 1.0f, 3.0f, 0.0f, 2.0f};
-    sm_residual_forward(2, 2, 2, b, &map, b, &map, both);
+    sm_residual_forward(2, 2, 2, b, &map, b, &map, 0, both);
     assert_memory_equal(both, twice, sizeof twice);
 }
 
+/* With and without the ReLU (sums kept away from its kink, where central
+ * differences would straddle it). */
 static void test_residual_backward_finite_differences(void **state)
 {
     (void)state;
     sm_rng rng;
     sm_rng_seed(&rng, 42, 0);
-    double a[N], b[N], r[N];
-    float dy[N], da[N], db[N];
-    for (int i = 0; i < N; i++) {
-        a[i] = sm_rng_normal(&rng);
-        b[i] = sm_rng_normal(&rng);
-        dy[i] = (float)sm_rng_normal(&rng);
-        r[i] = dy[i];
-        da[i] = 0.5f; /* accumulates onto these */
-        db[i] = -1.0f;
-    }
-    sm_residual_backward(N, dy, da, 1, db, 1);
-    const double h = 1e-3;
-    for (int i = 0; i < N; i++) {
-        double *v[2] = {a, b};
-        const float *g[2] = {da, db}, base[2] = {0.5f, -1.0f};
-        for (int k = 0; k < 2; k++) {
-            double keep = v[k][i];
-            v[k][i] = keep + h;
-            double up = objective(a, b, r);
-            v[k][i] = keep - h;
-            double down = objective(a, b, r);
-            v[k][i] = keep;
-            assert_near(g[k][i] - base[k], (up - down) / (2.0 * h), 1e-6);
+    for (int relu = 0; relu < 2; relu++) {
+        double a[N], b[N], r[N];
+        float y[N], dy[N], da[N], db[N];
+        for (int i = 0; i < N; i++) {
+            a[i] = sm_rng_normal(&rng);
+            b[i] = sm_rng_normal(&rng);
+            if (fabs(a[i] + b[i]) < 0.01) b[i] += 0.1;
+            y[i] = (float)fmax(a[i] + b[i], 0.0);
+            dy[i] = (float)sm_rng_normal(&rng);
+            r[i] = dy[i];
+            da[i] = 0.5f; /* accumulates onto these */
+            db[i] = -1.0f;
+        }
+        sm_residual_backward(N, relu ? y : NULL, dy, da, 1, db, 1);
+        const double h = 1e-3;
+        for (int i = 0; i < N; i++) {
+            double *v[2] = {a, b};
+            const float *g[2] = {da, db}, base[2] = {0.5f, -1.0f};
+            for (int k = 0; k < 2; k++) {
+                double keep = v[k][i];
+                v[k][i] = keep + h;
+                double up = objective(a, b, r, relu);
+                v[k][i] = keep - h;
+                double down = objective(a, b, r, relu);
+                v[k][i] = keep;
+                assert_near(g[k][i] - base[k], (up - down) / (2.0 * h), 1e-6);
+            }
         }
     }
 }
@@ -104,7 +115,7 @@ static void test_residual_backward_sets_or_adds(void **state)
             float da[3] = {NAN, NAN, NAN}, db[3] = {0.25f, 0.25f, 0.25f};
             if (!set_a) da[0] = da[1] = da[2] = 0.25f;
             if (set_b) db[1] = NAN;
-            sm_residual_backward(3, dy, da, !set_a, db, !set_b);
+            sm_residual_backward(3, NULL, dy, da, !set_a, db, !set_b);
             for (int i = 0; i < 3; i++) {
                 assert_true(da[i] == (set_a ? dy[i] : 0.25f + dy[i]));
                 assert_true(db[i] == (set_b ? dy[i] : 0.25f + dy[i]));

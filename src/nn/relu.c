@@ -3,7 +3,7 @@
 void sm_relu_forward(size_t count, const float *x, float *y)
 {
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < count; i++) y[i] = sm_relu(x[i]);
 }
 
 void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx, int accumulate)

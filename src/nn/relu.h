@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+/* max(x, 0): the one expression of the forward (also fused into
+ * nn/residual.h's sum). */
+static inline float sm_relu(float x) { return x > 0.0f ? x : 0.0f; }
+
 /* y = max(x, 0); y may equal x. */
 void sm_relu_forward(size_t count, const float *x, float *y);
 /* dx += dy · [y > 0], or with accumulate == 0 dx = dy · [y > 0] (dx's old

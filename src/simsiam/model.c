@@ -16,7 +16,6 @@
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
-#include "nn/relu.h"
 #include "nn/residual.h"
 
 /* The init stream id ("model" in ASCII), so other users of the same seed
@@ -103,16 +102,9 @@ static fmap add_bn(sm_model *m, fmap x, int affine, int relu)
 }
 
 /* In place: the input's values (a residual sum) are not needed by any backward. */
-static fmap add_relu(sm_model *m, fmap x)
-{
-    fmap y = x;
-    y.t = new_tensor(m, fmap_size(x), x.t, 1);
-    new_op(m, SM_OP_RELU, x.t, y.t);
-    return y;
-}
-
-/* a + b stored over a (the block's last BN output, needed by no backward). */
-static fmap add_residual(sm_model *m, fmap a, fmap b)
+/* max(a + b, 0), stored over a unless a is mapped (its values are needed
+ * by no backward). */
+static fmap add_residual_relu(sm_model *m, fmap a, fmap b)
 {
     assert(a.c == b.c && a.h == b.h && a.w == b.w);
     fmap y = a;
@@ -121,6 +113,7 @@ static fmap add_residual(sm_model *m, fmap a, fmap b)
     op->in2 = b.t;
     op->c = (size_t)a.c;
     op->hw = (size_t)a.h * (size_t)a.w;
+    op->relu = 1;
     return y;
 }
 
@@ -157,7 +150,7 @@ static fmap add_basic_block(sm_model *m, fmap x, int c_out, int stride)
     fmap h = add_conv_bn(m, x, c_out, 3, stride, 1);
     h = add_conv_bn(m, h, c_out, 3, 1, 0);
     fmap shortcut = (stride != 1 || c_out != x.c) ? add_conv_bn(m, x, c_out, 1, stride, 0) : x;
-    return add_relu(m, add_residual(m, h, shortcut));
+    return add_residual_relu(m, h, shortcut);
 }
 
 static fmap add_linear_bn_relu(sm_model *m, fmap x, int n_out)
@@ -181,7 +174,7 @@ static fmap add_encoder(sm_model *m, sm_arch_kind arch, fmap x, int width, int s
 /* Kinds whose backward can set its input gradients instead of adding. */
 static int can_set_grad(sm_model_op_kind kind)
 {
-    return kind == SM_OP_BN || kind == SM_OP_RELU || kind == SM_OP_ADD || kind == SM_OP_CONV;
+    return kind == SM_OP_BN || kind == SM_OP_ADD || kind == SM_OP_CONV;
 }
 
 /* The op that writes tensor t's gradient first in a backward pass, i.e. its
@@ -591,42 +584,32 @@ static void bn_forward(const view_pass *p, const sm_model_op *op, size_t n, int 
 static void op_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
 {
     sm_model *m = p->m;
-    if (op->kind == SM_OP_BN) {
+    sm_channel_map maps[2];
+    const sm_channel_map *use[2];
+    switch (op->kind) {
+    case SM_OP_BN:
         bn_forward(p, op, n, train);
-        return;
-    }
-    float *y = value(m, p->v, op->out);
-    const size_t count = n * m->tensors[op->out].size;
-    if (op->kind == SM_OP_CONV) {
-        sm_channel_map map;
-        const sm_channel_map *use;
-        const float *x = read_through(p, op->in, 0, &map, &use);
+        break;
+    case SM_OP_CONV: {
+        const float *x = read_through(p, op->in, 0, &maps[0], &use[0]);
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_forward(&s, x, use, m->params + op->w, y, p->scratch, conv_threads(m));
-        return;
+        sm_conv2d_forward(&s, x, use[0], m->params + op->w, value(m, p->v, op->out), p->scratch, conv_threads(m));
+        break;
     }
-    if (op->kind == SM_OP_ADD) {
-        sm_channel_map maps[2];
-        const sm_channel_map *use[2];
+    case SM_OP_ADD: {
         const float *a = read_through(p, op->in, 0, &maps[0], &use[0]);
         const float *b = read_through(p, op->in2, 0, &maps[1], &use[1]);
-        sm_residual_forward(n, op->c, op->hw, a, use[0], b, use[1], y);
-        return;
-    }
-    const float *x = value(m, p->v, op->in);
-    switch (op->kind) {
-    case SM_OP_RELU:
-        sm_relu_forward(count, x, y);
+        sm_residual_forward(n, op->c, op->hw, a, use[0], b, use[1], op->relu, value(m, p->v, op->out));
         break;
+    }
     case SM_OP_POOL:
-        sm_pool_forward(n, op->c, op->hw, x, y);
+        sm_pool_forward(n, op->c, op->hw, value(m, p->v, op->in), value(m, p->v, op->out));
         break;
     case SM_OP_LINEAR:
-        sm_linear_forward(n, op->n_in, op->n_out, x, m->params + op->w, param(m, op->b), y);
+        sm_linear_forward(n, op->n_in, op->n_out, value(m, p->v, op->in), m->params + op->w, param(m, op->b),
+                          value(m, p->v, op->out));
         break;
-    default:
-        assert(!"conv, BN and add are handled above");
     }
 }
 
@@ -642,7 +625,8 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
     sm_model *m = p->m;
     const float *dy = grad_of(p, op->out);
     float *dx = input_grad(p, op->in, first);
-    if (op->kind == SM_OP_CONV) {
+    switch (op->kind) {
+    case SM_OP_CONV: {
         sm_channel_map map;
         const sm_channel_map *use;
         const float *x = read_through(p, op->in, 1, &map, &use);
@@ -650,25 +634,20 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         s.n = (int)n;
         sm_conv2d_backward(&s, x, use, m->params + op->w, dy, dx, !op->sets_grad[0], p->grads + op->w, p->scratch,
                            conv_threads(m));
-        return;
+        break;
     }
-    const size_t count = n * m->tensors[op->out].size;
-    switch (op->kind) {
     case SM_OP_BN: {
         const float *save = m->save[p->v] + op->save;
         assert(dx);
-        sm_batchnorm_backward_sync(n, op->c, op->hw, value(m, p->v, op->in), param(m, op->w), param(m, op->b), op->relu, save,
-                                   save + op->c, dy, dx, !op->sets_grad[0], param_grad(p, op->w),
+        sm_batchnorm_backward_sync(n, op->c, op->hw, value(m, p->v, op->in), param(m, op->w), param(m, op->b),
+                                   op->relu, save, save + op->c, dy, dx, !op->sets_grad[0], param_grad(p, op->w),
                                    param_grad(p, op->b), m->sync);
         break;
     }
-    case SM_OP_RELU:
-        assert(dx);
-        sm_relu_backward(count, value(m, p->v, op->out), dy, dx, !op->sets_grad[0]);
-        break;
     case SM_OP_ADD:
         assert(dx);
-        sm_residual_backward(count, dy, dx, !op->sets_grad[0], input_grad(p, op->in2, first), !op->sets_grad[1]);
+        sm_residual_backward(n * m->tensors[op->out].size, op->relu ? value(m, p->v, op->out) : NULL, dy, dx,
+                             !op->sets_grad[0], input_grad(p, op->in2, first), !op->sets_grad[1]);
         break;
     case SM_OP_POOL:
         assert(dx);
@@ -678,8 +657,6 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         sm_linear_backward(n, op->n_in, op->n_out, value(m, p->v, op->in), m->params + op->w, dy, dx,
                            p->grads + op->w, param_grad(p, op->b));
         break;
-    default:
-        assert(!"conv is handled above");
     }
 }
 

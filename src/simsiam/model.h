@@ -69,7 +69,7 @@
 
 enum { SM_MODEL_MAX_OPS = 64, SM_MODEL_MAX_TENSORS = 64 };
 
-typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_RELU, SM_OP_ADD, SM_OP_POOL, SM_OP_LINEAR } sm_model_op_kind;
+typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_ADD, SM_OP_POOL, SM_OP_LINEAR } sm_model_op_kind;
 
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
@@ -102,7 +102,7 @@ typedef struct {
     int in, in2, out;      /* in2: the residual add's second operand */
     sm_conv2d_shape conv;  /* SM_OP_CONV; .n is set per call */
     size_t c, hw;          /* SM_OP_BN, SM_OP_POOL, SM_OP_ADD: channels and map size */
-    int relu;              /* SM_OP_BN: a ReLU fused in, y = max(BN(x), 0) */
+    int relu;              /* SM_OP_BN, SM_OP_ADD: a ReLU fused in, y = max(BN(x), 0), max(a + b, 0) */
     size_t n_in, n_out;    /* SM_OP_LINEAR: features */
     size_t w, b, stats, save, map;
     int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
