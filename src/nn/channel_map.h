@@ -4,7 +4,8 @@
  *
  * given as c-float arrays, so that a layer reading a BN's output can read the
  * BN's input through the map instead: a BN output that only convolutions
- * read is then never stored (src/nn/conv2d.h takes such a map).  The
+ * and residual adds read is then never stored (src/nn/conv2d.h and
+ * src/nn/residual.h take such a map).  The
  * expression below is the only one that computes the map, in BatchNorm and
  * wherever it is read through, so both give the same bits (C11 mode: no
  * contraction into fused multiply-adds, see core/simd.h). */

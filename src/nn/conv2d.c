@@ -125,8 +125,8 @@ static int direct_dx(const sm_conv2d_shape *s)
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
  * by convolution) or the column gradients (col2im), then the group's planes
  * side by side (planes_floats), then its images of x through the input map
- * (mapped_floats); forward uses the first part, backward from dy the second
- * and third (and the last when there is a map). */
+ * (mapped_floats); forward uses the first and third parts, backward from dy
+ * the second and third, and either the last when there is a map. */
 static size_t x_cols_floats(const sm_conv2d_shape *s)
 {
     return round_up_16((size_t)group_images(s) * col_rows(s) * col_cols(s));

@@ -560,15 +560,16 @@ static const float *read_through(const view_pass *p, int t, int remake, sm_chann
 }
 
 /* BN op's forward; for a mapped output only its statistics (training) and
- * its map, which the convolutions reading the output apply themselves. */
+ * its map, which the convolutions and adds reading the output apply
+ * themselves. */
 static void bn_forward(const view_pass *p, const sm_model_op *op, size_t n, int train)
 {
     sm_model *m = p->m;
     const float *x = value(m, p->v, op->in);
-    const int mapped = m->tensors[op->out].mapped;
-    float *y = mapped ? NULL : value(m, p->v, op->out);
+    const int read_through_map = m->tensors[op->out].mapped;
+    float *y = read_through_map ? NULL : value(m, p->v, op->out);
     float *mean = m->stats + op->stats, *var = mean + op->c, *save = m->save[p->v] + op->save;
-    float *map = mapped ? m->save[p->v] + op->map : NULL;
+    float *map = read_through_map ? m->save[p->v] + op->map : NULL;
     double *defer = p->defer ? p->defer + op->stats : NULL;
     if (train) {
         sm_batchnorm_forward_train_sync(n, op->c, op->hw, x, param(m, op->w), param(m, op->b), op->relu, y, save,
