@@ -14,7 +14,8 @@
 
 /* y = a + b over n × c × hw maps, each operand read through its map
  * (channel by channel) unless that is NULL, then max(·, 0) when relu; y may
- * equal an operand read without a map. */
+ * equal a (a's map, if any, is applied into y before b is read, so y must
+ * not equal b when a has one). */
 void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const sm_channel_map *a_map, const float *b,
                          const sm_channel_map *b_map, int relu, float *y);
 /* da += g, db += g with g = dy, or with y (the forward's output with relu;

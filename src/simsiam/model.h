@@ -73,12 +73,12 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_ADD, SM_OP_POOL, SM_OP_LINEAR } sm_mo
 
 /* One activation: `size` floats per image.  Its values live at
  * act[v] + value (max_batch × size floats, image-major) and may share that
- * storage with the tensor an in-place op read (ReLU, residual add), because
+ * storage with the tensor an in-place op read (the residual add), because
  * no backward needs the overwritten values.  A mapped tensor (a BN's output
  * read only by convolutions and residual adds) is never stored: those ops
  * read the BN's input through the BN's map (nn/channel_map.h), the same
  * bits, in forward and backward alike; an add onto a mapped tensor gets
- * storage of its own.  Its gradient is at
+ * storage of its own.  A tensor's gradient is at
  * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage
  * shared with gradients that are never live at the same time. */
 typedef struct {
