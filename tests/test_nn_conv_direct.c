@@ -144,6 +144,64 @@ static void test_direct_weight_grad_matches_definition(void **state)
     check_weight_grad(shape(4, 8, 13, 11, 2));
 }
 
+/* dx = the input gradient (every float of it written: it starts as NaN),
+ * then dx += it (add), against the definition: dx[c][iy][ix] = Σ w[o][c][t]
+ * · dy[o][oy][ox] over the (o, t, oy, ox) with oy·s + ky − 1 = iy and
+ * ox·s + kx − 1 = ix. */
+static void check_input_grad(sm_conv2d_shape s)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 5, (uint64_t)(s.h_in * 100 + s.w_in));
+    const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
+    const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
+    float *dx = sm_test_floats(nx), *dy = sm_test_floats(ny), *w = sm_test_floats(nw), *wt = sm_test_floats(nw);
+    float *dypad = sm_test_floats(sm_conv_direct_output_floats(&s));
+    float *lanes = sm_test_floats(sm_conv_direct_lanes_floats(&s));
+    double *want = calloc(nx, sizeof *want);
+    assert_non_null(want);
+    fill_small_integers(dy, ny, &rng);
+    fill_small_integers(w, nw, &rng);
+    for (size_t i = 0; i < nx; i++) dx[i] = NAN;
+    for (size_t i = 0; i < sm_conv_direct_lanes_floats(&s); i++) lanes[i] = NAN;
+    for (int o = 0; o < s.c_out; o++)
+        for (int c = 0; c < s.c_in; c++)
+            for (int t = 0; t < 9; t++)
+                for (int oy = 0; oy < ho; oy++)
+                    for (int ox = 0; ox < wo; ox++) {
+                        const int iy = oy * s.stride + t / 3 - 1, ix = ox * s.stride + t % 3 - 1;
+                        if (iy < 0 || iy >= s.h_in || ix < 0 || ix >= s.w_in) continue;
+                        want[((size_t)c * s.h_in + iy) * s.w_in + ix] +=
+                            w[((size_t)o * s.c_in + c) * 9 + t] * at(dy, o, ho, wo, oy, ox);
+                    }
+    sm_conv_direct_input_grad_kernel(&s, w, wt);
+    sm_conv_direct_pad_output(&s, dy, dypad);
+    sm_conv_direct_input_grad(&s, dypad, wt, dx, 0, lanes);
+    for (size_t i = 0; i < nx; i++) assert_true(dx[i] == want[i]);
+    sm_conv_direct_input_grad(&s, dypad, wt, dx, 1, lanes);
+    for (size_t i = 0; i < nx; i++) assert_true(dx[i] == 2.0 * want[i]);
+    free(dx);
+    free(dy);
+    free(w);
+    free(wt);
+    free(dypad);
+    free(lanes);
+    free(want);
+}
+
+/* Stride 1 and 2; even and odd maps (at stride 2 the odd phases of an odd
+ * map are a row or column short), rows ending inside and on a block of lanes. */
+static void test_direct_input_grad_matches_definition(void **state)
+{
+    (void)state;
+    if (!supported()) return;
+    check_input_grad(shape(8, 8, 5, 7, 1));
+    check_input_grad(shape(16, 8, 14, 14, 1));
+    check_input_grad(shape(8, 16, 28, 28, 2));
+    check_input_grad(shape(16, 8, 13, 15, 2));
+    check_input_grad(shape(8, 24, 14, 12, 2));
+    check_input_grad(shape(8, 8, 11, 11, 2));
+}
+
 /* Padding copies the planes into the middle of zeroed frames; stride 2
  * splits them into four such phases. */
 static void test_direct_pad_layout(void **state)
@@ -221,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_forward_matches_definition),
         cmocka_unit_test(test_direct_weight_grad_matches_definition),
+        cmocka_unit_test(test_direct_input_grad_matches_definition),
         cmocka_unit_test(test_direct_pad_layout),
         cmocka_unit_test(test_direct_pad_every_float),
     };

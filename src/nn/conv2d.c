@@ -98,7 +98,8 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
  *     stem; onto 7 × 7 maps 1.6–1.8× slower than sgemm, its 36 horizontal
  *     sums per pair of planes and image weighing most there, and even at
  *     stride 2 onto 14 × 14).  It gives dW, and dX when the input planes
- *     come in its blocks of 8; otherwise dX goes through sgemm and col2im. */
+ *     come in its blocks of 8; otherwise dX goes through sgemm and col2im;
+ *   dX alone: the stride-2 layers of the forward's choice (direct_dx). */
 enum { DIRECT_MIN_WIDTH = 7, DIRECT_BACKWARD_MIN_WIDTH = 14 };
 static int direct_allowed = 1;
 
@@ -116,10 +117,6 @@ static int direct(const sm_conv2d_shape *s)
 static int direct_backward(const sm_conv2d_shape *s)
 {
     return direct(s) && s->stride == 1 && sm_conv2d_w_out(s) >= DIRECT_BACKWARD_MIN_WIDTH;
-}
-static int direct_dx(const sm_conv2d_shape *s)
-{
-    return s->stride == 1 && s->c_in % SM_CONV_DIRECT_PLANES == 0;
 }
 
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
@@ -494,19 +491,24 @@ static void group_backward_from_x(const sm_conv2d_shape *s, const float *xg, con
     if (dx) group_dx_by_col2im(s, dys, w, dx, accumulate, g, dcols);
 }
 
+/* Image i's dx (+)= by the direct kernels, from its dy padded in d.dypad;
+ * w_dx from sm_conv_direct_input_grad_kernel. */
+static void image_dx_direct(const sm_conv2d_shape *s, const float *w_dx, float *dx, int accumulate, int i,
+                            direct_scratch d)
+{
+    sm_conv_direct_input_grad(s, d.dypad, w_dx, dx + (size_t)i * x_image(s), accumulate, d.lanes);
+}
+
 /* Image i's backward by the direct convolution: dw into the chunk's
- * partial sum, which has dw's own layout, and, when dx is not NULL, dx by
- * convolving dy with the flipped kernel (stride 1: direct_dx). */
+ * partial sum, which has dw's own layout, and dx unless it is NULL. */
 static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map,
-                                  const float *dy, const float *w_flipped, float *dx, int accumulate, int i,
+                                  const float *dy, const float *w_dx, float *dx, int accumulate, int i,
                                   float *partial, direct_scratch d)
 {
     sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
     sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), d.dypad);
     sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
-    if (!dx) return;
-    const sm_conv2d_shape t = transposed(s); /* its padded input is dypad */
-    sm_conv_direct_forward(&t, d.dypad, w_flipped, dx + (size_t)i * x_image(s), accumulate, d.lanes);
+    if (dx) image_dx_direct(s, w_dx, dx, accumulate, i, d);
 }
 
 /* How backward runs, and so how a chunk's partial sum of dw is laid out. */
@@ -532,9 +534,20 @@ static backward_path path_of(const sm_conv2d_shape *s, const float *dx)
     return dx && dx_by_convolution(s) ? FROM_DY : FROM_X;
 }
 
+/* dx by the direct kernels rather than col2im: in the direct path, and for
+ * the stride-2 layers that take the direct forward, whose dW stays with
+ * sgemm (FROM_X: the layer's backward then took 19.2 instead of 23.5 ms for
+ * 16 planes 28 × 28 → 32 planes 14 × 14, 15.2 instead of 17.7 for 32 14 × 14
+ * → 64 7 × 7, one thread, batch 256); dx's planes must come in the kernels'
+ * blocks of 8. */
+static int direct_dx(const sm_conv2d_shape *s, backward_path path)
+{
+    return path != FROM_DY && direct(s) && s->c_in % SM_CONV_DIRECT_PLANES == 0;
+}
+
 /* Images [first, end) of one chunk into its partial sum, in image order. */
 static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
-                           const float *w_flipped, const float *dy, float *dx, int accumulate, backward_path path,
+                           const float *w_dx, const float *dy, float *dx, int accumulate, backward_path path,
                            int first, int end, float *partial, float *scratch)
 {
     const int per_group = group_images(s);
@@ -543,23 +556,29 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
     /* the direct scratch and the columns share the thread's region: a
      * group's images are done before its dx uses the columns */
     const direct_scratch d = direct_region(s, scratch);
-    float *image_dx = direct_dx(s) ? dx : NULL;
+    float *image_dx = direct_dx(s, path) ? dx : NULL;
     if (path == DIRECT) memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
     for (int i = first; i < end; i += per_group) {
         const group g = group_at(i, end, per_group);
         const float beta = i == first ? 0.0f : 1.0f;
         if (path == DIRECT) {
             for (int j = g.first; j < g.first + g.m; j++)
-                image_backward_direct(s, x, map, dy, w_flipped, image_dx, accumulate, j, partial, d);
+                image_backward_direct(s, x, map, dy, w_dx, image_dx, accumulate, j, partial, d);
             if (dx && !image_dx)
                 group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx,
                                    accumulate, g, dcols);
         } else if (path == FROM_DY)
-            group_backward_from_dy(s, group_input(s, x, map, g, mapped), dy, w_flipped, dx, accumulate, g, partial,
-                                   beta, dcols, wide);
-        else
-            group_backward_from_x(s, group_input(s, x, map, g, mapped), dy, w, dx, accumulate, g, partial, beta, cols,
-                                  dcols, wide);
+            group_backward_from_dy(s, group_input(s, x, map, g, mapped), dy, w_dx, dx, accumulate, g, partial, beta,
+                                   dcols, wide);
+        else {
+            group_backward_from_x(s, group_input(s, x, map, g, mapped), dy, w, image_dx ? NULL : dx, accumulate, g,
+                                  partial, beta, cols, dcols, wide);
+            /* the group's columns are done with: the direct scratch may reuse them */
+            for (int j = g.first; image_dx && j < g.first + g.m; j++) {
+                sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), d.dypad);
+                image_dx_direct(s, w_dx, image_dx, accumulate, j, d);
+            }
+        }
     }
 }
 
@@ -573,16 +592,17 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_chann
     const int chunks = dw_chunks(s);
     const backward_path path = path_of(s, dx);
     float *partials = scratch + (size_t)threads * thread_floats(s);
-    float *w_flipped = partials + (size_t)chunks * partial_stride;
-    /* the flipped kernel serves dx by convolution: sgemm's or the direct one */
-    if (dx && (path == FROM_DY || (path == DIRECT && direct_dx(s)))) flip_kernel(s, w, w_flipped);
+    /* the kernel of dx by convolution: sgemm's (flipped) or the direct one */
+    float *w_dx = partials + (size_t)chunks * partial_stride;
+    if (dx && path == FROM_DY) flip_kernel(s, w, w_dx);
+    if (dx && direct_dx(s, path)) sm_conv_direct_input_grad_kernel(s, w, w_dx);
     int saved = sm_gemm_pin_blas();
 #pragma omp parallel num_threads(threads)
     {
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
-            chunk_backward(s, x, map, w, w_flipped, dy, dx, accumulate, path, first, end,
+            chunk_backward(s, x, map, w, w_dx, dy, dx, accumulate, path, first, end,
                            partials + (size_t)c * partial_stride, scratch);
         }
         /* Chunk sums in chunk order, element by element: independent of threads. */

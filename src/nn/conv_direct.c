@@ -123,6 +123,43 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
     pad_planes(s->c_out, &g, dy, NULL, dypad);
 }
 
+/* Phase f of dx (stride 2: dx[c][2i + a][2j + b], a = f / 2, b = f % 2;
+ * stride 1: dx itself) in lanes q = i·P + j: the kernel taps that reach it,
+ * in the order its weights are stored, and where each reads padded dy
+ * relative to q.  Stride 1: all nine, flipped (tap 8 − t reads at
+ * (t / 3)·P + t % 3).  Stride 2: row 2i + 1 − ky of the input comes from
+ * output row i + (1 − ky) / 2, so even rows take ky = 1 (dy row i), odd ones
+ * ky = 0 (row i + 1) and ky = 2 (row i); columns alike: 1, 2, 2 and 4 taps. */
+static int phase_taps(const sm_conv2d_shape *s, size_t p, int f, int taps[TAPS], size_t off[TAPS])
+{
+    int nt = 0;
+    for (int t = 0; t < TAPS; t++) {
+        const int ky = t / 3, kx = t % 3;
+        if (s->stride == 1) {
+            taps[nt] = TAPS - 1 - t;
+            off[nt++] = (size_t)ky * p + (size_t)kx;
+            continue;
+        }
+        if ((ky == 1) != (f / 2 == 0) || (kx == 1) != (f % 2 == 0)) continue;
+        taps[nt] = t;
+        off[nt++] = (size_t)(1 + (ky == 0)) * p + (size_t)(1 + (kx == 0));
+    }
+    return nt;
+}
+
+void sm_conv_direct_input_grad_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
+{
+    assert(sm_conv_direct_shape(s));
+    for (int f = 0; f < s->stride * s->stride; f++) {
+        int taps[TAPS];
+        size_t off[TAPS];
+        const int nt = phase_taps(s, 0, f, taps, off);
+        for (size_t c = 0; c < (size_t)s->c_in; c++)
+            for (size_t o = 0; o < (size_t)s->c_out; o++)
+                for (int t = 0; t < nt; t++) *wt++ = w[(o * (size_t)s->c_in + c) * TAPS + (size_t)taps[t]];
+    }
+}
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
@@ -131,22 +168,22 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
 /* libgcc reads the CPU's features once, at load time: this is a lookup. */
 int sm_conv_direct_supported(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
 
-/* out[o][0 .. LANES) = Σ_c Σ_t wt[o][c][t] · xpad[c·cstride + off[t] ..] for
- * the block of lanes starting at xpad, o < 8; out rows g->lanes apart. */
-AVX512 static void block_forward(int c_in, const geometry *g, const float *xpad, const float *wt, float *out)
+/* out[o][0 .. LANES) = Σ_c Σ_{t < nt} wt[o][c][t] · in[c·cstride + off[t] ..]
+ * for the block of lanes starting at in, o < 8; out rows g->lanes apart. */
+AVX512 static void block_forward(int c_in, int nt, const geometry *g, const float *in, const float *wt, float *out)
 {
     __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC];
 #pragma GCC unroll 8
     for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
 #pragma GCC unroll 2
         for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_setzero_ps();
-    const size_t w_plane = (size_t)c_in * TAPS; /* one output plane's weights */
+    const size_t w_plane = (size_t)c_in * (size_t)nt; /* one output plane's weights */
     for (int c = 0; c < c_in; c++)
-        for (int t = 0; t < TAPS; t++) {
-            const float *in = xpad + c * g->cstride + g->off[t], *wo = wt + (size_t)c * TAPS + t;
+        for (int t = 0; t < nt; t++) {
+            const float *at = in + c * g->cstride + g->off[t], *wo = wt + (size_t)c * (size_t)nt + t;
             __m512 x[LANES / VEC];
 #pragma GCC unroll 2
-            for (int v = 0; v < LANES / VEC; v++) x[v] = _mm512_loadu_ps(in + v * VEC);
+            for (int v = 0; v < LANES / VEC; v++) x[v] = _mm512_loadu_ps(at + v * VEC);
 #pragma GCC unroll 8
             for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) {
                 const __m512 wv = _mm512_set1_ps(wo[o * w_plane]);
@@ -160,28 +197,73 @@ AVX512 static void block_forward(int c_in, const geometry *g, const float *xpad,
         for (int v = 0; v < LANES / VEC; v++) _mm512_storeu_ps(out + o * g->lanes + v * VEC, acc[o][v]);
 }
 
+/* Where the lanes of an output plane go: lane r·P + t (r < rows, t < cols)
+ * to dst[r·row_step + t·col_step]; planes plane_step apart. */
+typedef struct {
+    float *dst;
+    size_t plane_step, rows, cols, row_step, col_step;
+} target;
+
+/* The 8 planes of lanes into `to`, set or added; lanes of thrown-away
+ * columns and rows are skipped. */
+static void keep_lanes(const geometry *g, const float *lanes, target to, int add)
+{
+    for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
+        for (size_t r = 0; r < to.rows; r++) {
+            float *dst = to.dst + o * to.plane_step + r * to.row_step;
+            const float *src = lanes + o * g->lanes + r * g->p;
+            const size_t step = to.col_step;
+            if (step == 1 && add) {
+#pragma omp simd
+                for (size_t t = 0; t < to.cols; t++) dst[t] += src[t];
+            } else if (step == 1) {
+#pragma omp simd
+                for (size_t t = 0; t < to.cols; t++) dst[t] = src[t];
+            } else if (add) {
+                for (size_t t = 0; t < to.cols; t++) dst[t * step] += src[t];
+            } else {
+                for (size_t t = 0; t < to.cols; t++) dst[t * step] = src[t];
+            }
+        }
+}
+
+/* to (c_out planes) (+)= the convolution of the padded planes in (c_in of
+ * them) by the nt taps of g, weights wt[o][c][t]. */
+static void convolve(int c_in, int c_out, int nt, const geometry *g, const float *in, const float *wt, target to,
+                     int add, float *lanes)
+{
+    for (int o0 = 0; o0 < c_out; o0 += SM_CONV_DIRECT_PLANES) {
+        const float *wt_o = wt + (size_t)o0 * (size_t)c_in * (size_t)nt;
+        for (size_t q = 0; q < g->lanes; q += LANES) block_forward(c_in, nt, g, in + q, wt_o, lanes + q);
+        target block = to;
+        block.dst += (size_t)o0 * to.plane_step;
+        keep_lanes(g, lanes, block, add);
+    }
+}
+
 void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
                             float *lanes)
 {
     assert(sm_conv_direct_shape(s));
     const geometry g = geometry_of(s);
-    const size_t hw = g.h_out * g.w_out;
-    for (int o0 = 0; o0 < s->c_out; o0 += SM_CONV_DIRECT_PLANES) {
-        const float *wt_o = wt + (size_t)o0 * s->c_in * TAPS;
-        for (size_t q = 0; q < g.lanes; q += LANES) block_forward(s->c_in, &g, xpad + q, wt_o, lanes + q);
-        /* keep the lanes of real pixels: ox < w_out of every row */
-        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
-            for (size_t r = 0; r < g.h_out; r++) {
-                float *dst = y + (o0 + o) * hw + r * g.w_out;
-                const float *src = lanes + o * g.lanes + r * g.p;
-                if (add) {
-#pragma omp simd
-                    for (size_t t = 0; t < g.w_out; t++) dst[t] += src[t];
-                } else {
-#pragma omp simd
-                    for (size_t t = 0; t < g.w_out; t++) dst[t] = src[t];
-                }
-            }
+    const target to = {y, g.h_out * g.w_out, g.h_out, g.w_out, g.w_out, 1};
+    convolve(s->c_in, s->c_out, TAPS, &g, xpad, wt, to, add, lanes);
+}
+
+void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, const float *wt, float *dx, int add,
+                               float *lanes)
+{
+    assert(sm_conv_direct_shape(s) && s->c_in % SM_CONV_DIRECT_PLANES == 0);
+    geometry g = geometry_of(s);
+    g.cstride = g.plane; /* dy's planes are padded whole */
+    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in, st = (size_t)s->stride;
+    for (int f = 0; f < s->stride * s->stride; f++) {
+        int taps[TAPS];
+        const int nt = phase_taps(s, g.p, f, taps, g.off);
+        const size_t a = (size_t)f / 2, b = (size_t)f % 2;
+        const target to = {dx + a * w + b, h * w, (h - a + st - 1) / st, (w - b + st - 1) / st, st * w, st};
+        convolve(s->c_out, s->c_in, nt, &g, dypad, wt, to, add, lanes);
+        wt += (size_t)s->c_in * (size_t)s->c_out * (size_t)nt;
     }
 }
 
@@ -250,6 +332,13 @@ void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const f
                             float *lanes)
 {
     (void)s, (void)xpad, (void)wt, (void)y, (void)add, (void)lanes;
+    assert(!"AVX-512 direct convolution on a CPU without it");
+}
+
+void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, const float *wt, float *dx, int add,
+                               float *lanes)
+{
+    (void)s, (void)dypad, (void)wt, (void)dx, (void)add, (void)lanes;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 

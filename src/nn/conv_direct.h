@@ -25,8 +25,11 @@
  * (sm_conv_direct_pad_output): the weight gradient is
  * Σ_q dy[o][q] · xpad[c][q + tap's offset], reading dy's padded planes
  * shifted by P + 1 (their padding is exactly the thrown-away lanes, so those
- * add 0); for stride 1 the input gradient is this convolution of padded dy
- * with the flipped, channel-transposed kernel.
+ * add 0).  The input gradient is the forward's kernel run on padded dy with
+ * the channel-transposed kernel: for stride 1 flipped, all nine taps; for
+ * stride 2 once per phase of dx (even/odd rows × columns), each phase
+ * reached by 1, 2, 2 or 4 of the taps, each tap again one shifted vector of
+ * dy.
  *
  * On one core the kernels run at ~110 GFLOP/s (forward) and ~118 / 83
  * (weight gradient, 28 × 28 / 14 × 14 maps, where the 36 horizontal sums
@@ -69,6 +72,17 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
  * sm_conv_direct_pad_input; lanes: sm_conv_direct_lanes_floats. */
 void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
                             float *lanes);
+
+/* wt (weight-count floats) = w (c_out × c_in × 3 × 3) arranged for
+ * sm_conv_direct_input_grad: per phase of dx, [c][o][the phase's taps]. */
+void sm_conv_direct_input_grad_kernel(const sm_conv2d_shape *s, const float *w, float *wt);
+
+/* dx (c_in × h_in × w_in) = the input gradient of the image from dypad
+ * (sm_conv_direct_pad_output), or += when add; wt from
+ * sm_conv_direct_input_grad_kernel; c_in a multiple of 8; lanes:
+ * sm_conv_direct_lanes_floats. */
+void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, const float *wt, float *dx, int add,
+                               float *lanes);
 
 /* dw[o][c][ky][kx] += Σ over the image of dy[o][oy][ox] · x[c][oy·stride + ky − 1][ox·stride + kx − 1],
  * from xpad (sm_conv_direct_pad_input) and dypad (sm_conv_direct_pad_output). */
