@@ -26,6 +26,22 @@ static void test_blas_is_openblas(void **state)
     assert_int_equal(sm_threads_get(), sm_threads_available());
 }
 
+/* Which kernels replace OpenBLAS's choice, case by case. */
+static void test_better_core_by_hand(void **state)
+{
+    (void)state;
+    assert_string_equal(sm_threads_better_core("Prescott", 1, 1), "SkylakeX");
+    assert_string_equal(sm_threads_better_core("Haswell", 1, 1), "SkylakeX"); /* AMD EPYC with AVX-512 */
+    assert_string_equal(sm_threads_better_core("Zen", 1, 1), "SkylakeX");
+    assert_string_equal(sm_threads_better_core("Prescott", 0, 1), "Haswell");
+    assert_null(sm_threads_better_core("SkylakeX", 1, 1));
+    assert_null(sm_threads_better_core("Cooperlake", 1, 1));
+    assert_null(sm_threads_better_core("SapphireRapids", 1, 1));
+    assert_null(sm_threads_better_core("Haswell", 0, 1));
+    assert_null(sm_threads_better_core("Zen", 0, 1));
+    assert_null(sm_threads_better_core("Prescott", 0, 0));
+}
+
 /* GSL is linked from its static archive: Debian's shared libgsl would load
  * libgslcblas, GSL's slow reference CBLAS, into the process. */
 static void test_gslcblas_is_not_loaded(void **state)
@@ -50,6 +66,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_is_openblas),
         cmocka_unit_test(test_gslcblas_is_not_loaded),
+        cmocka_unit_test(test_better_core_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

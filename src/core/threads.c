@@ -29,15 +29,26 @@ const char *sm_threads_blas_config(void) { return openblas_get_config(); }
 
 const char *sm_threads_blas_core(void) { return openblas_get_corename(); }
 
+/* OpenBLAS's kernel families that already use AVX-512. */
+static int runs_avx512(const char *core)
+{
+    return strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 || strcmp(core, "SapphireRapids") == 0;
+}
+
+const char *sm_threads_better_core(const char *chosen, int avx512, int avx2_fma)
+{
+    if (avx512 && !runs_avx512(chosen)) return "SkylakeX";
+    if (avx2_fma && strcmp(chosen, "Prescott") == 0) return "Haswell";
+    return NULL;
+}
+
 const char *sm_threads_blas_better_core(void)
 {
-    if (strcmp(sm_threads_blas_core(), "Prescott") != 0) return NULL;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        return "SkylakeX";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-    return NULL;
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    const int avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return sm_threads_better_core(sm_threads_blas_core(), avx512, avx2_fma);
 }
 
 void sm_threads_exec_with_better_blas(char **argv)

@@ -127,9 +127,10 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
  * stride 1: dx itself) in lanes q = i·P + j: the kernel taps that reach it,
  * in the order its weights are stored, and where each reads padded dy
  * relative to q.  Stride 1: all nine, flipped (tap 8 − t reads at
- * (t / 3)·P + t % 3).  Stride 2: row 2i + 1 − ky of the input comes from
- * output row i + (1 − ky) / 2, so even rows take ky = 1 (dy row i), odd ones
- * ky = 0 (row i + 1) and ky = 2 (row i); columns alike: 1, 2, 2 and 4 taps. */
+ * (t / 3)·P + t % 3).  Stride 2: tap ky of output row oy reads input row
+ * 2·oy − 1 + ky, so even rows 2i take ky = 1 (dy row i), odd rows 2i + 1
+ * take ky = 0 (dy row i + 1) and ky = 2 (row i); columns alike: 1, 2, 2 and
+ * 4 taps. */
 static int phase_taps(const sm_conv2d_shape *s, size_t p, int f, int taps[TAPS], size_t off[TAPS])
 {
     int nt = 0;
