@@ -29,17 +29,11 @@ const char *sm_threads_blas_config(void) { return openblas_get_config(); }
 
 const char *sm_threads_blas_core(void) { return openblas_get_corename(); }
 
-/* OpenBLAS's kernel families that already use AVX-512. */
-static int runs_avx512(const char *core)
-{
-    return strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 || strcmp(core, "SapphireRapids") == 0;
-}
-
 const char *sm_threads_better_core(const char *chosen, int avx512, int avx2_fma)
 {
-    if (avx512 && !runs_avx512(chosen)) return "SkylakeX";
-    if (avx2_fma && strcmp(chosen, "Prescott") == 0) return "Haswell";
-    return NULL;
+    if (strcmp(chosen, "Prescott") != 0) return NULL;
+    if (avx512) return "SkylakeX";
+    return avx2_fma ? "Haswell" : NULL;
 }
 
 const char *sm_threads_blas_better_core(void)

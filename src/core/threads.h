@@ -17,15 +17,13 @@ SM_API const char *sm_threads_blas_config(void);
  * "SkylakeX", "Prescott", ...). */
 SM_API const char *sm_threads_blas_core(void);
 
-/* The kernel family OpenBLAS should run instead of `chosen` (its
- * corename) on a CPU with AVX-512 F/DQ/BW/VL (avx512) or AVX2 + FMA
- * (avx2_fma), NULL when chosen stands: "SkylakeX" wherever there is AVX-512
- * and chosen does not use it, "Haswell" for the generic "Prescott" with AVX2.
- * Two cases seen: OpenBLAS 0.3.21 falls back to Prescott on virtual "Intel
- * Xeon Processor" CPUs with AVX-512 (sgemm ~2.3x slower), and runs its
- * Haswell kernels on AMD EPYC CPUs with AVX-512 (sgemm 100 against 181
- * GFLOP/s on one core).  OpenBLAS reads OPENBLAS_CORETYPE once, when it is
- * loaded, so only a new process can use the answer (src/cli/main.c). */
+/* The kernel family OpenBLAS should have picked when it fell back to its
+ * generic "Prescott" kernels on a CPU its CPUID table does not know (seen on
+ * virtual "Intel Xeon Processor" CPUs with AVX-512: sgemm ~2.3x slower):
+ * "SkylakeX" with AVX-512 F/DQ/BW/VL (avx512), "Haswell" with AVX2 and FMA
+ * (avx2_fma); NULL when `chosen` (OpenBLAS's corename) stands.  OpenBLAS
+ * reads OPENBLAS_CORETYPE once, when it is loaded, so only a new process
+ * can use the answer (src/cli/main.c). */
 SM_API const char *sm_threads_better_core(const char *chosen, int avx512, int avx2_fma);
 /* sm_threads_better_core for this process's OpenBLAS and CPU. */
 SM_API const char *sm_threads_blas_better_core(void);
