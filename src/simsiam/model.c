@@ -101,7 +101,6 @@ static fmap add_bn(sm_model *m, fmap x, int affine, int relu)
     return y;
 }
 
-/* In place: the input's values (a residual sum) are not needed by any backward. */
 /* max(a + b, 0), stored over a unless a is mapped (its values are needed
  * by no backward). */
 static fmap add_residual_relu(sm_model *m, fmap a, fmap b)
