@@ -1,11 +1,5 @@
 #include "nn/relu.h"
 
-void sm_relu_forward(size_t count, const float *x, float *y)
-{
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) y[i] = sm_relu(x[i]);
-}
-
 void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx, int accumulate)
 {
     /* dy is loaded whether or not it is used: `y > 0 ? dy[i] : 0` would read
