@@ -185,6 +185,73 @@ static void test_flip_is_exact_mirror(void **state)
     assert_memory_equal(img, orig, sizeof img);
 }
 
+/* ---- translation ------------------------------------------------------------- */
+
+/* Two 3 × 4 planes, 1..12 and 101..112, shifted by hand. */
+static void check_translate(int dy, int dx, const float want[2][3][4])
+{
+    float img[2 * 12];
+    for (int i = 0; i < 12; i++) img[i] = (float)(1 + i), img[12 + i] = (float)(101 + i);
+    sm_augment_translate(img, 2, 3, 4, dy, dx);
+    assert_memory_equal(img, want, sizeof img);
+}
+
+static void test_translate_by_hand(void **state)
+{
+    (void)state;
+    const float down_left[2][3][4] = {{{0, 0, 0, 0}, {3, 4, 0, 0}, {7, 8, 0, 0}},
+                                      {{0, 0, 0, 0}, {103, 104, 0, 0}, {107, 108, 0, 0}}};
+    check_translate(1, -2, down_left);
+    const float up_right[2][3][4] = {{{0, 5, 6, 7}, {0, 9, 10, 11}, {0, 0, 0, 0}},
+                                     {{0, 105, 106, 107}, {0, 109, 110, 111}, {0, 0, 0, 0}}};
+    check_translate(-1, 1, up_right);
+    const float right[2][3][4] = {{{0, 0, 0, 1}, {0, 0, 0, 5}, {0, 0, 0, 9}},
+                                  {{0, 0, 0, 101}, {0, 0, 0, 105}, {0, 0, 0, 109}}};
+    check_translate(0, 3, right);
+    const float same[2][3][4] = {{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}},
+                                 {{101, 102, 103, 104}, {105, 106, 107, 108}, {109, 110, 111, 112}}};
+    check_translate(0, 0, same);
+    const float gone[2][3][4] = {{{0}}};
+    check_translate(3, 0, gone);
+    check_translate(0, -4, gone);
+    check_translate(-5, 7, gone);
+}
+
+/* With translate = t a view is the translate = 0 view shifted last by some
+ * (dy, dx) in [−t, t]²: the shift's draws come after all others.  Over many
+ * views every one of the (2t + 1)² shifts turns up. */
+static void test_translate_is_the_last_step(void **state)
+{
+    (void)state;
+    enum { T = 1, SIDE = 28, SIZE = SIDE * SIDE, VIEWS = 200 };
+    sm_augment plain, shifted;
+    sm_augment_defaults(&plain, 3);
+    shifted = plain;
+    shifted.translate = T;
+    sm_dataset ds;
+    random_set(&ds, 1, 1, SIDE);
+    float *base = floats(SIZE), *view = floats(SIZE), *moved = floats(SIZE);
+    int seen[2 * T + 1][2 * T + 1] = {{0}};
+    for (uint64_t v = 0; v < VIEWS; v++) {
+        sm_augment_view(&plain, &ds, 0, 9, v, base);
+        sm_augment_view(&shifted, &ds, 0, 9, v, view);
+        int found = 0;
+        for (int dy = -T; dy <= T && !found; dy++)
+            for (int dx = -T; dx <= T && !found; dx++) {
+                memcpy(moved, base, SIZE * sizeof(float));
+                sm_augment_translate(moved, 1, SIDE, SIDE, dy, dx);
+                if (!memcmp(moved, view, SIZE * sizeof(float))) found = 1, seen[dy + T][dx + T]++;
+            }
+        if (!found) fail_msg("view %d is no shift of the untranslated view", (int)v);
+    }
+    for (int i = 0; i < 2 * T + 1; i++)
+        for (int j = 0; j < 2 * T + 1; j++) assert_true(seen[i][j] > 0);
+    free(base);
+    free(view);
+    free(moved);
+    sm_dataset_free(&ds);
+}
+
 /* ---- colour -------------------------------------------------------------------- */
 
 static void test_brightness_and_contrast_closed_forms(void **state)
@@ -286,8 +353,9 @@ static void test_aug_none_and_random_are_identity(void **state)
     assert_true(a.enabled);
     cfg.crop_min = 0.5;
     cfg.jitter = 0.1;
+    cfg.translate = 4;
     sm_augment_from_config(&a, &cfg);
-    assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1);
+    assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1 && a.translate == 4);
     cfg.dataset = SM_DATASET_RANDOM;
     sm_augment_from_config(&a, &cfg);
     assert_false(a.enabled);
@@ -450,6 +518,8 @@ int main(void)
         cmocka_unit_test(test_resize_of_constant_is_constant),
         cmocka_unit_test(test_resize_of_linear_ramp_is_linear),
         cmocka_unit_test(test_flip_is_exact_mirror),
+        cmocka_unit_test(test_translate_by_hand),
+        cmocka_unit_test(test_translate_is_the_last_step),
         cmocka_unit_test(test_brightness_and_contrast_closed_forms),
         cmocka_unit_test(test_greyscale_gives_equal_channels),
         cmocka_unit_test(test_hue_rotates_primaries),

@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 40
+#define NKEYS 41
 
 static sm_status st;
 
@@ -47,11 +47,11 @@ static void assert_config_equal(const sm_config *a, const sm_config *b)
     const long *la[] = {&a->width, &a->stem_stride, &a->holdout, &a->proj_hidden, &a->z_dim, &a->pred_hidden, &a->batch, &a->epochs,
                         &a->steps, &a->threads, &a->seed, &a->pred_fixed_lr, &a->pred_steps, &a->knn_every,
                         &a->track_every, &a->track_samples, &a->track_views, &a->track_images,
-                        &a->checkpoint_every};
+                        &a->checkpoint_every, &a->translate};
     const long *lb[] = {&b->width, &b->stem_stride, &b->holdout, &b->proj_hidden, &b->z_dim, &b->pred_hidden, &b->batch, &b->epochs,
                         &b->steps, &b->threads, &b->seed, &b->pred_fixed_lr, &b->pred_steps, &b->knn_every,
                         &b->track_every, &b->track_samples, &b->track_views, &b->track_images,
-                        &b->checkpoint_every};
+                        &b->checkpoint_every, &b->translate};
     for (size_t i = 0; i < sizeof la / sizeof la[0]; i++) assert_int_equal(*la[i], *lb[i]);
     /* Exact equality on purpose: the round trip must be lossless. */
     assert_true(a->lr == b->lr);
@@ -287,6 +287,7 @@ static void test_range_boundaries(void **state)
         {"track_samples=2", 1}, {"track_samples=1", 0}, {"track_samples=16777216", 1},
         {"track_samples=16777217", 0}, {"track_views=2", 1}, {"track_views=1", 0},
         {"track_images=1", 1}, {"track_images=0", 0}, {"checkpoint_every=0", 1}, {"checkpoint_every=-1", 0},
+        {"translate=0", 1}, {"translate=16", 1}, {"translate=17", 0}, {"translate=-1", 0}, {"translate=2.5", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sm_config cfg;
@@ -470,7 +471,7 @@ static void test_write_read_round_trip(void **state)
         "lr=0.30000000000000004", "momentum=0.99999999999999989", "wd=4.9406564584124654e-324",
         "schedule=const", "loss=gauss", "pred_lr_mult=1e300", "pred_fixed_lr=1", "pred_steps=1000",
         "pred_mode=directpred", "aug=none", "stem_stride=1", "crop_min=0.30000000000000004", "jitter=0",
-        "holdout=17", "knn_every=0", "track_every=50", "track_samples=2",
+        "translate=16", "holdout=17", "knn_every=0", "track_every=50", "track_samples=2",
         "track_views=2", "track_images=1", "checkpoint_every=0", "resume=runs/x/checkpoint.bin",
         "out=runs/exp#3",
     };

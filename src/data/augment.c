@@ -2,6 +2,8 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Stream tag of augmentation draws: keeps them apart from every other use
  * of the seed (sampler, synthetic data, weight initialisation). */
@@ -37,6 +39,7 @@ void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
     a->enabled = cfg->aug == SM_AUG_DEFAULT && cfg->dataset != SM_DATASET_RANDOM;
     a->scale_min = cfg->crop_min;
     a->brightness = a->contrast = cfg->jitter;
+    a->translate = (int)cfg->translate;
 }
 
 uint64_t sm_augment_stream(uint64_t step, uint64_t sample, uint64_t view)
@@ -127,6 +130,31 @@ void sm_augment_hflip(float *img, size_t c, size_t h, size_t w)
             float t = p[i];
             p[i] = p[j];
             p[j] = t;
+        }
+    }
+}
+
+void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int dx)
+{
+    size_t ady = (size_t)abs(dy), adx = (size_t)abs(dx);
+    if (ady >= h || adx >= w) {
+        memset(img, 0, c * h * w * sizeof(float));
+        return;
+    }
+    size_t keep = w - adx, to = dx > 0 ? adx : 0, from = dx > 0 ? 0 : adx;
+    for (size_t ch = 0; ch < c; ch++) {
+        float *plane = img + ch * h * w;
+        /* Rows are written away from the direction they come from, so each
+         * source row is read before it is overwritten. */
+        for (size_t i = 0; i < h; i++) {
+            size_t y = dy > 0 ? h - 1 - i : i;
+            float *row = plane + y * w;
+            if (dy > 0 ? y < ady : y + ady >= h) {
+                memset(row, 0, w * sizeof(float));
+                continue;
+            }
+            memmove(row + to, plane + (dy > 0 ? y - ady : y + ady) * w + from, keep * sizeof(float));
+            memset(row + (dx > 0 ? 0 : keep), 0, adx * sizeof(float));
         }
     }
 }
@@ -241,6 +269,11 @@ void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, ui
     if (sm_rng_uniform(&r) < a->jitter_p) sm_augment_jitter(a, &r, out, ds->c, npix);
     if (ds->c == 3 && sm_rng_uniform(&r) < a->grey_p) sm_augment_greyscale(out, npix);
     if (sm_rng_uniform(&r) < a->flip_p) sm_augment_hflip(out, ds->c, ds->h, ds->w);
+    if (a->translate > 0) {
+        uint64_t span = 2 * (uint64_t)a->translate + 1;
+        int dy = (int)sm_rng_below(&r, span) - a->translate, dx = (int)sm_rng_below(&r, span) - a->translate;
+        sm_augment_translate(out, ds->c, ds->h, ds->w, dy, dx);
+    }
 }
 
 void sm_augment_batch(const sm_augment *a, const sm_dataset *ds, const size_t *idx, size_t n, uint64_t step,

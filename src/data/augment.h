@@ -12,7 +12,12 @@
  *      [−0.1, 0.1] turns) in a random order, each clamping to [0, 1];
  *   3. RGB only: greyscale with p = 0.2 (all channels = 0.2989 R + 0.587 G +
  *      0.114 B);
- *   4. horizontal flip with p = 0.5.
+ *   4. horizontal flip with p = 0.5;
+ *   5. only when translate > 0 (off by default): a shift by (dy, dx), each
+ *      uniform in [−translate, translate] pixels, the uncovered pixels 0
+ *      (black, Fashion-MNIST's background): the zero padding + random crop
+ *      of the CIFAR recipes.  Its two draws come last, so with translate = 0 a view is
+ *      bit for bit what it was before the option existed.
  * No normalisation: views are float32 in [0, 1].  With enabled = 0 every view
  * is the image itself (byte / 255, as sm_dataset_gather).
  *
@@ -61,6 +66,7 @@ typedef struct {
     double saturation, hue;       /* 0.4, 0.1 (RGB only): hue shift in [−h, h] */
     double grey_p;                /* 0.2 (RGB only) */
     double flip_p;                /* 0.5 */
+    int translate;                /* 0: largest shift in pixels per axis */
 } sm_augment;
 
 /* SimSiam's parameters, enabled. */
@@ -102,6 +108,10 @@ void sm_augment_resized_crop(const uint8_t *src, size_t c, size_t h, size_t w, s
 
 /* Mirror every row (left ↔ right). */
 void sm_augment_hflip(float *img, size_t c, size_t h, size_t w);
+
+/* Shift every plane down by dy and right by dx pixels (negative: up, left)
+ * in place: img[y][x] = old img[y − dy][x − dx], 0 where that lies outside. */
+void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int dx);
 
 /* Colour operations on c × npix images in [0, 1] (c = 1 or 3), results
  * clamped to [0, 1], as torchvision.transforms.functional:

@@ -87,6 +87,7 @@ static const key_spec KEYS[] = {
     WORD_KEY(aug, sm_aug_kind, AUGS, "default", "augmentations"),
     REAL_KEY(crop_min, "0.2", 0, OPEN, 1, CLOSED, "smallest crop area of a view, as a fraction of the image"),
     REAL_KEY(jitter, "0.4", 0, CLOSED, 1, OPEN, "brightness and contrast jitter: factors uniform in [1 - s, 1 + s]"),
+    INT_KEY(translate, "0", 0, 16, "largest shift of a view in pixels, each axis uniform in [-t, t], zero fill; 0 = off"),
     INT_KEY(holdout, "0", 0, LONG_MAX,
             "last training images held out as the evaluation split (model selection); 0 = the test split"),
     INT_KEY(knn_every, "1", 0, LONG_MAX, "epochs between kNN evaluations; 0 = off"),

@@ -26,7 +26,7 @@
  *   proj_hidden      1..65536 [512]
  *   z_dim            1..65536 [64]         pred_hidden   1..65536 [32]
  *   batch            2..1048576 [256]      (batch norm needs two samples)
- *   epochs           1..1000000 [25]       steps         >= 0 [0 = use epochs]
+ *   epochs           1..1000000 [40]       steps         >= 0 [0 = use epochs]
  *   threads          0..4096 [0 = all cores]
  *   seed             >= 0 [0]
  *   lr               > 0 [0.1]             momentum      [0, 1) [0.9]
@@ -36,6 +36,7 @@
  *   pred_steps       1..1000 [1]           pred_mode     sgd|optimal|directpred [sgd]
  *   aug              default|none [default]
  *   crop_min         (0, 1] [0.2]         jitter        [0, 1) [0.4]
+ *   translate        0..16 pixels [0 = off]
  *   holdout          >= 0 [0]             (train on the first n - holdout
  *                    training images, evaluate on the last holdout instead
  *                    of the test split)
@@ -92,6 +93,7 @@ typedef struct {
     sm_pred_mode pred_mode;
     sm_aug_kind aug;
     double crop_min, jitter;
+    long translate;
     long holdout;
     long knn_every, track_every, track_samples, track_views, track_images;
     long track_mix;
