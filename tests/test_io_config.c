@@ -503,8 +503,9 @@ static void test_written_form(void **state)
     assert_non_null(strstr(st.msg, bad));
 }
 
-/* A saved configuration predating stem_stride (no such line) meant stride 1,
- * whatever today's default; a line present wins as usual. */
+/* A saved configuration predating stem_stride or jitter (no such line) meant
+ * stride 1 and jitter 0.4, whatever today's defaults; a line present wins as
+ * usual. */
 static void test_saved_defaults_keep_old_behaviour(void **state)
 {
     (void)state;
@@ -513,11 +514,14 @@ static void test_saved_defaults_keep_old_behaviour(void **state)
     sm_config_saved_defaults(&saved);
     assert_int_equal(fresh.stem_stride, 2);
     assert_int_equal(saved.stem_stride, 1);
-    saved.stem_stride = fresh.stem_stride; /* the only key with an old meaning */
+    assert_true(fresh.jitter == 0.8 && saved.jitter == 0.4);
+    saved.stem_stride = fresh.stem_stride; /* the only keys with an old meaning */
+    saved.jitter = fresh.jitter;
     assert_config_equal(&saved, &fresh);
     sm_config_saved_defaults(&saved);
-    assert_int_equal(sm_config_parse_text(&saved, "width=16\nstem_stride=2\n", "ckpt", &st), SM_OK);
+    assert_int_equal(sm_config_parse_text(&saved, "width=16\nstem_stride=2\njitter=0.8\n", "ckpt", &st), SM_OK);
     assert_int_equal(saved.stem_stride, 2);
+    assert_true(saved.jitter == 0.8);
 }
 
 static void test_print_keys(void **state)

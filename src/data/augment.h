@@ -72,8 +72,11 @@ typedef struct {
 /* SimSiam's parameters, enabled. */
 void sm_augment_defaults(sm_augment *a, uint64_t seed);
 
-/* Defaults with cfg->seed, disabled when cfg->aug is none or the data set is
- * "random" (a throughput benchmark feeds its tensors unchanged). */
+/* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
+ * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
+ * SimSiam's CIFAR one)
+ * and translate; disabled when cfg->aug is none or the data set is "random"
+ * (a throughput benchmark feeds its tensors unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
 /* The RNG stream id of one view. */
