@@ -16,8 +16,8 @@
  *   5. only when translate > 0 (off by default): a shift by (dy, dx), each
  *      uniform in [−translate, translate] pixels, the uncovered pixels 0
  *      (black, Fashion-MNIST's background): the zero padding + random crop
- *      of the CIFAR recipes.  Its two draws come last, so with translate = 0 a view is
- *      bit for bit what it was before the option existed.
+ *      of the CIFAR recipes.  Its two draws come last, so with translate = 0
+ *      a view is bit for bit what it was before the option existed.
  * No normalisation: views are float32 in [0, 1].  With enabled = 0 every view
  * is the image itself (byte / 255, as sm_dataset_gather).
  *
@@ -74,9 +74,8 @@ void sm_augment_defaults(sm_augment *a, uint64_t seed);
 
 /* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
  * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
- * SimSiam's CIFAR one)
- * and translate; disabled when cfg->aug is none or the data set is "random"
- * (a throughput benchmark feeds its tensors unchanged). */
+ * SimSiam's CIFAR one) and translate; disabled when cfg->aug is none or the
+ * data set is "random" (a throughput benchmark feeds its tensors unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
 /* The RNG stream id of one view. */
