@@ -1,4 +1,4 @@
-# The installable library (docs/design.md §5.6): libsimsiam-mi.so and .a from
+# The installable library (docs/design.md §5.7): libsimsiam-mi.so and .a from
 # position-independent objects in $(BUILD)/pic (the CLI keeps its own objects
 # and flags), the public headers, simsiam-mi.pc, the binary and its man page.
 #   make install [PREFIX=/usr/local] [DESTDIR=staging]     make uninstall (same PREFIX, DESTDIR)

@@ -268,7 +268,7 @@ done:
 }
 
 /* --list: every registry row, tab-separated after a header line (README's
- * estimator table is made from it: scripts/estimators-md.sh). */
+ * estimator table is made from it: scripts/readme-table.sh). */
 static int print_list(void)
 {
     printf("kind\tname\tdefault\tdoc\n");

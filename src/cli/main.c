@@ -59,8 +59,9 @@ static const cli_command COMMANDS[] = {
      "usage: simsiam-mi track --checkpoint F [key=value ...]  |  simsiam-mi track --columns\n"
      "  One tracking event on the checkpoint's model at its step, with the run's\n"
      "  configuration: prints track.csv's header and row (columns: README.md).\n"
-     "  Keys: track_samples, track_views, track_images, seed, threads; out=DIR also\n"
-     "  writes DIR/track.csv and DIR/track_detail.csv (never over existing files).\n"
+     "  Keys: track_samples, track_views, track_images, track_mix, seed, threads;\n"
+     "  out=DIR also writes DIR/track.csv and DIR/track_detail.csv (never over\n"
+     "  existing files).\n"
      "  --columns: every tracked column with the files that carry it, unit and meaning.\n"
      "  example: simsiam-mi track --checkpoint runs/x/checkpoint.bin track_samples=2048\n",
      cli_track, NULL},
