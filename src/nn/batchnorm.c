@@ -29,9 +29,10 @@ static const float *run(const float *x, size_t c, size_t hw, size_t i, size_t j)
  * pattern: value t of every run goes to lane t mod LANES, and the lanes are
  * added once per channel.  A single accumulator would serialise on the add
  * latency (the compiler must keep IEEE order and may not reassociate), 16
- * lanes are four independent vector chains per sum, keeping the lanes across
- * the runs spares the 4 × 4 and 7 × 7 maps a reduction every 16 or 49
- * values, and a fixed pattern keeps the result independent of threads. */
+ * lanes fill two AVX-512 (four AVX2) vectors of doubles per sum, each an
+ * independent chain, keeping the lanes across the runs spares the 4 × 4 and
+ * 7 × 7 maps a reduction every 16 or 49 values, and a fixed pattern keeps
+ * the result independent of threads. */
 enum { LANES = 16 };
 
 static double lanes_total(const double *acc)
@@ -293,6 +294,7 @@ sm_channel_map sm_batchnorm_map_eval(size_t c, const float *gamma, const float *
     return (sm_channel_map){out, out + c, out + 2 * c, relu};
 }
 
+/* grad_sums_body with relu a constant (see masked). */
 SM_VECTOR_CLONES static void channel_grad_sums(size_t n, size_t c, size_t hw, const float *x, const float *dy,
                                                channel_map f, size_t j, double *sum_dy, double *sum_dy_xc)
 {
