@@ -252,6 +252,136 @@ static void test_translate_is_the_last_step(void **state)
     sm_dataset_free(&ds);
 }
 
+/* ---- blur and erasing ---------------------------------------------------------- */
+
+/* Index i + d of a line of len values, reflected at both ends. */
+static int reflect(int i, int len) { return i < 0 ? -i : i >= len ? 2 * len - 2 - i : i; }
+
+/* The 3 × 3 blur as a 2-D sum over the outer product of the 1-D kernel,
+ * in double: a second account of the separable in-place passes. */
+static void blur_reference(const float *img, int h, int w, double sigma, double *out)
+{
+    double side = exp(-1.0 / (2 * sigma * sigma)), k[3] = {side, 1, side};
+    for (int i = 0; i < 3; i++) k[i] /= 1 + 2 * side;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double s = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++)
+                    s += k[dy + 1] * k[dx + 1] * img[reflect(y + dy, h) * w + reflect(x + dx, w)];
+            out[y * w + x] = s;
+        }
+}
+
+static void test_blur_against_2d_reference(void **state)
+{
+    (void)state;
+    /* An impulse in the middle of 3 × 3, by hand for σ = 1: side weight
+     * k1 = e^(−1/2) / (1 + 2 e^(−1/2)) = 0.274069, centre k0 = 1 − 2 k1; a
+     * line 0 1 0 becomes 2k1 k0 2k1 (each end sees the 1 twice: itself
+     * reflected), and the plane the outer product of that. */
+    float impulse[9] = {0, 0, 0, 0, 1, 0, 0, 0, 0};
+    sm_augment_blur(impulse, 1, 3, 3, 1.0f);
+    const double k1 = 0.274068619, k0 = 1 - 2 * k1, e = 2 * k1;
+    const double want[9] = {e * e, e * k0, e * e, k0 * e, k0 * k0, k0 * e, e * e, e * k0, e * e};
+    for (int i = 0; i < 9; i++) assert_true(fabs(impulse[i] - want[i]) < 1e-6);
+    /* Two planes of 2 × 3 and 5 × 4 (edges reflected on every side) at small and large σ. */
+    const double sigmas[] = {0.1, 0.7, 2.0};
+    const int shapes[][2] = {{2, 3}, {5, 4}};
+    for (size_t s = 0; s < 3; s++)
+        for (size_t q = 0; q < 2; q++) {
+            int h = shapes[q][0], w = shapes[q][1];
+            float img[2 * 20], orig[2 * 20];
+            double ref[20];
+            for (int i = 0; i < 2 * h * w; i++) orig[i] = img[i] = (float)((i * 7 + 3) % 11) / 10.0f;
+            sm_augment_blur(img, 2, (size_t)h, (size_t)w, (float)sigmas[s]);
+            for (int ch = 0; ch < 2; ch++) {
+                blur_reference(orig + ch * h * w, h, w, sigmas[s], ref);
+                for (int i = 0; i < h * w; i++) assert_true(fabs(img[ch * h * w + i] - ref[i]) < 1e-6);
+            }
+        }
+    /* A constant plane stays constant (the weights sum to 1). */
+    float flat[16];
+    for (int i = 0; i < 16; i++) flat[i] = 0.625f;
+    sm_augment_blur(flat, 1, 4, 4, 1.3f);
+    for (int i = 0; i < 16; i++) assert_true(fabs(flat[i] - 0.625f) < 1e-7);
+}
+
+static void test_erase_by_hand(void **state)
+{
+    (void)state;
+    float img[2 * 12];
+    for (int i = 0; i < 12; i++) img[i] = (float)(1 + i), img[12 + i] = (float)(101 + i);
+    sm_augment_erase(img, 2, 3, 4, (sm_crop){.top = 1, .left = 1, .height = 2, .width = 2});
+    const float want[2][3][4] = {{{1, 2, 3, 4}, {5, 0, 0, 8}, {9, 0, 0, 12}},
+                                 {{101, 102, 103, 104}, {105, 0, 0, 108}, {109, 0, 0, 112}}};
+    assert_memory_equal(img, want, sizeof img);
+}
+
+/* RandomErasing's rectangles lie strictly inside the image, with areas and
+ * aspect ratios spread over its ranges (height / width: the first side is the
+ * height); nothing fits strictly inside a 1 × 1 image. */
+static void test_erase_rectangles_in_range(void **state)
+{
+    (void)state;
+    enum { SIDE = 28, DRAWS = 4000 };
+    sm_rng r;
+    sm_rng_seed(&r, 5, 0);
+    double lo = 1, hi = 0, mean = 0, tall = 0, wide = 0;
+    for (int d = 0; d < DRAWS; d++) {
+        sm_crop e;
+        assert_true(sm_augment_sample_erase(&r, SIDE, SIDE, &e));
+        assert_true(e.top >= 0 && e.left >= 0 && e.height >= 1 && e.width >= 1);
+        assert_true(e.height < SIDE && e.width < SIDE);
+        assert_true(e.top + e.height <= SIDE && e.left + e.width <= SIDE);
+        double area = (double)e.height * e.width / (SIDE * SIDE), aspect = (double)e.height / e.width;
+        lo = fmin(lo, area), hi = fmax(hi, area), mean += area / DRAWS;
+        tall += aspect > 2, wide += aspect < 0.5;
+        /* sides rounded from exact ones: each within half a pixel */
+        assert_true(area > 0.01 && area < 0.37 && aspect > 0.3 / 1.5 && aspect < 3.3 * 1.5);
+    }
+    assert_true(lo < 0.03 && hi > 0.3 && fabs(mean - 0.175) < 0.01);
+    assert_true(tall > DRAWS / 10 && fabs(tall - wide) < DRAWS / 20);
+    sm_crop none;
+    assert_false(sm_augment_sample_erase(&r, 1, 1, &none));
+}
+
+/* With blur and erase on (p = 1) a view is the plain view, blurred with the
+ * σ of the stream's next draw, then erased where the draws after say: the
+ * draws are replayed here through the public steps. */
+static void test_blur_then_erase_are_the_last_steps(void **state)
+{
+    (void)state;
+    enum { SIDE = 28, SIZE = SIDE * SIDE, VIEWS = 50 };
+    sm_augment plain, both;
+    sm_augment_defaults(&plain, 4);
+    both = plain;
+    both.blur_p = both.erase_p = 1;
+    sm_dataset ds;
+    random_set(&ds, 3, 1, SIDE);
+    float *want = floats(SIZE), *view = floats(SIZE), *scratch = floats(SIZE);
+    for (uint64_t v = 0; v < VIEWS; v++) {
+        size_t index = v % 3;
+        sm_augment_view(&plain, &ds, index, 6, v, want);
+        sm_augment_view(&both, &ds, index, 6, v, view);
+        sm_rng r;
+        sm_rng_seed(&r, plain.seed, sm_augment_stream(6, index, v));
+        (void)sm_augment_sample_crop(&plain, &r, SIDE, SIDE);
+        if (sm_rng_uniform(&r) < plain.jitter_p) sm_augment_jitter(&plain, &r, scratch, 1, SIZE);
+        (void)sm_rng_uniform(&r); /* flip */
+        assert_true(sm_rng_uniform(&r) < 1);
+        sm_augment_blur(want, 1, SIDE, SIDE, (float)(0.1 + 1.9 * sm_rng_uniform(&r)));
+        sm_crop e;
+        assert_true(sm_rng_uniform(&r) < 1 && sm_augment_sample_erase(&r, SIDE, SIDE, &e));
+        sm_augment_erase(want, 1, SIDE, SIDE, e);
+        assert_memory_equal(view, want, SIZE * sizeof(float));
+    }
+    free(want);
+    free(view);
+    free(scratch);
+    sm_dataset_free(&ds);
+}
+
 /* ---- colour -------------------------------------------------------------------- */
 
 static void test_brightness_and_contrast_closed_forms(void **state)
@@ -354,8 +484,11 @@ static void test_aug_none_and_random_are_identity(void **state)
     cfg.crop_min = 0.5;
     cfg.jitter = 0.1;
     cfg.translate = 4;
+    cfg.blur = 0.25;
+    cfg.erase = 0.75;
     sm_augment_from_config(&a, &cfg);
     assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1 && a.translate == 4);
+    assert_true(a.blur_p == 0.25 && a.erase_p == 0.75);
     cfg.dataset = SM_DATASET_RANDOM;
     sm_augment_from_config(&a, &cfg);
     assert_false(a.enabled);
@@ -485,7 +618,7 @@ static int is_grey(const float *img, const float *v, size_t size)
     return memcmp(v, v + size / 3, size / 3 * sizeof(float)) == 0 && memcmp(v, v + 2 * (size / 3), size / 3 * sizeof(float)) == 0;
 }
 
-static void test_probabilities_of_flip_jitter_and_grey(void **state)
+static void test_probability_of_each_step(void **state)
 {
     (void)state;
     size_t views = sm_test_slow() ? 500 : 2000;
@@ -503,6 +636,13 @@ static void test_probabilities_of_flip_jitter_and_grey(void **state)
     no_crop(&a);
     a.flip_p = a.jitter_p = 0;
     assert_true(fabs(share_of_views(&a, &rgb, is_grey, views) - 0.2) < tol);
+    no_crop(&a);
+    a.flip_p = a.jitter_p = 0;
+    a.blur_p = 0.3;
+    assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.3) < tol);
+    a.blur_p = 0;
+    a.erase_p = 0.6;
+    assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.6) < tol);
     /* Crop alone, the crop is not the identity most of the time. */
     crop_only(&a);
     assert_true(share_of_views(&a, &grey, is_changed, views) > 0.9);
@@ -520,6 +660,10 @@ int main(void)
         cmocka_unit_test(test_flip_is_exact_mirror),
         cmocka_unit_test(test_translate_by_hand),
         cmocka_unit_test(test_translate_is_the_last_step),
+        cmocka_unit_test(test_blur_against_2d_reference),
+        cmocka_unit_test(test_erase_by_hand),
+        cmocka_unit_test(test_erase_rectangles_in_range),
+        cmocka_unit_test(test_blur_then_erase_are_the_last_steps),
         cmocka_unit_test(test_brightness_and_contrast_closed_forms),
         cmocka_unit_test(test_greyscale_gives_equal_channels),
         cmocka_unit_test(test_hue_rotates_primaries),
@@ -527,7 +671,7 @@ int main(void)
         cmocka_unit_test(test_aug_none_and_random_are_identity),
         cmocka_unit_test(test_views_are_seeded_per_sample),
         cmocka_unit_test(test_same_batches_for_any_thread_count),
-        cmocka_unit_test(test_probabilities_of_flip_jitter_and_grey),
+        cmocka_unit_test(test_probability_of_each_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,8 +9,16 @@
  * of the seed (sampler, synthetic data, weight initialisation). */
 #define TAG_VIEW 0x61756776696577ULL
 /* torchvision's RandomResizedCrop tries this many rectangles before its
- * centre-crop fallback. */
-#define CROP_TRIES 10
+ * centre-crop fallback, RandomErasing before giving up. */
+#define RECT_TRIES 10
+/* RandomErasing's default area fraction and aspect ratio (height / width). */
+#define ERASE_SCALE_MIN 0.02
+#define ERASE_SCALE_MAX 0.33
+#define ERASE_RATIO_MIN 0.3
+#define ERASE_RATIO_MAX 3.3
+/* GaussianBlur's σ range in SimCLR / SimSiam. */
+#define BLUR_SIGMA_MIN 0.1
+#define BLUR_SIGMA_MAX 2.0
 /* ITU-R 601-2 luma, the weights of torchvision's rgb_to_grayscale. */
 #define LUMA_R 0.2989f
 #define LUMA_G 0.587f
@@ -40,6 +48,8 @@ void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
     a->scale_min = cfg->crop_min;
     a->brightness = a->contrast = cfg->jitter;
     a->translate = (int)cfg->translate;
+    a->blur_p = cfg->blur;
+    a->erase_p = cfg->erase;
 }
 
 uint64_t sm_augment_stream(uint64_t step, uint64_t sample, uint64_t view)
@@ -65,20 +75,47 @@ static sm_crop centre_crop(const sm_augment *a, int h, int w)
     return (sm_crop){.top = (h - ch) / 2, .left = (w - cw) / 2, .height = ch, .width = cw};
 }
 
-sm_crop sm_augment_sample_crop(const sm_augment *a, sm_rng *r, int h, int w)
+/* The rectangle search torchvision's RandomResizedCrop and RandomErasing
+ * share: area fraction uniform in [scale_lo, scale_hi], aspect log-uniform in
+ * [ratio_lo, ratio_hi], the side sqrt(area · aspect) along the first axis,
+ * where `first_is_width` says which; the rectangle must fit (strictly, for
+ * RandomErasing), then a uniform position.  1 if found within RECT_TRIES. */
+typedef struct {
+    double scale_lo, scale_hi, ratio_lo, ratio_hi;
+    int first_is_width, strict;
+} rect_rule;
+
+static int sample_rect(const rect_rule *rule, sm_rng *r, int h, int w, sm_crop *out)
 {
-    double area = (double)h * w, log_lo = log(a->ratio_min), log_hi = log(a->ratio_max);
-    for (int t = 0; t < CROP_TRIES; t++) {
-        double target = area * uniform_in(r, a->scale_min, a->scale_max);
+    double area = (double)h * w, log_lo = log(rule->ratio_lo), log_hi = log(rule->ratio_hi);
+    for (int t = 0; t < RECT_TRIES; t++) {
+        double target = area * uniform_in(r, rule->scale_lo, rule->scale_hi);
         double aspect = exp(uniform_in(r, log_lo, log_hi));
-        int cw = round_even(sqrt(target * aspect)), ch = round_even(sqrt(target / aspect));
-        if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
-            int top = (int)sm_rng_below(r, (uint64_t)(h - ch + 1));
-            int left = (int)sm_rng_below(r, (uint64_t)(w - cw + 1));
-            return (sm_crop){.top = top, .left = left, .height = ch, .width = cw};
+        int first = round_even(sqrt(target * aspect)), second = round_even(sqrt(target / aspect));
+        int rw = rule->first_is_width ? first : second, rh = rule->first_is_width ? second : first;
+        int fits = rule->strict ? rw < w && rh < h : rw <= w && rh <= h;
+        if (rw > 0 && rh > 0 && fits) {
+            int top = (int)sm_rng_below(r, (uint64_t)(h - rh + 1));
+            int left = (int)sm_rng_below(r, (uint64_t)(w - rw + 1));
+            *out = (sm_crop){.top = top, .left = left, .height = rh, .width = rw};
+            return 1;
         }
     }
-    return centre_crop(a, h, w);
+    return 0;
+}
+
+sm_crop sm_augment_sample_crop(const sm_augment *a, sm_rng *r, int h, int w)
+{
+    rect_rule crop = {a->scale_min, a->scale_max, a->ratio_min, a->ratio_max, .first_is_width = 1, .strict = 0};
+    sm_crop out;
+    return sample_rect(&crop, r, h, w, &out) ? out : centre_crop(a, h, w);
+}
+
+int sm_augment_sample_erase(sm_rng *r, int h, int w, sm_crop *rect)
+{
+    static const rect_rule erase = {ERASE_SCALE_MIN, ERASE_SCALE_MAX, ERASE_RATIO_MIN, ERASE_RATIO_MAX,
+                                    .first_is_width = 0, .strict = 1};
+    return sample_rect(&erase, r, h, w, rect);
 }
 
 /* Where output pixel o reads from along one axis: between source pixels i0
@@ -157,6 +194,39 @@ void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int 
             memset(row + (dx > 0 ? 0 : keep), 0, adx * sizeof(float));
         }
     }
+}
+
+/* One line of len >= 2 values, step apart, in place: centre weight k0,
+ * neighbours k1, the missing neighbour at either end reflected. */
+static void blur_line(float *x, size_t len, size_t step, float k0, float k1)
+{
+    float prev = x[step];
+    for (size_t i = 0; i < len; i++) {
+        /* the last value's reflected neighbour is the one before it: prev */
+        float cur = x[i * step], next = i + 1 < len ? x[(i + 1) * step] : prev;
+        x[i * step] = k1 * prev + k0 * cur + k1 * next;
+        prev = cur;
+    }
+}
+
+void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma)
+{
+    assert(sigma > 0 && h >= 2 && w >= 2);
+    float side = expf(-0.5f / (sigma * sigma)), k0 = 1.0f / (1.0f + 2.0f * side), k1 = side * k0;
+    for (size_t ch = 0; ch < c; ch++) {
+        float *plane = img + ch * h * w;
+        for (size_t y = 0; y < h; y++) blur_line(plane + y * w, w, 1, k0, k1);
+        for (size_t x = 0; x < w; x++) blur_line(plane + x, h, w, k0, k1);
+    }
+}
+
+void sm_augment_erase(float *img, size_t c, size_t h, size_t w, sm_crop rect)
+{
+    assert(rect.top >= 0 && rect.left >= 0 && (size_t)(rect.top + rect.height) <= h);
+    assert((size_t)(rect.left + rect.width) <= w);
+    for (size_t ch = 0; ch < c; ch++)
+        for (int y = rect.top; y < rect.top + rect.height; y++)
+            memset(img + (ch * h + (size_t)y) * w + (size_t)rect.left, 0, (size_t)rect.width * sizeof(float));
 }
 
 /* ---- colour ---------------------------------------------------------------- */
@@ -274,6 +344,11 @@ void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, ui
         int dy = (int)sm_rng_below(&r, span) - a->translate, dx = (int)sm_rng_below(&r, span) - a->translate;
         sm_augment_translate(out, ds->c, ds->h, ds->w, dy, dx);
     }
+    if (a->blur_p > 0 && sm_rng_uniform(&r) < a->blur_p)
+        sm_augment_blur(out, ds->c, ds->h, ds->w, (float)uniform_in(&r, BLUR_SIGMA_MIN, BLUR_SIGMA_MAX));
+    sm_crop rect;
+    if (a->erase_p > 0 && sm_rng_uniform(&r) < a->erase_p && sm_augment_sample_erase(&r, (int)ds->h, (int)ds->w, &rect))
+        sm_augment_erase(out, ds->c, ds->h, ds->w, rect);
 }
 
 void sm_augment_batch(const sm_augment *a, const sm_dataset *ds, const size_t *idx, size_t n, uint64_t step,

@@ -16,8 +16,15 @@
  *   5. only when translate > 0 (off by default): a shift by (dy, dx), each
  *      uniform in [−translate, translate] pixels, the uncovered pixels 0
  *      (black, Fashion-MNIST's background): the zero padding + random crop
- *      of the CIFAR recipes.  Its two draws come last, so with translate = 0
- *      a view is bit for bit what it was before the option existed.
+ *      of the CIFAR recipes;
+ *   6. only when blur > 0 (off by default): with p = blur, a 3 × 3 Gaussian
+ *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
+ *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
+ *   7. only when erase > 0 (off by default): with p = erase, torchvision's
+ *      RandomErasing: a rectangle of area 2–33% and aspect ratio 0.3–3.3
+ *      (log-uniform), up to 10 tries to fit strictly inside, set to 0.
+ *   Steps 5–7 draw nothing when off, so with translate = blur = erase = 0 a
+ *   view is bit for bit what it was before the options existed.
  * No normalisation: views are float32 in [0, 1].  With enabled = 0 every view
  * is the image itself (byte / 255, as sm_dataset_gather).
  *
@@ -67,6 +74,8 @@ typedef struct {
     double grey_p;                /* 0.2 (RGB only) */
     double flip_p;                /* 0.5 */
     int translate;                /* 0: largest shift in pixels per axis */
+    double blur_p;                /* 0: probability of the Gaussian blur */
+    double erase_p;               /* 0: probability of random erasing */
 } sm_augment;
 
 /* SimSiam's parameters, enabled. */
@@ -74,7 +83,7 @@ void sm_augment_defaults(sm_augment *a, uint64_t seed);
 
 /* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
  * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
- * SimSiam's CIFAR one) and translate; disabled when cfg->aug is none or the
+ * SimSiam's CIFAR one), translate, blur and erase; disabled when cfg->aug is none or the
  * data set is "random" (a throughput benchmark feeds its tensors unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
@@ -114,6 +123,18 @@ void sm_augment_hflip(float *img, size_t c, size_t h, size_t w);
 /* Shift every plane down by dy and right by dx pixels (negative: up, left)
  * in place: img[y][x] = old img[y − dy][x − dx], 0 where that lies outside. */
 void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int dx);
+
+/* 3 × 3 Gaussian blur of every plane with standard deviation sigma > 0:
+ * the separable kernel exp(−k²/2σ²), k = −1, 0, 1, normalised to sum 1,
+ * rows then columns, edges reflected (pixel −1 reads pixel 1); needs h, w >= 2. */
+void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma);
+
+/* Set the rectangle rect of every plane to 0. */
+void sm_augment_erase(float *img, size_t c, size_t h, size_t w, sm_crop rect);
+
+/* torchvision's RandomErasing.get_params with scale (0.02, 0.33) and ratio
+ * (0.3, 3.3): 1 if a rectangle was found (*rect), 0 after 10 tries. */
+int sm_augment_sample_erase(sm_rng *r, int h, int w, sm_crop *rect);
 
 /* Colour operations on c × npix images in [0, 1] (c = 1 or 3), results
  * clamped to [0, 1], as torchvision.transforms.functional:
