@@ -83,8 +83,9 @@ void sm_augment_defaults(sm_augment *a, uint64_t seed);
 
 /* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
  * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
- * SimSiam's CIFAR one), translate, blur and erase; disabled when cfg->aug is none or the
- * data set is "random" (a throughput benchmark feeds its tensors unchanged). */
+ * SimSiam's CIFAR one), translate, blur and erase; disabled when cfg->aug is
+ * none or the data set is "random" (a throughput benchmark feeds its tensors
+ * unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
 /* The RNG stream id of one view. */
