@@ -318,6 +318,17 @@ static void test_erase_by_hand(void **state)
     assert_memory_equal(img, want, sizeof img);
 }
 
+/* Values from 0.5 up are mirrored about 0.5, the ones below kept; 0.5 itself
+ * becomes 0.5 (torchvision: img >= threshold). */
+static void test_solarize_by_hand(void **state)
+{
+    (void)state;
+    float img[6] = {0.0f, 0.25f, 0.4999f, 0.5f, 0.75f, 1.0f};
+    sm_augment_solarize(img, 6);
+    const float want[6] = {0.0f, 0.25f, 0.4999f, 0.5f, 0.25f, 0.0f};
+    assert_memory_equal(img, want, sizeof img);
+}
+
 /* RandomErasing's rectangles lie strictly inside the image, with areas and
  * aspect ratios spread over its ranges (height / width: the first side is the
  * height); nothing fits strictly inside a 1 × 1 image. */
@@ -346,17 +357,17 @@ static void test_erase_rectangles_in_range(void **state)
     assert_false(sm_augment_sample_erase(&r, 1, 1, &none));
 }
 
-/* With blur and erase on (p = 1) a view is the plain view, blurred with the
- * σ of the stream's next draw, then erased where the draws after say: the
- * draws are replayed here through the public steps. */
-static void test_blur_then_erase_are_the_last_steps(void **state)
+/* With blur, solarize and erase on (p = 1) a view is the plain view, blurred
+ * with the σ of the stream's next draw, solarized, then erased where the
+ * draws after say: the draws are replayed here through the public steps. */
+static void test_blur_solarize_erase_are_the_last_steps(void **state)
 {
     (void)state;
     enum { SIDE = 28, SIZE = SIDE * SIDE, VIEWS = 50 };
     sm_augment plain, both;
     sm_augment_defaults(&plain, 4);
     both = plain;
-    both.blur_p = both.erase_p = 1;
+    both.blur_p = both.solarize_p = both.erase_p = 1;
     sm_dataset ds;
     random_set(&ds, 3, 1, SIDE);
     float *want = floats(SIZE), *view = floats(SIZE), *scratch = floats(SIZE);
@@ -371,6 +382,8 @@ static void test_blur_then_erase_are_the_last_steps(void **state)
         (void)sm_rng_uniform(&r); /* flip */
         assert_true(sm_rng_uniform(&r) < 1);
         sm_augment_blur(want, 1, SIDE, SIDE, (float)(0.1 + 1.9 * sm_rng_uniform(&r)));
+        assert_true(sm_rng_uniform(&r) < 1);
+        sm_augment_solarize(want, SIZE);
         sm_crop e;
         assert_true(sm_rng_uniform(&r) < 1 && sm_augment_sample_erase(&r, SIDE, SIDE, &e));
         sm_augment_erase(want, 1, SIDE, SIDE, e);
@@ -485,10 +498,11 @@ static void test_aug_none_and_random_are_identity(void **state)
     cfg.jitter = 0.1;
     cfg.translate = 4;
     cfg.blur = 0.25;
+    cfg.solarize = 0.5;
     cfg.erase = 0.75;
     sm_augment_from_config(&a, &cfg);
     assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1 && a.translate == 4);
-    assert_true(a.blur_p == 0.25 && a.erase_p == 0.75);
+    assert_true(a.blur_p == 0.25 && a.solarize_p == 0.5 && a.erase_p == 0.75);
     cfg.dataset = SM_DATASET_RANDOM;
     sm_augment_from_config(&a, &cfg);
     assert_false(a.enabled);
@@ -641,6 +655,9 @@ static void test_probability_of_each_step(void **state)
     a.blur_p = 0.3;
     assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.3) < tol);
     a.blur_p = 0;
+    a.solarize_p = 0.4;
+    assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.4) < tol);
+    a.solarize_p = 0;
     a.erase_p = 0.6;
     assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.6) < tol);
     /* Crop alone, the crop is not the identity most of the time. */
@@ -663,7 +680,8 @@ int main(void)
         cmocka_unit_test(test_blur_against_2d_reference),
         cmocka_unit_test(test_erase_by_hand),
         cmocka_unit_test(test_erase_rectangles_in_range),
-        cmocka_unit_test(test_blur_then_erase_are_the_last_steps),
+        cmocka_unit_test(test_solarize_by_hand),
+        cmocka_unit_test(test_blur_solarize_erase_are_the_last_steps),
         cmocka_unit_test(test_brightness_and_contrast_closed_forms),
         cmocka_unit_test(test_greyscale_gives_equal_channels),
         cmocka_unit_test(test_hue_rotates_primaries),

@@ -49,6 +49,7 @@ void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
     a->brightness = a->contrast = cfg->jitter;
     a->translate = (int)cfg->translate;
     a->blur_p = cfg->blur;
+    a->solarize_p = cfg->solarize;
     a->erase_p = cfg->erase;
 }
 
@@ -220,6 +221,12 @@ void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma)
     }
 }
 
+void sm_augment_solarize(float *img, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (img[i] >= 0.5f) img[i] = 1.0f - img[i];
+}
+
 void sm_augment_erase(float *img, size_t c, size_t h, size_t w, sm_crop rect)
 {
     assert(rect.top >= 0 && rect.left >= 0 && (size_t)(rect.top + rect.height) <= h);
@@ -346,6 +353,7 @@ void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, ui
     }
     if (a->blur_p > 0 && sm_rng_uniform(&r) < a->blur_p)
         sm_augment_blur(out, ds->c, ds->h, ds->w, (float)uniform_in(&r, BLUR_SIGMA_MIN, BLUR_SIGMA_MAX));
+    if (a->solarize_p > 0 && sm_rng_uniform(&r) < a->solarize_p) sm_augment_solarize(out, ds->c * npix);
     sm_crop rect;
     if (a->erase_p > 0 && sm_rng_uniform(&r) < a->erase_p && sm_augment_sample_erase(&r, (int)ds->h, (int)ds->w, &rect))
         sm_augment_erase(out, ds->c, ds->h, ds->w, rect);

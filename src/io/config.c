@@ -91,6 +91,7 @@ static const key_spec KEYS[] = {
     INT_KEY(translate, "0", 0, 16, "largest shift of a view in pixels, each axis uniform in [-t, t], zero fill; 0 = off"),
     REAL_KEY(blur, "0", 0, CLOSED, 1, CLOSED,
              "probability of a 3x3 Gaussian blur of a view, sigma uniform in [0.1, 2]"),
+    REAL_KEY(solarize, "0", 0, CLOSED, 1, CLOSED, "probability of solarizing a view (every value v >= 0.5 into 1 - v)"),
     REAL_KEY(erase, "0", 0, CLOSED, 1, CLOSED,
              "probability of erasing a rectangle of a view to 0 (area 2-33%, aspect 0.3-3.3)"),
     INT_KEY(holdout, "0", 0, LONG_MAX,
