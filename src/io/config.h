@@ -38,7 +38,7 @@
  *   crop_min         (0, 1] [0.2]         jitter        [0, 1) [0.8]
  *   translate        0..16 pixels [0 = off]
  *   blur             [0, 1] [0 = off]      erase         [0, 1] [0 = off]
- *   solarize         [0, 1] [0 = off]
+ *   solarize         [0, 1] [0.2]         (a saved configuration without it: 0)
  *   holdout          >= 0 [0]             (train on the first n - holdout
  *                    training images, evaluate on the last holdout instead
  *                    of the test split)
@@ -113,7 +113,7 @@ void sm_config_defaults(sm_config *cfg);
 /* The start for reading back a configuration this program wrote (a
  * checkpoint's config section): sm_config_write writes every key, so a key
  * missing there predates it and gets the value that keeps the old behaviour
- * (stem_stride=1, jitter=0.4) instead of today's default. */
+ * (stem_stride=1, jitter=0.4, solarize=0) instead of today's default. */
 void sm_config_saved_defaults(sm_config *cfg);
 
 /* Apply one "key=value"; where ("file:line", "command line") goes in errors. */
