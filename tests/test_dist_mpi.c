@@ -25,8 +25,9 @@
  * 10-step run resumed to 20 is then the 20-step run. */
 /* solarize=0: with the default 0.2, seed 0's trajectory reaches a step (the
  * 6th) where the all-reduce's rounding-level differences jump to 4e-5 of the
- * loss and 5e-4 by step 20 (seed 1 stays within 1e-6): chaos of this tiny l2
- * network, not a rank dependence of the views, which are the same bits. */
+ * loss, 5e-4 by step 20 (seed 1 agrees to train.csv's 6 digits): chaos of
+ * this tiny l2 network, not the views, a function of (seed, step, image,
+ * view) only whatever the ranks. */
 #define MLP "dataset=synthetic arch=mlp width=4 proj_hidden=32 z_dim=8 pred_hidden=8 batch=32 threads=1 " \
             "schedule=const loss=l2 knn_every=0 solarize=0"
 /* The ResNet for SyncBN over feature maps: a few steps, before chaos. */

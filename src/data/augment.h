@@ -21,9 +21,9 @@
  *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
  *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
  *   7. only when solarize > 0 (the trainer's default 0.2, off in
- *      sm_augment_defaults): with p = solarize, every
- *      value v >= 0.5 becomes 1 − v (torchvision's RandomSolarize(0.5) on
- *      float images, BYOL's recipe);
+ *      sm_augment_defaults): with p = solarize, every value v >= 0.5
+ *      becomes 1 − v (torchvision's RandomSolarize(0.5) on float images,
+ *      BYOL's recipe);
  *   8. only when erase > 0 (off by default): with p = erase, torchvision's
  *      RandomErasing: a rectangle of area 2–33% and aspect ratio 0.3–3.3
  *      (log-uniform), up to 10 tries to fit strictly inside, set to 0.
@@ -89,9 +89,8 @@ void sm_augment_defaults(sm_augment *a, uint64_t seed);
 /* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
  * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
  * SimSiam's CIFAR one), translate, blur, solarize (the trainer's default
- * 0.2, BYOL's) and erase; disabled when cfg->aug is
- * none or the data set is "random" (a throughput benchmark feeds its tensors
- * unchanged). */
+ * 0.2, BYOL's) and erase; disabled when cfg->aug is none or the data set is
+ * "random" (a throughput benchmark feeds its tensors unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
 /* The RNG stream id of one view. */
