@@ -23,11 +23,13 @@
  * from bugs; and the cosine loss passes through 0 in the first steps, where
  * a relative test means nothing (l2 stays near 4).  const schedule: a
  * 10-step run resumed to 20 is then the 20-step run. */
-/* solarize=0: with the default 0.2, seed 0's trajectory reaches a step (the
- * 6th) where the all-reduce's rounding-level differences jump to 4e-5 of the
- * loss, 5e-4 by step 20 (seed 1 agrees to train.csv's 6 digits): chaos of
- * this tiny l2 network, not the views, a function of (seed, step, image,
- * view) only whatever the ranks. */
+/* solarize=0: with the default 0.2, seed 0's fifth step has one BN + ReLU
+ * pre-activation at -2.0e-6 in one process and +4.2e-7 with two ranks (the
+ * all-reduce's rounding moves it across 0; found by printing every one
+ * within 3e-6 of 0), so the ReLU's mask, and with it the step's gradient,
+ * differ by a whole term: the loss by 4e-5 at step 6, 5e-4 at step 20.  A
+ * kink of the network, not the ranks: the views are a function of (seed,
+ * step, image, view) only, and seed 1 agrees to train.csv's 6 digits. */
 #define MLP "dataset=synthetic arch=mlp width=4 proj_hidden=32 z_dim=8 pred_hidden=8 batch=32 threads=1 " \
             "schedule=const loss=l2 knn_every=0 solarize=0"
 /* The ResNet for SyncBN over feature maps: a few steps, before chaos. */
