@@ -329,6 +329,22 @@ static void test_solarize_by_hand(void **state)
     assert_memory_equal(img, want, sizeof img);
 }
 
+/* v^g: squares and square roots of exact values, the ends 0 and 1 fixed. */
+static void test_gamma_by_hand(void **state)
+{
+    (void)state;
+    float img[5] = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f};
+    sm_augment_gamma(img, 5, 2.0f);
+    const float squared[5] = {0.0f, 0.0625f, 0.25f, 0.5625f, 1.0f};
+    assert_memory_equal(img, squared, sizeof img);
+    sm_augment_gamma(img, 5, 0.5f);
+    const float back[5] = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f};
+    assert_memory_equal(img, back, sizeof img);
+    float half = 0.5f;
+    sm_augment_gamma(&half, 1, 0.5f);
+    assert_true(fabsf(half - 0.70710678f) <= 6e-8f);
+}
+
 /* RandomErasing's rectangles lie strictly inside the image, with areas and
  * aspect ratios spread over its ranges (height / width: the first side is the
  * height); nothing fits strictly inside a 1 × 1 image. */
@@ -357,17 +373,18 @@ static void test_erase_rectangles_in_range(void **state)
     assert_false(sm_augment_sample_erase(&r, 1, 1, &none));
 }
 
-/* With blur, solarize and erase on (p = 1) a view is the plain view, blurred
- * with the σ of the stream's next draw, solarized, then erased where the
+/* With blur, gamma, solarize and erase on (p = 1) a view is the plain view,
+ * blurred with the σ of the stream's next draw, raised to the power its next
+ * draw gives (ln γ uniform in [−ln 2, ln 2]), solarized, then erased where the
  * draws after say: the draws are replayed here through the public steps. */
-static void test_blur_solarize_erase_are_the_last_steps(void **state)
+static void test_blur_gamma_solarize_erase_are_the_last_steps(void **state)
 {
     (void)state;
     enum { SIDE = 28, SIZE = SIDE * SIDE, VIEWS = 50 };
     sm_augment plain, both;
     sm_augment_defaults(&plain, 4);
     both = plain;
-    both.blur_p = both.solarize_p = both.erase_p = 1;
+    both.blur_p = both.gamma_p = both.solarize_p = both.erase_p = 1;
     sm_dataset ds;
     random_set(&ds, 3, 1, SIDE);
     float *want = floats(SIZE), *view = floats(SIZE), *scratch = floats(SIZE);
@@ -382,6 +399,9 @@ static void test_blur_solarize_erase_are_the_last_steps(void **state)
         (void)sm_rng_uniform(&r); /* flip */
         assert_true(sm_rng_uniform(&r) < 1);
         sm_augment_blur(want, 1, SIDE, SIDE, (float)(0.1 + 1.9 * sm_rng_uniform(&r)));
+        assert_true(sm_rng_uniform(&r) < 1);
+        const double ln2 = 0.69314718055994531;
+        sm_augment_gamma(want, SIZE, (float)exp(-ln2 + 2 * ln2 * sm_rng_uniform(&r)));
         assert_true(sm_rng_uniform(&r) < 1);
         sm_augment_solarize(want, SIZE);
         sm_crop e;
@@ -498,11 +518,12 @@ static void test_aug_none_and_random_are_identity(void **state)
     cfg.jitter = 0.1;
     cfg.translate = 4;
     cfg.blur = 0.25;
+    cfg.gamma = 0.125;
     cfg.solarize = 0.5;
     cfg.erase = 0.75;
     sm_augment_from_config(&a, &cfg);
     assert_true(a.scale_min == 0.5 && a.brightness == 0.1 && a.contrast == 0.1 && a.translate == 4);
-    assert_true(a.blur_p == 0.25 && a.solarize_p == 0.5 && a.erase_p == 0.75);
+    assert_true(a.blur_p == 0.25 && a.gamma_p == 0.125 && a.solarize_p == 0.5 && a.erase_p == 0.75);
     cfg.dataset = SM_DATASET_RANDOM;
     sm_augment_from_config(&a, &cfg);
     assert_false(a.enabled);
@@ -655,6 +676,9 @@ static void test_probability_of_each_step(void **state)
     a.blur_p = 0.3;
     assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.3) < tol);
     a.blur_p = 0;
+    a.gamma_p = 0.35;
+    assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.35) < tol);
+    a.gamma_p = 0;
     a.solarize_p = 0.4;
     assert_true(fabs(share_of_views(&a, &grey, is_changed, views) - 0.4) < tol);
     a.solarize_p = 0;
@@ -681,7 +705,8 @@ int main(void)
         cmocka_unit_test(test_erase_by_hand),
         cmocka_unit_test(test_erase_rectangles_in_range),
         cmocka_unit_test(test_solarize_by_hand),
-        cmocka_unit_test(test_blur_solarize_erase_are_the_last_steps),
+        cmocka_unit_test(test_gamma_by_hand),
+        cmocka_unit_test(test_blur_gamma_solarize_erase_are_the_last_steps),
         cmocka_unit_test(test_brightness_and_contrast_closed_forms),
         cmocka_unit_test(test_greyscale_gives_equal_channels),
         cmocka_unit_test(test_hue_rotates_primaries),

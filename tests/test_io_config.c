@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 44
+#define NKEYS 45
 
 static sm_status st;
 
@@ -62,6 +62,7 @@ static void assert_config_equal(const sm_config *a, const sm_config *b)
     assert_true(a->jitter == b->jitter);
     assert_true(a->blur == b->blur);
     assert_true(a->solarize == b->solarize);
+    assert_true(a->gamma == b->gamma);
     assert_true(a->erase == b->erase);
     assert_int_equal(a->schedule, b->schedule);
     assert_int_equal(a->loss, b->loss);
@@ -293,6 +294,7 @@ static void test_range_boundaries(void **state)
         {"translate=0", 1}, {"translate=16", 1}, {"translate=17", 0}, {"translate=-1", 0}, {"translate=2.5", 0},
         {"blur=0", 1}, {"blur=1", 1}, {"blur=1.01", 0}, {"blur=-0.1", 0}, {"blur=nan", 0},
         {"solarize=0.2", 1}, {"solarize=1", 1}, {"solarize=1.5", 0}, {"solarize=nan", 0},
+        {"gamma=0.5", 1}, {"gamma=1", 1}, {"gamma=1.5", 0}, {"gamma=-0.1", 0}, {"gamma=nan", 0},
         {"erase=0.5", 1}, {"erase=1", 1}, {"erase=2", 0}, {"erase=-1e-9", 0}, {"erase=inf", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -477,8 +479,8 @@ static void test_write_read_round_trip(void **state)
         "lr=0.30000000000000004", "momentum=0.99999999999999989", "wd=4.9406564584124654e-324",
         "schedule=const", "loss=gauss", "pred_lr_mult=1e300", "pred_fixed_lr=1", "pred_steps=1000",
         "pred_mode=directpred", "aug=none", "stem_stride=1", "crop_min=0.30000000000000004", "jitter=0",
-        "translate=16", "blur=0.30000000000000004", "solarize=0.2", "erase=1", "holdout=17", "knn_every=0", "track_every=50", "track_samples=2",
-        "track_views=2", "track_images=1", "checkpoint_every=0", "resume=runs/x/checkpoint.bin",
+        "translate=16", "blur=0.30000000000000004", "gamma=0.5", "solarize=0.2", "erase=1", "holdout=17",
+        "knn_every=0", "track_every=50", "track_samples=2", "track_views=2", "track_images=1", "checkpoint_every=0", "resume=runs/x/checkpoint.bin",
         "out=runs/exp#3",
     };
     round_trip("everything.txt", (int)(sizeof everything / sizeof everything[0]), everything);

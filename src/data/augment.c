@@ -19,6 +19,8 @@
 /* GaussianBlur's σ range in SimCLR / SimSiam. */
 #define BLUR_SIGMA_MIN 0.1
 #define BLUR_SIGMA_MAX 2.0
+/* ln γ of the gamma curve: uniform in [−GAMMA_LN_MAX, GAMMA_LN_MAX], γ in [1/2, 2]. */
+#define GAMMA_LN_MAX 0.69314718055994531
 /* ITU-R 601-2 luma, the weights of torchvision's rgb_to_grayscale. */
 #define LUMA_R 0.2989f
 #define LUMA_G 0.587f
@@ -49,6 +51,7 @@ void sm_augment_from_config(sm_augment *a, const sm_config *cfg)
     a->brightness = a->contrast = cfg->jitter;
     a->translate = (int)cfg->translate;
     a->blur_p = cfg->blur;
+    a->gamma_p = cfg->gamma;
     a->solarize_p = cfg->solarize;
     a->erase_p = cfg->erase;
 }
@@ -221,6 +224,12 @@ void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma)
     }
 }
 
+void sm_augment_gamma(float *img, size_t n, float g)
+{
+    assert(g > 0);
+    for (size_t i = 0; i < n; i++) img[i] = powf(img[i], g);
+}
+
 void sm_augment_solarize(float *img, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -353,6 +362,8 @@ void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, ui
     }
     if (a->blur_p > 0 && sm_rng_uniform(&r) < a->blur_p)
         sm_augment_blur(out, ds->c, ds->h, ds->w, (float)uniform_in(&r, BLUR_SIGMA_MIN, BLUR_SIGMA_MAX));
+    if (a->gamma_p > 0 && sm_rng_uniform(&r) < a->gamma_p)
+        sm_augment_gamma(out, ds->c * npix, (float)exp(uniform_in(&r, -GAMMA_LN_MAX, GAMMA_LN_MAX)));
     if (a->solarize_p > 0 && sm_rng_uniform(&r) < a->solarize_p) sm_augment_solarize(out, ds->c * npix);
     sm_crop rect;
     if (a->erase_p > 0 && sm_rng_uniform(&r) < a->erase_p && sm_augment_sample_erase(&r, (int)ds->h, (int)ds->w, &rect))

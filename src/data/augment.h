@@ -20,15 +20,19 @@
  *   6. only when blur > 0 (off by default): with p = blur, a 3 × 3 Gaussian
  *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
  *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
- *   7. only when solarize > 0 (the trainer's default 0.2, off in
+ *   7. only when gamma > 0 (off by default): with p = gamma, every value v
+ *      becomes v^γ, ln γ uniform in [−ln 2, ln 2] (torchvision's
+ *      adjust_gamma with gain 1);
+ *   8. only when solarize > 0 (the trainer's default 0.2, off in
  *      sm_augment_defaults): with p = solarize, every value v >= 0.5
  *      becomes 1 − v (torchvision's RandomSolarize(0.5) on float images,
  *      BYOL's recipe);
- *   8. only when erase > 0 (off by default): with p = erase, torchvision's
+ *   9. only when erase > 0 (off by default): with p = erase, torchvision's
  *      RandomErasing: a rectangle of area 2–33% and aspect ratio 0.3–3.3
  *      (log-uniform), up to 10 tries to fit strictly inside, set to 0.
- *   Steps 5–8 draw nothing when off, so with translate = blur = solarize =
- *   erase = 0 a view is bit for bit what it was before the options existed.
+ *   Steps 5–9 draw nothing when off, so with translate = blur = gamma =
+ *   solarize = erase = 0 a view is bit for bit what it was before the
+ *   options existed.
  * No normalisation: views are float32 in [0, 1].  With enabled = 0 every view
  * is the image itself (byte / 255, as sm_dataset_gather).
  *
@@ -79,6 +83,7 @@ typedef struct {
     double flip_p;                /* 0.5 */
     int translate;                /* 0: largest shift in pixels per axis */
     double blur_p;                /* 0: probability of the Gaussian blur */
+    double gamma_p;               /* 0: probability of the gamma curve */
     double solarize_p;            /* 0: probability of solarizing */
     double erase_p;               /* 0: probability of random erasing */
 } sm_augment;
@@ -88,8 +93,8 @@ void sm_augment_defaults(sm_augment *a, uint64_t seed);
 
 /* SimSiam's parameters with cfg's seed, crop_min, jitter (brightness and
  * contrast; the trainer's default 0.8 is SimCLR's ImageNet strength, twice
- * SimSiam's CIFAR one), translate, blur, solarize (the trainer's default
- * 0.2, BYOL's) and erase; disabled when cfg->aug is none or the data set is
+ * SimSiam's CIFAR one), translate, blur, gamma, solarize (the trainer's
+ * default 0.2, BYOL's) and erase; disabled when cfg->aug is none or the data set is
  * "random" (a throughput benchmark feeds its tensors unchanged). */
 void sm_augment_from_config(sm_augment *a, const sm_config *cfg);
 
@@ -134,6 +139,9 @@ void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int 
  * the separable kernel exp(−k²/2σ²), k = −1, 0, 1, normalised to sum 1,
  * rows then columns, edges reflected (pixel −1 reads pixel 1); needs h, w >= 2. */
 void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma);
+
+/* Every value v of the n floats of img (in [0, 1]) into v^g, g > 0. */
+void sm_augment_gamma(float *img, size_t n, float g);
 
 /* Every value v >= 0.5 of the n floats of img into 1 − v. */
 void sm_augment_solarize(float *img, size_t n);

@@ -91,6 +91,8 @@ static const key_spec KEYS[] = {
     INT_KEY(translate, "0", 0, 16, "largest shift of a view in pixels, each axis uniform in [-t, t], zero fill; 0 = off"),
     REAL_KEY(blur, "0", 0, CLOSED, 1, CLOSED,
              "probability of a 3x3 Gaussian blur of a view, sigma uniform in [0.1, 2]"),
+    REAL_KEY(gamma, "0", 0, CLOSED, 1, CLOSED,
+             "probability of a gamma curve v^g of a view, ln g uniform in [-ln 2, ln 2]"),
     {"solarize", KEY_REAL, FIELD(solarize, double), "0.2", .rlo = 0, .rhi = 1, .rlo_open = CLOSED,
      .rhi_open = CLOSED, .legacy = "0", .doc = "probability of solarizing a view (every value v >= 0.5 into 1 - v)"},
     REAL_KEY(erase, "0", 0, CLOSED, 1, CLOSED,

@@ -38,6 +38,7 @@
  *   crop_min         (0, 1] [0.2]         jitter        [0, 1) [0.8]
  *   translate        0..16 pixels [0 = off]
  *   blur             [0, 1] [0 = off]      erase         [0, 1] [0 = off]
+ *   gamma            [0, 1] [0 = off]
  *   solarize         [0, 1] [0.2]         (a saved configuration without it: 0)
  *   holdout          >= 0 [0]             (train on the first n - holdout
  *                    training images, evaluate on the last holdout instead
@@ -96,7 +97,7 @@ typedef struct {
     sm_aug_kind aug;
     double crop_min, jitter;
     long translate;
-    double blur, solarize, erase;
+    double blur, gamma, solarize, erase;
     long holdout;
     long knn_every, track_every, track_samples, track_views, track_images;
     long track_mix;
