@@ -480,7 +480,8 @@ static void test_write_read_round_trip(void **state)
         "schedule=const", "loss=gauss", "pred_lr_mult=1e300", "pred_fixed_lr=1", "pred_steps=1000",
         "pred_mode=directpred", "aug=none", "stem_stride=1", "crop_min=0.30000000000000004", "jitter=0",
         "translate=16", "blur=0.30000000000000004", "gamma=0.5", "solarize=0.2", "erase=1", "holdout=17",
-        "knn_every=0", "track_every=50", "track_samples=2", "track_views=2", "track_images=1", "checkpoint_every=0", "resume=runs/x/checkpoint.bin",
+        "knn_every=0", "track_every=50", "track_samples=2", "track_views=2", "track_images=1", "checkpoint_every=0",
+        "resume=runs/x/checkpoint.bin",
         "out=runs/exp#3",
     };
     round_trip("everything.txt", (int)(sizeof everything / sizeof everything[0]), everything);
