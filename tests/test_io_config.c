@@ -512,9 +512,10 @@ static void test_written_form(void **state)
     assert_non_null(strstr(st.msg, bad));
 }
 
-/* A saved configuration predating stem_stride, jitter or solarize (no such
- * line) meant stride 1, jitter 0.4 and no solarization, whatever today's
- * defaults; a line present wins as usual. */
+/* A saved configuration predating stem_stride, jitter, solarize, blur or
+ * gamma's defaults (no such line) meant stride 1, jitter 0.4 and none of
+ * solarization, blur and gamma curve, whatever today's defaults; a line
+ * present wins as usual. */
 static void test_saved_defaults_keep_old_behaviour(void **state)
 {
     (void)state;
@@ -525,15 +526,18 @@ static void test_saved_defaults_keep_old_behaviour(void **state)
     assert_int_equal(saved.stem_stride, 1);
     assert_true(fresh.jitter == 0.8 && saved.jitter == 0.4);
     assert_true(fresh.solarize == 0.2 && saved.solarize == 0);
+    assert_true(fresh.blur == 0.5 && saved.blur == 0 && fresh.gamma == 0.5 && saved.gamma == 0);
     saved.stem_stride = fresh.stem_stride; /* the only keys with an old meaning */
     saved.jitter = fresh.jitter;
     saved.solarize = fresh.solarize;
+    saved.blur = fresh.blur;
+    saved.gamma = fresh.gamma;
     assert_config_equal(&saved, &fresh);
     sm_config_saved_defaults(&saved);
-    assert_int_equal(sm_config_parse_text(&saved, "width=16\nstem_stride=2\njitter=0.8\nsolarize=0.2\n", "ckpt", &st),
-                     SM_OK);
+    const char *text = "width=16\nstem_stride=2\njitter=0.8\nsolarize=0.2\nblur=0.5\ngamma=0.5\n";
+    assert_int_equal(sm_config_parse_text(&saved, text, "ckpt", &st), SM_OK);
     assert_int_equal(saved.stem_stride, 2);
-    assert_true(saved.jitter == 0.8 && saved.solarize == 0.2);
+    assert_true(saved.jitter == 0.8 && saved.solarize == 0.2 && saved.blur == 0.5 && saved.gamma == 0.5);
 }
 
 static void test_print_keys(void **state)

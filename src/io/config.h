@@ -114,7 +114,8 @@ void sm_config_defaults(sm_config *cfg);
 /* The start for reading back a configuration this program wrote (a
  * checkpoint's config section): sm_config_write writes every key, so a key
  * missing there predates it and gets the value that keeps the old behaviour
- * (stem_stride=1, jitter=0.4, solarize=0) instead of today's default. */
+ * (stem_stride=1, jitter=0.4, solarize=0, blur=0, gamma=0) instead of
+ * today's default. */
 void sm_config_saved_defaults(sm_config *cfg);
 
 /* Apply one "key=value"; where ("file:line", "command line") goes in errors. */
