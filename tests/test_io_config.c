@@ -513,9 +513,9 @@ static void test_written_form(void **state)
 }
 
 /* A saved configuration predating stem_stride, jitter, solarize, blur or
- * gamma's defaults (no such line) meant stride 1, jitter 0.4 and none of
- * solarization, blur and gamma curve, whatever today's defaults; a line
- * present wins as usual. */
+ * gamma (no such line) meant stride 1, jitter 0.4 and none of solarization,
+ * blur and gamma curve, whatever today's defaults; a line present wins as
+ * usual. */
 static void test_saved_defaults_keep_old_behaviour(void **state)
 {
     (void)state;
