@@ -51,8 +51,11 @@ _Static_assert(sizeof(sm_dataset_kind) == sizeof(int) && sizeof(sm_arch_kind) ==
  * with the wrong kind is a build error, not a memory overwrite. */
 #define FIELD(k, T) _Generic(((sm_config *)0)->k, T: offsetof(sm_config, k))
 #define INT_KEY(k, dflt, lo, hi, d) {#k, KEY_INT, FIELD(k, long), dflt, .ilo = lo, .ihi = hi, .doc = d}
-#define REAL_KEY(k, dflt, lo, lo_open, hi, hi_open, d) \
-    {#k, KEY_REAL, FIELD(k, double), dflt, .rlo = lo, .rhi = hi, .rlo_open = lo_open, .rhi_open = hi_open, .doc = d}
+/* A real key whose default changed: old is what a saved configuration without the key meant. */
+#define REAL_KEY_WAS(k, dflt, old, lo, lo_open, hi, hi_open, d)                                                   \
+    {#k, KEY_REAL, FIELD(k, double), dflt, .rlo = lo, .rhi = hi, .rlo_open = lo_open, .rhi_open = hi_open, \
+     .legacy = old, .doc = d}
+#define REAL_KEY(k, dflt, lo, lo_open, hi, hi_open, d) REAL_KEY_WAS(k, dflt, NULL, lo, lo_open, hi, hi_open, d)
 #define WORD_KEY(k, T, w, dflt, d) {#k, KEY_WORD, FIELD(k, T), dflt, .words = w, .doc = d}
 #define TEXT_KEY(k, d) \
     {#k, KEY_TEXT, _Generic(&((sm_config *)0)->k, char(*)[SM_CONFIG_TEXT_MAX]: offsetof(sm_config, k)), "", \
@@ -86,15 +89,15 @@ static const key_spec KEYS[] = {
     WORD_KEY(pred_mode, sm_pred_mode, PRED_MODES, "sgd", "predictor: SGD, closed-form optimal, or DirectPred"),
     WORD_KEY(aug, sm_aug_kind, AUGS, "default", "augmentations"),
     REAL_KEY(crop_min, "0.2", 0, OPEN, 1, CLOSED, "smallest crop area of a view, as a fraction of the image"),
-    {"jitter", KEY_REAL, FIELD(jitter, double), "0.8", .rlo = 0, .rhi = 1, .rlo_open = CLOSED, .rhi_open = OPEN,
-     .legacy = "0.4", .doc = "brightness and contrast jitter: factors uniform in [1 - s, 1 + s]"},
+    REAL_KEY_WAS(jitter, "0.8", "0.4", 0, CLOSED, 1, OPEN,
+                 "brightness and contrast jitter: factors uniform in [1 - s, 1 + s]"),
     INT_KEY(translate, "0", 0, 16, "largest shift of a view in pixels, each axis uniform in [-t, t], zero fill; 0 = off"),
-    {"blur", KEY_REAL, FIELD(blur, double), "0.5", .rlo = 0, .rhi = 1, .rlo_open = CLOSED, .rhi_open = CLOSED,
-     .legacy = "0", .doc = "probability of a 3x3 Gaussian blur of a view, sigma uniform in [0.1, 2]"},
-    {"gamma", KEY_REAL, FIELD(gamma, double), "0.5", .rlo = 0, .rhi = 1, .rlo_open = CLOSED, .rhi_open = CLOSED,
-     .legacy = "0", .doc = "probability of a gamma curve v^g of a view, ln g uniform in [-ln 2, ln 2]"},
-    {"solarize", KEY_REAL, FIELD(solarize, double), "0.2", .rlo = 0, .rhi = 1, .rlo_open = CLOSED,
-     .rhi_open = CLOSED, .legacy = "0", .doc = "probability of solarizing a view (every value v >= 0.5 into 1 - v)"},
+    REAL_KEY_WAS(blur, "0.5", "0", 0, CLOSED, 1, CLOSED,
+                 "probability of a 3x3 Gaussian blur of a view, sigma uniform in [0.1, 2]"),
+    REAL_KEY_WAS(gamma, "0.5", "0", 0, CLOSED, 1, CLOSED,
+                 "probability of a gamma curve v^g of a view, ln g uniform in [-ln 2, ln 2]"),
+    REAL_KEY_WAS(solarize, "0.2", "0", 0, CLOSED, 1, CLOSED,
+                 "probability of solarizing a view (every value v >= 0.5 into 1 - v)"),
     REAL_KEY(erase, "0", 0, CLOSED, 1, CLOSED,
              "probability of erasing a rectangle of a view to 0 (area 2-33%, aspect 0.3-3.3)"),
     INT_KEY(holdout, "0", 0, LONG_MAX,
