@@ -35,6 +35,21 @@ static int supported(void)
     return 0;
 }
 
+/* Floats past an output that the kernels must leave alone: its guard, set
+ * to GUARD_VALUE before and checked after. */
+enum { GUARD = 64 };
+static const float GUARD_VALUE = 12345.0f;
+
+static void set_guard(float *end)
+{
+    for (int i = 0; i < GUARD; i++) end[i] = GUARD_VALUE;
+}
+
+static void assert_guard(const float *end)
+{
+    for (int i = 0; i < GUARD; i++) assert_true(end[i] == GUARD_VALUE);
+}
+
 static sm_conv2d_shape shape(int c_in, int c_out, int h, int w, int stride)
 {
     return (sm_conv2d_shape){.n = 1, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = 3, .stride = stride,
@@ -52,33 +67,34 @@ static double definition(const sm_conv2d_shape *s, const float *x, const float *
     return sum;
 }
 
-/* y = conv(x, wt), then y += conv(x, wt) (add), against the definition. */
+/* y = conv(x, wt) (every float of it written: it starts as NaN), then
+ * y += conv(x, wt) (add), against the definition; nothing written past y. */
 static void check_forward(sm_conv2d_shape s)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 3, (uint64_t)(s.h_in * 100 + s.w_in));
     const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
     const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
-    float *x = sm_test_floats(nx), *wt = sm_test_floats(nw), *y = sm_test_floats(ny);
+    float *x = sm_test_floats(nx), *wt = sm_test_floats(nw), *y = sm_test_floats(ny + GUARD);
     float *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
-    float *lanes = sm_test_floats(sm_conv_direct_lanes_floats(&s));
     fill_small_integers(x, nx, &rng);
     fill_small_integers(wt, nw, &rng);
     /* garbage where the kernels must not look */
     for (size_t i = 0; i < sm_conv_direct_input_floats(&s); i++) xpad[i] = NAN;
-    for (size_t i = 0; i < sm_conv_direct_lanes_floats(&s); i++) lanes[i] = NAN;
+    for (size_t i = 0; i < ny; i++) y[i] = NAN;
+    set_guard(y + ny);
     sm_conv_direct_pad_input(&s, x, NULL, xpad);
-    sm_conv_direct_forward(&s, xpad, wt, y, 0, lanes);
-    sm_conv_direct_forward(&s, xpad, wt, y, 1, lanes);
+    sm_conv_direct_forward(&s, xpad, wt, y, 0);
+    sm_conv_direct_forward(&s, xpad, wt, y, 1);
     for (int o = 0; o < s.c_out; o++)
         for (int oy = 0; oy < ho; oy++)
             for (int ox = 0; ox < wo; ox++)
                 assert_true(y[((size_t)o * ho + oy) * wo + ox] == 2.0 * definition(&s, x, wt, o, oy, ox));
+    assert_guard(y + ny);
     free(x);
     free(wt);
     free(y);
     free(xpad);
-    free(lanes);
 }
 
 /* Maps whose rows end inside a block of lanes and exactly on one (14 × 14:
@@ -147,14 +163,14 @@ static void test_direct_weight_grad_matches_definition(void **state)
 /* dx = the input gradient (every float of it written: it starts as NaN),
  * then dx += it (add), against the definition: dx[c][iy][ix] = Σ w[o][c][t]
  * · dy[o][oy][ox] over the (o, t, oy, ox) with oy·s + ky − 1 = iy and
- * ox·s + kx − 1 = ix. */
+ * ox·s + kx − 1 = ix; nothing written past dx. */
 static void check_input_grad(sm_conv2d_shape s)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 5, (uint64_t)(s.h_in * 100 + s.w_in));
     const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
     const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
-    float *dx = sm_test_floats(nx), *dy = sm_test_floats(ny), *w = sm_test_floats(nw), *wt = sm_test_floats(nw);
+    float *dx = sm_test_floats(nx + GUARD), *dy = sm_test_floats(ny), *w = sm_test_floats(nw), *wt = sm_test_floats(nw);
     float *dypad = sm_test_floats(sm_conv_direct_output_floats(&s));
     float *lanes = sm_test_floats(sm_conv_direct_lanes_floats(&s));
     double *want = calloc(nx, sizeof *want);
@@ -162,6 +178,7 @@ static void check_input_grad(sm_conv2d_shape s)
     fill_small_integers(dy, ny, &rng);
     fill_small_integers(w, nw, &rng);
     for (size_t i = 0; i < nx; i++) dx[i] = NAN;
+    set_guard(dx + nx);
     for (size_t i = 0; i < sm_conv_direct_lanes_floats(&s); i++) lanes[i] = NAN;
     for (int o = 0; o < s.c_out; o++)
         for (int c = 0; c < s.c_in; c++)
@@ -179,6 +196,7 @@ static void check_input_grad(sm_conv2d_shape s)
     for (size_t i = 0; i < nx; i++) assert_true(dx[i] == want[i]);
     sm_conv_direct_input_grad(&s, dypad, wt, dx, 1, lanes);
     for (size_t i = 0; i < nx; i++) assert_true(dx[i] == 2.0 * want[i]);
+    assert_guard(dx + nx);
     free(dx);
     free(dy);
     free(w);

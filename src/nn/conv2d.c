@@ -141,7 +141,7 @@ static size_t planes_floats(const sm_conv2d_shape *s)
 }
 static size_t mapped_floats(const sm_conv2d_shape *s) { return round_up_16((size_t)group_images(s) * x_image(s)); }
 /* The direct convolution's per-thread scratch: x padded, dy padded (the
- * backward), the forward's output lanes. */
+ * backward), the lanes of a stride-2 input gradient. */
 static size_t direct_floats(const sm_conv2d_shape *s)
 {
     return round_up_16(sm_conv_direct_input_floats(s)) + round_up_16(sm_conv_direct_output_floats(s)) +
@@ -406,7 +406,7 @@ static void forward_direct(const sm_conv2d_shape *s, const float *x, const sm_ch
 #pragma omp for schedule(static)
         for (int i = 0; i < s->n; i++) {
             sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
-            sm_conv_direct_forward(s, d.xpad, w, y + (size_t)i * y_image(s), 0, d.lanes);
+            sm_conv_direct_forward(s, d.xpad, w, y + (size_t)i * y_image(s), 0);
         }
     }
 }

@@ -169,9 +169,79 @@ void sm_conv_direct_input_grad_kernel(const sm_conv2d_shape *s, const float *w, 
 /* libgcc reads the CPU's features once, at load time: this is a lookup. */
 int sm_conv_direct_supported(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
 
-/* out[o][0 .. LANES) = Σ_c Σ_{t < nt} wt[o][c][t] · in[c·cstride + off[t] ..]
- * for the block of lanes starting at in, o < 8; out rows g->lanes apart. */
-AVX512 static void block_forward(int c_in, int nt, const geometry *g, const float *in, const float *wt, float *out)
+/* Where the lanes of an output plane go: lane r·P + t (r < rows, t < cols)
+ * to dst[r·row_step + t·col_step]; planes plane_step apart. */
+typedef struct {
+    float *dst;
+    size_t plane_step, rows, cols, row_step, col_step;
+} target;
+
+/* Whether `to` is whole planes of h_out × w_out, row after row: then lane
+ * q = r·P + t (t < w_out) goes to q − 2r, so the kept lanes of a vector go
+ * to consecutive floats and can be written from the registers. */
+static int contiguous(const geometry *g, target to)
+{
+    return to.col_step == 1 && to.rows == g->h_out && to.cols == g->w_out && to.row_step == g->w_out;
+}
+
+/* Which lanes q .. q + VEC of a contiguous target are kept (lane l when
+ * (q + l) mod P < w_out and q + l < h_out·P), and where the first kept one
+ * goes.  A vector spans at most three rows (P >= 8), so two conditional
+ * subtractions of P give each lane's column. */
+AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
+{
+    const size_t t = q % g->p;
+    *first = q / g->p * g->w_out + (t < g->w_out ? t : g->w_out);
+    const __m512i p = _mm512_set1_epi32((int)g->p);
+    __m512i col = _mm512_add_epi32(_mm512_set1_epi32((int)t),
+                                   _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    col = _mm512_mask_sub_epi32(col, _mm512_cmpge_epi32_mask(col, p), col, p);
+    col = _mm512_mask_sub_epi32(col, _mm512_cmpge_epi32_mask(col, p), col, p);
+    const size_t end = g->h_out * g->p, left = end > q ? end - q : 0;
+    const __mmask16 inside = left >= VEC ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+    return _mm512_mask_cmplt_epi32_mask(inside, col, _mm512_set1_epi32((int)g->w_out));
+}
+
+/* The kept lanes of acc (keep) into dst, set or added: compressed to the
+ * front of a register, then one masked store of the run.  The compress
+ * writes a register, not memory: its memory form is microcoded and slow on
+ * AMD's cores. */
+AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add)
+{
+    const __mmask16 run = (__mmask16)((1u << __builtin_popcount(keep)) - 1u);
+    __m512 kept = _mm512_maskz_compress_ps(keep, acc);
+    if (add) kept = _mm512_add_ps(_mm512_maskz_loadu_ps(run, dst), kept);
+    _mm512_mask_storeu_ps(dst, run, kept);
+}
+
+/* The 8 planes' sums for the LANES lanes from q: straight into the planes
+ * of `to` when direct, else into out[o][q ..] (rows g->lanes apart) for
+ * keep_lanes. */
+AVX512 static void block_store(const geometry *g, size_t q, __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC],
+                               int direct, target to, int add, float *out)
+{
+#pragma GCC unroll 2
+    for (int v = 0; v < LANES / VEC; v++) {
+        const size_t qv = q + (size_t)v * VEC;
+        if (!direct) {
+#pragma GCC unroll 8
+            for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) _mm512_storeu_ps(out + o * g->lanes + qv, acc[o][v]);
+            continue;
+        }
+        size_t first;
+        const __mmask16 keep = kept_lanes(g, qv, &first);
+        if (!keep) continue; /* past the last row: first would point past the plane */
+        float *dst = to.dst + first;
+#pragma GCC unroll 8
+        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) store_kept(keep, acc[o][v], dst + o * to.plane_step, add);
+    }
+}
+
+/* Σ_c Σ_{t < nt} wt[o][c][t] · in[c·cstride + off[t] + q ..] for the LANES
+ * lanes from q and the 8 planes o of wt (a plane's weights c_in·nt apart),
+ * stored by block_store. */
+AVX512 static void block_forward(int c_in, int nt, const geometry *g, const float *in, size_t q, const float *wt,
+                                 int direct, target to, int add, float *out)
 {
     __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC];
 #pragma GCC unroll 8
@@ -181,7 +251,7 @@ AVX512 static void block_forward(int c_in, int nt, const geometry *g, const floa
     const size_t w_plane = (size_t)c_in * (size_t)nt; /* one output plane's weights */
     for (int c = 0; c < c_in; c++)
         for (int t = 0; t < nt; t++) {
-            const float *at = in + c * g->cstride + g->off[t], *wo = wt + (size_t)c * (size_t)nt + t;
+            const float *at = in + q + c * g->cstride + g->off[t], *wo = wt + (size_t)c * (size_t)nt + t;
             __m512 x[LANES / VEC];
 #pragma GCC unroll 2
             for (int v = 0; v < LANES / VEC; v++) x[v] = _mm512_loadu_ps(at + v * VEC);
@@ -192,18 +262,8 @@ AVX512 static void block_forward(int c_in, int nt, const geometry *g, const floa
                 for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_fmadd_ps(wv, x[v], acc[o][v]);
             }
         }
-#pragma GCC unroll 8
-    for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
-#pragma GCC unroll 2
-        for (int v = 0; v < LANES / VEC; v++) _mm512_storeu_ps(out + o * g->lanes + v * VEC, acc[o][v]);
+    block_store(g, q, acc, direct, to, add, out);
 }
-
-/* Where the lanes of an output plane go: lane r·P + t (r < rows, t < cols)
- * to dst[r·row_step + t·col_step]; planes plane_step apart. */
-typedef struct {
-    float *dst;
-    size_t plane_step, rows, cols, row_step, col_step;
-} target;
 
 /* The 8 planes of lanes into `to`, set or added; lanes of thrown-away
  * columns and rows are skipped. */
@@ -229,26 +289,28 @@ static void keep_lanes(const geometry *g, const float *lanes, target to, int add
 }
 
 /* to (c_out planes) (+)= the convolution of the padded planes in (c_in of
- * them) by the nt taps of g, weights wt[o][c][t]. */
+ * them) by the nt taps of g, weights wt[o][c][t]; lanes (8 planes of
+ * g->lanes) only when `to` is not contiguous. */
 static void convolve(int c_in, int c_out, int nt, const geometry *g, const float *in, const float *wt, target to,
                      int add, float *lanes)
 {
+    const int direct = contiguous(g, to);
     for (int o0 = 0; o0 < c_out; o0 += SM_CONV_DIRECT_PLANES) {
         const float *wt_o = wt + (size_t)o0 * (size_t)c_in * (size_t)nt;
-        for (size_t q = 0; q < g->lanes; q += LANES) block_forward(c_in, nt, g, in + q, wt_o, lanes + q);
         target block = to;
         block.dst += (size_t)o0 * to.plane_step;
-        keep_lanes(g, lanes, block, add);
+        for (size_t q = 0; q < g->lanes; q += LANES)
+            block_forward(c_in, nt, g, in, q, wt_o, direct, block, add, lanes);
+        if (!direct) keep_lanes(g, lanes, block, add);
     }
 }
 
-void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
-                            float *lanes)
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add)
 {
     assert(sm_conv_direct_shape(s));
     const geometry g = geometry_of(s);
     const target to = {y, g.h_out * g.w_out, g.h_out, g.w_out, g.w_out, 1};
-    convolve(s->c_in, s->c_out, TAPS, &g, xpad, wt, to, add, lanes);
+    convolve(s->c_in, s->c_out, TAPS, &g, xpad, wt, to, add, NULL);
 }
 
 void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, const float *wt, float *dx, int add,
@@ -329,10 +391,9 @@ void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, con
 int sm_conv_direct_supported(void) { return 0; }
 
 /* Never called where sm_conv_direct_supported() is 0. */
-void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
-                            float *lanes)
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add)
 {
-    (void)s, (void)xpad, (void)wt, (void)y, (void)add, (void)lanes;
+    (void)s, (void)xpad, (void)wt, (void)y, (void)add;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 

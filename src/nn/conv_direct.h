@@ -15,7 +15,11 @@
  * Either way a tap is a fixed offset into the padded planes, the sums run
  * over 32 consecutive q at a time (two registers) for 8 output planes (16
  * accumulators), with no im2col and no packing, and the lanes with
- * ox >= w_out are computed and thrown away (2 of every P).  The weight
+ * ox >= w_out are computed and thrown away (2 of every P): where the output
+ * is whole planes (the forward, the stride-1 input gradient) the kept lanes
+ * of each vector are compressed in a register and stored in place, else
+ * (the phases of a stride-2 input gradient) they go through the lanes
+ * buffer and are copied out.  The weight
  * gradient takes 16 lanes by 4 output planes by 5 or 4 taps.  Each output
  * is Σ_c Σ_ky Σ_kx w · x accumulated with fused multiply-adds in that
  * order, lane by lane, so results do not depend on the thread count or on
@@ -62,7 +66,7 @@ int sm_conv_direct_shape(const sm_conv2d_shape *s);
  * its padded output gradient (c_out planes of h_out × w_out). */
 size_t sm_conv_direct_input_floats(const sm_conv2d_shape *s);
 size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s);
-/* Floats of the forward's output lanes. */
+/* Floats of the lanes a stride-2 input gradient is computed in. */
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 
 /* xpad = the image x (c_in × h_in × w_in), through map unless NULL (see
@@ -72,9 +76,8 @@ void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad);
 
 /* y (c_out × h_out × w_out) = conv(x, wt), or += when add; xpad from
- * sm_conv_direct_pad_input; lanes: sm_conv_direct_lanes_floats. */
-void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add,
-                            float *lanes);
+ * sm_conv_direct_pad_input. */
+void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add);
 
 /* wt (weight-count floats) = w (c_out × c_in × 3 × 3) arranged for
  * sm_conv_direct_input_grad: per phase of dx, [c][o][the phase's taps]. */
