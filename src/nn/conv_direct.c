@@ -66,63 +66,6 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
 
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
 
-/* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
- * values src[r·row_step + c·col_step], in its rows 1.. and columns 1..,
- * through channel ch's map unless map is NULL. */
-static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
-                      const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
-{
-    for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
-    for (size_t r = 0; r < rows; r++) {
-        float *row = dst + (r + 1) * p + 1;
-        const float *in = src + r * row_step;
-        if (map) {
-            sm_channel_map_run(map, ch, in, col_step, cols, NULL, row);
-        } else if (col_step == 1) {
-#pragma omp simd
-            for (size_t t = 0; t < cols; t++) row[t] = in[t];
-        } else {
-            for (size_t t = 0; t < cols; t++) row[t] = in[t * col_step];
-        }
-        for (size_t t = cols; t < p; t++) row[t] = 0.0f; /* right padding, the next row's left */
-    }
-    for (size_t t = (rows + 1) * p + 1; t < plane_rows * p; t++) dst[t] = 0.0f; /* rows below */
-}
-
-/* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
- * the other, then the zeroed slack. */
-static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map, float *dst)
-{
-    for (int ch = 0; ch < c; ch++)
-        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, map, ch, g->p, g->h_out + 2,
-                  dst + ch * g->plane);
-    memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
-}
-
-/* Each float written once, by loops rather than memcpy/memset: the runs are
- * a few dozen floats, where a call costs more than the copy. */
-void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad)
-{
-    const geometry g = geometry_of(s);
-    if (s->stride == 1) {
-        pad_planes(s->c_in, &g, x, map, xpad);
-        return;
-    }
-    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
-    for (int c = 0; c < s->c_in; c++)
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++)
-                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, map, c, g.p,
-                          g.h_out + 2, xpad + c * g.cstride + (2 * a + b) * g.plane);
-    memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
-}
-
-void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
-{
-    const geometry g = geometry_of(s);
-    pad_planes(s->c_out, &g, dy, NULL, dypad);
-}
-
 /* Phase f of dx (stride 2: dx[c][2i + a][2j + b], a = f / 2, b = f % 2;
  * stride 1: dx itself) in lanes q = i·P + j: the kernel taps that reach it,
  * in the order its weights are stored, and where each reads padded dy
@@ -168,6 +111,104 @@ void sm_conv_direct_input_grad_kernel(const sm_conv2d_shape *s, const float *w, 
 
 /* libgcc reads the CPU's features once, at load time: this is a lookup. */
 int sm_conv_direct_supported(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
+
+/* The lanes below n (n <= VEC, or more for all 16). */
+static __mmask16 low_lanes(size_t n) { return n >= VEC ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+/* A channel's map (nn/channel_map.h) in every lane, or none. */
+typedef struct {
+    __m512 mean, scale, shift;
+    int on, relu;
+} lane_map;
+
+AVX512 static lane_map lane_map_of(const sm_channel_map *map, int ch)
+{
+    lane_map f = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), map != NULL, 0};
+    if (!map) return f;
+    f.mean = _mm512_set1_ps(map->mean[ch]);
+    f.scale = _mm512_set1_ps(map->scale[ch]);
+    f.shift = _mm512_set1_ps(map->shift[ch]);
+    f.relu = map->relu;
+    return f;
+}
+
+/* x through the map: sm_channel_value's float operations, one by one (so
+ * nothing is contracted), so its bits; the ReLU keeps v > 0 only, so NaN
+ * and −0 become +0 as there. */
+AVX512 static __m512 map_lanes(lane_map f, __m512 x)
+{
+    if (!f.on) return x;
+    const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, f.mean), f.scale), f.shift);
+    return f.relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v) : v;
+}
+
+/* in[t·step] in lane t < n <= VEC (step 1 or 2), 0 above; reads nothing
+ * past in[(n − 1)·step]. */
+AVX512 static __m512 load_every(const float *in, size_t n, size_t step)
+{
+    if (step == 1) return _mm512_maskz_loadu_ps(low_lanes(n), in);
+    const size_t span = 2 * n - 1; /* in[0] .. in[2(n − 1)] */
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512 lo = _mm512_maskz_loadu_ps(low_lanes(span), in);
+    const __m512 hi = span > VEC ? _mm512_maskz_loadu_ps(low_lanes(span - VEC), in + VEC) : _mm512_setzero_ps();
+    return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+/* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
+ * values src[r·row_step + c·col_step] (col_step 1 or 2), in its rows 1..
+ * and columns 1.., through channel ch's map unless map is NULL: a row is
+ * read, mapped and stored 16 values at a time with masks, which on rows of
+ * 7 to 28 floats is most of the work a scalar loop would do per value. */
+AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
+                             const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
+{
+    const lane_map f = lane_map_of(map, ch);
+    for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
+    for (size_t r = 0; r < rows; r++) {
+        float *row = dst + (r + 1) * p + 1;
+        const float *in = src + r * row_step;
+        for (size_t t = 0; t < cols; t += VEC) {
+            const size_t n = cols - t < VEC ? cols - t : VEC;
+            _mm512_mask_storeu_ps(row + t, low_lanes(n), map_lanes(f, load_every(in + t * col_step, n, col_step)));
+        }
+        for (size_t t = cols; t < p; t++) row[t] = 0.0f; /* right padding, the next row's left */
+    }
+    for (size_t t = (rows + 1) * p + 1; t < plane_rows * p; t++) dst[t] = 0.0f; /* rows below */
+}
+
+/* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
+ * the other, then the zeroed slack. */
+static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map, float *dst)
+{
+    for (int ch = 0; ch < c; ch++)
+        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, map, ch, g->p, g->h_out + 2,
+                  dst + ch * g->plane);
+    memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
+}
+
+/* Each float written once, by loops rather than memcpy/memset: the runs are
+ * a few dozen floats, where a call costs more than the copy. */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad)
+{
+    const geometry g = geometry_of(s);
+    if (s->stride == 1) {
+        pad_planes(s->c_in, &g, x, map, xpad);
+        return;
+    }
+    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
+    for (int c = 0; c < s->c_in; c++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, map, c, g.p,
+                          g.h_out + 2, xpad + c * g.cstride + (2 * a + b) * g.plane);
+    memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
+}
+
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
+{
+    const geometry g = geometry_of(s);
+    pad_planes(s->c_out, &g, dy, NULL, dypad);
+}
 
 /* Where the lanes of an output plane go: lane r·P + t (r < rows, t < cols)
  * to dst[r·row_step + t·col_step]; planes plane_step apart. */
@@ -391,6 +432,18 @@ void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, con
 int sm_conv_direct_supported(void) { return 0; }
 
 /* Never called where sm_conv_direct_supported() is 0. */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad)
+{
+    (void)s, (void)x, (void)map, (void)xpad;
+    assert(!"AVX-512 direct convolution on a CPU without it");
+}
+
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
+{
+    (void)s, (void)dy, (void)dypad;
+    assert(!"AVX-512 direct convolution on a CPU without it");
+}
+
 void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add)
 {
     (void)s, (void)xpad, (void)wt, (void)y, (void)add;

@@ -53,8 +53,8 @@
 /* Output planes are taken 8 at a time: c_out must be a multiple of this. */
 enum { SM_CONV_DIRECT_PLANES = 8 };
 
-/* 1 when the CPU runs AVX-512 (checked once), 0 otherwise: then the
- * convolutions below must not be called. */
+/* 1 when the CPU runs AVX-512 (checked once), 0 otherwise: then nothing
+ * below that pads or convolves may be called. */
 int sm_conv_direct_supported(void);
 
 /* Whether s is a shape these functions take: k = 3, pad = 1, stride 1 or 2,
