@@ -327,7 +327,8 @@ static void check_input_map(sm_conv2d_shape s, int relu)
 
 /* Every path, with direct convolutions allowed (AVX-512) and without: the
  * direct forward and backward (16 planes on 28 × 28), stride 2 (direct
- * forward, backward from the columns of x), 7 × 7 maps in groups (backward
+ * forward, backward from the columns of x; an odd map, whose phases differ
+ * in size, too), 7 × 7 maps in groups (backward
  * from the columns of dy), a 1 × 1 shortcut, and a 5 × 5 kernel. */
 static void test_conv2d_input_map_matches_mapped_input(void **state)
 {
@@ -335,6 +336,7 @@ static void test_conv2d_input_map_matches_mapped_input(void **state)
     const sm_conv2d_shape shapes[] = {
         {.n = 3, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1},
         {.n = 3, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 32, .k = 3, .stride = 2, .pad = 1},
+        {.n = 2, .c_in = 8, .h_in = 13, .w_in = 15, .c_out = 16, .k = 3, .stride = 2, .pad = 1},
         {.n = 7, .c_in = 16, .h_in = 7, .w_in = 7, .c_out = 16, .k = 3, .stride = 1, .pad = 1},
         {.n = 3, .c_in = 8, .h_in = 14, .w_in = 14, .c_out = 16, .k = 1, .stride = 2, .pad = 0},
         {.n = 2, .c_in = 3, .h_in = 9, .w_in = 11, .c_out = 4, .k = 5, .stride = 1, .pad = 2},
