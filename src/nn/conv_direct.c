@@ -245,8 +245,8 @@ AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
 
 /* The kept lanes of acc (keep) into dst, set or added: compressed to the
  * front of a register, then one masked store of the run.  The compress
- * writes a register, not memory: its memory form is microcoded and slow on
- * AMD's cores. */
+ * writes a register, not memory: its memory form is reported slow on AMD's
+ * Zen 4 (not measured here). */
 AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add)
 {
     const __mmask16 run = (__mmask16)((1u << __builtin_popcount(keep)) - 1u);
