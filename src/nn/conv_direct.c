@@ -156,9 +156,9 @@ AVX512 static __m512 load_every(const float *in, size_t n, size_t step)
 
 /* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
  * values src[r·row_step + c·col_step] (col_step 1 or 2), in its rows 1..
- * and columns 1.., through channel ch's map unless map is NULL: a row is
- * read, mapped and stored 16 values at a time with masks, which on rows of
- * 7 to 28 floats is most of the work a scalar loop would do per value. */
+ * and columns 1.., through channel ch's map unless map is NULL.  A row is
+ * read, mapped and stored 16 values at a time with masks: one or two
+ * vectors for the rows of 7 to 28 floats of the networks here. */
 AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
                              const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
 {
@@ -238,9 +238,8 @@ AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
                                    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
     col = _mm512_mask_sub_epi32(col, _mm512_cmpge_epi32_mask(col, p), col, p);
     col = _mm512_mask_sub_epi32(col, _mm512_cmpge_epi32_mask(col, p), col, p);
-    const size_t end = g->h_out * g->p, left = end > q ? end - q : 0;
-    const __mmask16 inside = left >= VEC ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-    return _mm512_mask_cmplt_epi32_mask(inside, col, _mm512_set1_epi32((int)g->w_out));
+    const size_t end = g->h_out * g->p;
+    return _mm512_mask_cmplt_epi32_mask(low_lanes(end > q ? end - q : 0), col, _mm512_set1_epi32((int)g->w_out));
 }
 
 /* The kept lanes of acc (keep) into dst, set or added: compressed to the
