@@ -8,7 +8,9 @@
  * src/nn/residual.h take such a map).  The
  * expression below is the only one that computes the map, in BatchNorm and
  * wherever it is read through, so both give the same bits (C11 mode: no
- * contraction into fused multiply-adds, see core/simd.h). */
+ * contraction into fused multiply-adds, see core/simd.h); the one other
+ * form, the AVX-512 padding of src/nn/conv_direct.c, spells out the same
+ * three operations and ReLU, and test_nn_conv2d compares its bits. */
 #ifndef SM_NN_CHANNEL_MAP_H
 #define SM_NN_CHANNEL_MAP_H
 

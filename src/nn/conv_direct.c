@@ -248,7 +248,7 @@ AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
  * Zen 4 (not measured here). */
 AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add)
 {
-    const __mmask16 run = (__mmask16)((1u << __builtin_popcount(keep)) - 1u);
+    const __mmask16 run = low_lanes((size_t)__builtin_popcount(keep));
     __m512 kept = _mm512_maskz_compress_ps(keep, acc);
     if (add) kept = _mm512_add_ps(_mm512_maskz_loadu_ps(run, dst), kept);
     _mm512_mask_storeu_ps(dst, run, kept);
