@@ -8,7 +8,8 @@
  *      resampled back to H × W bilinearly (align_corners = false, source
  *      coordinates clamped at the edges, like torch's upsample_bilinear2d);
  *   2. with p = 0.8, colour jitter: brightness, contrast (factors uniform in
- *      [0.6, 1.4]) and, for RGB, saturation ([0.6, 1.4]) and hue (shift in
+ *      [0.6, 1.4] in sm_augment_defaults; [0.2, 1.8] with the trainer's
+ *      default jitter 0.8) and, for RGB, saturation ([0.6, 1.4]) and hue (shift in
  *      [−0.1, 0.1] turns) in a random order, each clamping to [0, 1];
  *   3. RGB only: greyscale with p = 0.2 (all channels = 0.2989 R + 0.587 G +
  *      0.114 B);
@@ -17,10 +18,12 @@
  *      uniform in [−translate, translate] pixels, the uncovered pixels 0
  *      (black, Fashion-MNIST's background): the zero padding + random crop
  *      of the CIFAR recipes;
- *   6. only when blur > 0 (off by default): with p = blur, a 3 × 3 Gaussian
+ *   6. only when blur > 0 (the trainer's default 0.5, off in
+ *      sm_augment_defaults): with p = blur, a 3 × 3 Gaussian
  *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
  *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
- *   7. only when gamma > 0 (off by default): with p = gamma, every value v
+ *   7. only when gamma > 0 (the trainer's default 0.5, off in
+ *      sm_augment_defaults): with p = gamma, every value v
  *      becomes v^γ, ln γ uniform in [−ln 2, ln 2] (torchvision's
  *      adjust_gamma with gain 1);
  *   8. only when solarize > 0 (the trainer's default 0.2, off in

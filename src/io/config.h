@@ -37,9 +37,9 @@
  *   aug              default|none [default]
  *   crop_min         (0, 1] [0.2]         jitter        [0, 1) [0.8]
  *   translate        0..16 pixels [0 = off]
- *   blur             [0, 1] [0 = off]      erase         [0, 1] [0 = off]
- *   gamma            [0, 1] [0 = off]
- *   solarize         [0, 1] [0.2]         (a saved configuration without it: 0)
+ *   blur             [0, 1] [0.5]          erase         [0, 1] [0 = off]
+ *   gamma            [0, 1] [0.5]
+ *   solarize         [0, 1] [0.2]
  *   holdout          >= 0 [0]             (train on the first n - holdout
  *                    training images, evaluate on the last holdout instead
  *                    of the test split)
