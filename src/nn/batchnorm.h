@@ -14,8 +14,9 @@
  * operations, so y need not be kept unchanged and the mask is the forward's
  * bit for bit.  The results are those of sm_relu after the plain layer.
  *
- * Channel sums are taken in double, one channel per OpenMP thread in a fixed
- * order, so results do not depend on the thread count.  Backward accumulates
+ * A channel's sums run in float lanes added into double ones every 256
+ * values or run (batchnorm.c), one channel per OpenMP thread, in a pattern
+ * fixed by the shape, so results do not depend on the thread count.  Backward accumulates
  * (+=) into dgamma, dbeta and, unless told to set it, dx (the src/nn
  * convention, see conv2d.h). */
 #ifndef SM_NN_BATCHNORM_H

@@ -4,7 +4,7 @@
  * distance to Ĥ(z2|z1) is then the family's share (docs/design.md §1).
  *
  * From checkpoint `path` and cfg (the checkpoint's configuration with the
- * caller's overrides, src/simsiam/probe.h):
+ * caller's overrides, sm_state_read_config in src/simsiam/state.h):
  *   - encoder and projector keep the checkpoint's parameters and BatchNorm
  *     statistics and never change; their z are computed in inference mode,
  *     as the tracker computes them;

@@ -102,9 +102,10 @@ typedef struct {
 int sm_state_open(sm_state_file *f, const char *path, sm_status *st);
 void sm_state_close(sm_state_file *f);
 
-/* *cfg = defaults, then the config section, then the "key=value"
- * overrides (a bad one is SM_ERR_USAGE, named "command line"), then
- * sm_config_finish. */
+/* *cfg = the defaults of a saved configuration (sm_config_saved_defaults,
+ * io/config.h: a key the checkpoint predates keeps its old behaviour), then
+ * the config section, then the "key=value" overrides (a bad one is
+ * SM_ERR_USAGE, named "command line"), then sm_config_finish. */
 int sm_state_read_config(const sm_state_file *f, const char *const *overrides, size_t n_overrides, sm_config *cfg,
                          sm_status *st);
 
