@@ -32,12 +32,13 @@ static const float *run(const float *x, size_t c, size_t hw, size_t i, size_t j)
  * where one would wait on the add latency (the compiler must keep IEEE order
  * and may not reassociate), and float takes 16 values per AVX-512
  * instruction where double took 8, plus conversions: the moments of the
- * bench network's maps came 1.2–2.7× faster than in 16 double lanes.  After every block of whole runs of at
- * most BLOCK values (or one longer run) the float lanes are added into
- * LANES double ones, so a float lane adds at most BLOCK / LANES = 16 values
- * of a block, or a quarter of a longer run's vectors (13 for 28 × 28), and
- * double keeps the channel's sum.  The pattern depends on n and hw only, so
- * the sums do not depend on the thread count. */
+ * bench network's maps came 1.2–2.7× faster than in 16 double lanes.
+ * After every block of whole runs of at most BLOCK values (or one longer
+ * run) the float lanes are added into LANES double ones, so a float lane
+ * adds at most BLOCK / LANES = 16 values of a block, or a quarter of a
+ * longer run's vectors (13 for 28 × 28), and double keeps the channel's
+ * sum.  The pattern depends on n and hw only, so the sums do not depend on
+ * the thread count. */
 enum { LANES = 16, SETS = 4, BLOCK = 256 };
 
 /* One set's lanes of the two sums, as GCC vectors so that they stay in

@@ -16,9 +16,9 @@
  *
  * A channel's sums run in float lanes added into double ones every 256
  * values or run (batchnorm.c), one channel per OpenMP thread, in a pattern
- * fixed by the shape, so results do not depend on the thread count.  Backward accumulates
- * (+=) into dgamma, dbeta and, unless told to set it, dx (the src/nn
- * convention, see conv2d.h). */
+ * fixed by the shape, so results do not depend on the thread count.
+ * Backward accumulates (+=) into dgamma, dbeta and, unless told to set it,
+ * dx (the src/nn convention, see conv2d.h). */
 #ifndef SM_NN_BATCHNORM_H
 #define SM_NN_BATCHNORM_H
 

@@ -616,7 +616,7 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_chann
             const size_t len = w_count - b < SUM_BLOCK ? w_count - b : SUM_BLOCK;
             float *sum = partials + b;
 #pragma omp simd
-            for (size_t a = 0; a < len; a++) sum[a] = 0.0f + sum[a];
+            for (size_t a = 0; a < len; a++) sum[a] = 0.0f + sum[a]; /* as the sums began: −0 becomes +0 */
             for (int c = 1; c < chunks; c++) {
                 const float *part = partials + (size_t)c * partial_stride + b;
 #pragma omp simd
