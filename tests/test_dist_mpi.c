@@ -110,26 +110,29 @@ static double max_abs_diff(const float *a, const float *b, size_t n)
     return m;
 }
 
-/* Losses within rel_loss · max(|loss|, 0.1) (a relative test means nothing
- * near 0, where a few steps' losses sit), parameters and running statistics
+/* |a − b| / max(|a|, 0.1): a relative test means nothing near 0, where
+ * early losses (and a few steps' final ones) sit. */
+static double loss_diff(double a, double b) { return fabs(a - b) / fmax(fabs(a), 0.1); }
+
+/* Losses within rel_loss (loss_diff), parameters and running statistics
  * within tol. */
 static void expect_same_model(const char *dir_a, const char *dir_b, double rel_loss, double tol)
 {
     run_state a = load_run(dir_a), b = load_run(dir_b);
     assert_int_equal(a.n_params, b.n_params);
     assert_int_equal(a.n_stats, b.n_stats);
-    double dl = fabs(a.loss - b.loss) / fmax(fabs(a.loss), 0.1), dp = max_abs_diff(a.params, b.params, a.n_params),
+    double dl = loss_diff(a.loss, b.loss), dp = max_abs_diff(a.params, b.params, a.n_params),
            ds = max_abs_diff(a.stats, b.stats, a.n_stats);
-    printf("  %s vs %s: loss %.9g vs %.9g (diff / max(|loss|, 0.1) %.2g), params max |diff| %.2g, bn_stats %.2g\n", dir_a, dir_b, a.loss,
-           b.loss, dl, dp, ds);
+    printf("  %s vs %s: loss %.9g vs %.9g (loss_diff %.2g), params max |diff| %.2g, bn_stats %.2g\n", dir_a, dir_b,
+           a.loss, b.loss, dl, dp, ds);
     assert_true(isfinite(a.loss) && dl <= rel_loss);
     assert_true(dp <= tol && ds <= tol);
     sm_ckpt_free(a.c);
     sm_ckpt_free(b.c);
 }
 
-/* Every row's loss (column 5 of train.csv) within tol · max(|loss|, 0.1) of the
- * other run's: early losses pass through 0, where a relative test means nothing. */
+/* Every row's loss (column 5 of train.csv) within tol of the other run's, by
+ * loss_diff. */
 static void expect_same_losses(const char *dir_a, const char *dir_b, double tol)
 {
     size_t n;
@@ -140,7 +143,7 @@ static void expect_same_losses(const char *dir_a, const char *dir_b, double tol)
         double la, lb;
         assert_int_equal(sscanf(pa, "%*[^,],%*[^,],%*[^,],%*[^,],%lf", &la), 1);
         assert_int_equal(sscanf(pb, "%*[^,],%*[^,],%*[^,],%*[^,],%lf", &lb), 1);
-        assert_true(fabs(la - lb) <= tol * fmax(fabs(la), 0.1));
+        assert_true(loss_diff(la, lb) <= tol);
     }
     free(ta);
     free(tb);

@@ -104,14 +104,13 @@ static inline __attribute__((always_inline)) void sum_terms(sums_kind kind, chan
     *v = g * (x - f.mean);
 }
 
-/* The terms of LANES values of xr and gr (gr unread for the moments)
- * added into a set's lanes. */
+/* The terms of LANES values of xr and gr added into a set's lanes. */
 static inline __attribute__((always_inline)) void add_vector(sums_kind kind, channel_map f, const float *xr,
                                                              const float *gr, lane_set *set)
 {
     float a[LANES], b[LANES];
 #pragma omp simd
-    for (int l = 0; l < LANES; l++) sum_terms(kind, f, xr[l], kind == MOMENTS ? 0.0f : gr[l], &a[l], &b[l]);
+    for (int l = 0; l < LANES; l++) sum_terms(kind, f, xr[l], gr[l], &a[l], &b[l]);
     lanes_f va, vb;
     memcpy(&va, a, sizeof va);
     memcpy(&vb, b, sizeof vb);
@@ -129,7 +128,8 @@ static inline __attribute__((always_inline)) void flush_set(lane_set *set, doubl
     set->u = set->v = (lanes_f){0};
 }
 
-/* Channel j's two sums of the kind over the batch (dy unread for the moments). */
+/* Channel j's two sums of the kind over the batch (dy unread for the
+ * moments: their terms do not use it, and gr points at x's run). */
 static inline __attribute__((always_inline)) void channel_sums_body(sums_kind kind, size_t n, size_t c, size_t hw,
                                                                     const float *x, const float *dy, size_t j,
                                                                     channel_map f, double *sum_u, double *sum_v)
@@ -152,7 +152,7 @@ static inline __attribute__((always_inline)) void channel_sums_body(sums_kind ki
         if (t + LANES <= hw) add_vector(kind, f, xr + t, gr + t, &s2), t += LANES;
         for (; t < hw; t++) {
             float a, b;
-            sum_terms(kind, f, xr[t], kind == MOMENTS ? 0.0f : gr[t], &a, &b);
+            sum_terms(kind, f, xr[t], gr[t], &a, &b);
             tail_u += a;
             tail_v += b;
         }
