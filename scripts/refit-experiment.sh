@@ -21,7 +21,7 @@ size=${2:-quick}
 here=$(dirname "$0")
 name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
-jobs=${JOBS:-$(nproc)}
+jobs=${JOBS:-$("$here/cores.sh")}
 source_name=$(tr -d '[:space:]' <"$exp/source")
 source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2

@@ -62,9 +62,9 @@ dir=$(realpath -m "$dir")
 mkdir -p "$dir"/munge "$dir"/spool/ctld "$dir"/spool/d "$dir"/log || fail "cannot create $dir"
 chmod 755 "$dir" "$dir/munge"
 host=$(hostname -s)
-# GNU nproc answers OMP_NUM_THREADS when it is set (make valgrind sets 1): a
-# node of one CPU would leave a two-task job pending for ever.
-cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+# A node of the machine's cores, whatever OMP_NUM_THREADS says: a node of one
+# CPU would leave a two-task job pending for ever.
+cores=$("$(dirname "$0")/cores.sh")
 # Started daemons are recorded at once, so stop finds them even if a later step fails.
 record() { echo "$1" >>"$dir/pids"; }
 fail() { echo "slurm-local: error: $1" >&2; stop; exit 1; }
