@@ -154,26 +154,34 @@ AVX512 static __m512 load_every(const float *in, size_t n, size_t step)
     return _mm512_permutex2var_ps(lo, even, hi);
 }
 
+/* dst[0 .. n) = 0, 16 floats a store. */
+AVX512 static void zero_run(float *dst, size_t n)
+{
+    for (size_t t = 0; t < n; t += VEC) _mm512_mask_storeu_ps(dst + t, low_lanes(n - t), _mm512_setzero_ps());
+}
+
 /* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
  * values src[r·row_step + c·col_step] (col_step 1 or 2), in its rows 1..
- * and columns 1.., through channel ch's map unless map is NULL.  A row is
- * read, mapped and stored 16 values at a time with masks: one or two
- * vectors for the rows of 7 to 28 floats of the networks here. */
+ * and columns 1.., through channel ch's map unless map is NULL.  Row r is
+ * written as one run of p floats from its column 1: its cols values, read
+ * and mapped 16 at a time with masks, then zeros to the next row's column
+ * 0 (its right padding and the next row's left); the rows of 7 to 28
+ * values of the networks here take one or two stores, and no scalar ones. */
 AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
                              const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
 {
     const lane_map f = lane_map_of(map, ch);
-    for (size_t t = 0; t <= p; t++) dst[t] = 0.0f; /* top row, first left pad */
+    zero_run(dst, p + 1); /* top row, first left pad */
     for (size_t r = 0; r < rows; r++) {
         float *row = dst + (r + 1) * p + 1;
         const float *in = src + r * row_step;
-        for (size_t t = 0; t < cols; t += VEC) {
-            const size_t n = cols - t < VEC ? cols - t : VEC;
-            _mm512_mask_storeu_ps(row + t, low_lanes(n), map_lanes(f, load_every(in + t * col_step, n, col_step)));
+        for (size_t t = 0; t < p; t += VEC) {
+            const size_t n = cols > t ? (cols - t < VEC ? cols - t : VEC) : 0;
+            const __m512 v = n ? map_lanes(f, load_every(in + t * col_step, n, col_step)) : _mm512_setzero_ps();
+            _mm512_mask_storeu_ps(row + t, low_lanes(p - t), _mm512_maskz_mov_ps(low_lanes(n), v));
         }
-        for (size_t t = cols; t < p; t++) row[t] = 0.0f; /* right padding, the next row's left */
     }
-    for (size_t t = (rows + 1) * p + 1; t < plane_rows * p; t++) dst[t] = 0.0f; /* rows below */
+    zero_run(dst + (rows + 1) * p + 1, plane_rows * p - ((rows + 1) * p + 1)); /* rows below */
 }
 
 /* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
