@@ -181,7 +181,8 @@ AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t 
             _mm512_mask_storeu_ps(row + t, low_lanes(p - t), _mm512_maskz_mov_ps(low_lanes(n), v));
         }
     }
-    zero_run(dst + (rows + 1) * p + 1, plane_rows * p - ((rows + 1) * p + 1)); /* rows below */
+    const size_t below = (rows + 1) * p + 1; /* past the last row's run */
+    zero_run(dst + below, plane_rows * p - below);
 }
 
 /* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
