@@ -22,6 +22,7 @@ here=$(dirname "$0")
 name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
 jobs=${JOBS:-$("$here/cores.sh")}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
 source_name=$(tr -d '[:space:]' <"$exp/source")
 source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
@@ -76,6 +77,7 @@ refit_one() {
   else echo "refit $run: failed (exit $rc), log $dir/refit.log" >&2; fi
 }
 
+[ "$jobs" -gt ${#run_lines[@]} ] && jobs=${#run_lines[@]}
 echo "experiment $name ($size): ${#run_lines[@]} refits of $source_name, up to $jobs at once, results in $results"
 skipped=0
 for line in "${run_lines[@]}"; do

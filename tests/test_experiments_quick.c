@@ -224,11 +224,16 @@ static void test_predictor_convergence_quick(void **state)
     free(out);
     free(err);
 
-    /* A refit cut short (refit.csv without its last row) is redone, the others skipped. */
+    /* A refit cut short (refit.csv without its last row) is redone, the others
+     * skipped; a pool larger than the refits is cut to their number. */
     snprintf(cmd, sizeof cmd, "sed -i '$d' '%s/%s/refit.csv'", sized, names[0]);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    assert_int_equal(run_with(results, env, "experiments/predictor_convergence/run.sh", "quick", &out, &err), 0);
+    char env_jobs[4300];
+    snprintf(env_jobs, sizeof env_jobs, "%s JOBS=%d", env, n + 4);
+    assert_int_equal(run_with(results, env_jobs, "experiments/predictor_convergence/run.sh", "quick", &out, &err), 0);
     expect_contains(out, "experiment validate_bound (quick): 0 finished, 2 skipped");
+    snprintf(line, sizeof line, "refits of validate_bound, up to %d at once", n);
+    expect_contains(out, line);
     snprintf(line, sizeof line, "experiment predictor_convergence (quick): 1 refits finished, %d skipped, 0 failed\n", n - 1);
     expect_contains(out, line);
     free(out);
@@ -377,6 +382,7 @@ static void test_usage_errors(void **state)
     free(err);
     assert_int_equal(sm_test_run("experiments/pred_lr/run.sh huge", NULL, NULL), 2);
     assert_int_equal(sm_test_run("JOBS=none experiments/pred_lr/run.sh quick", NULL, NULL), 2);
+    assert_int_equal(sm_test_run("JOBS=0 experiments/predictor_convergence/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);
     /* make: the targets' own usage lines (make itself exits 2 on any failure). */
     static const char *const targets[][2] = {
