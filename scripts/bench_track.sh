@@ -25,7 +25,7 @@ awk -F, -v every=$every 'NR > 1 {
     step = n % 2 ? plain[(n + 1) / 2] : (plain[n / 2] + plain[n / 2 + 1]) / 2;
     event = ev / nev - step;
     printf "median step %.3f s (%.0f img/s), tracking event %.2f s (mean of %d, the step subtracted)\n", step, 256 / step, event, nev;
-    n40 = 40 * 234; n100 = 100 * 234; n200 = 200;
-    printf "20 events in a default 40-epoch run (%d steps): +%.2f%%; in a 100-epoch run (%d steps): +%.2f%% (target <= 5%%)\n", n40, 100 * 20 * event / (n40 * step), n100, 100 * 20 * event / (n100 * step);
+    n60 = 60 * 234; n100 = 100 * 234; n200 = 200;
+    printf "20 events in a default 60-epoch run (%d steps): +%.2f%%; in a 100-epoch run (%d steps): +%.2f%% (target <= 5%%)\n", n60, 100 * 20 * event / (n60 * step), n100, 100 * 20 * event / (n100 * step);
     printf "(make run: %d steps, 11 events: +%.0f%%)\n", n200, 100 * 11 * event / (n200 * step);
 }' "$dir/run/train.csv"

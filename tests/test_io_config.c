@@ -88,7 +88,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.z_dim, 64);
     assert_int_equal(cfg.pred_hidden, 32);
     assert_int_equal(cfg.batch, 256);
-    assert_int_equal(cfg.epochs, 40);
+    assert_int_equal(cfg.epochs, 60);
     assert_int_equal(cfg.steps, 0);
     assert_int_equal(cfg.threads, 0);
     assert_int_equal(cfg.seed, 0);
@@ -166,7 +166,7 @@ static void test_file_then_overrides_later_wins(void **state)
     assert_int_equal(cfg.batch, 16);   /* file 128, file 64, cli 32, cli 16 */
     assert_true(cfg.lr == 0.1);        /* file only */
     assert_int_equal(cfg.loss, SM_LOSS_GAUSS);
-    assert_int_equal(cfg.epochs, 40);  /* untouched: default */
+    assert_int_equal(cfg.epochs, 60);  /* untouched: default */
 }
 
 static void test_comments_blank_lines_whitespace(void **state)

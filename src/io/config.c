@@ -74,7 +74,7 @@ static const key_spec KEYS[] = {
     INT_KEY(z_dim, "64", 1, 65536, "embedding dimension d of z and p"),
     INT_KEY(pred_hidden, "32", 1, 65536, "predictor hidden width"),
     INT_KEY(batch, "256", 2, 1048576, "source images per step, two views each (batch norm needs 2)"),
-    INT_KEY(epochs, "40", 1, 1000000, "training epochs (ignored when steps > 0)"),
+    INT_KEY(epochs, "60", 1, 1000000, "training epochs (ignored when steps > 0)"),
     INT_KEY(steps, "0", 0, LONG_MAX, "optimizer steps; 0 = run for epochs"),
     INT_KEY(threads, "0", 0, 4096, "worker threads; 0 = all cores"),
     INT_KEY(seed, "0", 0, LONG_MAX, "random seed"),
