@@ -105,22 +105,33 @@ static void test_residual_backward_finite_differences(void **state)
     }
 }
 
-/* Each input's gradient is set or added to as its own flag says. */
+/* Each input's gradient is set or added to as its own flag says, with and
+ * without the ReLU's mask, over a count that is no multiple of the spans
+ * the backward works in (1024 floats) so that every span, the short last
+ * one included, is checked. */
 static void test_residual_backward_sets_or_adds(void **state)
 {
     (void)state;
-    float dy[3] = {1.0f, -2.0f, 0.5f};
-    for (int set_a = 0; set_a < 2; set_a++)
-        for (int set_b = 0; set_b < 2; set_b++) {
-            float da[3] = {NAN, NAN, NAN}, db[3] = {0.25f, 0.25f, 0.25f};
-            if (!set_a) da[0] = da[1] = da[2] = 0.25f;
-            if (set_b) db[1] = NAN;
-            sm_residual_backward(3, NULL, dy, da, !set_a, db, !set_b);
-            for (int i = 0; i < 3; i++) {
-                assert_true(da[i] == (set_a ? dy[i] : 0.25f + dy[i]));
-                assert_true(db[i] == (set_b ? dy[i] : 0.25f + dy[i]));
+    enum { M = 2 * 1024 + 517 };
+    static float y[M], dy[M], da[M], db[M];
+    for (int i = 0; i < M; i++) {
+        dy[i] = (float)(i % 7) - 3.0f;
+        y[i] = i % 3 ? 1.0f : 0.0f;
+    }
+    for (int relu = 0; relu < 2; relu++)
+        for (int set_a = 0; set_a < 2; set_a++)
+            for (int set_b = 0; set_b < 2; set_b++) {
+                for (int i = 0; i < M; i++) {
+                    da[i] = set_a ? NAN : 0.25f; /* a set gradient ignores what was there */
+                    db[i] = set_b ? NAN : 0.25f;
+                }
+                sm_residual_backward(M, relu ? y : NULL, dy, da, !set_a, db, !set_b);
+                for (int i = 0; i < M; i++) {
+                    const float g = relu && y[i] == 0.0f ? 0.0f : dy[i];
+                    if (da[i] != (set_a ? g : 0.25f + g)) fail_msg("relu %d set_a %d: da[%d] = %g", relu, set_a, i, da[i]);
+                    if (db[i] != (set_b ? g : 0.25f + g)) fail_msg("relu %d set_b %d: db[%d] = %g", relu, set_b, i, db[i]);
+                }
             }
-        }
 }
 
 int main(void)
