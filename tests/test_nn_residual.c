@@ -106,9 +106,8 @@ static void test_residual_backward_finite_differences(void **state)
 }
 
 /* Each input's gradient is set or added to as its own flag says, with and
- * without the ReLU's mask, over a count that is no multiple of the spans
- * the backward works in (1024 floats) so that every span, the short last
- * one included, is checked. */
+ * without the ReLU's mask, over a count large enough for every thread to
+ * get a share and no multiple of a vector's width. */
 static void test_residual_backward_sets_or_adds(void **state)
 {
     (void)state;

@@ -7,13 +7,13 @@ void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx, 
      * loop, mispredicted half the time on ReLU outputs); with both operands
      * loaded it is a vector select.  Same values bit for bit. */
     if (accumulate) {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < count; i++) {
             const float g = dy[i];
             dx[i] += y[i] > 0.0f ? g : 0.0f;
         }
     } else {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < count; i++) {
             const float g = dy[i];
             dx[i] = y[i] > 0.0f ? g : 0.0f;

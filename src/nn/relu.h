@@ -2,8 +2,7 @@
  * (BatchNorm's map, nn/channel_map.h, and the residual add, nn/residual.h);
  * the backward, elementwise over count floats, reads the OUTPUT y (y > 0
  * exactly where x > 0) and accumulates (+=) into dx (the src/nn convention,
- * see conv2d.h) unless told to set it; dx must not alias dy.  It runs on
- * the calling thread: its caller (nn/residual.c) splits the work in spans. */
+ * see conv2d.h) unless told to set it; dx must not alias dy. */
 #ifndef SM_NN_RELU_H
 #define SM_NN_RELU_H
 

@@ -32,33 +32,22 @@ void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const sm
     for (size_t r = 0; r < n * c; r++) add_run(r % c, hw, a + r * hw, a_map, b + r * hw, b_map, relu, y + r * hw);
 }
 
-/* d += g, or d = g; g = dy, or dy masked by the ReLU's output y.  One span,
- * on the calling thread. */
+/* d += g, or d = g; g = dy, or dy masked by the ReLU's output y. */
 static void pass_gradient(size_t count, const float *y, const float *g, float *d, int accumulate)
 {
     if (y) {
         sm_relu_backward(count, y, g, d, accumulate);
     } else if (accumulate) {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < count; i++) d[i] += g[i];
     } else {
         memcpy(d, g, count * sizeof(float));
     }
 }
 
-/* Spans of 1024 floats: y's and dy's span (8 KB) is still in L1 when the
- * second input's pass reads it again, so the two passes cost one read of
- * them from memory. */
-enum { SPAN = 1024 };
-
 void sm_residual_backward(size_t count, const float *y, const float *dy, float *da, int accumulate_a, float *db,
                           int accumulate_b)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t s = 0; s < count; s += SPAN) {
-        const size_t k = count - s < SPAN ? count - s : SPAN;
-        const float *ys = y ? y + s : NULL;
-        pass_gradient(k, ys, dy + s, da + s, accumulate_a);
-        pass_gradient(k, ys, dy + s, db + s, accumulate_b);
-    }
+    pass_gradient(count, y, dy, da, accumulate_a);
+    pass_gradient(count, y, dy, db, accumulate_b);
 }
