@@ -45,8 +45,8 @@ esac
 name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
 [ -x "$bin" ] || fail "no executable simsiam-mi, run make first ($bin)"
-jobs=${JOBS:-$("$(dirname "$0")/cores.sh")}
-[[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
+. "$(dirname "$0")/jobs.sh"
+resolve_jobs
 for f in config runs "$size.config"; do
   [ -f "$exp/$f" ] || fail "missing experiment file ($exp/$f)"
 done

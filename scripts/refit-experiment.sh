@@ -21,8 +21,8 @@ size=${2:-quick}
 here=$(dirname "$0")
 name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
-jobs=${JOBS:-$("$here/cores.sh")}
-[[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
+. "$here/jobs.sh"
+resolve_jobs
 source_name=$(tr -d '[:space:]' <"$exp/source")
 source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
