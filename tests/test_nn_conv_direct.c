@@ -207,7 +207,9 @@ static void check_input_grad(sm_conv2d_shape s)
 }
 
 /* Stride 1 and 2; even and odd maps (at stride 2 the odd phases of an odd
- * map are a row or column short), rows ending inside and on a block of lanes. */
+ * map are a row or column short), rows ending inside and on a block of
+ * lanes; at stride 2 rows of dx longer than the 32 columns interleaved at a
+ * time (70 and 67: two runs, the second short). */
 static void test_direct_input_grad_matches_definition(void **state)
 {
     (void)state;
@@ -218,6 +220,8 @@ static void test_direct_input_grad_matches_definition(void **state)
     check_input_grad(shape(16, 8, 13, 15, 2));
     check_input_grad(shape(8, 24, 14, 12, 2));
     check_input_grad(shape(8, 8, 11, 11, 2));
+    check_input_grad(shape(8, 8, 9, 70, 2));
+    check_input_grad(shape(16, 8, 6, 67, 2));
 }
 
 /* Padding copies the planes into the middle of zeroed frames; stride 2
@@ -294,6 +298,49 @@ static void test_direct_pad_every_float(void **state)
         }
 }
 
+/* The columns from the padded planes are im2col's: row (c, tap), entry
+ * oy·w_out + ox = x at the tap's input pixel, 0 in the padding; rows ld
+ * floats apart, the floats between them (another image's columns) left
+ * alone.  Both strides, even and odd maps, rows of 6 to 35 columns. */
+static void check_columns(sm_conv2d_shape s)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, 7, (uint64_t)(s.h_in * 100 + s.w_in));
+    const size_t ho = (size_t)sm_conv2d_h_out(&s), wo = (size_t)sm_conv2d_w_out(&s), p = ho * wo, ld = 2 * p + 5;
+    const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, rows = (size_t)s.c_in * 9, n = rows * ld;
+    float *x = sm_test_floats(nx), *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
+    float *cols = sm_test_floats(n + GUARD);
+    fill_small_integers(x, nx, &rng);
+    for (size_t i = 0; i < n; i++) cols[i] = GUARD_VALUE;
+    set_guard(cols + n);
+    sm_conv_direct_pad_input(&s, x, NULL, xpad);
+    sm_conv_direct_columns(&s, xpad, cols, ld);
+    for (size_t r = 0; r < rows; r++) {
+        const int c = (int)(r / 9), t = (int)(r % 9);
+        for (size_t q = 0; q < ld; q++) {
+            const int oy = (int)(q / wo), ox = (int)(q % wo);
+            const double want = q < p ? at(x, c, s.h_in, s.w_in, oy * s.stride + t / 3 - 1, ox * s.stride + t % 3 - 1)
+                                      : GUARD_VALUE;
+            assert_true(cols[r * ld + q] == want);
+        }
+    }
+    assert_guard(cols + n);
+    free(x);
+    free(xpad);
+    free(cols);
+}
+
+static void test_direct_columns_match_im2col(void **state)
+{
+    (void)state;
+    if (!supported()) return;
+    check_columns(shape(3, 8, 5, 6, 1));
+    check_columns(shape(2, 8, 14, 14, 1));
+    check_columns(shape(2, 8, 28, 28, 2));
+    check_columns(shape(3, 8, 13, 15, 2));
+    check_columns(shape(2, 8, 7, 70, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_direct_input_grad_matches_definition),
         cmocka_unit_test(test_direct_pad_layout),
         cmocka_unit_test(test_direct_pad_every_float),
+        cmocka_unit_test(test_direct_columns_match_im2col),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,8 +100,14 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
  *     stem; onto 7 × 7 maps 1.6–1.8× slower than sgemm, its 36 horizontal
  *     sums per pair of planes and image weighing most there, and even at
  *     stride 2 onto 14 × 14).  It gives dW, and dX when the input planes
- *     come in its blocks of 8; otherwise dX goes through sgemm and col2im;
- *   dX alone: the stride-2 layers of the forward's choice (direct_dx). */
+ *     come in its blocks of 8; otherwise dX goes through sgemm and col2im.
+ *     Summing several images before the horizontal sums (up to 512 output
+ *     pixels) did not change that enough (2026-12-06): at stride 2 onto
+ *     14 × 14 11.3 against 12.2 ms, but onto 7 × 7 11.8–14.7 against
+ *     9.8 and 16.1–16.7 against 13.7 at stride 1;
+ *   dX alone: the stride-2 layers of the forward's choice (direct_dx),
+ *     whose dW takes sgemm on columns copied from the padded planes
+ *     (group_columns). */
 enum { DIRECT_MIN_WIDTH = 7, DIRECT_BACKWARD_MIN_WIDTH = 14 };
 static int direct_allowed = 1;
 
@@ -141,7 +147,14 @@ static size_t planes_floats(const sm_conv2d_shape *s)
     const size_t in = x_image(s), out = y_image(s);
     return round_up_16((size_t)group_images(s) * (in > out ? in : out));
 }
-static size_t mapped_floats(const sm_conv2d_shape *s) { return round_up_16((size_t)group_images(s) * x_image(s)); }
+/* The group's images through the map or, for the direct convolution's
+ * shapes, one image padded (group_columns). */
+static size_t mapped_floats(const sm_conv2d_shape *s)
+{
+    const size_t mapped = (size_t)group_images(s) * x_image(s);
+    const size_t padded = direct_shape(s) ? sm_conv_direct_input_floats(s) : 0;
+    return round_up_16(mapped > padded ? mapped : padded);
+}
 /* The direct convolution's per-thread scratch: x padded, dy padded (the
  * backward), the lanes of a stride-2 input gradient. */
 static size_t direct_floats(const sm_conv2d_shape *s)
@@ -398,6 +411,29 @@ static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t i
     for (int j = 0; j < g.m; j++) im2col(s, images + (size_t)(g.first + j) * img, cols + (size_t)j * p, g.m * p);
 }
 
+/* The columns of the group's images (x through map) side by side: for the
+ * direct convolution's layers copied a row at a time from each image padded
+ * into xpad (the map applied by the padding, with its bits), else by
+ * im2col after the map into mapped; the same columns either way.  At
+ * stride 2 im2col reads every other float, one at a time: the padded
+ * copy took the backward of 16 planes 28 × 28 → 32 planes 14 × 14 from
+ * 12.0 to 9.9 ms and the 1-plane stem's onto 14 × 14 from 0.57 to 0.43
+ * (one thread, batch 256, medians of 4; onto 7 × 7 unchanged, 9.5 ms).
+ * xpad and mapped may be the same scratch. */
+static void group_columns(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, group g,
+                          float *cols, float *mapped, float *xpad)
+{
+    if (!direct(s)) {
+        group_im2col(s, group_input(s, x, map, g, mapped), x_image(s), from_first(g), cols);
+        return;
+    }
+    const size_t p = col_cols(s);
+    for (int j = 0; j < g.m; j++) {
+        sm_conv_direct_pad_input(s, x + (size_t)(g.first + j) * x_image(s), map, xpad);
+        sm_conv_direct_columns(s, xpad, cols + (size_t)j * p, g.m * p);
+    }
+}
+
 /* Image by image, each thread in its own scratch (no sgemm). */
 static void forward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
                            float *y, float *scratch, int threads)
@@ -481,12 +517,12 @@ static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const
  *   dx (+)= col2im(wᵀ · dY), when dx is wanted.
  * dWᵀ rather than dW because OpenBLAS runs that orientation faster: 83
  * against 66 GFLOP/s for 16 output planes on a 28 × 28 map (one core). */
-static void group_backward_from_x(const sm_conv2d_shape *s, const float *xg, const float *dy, const float *w,
-                                  float *dx, int accumulate, group g, float *partial, float beta, float *cols,
-                                  float *dcols, float *wide)
+static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map,
+                                  const float *dy, const float *w, float *dx, int accumulate, group g, float *partial,
+                                  float beta, float *cols, float *dcols, float *wide, float *mapped)
 {
     const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
-    group_im2col(s, xg, x_image(s), from_first(g), cols);
+    group_columns(s, x, map, g, cols, mapped, mapped);
     const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
                 s->c_out);
@@ -572,8 +608,8 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
             group_backward_from_dy(s, group_input(s, x, map, g, mapped), dy, w_dx, dx, accumulate, g, partial, beta,
                                    dcols, wide);
         else {
-            group_backward_from_x(s, group_input(s, x, map, g, mapped), dy, w, image_dx ? NULL : dx, accumulate, g,
-                                  partial, beta, cols, dcols, wide);
+            group_backward_from_x(s, x, map, dy, w, image_dx ? NULL : dx, accumulate, g, partial, beta, cols, dcols,
+                                  wide, mapped);
             /* the group's columns are done with: the direct scratch may reuse them */
             for (int j = g.first; image_dx && j < g.first + g.m; j++) {
                 sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), d.dypad);

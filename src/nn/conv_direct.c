@@ -64,7 +64,7 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
     return (size_t)s->c_out * geometry_of(s).plane + SLACK;
 }
 
-size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
+size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return 2 * SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
 
 /* Phase f of dx (stride 2: dx[c][2i + a][2j + b], a = f / 2, b = f % 2;
  * stride 1: dx itself) in lanes q = i·P + j: the kernel taps that reach it,
@@ -219,24 +219,29 @@ void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float 
     pad_planes(s->c_out, &g, dy, NULL, dypad);
 }
 
-/* Where the lanes of an output plane go: lane r·P + t (r < rows, t < cols)
- * to dst[r·row_step + t·col_step]; planes plane_step apart. */
-typedef struct {
-    float *dst;
-    size_t plane_step, rows, cols, row_step, col_step;
-} target;
-
-/* Whether `to` is whole planes of h_out × w_out, row after row: then lane
- * q = r·P + t (t < w_out) goes to q − 2r, so the kept lanes of a vector go
- * to consecutive floats and can be written from the registers. */
-static int contiguous(const geometry *g, target to)
+/* dst[r·cols + t] = src[r·p + t] for r < rows, t < cols: 16 floats a copy. */
+AVX512 static void copy_rows(const float *src, size_t rows, size_t cols, size_t p, float *dst)
 {
-    return to.col_step == 1 && to.rows == g->h_out && to.cols == g->w_out && to.row_step == g->w_out;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t t = 0; t < cols; t += VEC) {
+            const __mmask16 n = low_lanes(cols - t);
+            _mm512_mask_storeu_ps(dst + r * cols + t, n, _mm512_maskz_loadu_ps(n, src + r * p + t));
+        }
 }
 
-/* Which lanes q .. q + VEC of a contiguous target are kept (lane l when
- * (q + l) mod P < w_out and q + l < h_out·P), and where the first kept one
- * goes.  A vector spans at most three rows (P >= 8), so two conditional
+void sm_conv_direct_columns(const sm_conv2d_shape *s, const float *xpad, float *cols, size_t ld)
+{
+    assert(sm_conv_direct_shape(s));
+    const geometry g = geometry_of(s);
+    for (size_t c = 0; c < (size_t)s->c_in; c++)
+        for (int t = 0; t < TAPS; t++)
+            copy_rows(xpad + c * g.cstride + g.off[t], g.h_out, g.w_out, g.p, cols + (c * TAPS + (size_t)t) * ld);
+}
+
+/* Which lanes q .. q + VEC of an output plane are kept (lane l when
+ * (q + l) mod P < w_out and q + l < h_out·P), and where in the plane of
+ * h_out × w_out the first kept one goes: lane r·P + t goes to r·w_out + t,
+ * so the kept lanes of a vector go to consecutive floats.  A vector spans at most three rows (P >= 8), so two conditional
  * subtractions of P give each lane's column. */
 AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
 {
@@ -251,38 +256,43 @@ AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
     return _mm512_mask_cmplt_epi32_mask(low_lanes(end > q ? end - q : 0), col, _mm512_set1_epi32((int)g->w_out));
 }
 
+/* The first n lanes of v into dst[0 .. n), set or added. */
+AVX512 static void store_run(float *dst, size_t n, __m512 v, int add)
+{
+    const __mmask16 run = low_lanes(n);
+    if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(run, dst), v);
+    _mm512_mask_storeu_ps(dst, run, v);
+}
+
 /* The kept lanes of acc (keep) into dst, set or added: compressed to the
  * front of a register, then one masked store of the run.  The compress
  * writes a register, not memory: its memory form is reported slow on AMD's
  * Zen 4 (not measured here). */
 AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add)
 {
-    const __mmask16 run = low_lanes((size_t)__builtin_popcount(keep));
-    __m512 kept = _mm512_maskz_compress_ps(keep, acc);
-    if (add) kept = _mm512_add_ps(_mm512_maskz_loadu_ps(run, dst), kept);
-    _mm512_mask_storeu_ps(dst, run, kept);
+    store_run(dst, (size_t)__builtin_popcount(keep), _mm512_maskz_compress_ps(keep, acc), add);
 }
 
 /* The 8 planes' sums for the LANES lanes from q: straight into the planes
- * of `to` when direct, else into out[o][q ..] (rows g->lanes apart) for
- * keep_lanes. */
+ * of h_out × w_out from y, set or added, or with y NULL into
+ * lanes[o][q ..] (planes g->lanes apart). */
 AVX512 static void block_store(const geometry *g, size_t q, __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC],
-                               int direct, target to, int add, float *out)
+                               float *y, int add, float *lanes)
 {
 #pragma GCC unroll 2
     for (int v = 0; v < LANES / VEC; v++) {
         const size_t qv = q + (size_t)v * VEC;
-        if (!direct) {
+        if (!y) {
 #pragma GCC unroll 8
-            for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) _mm512_storeu_ps(out + o * g->lanes + qv, acc[o][v]);
+            for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) _mm512_storeu_ps(lanes + o * g->lanes + qv, acc[o][v]);
             continue;
         }
         size_t first;
         const __mmask16 keep = kept_lanes(g, qv, &first);
         if (!keep) continue; /* past the last row: first would point past the plane */
-        float *dst = to.dst + first;
+        const size_t plane = g->h_out * g->w_out;
 #pragma GCC unroll 8
-        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) store_kept(keep, acc[o][v], dst + o * to.plane_step, add);
+        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) store_kept(keep, acc[o][v], y + first + o * plane, add);
     }
 }
 
@@ -290,7 +300,7 @@ AVX512 static void block_store(const geometry *g, size_t q, __m512 acc[SM_CONV_D
  * lanes from q and the 8 planes o of wt (a plane's weights c_in·nt apart),
  * stored by block_store. */
 AVX512 static void block_forward(int c_in, int nt, const geometry *g, const float *in, size_t q, const float *wt,
-                                 int direct, target to, int add, float *out)
+                                 float *y, int add, float *lanes)
 {
     __m512 acc[SM_CONV_DIRECT_PLANES][LANES / VEC];
 #pragma GCC unroll 8
@@ -311,55 +321,83 @@ AVX512 static void block_forward(int c_in, int nt, const geometry *g, const floa
                 for (int v = 0; v < LANES / VEC; v++) acc[o][v] = _mm512_fmadd_ps(wv, x[v], acc[o][v]);
             }
         }
-    block_store(g, q, acc, direct, to, add, out);
+    block_store(g, q, acc, y, add, lanes);
 }
 
-/* The 8 planes of lanes into `to`, set or added; lanes of thrown-away
- * columns and rows are skipped. */
-static void keep_lanes(const geometry *g, const float *lanes, target to, int add)
+/* y (c_out planes of h_out × w_out) (+)= the convolution of the padded
+ * planes in (c_in of them) by the nt taps of g, weights wt[o][c][t]. */
+static void convolve(int c_in, int c_out, int nt, const geometry *g, const float *in, const float *wt, float *y,
+                     int add)
 {
-    for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
-        for (size_t r = 0; r < to.rows; r++) {
-            float *dst = to.dst + o * to.plane_step + r * to.row_step;
-            const float *src = lanes + o * g->lanes + r * g->p;
-            const size_t step = to.col_step;
-            if (step == 1 && add) {
-#pragma omp simd
-                for (size_t t = 0; t < to.cols; t++) dst[t] += src[t];
-            } else if (step == 1) {
-#pragma omp simd
-                for (size_t t = 0; t < to.cols; t++) dst[t] = src[t];
-            } else if (add) {
-                for (size_t t = 0; t < to.cols; t++) dst[t * step] += src[t];
-            } else {
-                for (size_t t = 0; t < to.cols; t++) dst[t * step] = src[t];
+    for (int o0 = 0; o0 < c_out; o0 += SM_CONV_DIRECT_PLANES)
+        for (size_t q = 0; q < g->lanes; q += LANES)
+            block_forward(c_in, nt, g, in, q, wt + (size_t)o0 * (size_t)c_in * (size_t)nt,
+                          y + (size_t)o0 * g->h_out * g->w_out, add, NULL);
+}
+
+/* The 8 planes' lanes of the convolution by one block of weights wt, in
+ * lanes (planes g->lanes apart). */
+static void convolve_lanes(int c_in, int nt, const geometry *g, const float *in, const float *wt, float *lanes)
+{
+    for (size_t q = 0; q < g->lanes; q += LANES) block_forward(c_in, nt, g, in, q, wt, NULL, 0, lanes);
+}
+
+/* Rows a, a + 2, … of 8 planes of dx (h × w, planes h·w apart), set or
+ * added, from the lanes of its phases (a, 0) and (a, 1), even and odd:
+ * dx[2i + a][2j + b] = phase b's lane i·P + j.  The two phases' columns are
+ * interleaved in registers, 32 columns of dx from 16 of each. */
+AVX512 static void interleave_phases(const geometry *g, const float *even, const float *odd, size_t h, size_t w,
+                                     size_t a, float *dx, int add)
+{
+    const __m512i front = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i back = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (size_t o = 0; o < SM_CONV_DIRECT_PLANES; o++)
+        for (size_t i = 0; 2 * i + a < h; i++) {
+            const float *e = even + o * g->lanes + i * g->p, *d = odd + o * g->lanes + i * g->p;
+            float *row = dx + o * h * w + (2 * i + a) * w;
+            for (size_t j = 0; j < w; j += 2 * VEC) {
+                const size_t n = w - j < 2 * VEC ? w - j : 2 * VEC; /* columns of dx here */
+                const __m512 ve = _mm512_maskz_loadu_ps(low_lanes((n + 1) / 2), e + j / 2);
+                const __m512 vo = _mm512_maskz_loadu_ps(low_lanes(n / 2), d + j / 2);
+                store_run(row + j, n, _mm512_permutex2var_ps(ve, front, vo), add);
+                if (n > VEC) store_run(row + j + VEC, n - VEC, _mm512_permutex2var_ps(ve, back, vo), add);
             }
         }
-}
-
-/* to (c_out planes) (+)= the convolution of the padded planes in (c_in of
- * them) by the nt taps of g, weights wt[o][c][t]; lanes (8 planes of
- * g->lanes) only when `to` is not contiguous. */
-static void convolve(int c_in, int c_out, int nt, const geometry *g, const float *in, const float *wt, target to,
-                     int add, float *lanes)
-{
-    const int direct = contiguous(g, to);
-    for (int o0 = 0; o0 < c_out; o0 += SM_CONV_DIRECT_PLANES) {
-        const float *wt_o = wt + (size_t)o0 * (size_t)c_in * (size_t)nt;
-        target block = to;
-        block.dst += (size_t)o0 * to.plane_step;
-        for (size_t q = 0; q < g->lanes; q += LANES)
-            block_forward(c_in, nt, g, in, q, wt_o, direct, block, add, lanes);
-        if (!direct) keep_lanes(g, lanes, block, add);
-    }
 }
 
 void sm_conv_direct_forward(const sm_conv2d_shape *s, const float *xpad, const float *wt, float *y, int add)
 {
     assert(sm_conv_direct_shape(s));
     const geometry g = geometry_of(s);
-    const target to = {y, g.h_out * g.w_out, g.h_out, g.w_out, g.w_out, 1};
-    convolve(s->c_in, s->c_out, TAPS, &g, xpad, wt, to, add, NULL);
+    convolve(s->c_in, s->c_out, TAPS, &g, xpad, wt, y, add);
+}
+
+/* Stride 2: per block of 8 planes of dx, its rows of each parity a from
+ * the lanes of phases (a, 0) and (a, 1), whose weights follow one another
+ * in wt (sm_conv_direct_input_grad_kernel). */
+static void input_grad_stride2(const sm_conv2d_shape *s, geometry g, const float *dypad, const float *wt, float *dx,
+                               int add, float *lanes)
+{
+    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in, per_tap = (size_t)s->c_in * (size_t)s->c_out;
+    geometry phase[4];
+    const float *w_phase[4];
+    int nt[4];
+    for (int f = 0; f < 4; f++) {
+        int taps[TAPS];
+        phase[f] = g;
+        nt[f] = phase_taps(s, g.p, f, taps, phase[f].off);
+        w_phase[f] = f ? w_phase[f - 1] + per_tap * (size_t)nt[f - 1] : wt;
+    }
+    float *odd = lanes + SM_CONV_DIRECT_PLANES * g.lanes;
+    for (int c0 = 0; c0 < s->c_in; c0 += SM_CONV_DIRECT_PLANES)
+        for (int a = 0; a < 2; a++) {
+            const size_t block = (size_t)c0 * (size_t)s->c_out;
+            convolve_lanes(s->c_out, nt[2 * a], &phase[2 * a], dypad, w_phase[2 * a] + block * (size_t)nt[2 * a],
+                           lanes);
+            convolve_lanes(s->c_out, nt[2 * a + 1], &phase[2 * a + 1], dypad,
+                           w_phase[2 * a + 1] + block * (size_t)nt[2 * a + 1], odd);
+            interleave_phases(&g, lanes, odd, h, w, (size_t)a, dx + (size_t)c0 * h * w, add);
+        }
 }
 
 void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, const float *wt, float *dx, int add,
@@ -368,15 +406,13 @@ void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, con
     assert(sm_conv_direct_shape(s) && s->c_in % SM_CONV_DIRECT_PLANES == 0);
     geometry g = geometry_of(s);
     g.cstride = g.plane; /* dy's planes are padded whole */
-    const size_t h = (size_t)s->h_in, w = (size_t)s->w_in, st = (size_t)s->stride;
-    for (int f = 0; f < s->stride * s->stride; f++) {
-        int taps[TAPS];
-        const int nt = phase_taps(s, g.p, f, taps, g.off);
-        const size_t a = (size_t)f / 2, b = (size_t)f % 2;
-        const target to = {dx + a * w + b, h * w, (h - a + st - 1) / st, (w - b + st - 1) / st, st * w, st};
-        convolve(s->c_out, s->c_in, nt, &g, dypad, wt, to, add, lanes);
-        wt += (size_t)s->c_in * (size_t)s->c_out * (size_t)nt;
+    if (s->stride == 2) {
+        input_grad_stride2(s, g, dypad, wt, dx, add, lanes);
+        return;
     }
+    int taps[TAPS];
+    const int nt = phase_taps(s, g.p, 0, taps, g.off);
+    convolve(s->c_out, s->c_in, nt, &g, dypad, wt, dx, add); /* dx has the output's size */
 }
 
 /* dw[o + j][c][t0 .. t0 + nt) += Σ_q dy_j[q] · xc[q + off[t]] for the four
@@ -449,6 +485,12 @@ void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
 {
     (void)s, (void)dy, (void)dypad;
+    assert(!"AVX-512 direct convolution on a CPU without it");
+}
+
+void sm_conv_direct_columns(const sm_conv2d_shape *s, const float *xpad, float *cols, size_t ld)
+{
+    (void)s, (void)xpad, (void)cols, (void)ld;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 

@@ -17,9 +17,10 @@
  * accumulators), with no im2col and no packing, and the lanes with
  * ox >= w_out are computed and thrown away (2 of every P): where the output
  * is whole planes (the forward, the stride-1 input gradient) the kept lanes
- * of each vector are compressed in a register and stored in place, else
- * (the phases of a stride-2 input gradient) they go through the lanes
- * buffer and are copied out.  The weight
+ * of each vector are compressed in a register and stored in place; the
+ * phases of a stride-2 input gradient go through a lanes buffer, the two
+ * phases of a row parity at a time, whose columns are interleaved in
+ * registers into dx's rows.  The weight
  * gradient takes 16 lanes by 4 output planes by 5 or 4 taps.  Each output
  * is Σ_c Σ_ky Σ_kx w · x accumulated with fused multiply-adds in that
  * order, lane by lane, so results do not depend on the thread count or on
@@ -66,7 +67,8 @@ int sm_conv_direct_shape(const sm_conv2d_shape *s);
  * its padded output gradient (c_out planes of h_out × w_out). */
 size_t sm_conv_direct_input_floats(const sm_conv2d_shape *s);
 size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s);
-/* Floats of the lanes a stride-2 input gradient is computed in. */
+/* Floats of the lanes a stride-2 input gradient is computed in (two phases
+ * of 8 planes). */
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 
 /* xpad = the image x (c_in × h_in × w_in), through map unless NULL (see
@@ -74,6 +76,12 @@ size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad);
 /* dypad = the image dy (c_out × h_out × w_out), padded. */
 void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad);
+
+/* cols[(c·9 + ky·3 + kx)·ld + oy·w_out + ox] = the input at tap (ky, kx)
+ * of output (oy, ox), 0 in the padding: im2col's columns (nn/conv2d.c),
+ * copied a row at a time from xpad (sm_conv_direct_pad_input), with no
+ * strided reads and no tests for the border. */
+void sm_conv_direct_columns(const sm_conv2d_shape *s, const float *xpad, float *cols, size_t ld);
 
 /* y (c_out × h_out × w_out) = conv(x, wt), or += when add; xpad from
  * sm_conv_direct_pad_input. */
