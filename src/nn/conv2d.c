@@ -130,8 +130,9 @@ static int direct_backward(const sm_conv2d_shape *s)
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
  * by convolution) or the column gradients (col2im), then the group's planes
  * side by side (planes_floats), then its images of x through the input map
- * (mapped_floats); forward uses the first and third parts, backward from dy
- * the second and third, and either the last when there is a map. */
+ * or one image padded for the direct kernels (mapped_floats); forward uses
+ * the first and third parts, backward from dy the second and third, and
+ * either the last when there is a map; backward from x all four. */
 static size_t x_cols_floats(const sm_conv2d_shape *s)
 {
     return round_up_16((size_t)group_images(s) * col_rows(s) * col_cols(s));
@@ -413,24 +414,24 @@ static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t i
 
 /* The columns of the group's images (x through map) side by side: for the
  * direct convolution's layers copied a row at a time from each image padded
- * into xpad (the map applied by the padding, with its bits), else by
- * im2col after the map into mapped; the same columns either way.  At
+ * into work (the map applied by the padding, with its bits), else by
+ * im2col after the map into work; the same columns either way.  At
  * stride 2 im2col reads every other float, one at a time: the padded
  * copy took the backward of 16 planes 28 × 28 → 32 planes 14 × 14 from
  * 12.0 to 9.9 ms and the 1-plane stem's onto 14 × 14 from 0.57 to 0.43
  * (one thread, batch 256, medians of 4; onto 7 × 7 unchanged, 9.5 ms).
- * xpad and mapped may be the same scratch. */
+ * work: mapped_floats. */
 static void group_columns(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, group g,
-                          float *cols, float *mapped, float *xpad)
+                          float *cols, float *work)
 {
     if (!direct(s)) {
-        group_im2col(s, group_input(s, x, map, g, mapped), x_image(s), from_first(g), cols);
+        group_im2col(s, group_input(s, x, map, g, work), x_image(s), from_first(g), cols);
         return;
     }
     const size_t p = col_cols(s);
     for (int j = 0; j < g.m; j++) {
-        sm_conv_direct_pad_input(s, x + (size_t)(g.first + j) * x_image(s), map, xpad);
-        sm_conv_direct_columns(s, xpad, cols + (size_t)j * p, g.m * p);
+        sm_conv_direct_pad_input(s, x + (size_t)(g.first + j) * x_image(s), map, work);
+        sm_conv_direct_columns(s, work, cols + (size_t)j * p, g.m * p);
     }
 }
 
@@ -522,7 +523,7 @@ static void group_backward_from_x(const sm_conv2d_shape *s, const float *x, cons
                                   float beta, float *cols, float *dcols, float *wide, float *mapped)
 {
     const int rows = (int)col_rows(s), p = (int)col_cols(s), ld = g.m * p;
-    group_columns(s, x, map, g, cols, mapped, mapped);
+    group_columns(s, x, map, g, cols, mapped);
     const float *dys = side_by_side(dy, y_image(s), s->c_out, (size_t)p, g, wide);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->c_out, ld, 1.0f, cols, ld, dys, ld, beta, partial,
                 s->c_out);

@@ -64,7 +64,10 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s)
     return (size_t)s->c_out * geometry_of(s).plane + SLACK;
 }
 
-size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s) { return 2 * SM_CONV_DIRECT_PLANES * geometry_of(s).lanes; }
+size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s)
+{
+    return 2 * SM_CONV_DIRECT_PLANES * geometry_of(s).lanes;
+}
 
 /* Phase f of dx (stride 2: dx[c][2i + a][2j + b], a = f / 2, b = f % 2;
  * stride 1: dx itself) in lanes q = i·P + j: the kernel taps that reach it,
@@ -241,8 +244,9 @@ void sm_conv_direct_columns(const sm_conv2d_shape *s, const float *xpad, float *
 /* Which lanes q .. q + VEC of an output plane are kept (lane l when
  * (q + l) mod P < w_out and q + l < h_out·P), and where in the plane of
  * h_out × w_out the first kept one goes: lane r·P + t goes to r·w_out + t,
- * so the kept lanes of a vector go to consecutive floats.  A vector spans at most three rows (P >= 8), so two conditional
- * subtractions of P give each lane's column. */
+ * so the kept lanes of a vector go to consecutive floats.  A vector spans
+ * at most three rows (P >= 8), so two conditional subtractions of P give
+ * each lane's column. */
 AVX512 static __mmask16 kept_lanes(const geometry *g, size_t q, size_t *first)
 {
     const size_t t = q % g->p;
