@@ -145,47 +145,94 @@ AVX512 static __m512 map_lanes(lane_map f, __m512 x)
     return f.relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v) : v;
 }
 
-/* in[t·step] in lane t < n <= VEC (step 1 or 2), 0 above; reads nothing
- * past in[(n − 1)·step]. */
-AVX512 static __m512 load_every(const float *in, size_t n, size_t step)
-{
-    if (step == 1) return _mm512_maskz_loadu_ps(low_lanes(n), in);
-    const size_t span = 2 * n - 1; /* in[0] .. in[2(n − 1)] */
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512 lo = _mm512_maskz_loadu_ps(low_lanes(span), in);
-    const __m512 hi = span > VEC ? _mm512_maskz_loadu_ps(low_lanes(span - VEC), in + VEC) : _mm512_setzero_ps();
-    return _mm512_permutex2var_ps(lo, even, hi);
-}
-
-/* dst[0 .. n) = 0, 16 floats a store. */
+/* dst[0 .. n) = 0, 16 floats a store, the last one masked. */
 AVX512 static void zero_run(float *dst, size_t n)
 {
-    for (size_t t = 0; t < n; t += VEC) _mm512_mask_storeu_ps(dst + t, low_lanes(n - t), _mm512_setzero_ps());
+    size_t t = 0;
+    for (; t + VEC <= n; t += VEC) _mm512_storeu_ps(dst + t, _mm512_setzero_ps());
+    if (t < n) _mm512_mask_storeu_ps(dst + t, low_lanes(n - t), _mm512_setzero_ps());
 }
 
-/* Plane dst (pitch p, plane_rows rows, zero outside) = the rows × cols
- * values src[r·row_step + c·col_step] (col_step 1 or 2), in its rows 1..
- * and columns 1.., through channel ch's map unless map is NULL.  Row r is
- * written as one run of p floats from its column 1: its cols values, read
- * and mapped 16 at a time with masks, then zeros to the next row's column
- * 0 (its right padding and the next row's left); the rows of 7 to 28
- * values of the networks here take one or two stores, and no scalar ones. */
-AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t row_step, size_t col_step,
-                             const sm_channel_map *map, int ch, size_t p, size_t plane_rows, float *dst)
+/* A padded plane (pitch p >= 8, plane_rows rows) is zero but for its rows
+ * 1.. and columns 1..; each of its rows is written as one run of p floats
+ * from its column 1: its values, then zeros to the next row's column 0 (its
+ * right padding and the next row's left).  The rows of 7 to 28 values of
+ * the networks here take one or two stores, and no scalar ones.  The stores
+ * of a run are whole vectors, zero past the run, as masked stores are slow
+ * on the AMD EPYC host (the padding took 25-40% less time without them,
+ * 2026-12-06).  So a run's last store may write up to 15 zeros past it:
+ * into the next row's run, written after it, or below the last row, where
+ * the plane is zero (2p > 15 keeps them off the following plane's first row
+ * of values); the last plane's land in the slack. */
+
+/* The top row and the first row's left padding. */
+AVX512 static void zero_top(float *plane, size_t p) { zero_run(plane, p + 1); }
+
+/* Everything past the run of the last of rows. */
+AVX512 static void zero_below(float *plane, size_t rows, size_t p, size_t plane_rows)
+{
+    const size_t below = (rows + 1) * p + 1;
+    zero_run(plane + below, plane_rows * p - below);
+}
+
+/* Floats t .. t + 16 of a run of p (run[t] is column t + 1): v's first n
+ * lanes, zeros above; a whole vector when p >= 8 (the shapes the kernels
+ * take), masked at the run's end for the narrower planes padding also
+ * serves. */
+AVX512 static void store_run_part(float *run, size_t p, size_t t, size_t n, __m512 v)
+{
+    v = _mm512_maskz_mov_ps(low_lanes(n), v);
+    if (p >= VEC / 2)
+        _mm512_storeu_ps(run + t, v);
+    else
+        _mm512_mask_storeu_ps(run + t, low_lanes(p - t), v);
+}
+
+/* How many of the next m values from t a row of cols values still has. */
+static size_t values_from(size_t cols, size_t t, size_t m) { return cols > t ? (cols - t < m ? cols - t : m) : 0; }
+
+/* Plane dst = the plane src (rows × cols) through channel ch's map unless
+ * map is NULL, padded: read and mapped 16 at a time with masks. */
+AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, const sm_channel_map *map, int ch, size_t p,
+                             size_t plane_rows, float *dst)
 {
     const lane_map f = lane_map_of(map, ch);
-    zero_run(dst, p + 1); /* top row, first left pad */
+    zero_top(dst, p);
     for (size_t r = 0; r < rows; r++) {
-        float *row = dst + (r + 1) * p + 1;
-        const float *in = src + r * row_step;
+        float *run = dst + (r + 1) * p + 1;
         for (size_t t = 0; t < p; t += VEC) {
-            const size_t n = cols > t ? (cols - t < VEC ? cols - t : VEC) : 0;
-            const __m512 v = n ? map_lanes(f, load_every(in + t * col_step, n, col_step)) : _mm512_setzero_ps();
-            _mm512_mask_storeu_ps(row + t, low_lanes(p - t), _mm512_maskz_mov_ps(low_lanes(n), v));
+            const size_t n = values_from(cols, t, VEC);
+            store_run_part(run, p, t, n, map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n), src + r * cols + t)));
         }
     }
-    const size_t below = (rows + 1) * p + 1; /* past the last row's run */
-    zero_run(dst + below, plane_rows * p - below);
+    zero_below(dst, rows, p, plane_rows);
+}
+
+/* The four phases of the plane src (h × w) through channel ch's map unless
+ * map is NULL, each padded like a plane of g's output (phase (a, b) at
+ * dst + (2a + b)·plane: its row i + 1, column j + 1 = src[2i + a][2j + b]).
+ * Each row of src is read once, 32 values a time, mapped, and split into
+ * its even and odd columns in registers: those go to the row's two phases. */
+AVX512 static void pad_phases(const float *src, size_t h, size_t w, const sm_channel_map *map, int ch,
+                              const geometry *g, float *dst)
+{
+    const lane_map f = lane_map_of(map, ch);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int k = 0; k < 4; k++) zero_top(dst + k * g->plane, g->p);
+    for (size_t y = 0; y < h; y++) {
+        float *run_even = dst + 2 * (y % 2) * g->plane + (y / 2 + 1) * g->p + 1, *run_odd = run_even + g->plane;
+        for (size_t t = 0; t < g->p; t += VEC) { /* the phases' columns t .., src's 2t .. */
+            const size_t n = values_from(w, 2 * t, 2 * VEC);
+            const float *in = src + y * w + 2 * t;
+            const __m512 lo = map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n), in));
+            const __m512 hi = n > VEC ? map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n - VEC), in + VEC)) : lo;
+            store_run_part(run_even, g->p, t, (n + 1) / 2, _mm512_permutex2var_ps(lo, even, hi));
+            store_run_part(run_odd, g->p, t, n / 2, _mm512_permutex2var_ps(lo, odd, hi));
+        }
+    }
+    for (size_t a = 0; a < 2; a++)
+        for (size_t b = 0; b < 2; b++) zero_below(dst + (2 * a + b) * g->plane, (h - a + 1) / 2, g->p, g->h_out + 2);
 }
 
 /* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
@@ -193,7 +240,7 @@ AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, size_t 
 static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map, float *dst)
 {
     for (int ch = 0; ch < c; ch++)
-        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, g->w_out, 1, map, ch, g->p, g->h_out + 2,
+        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, map, ch, g->p, g->h_out + 2,
                   dst + ch * g->plane);
     memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
 }
@@ -208,11 +255,7 @@ void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm
         return;
     }
     const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
-    for (int c = 0; c < s->c_in; c++)
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++)
-                pad_plane(x + c * h * w + a * w + b, (h - a + 1) / 2, (w - b + 1) / 2, 2 * w, 2, map, c, g.p,
-                          g.h_out + 2, xpad + c * g.cstride + (2 * a + b) * g.plane);
+    for (int c = 0; c < s->c_in; c++) pad_phases(x + c * h * w, h, w, map, c, &g, xpad + c * g.cstride);
     memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
 }
 
@@ -269,12 +312,19 @@ AVX512 static void store_run(float *dst, size_t n, __m512 v, int add)
 }
 
 /* The kept lanes of acc (keep) into dst, set or added: compressed to the
- * front of a register, then one masked store of the run.  The compress
- * writes a register, not memory: its memory form is reported slow on AMD's
- * Zen 4 (not measured here). */
-AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add)
+ * front of a register, then one store of the run.  The compress writes a
+ * register, not memory: its memory form is reported slow on AMD's Zen 4
+ * (not measured here).  When set with room for a whole vector before the
+ * plane's end, the store is whole, zeros past the run (masked stores are
+ * slow there, see the padding above): the floats past it are the next kept
+ * lanes', stored after it. */
+AVX512 static void store_kept(__mmask16 keep, __m512 acc, float *dst, int add, size_t room)
 {
-    store_run(dst, (size_t)__builtin_popcount(keep), _mm512_maskz_compress_ps(keep, acc), add);
+    const __m512 run = _mm512_maskz_compress_ps(keep, acc);
+    if (!add && room >= VEC)
+        _mm512_storeu_ps(dst, run);
+    else
+        store_run(dst, (size_t)__builtin_popcount(keep), run, add);
 }
 
 /* The 8 planes' sums for the LANES lanes from q: straight into the planes
@@ -296,7 +346,8 @@ AVX512 static void block_store(const geometry *g, size_t q, __m512 acc[SM_CONV_D
         if (!keep) continue; /* past the last row: first would point past the plane */
         const size_t plane = g->h_out * g->w_out;
 #pragma GCC unroll 8
-        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++) store_kept(keep, acc[o][v], y + first + o * plane, add);
+        for (int o = 0; o < SM_CONV_DIRECT_PLANES; o++)
+            store_kept(keep, acc[o][v], y + first + o * plane, add, plane - first);
     }
 }
 
