@@ -153,17 +153,18 @@ AVX512 static void zero_run(float *dst, size_t n)
     if (t < n) _mm512_mask_storeu_ps(dst + t, low_lanes(n - t), _mm512_setzero_ps());
 }
 
-/* A padded plane (pitch p >= 8, plane_rows rows) is zero but for its rows
- * 1.. and columns 1..; each of its rows is written as one run of p floats
- * from its column 1: its values, then zeros to the next row's column 0 (its
+/* A padded plane (pitch p, plane_rows rows) is zero but for its rows 1..
+ * and columns 1..; each of its rows is written as one run of p floats from
+ * its column 1: its values, then zeros to the next row's column 0 (its
  * right padding and the next row's left).  The rows of 7 to 28 values of
- * the networks here take one or two stores, and no scalar ones.  The stores
- * of a run are whole vectors, zero past the run, as masked stores are slow
- * on the AMD EPYC host (the padding took 25-40% less time without them,
- * 2026-12-06).  So a run's last store may write up to 15 zeros past it:
- * into the next row's run, written after it, or below the last row, where
- * the plane is zero (2p > 15 keeps them off the following plane's first row
- * of values); the last plane's land in the slack. */
+ * the networks here take one or two stores, and no scalar ones.  Where
+ * p >= 8 (every shape the kernels take) the stores of a run are whole
+ * vectors, zero past the run, as masked stores are slow on the AMD EPYC
+ * host (the padding took 25–40% less time without them, 2026-12-06).  So a
+ * run's last store may write up to 15 zeros past it: into the next row's
+ * run, written after it, or below the last row, where the plane is zero
+ * (2p > 15 keeps them off the following plane's first row of values); the
+ * last plane's land in the slack. */
 
 /* The top row and the first row's left padding. */
 AVX512 static void zero_top(float *plane, size_t p) { zero_run(plane, p + 1); }
@@ -226,6 +227,7 @@ AVX512 static void pad_phases(const float *src, size_t h, size_t w, const sm_cha
             const size_t n = values_from(w, 2 * t, 2 * VEC);
             const float *in = src + y * w + 2 * t;
             const __m512 lo = map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n), in));
+            /* lo again where the row ends within lo: the lanes it gives are cut */
             const __m512 hi = n > VEC ? map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n - VEC), in + VEC)) : lo;
             store_run_part(run_even, g->p, t, (n + 1) / 2, _mm512_permutex2var_ps(lo, even, hi));
             store_run_part(run_odd, g->p, t, n / 2, _mm512_permutex2var_ps(lo, odd, hi));
