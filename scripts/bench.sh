@@ -41,7 +41,9 @@ awk -v s4="$(json "$s4" cpu_seconds)" -v s5="$(json "$s5" cpu_seconds)" -v i5="$
 # same number.  GFLOP/s = images/s × training FLOPs per source image (counted
 # by the reference from its conv and Linear layers: both views, forward and
 # both gradients) against OpenBLAS sgemm's best square product at the same
-# thread count.
+# thread count, measured after each pair of trainer runs (the share uses the
+# median of those peaks, so that it compares the same minutes: the host's
+# speed drifts by up to 25% between one measurement and the next).
 # Both sides use OpenMP, so both get the same OMP_WAIT_POLICY, passive unless
 # the caller sets one: with another process on a core, spinning team threads
 # cost both sides 2-5x at 2 threads (measured; README), which would measure the
@@ -67,14 +69,15 @@ stats() { sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[
 for t in $thread_counts; do
   echo "== trainer, resnet width 16, batch 256, dataset=random, $t thread(s) of $cores (reference: PyTorch CPU," \
        "$((steps - warmup)) timed steps each, $repeats runs each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY) =="
-  ours_ips="" ref_ips=""
+  ours_ips="" ref_ips="" peaks=""
   for r in $(seq "$repeats"); do
     ours=$(run_or_show with_rss ours "$bin" train $net steps=$steps threads=$t knn_every=0 checkpoint_every=0 \
              out="$dir/train")
     ref=$(run_or_show with_rss ref $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
+    peak=$(run_or_show "$sgemm" $t)
     ours_ips+="$(json "$ours" images_per_s) " ref_ips+="$(json "$ref" images_per_s) "
+    peaks+="$(json "$peak" gflops) "
   done
-  peak=$(run_or_show "$sgemm" $t)
   ours_params=$(run_or_show $py scripts/bench_train_ref.py ckpt-params "$dir/train/checkpoint.bin")
   if [ "$ours_params" != "$(json "$ref" params)" ] || [ "$(json "$ref" threads)" != "$t" ]; then
     echo "bench: the reference is not the same network or thread count:" >&2
@@ -83,14 +86,15 @@ for t in $thread_counts; do
   fi
   read -r cmin cmed <<<"$(tr ' ' '\n' <<<"$ours_ips" | grep . | stats)"
   read -r rmin rmed <<<"$(tr ' ' '\n' <<<"$ref_ips" | grep . | stats)"
+  read -r pmin pmed <<<"$(tr ' ' '\n' <<<"$peaks" | grep . | stats)"
   awk -v t="$t" -v n="$ours_params" -v cmin="$cmin" -v ci="$cmed" -v rmin="$rmin" -v ri="$rmed" -v runs="$repeats" \
-      -v fl="$(json "$ref" flops_per_image)" -v pk="$(json "$peak" gflops)" -v pn="$(json "$peak" n)" \
+      -v fl="$(json "$ref" flops_per_image)" -v pmin="$pmin" -v pk="$pmed" \
       -v cm="$(cat "$dir/ours.rss")" -v rm="$(cat "$dir/ref.rss")" 'BEGIN {
     cg = ci * fl / 1e9; rg = ri * fl / 1e9;
     printf "T=%d  parameters %d (both)  training FLOPs per source image %.1f M\n", t, n, fl / 1e6;
     printf "T=%d  img/s over %d runs (min / median): PyTorch %.1f / %.1f  simsiam-mi %.1f / %.1f\n", t, runs, rmin, ri, cmin, ci;
     printf "T=%d  ratio of medians %.2fx (target >= 1.5x, aim 2x)\n", t, ci / ri;
-    printf "T=%d  simsiam-mi %.1f GFLOP/s  PyTorch %.1f GFLOP/s  sgemm peak %.1f GFLOP/s (N=%d)  simsiam-mi at %.0f%% of peak (target 60%%)\n", t, cg, rg, pk, pn, 100 * cg / pk;
+    printf "T=%d  simsiam-mi %.1f GFLOP/s  PyTorch %.1f GFLOP/s  sgemm peak (min / median) %.1f / %.1f GFLOP/s  simsiam-mi at %.0f%% of the median (target 60%%)\n", t, cg, rg, pmin, pk, 100 * cg / pk;
     printf "T=%d  peak RSS PyTorch %.0f MB  simsiam-mi %.0f MB  ratio %.2fx (target <= 0.5x)\n", t, rm / 1024, cm / 1024, cm / rm;
   }'
 done
@@ -100,25 +104,30 @@ done
 # with the same network, batch and threads.  Efficiency = img/s at R / (R ×
 # img/s at 1).  SM_DIST_STATS=1 makes rank 0 report the mean wall time of the
 # gradient allreduce (one per step) and of SyncBN's gathers (several per
-# step); both include waiting for the slower rank.
+# step); both include waiting for the slower rank.  R = 1 and 2 alternate
+# `repeats` times and every figure is the median of its runs, as above.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # harmless when not root
 echo "== data-parallel trainer, resnet width 16, global batch 256, dataset=random, R ranks x 1 thread" \
-     "(reference: PyTorch DDP, gloo, CPU, per-rank BatchNorm: its SyncBatchNorm refuses CPU modules) =="
-: >"$dir/dp.txt"
-for r in 1 2; do
-  ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train $net \
-           steps=$steps threads=1 knn_every=0 checkpoint_every=0 out="$dir/mpi$r")
-  stats=$(grep '^dist: ' "$dir/stderr.log")
-  ddp=$(run_or_show $py scripts/bench_ddp_ref.py $r $warmup $((steps - warmup)))
-  echo "$r $(json "$ours" images_per_s) $(json "$ddp" images_per_s) $stats" >>"$dir/dp.txt"
+     "(reference: PyTorch DDP, gloo, CPU, per-rank BatchNorm: its SyncBatchNorm refuses CPU modules;" \
+     "$repeats runs each) =="
+: >"$dir/dp.txt" # a line a run: R, our img/s, DDP's img/s, allreduce ms and gathers ms a step
+for rep in $(seq "$repeats"); do
+  for r in 1 2; do
+    ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train $net \
+             steps=$steps threads=1 knn_every=0 checkpoint_every=0 out="$dir/mpi$r")
+    stats=$(grep '^dist: ' "$dir/stderr.log")
+    ddp=$(run_or_show $py scripts/bench_ddp_ref.py $r $warmup $((steps - warmup)))
+    awk -v steps=$steps '{ print $1, $2, $3, $8, $12 * substr($13, 2) / steps }' \
+      <<<"$r $(json "$ours" images_per_s) $(json "$ddp" images_per_s) $stats" >>"$dir/dp.txt"
+  done
 done
-awk -v steps=$steps '{
-  r = $1; ours[r] = $2; ddp[r] = $3; ar[r] = $8; ag[r] = $12 * substr($13, 2) / steps;
-} END {
-  printf "R=1  simsiam-mi %.1f img/s  PyTorch DDP %.1f img/s\n", ours[1], ddp[1];
+median_of() { awk -v r="$1" -v col="$2" '$1 == r { print $col }' "$dir/dp.txt" | stats | cut -d' ' -f2; }
+awk -v o1="$(median_of 1 2)" -v o2="$(median_of 2 2)" -v d1="$(median_of 1 3)" -v d2="$(median_of 2 3)" \
+    -v ar="$(median_of 2 4)" -v ag="$(median_of 2 5)" 'BEGIN {
+  printf "R=1  simsiam-mi %.1f img/s  PyTorch DDP %.1f img/s (medians)\n", o1, d1;
   printf "R=2  simsiam-mi %.1f img/s  efficiency %.2f (target >= 0.9)  PyTorch DDP %.1f img/s  efficiency %.2f\n",
-         ours[2], ours[2] / (2 * ours[1]), ddp[2], ddp[2] / (2 * ddp[1]);
-  printf "R=2  simsiam-mi per step: gradient allreduce %.2f ms, SyncBN gathers %.2f ms\n", ar[2], ag[2];
-}' "$dir/dp.txt"
+         o2, o2 / (2 * o1), d2, d2 / (2 * d1);
+  printf "R=2  simsiam-mi per step: gradient allreduce %.2f ms, SyncBN gathers %.2f ms\n", ar, ag;
+}'
 
 scripts/bench_track.sh "$bin"
