@@ -3,7 +3,8 @@
  * accumulation, and bitwise identity across thread counts; on an AVX-512
  * CPU the 3 × 3, padding-1 shapes with output planes in eights take the
  * direct convolution (src/nn/conv_direct.h; the forward onto 7+ columns,
- * the stride-1 backward on 14+), checked against im2col too. */
+ * the stride-1 backward on 14+), checked against im2col too, and its dy
+ * read through a BatchNorm's gradient map against dy written. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -87,7 +88,7 @@ static void check_shape(sm_conv2d_shape s, int threads)
         if (fabs(y[i] - want[i]) > 1e-6 * scale) fail_msg("y[%zu] = %.9g, want %.9g", i, y[i], want[i]);
 
     for (size_t i = 0; i < nx; i++) dx[i] = NAN; /* set, not added: the old contents are never read */
-    sm_conv2d_backward(&s, x, NULL, w, r, dx, 0, dw, scratch, threads);
+    sm_conv2d_backward(&s, x, NULL, w, r, NULL, dx, 0, dw, scratch, threads);
     sm_test_check_gradient(ref_objective, &cc, cc.w, nw, dw, 1e-6);
     sm_test_check_gradient(ref_objective, &cc, cc.x, nx, dx, 1e-6);
 
@@ -177,11 +178,11 @@ static void check_backward_accumulates(sm_conv2d_shape s)
     sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
-    sm_conv2d_backward(&s, x, NULL, w, dy, dx0, 0, dw0, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, dx0, 0, dw0, scratch, 2);
     for (size_t i = 0; i < nx; i++) dx[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dw_only[i] = -0.5f;
-    sm_conv2d_backward(&s, x, NULL, w, dy, dx, 1, dw, scratch, 2);
-    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, 1, dw_only, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, dx, 1, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, NULL, 1, dw_only, scratch, 2);
     /* col2im adds term by term onto dx and the stride-1 sgemm adds its sum
      * as C = AB + C, so the rounding differs from 0.25 + dx0 */
     for (size_t i = 0; i < nx; i++) assert_true(fabsf(dx[i] - (0.25f + dx0[i])) <= 1e-6f);
@@ -246,7 +247,7 @@ static void check_direct_matches_im2col(sm_conv2d_shape s)
         for (int t = 0; t < 3; t++) out[direct][t] = sm_test_floats(count[t]);
         sm_conv2d_allow_direct(direct);
         sm_conv2d_forward(&s, x, NULL, w, out[direct][0], scratch, 2);
-        sm_conv2d_backward(&s, x, NULL, w, dy, out[direct][1], 1, out[direct][2], scratch, 2);
+        sm_conv2d_backward(&s, x, NULL, w, dy, NULL, out[direct][1], 1, out[direct][2], scratch, 2);
     }
     for (int t = 0; t < 3; t++) {
         double scale = 0.0;
@@ -308,7 +309,7 @@ static void check_input_map(sm_conv2d_shape s, int relu)
         const float *in = through_map ? x : mapped;
         const sm_channel_map *m = through_map ? &map : NULL;
         sm_conv2d_forward(&s, in, m, w, out[through_map][0], scratch, 2);
-        sm_conv2d_backward(&s, in, m, w, dy, out[through_map][1], 0, out[through_map][2], scratch, 2);
+        sm_conv2d_backward(&s, in, m, w, dy, NULL, out[through_map][1], 0, out[through_map][2], scratch, 2);
     }
     for (int t = 0; t < 3; t++) {
         assert_memory_equal(out[0][t], out[1][t], count[t] * sizeof(float));
@@ -323,6 +324,69 @@ static void check_input_map(sm_conv2d_shape s, int relu)
     free(scale);
     free(shift);
     free(scratch);
+}
+
+/* Where backward takes a gradient map for dy (the direct stride-1
+ * backward), dx and dw read through it are those from dy materialised
+ * through it (a BatchNorm's written input gradient), bit for bit; with dx
+ * (8 input planes) and without (the 1-plane stem), ReLU test or not. */
+static void check_dy_map(sm_conv2d_shape s, int with_dx, int relu)
+{
+    if (!sm_conv2d_backward_takes_dy_map(&s, with_dx)) {
+        print_message("CPU without AVX-512: no gradient map taken\n");
+        return;
+    }
+    sm_rng rng;
+    sm_rng_seed(&rng, 31, (uint64_t)(s.c_in * 2 + relu));
+    const size_t nx = x_count(&s), nw = sm_conv2d_weight_count(&s), ny = y_count(&s);
+    const size_t hw = (size_t)sm_conv2d_h_out(&s) * sm_conv2d_w_out(&s);
+    float *x = sm_test_floats(nx), *w = sm_test_floats(nw), *g = sm_test_floats(ny), *y = sm_test_floats(ny);
+    float *dy = sm_test_floats(ny), *stored = sm_test_floats(6 * (size_t)s.c_out);
+    float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, 2));
+    sm_test_fill_uniform(x, nx, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(g, ny, &rng, -1.0, 1.0);
+    sm_test_fill_uniform(y, ny, &rng, -1.0, 3.0);
+    const sm_grad_map gm = sm_test_random_grad_map((size_t)s.c_out, y, relu, &rng, stored);
+    sm_test_apply_grad_map(&gm, (size_t)s.n, (size_t)s.c_out, hw, g, dy);
+    float *dx[2] = {with_dx ? sm_test_floats(nx) : NULL, with_dx ? sm_test_floats(nx) : NULL};
+    float *dw[2] = {sm_test_floats(nw), sm_test_floats(nw)};
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, dx[0], 0, dw[0], scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, g, &gm, dx[1], 0, dw[1], scratch, 2);
+    assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
+    if (with_dx) assert_memory_equal(dx[0], dx[1], nx * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        free(dx[k]);
+        free(dw[k]);
+    }
+    free(x);
+    free(w);
+    free(g);
+    free(y);
+    free(dy);
+    free(stored);
+    free(scratch);
+}
+
+/* n images of c_in planes h × h through a 3 × 3 kernel, padding 1. */
+static sm_conv2d_shape conv3(int n, int c_in, int c_out, int h, int stride)
+{
+    return (sm_conv2d_shape){.n = n, .c_in = c_in, .h_in = h, .w_in = h, .c_out = c_out, .k = 3, .stride = stride,
+                             .pad = 1};
+}
+
+static void test_conv2d_dy_through_grad_map(void **state)
+{
+    (void)state;
+    for (int relu = 0; relu < 2; relu++) {
+        check_dy_map(conv3(5, 16, 16, 28, 1), 1, relu);
+        check_dy_map(conv3(7, 32, 32, 14, 1), 1, relu);
+        check_dy_map(conv3(3, 1, 16, 28, 1), 0, relu);
+    }
+    /* stride 2, 7 × 7 maps, dx of planes not in eights: their dy goes elsewhere too */
+    const sm_conv2d_shape elsewhere[] = {conv3(1, 16, 32, 28, 2), conv3(1, 64, 64, 7, 1), conv3(1, 1, 16, 28, 1)};
+    for (size_t i = 0; i < sizeof elsewhere / sizeof *elsewhere; i++)
+        assert_false(sm_conv2d_backward_takes_dy_map(&elsewhere[i], 1));
 }
 
 /* Every path, with direct convolutions allowed (AVX-512) and without: the
@@ -369,11 +433,11 @@ static void check_groups_match_single_images(sm_conv2d_shape s)
     sm_test_fill_uniform(w, nw, &rng, -1.0, 1.0);
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
     sm_conv2d_forward(&s, x, NULL, w, y, scratch, 2);
-    sm_conv2d_backward(&s, x, NULL, w, dy, dx, 1, dw, scratch, 2);
+    sm_conv2d_backward(&s, x, NULL, w, dy, NULL, dx, 1, dw, scratch, 2);
     for (int i = 0; i < s.n; i++) {
         float *w_i = sm_test_floats(nw);
         sm_conv2d_forward(&one, x + i * x_img, NULL, w, y1 + i * y_img, scratch, 1);
-        sm_conv2d_backward(&one, x + i * x_img, NULL, w, dy + i * y_img, dx1 + i * x_img, 1, w_i, scratch, 1);
+        sm_conv2d_backward(&one, x + i * x_img, NULL, w, dy + i * y_img, NULL, dx1 + i * x_img, 1, w_i, scratch, 1);
         for (size_t j = 0; j < nw; j++) dw1[j] += w_i[j];
         free(w_i);
     }
@@ -411,7 +475,7 @@ static void check_identical_across_threads(sm_conv2d_shape s)
         dw[t] = sm_test_floats(nw);
         float *scratch = sm_test_floats(sm_conv2d_scratch_floats(&s, t + 1));
         sm_conv2d_forward(&s, x, NULL, w, y[t], scratch, t + 1);
-        sm_conv2d_backward(&s, x, NULL, w, dy, dx[t], 1, dw[t], scratch, t + 1);
+        sm_conv2d_backward(&s, x, NULL, w, dy, NULL, dx[t], 1, dw[t], scratch, t + 1);
         free(scratch);
         assert_int_equal(openblas_get_num_threads(), 2);
     }
@@ -472,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_direct_shapes),
         cmocka_unit_test(test_conv2d_direct_matches_im2col),
         cmocka_unit_test(test_conv2d_input_map_matches_mapped_input),
+        cmocka_unit_test(test_conv2d_dy_through_grad_map),
         cmocka_unit_test(test_conv2d_groups_match_single_images),
         cmocka_unit_test(test_conv2d_identical_across_threads),
         cmocka_unit_test(test_conv2d_output_size),

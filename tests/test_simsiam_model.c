@@ -145,7 +145,8 @@ static void test_value_storage_small(void **state)
     assert_non_null(m);
     size_t own = 784 + 4 * 12544 + 4 * 6272 + 4 * 3136 + 64 + 4 * 512 + 2 * 64 + 2 * 128 + 64;
     assert_int_equal(m->act_floats, own);
-    assert_int_equal(m->save_floats, 2 * 1552 + 3 * 336);
+    /* every BN's statistics; the 9 feature-map BNs' output maps, and their input gradients' maps */
+    assert_int_equal(m->save_floats, 2 * 1552 + 3 * 336 + 6 * 336);
     int mapped = 0;
     for (int t = 0; t < m->n_tensors; t++) {
         const sm_model_tensor *x = &m->tensors[t];
@@ -154,6 +155,15 @@ static void test_value_storage_small(void **state)
         if (x->alias >= 0) assert_false(m->tensors[x->alias].mapped); /* nothing is stored over a mapped tensor */
     }
     assert_int_equal(mapped, 9);
+    int grad_maps = 0; /* each a BN after a convolution, which knows it */
+    for (int i = 0; i < m->n_ops; i++) {
+        const sm_model_op *op = &m->ops[i];
+        if (op->kind == SM_OP_CONV && op->dy_bn >= 0) assert_int_equal(m->ops[op->dy_bn].in, op->out);
+        if (op->gmap == SM_MODEL_NONE) continue;
+        grad_maps++;
+        assert_int_equal(m->ops[m->tensors[op->in].producer].dy_bn, i);
+    }
+    assert_int_equal(grad_maps, 9);
     sm_model_free(m);
 }
 

@@ -382,16 +382,31 @@ SM_VECTOR_CLONES static void channel_input_grad(const float *x, const float *dy,
     }
 }
 
+/* Where a backward's input gradient goes: into dx, or as its map
+ * (sm_grad_map: 6c floats, the forward map's mean, scale and shift, then
+ * a, b and d) into map. */
+typedef struct {
+    float *dx, *map;
+    int accumulate;
+} dx_out;
+
 /* dx of channel j from the batch's two sums over m values: dx = γ/σ · (g −
  * mean(g) − x̂ · mean(g · x̂)), x̂ = (x − μ)/σ, as dx += a · g + b · (x −
- * μ) + d in float. */
+ * μ) + d in float, or a, b and d stored for whoever reads dx through them. */
 static void channel_dx(size_t n, size_t c, size_t hw, const float *x, const float *gamma, channel_map f,
-                       float invstd, const float *dy, float *dx, int accumulate, size_t j, double sum_dy,
-                       double sum_dy_xhat, double m)
+                       float invstd, const float *dy, dx_out out, size_t j, double sum_dy, double sum_dy_xhat,
+                       double m)
 {
     const double k = (gamma ? gamma[j] : 1.0) * invstd;
     const float a = (float)k, b = (float)(-k * invstd * sum_dy_xhat / m), d = (float)(-k * sum_dy / m);
-    channel_input_grad(x, dy, dx, n, c, hw, j, f, a, b, d, accumulate);
+    if (out.dx) {
+        channel_input_grad(x, dy, out.dx, n, c, hw, j, f, a, b, d, out.accumulate);
+        return;
+    }
+    store_map(j, f, out.map, out.map + c, out.map + 2 * c);
+    out.map[3 * c + j] = a;
+    out.map[4 * c + j] = b;
+    out.map[5 * c + j] = d;
 }
 
 /* SyncBN's backward sums: every process's (Σ dy, Σ dy · x̂) of each channel
@@ -407,10 +422,10 @@ static void sync_grad_sums(size_t c, double *local, double *all)
     }
 }
 
-void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
-                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
-                                const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,
-                                double *work)
+/* sm_batchnorm_backward_sync into out. */
+static void backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta, int relu,
+                     const float *save_mean, const float *save_invstd, const float *dy, dx_out out, float *dgamma,
+                     float *dbeta, double *work)
 {
     const double m_local = (double)(n * hw), m = work ? m_local * sm_dist_size() : m_local;
     assert(!gamma == !dgamma && !gamma == !dbeta);
@@ -425,7 +440,7 @@ void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, c
                 dgamma[j] += (float)sum_dy_xhat;
                 dbeta[j] += (float)sum_dy;
             }
-            channel_dx(n, c, hw, x, gamma, f, save_invstd[j], dy, dx, accumulate, j, sum_dy, sum_dy_xhat, m);
+            channel_dx(n, c, hw, x, gamma, f, save_invstd[j], dy, out, j, sum_dy, sum_dy_xhat, m);
         }
         return;
     }
@@ -445,7 +460,26 @@ void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, c
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < c; j++)
         channel_dx(n, c, hw, x, gamma, map_of(j, save_mean[j], save_invstd[j], gamma, beta, relu),
-                   save_invstd[j], dy, dx, accumulate, j, work[2 * j], work[2 * j + 1], m);
+                   save_invstd[j], dy, out, j, work[2 * j], work[2 * j + 1], m);
+}
+
+void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                const float *beta, int relu, const float *save_mean, const float *save_invstd,
+                                const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,
+                                double *work)
+{
+    backward(n, c, hw, x, gamma, beta, relu, save_mean, save_invstd, dy, (dx_out){dx, NULL, accumulate}, dgamma,
+             dbeta, work);
+}
+
+sm_grad_map sm_batchnorm_backward_map_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                           const float *beta, int relu, const float *save_mean,
+                                           const float *save_invstd, const float *dy, float *dgamma, float *dbeta,
+                                           double *work, float *map)
+{
+    backward(n, c, hw, x, gamma, beta, relu, save_mean, save_invstd, dy, (dx_out){NULL, map, 0}, dgamma, dbeta,
+             work);
+    return (sm_grad_map){{map, map + c, map + 2 * c, relu}, map + 3 * c, map + 4 * c, map + 5 * c, x};
 }
 
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta,

@@ -89,4 +89,13 @@ void sm_batchnorm_backward_sync(size_t n, size_t c, size_t hw, const float *x, c
                                 const float *dy, float *dx, int accumulate, float *dgamma, float *dbeta,
                                 double *work);
 
+/* The backward above without writing dx: dgamma and dbeta as there, and
+ * the map that gives dx (= ∂L/∂x, set) from dy and x, stored in map (6c
+ * floats), for the convolution before to read its output gradient through
+ * (nn/channel_map.h, src/nn/conv2d.h).  Bit for bit the dx above. */
+sm_grad_map sm_batchnorm_backward_map_sync(size_t n, size_t c, size_t hw, const float *x, const float *gamma,
+                                           const float *beta, int relu, const float *save_mean,
+                                           const float *save_invstd, const float *dy, float *dgamma, float *dbeta,
+                                           double *work, float *map);
+
 #endif

@@ -33,6 +33,23 @@ static inline float sm_channel_value(float x, float mean, float scale, float shi
     return relu && !(v > 0.0f) ? 0.0f : v;
 }
 
+/* BatchNorm's input gradient as a map of its output gradient dy and its
+ * input x, channel by channel (src/nn/batchnorm.h):
+ *
+ *   dx = a · g + b · (x − mean) + d,  g = dy, or +0 where the forward
+ *                                     map's ReLU cut (x − mean)·scale + shift,
+ *
+ * so that the convolution before a BatchNorm can read its output gradient
+ * through the map instead of the BatchNorm writing it (src/nn/conv2d.h).
+ * x is the values the map reads beside dy, laid out like them.  Whoever
+ * reads through it spells out BatchNorm's operations in its order, for the
+ * same bits (test_nn_conv2d compares them). */
+typedef struct {
+    sm_channel_map map; /* the forward map: its mean, and its ReLU's test */
+    const float *a, *b, *d;
+    const float *x;
+} sm_grad_map;
+
 /* out[t] = channel ch's map of in[t·step], t < n (step 1 or more), plus
  * add[t] unless add is NULL (a residual sum: add + map, in that order;
  * step 1). */

@@ -539,13 +539,16 @@ static void image_dx_direct(const sm_conv2d_shape *s, const float *w_dx, float *
 }
 
 /* Image i's backward by the direct convolution: dw into the chunk's
- * partial sum, which has dw's own layout, and dx unless it is NULL. */
+ * partial sum, which has dw's own layout, and dx unless it is NULL; dy
+ * through dy_map unless it is NULL. */
 static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map,
-                                  const float *dy, const float *w_dx, float *dx, int accumulate, int i,
-                                  float *partial, direct_scratch d)
+                                  const float *dy, const sm_grad_map *dy_map, const float *w_dx, float *dx,
+                                  int accumulate, int i, float *partial, direct_scratch d)
 {
     sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
-    sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), d.dypad);
+    sm_grad_map image_map; /* dy_map with the image's x */
+    if (dy_map) image_map = *dy_map, image_map.x += (size_t)i * y_image(s);
+    sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), dy_map ? &image_map : NULL, d.dypad);
     sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
     if (dx) image_dx_direct(s, w_dx, dx, accumulate, i, d);
 }
@@ -585,8 +588,8 @@ static int direct_dx(const sm_conv2d_shape *s, backward_path path)
 
 /* Images [first, end) of one chunk into its partial sum, in image order. */
 static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
-                           const float *w_dx, const float *dy, float *dx, int accumulate, backward_path path,
-                           int first, int end, float *partial, float *scratch)
+                           const float *w_dx, const float *dy, const sm_grad_map *dy_map, float *dx, int accumulate,
+                           backward_path path, int first, int end, float *partial, float *scratch)
 {
     const int per_group = group_images(s);
     float *cols = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
@@ -601,7 +604,7 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
         const float beta = i == first ? 0.0f : 1.0f;
         if (path == DIRECT) {
             for (int j = g.first; j < g.first + g.m; j++)
-                image_backward_direct(s, x, map, dy, w_dx, image_dx, accumulate, j, partial, d);
+                image_backward_direct(s, x, map, dy, dy_map, w_dx, image_dx, accumulate, j, partial, d);
             if (dx && !image_dx)
                 group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx,
                                    accumulate, g, dcols);
@@ -613,18 +616,24 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
                                   wide, mapped);
             /* the group's columns are done with: the direct scratch may reuse them */
             for (int j = g.first; image_dx && j < g.first + g.m; j++) {
-                sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), d.dypad);
+                sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), NULL, d.dypad);
                 image_dx_direct(s, w_dx, image_dx, accumulate, j, d);
             }
         }
     }
 }
 
+int sm_conv2d_backward_takes_dy_map(const sm_conv2d_shape *s, int with_dx)
+{
+    return direct_backward(s) && (!with_dx || direct_dx(s, DIRECT));
+}
+
 void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
-                        const float *dy, float *dx, int accumulate, float *dw, float *scratch, int threads)
+                        const float *dy, const sm_grad_map *dy_map, float *dx, int accumulate, float *dw,
+                        float *scratch, int threads)
 {
     check_shape(s);
-    assert(threads >= 1);
+    assert(threads >= 1 && (!dy_map || sm_conv2d_backward_takes_dy_map(s, dx != NULL)));
     const size_t w_count = sm_conv2d_weight_count(s);
     const size_t partial_stride = round_up_16(w_count);
     const int chunks = dw_chunks(s);
@@ -640,7 +649,7 @@ void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_chann
 #pragma omp for schedule(static)
         for (int c = 0; c < chunks; c++) {
             int first = (int)((long)c * s->n / chunks), end = (int)((long)(c + 1) * s->n / chunks);
-            chunk_backward(s, x, map, w, w_dx, dy, dx, accumulate, path, first, end,
+            chunk_backward(s, x, map, w, w_dx, dy, dy_map, dx, accumulate, path, first, end,
                            partials + (size_t)c * partial_stride, scratch);
         }
         /* Chunk sums in chunk order, element by element (independent of

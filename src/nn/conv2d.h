@@ -79,9 +79,18 @@ void sm_conv2d_forward(const sm_conv2d_shape *s, const float *x, const sm_channe
  * dx = ∂L/∂x (dx's old contents ignored), given dy = ∂L/∂y; the input is x
  * through map as in forward, and dx the gradient with respect to that
  * input (the map's own backward is its BatchNorm's).  dx is NULL for the
- * first layer, whose input needs no gradient. */
+ * first layer, whose input needs no gradient.  With dy_map (NULL: none),
+ * ∂L/∂y is read through it (nn/channel_map.h): dy is then the following
+ * BatchNorm's output gradient and ∂L/∂y the input gradient that BatchNorm
+ * need not write, with the same bits; only where
+ * sm_conv2d_backward_takes_dy_map says so. */
 void sm_conv2d_backward(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, const float *w,
-                        const float *dy, float *dx, int accumulate, float *dw, float *scratch, int threads);
+                        const float *dy, const sm_grad_map *dy_map, float *dx, int accumulate, float *dw,
+                        float *scratch, int threads);
+
+/* Whether backward reads dy only as it pads it for the direct kernels (so
+ * through a dy_map there at no extra pass), with dx wanted or not. */
+int sm_conv2d_backward_takes_dy_map(const sm_conv2d_shape *s, int with_dx);
 
 /* Whether layers that can take the direct convolution do (default 1).  For
  * tests and benchmarks that compare the two paths; set it while no

@@ -145,6 +145,49 @@ AVX512 static __m512 map_lanes(lane_map f, __m512 x)
     return f.relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v) : v;
 }
 
+/* Where a padded plane's values come from: the plane v through channel
+ * ch's map f (or as they are), or with grad, BatchNorm's input gradient
+ * read from its output gradient v and its input x (nn/channel_map.h,
+ * sm_grad_map), with the channel's a, b and d. */
+typedef struct {
+    const float *v, *x;
+    lane_map f;
+    __m512 a, b, d;
+    int grad;
+} plane_source;
+
+AVX512 static plane_source map_source(const float *v, const sm_channel_map *map, int ch)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    return (plane_source){v, NULL, lane_map_of(map, ch), zero, zero, zero, 0};
+}
+
+/* Channel ch of the gradient map, whose x planes are plane floats apart. */
+AVX512 static plane_source grad_source(const float *dy, const sm_grad_map *gm, int ch, size_t plane)
+{
+    return (plane_source){dy,
+                          gm->x + (size_t)ch * plane,
+                          lane_map_of(&gm->map, ch),
+                          _mm512_set1_ps(gm->a[ch]),
+                          _mm512_set1_ps(gm->b[ch]),
+                          _mm512_set1_ps(gm->d[ch]),
+                          1};
+}
+
+/* The n <= 16 values of the source from float at, zeros above.  The
+ * gradient spells out BatchNorm's input_grad_body, a · g + b · (x − μ) + d
+ * with g = dy masked by the map's ReLU test, in its order, so its bits. */
+AVX512 static __m512 source_lanes(const plane_source *s, size_t at, size_t n)
+{
+    const __mmask16 m = low_lanes(n);
+    const __m512 v = _mm512_maskz_loadu_ps(m, s->v + at);
+    if (!s->grad) return map_lanes(s->f, v);
+    const __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, s->x + at), s->f.mean);
+    const __m512 kept = _mm512_add_ps(_mm512_mul_ps(xc, s->f.scale), s->f.shift);
+    const __m512 g = s->f.relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(kept, _mm512_setzero_ps(), _CMP_GT_OQ), v) : v;
+    return _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(s->a, g), _mm512_mul_ps(s->b, xc)), s->d);
+}
+
 /* dst[0 .. n) = 0, 16 floats a store, the last one masked. */
 AVX512 static void zero_run(float *dst, size_t n)
 {
@@ -192,43 +235,39 @@ AVX512 static void store_run_part(float *run, size_t p, size_t t, size_t n, __m5
 /* How many of the next m values from t a row of cols values still has. */
 static size_t values_from(size_t cols, size_t t, size_t m) { return cols > t ? (cols - t < m ? cols - t : m) : 0; }
 
-/* Plane dst = the plane src (rows × cols) through channel ch's map unless
- * map is NULL, padded: read and mapped 16 at a time with masks. */
-AVX512 static void pad_plane(const float *src, size_t rows, size_t cols, const sm_channel_map *map, int ch, size_t p,
-                             size_t plane_rows, float *dst)
+/* Plane dst = the source's plane (rows × cols), padded: read 16 at a time
+ * with masks. */
+AVX512 static void pad_plane(const plane_source *src, size_t rows, size_t cols, size_t p, size_t plane_rows,
+                             float *dst)
 {
-    const lane_map f = lane_map_of(map, ch);
     zero_top(dst, p);
     for (size_t r = 0; r < rows; r++) {
         float *run = dst + (r + 1) * p + 1;
         for (size_t t = 0; t < p; t += VEC) {
             const size_t n = values_from(cols, t, VEC);
-            store_run_part(run, p, t, n, map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n), src + r * cols + t)));
+            store_run_part(run, p, t, n, source_lanes(src, r * cols + t, n));
         }
     }
     zero_below(dst, rows, p, plane_rows);
 }
 
-/* The four phases of the plane src (h × w) through channel ch's map unless
- * map is NULL, each padded like a plane of g's output (phase (a, b) at
- * dst + (2a + b)·plane: its row i + 1, column j + 1 = src[2i + a][2j + b]).
- * Each row of src is read once, 32 values a time, mapped, and split into
- * its even and odd columns in registers: those go to the row's two phases. */
-AVX512 static void pad_phases(const float *src, size_t h, size_t w, const sm_channel_map *map, int ch,
-                              const geometry *g, float *dst)
+/* The four phases of the source's plane (h × w), each padded like a plane
+ * of g's output (phase (a, b) at dst + (2a + b)·plane: its row i + 1,
+ * column j + 1 = src[2i + a][2j + b]).  Each row of the plane is read once,
+ * 32 values a time, and split into its even and odd columns in registers:
+ * those go to the row's two phases. */
+AVX512 static void pad_phases(const plane_source *src, size_t h, size_t w, const geometry *g, float *dst)
 {
-    const lane_map f = lane_map_of(map, ch);
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int k = 0; k < 4; k++) zero_top(dst + k * g->plane, g->p);
     for (size_t y = 0; y < h; y++) {
         float *run_even = dst + 2 * (y % 2) * g->plane + (y / 2 + 1) * g->p + 1, *run_odd = run_even + g->plane;
         for (size_t t = 0; t < g->p; t += VEC) { /* the phases' columns t .., src's 2t .. */
-            const size_t n = values_from(w, 2 * t, 2 * VEC);
-            const float *in = src + y * w + 2 * t;
-            const __m512 lo = map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n), in));
+            const size_t n = values_from(w, 2 * t, 2 * VEC), at = y * w + 2 * t;
+            const __m512 lo = source_lanes(src, at, n < VEC ? n : VEC);
             /* lo again where the row ends within lo: the lanes it gives are cut */
-            const __m512 hi = n > VEC ? map_lanes(f, _mm512_maskz_loadu_ps(low_lanes(n - VEC), in + VEC)) : lo;
+            const __m512 hi = n > VEC ? source_lanes(src, at + VEC, n - VEC) : lo;
             store_run_part(run_even, g->p, t, (n + 1) / 2, _mm512_permutex2var_ps(lo, even, hi));
             store_run_part(run_odd, g->p, t, n / 2, _mm512_permutex2var_ps(lo, odd, hi));
         }
@@ -237,13 +276,17 @@ AVX512 static void pad_phases(const float *src, size_t h, size_t w, const sm_cha
         for (size_t b = 0; b < 2; b++) zero_below(dst + (2 * a + b) * g->plane, (h - a + 1) / 2, g->p, g->h_out + 2);
 }
 
-/* c planes of h_out × w_out (x at stride 1, dy) padded whole, one after
- * the other, then the zeroed slack. */
-static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map, float *dst)
+/* c planes of h_out × w_out (x at stride 1 through map, or dy, through gm
+ * unless NULL) padded whole, one after the other, then the zeroed slack. */
+AVX512 static void pad_planes(int c, const geometry *g, const float *src, const sm_channel_map *map,
+                              const sm_grad_map *gm, float *dst)
 {
-    for (int ch = 0; ch < c; ch++)
-        pad_plane(src + ch * g->h_out * g->w_out, g->h_out, g->w_out, map, ch, g->p, g->h_out + 2,
-                  dst + ch * g->plane);
+    const size_t plane = g->h_out * g->w_out;
+    for (int ch = 0; ch < c; ch++) {
+        const float *at = src + ch * plane;
+        const plane_source ps = gm ? grad_source(at, gm, ch, plane) : map_source(at, map, ch);
+        pad_plane(&ps, g->h_out, g->w_out, g->p, g->h_out + 2, dst + ch * g->plane);
+    }
     memset(dst + c * g->plane, 0, SLACK * sizeof *dst);
 }
 
@@ -253,18 +296,21 @@ void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm
 {
     const geometry g = geometry_of(s);
     if (s->stride == 1) {
-        pad_planes(s->c_in, &g, x, map, xpad);
+        pad_planes(s->c_in, &g, x, map, NULL, xpad);
         return;
     }
     const size_t h = (size_t)s->h_in, w = (size_t)s->w_in;
-    for (int c = 0; c < s->c_in; c++) pad_phases(x + c * h * w, h, w, map, c, &g, xpad + c * g.cstride);
+    for (int c = 0; c < s->c_in; c++) {
+        const plane_source ps = map_source(x + c * h * w, map, c);
+        pad_phases(&ps, h, w, &g, xpad + c * g.cstride);
+    }
     memset(xpad + s->c_in * g.cstride, 0, SLACK * sizeof *xpad);
 }
 
-void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, const sm_grad_map *gm, float *dypad)
 {
     const geometry g = geometry_of(s);
-    pad_planes(s->c_out, &g, dy, NULL, dypad);
+    pad_planes(s->c_out, &g, dy, NULL, gm, dypad);
 }
 
 /* dst[r·cols + t] = src[r·p + t] for r < rows, t < cols: 16 floats a copy. */
@@ -539,9 +585,9 @@ void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 
-void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad)
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, const sm_grad_map *gm, float *dypad)
 {
-    (void)s, (void)dy, (void)dypad;
+    (void)s, (void)dy, (void)gm, (void)dypad;
     assert(!"AVX-512 direct convolution on a CPU without it");
 }
 

@@ -74,8 +74,9 @@ size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 /* xpad = the image x (c_in × h_in × w_in), through map unless NULL (see
  * nn/channel_map.h), padded (and split into phases). */
 void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad);
-/* dypad = the image dy (c_out × h_out × w_out), padded. */
-void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, float *dypad);
+/* dypad = the image dy (c_out × h_out × w_out), through gm unless NULL
+ * (nn/channel_map.h; gm->x is the image's), padded. */
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, const sm_grad_map *gm, float *dypad);
 
 /* cols[(c·9 + ky·3 + kx)·ld + oy·w_out + ox] = the input at tap (ky, kx)
  * of output (oy, ox), 0 in the padding: im2col's columns (nn/conv2d.c),

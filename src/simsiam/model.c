@@ -65,7 +65,7 @@ static sm_model_op *new_op(sm_model *m, sm_model_op_kind kind, int in, int out)
     sm_model_op *op = &m->ops[m->n_ops++];
     *op = (sm_model_op){.kind = kind, .in = in, .in2 = -1, .out = out, .w = SM_MODEL_NONE,
                         .b = SM_MODEL_NONE, .stats = SM_MODEL_NONE, .save = SM_MODEL_NONE,
-                        .map = SM_MODEL_NONE};
+                        .map = SM_MODEL_NONE, .gmap = SM_MODEL_NONE, .dy_bn = -1};
     return op;
 }
 
@@ -207,6 +207,32 @@ static void plan_grad_writes(sm_model *m, const int first_writer[], const int sl
     }
 }
 
+/* Whether BN op i may hand the convolution before it its input gradient
+ * as a map (model.h, gmap): a 2-D BN whose input is a convolution's output
+ * read by it alone, and which sets that gradient. */
+static int grad_map_candidate(const sm_model *m, int i)
+{
+    const sm_model_op *bn = &m->ops[i];
+    if (bn->kind != SM_OP_BN || bn->hw == 1 || !bn->sets_grad[0]) return 0;
+    const int producer = m->tensors[bn->in].producer;
+    if (producer < 0 || m->ops[producer].kind != SM_OP_CONV) return 0;
+    for (int j = 0; j < m->n_ops; j++)
+        if (j != i && (m->ops[j].in == bn->in || m->ops[j].in2 == bn->in)) return 0;
+    return 1;
+}
+
+/* gmap and dy_bn (model.h) for every candidate. */
+static void plan_grad_maps(sm_model *m)
+{
+    for (int i = 0; i < m->n_ops; i++) {
+        if (!grad_map_candidate(m, i)) continue;
+        sm_model_op *bn = &m->ops[i];
+        bn->gmap = m->save_floats;
+        m->save_floats += 6 * bn->c;
+        m->ops[m->tensors[bn->in].producer].dy_bn = i;
+    }
+}
+
 /* A stretch of storage wanted from op `from` to op `to` (closed: the ends'
  * ops read or write it), placed at `offset`. */
 typedef struct {
@@ -246,15 +272,20 @@ static size_t region_floats(const sm_model *m, int t) { return round_up_16(m->ma
 
 /* Places every activation gradient in act_grad: in backward order a
  * gradient lives from its first writer down to its producer, which reads it
- * (an op's dy and dx must not share storage).  A backward pass holds only a
- * few maps at a time, so this needs a fraction of one region per tensor. */
+ * (an op's dy and dx must not share storage), or for a BN's output gradient
+ * that its convolution may read through the BN's gradient map, down to that
+ * convolution.  A backward pass holds only a few maps at a time, so this
+ * needs a fraction of one region per tensor. */
 static void plan_grad_storage(sm_model *m, const int first_writer[])
 {
     span spans[SM_MODEL_MAX_TENSORS];
     int count = 0;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].grad != SM_MODEL_NONE)
-            spans[count++] = (span){t, m->tensors[t].producer, first_writer[t], region_floats(m, t), 0};
+    for (int t = 0; t < m->n_tensors; t++) {
+        if (m->tensors[t].grad == SM_MODEL_NONE) continue;
+        int reader = m->tensors[t].producer;
+        if (reader >= 0 && m->ops[reader].gmap != SM_MODEL_NONE) reader = m->tensors[m->ops[reader].in].producer;
+        spans[count++] = (span){t, reader, first_writer[t], region_floats(m, t), 0};
+    }
     m->act_grad_floats = pack_spans(spans, count);
     for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].grad = spans[i].offset;
 }
@@ -317,6 +348,7 @@ static void build(sm_model *m, const sm_config *cfg)
     int first_writer[SM_MODEL_MAX_TENSORS], slot[SM_MODEL_MAX_TENSORS];
     first_grad_writers(m, first_writer, slot);
     plan_grad_writes(m, first_writer, slot);
+    plan_grad_maps(m);
     plan_grad_storage(m, first_writer);
     plan_value_storage(m);
 }
@@ -620,6 +652,24 @@ static float *input_grad(const view_pass *p, int t, int first)
     return p->m->tensors[t].producer >= first ? grad_of(p, t) : NULL;
 }
 
+/* Whether BN op bn hands the convolution before it its input gradient as
+ * a map in this pass: planned (gmap), and that convolution's backward takes
+ * one here (it pads dy for the direct kernels, with or without dx). */
+static int grad_mapped(const view_pass *p, const sm_model_op *bn, int first)
+{
+    if (bn->gmap == SM_MODEL_NONE || !input_grad(p, bn->in, first)) return 0;
+    const sm_model_op *conv = &p->m->ops[p->m->tensors[bn->in].producer];
+    return sm_conv2d_backward_takes_dy_map(&conv->conv, input_grad(p, conv->in, first) != NULL);
+}
+
+/* The gradient map BN op bn stored in its backward, reading its input. */
+static sm_grad_map stored_grad_map(const view_pass *p, const sm_model_op *bn)
+{
+    const float *g = p->m->save[p->v] + bn->gmap;
+    const size_t c = bn->c;
+    return (sm_grad_map){{g, g + c, g + 2 * c, bn->relu}, g + 3 * c, g + 4 * c, g + 5 * c, value(p->m, p->v, bn->in)};
+}
+
 static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
     sm_model *m = p->m;
@@ -630,14 +680,28 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         sm_channel_map map;
         const sm_channel_map *use;
         const float *x = read_through(p, op->in, 1, &map, &use);
+        const sm_model_op *bn = op->dy_bn >= 0 ? &m->ops[op->dy_bn] : NULL;
+        sm_grad_map map_of_dy;
+        const sm_grad_map *dy_map = NULL;
+        if (bn && grad_mapped(p, bn, first)) { /* dy through the BN's map, from the BN's output gradient */
+            map_of_dy = stored_grad_map(p, bn);
+            dy_map = &map_of_dy;
+            dy = grad_of(p, bn->out);
+        }
         sm_conv2d_shape s = op->conv;
         s.n = (int)n;
-        sm_conv2d_backward(&s, x, use, m->params + op->w, dy, dx, !op->sets_grad[0], p->grads + op->w, p->scratch,
-                           conv_threads(m));
+        sm_conv2d_backward(&s, x, use, m->params + op->w, dy, dy_map, dx, !op->sets_grad[0], p->grads + op->w,
+                           p->scratch, conv_threads(m));
         break;
     }
     case SM_OP_BN: {
         const float *save = m->save[p->v] + op->save;
+        if (grad_mapped(p, op, first)) {
+            sm_batchnorm_backward_map_sync(n, op->c, op->hw, value(m, p->v, op->in), param(m, op->w),
+                                           param(m, op->b), op->relu, save, save + op->c, dy, param_grad(p, op->w),
+                                           param_grad(p, op->b), m->sync, m->save[p->v] + op->gmap);
+            break;
+        }
         assert(dx);
         sm_batchnorm_backward_sync(n, op->c, op->hw, value(m, p->v, op->in), param(m, op->w), param(m, op->b),
                                    op->relu, save, save + op->c, dy, dx, !op->sets_grad[0], param_grad(p, op->w),

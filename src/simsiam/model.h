@@ -96,7 +96,11 @@ typedef struct {
  * stats: BN running mean (c floats) followed by the running variance;
  * save: the BN batch mean and 1/σ (c floats each) in save[v]; map: for a
  * BN whose output is mapped, its map (mean, scale, shift: 3c floats) in
- * save[v], else SM_MODEL_NONE. */
+ * save[v], else SM_MODEL_NONE; gmap: for a BN whose input is a convolution's
+ * output read by it alone, the map of its input gradient (6c floats,
+ * nn/channel_map.h sm_grad_map) in save[v], which that convolution's
+ * backward reads its dy through where it can instead of the BN writing it,
+ * else SM_MODEL_NONE; dy_bn: for that convolution, the BN's index, else -1. */
 typedef struct {
     sm_model_op_kind kind;
     int in, in2, out;      /* in2: the residual add's second operand */
@@ -104,7 +108,8 @@ typedef struct {
     size_t c, hw;          /* SM_OP_BN, SM_OP_POOL, SM_OP_ADD: channels and map size */
     int relu;              /* SM_OP_BN, SM_OP_ADD: a ReLU fused in, y = max(BN(x), 0), max(a + b, 0) */
     size_t n_in, n_out;    /* SM_OP_LINEAR: features */
-    size_t w, b, stats, save, map;
+    size_t w, b, stats, save, map, gmap;
+    int dy_bn;
     int sets_grad[2];      /* backward sets (=) the gradient of in, in2 instead of
                               adding to it: this op is that gradient's first writer */
     int zeroes_grad[2];    /* first writer that adds: zero that gradient first */

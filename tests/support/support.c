@@ -249,6 +249,26 @@ void sm_test_fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi)
     for (size_t i = 0; i < n; i++) a[i] = (float)(lo + (hi - lo) * sm_rng_uniform(rng));
 }
 
+void sm_test_apply_grad_map(const sm_grad_map *gm, size_t n, size_t c, size_t hw, const float *dy, float *dx)
+{
+    for (size_t i = 0; i < n * c * hw; i++) {
+        const size_t j = i / hw % c;
+        const float xc = gm->x[i] - gm->map.mean[j];
+        const float kept = xc * gm->map.scale[j] + gm->map.shift[j];
+        const float g = gm->map.relu && !(kept > 0.0f) ? 0.0f : dy[i];
+        dx[i] = gm->a[j] * g + gm->b[j] * xc + gm->d[j];
+    }
+}
+
+sm_grad_map sm_test_random_grad_map(size_t c, const float *x, int relu, sm_rng *rng, float *stored)
+{
+    sm_test_fill_uniform(stored, c, rng, 0.5, 1.5);              /* mean */
+    sm_test_fill_uniform(stored + c, c, rng, 0.5, 2.0);          /* scale */
+    sm_test_fill_uniform(stored + 2 * c, c, rng, -0.5, 0.5);     /* shift */
+    sm_test_fill_uniform(stored + 3 * c, 3 * c, rng, -1.0, 1.0); /* a, b, d */
+    return (sm_grad_map){{stored, stored + c, stored + 2 * c, relu}, stored + 3 * c, stored + 4 * c, stored + 5 * c, x};
+}
+
 double *sm_test_to_double(const float *a, size_t n)
 {
     double *d = malloc((n ? n : 1) * sizeof *d);

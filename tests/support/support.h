@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "core/rng.h"
+#include "nn/channel_map.h"
 
 /* Path of the CLI under test ($SM_BIN, default build/simsiam-mi). */
 const char *sm_test_bin(void);
@@ -68,6 +69,13 @@ void sm_test_check_gradient(double (*objective)(const void *ctx), const void *ct
 float *sm_test_floats(size_t n);
 /* a[i] = lo + (hi − lo) u, u uniform in [0, 1) from rng. */
 void sm_test_fill_uniform(float *a, size_t n, sm_rng *rng, double lo, double hi);
+/* dx (n × c × hw) = BatchNorm's input gradient read through gm from dy
+ * and gm->x, BatchNorm's expression in its order, one float at a time
+ * (nn/channel_map.h), for the layers that read through such a map. */
+void sm_test_apply_grad_map(const sm_grad_map *gm, size_t n, size_t c, size_t hw, const float *dy, float *dx);
+/* A random gradient map of c channels over x: the forward map's mean,
+ * scale and shift, a, b and d in stored (6c floats), ReLU or not. */
+sm_grad_map sm_test_random_grad_map(size_t c, const float *x, int relu, sm_rng *rng, float *stored);
 /* A malloc'd double copy of n floats (for double-precision references). */
 double *sm_test_to_double(const float *a, size_t n);
 /* Leftover atomic-write temporaries "<base>.XXXXXX" next to path. */
