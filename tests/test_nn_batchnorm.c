@@ -464,8 +464,9 @@ static void test_batchnorm_map_gives_the_output(void **state)
 
 /* The backward that leaves dx as a map gives dgamma and dbeta bit for bit,
  * and its map applied to (dy, x) gives the dx of the backward that writes
- * it, bit for bit (with and without affine and ReLU; 28 values a run: a
- * vector and a tail). */
+ * it, bit for bit, as does that backward in place (dx = dy: the model's
+ * storage for such a BN); with and without affine and ReLU; 28 values a
+ * run: a vector and a tail. */
 static void test_batchnorm_grad_map_gives_dx(void **state)
 {
     (void)state;
@@ -493,6 +494,10 @@ static void test_batchnorm_grad_map_gives_dx(void **state)
             assert_memory_equal(dg[0], dg[1], sizeof dg[0]);
             assert_memory_equal(db[0], db[1], sizeof db[0]);
             sm_test_apply_grad_map(&gm, n, c, hw, dy, through);
+            assert_memory_equal(through, dx, count * sizeof(float));
+            memcpy(through, dy, count * sizeof(float));
+            sm_batchnorm_backward(n, c, hw, x, g, b, relu, mean, invstd, through, through, 0, affine ? dg[1] : NULL,
+                                  affine ? db[1] : NULL);
             assert_memory_equal(through, dx, count * sizeof(float));
         }
     free(x);

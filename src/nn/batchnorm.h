@@ -59,7 +59,8 @@ void sm_batchnorm_forward_eval(size_t n, size_t c, size_t hw, const float *x, co
  * with the forward's gamma, beta and relu.  dx += ∂L/∂x, or with
  * accumulate == 0 dx = ∂L/∂x (dx's old contents ignored); with affine also
  * dgamma += ∂L/∂γ, dbeta += ∂L/∂β (gamma, beta, dgamma, dbeta all NULL
- * without affine). */
+ * without affine).  dx may be dy (in place): each dx is made from its own
+ * dy, after every sum. */
 void sm_batchnorm_backward(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta,
                            int relu, const float *save_mean, const float *save_invstd, const float *dy,
                            float *dx, int accumulate, float *dgamma, float *dbeta);

@@ -270,24 +270,39 @@ static size_t pack_spans(span *spans, int count)
 
 static size_t region_floats(const sm_model *m, int t) { return round_up_16(m->max_batch * m->tensors[t].size); }
 
+/* The BN op with a gradient map (gmap) that reads tensor t, or NULL. */
+static const sm_model_op *grad_map_reader(const sm_model *m, int t)
+{
+    const int producer = m->tensors[t].producer;
+    if (producer < 0 || m->ops[producer].kind != SM_OP_CONV || m->ops[producer].dy_bn < 0) return NULL;
+    return &m->ops[m->ops[producer].dy_bn];
+}
+
 /* Places every activation gradient in act_grad: in backward order a
  * gradient lives from its first writer down to its producer, which reads it
- * (an op's dy and dx must not share storage), or for a BN's output gradient
- * that its convolution may read through the BN's gradient map, down to that
- * convolution.  A backward pass holds only a few maps at a time, so this
- * needs a fraction of one region per tensor. */
+ * (an op's dy and dx must not share storage).  A BN with a gradient map
+ * (gmap) is the exception: its output gradient lives on down to the
+ * convolution before it, which may read it through the map, and its input
+ * gradient, where the BN writes one, shares that storage (the BN's
+ * backward runs in place: each dx from its own dy, after the sums).  A
+ * backward pass holds only a few maps at a time, so this needs a fraction
+ * of one region per tensor. */
 static void plan_grad_storage(sm_model *m, const int first_writer[])
 {
     span spans[SM_MODEL_MAX_TENSORS];
     int count = 0;
     for (int t = 0; t < m->n_tensors; t++) {
-        if (m->tensors[t].grad == SM_MODEL_NONE) continue;
+        if (m->tensors[t].grad == SM_MODEL_NONE || grad_map_reader(m, t)) continue;
         int reader = m->tensors[t].producer;
         if (reader >= 0 && m->ops[reader].gmap != SM_MODEL_NONE) reader = m->tensors[m->ops[reader].in].producer;
         spans[count++] = (span){t, reader, first_writer[t], region_floats(m, t), 0};
     }
     m->act_grad_floats = pack_spans(spans, count);
     for (int i = 0; i < count; i++) m->tensors[spans[i].tensor].grad = spans[i].offset;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const sm_model_op *bn = m->tensors[t].grad == SM_MODEL_NONE ? NULL : grad_map_reader(m, t);
+        if (bn) m->tensors[t].grad = m->tensors[bn->out].grad;
+    }
 }
 
 /* Whether tensor t is mapped (model.h): a BN's output map read only by

@@ -80,7 +80,9 @@ typedef enum { SM_OP_CONV, SM_OP_BN, SM_OP_ADD, SM_OP_POOL, SM_OP_LINEAR } sm_mo
  * bits, in forward and backward alike; an add onto a mapped tensor gets
  * storage of its own.  A tensor's gradient is at
  * act_grad[lane] + grad (SM_MODEL_NONE for the input images), in storage
- * shared with gradients that are never live at the same time. */
+ * shared with gradients that are never live at the same time (and a BN's
+ * input gradient, where the BN has a gradient map (gmap below), in its
+ * output gradient's: that BN's backward runs in place). */
 typedef struct {
     size_t size;
     size_t value, grad;
