@@ -479,6 +479,11 @@ sm_grad_map sm_batchnorm_backward_map_sync(size_t n, size_t c, size_t hw, const 
 {
     backward(n, c, hw, x, gamma, beta, relu, save_mean, save_invstd, dy, (dx_out){NULL, map, 0}, dgamma, dbeta,
              work);
+    return sm_batchnorm_grad_map(c, relu, map, x);
+}
+
+sm_grad_map sm_batchnorm_grad_map(size_t c, int relu, const float *map, const float *x)
+{
     return (sm_grad_map){{map, map + c, map + 2 * c, relu}, map + 3 * c, map + 4 * c, map + 5 * c, x};
 }
 

@@ -99,4 +99,8 @@ sm_grad_map sm_batchnorm_backward_map_sync(size_t n, size_t c, size_t hw, const 
                                            const float *save_invstd, const float *dy, float *dgamma, float *dbeta,
                                            double *work, float *map);
 
+/* The gradient map of c channels that the call above stored in map, read
+ * over x (the one place that knows the 6c floats' layout). */
+sm_grad_map sm_batchnorm_grad_map(size_t c, int relu, const float *map, const float *x);
+
 #endif

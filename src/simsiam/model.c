@@ -677,14 +677,6 @@ static int grad_mapped(const view_pass *p, const sm_model_op *bn, int first)
     return sm_conv2d_backward_takes_dy_map(&conv->conv, input_grad(p, conv->in, first) != NULL);
 }
 
-/* The gradient map BN op bn stored in its backward, reading its input. */
-static sm_grad_map stored_grad_map(const view_pass *p, const sm_model_op *bn)
-{
-    const float *g = p->m->save[p->v] + bn->gmap;
-    const size_t c = bn->c;
-    return (sm_grad_map){{g, g + c, g + 2 * c, bn->relu}, g + 3 * c, g + 4 * c, g + 5 * c, value(p->m, p->v, bn->in)};
-}
-
 static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int first)
 {
     sm_model *m = p->m;
@@ -699,7 +691,7 @@ static void op_backward(const view_pass *p, const sm_model_op *op, size_t n, int
         sm_grad_map map_of_dy;
         const sm_grad_map *dy_map = NULL;
         if (bn && grad_mapped(p, bn, first)) { /* dy through the BN's map, from the BN's output gradient */
-            map_of_dy = stored_grad_map(p, bn);
+            map_of_dy = sm_batchnorm_grad_map(bn->c, bn->relu, m->save[p->v] + bn->gmap, value(m, p->v, bn->in));
             dy_map = &map_of_dy;
             dy = grad_of(p, bn->out);
         }

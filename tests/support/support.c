@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "nn/batchnorm.h"
+
 const char *sm_test_bin(void)
 {
     const char *b = getenv("SM_BIN");
@@ -266,7 +268,7 @@ sm_grad_map sm_test_random_grad_map(size_t c, const float *x, int relu, sm_rng *
     sm_test_fill_uniform(stored + c, c, rng, 0.5, 2.0);          /* scale */
     sm_test_fill_uniform(stored + 2 * c, c, rng, -0.5, 0.5);     /* shift */
     sm_test_fill_uniform(stored + 3 * c, 3 * c, rng, -1.0, 1.0); /* a, b, d */
-    return (sm_grad_map){{stored, stored + c, stored + 2 * c, relu}, stored + 3 * c, stored + 4 * c, stored + 5 * c, x};
+    return sm_batchnorm_grad_map(c, relu, stored, x);
 }
 
 double *sm_test_to_double(const float *a, size_t n)
