@@ -68,22 +68,25 @@ static double definition(const sm_conv2d_shape *s, const float *x, const float *
 }
 
 /* y = conv(x, wt) (every float of it written: it starts as NaN), then
- * y += conv(x, wt) (add), against the definition; nothing written past y. */
+ * y += conv(x, wt) (add), against the definition; nothing written past y.
+ * x is padded while fetching ahead the image after it, all NaN: the
+ * fetches must not reach the padded planes. */
 static void check_forward(sm_conv2d_shape s)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 3, (uint64_t)(s.h_in * 100 + s.w_in));
     const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
     const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
-    float *x = sm_test_floats(nx), *wt = sm_test_floats(nw), *y = sm_test_floats(ny + GUARD);
+    float *x = sm_test_floats(2 * nx), *wt = sm_test_floats(nw), *y = sm_test_floats(ny + GUARD);
     float *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
     fill_small_integers(x, nx, &rng);
     fill_small_integers(wt, nw, &rng);
     /* garbage where the kernels must not look */
+    for (size_t i = nx; i < 2 * nx; i++) x[i] = NAN;
     for (size_t i = 0; i < sm_conv_direct_input_floats(&s); i++) xpad[i] = NAN;
     for (size_t i = 0; i < ny; i++) y[i] = NAN;
     set_guard(y + ny);
-    sm_conv_direct_pad_input(&s, x, NULL, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, nx, xpad);
     sm_conv_direct_forward(&s, xpad, wt, y, 0);
     sm_conv_direct_forward(&s, xpad, wt, y, 1);
     for (int o = 0; o < s.c_out; o++)
@@ -126,8 +129,8 @@ static void check_weight_grad(sm_conv2d_shape s)
     fill_small_integers(x, nx, &rng);
     fill_small_integers(dy, ny, &rng);
     for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
-    sm_conv_direct_pad_input(&s, x, NULL, xpad);
-    sm_conv_direct_pad_output(&s, dy, NULL, dypad);
+    sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
+    sm_conv_direct_pad_output(&s, dy, NULL, 0, dypad);
     sm_conv_direct_weight_grad(&s, xpad, dypad, dw);
     for (int o = 0; o < s.c_out; o++)
         for (int c = 0; c < s.c_in; c++)
@@ -191,7 +194,7 @@ static void check_input_grad(sm_conv2d_shape s)
                             w[((size_t)o * s.c_in + c) * 9 + t] * at(dy, o, ho, wo, oy, ox);
                     }
     sm_conv_direct_input_grad_kernel(&s, w, wt);
-    sm_conv_direct_pad_output(&s, dy, NULL, dypad);
+    sm_conv_direct_pad_output(&s, dy, NULL, 0, dypad);
     sm_conv_direct_input_grad(&s, dypad, wt, dx, 0, lanes);
     for (size_t i = 0; i < nx; i++) assert_true(dx[i] == want[i]);
     sm_conv_direct_input_grad(&s, dypad, wt, dx, 1, lanes);
@@ -235,7 +238,7 @@ static void test_direct_pad_layout(void **state)
     const size_t n = sm_conv_direct_input_floats(&s);
     float *xpad = sm_test_floats(n);
     for (size_t i = 0; i < n; i++) xpad[i] = NAN;
-    sm_conv_direct_pad_input(&s, x, NULL, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
     /* pitch 5, 4 rows: plane 20 floats */
     const float plane0[20] = {0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0};
     assert_memory_equal(xpad, plane0, sizeof plane0);
@@ -248,7 +251,7 @@ static void test_direct_pad_layout(void **state)
     const size_t m = sm_conv_direct_input_floats(&s);
     xpad = sm_test_floats(m);
     for (size_t i = 0; i < m; i++) xpad[i] = NAN;
-    sm_conv_direct_pad_input(&s, x, NULL, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
     const float phases[4][12] = {
         {0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0}, /* even rows, even columns */
         {0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0}, /* even rows, odd columns */
@@ -284,7 +287,7 @@ static void test_direct_pad_every_float(void **state)
             float *x = sm_test_floats(nx), *xpad = sm_test_floats(n);
             for (size_t i = 0; i < nx; i++) x[i] = (float)(i + 1);
             for (size_t i = 0; i < n; i++) xpad[i] = NAN;
-            sm_conv_direct_pad_input(&s, x, NULL, xpad);
+            sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
             const int p = sm_conv2d_w_out(&s) + 2, rows = sm_conv2d_h_out(&s) + 2, phases = stride * stride;
             size_t at_float = 0;
             for (int c = 0; c < s.c_in; c++)
@@ -313,7 +316,7 @@ static void check_columns(sm_conv2d_shape s)
     fill_small_integers(x, nx, &rng);
     for (size_t i = 0; i < n; i++) cols[i] = GUARD_VALUE;
     set_guard(cols + n);
-    sm_conv_direct_pad_input(&s, x, NULL, xpad);
+    sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
     sm_conv_direct_columns(&s, xpad, cols, ld);
     for (size_t r = 0; r < rows; r++) {
         const int c = (int)(r / 9), t = (int)(r % 9);
@@ -344,23 +347,25 @@ static void test_direct_columns_match_im2col(void **state)
 /* dy padded through a gradient map (BatchNorm's input gradient from its
  * output gradient and input) is dy materialised through it and padded, bit
  * for bit, every float of the scratch (NaN before) included: with and
- * without the ReLU test, maps of 6 to 40 columns. */
+ * without the ReLU test, maps of 6 to 40 columns; the map's padding fetches
+ * the next image's dy and x ahead, both NaN. */
 static void check_pad_grad_map(sm_conv2d_shape s, int relu)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 9, (uint64_t)(s.w_in * 2 + relu));
     const size_t hw = (size_t)sm_conv2d_h_out(&s) * sm_conv2d_w_out(&s), ny = (size_t)s.c_out * hw;
     const size_t n = sm_conv_direct_output_floats(&s);
-    float *dy = sm_test_floats(ny), *x = sm_test_floats(ny), *dx = sm_test_floats(ny);
+    float *dy = sm_test_floats(2 * ny), *x = sm_test_floats(2 * ny), *dx = sm_test_floats(ny);
     float *stored = sm_test_floats(6 * (size_t)s.c_out), *pad[2] = {sm_test_floats(n), sm_test_floats(n)};
     sm_test_fill_uniform(dy, ny, &rng, -1.0, 1.0);
     sm_test_fill_uniform(x, ny, &rng, -1.0, 3.0);
+    for (size_t i = ny; i < 2 * ny; i++) dy[i] = x[i] = NAN;
     const sm_grad_map gm = sm_test_random_grad_map((size_t)s.c_out, x, relu, &rng, stored);
     sm_test_apply_grad_map(&gm, 1, (size_t)s.c_out, hw, dy, dx);
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < n; i++) pad[k][i] = NAN;
-    sm_conv_direct_pad_output(&s, dx, NULL, pad[0]);
-    sm_conv_direct_pad_output(&s, dy, &gm, pad[1]);
+    sm_conv_direct_pad_output(&s, dx, NULL, 0, pad[0]);
+    sm_conv_direct_pad_output(&s, dy, &gm, ny, pad[1]);
     assert_memory_equal(pad[0], pad[1], n * sizeof(float));
     free(dy);
     free(x);

@@ -389,6 +389,11 @@ static float *product_target(float *images, size_t img, group g, float *wide)
 /* The same group counted from its first image (for a pointer to that image). */
 static group from_first(group g) { return (group){0, g.m}; }
 
+/* Floats from image i's planes to image i + 1's (of size image), or 0 for
+ * the last image: the direct padding fetches the next image's values into L2
+ * while it reads image i's (sm_conv_direct_pad_input). */
+static size_t next_image(const sm_conv2d_shape *s, int i, size_t image) { return i + 1 < s->n ? image : 0; }
+
 /* The group's images of x, through the input map into mapped unless map is
  * NULL; the returned images are those of from_first(g). */
 static const float *group_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, group g,
@@ -430,7 +435,8 @@ static void group_columns(const sm_conv2d_shape *s, const float *x, const sm_cha
     }
     const size_t p = col_cols(s);
     for (int j = 0; j < g.m; j++) {
-        sm_conv_direct_pad_input(s, x + (size_t)(g.first + j) * x_image(s), map, work);
+        const int i = g.first + j;
+        sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, next_image(s, i, x_image(s)), work);
         sm_conv_direct_columns(s, work, cols + (size_t)j * p, g.m * p);
     }
 }
@@ -444,7 +450,7 @@ static void forward_direct(const sm_conv2d_shape *s, const float *x, const sm_ch
         const direct_scratch d = direct_region(s, scratch);
 #pragma omp for schedule(static)
         for (int i = 0; i < s->n; i++) {
-            sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
+            sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, next_image(s, i, x_image(s)), d.xpad);
             sm_conv_direct_forward(s, d.xpad, w, y + (size_t)i * y_image(s), 0);
         }
     }
@@ -545,10 +551,11 @@ static void image_backward_direct(const sm_conv2d_shape *s, const float *x, cons
                                   const float *dy, const sm_grad_map *dy_map, const float *w_dx, float *dx,
                                   int accumulate, int i, float *partial, direct_scratch d)
 {
-    sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, d.xpad);
+    sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, next_image(s, i, x_image(s)), d.xpad);
     sm_grad_map image_map; /* dy_map with the image's x */
     if (dy_map) image_map = *dy_map, image_map.x += (size_t)i * y_image(s);
-    sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), dy_map ? &image_map : NULL, d.dypad);
+    sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), dy_map ? &image_map : NULL,
+                              next_image(s, i, y_image(s)), d.dypad);
     sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
     if (dx) image_dx_direct(s, w_dx, dx, accumulate, i, d);
 }
@@ -616,7 +623,8 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
                                   wide, mapped);
             /* the group's columns are done with: the direct scratch may reuse them */
             for (int j = g.first; image_dx && j < g.first + g.m; j++) {
-                sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), NULL, d.dypad);
+                sm_conv_direct_pad_output(s, dy + (size_t)j * y_image(s), NULL, next_image(s, j, y_image(s)),
+                                          d.dypad);
                 image_dx_direct(s, w_dx, image_dx, accumulate, j, d);
             }
         }

@@ -72,11 +72,16 @@ size_t sm_conv_direct_output_floats(const sm_conv2d_shape *s);
 size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s);
 
 /* xpad = the image x (c_in × h_in × w_in), through map unless NULL (see
- * nn/channel_map.h), padded (and split into phases). */
-void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, float *xpad);
+ * nn/channel_map.h), padded (and split into phases).  Unless ahead is 0,
+ * the next image's values, ahead floats on, are fetched into L2 meanwhile,
+ * so that its padding does not wait on memory. */
+void sm_conv_direct_pad_input(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map, size_t ahead,
+                              float *xpad);
 /* dypad = the image dy (c_out × h_out × w_out), through gm unless NULL
- * (nn/channel_map.h; gm->x is the image's), padded. */
-void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, const sm_grad_map *gm, float *dypad);
+ * (nn/channel_map.h; gm->x is the image's), padded; ahead as above, for dy
+ * and gm->x. */
+void sm_conv_direct_pad_output(const sm_conv2d_shape *s, const float *dy, const sm_grad_map *gm, size_t ahead,
+                               float *dypad);
 
 /* cols[(c·9 + ky·3 + kx)·ld + oy·w_out + ox] = the input at tap (ky, kx)
  * of output (oy, ox), 0 in the padding: im2col's columns (nn/conv2d.c),
