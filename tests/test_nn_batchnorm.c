@@ -189,7 +189,7 @@ static void check_relu_fused_matches_separate(size_t n, size_t c, size_t hw, int
     for (size_t i = 0; i < count; i++) kept += y[i] > 0.0f;
     assert_true(kept > 0 && kept < count); /* the mask cuts somewhere */
 
-    sm_relu_backward(count, y_sep, dy, g, 0);
+    sm_relu_backward(count, y_sep, dy, g, 0, NULL, 0);
     sm_batchnorm_backward(n, c, hw, x, gamma, beta, 0, mean, invstd, g, dx_sep, accumulate, dg_sep, db_sep);
     sm_batchnorm_backward(n, c, hw, x, gamma, beta, 1, mean, invstd, dy, dx, accumulate, dg, db);
     assert_memory_equal(dx, dx_sep, count * sizeof(float));

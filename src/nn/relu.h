@@ -12,7 +12,10 @@
 static inline float sm_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
 /* dx += dy · [y > 0], or with accumulate == 0 dx = dy · [y > 0] (dx's old
- * contents ignored: the first writer of a gradient need not zero it). */
-void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx, int accumulate);
+ * contents ignored: the first writer of a gradient need not zero it); the
+ * same into dx2 (+= unless accumulate2 is 0) in the same pass unless dx2 is
+ * NULL: a residual add's two inputs (nn/residual.h). */
+void sm_relu_backward(size_t count, const float *y, const float *dy, float *dx, int accumulate, float *dx2,
+                      int accumulate2);
 
 #endif

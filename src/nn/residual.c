@@ -32,12 +32,10 @@ void sm_residual_forward(size_t n, size_t c, size_t hw, const float *a, const sm
     for (size_t r = 0; r < n * c; r++) add_run(r % c, hw, a + r * hw, a_map, b + r * hw, b_map, relu, y + r * hw);
 }
 
-/* d += g, or d = g; g = dy, or dy masked by the ReLU's output y. */
-static void pass_gradient(size_t count, const float *y, const float *g, float *d, int accumulate)
+/* d += g, or d = g. */
+static void pass_gradient(size_t count, const float *g, float *d, int accumulate)
 {
-    if (y) {
-        sm_relu_backward(count, y, g, d, accumulate);
-    } else if (accumulate) {
+    if (accumulate) {
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < count; i++) d[i] += g[i];
     } else {
@@ -45,9 +43,15 @@ static void pass_gradient(size_t count, const float *y, const float *g, float *d
     }
 }
 
+/* With the ReLU, one pass masks dy once for both inputs (two passes read y
+ * and dy twice). */
 void sm_residual_backward(size_t count, const float *y, const float *dy, float *da, int accumulate_a, float *db,
                           int accumulate_b)
 {
-    pass_gradient(count, y, dy, da, accumulate_a);
-    pass_gradient(count, y, dy, db, accumulate_b);
+    if (y) {
+        sm_relu_backward(count, y, dy, da, accumulate_a, db, accumulate_b);
+        return;
+    }
+    pass_gradient(count, dy, da, accumulate_a);
+    pass_gradient(count, dy, db, accumulate_b);
 }
