@@ -2,7 +2,8 @@
  * (BatchNorm's map, nn/channel_map.h, and the residual add, nn/residual.h);
  * the backward, elementwise over count floats, reads the OUTPUT y (y > 0
  * exactly where x > 0) and accumulates (+=) into dx (the src/nn convention,
- * see conv2d.h) unless told to set it; dx must not alias dy. */
+ * see conv2d.h) unless told to set it; dx (and dx2) must not alias dy or
+ * each other. */
 #ifndef SM_NN_RELU_H
 #define SM_NN_RELU_H
 
