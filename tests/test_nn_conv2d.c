@@ -219,14 +219,16 @@ static void test_conv2d_backward_accumulates(void **state)
 }
 
 /* The direct convolution's shapes against the reference: the direct dx
- * (8 input planes), dx through col2im after the direct dW (3), and a
- * stride-2 forward. */
+ * (8 input planes), dx through col2im after the direct dW (3), a
+ * stride-2 forward, and the transposed dW (32 output planes) with either dx. */
 static void test_conv2d_direct_shapes(void **state)
 {
     (void)state;
     check_shape((sm_conv2d_shape){.n = 2, .c_in = 8, .h_in = 3, .w_in = 15, .c_out = 16, .k = 3, .stride = 1, .pad = 1}, 2);
     check_shape((sm_conv2d_shape){.n = 1, .c_in = 3, .h_in = 4, .w_in = 14, .c_out = 8, .k = 3, .stride = 1, .pad = 1}, 1);
     check_shape((sm_conv2d_shape){.n = 2, .c_in = 3, .h_in = 5, .w_in = 13, .c_out = 8, .k = 3, .stride = 2, .pad = 1}, 2);
+    check_shape((sm_conv2d_shape){.n = 2, .c_in = 8, .h_in = 7, .w_in = 7, .c_out = 32, .k = 3, .stride = 1, .pad = 1}, 2);
+    check_shape((sm_conv2d_shape){.n = 3, .c_in = 4, .h_in = 9, .w_in = 13, .c_out = 32, .k = 3, .stride = 2, .pad = 1}, 1);
 }
 
 /* The direct path against im2col + sgemm, relative to the largest entry of
@@ -262,10 +264,11 @@ static void check_direct_matches_im2col(sm_conv2d_shape s)
     free(scratch);
 }
 
-/* The small network's first block (16 planes, 28 × 28) and its two
- * downsampling layers, whose forward only is direct (40 images: the
- * backward's dW chunks of 2–3 images and groups of up to five 7 × 7 maps
- * run on both sides). */
+/* The small network's 3 × 3 layers: its first block (16 planes, 28 × 28),
+ * whose dW sums across lanes, its two downsampling layers and the 14 × 14
+ * and 7 × 7 blocks, whose dW takes the output planes in lanes (40 and 9
+ * images: dW chunks of 2–3 images, and on the im2col side groups of up to
+ * five 7 × 7 maps). */
 static void test_conv2d_direct_matches_im2col(void **state)
 {
     (void)state;
@@ -273,6 +276,8 @@ static void test_conv2d_direct_matches_im2col(void **state)
     check_direct_matches_im2col((sm_conv2d_shape){.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 16, .k = 3, .stride = 1, .pad = 1});
     check_direct_matches_im2col((sm_conv2d_shape){.n = 5, .c_in = 16, .h_in = 28, .w_in = 28, .c_out = 32, .k = 3, .stride = 2, .pad = 1});
     check_direct_matches_im2col((sm_conv2d_shape){.n = 40, .c_in = 32, .h_in = 14, .w_in = 14, .c_out = 64, .k = 3, .stride = 2, .pad = 1});
+    check_direct_matches_im2col((sm_conv2d_shape){.n = 5, .c_in = 32, .h_in = 14, .w_in = 14, .c_out = 32, .k = 3, .stride = 1, .pad = 1});
+    check_direct_matches_im2col((sm_conv2d_shape){.n = 9, .c_in = 64, .h_in = 7, .w_in = 7, .c_out = 64, .k = 3, .stride = 1, .pad = 1});
 }
 
 /* With an input map the layer must give the bits of the same layer on the
@@ -382,9 +387,12 @@ static void test_conv2d_dy_through_grad_map(void **state)
         check_dy_map(conv3(5, 16, 16, 28, 1), 1, relu);
         check_dy_map(conv3(7, 32, 32, 14, 1), 1, relu);
         check_dy_map(conv3(3, 1, 16, 28, 1), 0, relu);
+        check_dy_map(conv3(5, 16, 32, 28, 2), 1, relu);
+        check_dy_map(conv3(9, 64, 64, 7, 1), 1, relu);
     }
-    /* stride 2, 7 × 7 maps, dx of planes not in eights: their dy goes elsewhere too */
-    const sm_conv2d_shape elsewhere[] = {conv3(1, 16, 32, 28, 2), conv3(1, 64, 64, 7, 1), conv3(1, 1, 16, 28, 1)};
+    /* 16 output planes at stride 2 or on 7 × 7 maps, dx of planes not in
+     * eights: their dy goes elsewhere too */
+    const sm_conv2d_shape elsewhere[] = {conv3(1, 16, 16, 28, 2), conv3(1, 16, 16, 7, 1), conv3(1, 4, 32, 28, 2)};
     for (size_t i = 0; i < sizeof elsewhere / sizeof *elsewhere; i++)
         assert_false(sm_conv2d_backward_takes_dy_map(&elsewhere[i], 1));
 }

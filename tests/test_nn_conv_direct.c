@@ -116,22 +116,31 @@ static void test_direct_forward_matches_definition(void **state)
     check_forward(shape(2, 8, 14, 12, 2));
 }
 
-/* dw += Σ dy · x on top of what dw held, against the definition. */
+/* dw += Σ dy · x on top of what dw held, against the definition, by
+ * sm_conv_direct_weight_grad and, where the shape allows, by
+ * sm_conv_direct_weight_grad_transposed into dw transposed. */
 static void check_weight_grad(sm_conv2d_shape s)
 {
     sm_rng rng;
     sm_rng_seed(&rng, 4, (uint64_t)(s.h_in * 100 + s.w_in));
     const int ho = sm_conv2d_h_out(&s), wo = sm_conv2d_w_out(&s);
     const size_t nx = (size_t)s.c_in * s.h_in * s.w_in, ny = (size_t)s.c_out * ho * wo, nw = sm_conv2d_weight_count(&s);
-    float *x = sm_test_floats(nx), *dy = sm_test_floats(ny), *dw = sm_test_floats(nw);
+    const int transposed = sm_conv_direct_transposed_shape(&s);
+    float *x = sm_test_floats(nx), *dy = sm_test_floats(ny), *dw = sm_test_floats(nw), *dwt = sm_test_floats(nw + GUARD);
     float *xpad = sm_test_floats(sm_conv_direct_input_floats(&s));
     float *dypad = sm_test_floats(sm_conv_direct_output_floats(&s));
+    float *dyt = sm_test_floats(sm_conv_direct_transposed_floats(&s) + GUARD);
     fill_small_integers(x, nx, &rng);
     fill_small_integers(dy, ny, &rng);
-    for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
+    for (size_t i = 0; i < nw; i++) dw[i] = dwt[i] = 1.0f;
+    set_guard(dwt + nw);
+    set_guard(dyt + sm_conv_direct_transposed_floats(&s));
     sm_conv_direct_pad_input(&s, x, NULL, 0, xpad);
     sm_conv_direct_pad_output(&s, dy, NULL, 0, dypad);
     sm_conv_direct_weight_grad(&s, xpad, dypad, dw);
+    if (transposed) sm_conv_direct_weight_grad_transposed(&s, xpad, dypad, dyt, dwt);
+    assert_guard(dwt + nw);
+    assert_guard(dyt + sm_conv_direct_transposed_floats(&s));
     for (int o = 0; o < s.c_out; o++)
         for (int c = 0; c < s.c_in; c++)
             for (int t = 0; t < 9; t++) {
@@ -141,16 +150,21 @@ static void check_weight_grad(sm_conv2d_shape s)
                         want += at(dy, o, ho, wo, oy, ox) *
                                 at(x, c, s.h_in, s.w_in, oy * s.stride + t / 3 - 1, ox * s.stride + t % 3 - 1);
                 assert_true(dw[((size_t)o * s.c_in + c) * 9 + t] == want);
+                if (transposed) assert_true(dwt[((size_t)c * 9 + t) * s.c_out + o] == want);
             }
     free(x);
     free(dy);
     free(dw);
+    free(dwt);
     free(xpad);
     free(dypad);
+    free(dyt);
 }
 
 /* The narrowest output the weight gradient takes (w_out = 6: P = 8) and
- * maps whose lanes run past the last row into the padding and the slack. */
+ * maps whose lanes run past the last row into the padding and the slack;
+ * for the transposed kernel 32 output planes (one block of two vectors),
+ * 64 (one of four) and 96 (one of each), at stride 1 and 2, odd maps too. */
 static void test_direct_weight_grad_matches_definition(void **state)
 {
     (void)state;
@@ -161,6 +175,13 @@ static void test_direct_weight_grad_matches_definition(void **state)
     check_weight_grad(shape(5, 8, 7, 15, 1));
     check_weight_grad(shape(3, 8, 28, 28, 2));
     check_weight_grad(shape(4, 8, 13, 11, 2));
+    check_weight_grad(shape(4, 32, 7, 7, 1));
+    check_weight_grad(shape(8, 64, 14, 14, 2));
+    check_weight_grad(shape(12, 96, 5, 6, 1));
+    check_weight_grad(shape(4, 96, 13, 11, 2));
+    const sm_conv2d_shape sixteen_out = shape(8, 16, 14, 14, 1), six_in = shape(6, 32, 14, 14, 1);
+    assert_false(sm_conv_direct_transposed_shape(&sixteen_out));
+    assert_false(sm_conv_direct_transposed_shape(&six_in));
 }
 
 /* dx = the input gradient (every float of it written: it starts as NaN),

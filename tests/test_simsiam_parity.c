@@ -72,7 +72,9 @@ static sm_config case_config(sm_arch_kind arch, sm_loss_kind loss)
     sm_config_defaults(&cfg);
     cfg.arch = arch;
     cfg.loss = loss;
-    cfg.width = arch == SM_ARCH_MLP ? 2 : 4; /* the mlp's hidden layers: 16w = 32 */
+    /* the mlp's hidden layers: 16w = 32; the l2 case's last stage has 32
+     * planes on 7 × 7 maps, whose weight gradient then takes them in lanes */
+    cfg.width = arch == SM_ARCH_MLP ? 2 : loss == SM_LOSS_L2 ? 8 : 4;
     cfg.stem_stride = loss == SM_LOSS_GAUSS ? 2 : 1; /* both stems, in the resnet cases */
     cfg.proj_hidden = 32;
     cfg.z_dim = 8;

@@ -95,19 +95,24 @@ static void flip_kernel(const sm_conv2d_shape *s, const float *w, float *wt)
  *     DIRECT_MIN_WIDTH columns (1.3–1.5× at stride 1 on 28 × 28 and
  *     14 × 14, 1.25× at stride 2 onto 14 × 14 and 7 × 7, 1.13× at stride 1
  *     on 7 × 7);
- *   backward: of those, stride 1 on maps of DIRECT_BACKWARD_MIN_WIDTH
- *     columns or more (1.3× at 28 × 28 and 14 × 14, 2.7× for the 1-plane
- *     stem; onto 7 × 7 maps 1.6–1.8× slower than sgemm, its 36 horizontal
- *     sums per pair of planes and image weighing most there, and even at
- *     stride 2 onto 14 × 14).  It gives dW, and dX when the input planes
- *     come in its blocks of 8; otherwise dX goes through sgemm and col2im.
- *     Summing several images before the horizontal sums (up to 512 output
- *     pixels) did not change that enough (2026-12-06): at stride 2 onto
- *     14 × 14 11.3 against 12.2 ms, but onto 7 × 7 11.8–14.7 against
- *     9.8 and 16.1–16.7 against 13.7 at stride 1;
- *   dX alone: the stride-2 layers of the forward's choice (direct_dx),
- *     whose dW takes sgemm on columns copied from the padded planes
- *     (group_columns). */
+ *   backward: of those, the ones whose weight gradient can take the output
+ *     planes in lanes (sm_conv_direct_transposed_shape: 32, 64, … output
+ *     planes), at stride 1 or 2 (DIRECT_TRANSPOSED), and the other stride-1
+ *     ones on maps of DIRECT_BACKWARD_MIN_WIDTH columns or more (DIRECT: 1.3×
+ *     at 28 × 28 and 14 × 14, 2.7× for the 1-plane stem; its sums across
+ *     lanes made it 1.6–1.8× slower than sgemm onto 7 × 7 maps).  In cache,
+ *     one core, the transposed weight gradient ran at 159–190 GFLOP/s where
+ *     the other ran at 64–129 (stride 2, 14 × 14 and 7 × 7 maps), 182
+ *     against 172 for 32 planes on 28 × 28, but 119 against 171 for 16
+ *     planes (its broadcasts bound it there); the whole backward of the
+ *     small network's layers over 256 images went from 8.8–9.0 to 7.7–8.2
+ *     ms at stride 2, 12.7–13.1 to 11.0–11.5 on 14 × 14 and 12.6–12.9 to
+ *     11.9–12.1 on 7 × 7 (2026-12-06).  Either gives dW, and dX when the
+ *     input planes come in blocks of 8; otherwise dX goes through sgemm and
+ *     col2im;
+ *   dX alone: the other stride-2 layers of the forward's choice (16 output
+ *     planes; direct_dx), whose dW takes sgemm on columns copied from the
+ *     padded planes (group_columns). */
 enum { DIRECT_MIN_WIDTH = 7, DIRECT_BACKWARD_MIN_WIDTH = 14 };
 static int direct_allowed = 1;
 
@@ -124,7 +129,8 @@ static int direct(const sm_conv2d_shape *s)
 }
 static int direct_backward(const sm_conv2d_shape *s)
 {
-    return direct(s) && s->stride == 1 && sm_conv2d_w_out(s) >= DIRECT_BACKWARD_MIN_WIDTH;
+    return direct(s) && (sm_conv_direct_transposed_shape(s) ||
+                         (s->stride == 1 && sm_conv2d_w_out(s) >= DIRECT_BACKWARD_MIN_WIDTH));
 }
 
 /* Per thread, for a group of images: the columns of x, then those of dy (dX
@@ -157,16 +163,17 @@ static size_t mapped_floats(const sm_conv2d_shape *s)
     return round_up_16(mapped > padded ? mapped : padded);
 }
 /* The direct convolution's per-thread scratch: x padded, dy padded (the
- * backward), the lanes of a stride-2 input gradient. */
+ * backward), the lanes of a stride-2 input gradient, dy with its planes in
+ * lanes (the transposed weight gradient). */
 static size_t direct_floats(const sm_conv2d_shape *s)
 {
     return round_up_16(sm_conv_direct_input_floats(s)) + round_up_16(sm_conv_direct_output_floats(s)) +
-           sm_conv_direct_lanes_floats(s);
+           round_up_16(sm_conv_direct_lanes_floats(s)) + sm_conv_direct_transposed_floats(s);
 }
 static size_t thread_floats(const sm_conv2d_shape *s);
 
 typedef struct {
-    float *xpad, *dypad, *lanes;
+    float *xpad, *dypad, *lanes, *dyt;
 } direct_scratch;
 
 /* The calling thread's direct scratch. */
@@ -176,6 +183,7 @@ static direct_scratch direct_region(const sm_conv2d_shape *s, float *scratch)
     d.xpad = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
     d.dypad = d.xpad + round_up_16(sm_conv_direct_input_floats(s));
     d.lanes = d.dypad + round_up_16(sm_conv_direct_output_floats(s));
+    d.dyt = d.lanes + round_up_16(sm_conv_direct_lanes_floats(s));
     return d;
 }
 
@@ -544,41 +552,45 @@ static void image_dx_direct(const sm_conv2d_shape *s, const float *w_dx, float *
     sm_conv_direct_input_grad(s, d.dypad, w_dx, dx + (size_t)i * x_image(s), accumulate, d.lanes);
 }
 
+/* How backward runs, and so how a chunk's partial sum of dw is laid out:
+ * the direct path's weight gradient sums across lanes (DIRECT) or takes
+ * the output planes in lanes (DIRECT_TRANSPOSED, where the shape allows). */
+typedef enum { FROM_X, FROM_DY, DIRECT, DIRECT_TRANSPOSED } backward_path;
+
 /* Image i's backward by the direct convolution: dw into the chunk's
- * partial sum, which has dw's own layout, and dx unless it is NULL; dy
+ * partial sum, in the path's layout, and dx unless it is NULL; dy
  * through dy_map unless it is NULL. */
 static void image_backward_direct(const sm_conv2d_shape *s, const float *x, const sm_channel_map *map,
                                   const float *dy, const sm_grad_map *dy_map, const float *w_dx, float *dx,
-                                  int accumulate, int i, float *partial, direct_scratch d)
+                                  int accumulate, int i, backward_path path, float *partial, direct_scratch d)
 {
     sm_conv_direct_pad_input(s, x + (size_t)i * x_image(s), map, next_image(s, i, x_image(s)), d.xpad);
     sm_grad_map image_map; /* dy_map with the image's x */
     if (dy_map) image_map = *dy_map, image_map.x += (size_t)i * y_image(s);
     sm_conv_direct_pad_output(s, dy + (size_t)i * y_image(s), dy_map ? &image_map : NULL,
                               next_image(s, i, y_image(s)), d.dypad);
-    sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
+    if (path == DIRECT_TRANSPOSED) sm_conv_direct_weight_grad_transposed(s, d.xpad, d.dypad, d.dyt, partial);
+    else sm_conv_direct_weight_grad(s, d.xpad, d.dypad, partial);
     if (dx) image_dx_direct(s, w_dx, dx, accumulate, i, d);
 }
 
-/* How backward runs, and so how a chunk's partial sum of dw is laid out. */
-typedef enum { FROM_X, FROM_DY, DIRECT } backward_path;
-
 /* Where dw[o][c][q] (q = ky·k + kx) sits in a chunk's partial sum: G of
- * group_backward_from_dy, dWᵀ of group_backward_from_x, dw itself for the
- * direct path. */
+ * group_backward_from_dy, dWᵀ of group_backward_from_x and the transposed
+ * direct kernel, dw itself for the other. */
 static size_t partial_index(const sm_conv2d_shape *s, size_t o, size_t c, size_t q, backward_path path)
 {
     const size_t kk = (size_t)s->k * (size_t)s->k, c_in = (size_t)s->c_in;
     switch (path) {
     case FROM_DY: return (o * kk + kk - 1 - q) * c_in + c;
-    case FROM_X: return (c * kk + q) * (size_t)s->c_out + o;
+    case FROM_X:
+    case DIRECT_TRANSPOSED: return (c * kk + q) * (size_t)s->c_out + o;
     default: return (o * c_in + c) * kk + q;
     }
 }
 
 static backward_path path_of(const sm_conv2d_shape *s, const float *dx)
 {
-    if (direct_backward(s)) return DIRECT;
+    if (direct_backward(s)) return sm_conv_direct_transposed_shape(s) ? DIRECT_TRANSPOSED : DIRECT;
     return dx && dx_by_convolution(s) ? FROM_DY : FROM_X;
 }
 
@@ -605,13 +617,14 @@ static void chunk_backward(const sm_conv2d_shape *s, const float *x, const sm_ch
      * group's images are done before its dx uses the columns */
     const direct_scratch d = direct_region(s, scratch);
     float *image_dx = direct_dx(s, path) ? dx : NULL;
-    if (path == DIRECT) memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
+    const int direct_path = path == DIRECT || path == DIRECT_TRANSPOSED;
+    if (direct_path) memset(partial, 0, sm_conv2d_weight_count(s) * sizeof *partial);
     for (int i = first; i < end; i += per_group) {
         const group g = group_at(i, end, per_group);
         const float beta = i == first ? 0.0f : 1.0f;
-        if (path == DIRECT) {
+        if (direct_path) {
             for (int j = g.first; j < g.first + g.m; j++)
-                image_backward_direct(s, x, map, dy, dy_map, w_dx, image_dx, accumulate, j, partial, d);
+                image_backward_direct(s, x, map, dy, dy_map, w_dx, image_dx, accumulate, j, path, partial, d);
             if (dx && !image_dx)
                 group_dx_by_col2im(s, side_by_side(dy, y_image(s), s->c_out, col_cols(s), g, wide), w, dx,
                                    accumulate, g, dcols);

@@ -10,10 +10,11 @@
  * so the weights are not packed again for every 16 or 49 columns.
  * On CPUs with AVX-512 a direct convolution (src/nn/conv_direct.h) skips
  * im2col and sgemm where it was timed faster: the forward of 3 × 3 layers
- * with padding 1 and stride 1 or 2 onto maps of 7 or more columns, and the
- * backward of such stride-1 layers on maps of 14 or more, and dX of such
- * stride-2 layers (output planes, and for dX input planes, in multiples of
- * 8; conv2d.c has the figures).
+ * with padding 1 and stride 1 or 2 onto maps of 7 or more columns, the
+ * backward of such layers with 32, 64, … output planes and of the other
+ * stride-1 ones on maps of 14 or more, and dX of the remaining stride-2
+ * ones (output planes, and for dX input planes, in multiples of 8; conv2d.c
+ * has the figures).
  * Backward of a stride-1 convolution lowers dy instead:
  * dX is the convolution of dy with the flipped, channel-transposed kernel
  * (one sgemm onto dx) and dW the product of dy's columns with x, so x needs

@@ -30,8 +30,14 @@
  * (sm_conv_direct_pad_output): the weight gradient is
  * Σ_q dy[o][q] · xpad[c][q + tap's offset], reading dy's padded planes
  * shifted by P + 1 (their padding is exactly the thrown-away lanes, so those
- * add 0).  The input gradient is the forward's kernel run on padded dy with
- * the channel-transposed kernel: for stride 1 flipped, all nine taps; for
+ * add 0).  Its other form (sm_conv_direct_weight_grad_transposed) puts 16
+ * output planes in each vector instead: dy is transposed to pixel-major
+ * (planes in lanes), and per pixel two or four vectors of dy times the
+ * broadcast inputs of 3 taps of 4 or 2 input planes add outer products
+ * into 24 accumulators, with no sums across lanes; per image, each
+ * accumulator is the sum over pixels in row-major order.  The input
+ * gradient is the forward's kernel run on padded dy with the
+ * channel-transposed kernel: for stride 1 flipped, all nine taps; for
  * stride 2 once per phase of dx (even/odd rows × columns), each phase
  * reached by 1, 2, 2 or 4 of the taps, each tap again one shifted vector of
  * dy.
@@ -40,7 +46,9 @@
  * (weight gradient, 28 × 28 / 14 × 14 maps, where the 36 horizontal sums
  * per pair of planes weigh more) when written; on the AMD EPYC host of
  * 2026-12-05 at 142-183 (forward, the five 3 × 3 layers of the width-16
- * network) and 187 / 134, against an sgemm peak of 202-207: 65-90% of it.
+ * network) and 187 / 134, against an sgemm peak of 202-207: 65-90% of it;
+ * the transposed weight gradient 2026-12-06 at 159-190 on the 32- and
+ * 64-plane layers, 14 × 14 and 7 × 7 maps included.
  * src/nn/conv2d.c has the timings against im2col + sgemm by which it picks
  * a path. */
 #ifndef SM_NN_CONV_DIRECT_H
@@ -107,5 +115,16 @@ void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, con
 /* dw[o][c][ky][kx] += Σ over the image of dy[o][oy][ox] · x[c][oy·stride + ky − 1][ox·stride + kx − 1],
  * from xpad (sm_conv_direct_pad_input) and dypad (sm_conv_direct_pad_output). */
 void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, const float *dypad, float *dw);
+
+/* The same sums with the output planes in the vector lanes, for small maps
+ * where sm_conv_direct_weight_grad's sums across lanes weigh: dwt, dw
+ * transposed, dwt[(c·9 + ky·3 + kx)·c_out + o] += the sum above; dyt:
+ * sm_conv_direct_transposed_floats of scratch (dy with its planes in lanes).
+ * Only for shapes sm_conv_direct_transposed_shape takes: those of
+ * sm_conv_direct_shape with c_out a multiple of 32 and c_in of 4. */
+int sm_conv_direct_transposed_shape(const sm_conv2d_shape *s);
+size_t sm_conv_direct_transposed_floats(const sm_conv2d_shape *s);
+void sm_conv_direct_weight_grad_transposed(const sm_conv2d_shape *s, const float *xpad, const float *dypad,
+                                           float *dyt, float *dwt);
 
 #endif
