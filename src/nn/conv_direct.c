@@ -69,9 +69,13 @@ size_t sm_conv_direct_lanes_floats(const sm_conv2d_shape *s)
     return 2 * SM_CONV_DIRECT_PLANES * geometry_of(s).lanes;
 }
 
+/* Output lanes q = oy·P + ox of dy transposed (rounded up to a vector). */
+static size_t transposed_lanes(const geometry *g) { return (g->h_out * g->p + VEC - 1) / VEC * VEC; }
+
 size_t sm_conv_direct_transposed_floats(const sm_conv2d_shape *s)
 {
-    return (size_t)s->c_out * (size_t)sm_conv2d_h_out(s) * (size_t)sm_conv2d_w_out(s);
+    const geometry g = geometry_of(s);
+    return (size_t)s->c_out * transposed_lanes(&g);
 }
 
 int sm_conv_direct_transposed_shape(const sm_conv2d_shape *s)
@@ -593,23 +597,54 @@ void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, con
                              dw + o * w_plane + (size_t)c * TAPS, w_plane);
 }
 
-/* dyt[r·c_out + o] = dy[o][r] for the h_out·w_out pixels r = oy·w_out + ox,
- * read from dypad (pitch P, shifted by P + 1) 16 planes at a gather. */
-AVX512 static void transpose_output(const sm_conv2d_shape *s, const geometry *g, const float *dypad, float *dyt)
+/* The 16 × 16 floats of r transposed in registers: r[i][j] becomes r[j][i]
+ * (pairs of rows, then quads within 128-bit lanes, then the lanes). */
+AVX512 static void transpose16(__m512 r[VEC])
 {
-    const __m512i planes = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)g->plane));
-    const size_t c_out = (size_t)s->c_out;
-    for (size_t o = 0; o < c_out; o += VEC) {
-        const float *from = dypad + o * g->plane + g->p + 1;
-        for (size_t oy = 0; oy < g->h_out; oy++)
-            for (size_t ox = 0; ox < g->w_out; ox++)
-                _mm512_storeu_ps(dyt + (oy * g->w_out + ox) * c_out + o,
-                                 _mm512_i32gather_ps(planes, from + oy * g->p + ox, 4));
+    __m512 t[VEC];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+        t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
     }
 }
 
-/* dwt[((c + i)·9 + 3·ky + kx)·c_out + o + 16·v] += Σ_{oy, ox} dyt[r][o + 16·v] ·
+/* dyt[q·c_out + o] = dy[o] at lane q = oy·P + ox, read from dypad (shifted
+ * by P + 1), 16 planes × 16 lanes a transposition; the lanes past w_out
+ * get the padding's values (or the next plane's, or the slack's), which
+ * nothing reads. */
+AVX512 static void transpose_output(const sm_conv2d_shape *s, const geometry *g, const float *dypad, float *dyt)
+{
+    const size_t c_out = (size_t)s->c_out, n = transposed_lanes(g);
+    for (size_t o = 0; o < c_out; o += VEC) {
+        const float *from = dypad + o * g->plane + g->p + 1;
+        for (size_t q = 0; q < n; q += VEC) {
+            __m512 r[VEC];
+            for (int i = 0; i < VEC; i++) r[i] = _mm512_loadu_ps(from + i * g->plane + q);
+            transpose16(r);
+            for (int i = 0; i < VEC; i++) _mm512_storeu_ps(dyt + (q + (size_t)i) * c_out + o, r[i]);
+        }
+    }
+}
+
+/* dwt[((c + i)·9 + 3·ky + kx)·c_out + o + 16·v] += Σ_{oy, ox} dyt[q][o + 16·v] ·
  * xc[i·cstride + off[3·ky + kx] + oy·P + ox] for the cb input planes i, the
  * three taps of row ky and the ov vectors v of output planes: the output
  * planes sit in the lanes, so each pixel adds outer products, ov loads of
@@ -632,7 +667,7 @@ AVX512 static inline __attribute__((always_inline)) void outer_row(const geometr
             for (int v = 0; v < ov; v++) a[i][kx][v] = _mm512_loadu_ps(at[i][kx] + v * VEC);
         }
     for (size_t oy = 0; oy < g->h_out; oy++) {
-        const float *d = dyt + oy * g->w_out * c_out, *x = xc + oy * g->p;
+        const float *d = dyt + oy * g->p * c_out, *x = xc + oy * g->p;
         for (size_t ox = 0; ox < g->w_out; ox++, d += c_out, x++) {
             __m512 dv[4];
 #pragma GCC unroll 4
