@@ -691,10 +691,10 @@ AVX512 static inline __attribute__((always_inline)) void outer_row(const geometr
 }
 
 /* All input planes and taps for the ov vectors of output planes from o
- * (two of them when ov = 4, four when 2: 24 accumulators).  With 16 output
- * planes (ov = 1, eight input planes) the broadcasts, one per fused
- * multiply-add, bound it at ~115 GFLOP/s, under sm_conv_direct_weight_grad
- * on the maps where such layers run. */
+ * (two input planes at a time when ov = 4, four when 2: 24 accumulators).
+ * Not for 16 output planes: with one vector of dy (and eight input planes)
+ * each fused multiply-add needs a broadcast of its own, which bounds it at
+ * ~115 GFLOP/s, under sm_conv_direct_weight_grad on those layers' maps. */
 AVX512 static void outer_planes(const sm_conv2d_shape *s, const geometry *g, const float *xpad, const float *dyt,
                                 float *dwt, size_t o, int ov)
 {

@@ -31,8 +31,9 @@
  * Σ_q dy[o][q] · xpad[c][q + tap's offset], reading dy's padded planes
  * shifted by P + 1 (their padding is exactly the thrown-away lanes, so those
  * add 0).  Its other form (sm_conv_direct_weight_grad_transposed) puts 16
- * output planes in each vector instead: dy is transposed to pixel-major
- * (planes in lanes), and per pixel two or four vectors of dy times the
+ * output planes in each vector instead: dy is transposed lane by lane (16
+ * planes × 16 lanes a register transposition), and per pixel two or four
+ * vectors of dy times the
  * broadcast inputs of 3 taps of 4 or 2 input planes add outer products
  * into 24 accumulators, with no sums across lanes; per image, each
  * accumulator is the sum over pixels in row-major order.  The input
@@ -116,9 +117,10 @@ void sm_conv_direct_input_grad(const sm_conv2d_shape *s, const float *dypad, con
  * from xpad (sm_conv_direct_pad_input) and dypad (sm_conv_direct_pad_output). */
 void sm_conv_direct_weight_grad(const sm_conv2d_shape *s, const float *xpad, const float *dypad, float *dw);
 
-/* The same sums with the output planes in the vector lanes, for small maps
- * where sm_conv_direct_weight_grad's sums across lanes weigh: dwt, dw
- * transposed, dwt[(c·9 + ky·3 + kx)·c_out + o] += the sum above; dyt:
+/* The same sums with the output planes in the vector lanes, faster than
+ * sm_conv_direct_weight_grad on every map where the shape allows it, most
+ * on small ones where the sums across lanes weigh: dwt, dw transposed,
+ * dwt[(c·9 + ky·3 + kx)·c_out + o] += the sum above; dyt:
  * sm_conv_direct_transposed_floats of scratch (dy with its planes in lanes).
  * Only for shapes sm_conv_direct_transposed_shape takes: those of
  * sm_conv_direct_shape with c_out a multiple of 32 and c_in of 4. */
