@@ -164,11 +164,12 @@ static size_t mapped_floats(const sm_conv2d_shape *s)
 }
 /* The direct convolution's per-thread scratch: x padded, dy padded (the
  * backward), the lanes of a stride-2 input gradient, dy with its planes in
- * lanes (the transposed weight gradient). */
+ * lanes (the transposed weight gradient, where the shape takes it). */
 static size_t direct_floats(const sm_conv2d_shape *s)
 {
+    const size_t dyt = sm_conv_direct_transposed_shape(s) ? sm_conv_direct_transposed_floats(s) : 0;
     return round_up_16(sm_conv_direct_input_floats(s)) + round_up_16(sm_conv_direct_output_floats(s)) +
-           round_up_16(sm_conv_direct_lanes_floats(s)) + sm_conv_direct_transposed_floats(s);
+           round_up_16(sm_conv_direct_lanes_floats(s)) + dyt;
 }
 static size_t thread_floats(const sm_conv2d_shape *s);
 

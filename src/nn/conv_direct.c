@@ -699,13 +699,13 @@ AVX512 static void outer_planes(const sm_conv2d_shape *s, const geometry *g, con
                                 float *dwt, size_t o, int ov)
 {
     const size_t c_out = (size_t)s->c_out;
-    for (size_t c = 0; c < (size_t)s->c_in; c += (size_t)(8 / ov))
-        for (int ky = 0; ky < 3; ky++) {
-            const float *xc = xpad + c * g->cstride;
-            float *dw = dwt + c * TAPS * c_out + o;
+    for (size_t c = 0; c < (size_t)s->c_in; c += (size_t)(8 / ov)) {
+        const float *xc = xpad + c * g->cstride;
+        float *dw = dwt + c * TAPS * c_out + o;
+        for (int ky = 0; ky < 3; ky++)
             if (ov == 4) outer_row(g, c_out, dyt + o, xc, ky, dw, 4, 2);
             else outer_row(g, c_out, dyt + o, xc, ky, dw, 2, 4);
-        }
+    }
 }
 
 void sm_conv_direct_weight_grad_transposed(const sm_conv2d_shape *s, const float *xpad, const float *dypad,
