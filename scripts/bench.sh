@@ -8,6 +8,9 @@ dir=build/bench
 mkdir -p "$dir/1e5" "$dir/1e6"
 py=/usr/bin/python3
 json() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" <<<"$1"; }
+run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr and fail
+  "$@" 2>"$dir/stderr.log" || { cat "$dir/stderr.log" >&2; echo "bench: failed: $*" >&2; exit 1; }
+}
 
 echo "== KSG-1, 2+2 dimensions, k = 3, one thread (reference: scipy cKDTree, same formulas) =="
 $py scripts/bench_ksg_ref.py gen 100000 2 2 0.6 1 "$dir/1e5"
@@ -26,13 +29,14 @@ awk -v rv="$(json "$ref" value)" -v rs="$(json "$ref" seconds)" \
 
 # The sphere's k-NN path (KSG-1 with sphere set, as estimate bound --family
 # vmf runs it; the command's O(N²) InfoNCE would hide it): growth from
-# N = 1e4 to 1e5, both timed in this run.  N log N alone would give 12.5; the
-# counts on each sphere grow faster (README, "Speed").
+# N = 1e4 to 1e5, the two sizes timed in turns in one run (the median of the
+# rounds' ratios).  N log N alone would give 12.5; the counts on each sphere
+# grow faster (README, "Speed").
 echo "== KSG-1 on S2 x S2 (unit vectors, 3 + 3 coordinates), k = 3, one thread =="
-s4=$("$ksg_sphere" 10000)
-s5=$("$ksg_sphere" 100000)
-awk -v s4="$(json "$s4" cpu_seconds)" -v s5="$(json "$s5" cpu_seconds)" -v i5="$(json "$s5" mi)" 'BEGIN {
-  printf "N=1e4  %.3f s  N=1e5  %.3f s (CPU)  I = %.6f  t(1e5)/t(1e4) = %.1f (target <= 15)\n", s4, s5, i5, s5 / s4;
+s=$(run_or_show "$ksg_sphere" 10000 100000)
+awk -v s4="$(json "$s" cpu_seconds_1)" -v s5="$(json "$s" cpu_seconds_2)" -v i5="$(json "$s" mi)" \
+    -v g="$(json "$s" growth)" 'BEGIN {
+  printf "N=1e4  %.3f s  N=1e5  %.3f s (CPU, least of 7)  I = %.6f  t(1e5)/t(1e4) = %.1f (median of 7 rounds; target <= 15)\n", s4, s5, i5, g;
 }'
 
 # The trainer against PyTorch on the CPU (same network, loss, optimiser, batch
@@ -53,9 +57,6 @@ steps=20 warmup=3
 cores=$(nproc)
 thread_counts=$cores
 [ "$cores" -gt 1 ] && thread_counts="$cores 1"
-run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr and fail
-  "$@" 2>"$dir/stderr.log" || { cat "$dir/stderr.log" >&2; echo "bench: failed: $*" >&2; exit 1; }
-}
 # Peak resident set size (kB) of the command, recorded in $dir/<name>.rss.
 with_rss() { local name=$1; shift; /usr/bin/time -f %M -o "$dir/$name.rss" "$@"; }
 # The references' network and optimiser (scripts/simsiam_torch.py, bench_train_ref.py): the small

@@ -2,15 +2,21 @@
  * `estimate bound --family vmf` at d = 3, without the command's O(N²)
  * InfoNCE, which would hide it.
  *
- *   ksg_sphere_bench N     prints one JSON line
- *   {"n":N,"d":3,"k":3,"threads":1,"cpu_seconds":best,"mi":…,"h_y_given_x":…}
+ *   ksg_sphere_bench N1 N2     prints one JSON line
+ *   {"n1":N1,"n2":N2,"d":3,"k":3,"threads":1,"cpu_seconds_1":best,"cpu_seconds_2":best,
+ *    "growth":median of t2/t1,"mi":… at N2,"h_y_given_x":… at N2}
  *
  * x̂ uniform on S², ŷ = (x̂ + 0.5 g)/‖x̂ + 0.5 g‖ with g standard normal
- * (seed 0).  sm_mi_ksg1 with the block-L2 norm and sphere set: the joint
- * k-NN search under the max of the per-side Euclidean norms, then the counts
- * on each sphere.  One thread; the figure is the least CPU time of REPEATS
- * runs (the first also sizes the workspace): on a shared machine wall time
- * at N = 1e4 (~50 ms) is mostly other processes' time slices. */
+ * (seed 0; the N1 pairs are the first N1 of the N2).  sm_mi_ksg1 with the
+ * block-L2 norm and sphere set: the joint k-NN search under the max of the
+ * per-side Euclidean norms, then the counts on each sphere.  One thread,
+ * CPU time (on a shared machine wall time at N = 1e4, ~50 ms, is mostly
+ * other processes' time slices).  The two sizes take turns for ROUNDS
+ * rounds (one untimed before, which also sizes the workspace), and the
+ * growth is the median of the rounds' ratios: the host's speed drifts over
+ * seconds (three back-to-back runs of the two sizes one after the other
+ * read 19.3, 11.7 and 19.0 on 2026-12-06), and a ratio of two sizes timed
+ * seconds apart measured the drift. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +29,7 @@
 #include "core/threads.h"
 #include "estimators/mi.h"
 
-enum { D = 3, K = 3, REPEATS = 5 };
+enum { D = 3, K = 3, ROUNDS = 7 };
 
 /* CPU seconds of this process (one thread: its compute time alone). */
 static double cpu_now(void)
@@ -55,35 +61,59 @@ static void fill_pairs(double *x, double *y, size_t n)
     }
 }
 
-int main(int argc, char **argv)
+/* CPU seconds of one sm_mi_ksg1 call on the first n pairs. */
+static double timed_ksg1(const double *x, const double *y, size_t n, const sm_mi_opts *o, sm_ksg1_result *r,
+                         sm_arena *ws, sm_status *st, int *rc)
+{
+    const double t0 = cpu_now();
+    *rc = sm_mi_ksg1(x, y, n, D, D, o, r, ws, st);
+    return cpu_now() - t0;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double u = *(const double *)a, v = *(const double *)b;
+    return (u > v) - (u < v);
+}
+
+static long size_arg(const char *arg)
 {
     char *end = NULL;
-    long n = argc == 2 ? strtol(argv[1], &end, 10) : 0;
-    if (argc != 2 || *end || n <= K || n > 100000000L) {
-        fprintf(stderr, "usage: %s N (%d < N <= 1e8)\n", argv[0], K);
+    long n = strtol(arg, &end, 10);
+    return *end || n <= K || n > 100000000L ? 0 : n;
+}
+
+int main(int argc, char **argv)
+{
+    const long n1 = argc == 3 ? size_arg(argv[1]) : 0, n2 = argc == 3 ? size_arg(argv[2]) : 0;
+    if (!n1 || !n2 || n1 >= n2) {
+        fprintf(stderr, "usage: %s N1 N2 (%d < N1 < N2 <= 1e8)\n", argv[0], K);
         return 2;
     }
     sm_threads_set(1);
 
     sm_status st = {0};
-    double *x = sm_mem_alloc(2 * (size_t)n * D, sizeof *x, &st);
+    double *x = sm_mem_alloc(2 * (size_t)n2 * D, sizeof *x, &st);
     if (!x) {
         fprintf(stderr, "ksg_sphere_bench: error: %s\n", st.msg);
         return 1;
     }
-    double *y = x + (size_t)n * D;
-    fill_pairs(x, y, (size_t)n);
+    double *y = x + (size_t)n2 * D;
+    fill_pairs(x, y, (size_t)n2);
 
     const sm_mi_opts o = {.k = K, .norm = SM_MI_BLOCK_L2, .sphere = 1};
-    sm_ksg1_result r = {0};
+    sm_ksg1_result r1 = {0}, r2 = {0};
     sm_arena ws = {0};
-    double best = INFINITY;
+    double best1 = INFINITY, best2 = INFINITY, ratio[ROUNDS];
     int rc = SM_OK;
-    for (int rep = 0; rep < REPEATS && rc == SM_OK; rep++) {
-        double t0 = cpu_now();
-        rc = sm_mi_ksg1(x, y, (size_t)n, D, D, &o, &r, &ws, &st);
-        double seconds = cpu_now() - t0;
-        if (seconds < best) best = seconds;
+    for (int round = -1; round < ROUNDS && rc == SM_OK; round++) {
+        const double t1 = timed_ksg1(x, y, (size_t)n1, &o, &r1, &ws, &st, &rc);
+        if (rc) break;
+        const double t2 = timed_ksg1(x, y, (size_t)n2, &o, &r2, &ws, &st, &rc);
+        if (round < 0) continue; /* the untimed round */
+        best1 = t1 < best1 ? t1 : best1;
+        best2 = t2 < best2 ? t2 : best2;
+        ratio[round] = t2 / t1;
     }
     sm_arena_free(&ws);
     sm_mem_free(x);
@@ -91,8 +121,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ksg_sphere_bench: error: %s\n", st.msg);
         return 1;
     }
-    printf("{\"n\":%ld,\"d\":%d,\"k\":%d,\"threads\":1,\"cpu_seconds\":%.6f,\"mi\":%.12f,"
-           "\"h_y_given_x\":%.12f}\n",
-           n, D, K, best, r.mi, r.h_y_given_x);
+    qsort(ratio, ROUNDS, sizeof *ratio, compare_doubles);
+    printf("{\"n1\":%ld,\"n2\":%ld,\"d\":%d,\"k\":%d,\"threads\":1,\"cpu_seconds_1\":%.6f,"
+           "\"cpu_seconds_2\":%.6f,\"growth\":%.3f,\"mi\":%.12f,\"h_y_given_x\":%.12f}\n",
+           n1, n2, D, K, best1, best2, ratio[ROUNDS / 2], r2.mi, r2.h_y_given_x);
     return 0;
 }
