@@ -76,6 +76,7 @@ static int compare_doubles(const void *a, const void *b)
     return (u > v) - (u < v);
 }
 
+/* A size argument, or 0 unless it is a whole number in (K, 1e8]. */
 static long size_arg(const char *arg)
 {
     char *end = NULL;
