@@ -33,11 +33,10 @@
  * add 0).  Its other form (sm_conv_direct_weight_grad_transposed) puts 16
  * output planes in each vector instead: dy is transposed lane by lane (16
  * planes × 16 lanes a register transposition), and per pixel two or four
- * vectors of dy times the
- * broadcast inputs of 3 taps of 4 or 2 input planes add outer products
- * into 24 accumulators, with no sums across lanes; per image, each
- * accumulator is the sum over pixels in row-major order.  The input
- * gradient is the forward's kernel run on padded dy with the
+ * vectors of dy times the broadcast inputs of 3 taps of 4 or 2 input planes
+ * add outer products into 24 accumulators, with no sums across lanes; per
+ * image, each accumulator is the sum over pixels in row-major order.  The
+ * input gradient is the forward's kernel run on padded dy with the
  * channel-transposed kernel: for stride 1 flipped, all nine taps; for
  * stride 2 once per phase of dx (even/odd rows × columns), each phase
  * reached by 1, 2, 2 or 4 of the taps, each tap again one shifted vector of
