@@ -150,6 +150,36 @@ static void test_mnist_from_written_files(void **state)
     }
 }
 
+/* The test split beside train (sm_data_load_test): the same image shape, or
+ * an error naming the directory, never a buffer sized for the other split. */
+static void test_test_split_must_match_train(void **state)
+{
+    (void)state;
+    const char *dir = write_mnist_dir("loader_mismatch", 4);
+    char dir_kv[2100];
+    snprintf(dir_kv, sizeof dir_kv, "data_dir=%s", dir);
+    const char *ov[] = {"dataset=mnist", dir_kv};
+    sm_config cfg;
+    config(&cfg, 2, ov);
+    sm_dataset train, test;
+    load(&cfg, "train", &train);
+    sm_status st;
+    sm_status_clear(&st);
+    assert_int_equal(sm_data_load_test(&cfg, &train, &test, &st), SM_OK);
+    assert_shape(&test, 4, 1, 28);
+    sm_dataset_free(&test);
+
+    uint8_t pix[4 * 16 * 16] = {0};
+    uint32_t dims[3] = {4, 16, 16};
+    write_idx(sm_test_join(dir, "t10k-images-idx3-ubyte"), 3, dims, pix, sizeof pix);
+    assert_int_equal(sm_data_load_test(&cfg, &train, &test, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "the test images are 1 x 16 x 16, the training images 1 x 28 x 28"));
+    assert_non_null(strstr(st.msg, dir));
+    assert_null(test.pixels);
+    assert_int_equal(test.n, 0);
+    sm_dataset_free(&train);
+}
+
 static void test_cifar_from_written_files(void **state)
 {
     (void)state;
@@ -299,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fashion_mnist_default),
         cmocka_unit_test(test_mnist_from_written_files),
+        cmocka_unit_test(test_test_split_must_match_train),
         cmocka_unit_test(test_cifar_from_written_files),
         cmocka_unit_test(test_synthetic_sizes_and_seed),
         cmocka_unit_test(test_holdout_splits_the_training_images),

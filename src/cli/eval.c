@@ -62,7 +62,7 @@ static int load(const char *checkpoint, feature_kind kind, sm_config *cfg, sm_da
     if (!rc) rc = is_encoder(kind) ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, train, m, st)
                                            : sm_data_load(cfg, "train", train, st);
     sm_state_close(&f);
-    return rc ? rc : sm_data_load(cfg, "test", test, st);
+    return rc ? rc : sm_data_load_test(cfg, train, test, st);
 }
 
 static int evaluate(const char *checkpoint, int linear, feature_kind kind, sm_status *st)

@@ -93,3 +93,14 @@ int sm_data_load(const sm_config *cfg, const char *split_name, sm_dataset *out, 
     if ((rc = load_split(cfg, SM_SPLIT_TRAIN, out, st))) return rc;
     return cut_holdout(cfg, split, out, st);
 }
+
+int sm_data_load_test(const sm_config *cfg, const sm_dataset *train, sm_dataset *test, sm_status *st)
+{
+    int rc = sm_data_load(cfg, "test", test, st);
+    if (rc || (test->c == train->c && test->h == train->h && test->w == train->w)) return rc;
+    sm_status_fail(st, SM_ERR_DATA, cfg->data_dir[0] ? cfg->data_dir : NULL,
+                   "the test images are %zu x %zu x %zu, the training images %zu x %zu x %zu", test->c, test->h,
+                   test->w, train->c, train->h, train->w);
+    sm_dataset_free(test);
+    return SM_ERR_DATA;
+}

@@ -30,4 +30,8 @@ enum { SM_RANDOM_SIDE = 28, SM_RANDOM_TRAIN = 60000, SM_RANDOM_TEST = 10000, SM_
 
 int sm_data_load(const sm_config *cfg, const char *split, sm_dataset *out, sm_status *st);
 
+/* The "test" split for use beside train (a k-NN monitor, a probe): its images
+ * must have train's c × h × w, or SM_ERR_DATA naming data_dir. */
+int sm_data_load_test(const sm_config *cfg, const sm_dataset *train, sm_dataset *test, sm_status *st);
+
 #endif

@@ -158,7 +158,7 @@ static int check_parallel(const trainer *t, sm_status *st)
 static int load_data(trainer *t, sm_status *st)
 {
     int rc = sm_data_load(&t->cfg, "train", &t->train, st);
-    if (!rc && t->cfg.knn_every > 0) rc = sm_data_load(&t->cfg, "test", &t->test, st);
+    if (!rc && t->cfg.knn_every > 0) rc = sm_data_load_test(&t->cfg, &t->train, &t->test, st);
     if (!rc) rc = sm_sampler_alloc(&t->sampler, t->train.n, t->batch, (uint64_t)t->cfg.seed, st);
     return rc;
 }
