@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -82,11 +83,24 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s --bogus 1", checkpoint());
     sm_test_cli_error(cmd, 2, "bogus", NULL);
-    const char *bad = sm_test_path("cli_refit_bad.bin");
+    char bad[1024]; /* kept: sm_test_path's own buffers are reused */
+    snprintf(bad, sizeof bad, "%s", sm_test_path("cli_refit_bad.bin"));
     sm_test_write_text(bad, "not a checkpoint\n");
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s", bad);
     sm_test_cli_error(cmd, 1, "cli_refit_bad.bin", NULL);
     sm_test_cli_error("refit --checkpoint /nonexistent/ckpt.bin", 1, "/nonexistent/ckpt.bin", NULL);
+    /* A refit that cannot start writes nothing: an earlier refit's files stay, no directory is made. */
+    const char *earlier = sm_test_dir("cli_refit_earlier"), *config = sm_test_join(earlier, "refit_config.txt");
+    sm_test_write_text(config, "earlier\n");
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=%s", bad, earlier);
+    sm_test_cli_error(cmd, 1, "cli_refit_bad.bin", NULL);
+    char *kept = sm_test_read(config, NULL);
+    assert_string_equal(kept, "earlier\n");
+    free(kept);
+    const char *fresh = sm_test_path("cli_refit_fresh");
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=%s", bad, fresh);
+    sm_test_cli_error(cmd, 1, "cli_refit_bad.bin", NULL);
+    assert_int_equal(access(fresh, F_OK), -1);
 }
 
 /* A full disk (a file size limit, see sm_test_cli_start) while refit.csv is

@@ -466,9 +466,38 @@ static void test_usage_errors(void **state)
     sm_test_cli_error("train --confg x", 2, "unknown option '--confg'", "--config");
     sm_test_cli_error("train " TINY " steps=2 pred_mode=directpred pred_steps=2", 2,
                       "pred_steps=2 needs pred_mode=sgd: pred_mode=directpred trains no predictor", NULL);
-    char args[4096]; /* out= keeps the run directory (made before the batch is checked) in the scratch space */
-    snprintf(args, sizeof args, "train dataset=synthetic batch=4000 steps=1 out=%s", sm_test_path("big_batch"));
+    char args[4096];
+    const char *out = sm_test_path("big_batch");
+    snprintf(args, sizeof args, "rm -rf '%s'", out);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train dataset=synthetic batch=4000 steps=1 out=%s", out);
     sm_test_cli_error(args, 2, "batch", NULL);
+    assert_int_equal(access(out, F_OK), -1); /* refused before the run directory is made */
+}
+
+/* A run that fails to start (missing data, a corrupt resume file) leaves an
+ * existing run directory as it was: config.txt is written only after every
+ * input has been read. */
+static void test_failed_start_keeps_the_run_directory(void **state)
+{
+    (void)state;
+    const char *run = sm_test_path("kept_run"), *bad = sm_test_path("kept_bad.bin");
+    char args[4096];
+    snprintf(args, sizeof args, "train " TINY " steps=2 knn_every=0 out=%s", run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    const char *config = sm_test_join(run, "config.txt");
+    size_t n_before, n_after;
+    char *before = sm_test_read(config, &n_before);
+    sm_test_write_text(bad, "not a checkpoint at all");
+    snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 out=%s resume=%s", run, bad);
+    sm_test_cli_error(args, 1, bad, NULL);
+    snprintf(args, sizeof args, "train dataset=mnist data_dir=%s batch=64 out=%s", sm_test_path("no_such_dir"), run);
+    sm_test_cli_error(args, 1, "no_such_dir", NULL);
+    char *after = sm_test_read(config, &n_after);
+    assert_int_equal(n_after, n_before);
+    assert_memory_equal(after, before, n_before);
+    free(before);
+    free(after);
 }
 
 static void test_data_errors(void **state)
@@ -508,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
+        cmocka_unit_test(test_failed_start_keeps_the_run_directory),
         cmocka_unit_test(test_resume_into_a_huge_network),
         cmocka_unit_test(test_sigkill_during_checkpoint_writes),
         cmocka_unit_test(test_full_disk_keeps_earlier_files),

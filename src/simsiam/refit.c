@@ -153,8 +153,8 @@ int sm_refit_run(const char *path, const sm_config *cfg, const sm_hooks *hooks, 
     refitter f = {.cfg = cfg};
     sm_threads_set((int)cfg->threads);
     uint64_t total = (uint64_t)cfg->refit_steps;
-    int rc = make_out(cfg, st);
-    if (!rc) rc = setup(&f, path, st);
+    int rc = setup(&f, path, st); /* every input read before anything is written */
+    if (!rc) rc = make_out(cfg, st);
     for (uint64_t r = 0; !rc; r++) {
         if (sm_refit_tracked(r, total)) {
             rc = track_event(&f, r, hooks, st);

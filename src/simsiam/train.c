@@ -528,6 +528,16 @@ static int train_loop(trainer *t, sm_status *st)
 
 /* ---- the run -------------------------------------------------------------- */
 
+/* Written once every input has been read and checked, so that a run that
+ * fails to start leaves an existing run directory as it was. */
+static int write_config(const trainer *t, sm_status *st)
+{
+    char path[PATH_MAX_LEN];
+    out_path(path, t, "config.txt");
+    int rc = make_dirs(t->cfg.out, st);
+    return rc ? rc : sm_config_write(path, &t->cfg, st);
+}
+
 static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
 {
     t->cfg = *cfg;
@@ -543,10 +553,7 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     sm_threads_set((int)cfg->threads);
     if (!t->cfg.out[0]) default_out(t->cfg.out);
     sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
-    char path[PATH_MAX_LEN];
-    out_path(path, t, "config.txt");
     out_path(t->ckpt_path, t, "checkpoint.bin");
-    if (t->writer && ((rc = make_dirs(t->cfg.out, st)) || (rc = sm_config_write(path, &t->cfg, st)))) return rc;
     if ((rc = load_data(t, st))) return rc;
     if (cfg->resume[0] && (rc = read_resume(t, st))) return rc;
     if ((rc = build_model(t, st))) return rc;
@@ -554,9 +561,9 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
         return st ? st->code : SM_ERR_DATA;
     sm_augment_from_config(&t->aug, &t->cfg);
     plan_steps(t);
-    if (t->resume.c) rc = resume_from(t, st);
+    if (t->resume.c && (rc = resume_from(t, st))) return rc;
     t->t_start = sm_timer_now();
-    return rc;
+    return t->writer ? write_config(t, st) : SM_OK;
 }
 
 static void trainer_close(trainer *t)
