@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support/support.h"
 
@@ -160,6 +161,13 @@ static void test_offline_out_dir(void **state)
     sm_test_cli_error(cmd, 1, "already exists; not replaced", "track.csv");
     char *again = read_file(dir, "track.csv");
     assert_string_equal(again, track);
+    /* Only the second file there: refused before the event, the first not written. */
+    const char *half = sm_test_dir("track_offline_half");
+    sm_test_write_text(sm_test_join(half, "track_detail.csv"), "old\n");
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s track_samples=64 track_views=8 track_images=4 out=%s",
+             sm_test_join(real_run(), "checkpoint.bin"), half);
+    sm_test_cli_error(cmd, 1, "already exists; not replaced", "track_detail.csv");
+    assert_int_equal(access(sm_test_join(half, "track.csv"), F_OK), -1);
     free(track);
     free(detail);
     free(again);

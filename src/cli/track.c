@@ -22,18 +22,21 @@
 static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
                                          "seed",          "threads",     "out"};
 
-/* DIR/name with file's header and the row, unless it exists. */
-static int write_new(const char *dir, const char *name, sm_track_file file, const sm_track_row *row, sm_status *st)
+static const char *const OUT_NAMES[] = {"track.csv", "track_detail.csv"};
+static const sm_track_file OUT_FILES[] = {SM_TRACK_CSV, SM_TRACK_DETAIL_CSV};
+enum { N_OUT = sizeof OUT_NAMES / sizeof *OUT_NAMES, OUT_PATH_MAX = SM_CONFIG_TEXT_MAX + 32 };
+
+/* SM_ERR_DATA if either output exists: checked before the event and again
+ * before writing, so that neither file is written when one is refused. */
+static int refuse_existing(const char *dir, sm_status *st)
 {
-    char path[SM_CONFIG_TEXT_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[OUT_PATH_MAX];
     struct stat sb;
-    if (stat(path, &sb) == 0) return sm_status_fail(st, SM_ERR_DATA, path, "already exists; not replaced");
-    sm_atomic_file af;
-    int rc = sm_atomic_open(&af, path, st);
-    if (rc) return rc;
-    sm_track_fprint(af.f, file, row, 1);
-    return sm_atomic_commit(&af, st);
+    for (int i = 0; i < N_OUT; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, OUT_NAMES[i]);
+        if (stat(path, &sb) == 0) return sm_status_fail(st, SM_ERR_DATA, path, "already exists; not replaced");
+    }
+    return SM_OK;
 }
 
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
@@ -41,8 +44,16 @@ static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st
     if (dir) {
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
             return sm_status_fail(st, SM_ERR_DATA, dir, "cannot create directory: %s", strerror(errno));
-        int rc = write_new(dir, "track.csv", SM_TRACK_CSV, row, st);
-        if (!rc) rc = write_new(dir, "track_detail.csv", SM_TRACK_DETAIL_CSV, row, st);
+        int rc = refuse_existing(dir, st);
+        char path[OUT_PATH_MAX];
+        sm_atomic_file af;
+        for (int i = 0; !rc && i < N_OUT; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, OUT_NAMES[i]);
+            if (!(rc = sm_atomic_open(&af, path, st))) {
+                sm_track_fprint(af.f, OUT_FILES[i], row, 1);
+                rc = sm_atomic_commit(&af, st);
+            }
+        }
         if (rc) return rc;
     }
     sm_track_fprint(stdout, SM_TRACK_CSV, row, 1);
@@ -58,8 +69,9 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     sm_model *m = NULL;
     uint64_t step = 0;
     sm_predictor *pred = NULL;
-    sm_state_file f;
-    int rc = sm_state_open(&f, checkpoint, st);
+    sm_state_file f = {0};
+    int rc = out ? refuse_existing(out, st) : SM_OK;
+    if (!rc) rc = sm_state_open(&f, checkpoint, st);
     if (!rc) rc = sm_state_read_config(&f, kv, nkv, &cfg, st);
     if (!rc) rc = sm_state_restore_tracking(&f, &cfg, SM_STATE_BATCH, &train, &m, &pred, &step, st);
     sm_state_close(&f);
