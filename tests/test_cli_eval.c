@@ -210,6 +210,25 @@ static void test_checkpoint_config_edited_to_a_huge_network(void **state)
     sm_test_run_error(cmd, 1, "checkpoint section 'params' has ", path);
 }
 
+/* A bad line in a checkpoint's configuration is a corrupt file (exit 1, the
+ * file and line named), not a usage error as on the command line. */
+static void test_checkpoint_config_with_a_bad_line(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *tail, *message;
+    } cases[] = {
+        {"eval_unknown_key.bin", "bogus_key=1\n", "unknown key 'bogus_key'"},
+        {"eval_bad_value.bin", "batch=abc\n", "bad value 'abc' for batch"},
+    };
+    char args[8400];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *path = with_config_tail(cases[i].name, cases[i].tail);
+        snprintf(args, sizeof args, "eval --checkpoint %s", path);
+        sm_test_cli_error(args, 1, cases[i].message, path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_encoder_centred),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_checkpoint_config_edited_to_a_huge_network),
+        cmocka_unit_test(test_checkpoint_config_with_a_bad_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

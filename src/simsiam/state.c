@@ -139,13 +139,22 @@ void sm_state_close(sm_state_file *f)
     f->c = NULL;
 }
 
+/* The configuration a checkpoint carries is data, not the user's command
+ * line: an unknown key or bad value in it is a corrupt file (exit 1). */
+static int parse_saved_config(sm_config *cfg, const char *text, const char *path, sm_status *st)
+{
+    if (sm_config_parse_text(cfg, text, path, st) == SM_OK) return SM_OK;
+    if (st) st->code = SM_ERR_DATA;
+    return SM_ERR_DATA;
+}
+
 int sm_state_read_config(const sm_state_file *f, const char *const *overrides, size_t n_overrides, sm_config *cfg,
                          sm_status *st)
 {
     const char *text;
     sm_config_saved_defaults(cfg);
     int rc = sm_ckpt_get_text(f->c, NAMES[SM_STATE_CONFIG], &text, st);
-    if (!rc) rc = sm_config_parse_text(cfg, text, f->path, st);
+    if (!rc) rc = parse_saved_config(cfg, text, f->path, st);
     for (size_t i = 0; i < n_overrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
     return rc ? rc : sm_config_finish(cfg, st);
 }
@@ -195,6 +204,10 @@ static int copy_f32(const sm_state_file *f, sm_state_section s, float *dst, size
 {
     const float *v;
     int rc = sm_ckpt_get_f32(f->c, NAMES[s], n, &v, st);
+    for (size_t i = 0; !rc && i < n; i++) /* a diverged or damaged model is not resumed or evaluated */
+        if (!isfinite(v[i]))
+            rc = sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint section '%s' has a non-finite value at %zu",
+                                NAMES[s], i);
     if (!rc && n) memcpy(dst, v, n * sizeof *dst);
     return rc;
 }

@@ -104,8 +104,9 @@ void sm_state_close(sm_state_file *f);
 
 /* *cfg = the defaults of a saved configuration (sm_config_saved_defaults,
  * io/config.h: a key the checkpoint predates keeps its old behaviour), then
- * the config section, then the "key=value" overrides (a bad one is
- * SM_ERR_USAGE, named "command line"), then sm_config_finish. */
+ * the config section (a bad line in it is SM_ERR_DATA: the file is
+ * corrupt), then the "key=value" overrides (a bad one is SM_ERR_USAGE,
+ * named "command line"), then sm_config_finish. */
 int sm_state_read_config(const sm_state_file *f, const char *const *overrides, size_t n_overrides, sm_config *cfg,
                          sm_status *st);
 
@@ -122,7 +123,8 @@ int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *s
  * 'params' has N values, expected M (PATH)" otherwise. */
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st);
 
-/* Copy params and bn_stats (and, with momentum set, the momentum) into m. */
+/* Copy params and bn_stats (and, with momentum set, the momentum) into m;
+ * a NaN or Inf in them is SM_ERR_DATA naming the file, section and index. */
 int sm_state_load_model(const sm_state_file *f, sm_model *m, int momentum, sm_status *st);
 
 /* SM_ERR_DATA "checkpoint was written with pred_mode=A, this run has
