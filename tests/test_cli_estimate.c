@@ -156,10 +156,16 @@ static void test_rows_differ_and_k_too_large(void **state)
     snprintf(args, sizeof args, "estimate entropy --x %s --k 3", short_y);
     sm_test_cli_error(args, 1, "k = 3 must be below the number of samples N = 3", "short.csv");
 
+    /* A request the rows cannot serve (an estimator's own limit, which tracking reads as
+     * "not applicable") stays a usage error; the message names the file. */
+    snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss --subsample 5", short_y);
+    sm_test_cli_error(args, 2, "need at least 4 samples to subsample, got 3", "short.csv)");
+
     const char *dup = sm_test_path("dup.csv");
     sm_test_write_text(dup, "1\n1\n1\n1\n2\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --k 2", dup);
-    sm_test_cli_error(args, 1, "duplicate", NULL);
+    sm_test_cli_error(args, 1, "duplicate", "(KL entropy) (");
+    sm_test_cli_error(args, 1, "duplicate", "dup.csv)");
 }
 
 static void test_usage_errors_are_exit_2(void **state)
@@ -172,6 +178,8 @@ static void test_usage_errors_are_exit_2(void **state)
     sm_test_cli_error("estimate mi --y x.npy", 2, "missing --x", NULL);
     sm_test_cli_error("estimate entropy --x a.npy --k 0", 2, "--k", NULL);
     sm_test_cli_error("estimate entropy --x a.npy --k three", 2, "--k", NULL);
+    sm_test_cli_error("estimate entropy --x a.npy --k ' 3'", 2, "--k", NULL); /* as config values: no blanks */
+    sm_test_cli_error("estimate entropy --x a.npy --noise ' 0.1'", 2, "--noise", NULL);
     sm_test_cli_error("estimate entropy --x a.npy --noise -1", 2, "--noise", NULL);
     sm_test_cli_error("estimate volume --x a.npy", 2, "unknown quantity", NULL);
     sm_test_cli_error("estimate", 2, "quantity", NULL);
@@ -187,6 +195,7 @@ static void test_bound_singular_residuals_is_data_error(void **state)
     int rc = sm_test_cli(args, &out, &err);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "positive definite"));
+    assert_non_null(strstr(err, "a.npy, ")); /* the three inputs named */
     free(out);
     free(err);
 }
@@ -303,7 +312,7 @@ static void test_nll_mix(void **state)
     sm_test_cli_error(args, 2, "--components", NULL);
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --components 200",
              sm_test_path("mz.npy"), sm_test_path("mp.npy"));
-    sm_test_cli_error(args, 2, "rows in each half", NULL);
+    sm_test_cli_error(args, 2, "rows in each half", "mp.npy)"); /* both files named */
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --k 3", sm_test_path("mz.npy"),
              sm_test_path("mp.npy"));
     sm_test_cli_error(args, 2, "option '--k' does not apply to 'estimate nll --family mix'", NULL);

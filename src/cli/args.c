@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -118,7 +119,7 @@ int cli_get_double(const cli_opt *opts, size_t nopts, const char *name, double d
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x < lo || x > hi)
+    if (end == v || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !isfinite(x) || x < lo || x > hi)
         return cli_error(2, "bad value '%s' for --%s (expected a number in [%g, %g])", v, name, lo, hi);
     *out = x;
     return 0;
@@ -132,7 +133,7 @@ int cli_get_long(const cli_opt *opts, size_t nopts, const char *name, long dflt,
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno == ERANGE || x < lo || x > hi)
+    if (end == v || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || x < lo || x > hi)
         return cli_error(2, "bad value '%s' for --%s (expected an integer in [%ld, %ld])", v, name, lo, hi);
     *out = x;
     return 0;

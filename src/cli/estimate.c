@@ -38,6 +38,16 @@ static int load_input(const est_args *a, int which, sm_matrix *m)
     return 0;
 }
 
+/* An estimator's failure (duplicate samples, a singular covariance, too few
+ * rows for it) is about the data: the message names the input files. */
+static int fail_on_inputs(const sm_status *st, const char *const *paths, size_t n)
+{
+    char names[1024] = "";
+    for (size_t i = 0, len = 0; i < n && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", paths[i]);
+    return cli_error(st->code ? st->code : 1, "%s (%s)", st->msg, names);
+}
+
 static int check_rows(const sm_matrix *a, const char *pa, const sm_matrix *b, const char *pb)
 {
     if (a->n == b->n) return 0;
@@ -154,9 +164,13 @@ static const sm_estimator *choose(sm_est_kind kind, const est_args *a)
 }
 
 /* Load the inputs of kind (x; x and y; z and p) and check their shapes. */
+/* The two input options of entropy / mi (x, y) and nll (z, p). */
+static int first_input(sm_est_kind kind) { return kind == SM_EST_NLL ? OPT_Z : OPT_X; }
+static int second_input(sm_est_kind kind) { return kind == SM_EST_NLL ? OPT_P : OPT_Y; }
+
 static int load_inputs(sm_est_kind kind, const sm_estimator *e, const est_args *a, sm_matrix *x, sm_matrix *y)
 {
-    const int first = kind == SM_EST_NLL ? OPT_Z : OPT_X, second = kind == SM_EST_NLL ? OPT_P : OPT_Y;
+    const int first = first_input(kind), second = second_input(kind);
     int rc = load_input(a, first, x);
     if (!rc && kind == SM_EST_MI) rc = load_input(a, second, y);
     if (!rc && kind == SM_EST_MI) rc = check_rows(x, a->opt[OPT_X].value, y, a->opt[OPT_Y].value);
@@ -202,13 +216,15 @@ static int run_estimator(sm_est_kind kind, est_args *a)
     double t0 = sm_timer_now();
     if (!rc && (a->subsample ? sm_resample_subsample(x.data, x.d, y.data, y.d, x.n, (size_t)a->subsample,
                                                      a->prep.seed, e->fn, &o, &r, &ws, &st)
-                             : e->fn(&o, x.data, x.d, y.data, y.d, x.n, &r.value, &ws, &st)))
-        rc = cli_fail(&st);
+                             : e->fn(&o, x.data, x.d, y.data, y.d, x.n, &r.value, &ws, &st))) {
+        const char *paths[] = {a->opt[first_input(kind)].value, a->opt[second_input(kind)].value};
+        rc = fail_on_inputs(&st, paths, kind == SM_EST_ENTROPY ? 1 : 2);
+    }
     double seconds = sm_timer_now() - t0;
     sm_arena_free(&ws);
     const double values[] = {r.value, r.ci_low, r.ci_high}; /* the interval is 0 without --subsample */
     const char *what = kind == SM_EST_NLL ? "the mean NLL" : "the estimate";
-    const char *path = a->opt[kind == SM_EST_NLL ? OPT_Z : OPT_X].value;
+    const char *path = a->opt[first_input(kind)].value;
     for (size_t i = 0; i < 3 && !rc; i++) rc = check_finite(what, values[i], path);
     if (!rc) print_result(kind, e, a, &o, &x, &y, &r, seconds);
     sm_matrix_free(&x);
@@ -246,7 +262,9 @@ static int run_bound(est_args *a)
     if (!rc) rc = parse_family(a, z2.d, &o.family);
     double t0 = sm_timer_now();
     sm_bound_chain c = {0};
-    if (!rc && sm_bound_chain_estimate(z1.data, z2.data, p1.data, z2.n, z2.d, &o, &c, &ws, &st)) rc = cli_fail(&st);
+    const char *paths[] = {a->opt[OPT_Z1].value, a->opt[OPT_Z2].value, a->opt[OPT_P1].value};
+    if (!rc && sm_bound_chain_estimate(z1.data, z2.data, p1.data, z2.n, z2.d, &o, &c, &ws, &st))
+        rc = fail_on_inputs(&st, paths, 3);
     const double values[] = {c.h_z2, c.nll, c.h_z2_given_z1, c.i_ksg, c.nce.value};
     for (size_t i = 0; i < sizeof values / sizeof *values && !rc; i++)
         rc = check_finite("a bound term", values[i], a->opt[OPT_Z2].value);
