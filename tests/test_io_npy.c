@@ -271,6 +271,17 @@ static void test_rejects_bad_headers_and_shapes(void **state)
         write_raw_npy(p, cases[c].major, cases[c].minor, cases[c].dict, zeros, cases[c].data_bytes);
         expect_reject(p, cases[c].word);
     }
+    /* A NUL inside the header would end the parser's text before the junk
+     * after it: "...}" NUL "junk" must be refused, not read as "...}". */
+    write_raw_npy(p, 1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }@junk", zeros, 16);
+    size_t n;
+    char *bytes = sm_test_read(p, &n);
+    char *at = memchr(bytes, '@', n);
+    assert_non_null(at);
+    *at = '\0';
+    sm_test_write(p, bytes, n);
+    free(bytes);
+    expect_reject(p, "NUL byte");
 }
 
 static void test_rejects_bad_files(void **state)

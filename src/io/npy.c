@@ -302,6 +302,8 @@ static int read_header(FILE *f, const char *path, npy_layout *lay, sm_status *st
         return fail_read(f, st, path, what);
     }
     text[hlen] = '\0';
+    if (memchr(text, '\0', hlen)) /* the parser would stop there and never see what follows */
+        return sm_status_fail(st, SM_ERR_DATA, path, "malformed .npy header: a NUL byte in it");
     npy_header h;
     if (parse_header(&h, text)) return sm_status_fail(st, SM_ERR_DATA, path, "%s", h.err);
     return check_header(&h, path, lay, st);
