@@ -69,8 +69,11 @@ static void test_spaces_and_tabs(void **state)
     expect_matrix("1\t2\t3\n4\t5\t6\n", 2, 3, want);
     expect_matrix("a b c\n1 \t2\t 3\n4 5 6\n", 2, 3, want);
     expect_matrix("a b c\n1,2,3\n4,5,6\n", 2, 3, want); /* separator is the data's, not the header's */
+    expect_matrix("# a b c\n1 2 3\n4 5 6\n", 2, 3, want); /* np.savetxt's header, its '#' not a name */
     const double col[] = {7, -8, 9};
     expect_matrix("7\n-8\n9\n", 3, 1, col);
+    expect_matrix("# x\n7\n-8\n9\n", 3, 1, col);
+    expect_matrix("  #x\n7\n-8\n9\n", 3, 1, col);
 }
 
 static void test_crlf_and_blank_lines(void **state)

@@ -137,9 +137,19 @@ static int strip_line(char *line)
     return 1;
 }
 
+/* np.savetxt writes its header as "# a,b", "# a b" or "# a": the '#' is its
+ * comment mark, not a name. */
+static char *drop_comment_mark(char *line)
+{
+    char *s = line;
+    while (is_blank(*s)) s++;
+    return *s == '#' ? s + 1 : line;
+}
+
 static int take_line(csv_reader *r, char *line)
 {
     if (r->line == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3; /* UTF-8 BOM */
+    if (!r->started) line = drop_comment_mark(line);
     if (strip_line(line)) return SM_OK;
     if (r->d == 0) r->comma = strchr(line, ',') != NULL;
     row_scan rs;

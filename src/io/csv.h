@@ -6,9 +6,10 @@
  * - The separator is decided once per file from the first data line: ','
  *   if it contains a comma (cells are then trimmed of spaces and tabs),
  *   otherwise runs of spaces and tabs.
- * - The first non-blank line is a header when none of its cells is a number
- *   (so np.savetxt's "# a,b" header works); it must have as many names as
- *   the data have columns.  A first line mixing numbers and text is an error.
+ * - The first non-blank line is a header when none of its cells is a number;
+ *   a leading '#' on it is dropped (np.savetxt's "# a,b", "# a b", "# a");
+ *   it must have as many names as the data have columns.  A first line
+ *   mixing numbers and text is an error.
  * - Cells are parsed with strtod (C locale): "1e-3", "-2", ".5", "nan" and
  *   "inf" are numbers; NaN, Inf and out-of-range values (which become ±Inf)
  *   are returned as they are, sm_matrix_load rejects them.
