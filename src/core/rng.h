@@ -3,7 +3,9 @@
  * Streams are independent by construction: sm_rng_seed(seed, stream) hashes
  * (seed, stream) through splitmix64, so per-thread or per-sample streams are
  * reproducible whatever the thread count (stream = thread id, or a hash of
- * step and sample index).  The state is plain data: checkpoints copy it. */
+ * step and sample index).  The state is plain data; checkpoints store none,
+ * as every stream is derived again from the seed and its position (epoch,
+ * step, sample). */
 #ifndef SM_CORE_RNG_H
 #define SM_CORE_RNG_H
 

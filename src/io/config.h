@@ -26,7 +26,7 @@
  *   proj_hidden      1..65536 [512]
  *   z_dim            1..65536 [64]         pred_hidden   1..65536 [32]
  *   batch            2..1048576 [256]      (batch norm needs two samples)
- *   epochs           1..1000000 [40]       steps         >= 0 [0 = use epochs]
+ *   epochs           1..1000000 [60]       steps         >= 0 [0 = use epochs]
  *   threads          0..4096 [0 = all cores]
  *   seed             >= 0 [0]
  *   lr               > 0 [0.1]             momentum      [0, 1) [0.9]
@@ -48,7 +48,7 @@
  *   track_samples    2..16777216 [1024]    track_views   2..65536 [64]
  *   track_images     1..65536 [32]
  *   track_mix        0..64 [4]            (nll_mix components; 0 = off)
- *   checkpoint_every >= 0 epochs [1, 0 = off]
+ *   checkpoint_every >= 0 epochs [1, 0 = only after the last step]
  *   checkpoint_keep  0..1 [0]             (1: also OUT/checkpoint-<step>.bin)
  *   refit_steps      0..10000000 [512]    refit_lr      > 0 [0.05]
  *   refit_reinit     0..1 [1]             refit_batch   2..1048576 [256]

@@ -2,7 +2,7 @@
  * a run directory out.
  *
  *   sm_train_result r;
- *   if (sm_train_run(&cfg, &r, st)) return st->code;
+ *   if (sm_train_run(&cfg, NULL, &r, st)) return st->code;   // hooks: NULL for none
  *   char line[SM_TRAIN_JSON_MAX];
  *   sm_train_summary_json(&r, line, sizeof line);   // the CLI's last stdout line
  *
