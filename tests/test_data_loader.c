@@ -85,6 +85,15 @@ static const char *write_mnist_dir(const char *name, uint32_t n)
     return dir;
 }
 
+/* dataset=mnist reading dir. */
+static void mnist_config(sm_config *cfg, const char *dir)
+{
+    char dir_kv[2100];
+    snprintf(dir_kv, sizeof dir_kv, "data_dir=%s", dir);
+    const char *ov[] = {"dataset=mnist", dir_kv};
+    config(cfg, 2, ov);
+}
+
 /* ---- file-based sets --------------------------------------------------------- */
 
 static int have_fashion(void)
@@ -133,11 +142,8 @@ static void test_mnist_from_written_files(void **state)
 {
     (void)state;
     const char *dir = write_mnist_dir("loader_mnist", 30);
-    char dir_kv[2100];
-    snprintf(dir_kv, sizeof dir_kv, "data_dir=%s", dir);
-    const char *ov[] = {"dataset=mnist", dir_kv};
     sm_config cfg;
-    config(&cfg, 2, ov);
+    mnist_config(&cfg, dir);
     for (int s = 0; s < 2; s++) {
         sm_dataset ds;
         load(&cfg, s ? "test" : "train", &ds);
@@ -156,11 +162,8 @@ static void test_test_split_must_match_train(void **state)
 {
     (void)state;
     const char *dir = write_mnist_dir("loader_mismatch", 4);
-    char dir_kv[2100];
-    snprintf(dir_kv, sizeof dir_kv, "data_dir=%s", dir);
-    const char *ov[] = {"dataset=mnist", dir_kv};
     sm_config cfg;
-    config(&cfg, 2, ov);
+    mnist_config(&cfg, dir);
     sm_dataset train, test;
     load(&cfg, "train", &train);
     sm_status st;
