@@ -35,9 +35,9 @@ function v(name) {
     return ((1, name) in col) ? main[step, name] : "nan"
 }
 
-# Is the interval [alo, ahi] above [blo, bhi]?
-function link(alo, ahi, blo, bhi) {
-    if (!finite(alo) || !finite(ahi) || !finite(blo) || !finite(bhi)) return "n/a"
+# Is a's interval [alo, ahi] above b's [blo, bhi]?  n/a when a value or an end is nan.
+function link(a, alo, ahi, b, blo, bhi) {
+    if (!finite(a) || !finite(b) || !finite(alo) || !finite(ahi) || !finite(blo) || !finite(bhi)) return "n/a"
     if (alo + 0 > bhi + 0) return "holds"
     if (ahi + 0 < blo + 0) return "fails"
     return "within noise"
@@ -64,8 +64,8 @@ file == 1 { for (c in col) { split(c, k, SUBSEP); if (k[1] == 1) main[$(col[1, "
     nll = v(NLL); nlo = v(NLL "_lo"); nhi = v(NLL "_hi"); opt = OPT == "" ? "nan" : v(OPT)
     z1 = v(Z1); zlo = v(Z1 "_lo"); zhi = v(Z1 "_hi")
     x = v(X); xlo = v(X "_lo"); xhi = v(X "_hi")
-    a = link(nlo, nhi, zlo, zhi)
-    b = link(zlo, zhi, xlo, xhi)
+    a = link(nll, nlo, nhi, z1, zlo, zhi)
+    b = link(z1, zlo, zhi, x, xlo, xhi)
     print step, v("dim_used"), v("n"), v("views"), v("images"), nll, nlo, nhi, opt,
           z1, zlo, zhi, x, xlo, xhi,
           diff(nll, z1), diff(nlo, zhi), diff(nhi, zlo), diff(nll, opt), diff(opt, z1),

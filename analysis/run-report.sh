@@ -49,13 +49,15 @@ fi
 
 mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
 note=" — $name"
-render train "run='$dir'"
+train_skip=$(empty_columns "$train")
+render train "run='$dir'; skip='$train_skip'"
 if [ "$tracked" -gt 0 ]; then
   skip=$(empty_columns "$track")
   render loss "in='$track'; train='$train'; out='$dir/plots/loss'; skip='$skip'; note='$note'"
   render info "in='$track'; out='$dir/plots/info'; skip='$skip'; note='$note'"
-  render zstd "in='$track'; train='$train'; out='$dir/plots/zstd'; skip='$skip'; note='$note'"
-  render mi_loss "in='$track'; out='$dir/plots/mi_loss'; runs='$name'; skip='$skip'; note='$note'"
+  render zstd "in='$track'; train='$train'; out='$dir/plots/zstd'; skip='$skip'; train_skip='$train_skip'; note='$note'"
+  # runs is a list of words: one name, its blanks made underscores (its words would count as runs)
+  render mi_loss "in='$track'; out='$dir/plots/mi_loss'; runs='${name//[[:blank:]]/_}'; skip='$skip'; note='$note'"
 fi
 if [ "$chained" -gt 0 ]; then
   render chain "in='$chain'; out='$dir/plots/chain'; skip='$(empty_columns "$chain")'; note='$note'"
@@ -68,9 +70,12 @@ fi
 run_status() {
   local s=$dir/summary.json
   if [ -f "$s" ]; then
+    local knn
+    knn=$(json_value "$s" knn_acc)
+    [ "$knn" = null ] && knn="n/a" # trained with knn_every = 0
     printf 'Finished: %s steps (%s epochs), final loss %s, kNN accuracy %s, %s images/s.\n' \
       "$(json_value "$s" steps)" "$(json_value "$s" epochs)" "$(json_value "$s" final_loss)" \
-      "$(json_value "$s" knn_acc)" "$(json_value "$s" images_per_s)"
+      "$knn" "$(json_value "$s" images_per_s)"
   else
     printf 'Not finished (no summary.json: still running, interrupted or failed; see train.log): last logged step %s.\n' \
       "$(awk -F, 'END { print $1 }' "$train")"

@@ -200,6 +200,34 @@ static void test_run_report_reduction_and_nan(void **state)
     free(err);
 }
 
+/* A run directory named with a blank and underscores, a training log whose
+ * loss and z_std are nan at every step, and a step whose nll_r is nan inside
+ * a finite interval: every plot drawn (the empty panels say so), no gnuplot
+ * warning, and that step's verdict n/a. */
+static void test_run_report_odd_name_and_nan_values(void **state)
+{
+    (void)state;
+    const char *detail = DETAIL_FIRST_ROWS "60,4,256,16,8,nan,1.68,1.82,1.8,1.1,1.3,-0.55,-0.15,2.3,2.7\n";
+    const char *dir = write_run(sm_test_dir("an odd_run_name"), 4, 1, "sgd", TRACK_CSV, detail);
+    sm_test_write_text(sm_test_join(dir, "train.csv"), "step,epoch,lr,pred_lr,loss,z_std,seconds\n"
+                                                        "1,0.0107,0.0075,0.0075,nan,nan,0.012\n");
+    char args[2048], *err;
+    snprintf(args, sizeof args, "'%s'", dir);
+    assert_int_equal(run_script("analysis/run-report.sh", args, NULL, &err), 0);
+    assert_string_equal(err, "");
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "| 60 | 4 | 256 | 16 × 8 | nan [1.680, 1.820] | 1.200 [1.100, 1.300] | "
+                            "-0.350 [-0.550, -0.150] | n/a | holds | n/a |\n");
+    for (const char *const *p = (const char *const[]){"train", "loss", "info", "chain", "zstd", "mi_loss", NULL}; *p;
+         p++) {
+        char name[64];
+        snprintf(name, sizeof name, "plots/%s.png", *p);
+        expect_nonempty_file(dir, name);
+    }
+    free(report);
+    free(err);
+}
+
 /* No track.csv (track_every = 0, or a binary that does not track): the
  * training plot and a "no tracking data" line, exit 0.  An empty track.csv
  * says the same. */
@@ -213,7 +241,7 @@ static void test_run_report_without_tracking(void **state)
     char *report = read_file(dir, "report.md");
     expect_contains(report, "no tracking data: ");
     expect_contains(report, "track.csv is missing");
-    expect_contains(report, "Finished: 60 steps (0.64 epochs), final loss -0.853");
+    expect_contains(report, "Finished: 60 steps (0.64 epochs), final loss -0.853, kNN accuracy n/a,");
     assert_null(strstr(report, "## The chain"));
     expect_nonempty_file(dir, "plots/train.png");
     expect_nonempty_file(dir, "plots/train.svg");
@@ -439,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_run_report_verdict_per_step),
         cmocka_unit_test(test_run_report_gap_shares),
         cmocka_unit_test(test_run_report_reduction_and_nan),
+        cmocka_unit_test(test_run_report_odd_name_and_nan_values),
         cmocka_unit_test(test_run_report_without_tracking),
         cmocka_unit_test(test_garbled_csv_is_one_line_error),
         cmocka_unit_test(test_experiment_report),
