@@ -196,8 +196,16 @@ def _same_shape(a, name_a, b, name_b):
         raise ValueError(f"column counts differ: {a.shape[1]} in {name_a}, {b.shape[1]} in {name_b}")
 
 
+def _count(value, name):
+    """A count or seed for an unsigned C field: negative values would wrap to 2**64 - 1."""
+    v = int(value)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
 def _prep(whiten, noise, seed):
-    return _Prep(1 if whiten else 0, float(noise), int(seed))
+    return _Prep(1 if whiten else 0, float(noise), _count(seed, "seed"))
 
 
 def _family(name):
@@ -227,7 +235,7 @@ def entropy(x, k=3, estimator="kl", whiten=False, noise=0.0, seed=0, ridge=0.0):
     x = _array(x, "x")
     h = ctypes.c_double()
     if estimator == "kl":
-        o = _EntropyOpts(int(k), 0, _prep(whiten, noise, seed))
+        o = _EntropyOpts(_count(k, "k"), 0, _prep(whiten, noise, seed))
         _call(_lib.sm_entropy_kl, _ptr(x), x.shape[0], x.shape[1], ctypes.byref(o), ctypes.byref(h))
     elif estimator == "gauss":
         _call(_lib.sm_gauss_entropy, _ptr(x), x.shape[0], x.shape[1], float(ridge), ctypes.byref(h))
@@ -244,7 +252,7 @@ def mi(x, y, k=3, estimator="ksg1", whiten=False, noise=0.0, seed=0, ridge=0.0):
     args = (_ptr(x), _ptr(y), x.shape[0], x.shape[1], y.shape[1])
     v = ctypes.c_double()
     if estimator in ("ksg1", "ksg2"):
-        o = _MiOpts(int(k), 0, 0, _prep(whiten, noise, seed))
+        o = _MiOpts(_count(k, "k"), 0, 0, _prep(whiten, noise, seed))
         if estimator == "ksg1":
             r = _Ksg1()
             _call(_lib.sm_mi_ksg1, *args, ctypes.byref(o), ctypes.byref(r))
@@ -266,8 +274,8 @@ def nll(z, p, family="full", components=4, seed=0):
     v = ctypes.c_double()
     if family == "mix":
         o = _MixOpts()
-        _lib.sm_mix_defaults(ctypes.byref(o), int(seed))
-        o.components = int(components)
+        _lib.sm_mix_defaults(ctypes.byref(o), _count(seed, "seed"))
+        o.components = _count(components, "components")
         _call(_lib.sm_mix_nll_crossfit, _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(o), ctypes.byref(v))
     else:
         _call(_lib.sm_nll_mean, _family(family), _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(v))
@@ -282,7 +290,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     z1, p1 = _array(z1, "z1"), _array(p1, "p1")
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")
-    o = _ChainOpts(_family(family), int(k), _prep(whiten, noise, seed))
+    o = _ChainOpts(_family(family), _count(k, "k"), _prep(whiten, noise, seed))
     c = _Chain()
     n, d = z2.shape
     t0 = time.perf_counter()
@@ -320,9 +328,10 @@ class Tracker:
 
     def __init__(self, k=3, max_dim=8, resamples=20, seed=0, mix=4, mlp=True):
         self._opts = _TrackOpts()
-        _lib.sm_track_defaults(ctypes.byref(self._opts), int(seed))
-        self._opts.k, self._opts.max_dim, self._opts.resamples = int(k), int(max_dim), int(resamples)
-        self._opts.mix, self._opts.mlp = int(mix), 1 if mlp else 0
+        _lib.sm_track_defaults(ctypes.byref(self._opts), _count(seed, "seed"))
+        self._opts.k, self._opts.max_dim = _count(k, "k"), _count(max_dim, "max_dim")
+        self._opts.resamples = _count(resamples, "resamples")
+        self._opts.mix, self._opts.mlp = _count(mix, "mix"), 1 if mlp else 0
         self._ws = _Arena()  # reused by every event, as the trainer's tracker does
         st = _Status()
         self._row = _lib.sm_track_row_alloc(ctypes.byref(st))
@@ -340,14 +349,17 @@ class Tracker:
     def __del__(self):
         self.close()
 
+    def _check_open(self):
+        if not getattr(self, "_row", None):  # the C row is gone: reading it would crash
+            raise ValueError("Tracker is closed")
+
     def __call__(self, z1, z2, p1, zv=None, p2=None, step=0, detail=False):
         """One event.  z1, z2: n × d embeddings of two views of n probe images, p1 = h(z1) (and p2 =
         h(z2) for loss_cos, NaN without); zv: images × views × d, several views of a few images
         for Ĥ(z2|x) (its columns NaN without).  step goes to the row and, with the seed, seeds the
         subsampling.  Returns track.csv's columns (with detail=True track_detail.csv's too).
         An estimator that cannot run leaves NaN and its message in self.warning (also warned)."""
-        if not self._row:
-            raise ValueError("Tracker is closed")
+        self._check_open()
         z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
         _same_shape(z1, "z1", z2, "z2")
         _same_shape(z1, "z1", p1, "p1")
@@ -363,7 +375,7 @@ class Tracker:
                 raise ValueError(f"column counts differ: {d} in z1, {zv.shape[2]} in zv")
             s.zv, s.images, s.views = _ptr(zv), zv.shape[0], zv.shape[1]
         st = _Status()
-        rc = _lib.sm_track_event(ctypes.byref(s), ctypes.byref(self._opts), int(step), self._row,
+        rc = _lib.sm_track_event(ctypes.byref(s), ctypes.byref(self._opts), _count(step, "step"), self._row,
                                  ctypes.byref(self._ws), ctypes.byref(st))
         if rc:
             raise Error(st.msg.decode("utf-8", "replace"), rc)
@@ -374,6 +386,7 @@ class Tracker:
 
     def row(self, detail=False):
         """The last event's columns of track.csv (and track_detail.csv), full precision."""
+        self._check_open()
         mask = 1 << _FILES["track"] | (1 << _FILES["track_detail"] if detail else 0)
         out = {}
         for c in _COLUMNS:
@@ -394,6 +407,7 @@ class Tracker:
     def csv_row(self, file="track"):
         """The last event's line, formatted as the trainer writes it, with a newline: append it
         under csv_header(file) and `make plots RUN=DIR` reads the file as a run's."""
+        self._check_open()
         buf = ctypes.create_string_buffer(_LINE_MAX)
         _lib.sm_track_format(self._row, _file(file), buf, _LINE_MAX)
         return buf.value.decode() + "\n"

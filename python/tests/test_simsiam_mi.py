@@ -168,6 +168,17 @@ def test_errors_carry_the_c_message(pairs):
         sm.mi(x, y, estimator="kde")
     with pytest.raises(ValueError, match="need at least 4 probe pairs"):
         sm.Tracker()(x[:3], y[:3], x[:3])
+    with pytest.raises(sm.Error, match="need k >= 1, max_dim >= 1 and resamples >= 2, got 3, 0 and 2"):
+        sm.Tracker(max_dim=0, resamples=2)(x, y, x)  # was a C assertion that ended the interpreter
+    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+        sm.mi(x, y, k=-1)  # not wrapped to 2**64 - 1
+    with pytest.raises(ValueError, match="step must be >= 0, got -1"):
+        sm.Tracker()(x, y, x, step=-1)
+    closed = sm.Tracker()
+    closed.close()
+    for read in (closed.row, closed.csv_row, lambda: closed(x, y, x)):  # the C row is gone: no crash
+        with pytest.raises(ValueError, match="Tracker is closed"):
+            read()
     with pytest.raises(ValueError, match="duplicate samples"):
         sm.entropy(np.zeros((10, 2)))
 

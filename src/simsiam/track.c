@@ -189,6 +189,10 @@ static void interval(sm_track_row *row, const char *what, const double *x, size_
 
 static int check_sample(const sm_track_sample *s, const sm_track_opts *o, sm_status *st)
 {
+    if (o->k < 1 || o->max_dim < 1 || o->resamples < 2) /* options from Python arrive unchecked */
+        return sm_status_fail(st, SM_ERR_USAGE, "tracking",
+                              "need k >= 1, max_dim >= 1 and resamples >= 2, got %zu, %zu and %zu", o->k, o->max_dim,
+                              o->resamples);
     if (s->n < 4 || s->d < 2)
         return sm_status_fail(st, SM_ERR_USAGE, "tracking", "need at least 4 probe pairs of 2 or more dimensions");
     if (s->images > 0 && s->views <= o->k)

@@ -144,7 +144,8 @@ typedef struct {
 SM_API void sm_track_defaults(sm_track_opts *o, uint64_t seed);
 
 /* Every column but step and z_std from sample s.  Usage errors only
- * (SM_ERR_USAGE: n < 4, d < 2, images > 0 with views <= k); estimator
+ * (SM_ERR_USAGE: k or max_dim 0, resamples < 2, n < 4, d < 2, images > 0
+ * with views <= k); estimator
  * failures are NaN + row->warning (above). */
 SM_API int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
                              sm_status *st);
