@@ -79,6 +79,8 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "refit_lr", "nan");
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=70000", checkpoint());
     sm_test_cli_error(cmd, 2, "70000", NULL);
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=60001", checkpoint()); /* within range, over the data */
+    sm_test_cli_error(cmd, 2, "60001 images a batch but the training split has 60000 (refit_batch)", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=", checkpoint()); /* the same key check as track's */
     sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s --bogus 1", checkpoint());
@@ -89,6 +91,14 @@ static void test_errors(void **state)
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s", bad);
     sm_test_cli_error(cmd, 1, "cli_refit_bad.bin", NULL);
     sm_test_cli_error("refit --checkpoint /nonexistent/ckpt.bin", 1, "/nonexistent/ckpt.bin", NULL);
+    /* A diverging refit_lr: the predictor's outputs overflow before its loss turns nan; exit 1, not rows of NaN. */
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_lr=1e30 refit_steps=2 out=%s", checkpoint(),
+             sm_test_path("cli_refit_diverged"));
+    char *err; /* after the progress line of refit step 0 */
+    assert_int_equal(sm_test_cli(cmd, NULL, &err), 1);
+    assert_non_null(strstr(err, "simsiam-mi: error: the predictor diverged ("));
+    assert_non_null(strstr(err, "try a lower refit_lr"));
+    free(err);
     /* A refit that cannot start writes nothing: an earlier refit's files stay, no directory is made. */
     const char *earlier = sm_test_dir("cli_refit_earlier"), *config = sm_test_join(earlier, "refit_config.txt");
     sm_test_write_text(config, "earlier\n");

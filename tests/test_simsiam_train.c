@@ -362,6 +362,42 @@ static void test_checkpoint_keep(void **state)
 /* Tracking rows written under another column set (an older version's
  * checkpoint: no header sections, or a different header) are refused on
  * resume with a clear error, never appended under this version's header. */
+/* Resumed with another dataset, batch or holdout, the CSVs would mix two
+ * runs (epochs going back, kNN accuracies of two data sets): refused, naming
+ * the key and both values; the run directory's files stay as they were. */
+static void test_resume_refuses_another_run(void **state)
+{
+    (void)state;
+    char out[4200], resume[4300];
+    const char *dir = sm_test_path("other_run");
+    snprintf(out, sizeof out, "out=%s", dir);
+    snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
+    const char *const ov[] = {TINY, "steps=2", "knn_every=0", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+    size_t n0, n1;
+    char *before = sm_test_read(out_file(dir, "train.csv"), &n0);
+    const struct {
+        const char *key, *message;
+    } cases[] = {
+        {"dataset=random", "checkpoint of another run: dataset=synthetic there, random here"},
+        {"batch=8", "checkpoint of another run: batch=16 there, 8 here"},
+        {"holdout=100", "checkpoint of another run: holdout=0 there, 100 here"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const char *const other[] = {TINY, "steps=4", "knn_every=0", cases[k].key, out, resume};
+        assert_int_equal(train(NARGS(other), other, &r, &st), SM_ERR_DATA);
+        assert_non_null(strstr(st.msg, cases[k].message));
+        assert_non_null(strstr(st.msg, "checkpoint.bin"));
+    }
+    char *after = sm_test_read(out_file(dir, "train.csv"), &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(before);
+    free(after);
+}
+
 static void test_resume_refuses_other_track_columns(void **state)
 {
     (void)state;
@@ -415,30 +451,41 @@ static void test_resume_refuses_other_track_columns(void **state)
     assert_non_null(strstr(st.msg, old));
 }
 
-/* A diverging lr stops with SM_ERR_DATA and leaves the checkpoint as it was. */
-static void test_nan_loss_keeps_checkpoint(void **state)
+/* A diverging lr stops with SM_ERR_DATA and leaves the checkpoint as it was:
+ * at lr = 1e30 the loss turns nan; at lr = 1e8 it stays finite while
+ * BatchNorm's running variance overflows (z rounds to 0), which the check
+ * before each checkpoint write catches. */
+static void test_divergence_keeps_checkpoint(void **state)
 {
     (void)state;
-    char out[4200], resume[4300];
-    const char *dir = sm_test_path("nan");
-    snprintf(out, sizeof out, "out=%s", dir);
-    snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
-    const char *const good[] = {TINY, "steps=3", "knn_every=0", out};
-    sm_train_result r;
-    sm_status st;
-    assert_int_equal(train(NARGS(good), good, &r, &st), SM_OK);
-    size_t n0, n1;
-    char *before = sm_test_read(out_file(dir, "checkpoint.bin"), &n0);
-    const char *const diverge[] = {TINY, "steps=50", "lr=1e30", "knn_every=0", out, resume};
-    assert_int_equal(train(NARGS(diverge), diverge, &r, &st), SM_ERR_DATA);
-    assert_non_null(strstr(st.msg, "loss is nan at step "));
-    assert_non_null(strstr(st.msg, "last good checkpoint kept"));
-    assert_non_null(strstr(st.msg, "checkpoint.bin"));
-    char *after = sm_test_read(out_file(dir, "checkpoint.bin"), &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(before, after, n0);
-    free(before);
-    free(after);
+    const struct {
+        const char *steps, *lr, *message;
+    } cases[] = {
+        {"steps=50", "lr=1e30", "loss is nan at step "},
+        {"steps=8", "lr=1e8", "the model diverged (bn_stats["},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char out[4200], resume[4300];
+        const char *dir = sm_test_path(k ? "diverged" : "nan");
+        snprintf(out, sizeof out, "out=%s", dir);
+        snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
+        const char *const good[] = {TINY, "steps=3", "knn_every=0", out};
+        sm_train_result r;
+        sm_status st;
+        assert_int_equal(train(NARGS(good), good, &r, &st), SM_OK);
+        size_t n0, n1;
+        char *before = sm_test_read(out_file(dir, "checkpoint.bin"), &n0);
+        const char *const diverge[] = {TINY, cases[k].steps, cases[k].lr, "knn_every=0", out, resume};
+        assert_int_equal(train(NARGS(diverge), diverge, &r, &st), SM_ERR_DATA);
+        assert_non_null(strstr(st.msg, cases[k].message));
+        assert_non_null(strstr(st.msg, "last good checkpoint kept"));
+        assert_non_null(strstr(st.msg, "checkpoint.bin"));
+        char *after = sm_test_read(out_file(dir, "checkpoint.bin"), &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(before, after, n0);
+        free(before);
+        free(after);
+    }
 }
 
 /* The closed-form modes train encoder + projector only: 8 steps run, the
@@ -574,7 +621,8 @@ int main(void)
         cmocka_unit_test(test_resume_refuses_other_track_columns),
         cmocka_unit_test(test_extra_predictor_steps),
         cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),
-        cmocka_unit_test(test_nan_loss_keeps_checkpoint),
+        cmocka_unit_test(test_divergence_keeps_checkpoint),
+        cmocka_unit_test(test_resume_refuses_another_run),
         cmocka_unit_test(test_resume_closed_form_is_bit_identical),
         cmocka_unit_test(test_closed_form_modes_run),
         cmocka_unit_test(test_pred_mode_mismatch_rejected),

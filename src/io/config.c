@@ -505,6 +505,12 @@ void sm_config_print_keys(FILE *f)
     }
 }
 
+const char *sm_config_dataset_name(sm_dataset_kind kind)
+{
+    assert(kind >= SM_DATASET_FASHION_MNIST && kind <= SM_DATASET_RANDOM);
+    return DATASETS[kind];
+}
+
 const char *sm_config_pred_mode_name(sm_pred_mode mode)
 {
     assert(mode >= SM_PRED_SGD && mode <= SM_PRED_DIRECTPRED);

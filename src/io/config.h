@@ -146,6 +146,9 @@ void sm_config_fprint(FILE *f, const sm_config *cfg);
 /* sm_config_fprint into path, atomically (src/io/atomic.h). */
 int sm_config_write(const char *path, const sm_config *cfg, sm_status *st);
 
+/* The configuration word of a dataset ("fashion-mnist", ..., "random"). */
+const char *sm_config_dataset_name(sm_dataset_kind kind);
+
 /* The configuration word of a pred_mode ("sgd", "optimal", "directpred"). */
 const char *sm_config_pred_mode_name(sm_pred_mode mode);
 

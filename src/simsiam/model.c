@@ -524,6 +524,20 @@ void sm_model_init_predictor(sm_model *m, uint64_t seed) { init_ops(m, seed, m->
 
 void sm_model_zero_grads(sm_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
+int sm_model_find_non_finite(const sm_model *m, const char **array, size_t *index)
+{
+    const char *names[] = {"params", "momentum", "bn_stats"};
+    const float *arrays[] = {m->params, m->momentum, m->stats};
+    const size_t counts[] = {m->n_params, m->n_params, m->n_stats};
+    for (size_t a = 0; a < sizeof names / sizeof *names; a++)
+        for (size_t i = 0; i < counts[a]; i++)
+            if (!isfinite(arrays[a][i])) {
+                *array = names[a], *index = i;
+                return 1;
+            }
+    return 0;
+}
+
 void sm_model_sgd_groups(const sm_model *m, sm_sgd_group groups[2])
 {
     groups[0] = (sm_sgd_group){.offset = 0, .count = m->n_backbone};

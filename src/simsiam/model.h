@@ -198,6 +198,13 @@ void sm_model_init_predictor(sm_model *m, uint64_t seed);
 /* Zero every parameter gradient (once per optimiser step). */
 void sm_model_zero_grads(sm_model *m);
 
+/* The first NaN or Inf in the arrays a checkpoint saves: 1 with *array set to
+ * "params", "momentum" or "bn_stats" and *index into it, 0 when all are
+ * finite.  A diverged model can have a finite loss (BatchNorm's running
+ * variance overflows, the inverse square root of the batch's rounds to 0,
+ * and so does z), so the trainer and refit look here too. */
+int sm_model_find_non_finite(const sm_model *m, const char **array, size_t *index);
+
 /* The two SGD parameter groups: [0] encoder + projector, [1] predictor.
  * Fills offset and count only; the caller sets lr, momentum, weight_decay. */
 void sm_model_sgd_groups(const sm_model *m, sm_sgd_group groups[2]);

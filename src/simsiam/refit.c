@@ -78,6 +78,9 @@ static int setup(refitter *f, const char *path, sm_status *st)
     if (!rc) rc = sm_state_restore_tracking(&file, cfg, f->batch, &f->train, &f->m, &f->pred, &f->ckpt_step, st);
     sm_state_close(&file);
     if (!rc) rc = start_predictor(f, seed, st);
+    if (!rc && f->batch > f->train.n) /* named by its key: the sampler's message says "batch" */
+        rc = sm_status_fail(st, SM_ERR_USAGE, "refit_batch", "%zu images a batch but the training split has %zu",
+                            f->batch, f->train.n);
     if (!rc) rc = sm_sampler_alloc(&f->sampler, f->train.n, f->batch, seed, st);
     if (rc) return rc;
     if (!(f->tracker = sm_tracker_alloc(cfg, &f->train, f->m->z_dim, st))) return st->code;
@@ -127,10 +130,26 @@ static int write_rows(const refitter *f, sm_status *st)
     return sm_atomic_commit(&af, st);
 }
 
+/* A refit whose predictor diverged stops instead of writing a row of NaN:
+ * its parameters (sm_model_find_non_finite) or its outputs, which overflow
+ * first, are not finite (the probe loss of p = h(z) and z is NaN). */
+static int check_finite(const refitter *f, const sm_track_row *row, uint64_t r, sm_status *st)
+{
+    const char *array;
+    size_t i;
+    char what[64] = "its outputs are";
+    if (sm_model_find_non_finite(f->m, &array, &i)) snprintf(what, sizeof what, "%s[%zu] is", array, i);
+    else if (isfinite(row->loss_cos)) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, f->cfg->out,
+                          "the predictor diverged (%s not finite) at refit step %llu; try a lower refit_lr", what,
+                          (unsigned long long)r);
+}
+
 static int track_event(refitter *f, uint64_t r, const sm_hooks *hooks, sm_status *st)
 {
     sm_track_row *row = &f->rows[f->n_rows];
     int rc = sm_tracker_event(f->tracker, f->m, f->pred, f->ckpt_step, row, st);
+    if (!rc) rc = check_finite(f, row, r, st);
     if (rc) return rc;
     row->refit_step = r;
     if (row->warning[0]) sm_hooks_warn(hooks, "tracking at refit step %llu: %s", (unsigned long long)r, row->warning);

@@ -210,9 +210,36 @@ static const char *kept_path(const trainer *t, char *buf, size_t n)
     return buf;
 }
 
+/* By name: printf spells a NaN with its sign bit "-nan". */
+static const char *non_finite_name(double v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+/* The run stops at a diverged step, `what` saying how, naming the last good
+ * checkpoint (left as it was) or the run directory when there is none. */
+static int diverged(const trainer *t, const char *what, size_t step_number, sm_status *st)
+{
+    if (t->last_ckpt[0])
+        return sm_status_fail(st, SM_ERR_DATA, t->last_ckpt, "%s at step %zu; last good checkpoint kept", what,
+                              step_number);
+    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out, "%s at step %zu; no checkpoint was written yet", what,
+                          step_number);
+}
+
+/* What a checkpoint saves must be finite (the loader refuses it otherwise):
+ * a model can diverge with a finite loss (sm_model_find_non_finite). */
+static int check_model_finite(const trainer *t, sm_status *st)
+{
+    const char *array;
+    size_t i;
+    if (!sm_model_find_non_finite(t->m, &array, &i)) return SM_OK;
+    char what[64];
+    snprintf(what, sizeof what, "the model diverged (%s[%zu] is not finite)", array, i);
+    return diverged(t, what, t->step, st);
+}
+
 static int write_checkpoint(trainer *t, sm_status *st)
 {
-    if (!t->writer) return SM_OK;
+    int rc = check_model_finite(t, st); /* in every process: they hold the same model, and stop together */
+    if (rc || !t->writer) return rc;
     char path[PATH_MAX_LEN];
     const sm_state s = {&t->cfg,
                         {t->step, t->step / t->spe, elapsed(t), t->last_loss, t->knn_acc},
@@ -220,9 +247,29 @@ static int write_checkpoint(trainer *t, sm_status *st)
                         t->pred,
                         {text_str(&t->train_rows), text_str(&t->eval_rows), text_str(&t->track_rows),
                          text_str(&t->detail_rows)}};
-    int rc = sm_state_save(&s, t->ckpt_path, t->cfg.checkpoint_keep ? kept_path(t, path, sizeof path) : NULL, st);
+    rc = sm_state_save(&s, t->ckpt_path, t->cfg.checkpoint_keep ? kept_path(t, path, sizeof path) : NULL, st);
     if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
     return rc;
+}
+
+/* The keys that decide what a step and an epoch are: continued under
+ * others, the run's CSVs would mix two runs (epochs that go back, kNN
+ * accuracies of two data sets), so resume= needs the checkpoint's. */
+static int check_same_data(const trainer *t, sm_status *st)
+{
+    sm_config saved;
+    int rc = sm_state_read_config(&t->resume, NULL, 0, &saved, st);
+    if (rc) return rc;
+    if (saved.dataset != t->cfg.dataset)
+        return sm_status_fail(st, SM_ERR_DATA, t->cfg.resume, "checkpoint of another run: dataset=%s there, %s here",
+                              sm_config_dataset_name(saved.dataset), sm_config_dataset_name(t->cfg.dataset));
+    const char *names[] = {"batch", "holdout"};
+    const long there[] = {saved.batch, saved.holdout}, here[] = {t->cfg.batch, t->cfg.holdout};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (there[i] != here[i])
+            return sm_status_fail(st, SM_ERR_DATA, t->cfg.resume, "checkpoint of another run: %s=%ld there, %ld here",
+                                  names[i], there[i], here[i]);
+    return SM_OK;
 }
 
 /* Read resume= and check it against the configuration, before the model
@@ -230,7 +277,8 @@ static int write_checkpoint(trainer *t, sm_status *st)
 static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
-    return rc ? rc : sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
+    if (!rc) rc = sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
+    return rc ? rc : check_same_data(t, st);
 }
 
 static int restore_rows(trainer *t, sm_status *st)
@@ -346,13 +394,9 @@ static int write_summary(const trainer *t, sm_status *st)
 
 static int loss_not_finite(const trainer *t, double loss, size_t step_number, sm_status *st)
 {
-    /* By name: printf spells a NaN with its sign bit "-nan". */
-    const char *what = isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
-    if (t->last_ckpt[0])
-        return sm_status_fail(st, SM_ERR_DATA, t->last_ckpt,
-                              "loss is %s at step %zu; last good checkpoint kept", what, step_number);
-    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out,
-                          "loss is %s at step %zu; no checkpoint was written yet", what, step_number);
+    char what[32];
+    snprintf(what, sizeof what, "loss is %s", non_finite_name(loss));
+    return diverged(t, what, step_number, st);
 }
 
 /* Steps 2–4 with the network's predictor h (pred_mode=sgd). */
@@ -551,6 +595,9 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     if (!rc) rc = check_parallel(t, st);
     if (rc) return rc;
     sm_threads_set((int)cfg->threads);
+    if (cfg->threads > sm_threads_available()) /* allowed (tests run 4 threads on 2 cores), rarely meant */
+        sm_hooks_warn(t->hooks, "threads=%ld is more than the %d cores: each step is slower, and each thread "
+                      "adds its own scratch memory", cfg->threads, sm_threads_available());
     if (!t->cfg.out[0]) default_out(t->cfg.out);
     sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
     out_path(t->ckpt_path, t, "checkpoint.bin");
