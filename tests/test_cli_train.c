@@ -2,6 +2,8 @@
  * overrides, and usage / data errors as one line with the right exit code;
  * faults on purpose: SIGTERM and SIGKILL at random moments, a full disk, an
  * unreadable data directory. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,24 +176,25 @@ static int same_outputs(const char *whole, const char *cut)
 static void test_sigterm_then_resume(void **state)
 {
     (void)state;
-    char whole[1024], cut[1024]; /* copies: sm_test_path's buffers are a ring that sm_test_run turns */
+    char whole[1024], root[PATH_MAX], bin[PATH_MAX]; /* copies: sm_test_path's buffers are a ring */
     snprintf(whole, sizeof whole, "%s", sm_test_path("sig_whole"));
-    snprintf(cut, sizeof cut, "%s", sm_test_path("sig_cut"));
-    char cmd[8192], *out, *err;
+    char cmd[4 * PATH_MAX], *out, *err;
     snprintf(cmd, sizeof cmd, "train " LONG_RUN " out=%s", whole);
     assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
 
+    /* The stopped run has no out=: it writes runs/<time> under root, its own
+     * working directory, and the resume command must name that directory. */
+    assert_non_null(realpath(sm_test_dir("sig_cut_root"), root));
+    assert_non_null(realpath(sm_test_bin(), bin));
     sm_rng rng;
     sm_rng_seed(&rng, (uint64_t)time(NULL), 1);
     double delay = 0.25 * sm_rng_uniform(&rng);
     printf("# SIGTERM %.3f s after the first progress line\n", delay);
-    char log[1024];
-    snprintf(log, sizeof log, "%s", sm_test_path("sig_cut.err"));
     snprintf(cmd, sizeof cmd,
-             "%s train " LONG_RUN " out=%s 2>%s & pid=$!; "
-             "until grep -q 'step ' %s || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
-             "sleep %.3f; kill -TERM $pid; wait $pid; rc=$?; cat %s >&2; exit $rc",
-             sm_test_bin(), cut, log, log, delay, log);
+             "cd '%s' || exit 9; '%s' train " LONG_RUN " 2>cut.err & pid=$!; "
+             "until grep -q 'step ' cut.err || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
+             "sleep %.3f; kill -TERM $pid; wait $pid; rc=$?; cat cut.err >&2; exit $rc",
+             root, bin, delay);
     int rc = sm_test_run(cmd, &out, &err);
     if (rc == 0) fail_msg("the run finished before the signal (%.2f s); stderr: %s", delay, err);
     assert_int_equal(rc, 143);
@@ -200,15 +203,20 @@ static void test_sigterm_then_resume(void **state)
     assert_non_null(stop);
     const char *resume = strstr(stop, "resume with: simsiam-mi train ");
     assert_non_null(resume);
-    char again[8192];
+    char again[4096];
     resume += strlen("resume with: simsiam-mi ");
     snprintf(again, sizeof again, "%.*s", (int)strcspn(resume, "\n"), resume);
     assert_non_null(strstr(again, " resume="));
+    const char *out_kv = strstr(again, " out=runs/");
+    assert_non_null(out_kv);
     assert_null(strstr(err, "error"));
     free(out);
     free(err);
 
-    assert_int_equal(sm_test_cli(again, NULL, NULL), 0);
+    char cut[PATH_MAX + 64];
+    snprintf(cut, sizeof cut, "%s/%.*s", root, (int)strcspn(out_kv + 5, " "), out_kv + 5);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", root, bin, again);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
     assert_int_equal(same_outputs(whole, cut), 5);
 }
 

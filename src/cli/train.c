@@ -56,7 +56,12 @@ static int report_stop(const sm_train_result *r, int argc, char **argv)
     fprintf(stderr, "%ssimsiam-mi: stopped by %s at step %llu/%llu; checkpoint written; resume with: simsiam-mi",
             isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)r->steps,
             (unsigned long long)r->total);
-    for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
+    int has_out = 0;
+    for (int i = 0; i < argc; i++) {
+        fprintf(stderr, " %s", argv[i]);
+        has_out |= strncmp(argv[i], "out=", 4) == 0;
+    }
+    if (!has_out) fprintf(stderr, " out=%s", r->out); /* the default runs/<time> would be a new directory */
     fprintf(stderr, " resume=%s\n", r->checkpoint);
     return 128 + sig;
 }
