@@ -52,13 +52,17 @@ last_row() {
 md_num() { awk -v x="$1" 'BEGIN { if (x ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$/) printf "%.3f", x; else printf "%s", x }'; }
 
 # The settings every run shares: the small configuration, the config file,
-# then the size's keys (scripts/experiment.sh layers them so).
-shared=""
+# then the size's keys (scripts/experiment.sh layers them so, a later value
+# winning), each key once with the value the runs get, the varied keys apart.
+shared_lines=""
 for f in "$scripts_dir/../experiments/small.config" "$exp/config" "$exp/$size.config"; do
   [ -f "$f" ] || continue
   keys=$(awk -v who=analysis -v file="$f" -f "$scripts_dir/keys.awk" "$f") || exit 1
-  shared+="$(printf '%s' "$keys" | tr '\n' ' ') "
+  shared_lines+="$keys"$'\n'
 done
+shared=$(printf '%s' "$shared_lines" | awk -v varied=" $varied " 'NF { k = $0; sub(/=.*/, "", k)
+    if (index(varied, " " k " ")) next; if (!(k in v)) order[++n] = k; v[k] = $0 }
+  END { for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? " " : ""), v[order[i]] }')
 
 gap_csv=$results/gap.csv mi_csv=$results/mi_loss.csv
 gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share${varied:+,${varied// /,}}"$'\n'
@@ -204,7 +208,7 @@ conclusion() {
   echo
   sed -n '/^#/!q; s/^# \{0,1\}//p' "$exp/config"
   echo
-  echo "Results in \`$results\`. Shared settings (\`experiments/small.config\`, \`$exp/config\`, then \`$exp/$size.config\`): \`${shared% }\`."
+  echo "Results in \`$results\`. Shared settings (\`experiments/small.config\`, \`$exp/config\`, then \`$exp/$size.config\`, a later value winning; the varied keys apart): \`$shared\`."
   echo "Varied between runs: ${varied_prose:-nothing}. All values in nats unless marked."
   echo
   echo "## Runs"

@@ -26,8 +26,8 @@ label(c) = \
     c eq "nll_diag" ? "E[NLL] N(p1, diag s²)" : \
     c eq "nll_full" ? "E[NLL] N(p1, Σ)" : \
     c eq "nll_vmf" ? "E[NLL] von Mises–Fisher" : \
-    c eq "h_z_kl" ? "Ĥ(z2) Kozachenko–Leonenko" : \
-    c eq "h_z_gauss" ? "Ĥ(z2) Gaussian (upper bound)" : \
+    c eq "h_z_kl" ? "Ĥ(z2) Kozachenko–Leonenko (dim_used coordinates)" : \
+    c eq "h_z_gauss" ? "Ĥ(z2) Gaussian, all z_dim coordinates (upper bound)" : \
     c eq "h_z_given_z1" ? "Ĥ(z2|z1) KSG" : \
     c eq "h_z_given_x" ? "Ĥ(z2|x) per image" : \
     c eq "i_ksg" ? "Î(z1;z2) KSG-1" : \

@@ -8,8 +8,8 @@
 #   scripts/readme-table.sh NAME BIN --write   replace README's table with it
 set -euo pipefail
 usage="usage: scripts/readme-table.sh columns|estimators BIN [--check|--write]"
-name=${1:?$usage}
-bin=${2:?$usage}
+[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
+name=$1 bin=$2
 readme=$(dirname "$0")/../README.md
 columns() {
   echo "| column | in | unit | what it is |"

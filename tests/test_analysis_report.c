@@ -318,8 +318,9 @@ static void write_experiment(const char *name, char *exp, size_t n)
     char sub[512], dir[2048];
     snprintf(exp, n, "%s", sm_test_dir(name));
     sm_test_write_text(sm_test_join(exp, "config"), "# a fixture sweep over pred_steps\n"
-                                                    "# (second description line)\ndataset = synthetic\n");
-    sm_test_write_text(sm_test_join(exp, "quick.config"), "steps = 60\n");
+                                                    "# (second description line)\ndataset = synthetic\n"
+                                                    "pred_steps = 3\n"); /* varied: not a shared setting */
+    sm_test_write_text(sm_test_join(exp, "quick.config"), "steps = 60\nlr = 0.05\n"); /* over small.config's */
     sm_test_write_text(sm_test_join(exp, "runs"), "# run keys\nsteps1 pred_steps=1\nsteps2 pred_steps=2\n"
                                                   "steps5 pred_steps=5\noptimal pred_mode=optimal\n"
                                                   "untracked pred_steps=10\nmissing pred_steps=20\n");
@@ -358,8 +359,10 @@ static void test_experiment_report(void **state)
                             "(second description line)\n");
     /* the small configuration's keys first (scripts/experiment.sh layers it under config) */
     expect_contains(report, "Shared settings (`experiments/small.config`, `");
-    expect_contains(report, "`width=16 stem_stride=1 ");
+    expect_contains(report, "`width=16 stem_stride=1 epochs=100 lr=0.05 ");
     expect_contains(report, " dataset=synthetic steps=60`");
+    assert_null(strstr(report, "lr=0.03"));
+    assert_null(strstr(report, "pred_steps=3"));
     expect_contains(report, "Varied between runs: pred_steps, pred_mode.");
     expect_contains(report, "| steps1 | pred_steps=1 pred_mode=sgd | finished | 60 | -0.853 | n/a | 4 | "
                             "2 / 1 / 1 / 0 | n/a | [report](steps1/report.md) |\n");

@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/torch-track")
     a = ap.parse_args()
+    if a.track_every < 1 or a.steps < 1:
+        ap.error("--steps and --track-every must be at least 1")
 
     threads = a.threads or os.cpu_count()
     torch.set_num_threads(threads)
