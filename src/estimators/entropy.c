@@ -32,6 +32,21 @@ int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *nam
     return SM_OK;
 }
 
+int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_opts *o, int sphere, uint64_t stream,
+                    const char *name, double *out, double *log_det_l, sm_arena *ws, sm_status *st)
+{
+    int rc = sm_prep_block(x, n, d, o, stream, name, out, log_det_l, ws, st);
+    if (rc || !sphere || !(o && o->noise > 0.0)) return rc;
+    for (size_t i = 0; i < n; i++) {
+        double *row = out + i * d, s = 0.0;
+        for (size_t j = 0; j < d; j++) s += row[j] * row[j];
+        const double norm = sqrt(s);
+        if (norm > 0.0)
+            for (size_t j = 0; j < d; j++) row[j] /= norm;
+    }
+    return SM_OK;
+}
+
 int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *where,
                            sm_status *st)
 {
@@ -75,7 +90,7 @@ int sm_entropy_kl(const double *x, size_t n, size_t d, const sm_entropy_opts *o,
     double log_det_l = 0.0;
     double *xp = sm_arena_alloc(ar, n * d, sizeof *xp, st);
     double *dist = xp ? sm_arena_alloc(ar, n * k, sizeof *dist, st) : NULL;
-    rc = dist ? sm_prep_block(x, n, d, &o->prep, 0, "x", xp, &log_det_l, ar, st) : SM_ERR_DATA;
+    rc = dist ? sm_entropy_prep(x, n, d, &o->prep, o->sphere, 0, "x", xp, &log_det_l, ar, st) : SM_ERR_DATA;
     if (rc == SM_OK)
         rc = sm_knn_search(xp, n, d, k, (sm_knn_metric){SM_KNN_L2, 0}, dist, NULL, ar, st);
     if (rc == SM_OK) rc = sm_entropy_check_radii(dist, n, k, "KL entropy", st);

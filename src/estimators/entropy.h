@@ -50,6 +50,13 @@ SM_API double sm_entropy_log_unit_ball(size_t d, int l2);
 /* SM_ERR_DATA unless every row of x has Euclidean norm within 1e-4 of 1. */
 SM_API int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *name,
                                    sm_status *st);
+/* sm_prep_block, then for points on the sphere (sphere set) with jitter
+ * (noise > 0) every row scaled back to unit length: the jitter moves them
+ * off S^(d-1), where the (d−1)-dimensional formulas no longer hold (an
+ * entropy above log |S^(d-1)| could come out).  Without noise the rows are
+ * left exactly as given. */
+int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_opts *o, int sphere, uint64_t stream,
+                    const char *name, double *out, double *log_det_l, sm_arena *ws, sm_status *st);
 /* SM_ERR_DATA "k-th neighbour distance is 0 for M points: duplicate samples;
  * add --noise (<where>)" if any r[i] (stride k) is 0; r is the n×k distance
  * matrix of sm_knn_search. */

@@ -59,8 +59,8 @@ static int ksg_space_build(const double *x, const double *y, size_t n, size_t dx
     double *joint = s->dist ? sm_arena_alloc(ar, n * d, sizeof *joint, st) : NULL;
     if (!joint || (want_idx && !s->idx)) return SM_ERR_DATA;
 
-    rc = sm_prep_block(x, n, dx, &o->prep, 0, "x", s->x, NULL, ar, st);
-    if (rc == SM_OK) rc = sm_prep_block(y, n, dy, &o->prep, 1, "y", s->y, &s->log_det_ly, ar, st);
+    rc = sm_entropy_prep(x, n, dx, &o->prep, o->sphere, 0, "x", s->x, NULL, ar, st);
+    if (rc == SM_OK) rc = sm_entropy_prep(y, n, dy, &o->prep, o->sphere, 1, "y", s->y, &s->log_det_ly, ar, st);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         memcpy(joint + i * d, s->x + i * dx, dx * sizeof *joint);
