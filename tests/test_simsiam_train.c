@@ -362,6 +362,29 @@ static void test_checkpoint_keep(void **state)
 /* Tracking rows written under another column set (an older version's
  * checkpoint: no header sections, or a different header) are refused on
  * resume with a clear error, never appended under this version's header. */
+/* A good TINY run of `steps` into dir, kNN off; out= and resume= (its
+ * checkpoint) for the runs that follow it. */
+static void good_run(const char *dir, const char *steps, char *out, size_t n_out, char *resume, size_t n_resume)
+{
+    snprintf(out, n_out, "out=%s", dir);
+    snprintf(resume, n_resume, "resume=%s/checkpoint.bin", dir);
+    const char *const ov[] = {TINY, steps, "knn_every=0", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+}
+
+/* The file at path still holds the n bytes of before (freed). */
+static void expect_unchanged(const char *path, char *before, size_t n)
+{
+    size_t n_now;
+    char *now = sm_test_read(path, &n_now);
+    assert_int_equal(n_now, n);
+    assert_memory_equal(now, before, n);
+    free(now);
+    free(before);
+}
+
 /* Resumed with another dataset, batch or holdout, the CSVs would mix two
  * runs (epochs going back, kNN accuracies of two data sets): refused, naming
  * the key and both values; the run directory's files stay as they were. */
@@ -370,14 +393,11 @@ static void test_resume_refuses_another_run(void **state)
     (void)state;
     char out[4200], resume[4300];
     const char *dir = sm_test_path("other_run");
-    snprintf(out, sizeof out, "out=%s", dir);
-    snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
-    const char *const ov[] = {TINY, "steps=2", "knn_every=0", out};
+    good_run(dir, "steps=2", out, sizeof out, resume, sizeof resume);
+    size_t n;
+    char *before = sm_test_read(out_file(dir, "train.csv"), &n);
     sm_train_result r;
     sm_status st;
-    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
-    size_t n0, n1;
-    char *before = sm_test_read(out_file(dir, "train.csv"), &n0);
     const struct {
         const char *key, *message;
     } cases[] = {
@@ -391,11 +411,7 @@ static void test_resume_refuses_another_run(void **state)
         assert_non_null(strstr(st.msg, cases[k].message));
         assert_non_null(strstr(st.msg, "checkpoint.bin"));
     }
-    char *after = sm_test_read(out_file(dir, "train.csv"), &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(before, after, n0);
-    free(before);
-    free(after);
+    expect_unchanged(out_file(dir, "train.csv"), before, n);
 }
 
 static void test_resume_refuses_other_track_columns(void **state)
@@ -467,24 +483,17 @@ static void test_divergence_keeps_checkpoint(void **state)
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         char out[4200], resume[4300];
         const char *dir = sm_test_path(k ? "diverged" : "nan");
-        snprintf(out, sizeof out, "out=%s", dir);
-        snprintf(resume, sizeof resume, "resume=%s/checkpoint.bin", dir);
-        const char *const good[] = {TINY, "steps=3", "knn_every=0", out};
+        good_run(dir, "steps=3", out, sizeof out, resume, sizeof resume);
+        size_t n;
+        char *before = sm_test_read(out_file(dir, "checkpoint.bin"), &n);
         sm_train_result r;
         sm_status st;
-        assert_int_equal(train(NARGS(good), good, &r, &st), SM_OK);
-        size_t n0, n1;
-        char *before = sm_test_read(out_file(dir, "checkpoint.bin"), &n0);
         const char *const diverge[] = {TINY, cases[k].steps, cases[k].lr, "knn_every=0", out, resume};
         assert_int_equal(train(NARGS(diverge), diverge, &r, &st), SM_ERR_DATA);
         assert_non_null(strstr(st.msg, cases[k].message));
         assert_non_null(strstr(st.msg, "last good checkpoint kept"));
         assert_non_null(strstr(st.msg, "checkpoint.bin"));
-        char *after = sm_test_read(out_file(dir, "checkpoint.bin"), &n1);
-        assert_int_equal(n0, n1);
-        assert_memory_equal(before, after, n0);
-        free(before);
-        free(after);
+        expect_unchanged(out_file(dir, "checkpoint.bin"), before, n);
     }
 }
 
