@@ -27,7 +27,7 @@ SHARED_DIRS = $(INCLUDEDIR) $(LIBDIR)/pkgconfig $(LIBDIR) $(PREFIX)/bin $(PREFIX
               $(PREFIX)/share/man $(PREFIX)/share
 MANIFEST_DIRS = $(DESTDIR)$(INCLUDEDIR)/simsiam-mi/installed-dirs
 
-.PHONY: install install-files uninstall shared
+.PHONY: install install-files uninstall shared check-prefix
 
 shared: $(SHLIB) $(STLIB)
 
@@ -48,7 +48,13 @@ $(STLIB): $(PIC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-install:
+# make splits its lists (SHARED_DIRS, the headers) on blanks: a PREFIX or
+# DESTDIR with one is refused before anything is created.
+check-prefix:
+	@case "$(PREFIX)$(DESTDIR)" in *[[:space:]]*) \
+	  echo "install: error: PREFIX and DESTDIR cannot contain blanks ($(DESTDIR)$(PREFIX))" >&2; exit 2;; esac
+
+install: check-prefix
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory install-files
 
@@ -68,7 +74,7 @@ install-files: $(BIN) $(SHLIB) $(STLIB)
 	install -m 644 docs/simsiam-mi.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
-uninstall:
+uninstall: check-prefix
 	rm -f $(DESTDIR)$(LIBDIR)/libsimsiam-mi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libsimsiam-mi.so $(DESTDIR)$(LIBDIR)/libsimsiam-mi.a \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/simsiam-mi.pc $(DESTDIR)$(PREFIX)/bin/simsiam-mi \

@@ -82,7 +82,7 @@ cat >"$slurm_dir/array.sbatch" <<EOF
 #SBATCH --array=${array_ids:-0}
 $shape
 $cpus
-#SBATCH --output=$slurm_dir/%x-%A_%a.out
+#SBATCH --output="$slurm_dir/%x-%A_%a.out"
 cd "$root" || exit 1
 export SM_SCHEDULER=local SM_TASK=\$SLURM_ARRAY_TASK_ID SM_BIN="$bin" SM_RESULTS="$results_root"
 $launch
@@ -95,7 +95,7 @@ cat >"$slurm_dir/report.sbatch" <<EOF
 #SBATCH --job-name=sm-$name-$size-report
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=1
-#SBATCH --output=$slurm_dir/%x-%j.out
+#SBATCH --output="$slurm_dir/%x-%j.out"
 cd "$root" || exit 1
 export SM_RESULTS="$results_root"
 exec analysis/experiment-report.sh "$exp_abs" $size

@@ -49,13 +49,16 @@ static void draw_progress(void *ctx, const sm_progress *p)
     fflush(stderr);
 }
 
-/* "stopped by SIGTERM at step 120/2000; resume with: simsiam-mi train ARGS resume=CKPT" */
+/* "stopped by SIGTERM at step 120/2000; resume with: simsiam-mi train ARGS resume=CKPT"
+ * (with R processes: "mpirun -np R simsiam-mi-mpi train ...") */
 static int report_stop(const sm_train_result *r, int argc, char **argv)
 {
     int sig = stop_signal;
-    fprintf(stderr, "%ssimsiam-mi: stopped by %s at step %llu/%llu; checkpoint written; resume with: simsiam-mi",
+    fprintf(stderr, "%ssimsiam-mi: stopped by %s at step %llu/%llu; checkpoint written; resume with: ",
             isatty(STDERR_FILENO) ? "\n" : "", sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)r->steps,
             (unsigned long long)r->total);
+    if (sm_dist_size() > 1) fprintf(stderr, "mpirun -np %d simsiam-mi-mpi", sm_dist_size());
+    else fputs("simsiam-mi", stderr);
     int has_out = 0;
     for (int i = 0; i < argc; i++) {
         fprintf(stderr, " %s", argv[i]);
