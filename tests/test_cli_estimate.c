@@ -164,7 +164,7 @@ static void test_rows_differ_and_k_too_large(void **state)
     const char *dup = sm_test_path("dup.csv");
     sm_test_write_text(dup, "1\n1\n1\n1\n2\n");
     snprintf(args, sizeof args, "estimate entropy --x %s --k 2", dup);
-    sm_test_cli_error(args, 1, "duplicate", "(KL entropy) (");
+    sm_test_cli_error(args, 1, "duplicate", "(KL entropy; "); /* one parenthesis, the file in it */
     sm_test_cli_error(args, 1, "duplicate", "dup.csv)");
 }
 
@@ -196,6 +196,7 @@ static void test_bound_singular_residuals_is_data_error(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "positive definite"));
     assert_non_null(strstr(err, "a.npy, ")); /* the three inputs named */
+    assert_non_null(strstr(err, "(full NLL; ")); /* in the message's "(where)" */
     free(out);
     free(err);
 }

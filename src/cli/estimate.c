@@ -39,13 +39,22 @@ static int load_input(const est_args *a, int which, sm_matrix *m)
 }
 
 /* An estimator's failure (duplicate samples, a singular covariance, too few
- * rows for it) is about the data: the message names the input files. */
+ * rows for it) is about the data: the input files join its "(where)",
+ * "... (KL entropy; x.npy)", one parenthesis as every message has. */
 static int fail_on_inputs(const sm_status *st, const char *const *paths, size_t n)
 {
-    char names[1024] = "";
-    for (size_t i = 0, len = 0; i < n && len < sizeof names; i++)
-        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", paths[i]);
-    return cli_error(st->code ? st->code : 1, "%s (%s)", st->msg, names);
+    const char *msg = st->msg, *open = strrchr(msg, '(');
+    size_t what = strlen(msg), len = 0;
+    char where[1024] = "";
+    if (open && open > msg && open[-1] == ' ' && what > 0 && msg[what - 1] == ')') {
+        len = (size_t)snprintf(where, sizeof where, "%.*s; ", (int)(msg + what - 1 - (open + 1)), open + 1);
+        what = (size_t)(open - 1 - msg);
+    }
+    for (size_t i = 0; i < n && len < sizeof where; i++)
+        len += (size_t)snprintf(where + len, sizeof where - len, "%s%s", i ? ", " : "", paths[i]);
+    sm_status out; /* through sm_status_fail: a path's newline cannot split the line */
+    sm_status_fail(&out, st->code ? st->code : SM_ERR_DATA, where, "%.*s", (int)what, msg);
+    return cli_fail(&out);
 }
 
 static int check_rows(const sm_matrix *a, const char *pa, const sm_matrix *b, const char *pb)
@@ -163,11 +172,11 @@ static const sm_estimator *choose(sm_est_kind kind, const est_args *a)
     return check_applicable(a, what, text) ? NULL : e;
 }
 
-/* Load the inputs of kind (x; x and y; z and p) and check their shapes. */
 /* The two input options of entropy / mi (x, y) and nll (z, p). */
 static int first_input(sm_est_kind kind) { return kind == SM_EST_NLL ? OPT_Z : OPT_X; }
 static int second_input(sm_est_kind kind) { return kind == SM_EST_NLL ? OPT_P : OPT_Y; }
 
+/* Load the inputs of kind (x; x and y; z and p) and check their shapes. */
 static int load_inputs(sm_est_kind kind, const sm_estimator *e, const est_args *a, sm_matrix *x, sm_matrix *y)
 {
     const int first = first_input(kind), second = second_input(kind);
