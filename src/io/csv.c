@@ -138,7 +138,7 @@ static int strip_line(char *line)
 }
 
 /* np.savetxt writes its header as "# a,b", "# a b" or "# a": the '#' is its
- * comment mark, not a name. */
+ * comment mark, not a name (take_line refuses a '#' line with numbers). */
 static char *drop_comment_mark(char *line)
 {
     char *s = line;
@@ -149,7 +149,9 @@ static char *drop_comment_mark(char *line)
 static int take_line(csv_reader *r, char *line)
 {
     if (r->line == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3; /* UTF-8 BOM */
-    if (!r->started) line = drop_comment_mark(line);
+    char *unmarked = r->started ? line : drop_comment_mark(line);
+    const int commented = unmarked != line;
+    line = unmarked;
     if (strip_line(line)) return SM_OK;
     if (r->d == 0) r->comma = strchr(line, ',') != NULL;
     row_scan rs;
@@ -160,6 +162,8 @@ static int take_line(csv_reader *r, char *line)
         r->header_cols = rs.cells;
         return SM_OK;
     }
+    if (commented) /* a row commented out, not a header: neither read as data nor skipped unseen */
+        return fail_at(r, "first line starts with '#' but holds numbers: a header has none");
     if (rs.bad) return fail_cell(r, &rs);
     if (r->d == 0) {
         if (r->header_cols && r->header_cols != rs.cells)

@@ -7,7 +7,8 @@
  *   if it contains a comma (cells are then trimmed of spaces and tabs),
  *   otherwise runs of spaces and tabs.
  * - The first non-blank line is a header when none of its cells is a number;
- *   a leading '#' on it is dropped (np.savetxt's "# a,b", "# a b", "# a");
+ *   a leading '#' on it is dropped (np.savetxt's "# a,b", "# a b", "# a"),
+ *   and a first line of '#' and numbers (a row commented out) is an error;
  *   it must have as many names as the data have columns.  A first line
  *   mixing numbers and text is an error.
  * - Cells are parsed with strtod (C locale): "1e-3", "-2", ".5", "nan" and
