@@ -25,7 +25,9 @@ owner=${3:-}
 [ -n "$dir" ] && { [ "$cmd" = start ] || [ "$cmd" = stop ]; } ||
   { echo "usage: scripts/slurm-local.sh start DIR [OWNER_PID] | stop DIR" >&2; exit 2; }
 # slurm.conf's values end at a blank: its paths cannot hold one.
-case $dir in *[[:space:]]*) fail "slurm.conf cannot name a path with blanks: choose a DIR without them ($dir)" ;; esac
+case $dir in *[[:space:]]*)
+  echo "slurm-local: error: slurm.conf cannot name a path with blanks: choose a DIR without them ($dir)" >&2; exit 2 ;;
+esac
 
 stop() {
   if [ -f "$dir/watchdog.pid" ]; then

@@ -359,9 +359,6 @@ static void test_checkpoint_keep(void **state)
     }
 }
 
-/* Tracking rows written under another column set (an older version's
- * checkpoint: no header sections, or a different header) are refused on
- * resume with a clear error, never appended under this version's header. */
 /* A good TINY run of `steps` into dir, kNN off; out= and resume= (its
  * checkpoint) for the runs that follow it. */
 static void good_run(const char *dir, const char *steps, char *out, size_t n_out, char *resume, size_t n_resume)
@@ -394,8 +391,10 @@ static void test_resume_refuses_another_run(void **state)
     char out[4200], resume[4300];
     const char *dir = sm_test_path("other_run");
     good_run(dir, "steps=2", out, sizeof out, resume, sizeof resume);
-    size_t n;
-    char *before = sm_test_read(out_file(dir, "train.csv"), &n);
+    const char *const kept[] = {"train.csv", "config.txt", "checkpoint.bin"};
+    size_t n[3];
+    char *before[3];
+    for (int i = 0; i < 3; i++) before[i] = sm_test_read(out_file(dir, kept[i]), &n[i]);
     sm_train_result r;
     sm_status st;
     const struct {
@@ -411,9 +410,12 @@ static void test_resume_refuses_another_run(void **state)
         assert_non_null(strstr(st.msg, cases[k].message));
         assert_non_null(strstr(st.msg, "checkpoint.bin"));
     }
-    expect_unchanged(out_file(dir, "train.csv"), before, n);
+    for (int i = 0; i < 3; i++) expect_unchanged(out_file(dir, kept[i]), before[i], n[i]);
 }
 
+/* Tracking rows written under another column set (an older version's
+ * checkpoint: no header sections, or a different header) are refused on
+ * resume with a clear error, never appended under this version's header. */
 static void test_resume_refuses_other_track_columns(void **state)
 {
     (void)state;

@@ -49,6 +49,33 @@ static void draw_progress(void *ctx, const sm_progress *p)
     fflush(stderr);
 }
 
+static int is_plain(const char *s)
+{
+    return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,@%+-")] == '\0';
+}
+
+/* s inside single quotes, a quote in it written '\''. */
+static void print_quoted(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\'') fputs("'\\''", stderr);
+        else fputc(*s, stderr);
+}
+
+/* " key+value" as one shell word: as is when every byte is plain, else in
+ * single quotes, so that the resume command can be pasted as printed. */
+static void print_word(const char *key, const char *value)
+{
+    if (is_plain(key) && is_plain(value)) {
+        fprintf(stderr, " %s%s", key, value);
+        return;
+    }
+    fputs(" '", stderr);
+    print_quoted(key);
+    print_quoted(value);
+    fputc('\'', stderr);
+}
+
 /* "stopped by SIGTERM at step 120/2000; resume with: simsiam-mi train ARGS resume=CKPT"
  * (with R processes: "mpirun -np R simsiam-mi-mpi train ...") */
 static int report_stop(const sm_train_result *r, int argc, char **argv)
@@ -61,11 +88,12 @@ static int report_stop(const sm_train_result *r, int argc, char **argv)
     else fputs("simsiam-mi", stderr);
     int has_out = 0;
     for (int i = 0; i < argc; i++) {
-        fprintf(stderr, " %s", argv[i]);
+        print_word("", argv[i]);
         has_out |= strncmp(argv[i], "out=", 4) == 0;
     }
-    if (!has_out) fprintf(stderr, " out=%s", r->out); /* the default runs/<time> would be a new directory */
-    fprintf(stderr, " resume=%s\n", r->checkpoint);
+    if (!has_out) print_word("out=", r->out); /* the default runs/<time> would be a new directory */
+    print_word("resume=", r->checkpoint);
+    fputc('\n', stderr);
     return 128 + sig;
 }
 

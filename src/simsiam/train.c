@@ -238,8 +238,9 @@ static int check_model_finite(const trainer *t, sm_status *st)
 
 static int write_checkpoint(trainer *t, sm_status *st)
 {
-    int rc = check_model_finite(t, st); /* in every process: they hold the same model, and stop together */
-    if (rc || !t->writer) return rc;
+    if (!t->writer) return SM_OK; /* with MPI its failure ends the others too (cli/train.c fail_all) */
+    int rc = check_model_finite(t, st);
+    if (rc) return rc;
     char path[PATH_MAX_LEN];
     const sm_state s = {&t->cfg,
                         {t->step, t->step / t->spe, elapsed(t), t->last_loss, t->knn_acc},
@@ -277,8 +278,8 @@ static int check_same_data(const trainer *t, sm_status *st)
 static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
-    if (!rc) rc = sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
-    return rc ? rc : check_same_data(t, st);
+    if (!rc) rc = check_same_data(t, st); /* first: another data set can also mean other array sizes */
+    return rc ? rc : sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
 }
 
 static int restore_rows(trainer *t, sm_status *st)
@@ -595,9 +596,11 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     if (!rc) rc = check_parallel(t, st);
     if (rc) return rc;
     sm_threads_set((int)cfg->threads);
-    if (cfg->threads > sm_threads_available()) /* allowed (tests run 4 threads on 2 cores), rarely meant */
-        sm_hooks_warn(t->hooks, "threads=%ld is more than the %d cores: each step is slower, and each thread "
-                      "adds its own scratch memory", cfg->threads, sm_threads_available());
+    /* allowed (tests run 4 threads on 2 cores), rarely meant */
+    if (t->writer && cfg->threads * sm_dist_size() > sm_threads_available())
+        sm_hooks_warn(t->hooks, "threads=%ld in %d process(es) is more than the %d cores: each step is slower, "
+                      "and each thread adds its own scratch memory", cfg->threads, sm_dist_size(),
+                      sm_threads_available());
     if (!t->cfg.out[0]) default_out(t->cfg.out);
     sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
     out_path(t->ckpt_path, t, "checkpoint.bin");
