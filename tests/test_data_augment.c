@@ -416,6 +416,32 @@ static void test_blur_gamma_solarize_erase_are_the_last_steps(void **state)
     sm_dataset_free(&ds);
 }
 
+/* Images one pixel tall or wide have no neighbour to reflect: the blur is
+ * skipped, drawing nothing, so their views equal those without it (it used
+ * to end the program on an assertion). */
+static void test_blur_skips_one_pixel_sides(void **state)
+{
+    (void)state;
+    const size_t shapes[2][2] = {{1, 5}, {5, 1}};
+    for (int s = 0; s < 2; s++) {
+        sm_dataset ds;
+        sm_status st;
+        assert_int_equal(sm_dataset_alloc(&ds, 2, 1, shapes[s][0], shapes[s][1], 10, &st), SM_OK);
+        for (size_t i = 0; i < 10; i++) ds.pixels[i] = (uint8_t)(25 * i);
+        sm_augment plain, blurred;
+        sm_augment_defaults(&plain, 4);
+        blurred = plain;
+        blurred.blur_p = 1;
+        float want[5], view[5];
+        for (uint64_t v = 0; v < 8; v++) {
+            sm_augment_view(&plain, &ds, v % 2, 3, v, want);
+            sm_augment_view(&blurred, &ds, v % 2, 3, v, view);
+            assert_memory_equal(view, want, sizeof want);
+        }
+        sm_dataset_free(&ds);
+    }
+}
+
 /* ---- colour -------------------------------------------------------------------- */
 
 static void test_brightness_and_contrast_closed_forms(void **state)
@@ -708,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_solarize_by_hand),
         cmocka_unit_test(test_gamma_by_hand),
         cmocka_unit_test(test_blur_gamma_solarize_erase_are_the_last_steps),
+        cmocka_unit_test(test_blur_skips_one_pixel_sides),
         cmocka_unit_test(test_brightness_and_contrast_closed_forms),
         cmocka_unit_test(test_greyscale_gives_equal_channels),
         cmocka_unit_test(test_hue_rotates_primaries),

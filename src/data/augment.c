@@ -360,7 +360,7 @@ void sm_augment_view(const sm_augment *a, const sm_dataset *ds, size_t index, ui
         int dy = (int)sm_rng_below(&r, span) - a->translate, dx = (int)sm_rng_below(&r, span) - a->translate;
         sm_augment_translate(out, ds->c, ds->h, ds->w, dy, dx);
     }
-    if (a->blur_p > 0 && sm_rng_uniform(&r) < a->blur_p)
+    if (a->blur_p > 0 && ds->h >= 2 && ds->w >= 2 && sm_rng_uniform(&r) < a->blur_p) /* reflection needs 2 */
         sm_augment_blur(out, ds->c, ds->h, ds->w, (float)uniform_in(&r, BLUR_SIGMA_MIN, BLUR_SIGMA_MAX));
     if (a->gamma_p > 0 && sm_rng_uniform(&r) < a->gamma_p)
         sm_augment_gamma(out, ds->c * npix, (float)exp(uniform_in(&r, -GAMMA_LN_MAX, GAMMA_LN_MAX)));

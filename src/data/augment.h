@@ -19,7 +19,8 @@
  *      (black, Fashion-MNIST's background): the zero padding + random crop
  *      of the CIFAR recipes;
  *   6. only when blur > 0 (the trainer's default 0.5, off in
- *      sm_augment_defaults): with p = blur, a 3 × 3 Gaussian
+ *      sm_augment_defaults) and the images are at least 2 × 2
+ *      (reflection needs a neighbour): with p = blur, a 3 × 3 Gaussian
  *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
  *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
  *   7. only when gamma > 0 (the trainer's default 0.5, off in

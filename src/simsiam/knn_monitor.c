@@ -1,11 +1,11 @@
 /* kNN monitor (see knn_monitor.h). */
 #include "simsiam/knn_monitor.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/mem.h"
+#include "nn/gemm.h"
 
 /* Queries per similarity block: QUERY_CHUNK × n_bank floats at a time. */
 enum { QUERY_CHUNK = 256 };
@@ -91,8 +91,9 @@ int sm_knn_monitor_classify(const float *bank, const uint8_t *bank_labels, size_
     }
     for (size_t q0 = 0; q0 < n_query; q0 += chunk) {
         size_t nq = n_query - q0 < chunk ? n_query - q0 : chunk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)n_bank, (int)d, 1.0f,
-                    query + q0 * d, (int)d, bank, (int)d, 0.0f, sims, (int)n_bank);
+        /* sims = queries · bankᵀ, by sm_gemm_rows: the same bits at every thread count */
+        sm_gemm_rows(0, 1, (int)nq, (int)n_bank, (int)d, query + q0 * d, (int)d, bank, (int)d, 0.0f, sims,
+                     (int)n_bank);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < nq; i++) {
             select_top(sims + i * n_bank, n_bank, k, heaps + i * k);
