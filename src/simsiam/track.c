@@ -21,6 +21,7 @@
 #include "estimators/nll.h"
 #include "estimators/registry.h"
 #include "estimators/resample.h"
+#include "nn/gemm.h"
 
 void sm_track_defaults(sm_track_opts *o, uint64_t seed)
 {
@@ -385,6 +386,9 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     sm_arena local = {0};
     if (!ws) ws = &local;
     size_t mark = sm_arena_mark(ws);
+    /* the projection's and the affine fit's products on one OpenBLAS thread:
+     * its threading is not bit-reproducible (nn/gemm.h), the row must be */
+    const int saved_blas = sm_gemm_pin_blas();
     sm_nll_model *full = NULL;
     nll_columns(s, row, &full, ws);
     gaussian_columns(s, full, row, ws);
@@ -408,6 +412,7 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
         if (rd.r == s->d) sphere_columns(s, o, row, ws);
     }
     row->i_ba = sm_bound_ba(row->dim_used == s->d ? row->h_z_kl : row->h_z_gauss, row->nll_full);
+    sm_gemm_restore_blas(saved_blas);
     sm_arena_release(ws, mark);
     sm_arena_free(&local);
     return SM_OK;
