@@ -79,7 +79,8 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "refit_lr", "nan");
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=70000", checkpoint());
     sm_test_cli_error(cmd, 2, "70000", NULL);
-    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=60001", checkpoint()); /* within range, over the data */
+    /* within the key's range, over the data */
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=60001", checkpoint());
     sm_test_cli_error(cmd, 2, "60001 images a batch but the training split has 60000 (refit_batch)", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=", checkpoint()); /* the same key check as track's */
     sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);

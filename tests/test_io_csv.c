@@ -139,7 +139,8 @@ static void test_non_numeric_cells(void **state)
     expect_error("csv_unit.csv", "1,2\n3,4s\n", "non-numeric cell '4s' in column 2", ":2");
     expect_error("csv_sep.csv", "1 2\n\n3,4\n", "non-numeric cell '3,4' in column 1", ":3");
     expect_error("csv_crlf_text.csv", "1,2\r\n3,x\r\n", "non-numeric cell 'x' in column 2", ":2");
-    expect_error("csv_commented_row.csv", "# 1 2\n3 4\n", "first line starts with '#' but holds numbers: a header has none", ":1");
+    expect_error("csv_commented_row.csv", "# 1 2\n3 4\n",
+                 "first line starts with '#' but holds numbers: a header has none", ":1");
     const char *p = sm_test_path("csv_binary.csv");
     sm_test_write(p, "1,2\n3\0,4\n", 9);
     sm_status st;

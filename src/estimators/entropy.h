@@ -55,8 +55,9 @@ SM_API int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const ch
  * off S^(d-1), where the (d−1)-dimensional formulas no longer hold (an
  * entropy above log |S^(d-1)| could come out).  Without noise the rows are
  * left exactly as given. */
-int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_opts *o, int sphere, uint64_t stream,
-                    const char *name, double *out, double *log_det_l, sm_arena *ws, sm_status *st);
+SM_API int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_opts *o, int sphere,
+                           uint64_t stream, const char *name, double *out, double *log_det_l, sm_arena *ws,
+                           sm_status *st);
 /* SM_ERR_DATA "k-th neighbour distance is 0 for M points: duplicate samples;
  * add --noise (<where>)" if any r[i] (stride k) is 0; r is the n×k distance
  * matrix of sm_knn_search. */
