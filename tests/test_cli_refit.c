@@ -92,14 +92,19 @@ static void test_errors(void **state)
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s", bad);
     sm_test_cli_error(cmd, 1, "cli_refit_bad.bin", NULL);
     sm_test_cli_error("refit --checkpoint /nonexistent/ckpt.bin", 1, "/nonexistent/ckpt.bin", NULL);
-    /* A diverging refit_lr: the predictor's outputs overflow before its loss turns nan; exit 1, not rows of NaN. */
-    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_lr=1e30 refit_steps=2 out=%s", checkpoint(),
-             sm_test_path("cli_refit_diverged"));
+    /* A diverging refit_lr: the predictor's outputs overflow before its loss turns nan; exit 1, not rows of NaN.
+     * Its out= has parents that do not exist yet: made, as train makes its own; refit.csv keeps step 0. */
+    char nested[1100];
+    snprintf(nested, sizeof nested, "%s", sm_test_path("cli_refit_new/diverged"));
+    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_lr=1e30 refit_steps=2 out=%s", checkpoint(), nested);
     char *err; /* after the progress line of refit step 0 */
     assert_int_equal(sm_test_cli(cmd, NULL, &err), 1);
     assert_non_null(strstr(err, "simsiam-mi: error: the predictor diverged ("));
     assert_non_null(strstr(err, "try a lower refit_lr"));
     free(err);
+    char *rows = sm_test_read(sm_test_join(nested, "refit.csv"), NULL);
+    assert_int_equal(sm_test_lines(rows), 2);
+    free(rows);
     /* A refit that cannot start writes nothing: an earlier refit's files stay, no directory is made. */
     const char *earlier = sm_test_dir("cli_refit_earlier"), *config = sm_test_join(earlier, "refit_config.txt");
     sm_test_write_text(config, "earlier\n");

@@ -161,6 +161,10 @@ static void test_offline_out_dir(void **state)
     sm_test_cli_error(cmd, 1, "already exists; not replaced", "track.csv");
     char *again = read_file(dir, "track.csv");
     assert_string_equal(again, track);
+    /* out= a directory whose parents do not exist yet: made, as train makes its own */
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s track_samples=64 track_views=8 track_images=4 out=%s/new/deeper",
+             sm_test_join(real_run(), "checkpoint.bin"), dir);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
     /* Only the second file there: refused before the event, the first not written. */
     const char *half = sm_test_dir("track_offline_half");
     sm_test_write_text(sm_test_join(half, "track_detail.csv"), "old\n");

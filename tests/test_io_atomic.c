@@ -60,6 +60,28 @@ static void test_missing_directory_is_an_error(void **state)
     assert_non_null(strstr(st.msg, "cannot create"));
 }
 
+/* sm_make_dirs makes every missing level, accepts what exists, and names the
+ * component in the way: a file where a directory should be. */
+static void test_make_dirs(void **state)
+{
+    (void)state;
+    char deep[1200], file[1200], under[1300];
+    snprintf(deep, sizeof deep, "%s", sm_test_path("dirs_a/b/c"));
+    snprintf(file, sizeof file, "%s", sm_test_path("dirs_file"));
+    snprintf(under, sizeof under, "%s/x", file);
+    sm_status st;
+    assert_int_equal(sm_make_dirs(deep, &st), SM_OK);
+    assert_int_equal(sm_make_dirs(deep, &st), SM_OK); /* again: nothing to make */
+    struct stat sb;
+    assert_true(stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode));
+    sm_test_write_text(file, "a file\n");
+    assert_int_equal(sm_make_dirs(file, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "output path is not a directory"));
+    assert_int_equal(sm_make_dirs(under, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "cannot create directory: Not a directory"));
+    assert_non_null(strstr(st.msg, under));
+}
+
 static void test_rename_failure_keeps_destination(void **state)
 {
     (void)state;
@@ -85,6 +107,7 @@ int main(void)
         cmocka_unit_test(test_write_replaces_whole_file),
         cmocka_unit_test(test_abort_keeps_old_content),
         cmocka_unit_test(test_missing_directory_is_an_error),
+        cmocka_unit_test(test_make_dirs),
         cmocka_unit_test(test_rename_failure_keeps_destination),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

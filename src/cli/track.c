@@ -6,9 +6,7 @@
  * Output: track.csv's header and row on stdout; with out=DIR also
  * DIR/track.csv and DIR/track_detail.csv, which must not exist yet (a run's
  * own files are never replaced). */
-#include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -42,9 +40,8 @@ static int refuse_existing(const char *dir, sm_status *st)
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
 {
     if (dir) {
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return sm_status_fail(st, SM_ERR_DATA, dir, "cannot create directory: %s", strerror(errno));
-        int rc = refuse_existing(dir, st);
+        int rc = sm_make_dirs(dir, st);
+        if (!rc) rc = refuse_existing(dir, st);
         char path[OUT_PATH_MAX];
         sm_atomic_file af;
         for (int i = 0; !rc && i < N_OUT; i++) {

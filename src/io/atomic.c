@@ -86,3 +86,23 @@ int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
     }
     return sm_atomic_commit(&af, st);
 }
+
+int sm_make_dirs(const char *path, sm_status *st)
+{
+    char p[sizeof ((sm_atomic_file *)0)->path];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return sm_status_fail(st, SM_ERR_DATA, NULL, "output path too long");
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c) continue;
+        char keep = *c;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return sm_status_fail(st, SM_ERR_DATA, p, "cannot create directory: %s", strerror(errno));
+        *c = keep;
+        if (!keep) break;
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sm_status_fail(st, SM_ERR_DATA, p, "output path is not a directory");
+    return SM_OK;
+}

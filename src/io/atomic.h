@@ -32,4 +32,9 @@ void sm_atomic_abort(sm_atomic_file *af);
 /* Whole buffer in one call. */
 int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st);
 
+/* An output directory as `mkdir -p` makes it: every missing component of
+ * path created; SM_ERR_DATA naming the component that cannot be, or path
+ * when it is not a directory. */
+int sm_make_dirs(const char *path, sm_status *st);
+
 #endif

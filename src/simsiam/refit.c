@@ -1,11 +1,8 @@
 /* The predictor retrained on a frozen encoder (see refit.h). */
 #include "simsiam/refit.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include "core/mem.h"
 #include "core/rng.h"
@@ -159,8 +156,8 @@ static int track_event(refitter *f, uint64_t r, const sm_hooks *hooks, sm_status
 
 static int make_out(const sm_config *cfg, sm_status *st)
 {
-    if (mkdir(cfg->out, 0777) != 0 && errno != EEXIST)
-        return sm_status_fail(st, SM_ERR_DATA, cfg->out, "cannot create directory: %s", strerror(errno));
+    int rc = sm_make_dirs(cfg->out, st);
+    if (rc) return rc;
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/refit_config.txt", cfg->out);
     return sm_config_write(path, cfg, st);

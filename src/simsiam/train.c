@@ -1,13 +1,11 @@
 /* SimSiam training loop (see train.h). */
 #include "simsiam/train.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/mem.h"
@@ -104,25 +102,6 @@ static void out_path(char *buf, const trainer *t, const char *name)
 }
 
 /* ---- setup ---------------------------------------------------------------- */
-
-static int make_dirs(const char *path, sm_status *st)
-{
-    char p[PATH_MAX_LEN];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c) continue;
-        char keep = *c;
-        *c = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            return sm_status_fail(st, SM_ERR_DATA, p, "cannot create directory: %s", strerror(errno));
-        *c = keep;
-        if (!keep) break;
-    }
-    struct stat sb;
-    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sm_status_fail(st, SM_ERR_DATA, p, "output path is not a directory");
-    return SM_OK;
-}
 
 static void default_out(char *out)
 {
@@ -579,7 +558,7 @@ static int write_config(const trainer *t, sm_status *st)
 {
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
-    int rc = make_dirs(t->cfg.out, st);
+    int rc = sm_make_dirs(t->cfg.out, st);
     return rc ? rc : sm_config_write(path, &t->cfg, st);
 }
 
