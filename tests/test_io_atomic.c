@@ -80,6 +80,7 @@ static void test_make_dirs(void **state)
     assert_int_equal(sm_make_dirs(under, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "cannot create directory: Not a directory"));
     assert_non_null(strstr(st.msg, under));
+    assert_int_equal(sm_make_dirs("", &st), SM_ERR_DATA); /* nothing to make: not "./" */
 }
 
 static void test_rename_failure_keeps_destination(void **state)

@@ -90,8 +90,9 @@ int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
 int sm_make_dirs(const char *path, sm_status *st)
 {
     char p[sizeof ((sm_atomic_file *)0)->path];
+    if (!path[0]) return sm_status_fail(st, SM_ERR_DATA, NULL, "empty output path");
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return sm_status_fail(st, SM_ERR_DATA, NULL, "output path too long");
+        return sm_status_fail(st, SM_ERR_DATA, path, "output path too long");
     for (char *c = p + 1;; c++) {
         if (*c != '/' && *c) continue;
         char keep = *c;
