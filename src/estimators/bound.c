@@ -160,21 +160,6 @@ int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, 
     return rc;
 }
 
-/* out (rows × d) = the rows of x scaled to unit norm; a zero or non-finite
- * row is an error (it has no direction). */
-static int unit_rows(const double *x, size_t rows, size_t d, const char *name, double *out, sm_status *st)
-{
-    for (size_t i = 0; i < rows; i++) {
-        double ss = 0;
-        for (size_t j = 0; j < d; j++) ss += x[i * d + j] * x[i * d + j];
-        double norm = sqrt(ss);
-        if (!(norm > 0) || !isfinite(norm))
-            return sm_status_fail(st, SM_ERR_DATA, name, "row %zu has norm %g: no direction on the sphere", i, norm);
-        for (size_t j = 0; j < d; j++) out[i * d + j] = x[i * d + j] / norm;
-    }
-    return SM_OK;
-}
-
 /* Ĥ(z2), Ĥ(z2|z1) and Î of the chain, on the sphere for vmf. */
 static int chain_entropies(const double *z1, const double *z2, size_t n, size_t d, const sm_bound_chain_opts *o,
                            sm_bound_chain *out, sm_arena *ws, sm_status *st)
@@ -185,8 +170,8 @@ static int chain_entropies(const double *z1, const double *z2, size_t n, size_t 
     if (sphere) {
         double *u = sm_arena_alloc(ws, 2 * n * d, sizeof *u, st);
         if (!u) return st->code;
-        rc = unit_rows(z1, n, d, "z1", u, st);
-        if (!rc) rc = unit_rows(z2, n, d, "z2", u + n * d, st);
+        rc = sm_entropy_unit_rows(z1, n, d, "z1", u, st);
+        if (!rc) rc = sm_entropy_unit_rows(z2, n, d, "z2", u + n * d, st);
         z1 = u, z2 = u + n * d;
     }
     sm_entropy_opts eo = {.k = o->k, .sphere = sphere, .prep = o->prep};

@@ -32,19 +32,25 @@ int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *nam
     return SM_OK;
 }
 
+int sm_entropy_unit_rows(const double *x, size_t n, size_t d, const char *name, double *out, sm_status *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += x[i * d + j] * x[i * d + j];
+        double norm = sqrt(ss);
+        if (!(norm > 0) || !isfinite(norm))
+            return sm_status_fail(st, SM_ERR_DATA, name, "row %zu has norm %g: no direction on the sphere", i, norm);
+        for (size_t j = 0; j < d; j++) out[i * d + j] = x[i * d + j] / norm;
+    }
+    return SM_OK;
+}
+
 int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_opts *o, int sphere, uint64_t stream,
                     const char *name, double *out, double *log_det_l, sm_arena *ws, sm_status *st)
 {
     int rc = sm_prep_block(x, n, d, o, stream, name, out, log_det_l, ws, st);
     if (rc || !sphere || !(o && o->noise > 0.0)) return rc;
-    for (size_t i = 0; i < n; i++) {
-        double *row = out + i * d, s = 0.0;
-        for (size_t j = 0; j < d; j++) s += row[j] * row[j];
-        const double norm = sqrt(s);
-        if (norm > 0.0)
-            for (size_t j = 0; j < d; j++) row[j] /= norm;
-    }
-    return SM_OK;
+    return sm_entropy_unit_rows(out, n, d, name, out, st);
 }
 
 int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *where,

@@ -50,6 +50,11 @@ SM_API double sm_entropy_log_unit_ball(size_t d, int l2);
 /* SM_ERR_DATA unless every row of x has Euclidean norm within 1e-4 of 1. */
 SM_API int sm_entropy_check_sphere(const double *x, size_t n, size_t d, const char *name,
                                    sm_status *st);
+/* out (n × d; may be x itself) = the rows of x scaled to unit length; a zero
+ * or non-finite row is SM_ERR_DATA "row I has norm V: no direction on the
+ * sphere (<name>)". */
+SM_API int sm_entropy_unit_rows(const double *x, size_t n, size_t d, const char *name, double *out,
+                                sm_status *st);
 /* sm_prep_block, then for points on the sphere (sphere set) with jitter
  * (noise > 0) every row scaled back to unit length: the jitter moves them
  * off S^(d-1), where the (d−1)-dimensional formulas no longer hold (an

@@ -304,21 +304,6 @@ static void chain_columns(const sm_track_sample *s, const double *z1, const doub
     sm_arena_release(ws, mark);
 }
 
-/* Rows of x (rows × d) scaled to unit length into out; SM_ERR_DATA for a
- * zero or non-finite row. */
-static int to_sphere(const double *x, size_t rows, size_t d, double *out, sm_status *st)
-{
-    for (size_t i = 0; i < rows; i++) {
-        double ss = 0;
-        for (size_t j = 0; j < d; j++) ss += x[i * d + j] * x[i * d + j];
-        double norm = sqrt(ss);
-        if (!(norm > 0) || !isfinite(norm))
-            return sm_status_fail(st, SM_ERR_DATA, "sphere", "embedding row %zu has norm %g", i, norm);
-        for (size_t j = 0; j < d; j++) out[i * d + j] = x[i * d + j] / norm;
-    }
-    return SM_OK;
-}
-
 /* h_s_* of track_detail.csv: the chain of ẑ = z/‖z‖ on S^{d−1}. */
 static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws)
 {
@@ -327,9 +312,9 @@ static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_
     sm_status_clear(&est);
     double *u = sm_arena_alloc(ws, 2 * n * d + nv * d, sizeof *u, &est);
     int rc = u ? SM_OK : est.code;
-    if (!rc) rc = to_sphere(s->z1, n, d, u, &est);
-    if (!rc) rc = to_sphere(s->z2, n, d, u + n * d, &est);
-    if (!rc) rc = to_sphere(s->zv, nv, d, u + 2 * n * d, &est);
+    if (!rc) rc = sm_entropy_unit_rows(s->z1, n, d, "z1", u, &est);
+    if (!rc) rc = sm_entropy_unit_rows(s->z2, n, d, "z2", u + n * d, &est);
+    if (!rc) rc = sm_entropy_unit_rows(s->zv, nv, d, "zv", u + 2 * n * d, &est);
     if (rc) {
         or_nan(row, rc, &est, "h_s", 0);
     } else {
