@@ -167,6 +167,18 @@ int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *s
     return rc;
 }
 
+/* SM_ERR_DATA "checkpoint of another <what>: <key>=<there> there, <here>
+ * here" for the first of the n keys whose values differ. */
+static int first_difference(const sm_state_file *f, const char *what, const char *const *names, const long *there,
+                            const long *here, size_t n, sm_status *st)
+{
+    for (size_t i = 0; i < n; i++)
+        if (there[i] != here[i])
+            return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another %s: %s=%ld there, %ld here", what,
+                                  names[i], there[i], here[i]);
+    return SM_OK;
+}
+
 /* The keys that shape the network: a checkpoint of another network with the
  * same array sizes (stem_stride 1 and 2 have equal counts) must be refused
  * by its configuration, as the sizes cannot tell. */
@@ -182,11 +194,20 @@ static int check_same_network(const sm_state_file *f, const sm_config *cfg, sm_s
     const char *names[] = {"width", "stem_stride", "proj_hidden", "z_dim", "pred_hidden"};
     const long there[] = {saved.width, saved_stride, saved.proj_hidden, saved.z_dim, saved.pred_hidden};
     const long here[] = {cfg->width, cfg->stem_stride, cfg->proj_hidden, cfg->z_dim, cfg->pred_hidden};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (there[i] != here[i])
-            return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another network: %s=%ld there, %ld here",
-                                  names[i], there[i], here[i]);
-    return SM_OK;
+    return first_difference(f, "network", names, there, here, sizeof names / sizeof *names, st);
+}
+
+int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_status *st)
+{
+    sm_config saved;
+    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
+    if (rc) return rc;
+    if (saved.dataset != cfg->dataset)
+        return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another run: dataset=%s there, %s here",
+                              sm_config_dataset_name(saved.dataset), sm_config_dataset_name(cfg->dataset));
+    const char *names[] = {"batch", "holdout"};
+    const long there[] = {saved.batch, saved.holdout}, here[] = {cfg->batch, cfg->holdout};
+    return first_difference(f, "run", names, there, here, sizeof names / sizeof *names, st);
 }
 
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st)

@@ -123,6 +123,12 @@ int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *s
  * 'params' has N values, expected M (PATH)" otherwise. */
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st);
 
+/* For resume=: the keys that decide what a step and an epoch are (dataset,
+ * batch, holdout) must be the checkpoint's, or the run's CSVs would mix two
+ * runs (epochs that go back, kNN accuracies of two data sets).  SM_ERR_DATA
+ * "checkpoint of another run: batch=16 there, 8 here (PATH)" otherwise. */
+int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_status *st);
+
 /* Copy params and bn_stats (and, with momentum set, the momentum) into m;
  * a NaN or Inf in them is SM_ERR_DATA naming the file, section and index. */
 int sm_state_load_model(const sm_state_file *f, sm_model *m, int momentum, sm_status *st);

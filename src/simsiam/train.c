@@ -232,32 +232,12 @@ static int write_checkpoint(trainer *t, sm_status *st)
     return rc;
 }
 
-/* The keys that decide what a step and an epoch are: continued under
- * others, the run's CSVs would mix two runs (epochs that go back, kNN
- * accuracies of two data sets), so resume= needs the checkpoint's. */
-static int check_same_data(const trainer *t, sm_status *st)
-{
-    sm_config saved;
-    int rc = sm_state_read_config(&t->resume, NULL, 0, &saved, st);
-    if (rc) return rc;
-    if (saved.dataset != t->cfg.dataset)
-        return sm_status_fail(st, SM_ERR_DATA, t->cfg.resume, "checkpoint of another run: dataset=%s there, %s here",
-                              sm_config_dataset_name(saved.dataset), sm_config_dataset_name(t->cfg.dataset));
-    const char *names[] = {"batch", "holdout"};
-    const long there[] = {saved.batch, saved.holdout}, here[] = {t->cfg.batch, t->cfg.holdout};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (there[i] != here[i])
-            return sm_status_fail(st, SM_ERR_DATA, t->cfg.resume, "checkpoint of another run: %s=%ld there, %ld here",
-                                  names[i], there[i], here[i]);
-    return SM_OK;
-}
-
 /* Read resume= and check it against the configuration, before the model
  * is built (resume_from loads it once the model exists). */
 static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
-    if (!rc) rc = check_same_data(t, st); /* first: another data set can also mean other array sizes */
+    if (!rc) rc = sm_state_check_same_run(&t->resume, &t->cfg, st); /* first: another data set can mean other sizes */
     return rc ? rc : sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
 }
 
