@@ -177,6 +177,37 @@ static void test_offline_out_dir(void **state)
     free(again);
 }
 
+/* A full disk (a file size limit between the two files' sizes, see
+ * sm_test_cli_start) while track_detail.csv is written: exit 1 with one line
+ * naming it, track.csv removed again and no temporary left, so that the same
+ * command then runs. */
+static void test_offline_full_disk_writes_neither(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_path("track_offline_full");
+    char out[4200], err[4200], cmd[8400], track[4200], detail[4200], expected[4400];
+    snprintf(out, sizeof out, "%s", sm_test_path("track_offline_full.out"));
+    snprintf(err, sizeof err, "%s", sm_test_path("track_offline_full.err"));
+    snprintf(track, sizeof track, "%s", sm_test_join(dir, "track.csv"));
+    snprintf(detail, sizeof detail, "%s", sm_test_join(dir, "track_detail.csv"));
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s track_samples=64 track_views=8 track_images=4 out=%s",
+             sm_test_join(real_run(), "checkpoint.bin"), dir);
+    /* track.csv is a header and a row of ~340 bytes, track_detail.csv ~560 */
+    assert_int_equal(sm_test_cli_wait(sm_test_cli_start(cmd, out, err, 450)), 1);
+    char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL);
+    assert_string_equal(o, "");
+    snprintf(expected, sizeof expected, "simsiam-mi: error: write failed: File too large (%s)\n", detail);
+    assert_string_equal(e, expected);
+    assert_int_equal(access(track, F_OK), -1);
+    assert_int_equal(access(detail, F_OK), -1);
+    assert_int_equal(sm_test_count_temporaries(track) + sm_test_count_temporaries(detail), 0);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    assert_int_equal(access(track, F_OK), 0);
+    assert_int_equal(access(detail, F_OK), 0);
+    free(o);
+    free(e);
+}
+
 /* 6 steps straight and 3 + resume + 3 track the same rows, bit for bit. */
 static void test_tracking_across_resume(void **state)
 {
@@ -274,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_offline_equals_online),
         cmocka_unit_test(test_offline_closed_form_predictor),
         cmocka_unit_test(test_offline_out_dir),
+        cmocka_unit_test(test_offline_full_disk_writes_neither),
         cmocka_unit_test(test_tracking_across_resume),
         cmocka_unit_test(test_errors),
     };

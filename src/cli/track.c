@@ -8,6 +8,7 @@
  * own files are never replaced). */
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/mem.h"
@@ -37,21 +38,27 @@ static int refuse_existing(const char *dir, sm_status *st)
     return SM_OK;
 }
 
+/* Both files or neither: when the second cannot be written (a full disk),
+ * the first, which did not exist before (refuse_existing), is removed, so
+ * that the same command can be run again. */
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
 {
     if (dir) {
         int rc = sm_make_dirs(dir, st);
         if (!rc) rc = refuse_existing(dir, st);
-        char path[OUT_PATH_MAX];
+        char path[N_OUT][OUT_PATH_MAX];
         sm_atomic_file af;
-        for (int i = 0; !rc && i < N_OUT; i++) {
-            snprintf(path, sizeof path, "%s/%s", dir, OUT_NAMES[i]);
-            if (!(rc = sm_atomic_open(&af, path, st))) {
-                sm_track_fprint(af.f, OUT_FILES[i], row, 1);
-                rc = sm_atomic_commit(&af, st);
-            }
+        int written = 0;
+        for (; !rc && written < N_OUT; written++) {
+            snprintf(path[written], sizeof path[written], "%s/%s", dir, OUT_NAMES[written]);
+            if ((rc = sm_atomic_open(&af, path[written], st))) break;
+            sm_track_fprint(af.f, OUT_FILES[written], row, 1);
+            if ((rc = sm_atomic_commit(&af, st))) break;
         }
-        if (rc) return rc;
+        if (rc) {
+            while (written-- > 0) unlink(path[written]);
+            return rc;
+        }
     }
     sm_track_fprint(stdout, SM_TRACK_CSV, row, 1);
     return SM_OK;
