@@ -3,6 +3,7 @@
  * faults on purpose: SIGTERM and SIGKILL at random moments, a full disk, an
  * unreadable data directory. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <glob.h>
 #include <limits.h>
 #include <math.h>
 #include <setjmp.h>
@@ -98,7 +99,8 @@ static void test_config_files_layer(void **state)
     sm_test_cli_error(args, 2, "unknown key 'knn_evry'", "layer_top.conf:2");
 }
 
-#define LONG_RUN TINY " steps=3000 knn_every=5 track_every=250 track_samples=64 track_views=8 track_images=4"
+#define LONG_RUN                                                                                       \
+    TINY " steps=3000 knn_every=5 track_every=250 track_samples=64 track_views=8 track_images=4 checkpoint_keep=1"
 
 /* Every line of a CSV with its last `drop` columns cut (train.csv's seconds). */
 static char *without_last_column(char *csv)
@@ -167,12 +169,30 @@ static int same_outputs(const char *whole, const char *cut)
     return compared;
 }
 
+/* The names of dir's kept checkpoints (checkpoint-<step>.bin), in glob's
+ * order, joined by blanks; malloc'd. */
+static char *kept_checkpoints(const char *dir)
+{
+    glob_t g;
+    char pattern[PATH_MAX + 32];
+    snprintf(pattern, sizeof pattern, "%s/checkpoint-*.bin", dir);
+    assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+    size_t n = 1;
+    for (size_t i = 0; i < g.gl_pathc; i++) n += strlen(strrchr(g.gl_pathv[i], '/')) + 1;
+    char *names = calloc(n, 1);
+    assert_non_null(names);
+    for (size_t i = 0; i < g.gl_pathc; i++) strcat(strcat(names, strrchr(g.gl_pathv[i], '/') + 1), " ");
+    globfree(&g);
+    return names;
+}
+
 /* SIGTERM at a random moment (printed: that long after the run's first
  * progress line, so the moment falls inside the run on a fast idle machine
  * as on a loaded one) of a run: exit 143 with one line
  * naming the step and the resume command; that command finishes the run with
- * the same final parameters as a run never stopped and every CSV row once
- * (train.csv up to its wall-clock column). */
+ * the same final parameters as a run never stopped, every CSV row once
+ * (train.csv up to its wall-clock column) and the same kept checkpoints
+ * (checkpoint_keep = 1: the stop's own is not kept). */
 static void test_sigterm_then_resume(void **state)
 {
     (void)state;
@@ -218,6 +238,10 @@ static void test_sigterm_then_resume(void **state)
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", root, bin, again);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
     assert_int_equal(same_outputs(whole, cut), 5);
+    char *kept_whole = kept_checkpoints(whole), *kept_cut = kept_checkpoints(cut);
+    assert_string_equal(kept_cut, kept_whole);
+    free(kept_whole);
+    free(kept_cut);
 }
 
 /* ---- faults on purpose ---------------------------------------------------- */

@@ -109,7 +109,7 @@ static const key_spec KEYS[] = {
     INT_KEY(track_images, "32", 1, 65536, "images used for H(z2|x)"),
     INT_KEY(track_mix, "4", 0, 64, "Gaussian-mixture components of nll_mix; 0 = off"),
     INT_KEY(checkpoint_every, "1", 0, LONG_MAX, "epochs between checkpoints; 0 = only after the last step"),
-    INT_KEY(checkpoint_keep, "0", 0, 1, "1 = keep every checkpoint as OUT/checkpoint-<step>.bin"),
+    INT_KEY(checkpoint_keep, "0", 0, 1, "1 = keep every scheduled checkpoint as OUT/checkpoint-<step>.bin"),
     INT_KEY(refit_steps, "512", 0, 10000000, "refit: predictor-only steps on the frozen encoder"),
     REAL_KEY(refit_lr, "0.05", 0, OPEN, INFINITY, OPEN, "refit: constant predictor learning rate"),
     INT_KEY(refit_reinit, "1", 0, 1, "refit: 1 = a freshly initialised predictor, 0 = continue the checkpoint's"),

@@ -215,7 +215,11 @@ static int check_model_finite(const trainer *t, sm_status *st)
     return diverged(t, what, t->step, st);
 }
 
-static int write_checkpoint(trainer *t, sm_status *st)
+/* OUT/checkpoint.bin, and with keep its copy checkpoint-<step>.bin: the
+ * scheduled checkpoints keep one under checkpoint_keep = 1, the one a signal
+ * asks for does not, so that the kept set (which refit experiments pick
+ * from) does not depend on when a run was interrupted. */
+static int write_checkpoint(trainer *t, int keep, sm_status *st)
 {
     if (!t->writer) return SM_OK; /* with MPI its failure ends the others too (cli/train.c fail_all) */
     int rc = check_model_finite(t, st);
@@ -227,7 +231,7 @@ static int write_checkpoint(trainer *t, sm_status *st)
                         t->pred,
                         {text_str(&t->train_rows), text_str(&t->eval_rows), text_str(&t->track_rows),
                          text_str(&t->detail_rows)}};
-    rc = sm_state_save(&s, t->ckpt_path, t->cfg.checkpoint_keep ? kept_path(t, path, sizeof path) : NULL, st);
+    rc = sm_state_save(&s, t->ckpt_path, keep ? kept_path(t, path, sizeof path) : NULL, st);
     if (!rc) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", t->ckpt_path);
     return rc;
 }
@@ -491,7 +495,7 @@ static int after_step(trainer *t, double loss, double zs, sm_status *st)
     if (!rc && t->cfg.knn_every > 0 && ((epoch_end && epochs % (size_t)t->cfg.knn_every == 0) || last))
         rc = run_monitor(t, st);
     if (!rc && ((epoch_end && t->cfg.checkpoint_every > 0 && epochs % (size_t)t->cfg.checkpoint_every == 0) || last)) {
-        rc = write_checkpoint(t, st);
+        rc = write_checkpoint(t, t->cfg.checkpoint_keep, st);
         if (!rc) rc = write_csvs(t, st);
     }
     return rc;
@@ -523,7 +527,7 @@ static int train_loop(trainer *t, sm_status *st)
         /* every process must stop at the same step: a signal may reach them at different ones */
         if (t->step < t->total && sm_dist_any(sm_hooks_stop_requested(t->hooks))) {
             t->stopped = 1;
-            rc = write_checkpoint(t, st);
+            rc = write_checkpoint(t, 0, st);
             return rc ? rc : write_csvs(t, st);
         }
     }
@@ -603,7 +607,7 @@ int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *r
     int rc = trainer_open(t, cfg, st);
     if (!rc) rc = train_loop(t, st);
     if (!rc && t->local_steps == 0) { /* resumed at the total: the outputs still describe the run */
-        rc = write_checkpoint(t, st);
+        rc = write_checkpoint(t, t->cfg.checkpoint_keep, st);
         if (!rc) rc = write_csvs(t, st);
     }
     if (!rc && !t->stopped) rc = write_summary(t, st);
