@@ -26,7 +26,7 @@ REFIT_COLUMNS="refit_step step nll_r nll_r_lo nll_r_hi nll_r_opt h_z_given_z1 h_
 nll_vmf nll_vmf_lo nll_vmf_hi h_s_given_z1 h_s_given_z1_lo h_s_given_z1_hi nll_mlp nll_mix"
 
 # The awk arguments: refit=, source=, mode= before each refit.csv.
-args=() sources=() missing=()
+args=() sources=() missing=() unfinished=() loss_of=""
 for line in "${run_lines[@]}"; do
   read -r -a words <<<"$line"
   run=${words[0]} src="" mode=""
@@ -36,17 +36,24 @@ for line in "${run_lines[@]}"; do
   csv=$results/$run/refit.csv
   if [ ! -f "$csv" ] || [ "$(csv_rows "$csv")" -eq 0 ]; then missing+=("$run"); continue; fi
   check_csv "$csv" "$REFIT_COLUMNS"
+  # a refit cut short is left out: its last row is not "after all its refit steps"
+  done_steps=$(awk -F, 'NR > 1 { s = $1 } END { print s }' "$csv")
+  want=$(config_value "$results/$run" refit_steps refit_config.txt)
+  if [ -n "$want" ] && [ "$done_steps" != "$want" ]; then unfinished+=("$run (refit step $done_steps of $want)"); continue; fi
   args+=("refit=$run" "source=$src" "mode=$mode" "$csv")
-  [[ " ${sources[*]} " == *" $src "* ]] || sources+=("$src")
+  [[ " ${sources[*]} " == *" $src "* ]] && continue
+  sources+=("$src")
+  # the source run's loss, as its refit recorded it (the source results may be elsewhere or gone)
+  loss=$(config_value "$results/$run" loss refit_config.txt)
+  [ -n "$loss" ] || fail "no loss in $results/$run/refit_config.txt: cannot tell which chain is the loss's own"
+  loss_of+="$src=$loss "
 done
-[ ${#args[@]} -gt 0 ] || fail "no refit.csv for $name ($size) yet ($results)"
+[ ${#args[@]} -gt 0 ] || fail "no finished refit for $name ($size) yet ($results)"
 conv=$results/convergence.csv
 awk -f "$analysis_dir/convergence.awk" "${args[@]}" | write_file "$conv"
 
 mkdir -p "$results/plots" || fail "cannot create $results/plots"
-loss_of=""
 for src in "${sources[@]}"; do
-  loss_of+="$src=$(config_value "$source_results/$src" loss) "
   for chain in gauss sphere; do
     blocks=$results/plots/.convergence-$src-$chain.csv titles=""
     awk -F, -v src="$src" -v chain="$chain" 'NR > 1 && $2 == src && $4 == chain {
@@ -80,6 +87,7 @@ tables=$(awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
   echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" "$exp/$size.config" | tr '\n' ' ')\`."
   echo "Regenerate: \`make experiment NAME=$name SIZE=$size\` then \`make report EXP=$name SIZE=$size\`."
   [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }
+  [ ${#unfinished[@]} -eq 0 ] || { echo; printf 'Not finished, left out of the tables and the conclusion: %s.\n' "$(printf '%s, ' "${unfinished[@]}" | sed 's/, $//')"; }
   echo
   plot_lines
   printf '%s\n' "$tables"

@@ -67,7 +67,7 @@ shared=$(printf '%s' "$shared_lines" | awk -v varied=" $varied " 'NF { k = $0; s
 gap_csv=$results/gap.csv mi_csv=$results/mi_loss.csv
 gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share${varied:+,${varied// /,}}"$'\n'
 mi_blocks="" mi_runs=""
-runs_table="" final_table="" gap_table="" notes="" failures=""
+runs_table="" final_table="" gap_table="" notes="" failures="" unfinished="" unfinished_runs=" "
 total_holds=0 total_noise=0 total_fails=0 total_na=0 total_steps=0 tracked_runs=0 index=0 z_dim_max=0 dim_min=""
 sphere_holds=0 sphere_noise=0 sphere_fails=0 sphere_na=0 sphere_steps=0
 
@@ -139,6 +139,7 @@ for line in "${run_lines[@]}"; do
   IFS=, read -r c_step c_dim c_n c_views c_images c_gap c_lo c_hi c_pred c_fam \
     <<<"$(last_row "$dir/chain.csv" "step dim_used n views images gap gap_lo gap_hi predictor_share family_share")"
   ns+=("$c_n") vs+=("$c_views×$c_images")
+  [ "$status" = finished ] || { unfinished+="$run (step $c_step), "; unfinished_runs+="$run "; }
   gap_rows+="$index,$run,$c_step,$c_dim,$c_n,$c_views,$c_images,$c_gap,$c_lo,$c_hi,$c_pred,$c_fam"
   for k in $varied; do gap_rows+=",$(value_of "$dir" "$k" "$line")"; done
   gap_rows+=$'\n'
@@ -186,13 +187,17 @@ conclusion() {
     echo "- **The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)** (the cosine loss's own Q) over $sphere_steps tracked steps" \
          "of the cosine runs: holds at $sphere_holds, holds within noise at $sphere_noise, fails at $sphere_fails, n/a at $sphere_na."
   fi
-  awk -v keys="$varied" -f "$analysis_dir/trend.awk" "$gap_csv"
+  # the trend compares the runs' ends: a run not finished yet is left out, named
+  awk -F, -v skip="$unfinished_runs" 'NR == 1 || !index(skip, " " $2 " ")' "$gap_csv" |
+    awk -v keys="$varied" -f "$analysis_dir/trend.awk"
+  [ -z "$unfinished" ] || echo "- Not finished, so left out of the trends above: ${unfinished%, }."
   correlation
   local distinct_n distinct_v
   distinct_n=$(printf '%s\n' "${ns[@]}" | sort -u | tr '\n' ' ')
   distinct_v=$(printf '%s\n' "${vs[@]}" | sort -u | tr '\n' ' ')
-  echo "- Sample sizes: N = ${distinct_n% } probe pairs, V × images = ${distinct_v% } for Ĥ(z2|x). k-NN estimates at" \
-       "different N (or V) are not directly comparable; Ĥ(z2|x) from few views is biased upward."
+  [ ${#ns[@]} -eq 0 ] ||
+    echo "- Sample sizes: N = ${distinct_n% } probe pairs, V × images = ${distinct_v% } for Ĥ(z2|x). k-NN estimates at" \
+         "different N (or V) are not directly comparable; Ĥ(z2|x) from few views is biased upward."
   if [ -n "$dim_min" ] && [ "$z_dim_max" -gt 0 ] && [ "$dim_min" -lt "$z_dim_max" ]; then
     echo "- The k-NN columns and the chain are on a PCA reduction of z (dim_used = $dim_min of z_dim = $z_dim_max):" \
          "they are not the full-dimensional values."

@@ -33,11 +33,13 @@ empty_columns() {
            END { for (i = 1; i in name; i++) if (!(i in ok)) printf "%s ", name[i] }' "$1"
 }
 
-# config_value DIR KEY: the value of KEY in DIR/config.txt (empty if absent).
+# config_value DIR KEY [FILE]: the value of KEY in DIR/FILE (default
+# config.txt; a refit's is refit_config.txt), empty if absent.
 config_value() {
-  [ -f "$1/config.txt" ] || return 0
+  local file=$1/${3:-config.txt}
+  [ -f "$file" ] || return 0
   awk -v key="$2" '{ sub(/[ \t]*=[ \t]*/, "=") } index($0, key "=") == 1 { print substr($0, length(key) + 2); exit }' \
-    "$1/config.txt"
+    "$file"
 }
 
 # json_value FILE KEY: the value after "KEY": in a one-line JSON object.

@@ -2,7 +2,8 @@
  * programs): on hand-made run directories whose chain holds at some tracked
  * steps, overlaps at one and fails at another, the reports say exactly that
  * per step; the gap and its two shares are the hand-computed numbers; the
- * experiment report's generated conclusion follows the fixture's trend;
+ * experiment report's generated conclusion follows the fixture's trend and
+ * leaves out a run not finished;
  * garbled CSVs are one-line errors naming the file; a run without tracking
  * gets a "no tracking data" line. */
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/support.h"
 
@@ -229,8 +231,8 @@ static void test_run_report_odd_name_and_nan_values(void **state)
 }
 
 /* No track.csv (track_every = 0, or a binary that does not track): the
- * training plot and a "no tracking data" line, exit 0.  An empty track.csv
- * says the same. */
+ * training plot and a "no tracking data" line, exit 0.  A track.csv emptied
+ * since an earlier report says the same, its plots gone with its rows. */
 static void test_run_report_without_tracking(void **state)
 {
     (void)state;
@@ -248,11 +250,22 @@ static void test_run_report_without_tracking(void **state)
     free(report);
     free(err);
 
-    dir = write_run(sm_test_dir("an_header_only"), 4, 1, "sgd", TRACK_HEADER, NULL);
+    /* Reported once with tracking data, then its track.csv cut to the header:
+     * the plots of the rows since gone are neither linked nor left. */
+    dir = write_run(sm_test_dir("an_header_only"), 4, 1, "sgd", TRACK_CSV, detail_csv(1.75, 1.6));
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    expect_nonempty_file(dir, "plots/loss.png");
+    expect_nonempty_file(dir, "plots/chain.svg");
+    sm_test_write_text(sm_test_join(dir, "track.csv"), TRACK_HEADER);
     assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
     report = read_file(dir, "report.md");
     expect_contains(report, "no tracking data: ");
     expect_contains(report, "has no rows yet");
+    expect_contains(report, "![training loss and z_std](plots/train.png)");
+    assert_null(strstr(report, "plots/loss.png"));
+    assert_null(strstr(report, "plots/chain.png"));
+    assert_int_equal(access(sm_test_join(dir, "plots/loss.png"), F_OK), -1);
+    assert_int_equal(access(sm_test_join(dir, "plots/chain.svg"), F_OK), -1);
     free(report);
 }
 
@@ -409,6 +422,16 @@ static void test_experiment_report(void **state)
     free(report);
     free(out);
     free(err);
+
+    /* steps5 not finished (no summary.json): listed at its step, left out of the trend. */
+    assert_int_equal(remove(sm_test_join(results, "steps5/summary.json")), 0);
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    report = read_file(results, "report.md");
+    expect_contains(report, "| steps5 | pred_steps=5 pred_mode=sgd | not finished | 60 |");
+    expect_contains(report, "- **The gap decreases with pred_steps** (pred_mode=sgd; last tracked step): "
+                            "pred_steps=1: 0.550, pred_steps=2: 0.450 nats.");
+    expect_contains(report, "- Not finished, so left out of the trends above: steps5 (step 60).\n");
+    free(report);
 }
 
 /* Errors: no results yet, a garbled CSV in one run (named), usage. */
