@@ -92,7 +92,7 @@ experiment:
 	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|medium|full] [JOBS=N] [RESULTS=DIR]" >&2; exit 2; fi
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory build
-	@SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
+	@exec env SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
 
 plots:
 	@if [ -z "$(RUN)" ]; then echo "usage: make plots RUN=DIR   (a run directory with train.csv)" >&2; exit 2; fi

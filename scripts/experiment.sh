@@ -16,7 +16,9 @@
 # slow each other down).  A second invocation on the same results directory
 # while one runs refuses at once (scripts/lock.sh).  Exit 0 when every run finished,
 # 1 when one failed (after the others finished; each failure is named with its
-# log), 2 on usage errors.  Binary: $SM_BIN (default build/simsiam-mi).
+# log), 2 on usage errors, 130 / 143 when SIGINT / SIGTERM stopped it: the runs
+# in progress write their checkpoints, no new one starts, and the same command
+# resumes (scripts/jobs.sh).  Binary: $SM_BIN (default build/simsiam-mi).
 # SM_SCHEDULER=slurm (make experiment SCHEDULER=slurm) writes and submits a
 # Slurm job array instead (scripts/slurm-experiment.sh), whose task i runs
 # this script with SM_TASK=i: run line i alone, skipped or resumed as here;
@@ -77,11 +79,13 @@ task_run=
 lock_results "$results" "$task_run"
 status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
 trap 'rm -f "$status_file"' EXIT
+trap_interrupts
 
 # One run in the background: its outcome goes to the status file as
-# "<rc> <name>" (one short O_APPEND write, so concurrent runs do not
-# interleave).
+# "<rc> <name> [stopped]" (one short O_APPEND write, so concurrent runs do not
+# interleave); stopped when an interrupt ended it.
 run_one() {
+  trap_interrupts
   local run=$1; shift
   local dir=$results/$run start=$SECONDS rc
   local args=(train --config "$base" --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
@@ -90,14 +94,21 @@ run_one() {
     args+=(resume="$dir/checkpoint.bin")
     how="resumed from $dir/checkpoint.bin"
   fi
-  mkdir -p "$dir"
-  echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/train.log"
+  if ! mkdir -p "$dir" 2>/dev/null || ! echo "# $(date '+%F %T') $bin ${args[*]}" 2>/dev/null >>"$dir/train.log"; then
+    echo "1 $run" >>"$status_file"
+    echo "run $run: cannot write its log $dir/train.log" >&2
+    return
+  fi
   echo "run $run: $how"
-  "${launch[@]}" "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
+  run_in_session "${launch[@]}" "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
   rc=$?
-  echo "$rc $run" >>"$status_file"
+  local stopped=
+  [ "$interrupted" -ne 0 ] && { [ $rc -eq 130 ] || [ $rc -eq 143 ]; } && stopped=stopped
+  echo "$rc $run $stopped" >>"$status_file"
   if [ $rc -eq 0 ]; then
     echo "run $run: done in $((SECONDS - start)) s"
+  elif [ -n "$stopped" ]; then
+    echo "run $run: stopped (exit $rc) after $((SECONDS - start)) s; its checkpoint resumes it"
   else
     echo "run $run: failed (exit $rc) after $((SECONDS - start)) s, log $dir/train.log" >&2
   fi
@@ -114,17 +125,25 @@ for line in "${run_lines[@]}"; do
     continue
   fi
   while [ "$(jobs -rp | wc -l)" -ge "$pool" ]; do wait -n; done
+  [ "$interrupted" -ne 0 ] && break
   run_one "${words[@]}" &
 done
-wait
+wait_runs
 
-failed=0
-while read -r rc run; do
+failed=0 stopped=0
+while read -r rc run how; do
   [ "$rc" -eq 0 ] && continue
+  [ "$how" = stopped ] && { stopped=$((stopped + 1)); continue; }
   failed=$((failed + 1))
-  last=$(grep -v '^#' "$results/$run/train.log" | tail -1)
+  last=$(grep -sv '^#' "$results/$run/train.log" | tail -1)
+  [ -f "$results/$run/train.log" ] || last="cannot write its log (is $results/$run a directory?)"
   echo "experiment $name ($size): run $run failed (exit $rc): ${last:-no output}; log $results/$run/train.log" >&2
 done <"$status_file"
 ran=$(wc -l <"$status_file")
-echo "experiment $name ($size): $((ran - failed)) finished, $skipped skipped, $failed failed"
+echo "experiment $name ($size): $((ran - failed - stopped)) finished, $skipped skipped, $failed failed"
+if [ "$interrupted" -ne 0 ]; then
+  echo "experiment $name ($size): interrupted: $stopped stopped at a checkpoint," \
+       "$((${#run_lines[@]} - skipped - ran)) not started; the same command resumes" >&2
+  exit "$interrupted"
+fi
 [ $failed -eq 0 ] || exit 1

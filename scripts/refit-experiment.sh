@@ -10,7 +10,9 @@
 # refit writes RESULTS/<size>/<name>/ (refit.csv, refit_config.txt, refit.log);
 # one whose refit.csv reached refit_steps is skipped, any other is redone.
 #   scripts/refit-experiment.sh EXPDIR [quick|medium|full]
-# Its results directory is locked as scripts/experiment.sh's (scripts/lock.sh).
+# Its results directory is locked as scripts/experiment.sh's (scripts/lock.sh),
+# and SIGINT / SIGTERM stop it as they stop scripts/experiment.sh (exit 130 /
+# 143; the refits in progress are redone by the next invocation).
 # Environment as scripts/experiment.sh, plus SM_SOURCE_RESULTS: where the source
 # experiment's results are (default: experiments/<source>/results).
 set -uo pipefail
@@ -31,8 +33,12 @@ results=${SM_RESULTS:-$exp/results}/$size
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
 . "$here/lock.sh"
 lock_results "$results"
+trap_interrupts
 
-SM_RESULTS=$source_results "$here/experiment.sh" "$source_exp" "$size" || fail "the source experiment $source_name failed"
+run_in_session env SM_RESULTS="$source_results" "$here/experiment.sh" "$source_exp" "$size"
+rc=$?
+[ "$interrupted" -ne 0 ] && fail "interrupted in the source experiment $source_name; the same command resumes" "$interrupted"
+[ $rc -eq 0 ] || fail "the source experiment $source_name failed"
 
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
 size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$here/keys.awk" "$exp/$size.config") || exit 1
@@ -41,7 +47,8 @@ mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
 refit_steps=$(printf '%s\n' "${size_keys[@]}" | sed -n 's/^refit_steps=//p' | tail -1)
 
-# The kept checkpoint of source run $1 at position $2 (early, middle, late).
+# The kept checkpoint of source run $1 at position $2 (early, middle, late;
+# check_kept has made sure there is one).
 checkpoint_of() {
   local dir=$source_results/$size/$1 files
   mapfile -t files < <(ls "$dir"/checkpoint-*.bin 2>/dev/null | sed 's/.*checkpoint-\([0-9]*\)\.bin$/\1 &/' | sort -n | cut -d' ' -f2)
@@ -50,7 +57,6 @@ checkpoint_of() {
     early) echo "${files[0]}" ;;
     middle) echo "${files[$(((${#files[@]} - 1) / 2))]}" ;;
     late) echo "${files[-1]}" ;;
-    *) return 1 ;;
   esac
 }
 
@@ -60,18 +66,32 @@ last_refit_step() { [ -f "$1/refit.csv" ] && awk -F, 'NR > 1 { s = $1 } END { pr
 status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
 trap 'rm -f "$status_file"' EXIT
 
+# A source run without kept checkpoints fails every refit of it: said once,
+# before any refit.  Finished runs are skipped by the source experiment, so a
+# run whose checkpoints are gone (results committed without their .bin files)
+# must be deleted to be trained again.
+check_kept() {
+  local dir=$source_results/$size/$1
+  ls "$dir"/checkpoint-*.bin >/dev/null 2>&1 && return 0
+  [ -f "$dir/summary.json" ] &&
+    fail "the source run $dir finished but keeps no checkpoint-<step>.bin (results copied without them?); delete $dir to train it again"
+  fail "no kept checkpoint in $dir (checkpoint_keep = 1 in $source_exp/config?)"
+}
+
 refit_one() {
+  trap_interrupts
   local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt rc start=$SECONDS
-  if ! ckpt=$(checkpoint_of "$src" "$when"); then
-    echo "1 $run" >>"$status_file"
-    echo "refit $run: no kept checkpoint in $source_results/$size/$src (checkpoint_keep = 1?)" >&2
-    return
-  fi
+  ckpt=$(checkpoint_of "$src" "$when")
   mkdir -p "$dir"
   local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" out="$dir")
   echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/refit.log"
-  "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
+  run_in_session "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
   rc=$?
+  if [ "$interrupted" -ne 0 ] && [ $rc -eq 143 ]; then
+    echo "$rc $run stopped" >>"$status_file"
+    echo "refit $run: stopped; the next invocation redoes it"
+    return
+  fi
   echo "$rc $run" >>"$status_file"
   if [ $rc -eq 0 ]; then echo "refit $run: done in $((SECONDS - start)) s ($ckpt)"
   else echo "refit $run: failed (exit $rc), log $dir/refit.log" >&2; fi
@@ -79,7 +99,9 @@ refit_one() {
 
 [ "$jobs" -gt ${#run_lines[@]} ] && jobs=${#run_lines[@]}
 echo "experiment $name ($size): ${#run_lines[@]} refits of $source_name, up to $jobs at once, results in $results"
-skipped=0
+# The refits to do, "<run> <source run> <when> <reinit>" each, their sources'
+# kept checkpoints checked first.
+skipped=0 todo=()
 for line in "${run_lines[@]}"; do
   read -r -a words <<<"$line"
   run=${words[0]} src="" when="" reinit=""
@@ -87,18 +109,31 @@ for line in "${run_lines[@]}"; do
     case $kv in source=*) src=${kv#*=} ;; checkpoint=*) when=${kv#*=} ;; refit_reinit=*) reinit=${kv#*=} ;;
       *) fail "unknown key in $exp/runs: $kv (source, checkpoint, refit_reinit)" 2 ;; esac
   done
-  [ -n "$src" ] && [ -n "$when" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
+  [ -n "$src" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
+  case $when in early|middle|late) ;; *) fail "refit $run: checkpoint= must be early, middle or late ($exp/runs)" 2 ;; esac
   if [ -n "$refit_steps" ] && [ "$(last_refit_step "$results/$run")" = "$refit_steps" ]; then
     echo "refit $run: skipped (finished: $results/$run/refit.csv)"
     skipped=$((skipped + 1))
     continue
   fi
+  check_kept "$src"
+  todo+=("$run $src $when $reinit")
+done
+for refit in "${todo[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  [ "$interrupted" -ne 0 ] && break
+  read -r run src when reinit <<<"$refit"
   refit_one "$run" "$src" "$when" "$reinit" &
 done
-wait
+wait_runs
 
-failed=$(awk '$1 != 0' "$status_file" | wc -l)
+failed=$(awk '$1 != 0 && $3 != "stopped"' "$status_file" | wc -l)
+stopped=$(awk '$3 == "stopped"' "$status_file" | wc -l)
 ran=$(wc -l <"$status_file")
-echo "experiment $name ($size): $((ran - failed)) refits finished, $skipped skipped, $failed failed"
+echo "experiment $name ($size): $((ran - failed - stopped)) refits finished, $skipped skipped, $failed failed"
+if [ "$interrupted" -ne 0 ]; then
+  echo "experiment $name ($size): interrupted: $stopped refits stopped," \
+       "$((${#run_lines[@]} - skipped - ran)) not started; the same command resumes" >&2
+  exit "$interrupted"
+fi
 [ "$failed" -eq 0 ] || exit 1

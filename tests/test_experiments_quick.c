@@ -5,7 +5,8 @@
  * but no summary resumes, and the experiment report is written; a failing run
  * fails the whole command after the others finish, naming its log; two
  * invocations on the same results at once: the second refuses (the lock of
- * scripts/lock.sh); usage errors exit 2 (also through make).  Results go to the scratch directory
+ * scripts/lock.sh); SIGINT and SIGTERM stop it at a checkpoint and the next
+ * invocation resumes; usage errors exit 2 (also through make).  Results go to the scratch directory
  * (SM_RESULTS), never into experiments/<name>/results/.  Each quick
  * experiment's wall time is printed (information, not asserted). */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
@@ -18,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/timer.h"
@@ -192,7 +196,8 @@ static void test_mi_vs_loss_quick(void **state)
  * space too, SM_SOURCE_RESULTS), one refit per line of its runs file, each
  * refit.csv tracked at refit steps 0, 1, 2, 4, ..., 64; a second invocation
  * skips them, a refit cut short is redone; the report has its tables, plots
- * and computed conclusion. */
+ * and computed conclusion, and names each loss's own chain from the refits'
+ * own configurations when the source results have moved. */
 static void test_predictor_convergence_quick(void **state)
 {
     (void)state;
@@ -221,6 +226,23 @@ static void test_predictor_convergence_quick(void **state)
         assert_int_equal(sm_test_lines(csv), 1 + 8);
         free(csv);
     }
+    free(out);
+    free(err);
+
+    /* Source results copied without their checkpoints (as committed
+     * results are): the source runs are finished, so the refits cannot be
+     * done; said once, before any refit, naming what to delete. */
+    char bare[2200], bare_results[2200], copy[12000];
+    snprintf(bare, sizeof bare, "%s-bare", source);
+    snprintf(bare_results, sizeof bare_results, "%s-bare", results);
+    snprintf(copy, sizeof copy, "rm -rf '%s' '%s' && cp -r '%s' '%s' && rm '%s'/quick/*/checkpoint*.bin", bare,
+             bare_results, source, bare, bare);
+    assert_int_equal(sm_test_run(copy, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "SM_SOURCE_RESULTS='%s'", bare);
+    assert_int_equal(run_with(bare_results, cmd, "experiments/predictor_convergence/run.sh", "quick", &out, &err), 1);
+    expect_contains(err, "finished but keeps no checkpoint-<step>.bin");
+    assert_int_equal(sm_test_lines(err), 1);
+    assert_null(strstr(out, "refit l2-"));
     free(out);
     free(err);
 
@@ -256,6 +278,21 @@ static void test_predictor_convergence_quick(void **state)
     }
     snprintf(cmd, sizeof cmd, "%s/plots/convergence-cosine-sphere.svg", sized);
     assert_int_equal(access(cmd, F_OK), 0);
+    free(report);
+    free(out);
+    free(err);
+
+    /* The source results moved away: each refit's own refit_config.txt still
+     * says which chain is its loss's own. */
+    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s-moved'", source);
+    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
+    report = sm_test_read(cmd, NULL);
+    assert_non_null(report);
+    expect_contains(report, "### l2: Gaussian chain: E[NLL_full] ≥ Ĥ(z2|z1) in R^d (the loss's own Q)");
+    expect_contains(report, "### cosine: sphere chain: E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) on S^{d−1} (the loss's own Q)");
     free(report);
     free(out);
     free(err);
@@ -373,6 +410,109 @@ static void test_concurrent_invocations_refuse(void **state)
     free(err);
 }
 
+/* The runner of scripts/experiment.sh started as a terminal starts it: in a
+ * process group of its own with SIGINT at its default (a test run in the
+ * background inherits SIGINT ignored, and bash cannot trap a signal ignored
+ * at its start), JOBS=1, stdout and stderr to files in expdir. */
+static pid_t start_runner(const char *expdir, const char *results)
+{
+    char out[1100], err[1100];
+    snprintf(out, sizeof out, "%s/runner.out", expdir);
+    snprintf(err, sizeof err, "%s/runner.err", expdir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0) return pid;
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || setpgid(0, 0) != 0 ||
+        signal(SIGINT, SIG_DFL) == SIG_ERR || setenv("SM_BIN", sm_test_bin(), 1) || setenv("SM_RESULTS", results, 1) ||
+        setenv("JOBS", "1", 1))
+        _exit(126);
+    execl("/bin/bash", "bash", "scripts/experiment.sh", expdir, "quick", (char *)NULL);
+    _exit(127);
+}
+
+/* Until run's train.log shows a progress line of its (k+1)-th invocation:
+ * the trainer is past its start. */
+static void wait_for_progress(const char *results, const char *run, int k)
+{
+    char log[1200];
+    snprintf(log, sizeof log, "%s/quick/%s/train.log", results, run);
+    for (int tries = 0; tries < 6000; tries++) {
+        char *text = sm_test_read(log, NULL);
+        const char *p = text;
+        for (int i = 0; p && i < k; i++) p = strstr(p + 1, "\n# ");
+        int ready = p && strstr(p, "\nstep ") != NULL;
+        free(text);
+        if (ready) return;
+        usleep(10000);
+    }
+    fail_msg("no progress in %s after 60 s", log);
+}
+
+/* Ctrl-C (SIGINT to the runner's whole process group) or SIGTERM to the
+ * runner alone: the run in progress writes its checkpoint and stops (one
+ * SIGTERM reaches it: a second would kill it before the checkpoint), no
+ * other run starts, the runner says so and exits 130 / 143; the next
+ * invocation resumes the run and finishes the rest, every train.csv step
+ * once. */
+static void test_interrupt_stops_and_resumes(void **state)
+{
+    (void)state;
+    char expdir[1024], results[1100], cmd[4200], sized[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path("xq_interrupt"));
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(expdir, sizeof expdir, "%s", sm_test_dir("xq_interrupt"));
+    snprintf(results, sizeof results, "%s/results", expdir);
+    snprintf(sized, sizeof sized, "%s/quick", results);
+    sm_test_write_text(sm_test_join(expdir, "config"), "dataset = synthetic\narch = mlp\nwidth = 2\n"
+                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
+    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = 4000\nknn_every = 0\n");
+    sm_test_write_text(sm_test_join(expdir, "runs"), "a seed=1\nb seed=2\nc seed=3\n");
+    static const struct {
+        int sig, group, rc;
+    } cases[] = {{SIGINT, 1, 130}, {SIGTERM, 0, 143}};
+    for (int c = 0; c < 2; c++) {
+        pid_t pid = start_runner(expdir, results);
+        wait_for_progress(results, "a", c);
+        assert_int_equal(kill(cases[c].group ? -pid : pid, cases[c].sig), 0);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), cases[c].rc);
+        snprintf(cmd, sizeof cmd, "%s/runner.out", expdir);
+        char *out = sm_test_read(cmd, NULL);
+        snprintf(cmd, sizeof cmd, "%s/runner.err", expdir);
+        char *err = sm_test_read(cmd, NULL);
+        assert_non_null(out);
+        assert_non_null(err);
+        expect_contains(out, "run a: stopped (exit 143) after ");
+        expect_contains(err, "experiment xq_interrupt (quick): interrupted: 1 stopped at a checkpoint, 2 not started;"
+                             " the same command resumes\n");
+        free(out);
+        free(err);
+        char *log = sm_test_read(sm_test_join(sized, "a/train.log"), NULL);
+        assert_non_null(log);
+        expect_contains(log, "simsiam-mi: stopped by SIGTERM at step ");
+        free(log);
+        assert_true(exists(sized, "a", "checkpoint.bin"));
+        assert_false(exists(sized, "a", "summary.json"));
+        assert_false(exists(sized, "b", "train.log"));
+        /* the runner waited for its run: nothing of it is left running */
+        snprintf(cmd, sizeof cmd, "pgrep -f 'out=%s/a$'", sized);
+        assert_int_equal(sm_test_run(cmd, NULL, NULL), 1);
+    }
+    char *out, *err;
+    snprintf(cmd, sizeof cmd, "%s quick", expdir);
+    assert_int_equal(run_with(results, "JOBS=1", "scripts/experiment.sh", cmd, &out, &err), 0);
+    expect_contains(out, "run a: resumed from ");
+    expect_contains(out, "experiment xq_interrupt (quick): 3 finished, 0 skipped, 0 failed\n");
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "awk -F, 'NR > 1 && $1 <= s { exit 1 } NR > 1 { s = $1 } END { exit s != 4000 }' '%s'",
+             sm_test_join(sized, "a/train.csv"));
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -407,6 +547,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
         cmocka_unit_test(test_concurrent_invocations_refuse),
+        cmocka_unit_test(test_interrupt_stops_and_resumes),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
         cmocka_unit_test(test_validate_bound_quick), cmocka_unit_test(test_mi_vs_loss_quick),
         cmocka_unit_test(test_predictor_convergence_quick),
