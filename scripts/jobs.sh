@@ -12,8 +12,7 @@ resolve_jobs() {
 # Interrupts (Ctrl-C at `make experiment`, kill -TERM of make or of the
 # runner).  Each run's binary has a session of its own (run_in_session), so a
 # Ctrl-C reaches the runner and not the runs; the runner then starts no new
-# run and sends each run in progress one SIGTERM (stop_runs; a second signal
-# would kill a trainer at once, before its checkpoint): the trainer writes
+# run and sends each run in progress one SIGTERM (stop_runs): the trainer writes
 # its checkpoint at the next step boundary and exits 143, a refit stops (it
 # is redone).  The runner waits for them and exits 130 (SIGINT) or 143
 # (SIGTERM) with `interrupted` set; the same command resumes.

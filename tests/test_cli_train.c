@@ -188,7 +188,9 @@ static char *kept_checkpoints(const char *dir)
 
 /* SIGTERM at a random moment (printed: that long after the run's first
  * progress line, so the moment falls inside the run on a fast idle machine
- * as on a loaded one) of a run: exit 143 with one line
+ * as on a loaded one) of a run, and another SIGTERM once the first is
+ * delivered (as a scheduler and the experiment runner may each send one):
+ * exit 143 with one line
  * naming the step and the resume command; that command finishes the run with
  * the same final parameters as a run never stopped, every CSV row once
  * (train.csv up to its wall-clock column) and the same kept checkpoints
@@ -213,7 +215,10 @@ static void test_sigterm_then_resume(void **state)
     snprintf(cmd, sizeof cmd,
              "cd '%s' || exit 9; '%s' train " LONG_RUN " 2>cut.err & pid=$!; "
              "until grep -q 'step ' cut.err || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
-             "sleep %.3f; kill -TERM $pid; wait $pid; rc=$?; cat cut.err >&2; exit $rc",
+             "sleep %.3f; kill -TERM $pid; "
+             /* a second SIGTERM once the first is delivered (none pending): it changes nothing */
+             "while grep -Eqs '^(Shd|Sig)Pnd:.*[1-9a-f]' /proc/$pid/status; do :; done; kill -TERM $pid 2>/dev/null; "
+             "wait $pid; rc=$?; cat cut.err >&2; exit $rc",
              root, bin, delay);
     int rc = sm_test_run(cmd, &out, &err);
     if (rc == 0) fail_msg("the run finished before the signal (%.2f s); stderr: %s", delay, err);

@@ -5,7 +5,9 @@
  * the last, e.g. "step 10/200 epoch 0 loss -0.51 img/s 812 eta 0:03:12".
  * SIGINT or SIGTERM: the trainer finishes its step and writes the checkpoint
  * (train.h), then one line says how to resume and the exit code is 130 or
- * 143 (128 + the signal); a second signal kills at once.
+ * 143 (128 + the first signal); a second SIGINT kills at once, a second
+ * SIGTERM changes nothing (a scheduler and the experiment runner may each
+ * send one; SIGKILL is the way to force).
  * Under mpirun (build/simsiam-mi-mpi, src/dist/dist.h) every process trains
  * its slice of each batch; rank 0 alone draws progress and prints the
  * summary, and a process that fails prints its error and ends them all. */
@@ -22,18 +24,22 @@
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig)
+{
+    if (!stop_signal) stop_signal = sig;
+}
 
-/* SIGINT and SIGTERM set stop_signal once, then take their default action. */
+/* SIGINT and SIGTERM set stop_signal (the first one's); SIGINT then takes
+ * its default action (Ctrl-C twice kills), SIGTERM stays caught. */
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
 }
 
 static void draw_progress(void *ctx, const sm_progress *p)
