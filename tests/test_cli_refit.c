@@ -79,9 +79,16 @@ static void test_errors(void **state)
     sm_test_cli_error(cmd, 2, "refit_lr", "nan");
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=70000", checkpoint());
     sm_test_cli_error(cmd, 2, "70000", NULL);
-    /* within the key's range, over the data */
-    snprintf(cmd, sizeof cmd, "refit --checkpoint %s refit_batch=60001", checkpoint());
-    sm_test_cli_error(cmd, 2, "60001 images a batch but the training split has 60000 (refit_batch)", NULL);
+    /* within the key's range, over the data: refused before the model's
+     * activations for such a batch are allocated (a ResNet's: gigabytes; the
+     * cap is 1 GB) */
+    const char *resnet = sm_test_path("cli_refit_resnet");
+    snprintf(cmd, sizeof cmd, "train arch=resnet width=2 z_dim=4 proj_hidden=8 pred_hidden=4 batch=8 steps=1 "
+             "threads=1 knn_every=0 out=%s", resnet);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s'%s' refit --checkpoint %s/checkpoint.bin refit_batch=60001 threads=1",
+             sm_test_memory_cap(), sm_test_bin(), resnet);
+    sm_test_run_error(cmd, 2, "60001 images a batch but the training split has 60000 (refit_batch)", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s out=", checkpoint()); /* the same key check as track's */
     sm_test_cli_error(cmd, 2, "out= needs a directory", NULL);
     snprintf(cmd, sizeof cmd, "refit --checkpoint %s --bogus 1", checkpoint());

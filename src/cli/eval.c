@@ -59,7 +59,7 @@ static int load(const char *checkpoint, feature_kind kind, sm_config *cfg, sm_da
     sm_state_file f = {0};
     int rc = checkpoint ? sm_state_open(&f, checkpoint, st) : SM_OK;
     if (!rc) rc = checkpoint ? sm_state_read_config(&f, NULL, 0, cfg, st) : sm_config_load(cfg, NULL, 0, NULL, st);
-    if (!rc) rc = is_encoder(kind) ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, train, m, st)
+    if (!rc) rc = is_encoder(kind) ? sm_state_restore_model(&f, cfg, "train", SM_STATE_BATCH, NULL, train, m, st)
                                            : sm_data_load(cfg, "train", train, st);
     sm_state_close(&f);
     return rc ? rc : sm_data_load_test(cfg, train, test, st);

@@ -77,7 +77,7 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     int rc = out ? refuse_existing(out, st) : SM_OK;
     if (!rc) rc = sm_state_open(&f, checkpoint, st);
     if (!rc) rc = sm_state_read_config(&f, kv, nkv, &cfg, st);
-    if (!rc) rc = sm_state_restore_tracking(&f, &cfg, SM_STATE_BATCH, &train, &m, &pred, &step, st);
+    if (!rc) rc = sm_state_restore_tracking(&f, &cfg, SM_STATE_BATCH, NULL, &train, &m, &pred, &step, st);
     sm_state_close(&f);
     sm_tracker *t = NULL;
     if (!rc) {

@@ -72,12 +72,12 @@ static int setup(refitter *f, const char *path, sm_status *st)
     uint64_t seed = sm_rng_mix((uint64_t)cfg->seed ^ REFIT_STREAM);
     sm_state_file file;
     int rc = sm_state_open(&file, path, st);
-    if (!rc) rc = sm_state_restore_tracking(&file, cfg, f->batch, &f->train, &f->m, &f->pred, &f->ckpt_step, st);
+    /* refit_batch checked against the split before the model's activations for it are allocated */
+    if (!rc)
+        rc = sm_state_restore_tracking(&file, cfg, f->batch, "refit_batch", &f->train, &f->m, &f->pred, &f->ckpt_step,
+                                       st);
     sm_state_close(&file);
     if (!rc) rc = start_predictor(f, seed, st);
-    if (!rc && f->batch > f->train.n) /* named by its key: the sampler's message says "batch" */
-        rc = sm_status_fail(st, SM_ERR_USAGE, "refit_batch", "%zu images a batch but the training split has %zu",
-                            f->batch, f->train.n);
     if (!rc) rc = sm_sampler_alloc(&f->sampler, f->train.n, f->batch, seed, st);
     if (rc) return rc;
     if (!(f->tracker = sm_tracker_alloc(cfg, &f->train, f->m->z_dim, st))) return st->code;

@@ -328,11 +328,14 @@ int sm_state_read_rows(const sm_state_file *f, sm_state_rows *rows, sm_status *s
 /* ---- restoring a model for inference ----------------------------------------- */
 
 int sm_state_restore_model(const sm_state_file *f, const sm_config *cfg, const char *split, size_t max_batch,
-                           sm_dataset *data, sm_model **m, sm_status *st)
+                           const char *batch_key, sm_dataset *data, sm_model **m, sm_status *st)
 {
     *m = NULL;
     memset(data, 0, sizeof *data);
     int rc = sm_data_load(cfg, split, data, st);
+    if (!rc && batch_key && max_batch > data->n)
+        rc = sm_status_fail(st, SM_ERR_USAGE, batch_key, "%zu images a batch but the %s split has %zu", max_batch,
+                            strcmp(split, "train") == 0 ? "training" : "test", data->n);
     if (!rc) rc = sm_state_check_model(f, cfg, data, st);
     if (!rc) {
         *m = sm_model_alloc(cfg, (int)data->c, (int)data->h, (int)data->w, max_batch, st);
@@ -355,12 +358,12 @@ static int restore_predictor(const sm_state_file *f, const sm_config *cfg, size_
     return sm_state_load_predictor(f, cfg->pred_mode, *pred, st);
 }
 
-int sm_state_restore_tracking(const sm_state_file *f, const sm_config *cfg, size_t max_batch, sm_dataset *train,
-                              sm_model **m, sm_predictor **pred, uint64_t *step, sm_status *st)
+int sm_state_restore_tracking(const sm_state_file *f, const sm_config *cfg, size_t max_batch, const char *batch_key,
+                              sm_dataset *train, sm_model **m, sm_predictor **pred, uint64_t *step, sm_status *st)
 {
     *pred = NULL;
     sm_state_step s;
-    int rc = sm_state_restore_model(f, cfg, "train", max_batch, train, m, st);
+    int rc = sm_state_restore_model(f, cfg, "train", max_batch, batch_key, train, m, st);
     if (!rc) rc = sm_state_read_step(f, &s, st);
     if (!rc) rc = restore_predictor(f, cfg, (*m)->z_dim, pred, st);
     if (!rc) *step = s.steps;
@@ -381,7 +384,7 @@ int sm_state_restore(const char *path, const char *split, sm_config *cfg, sm_dat
     sm_state_file f;
     int rc = sm_state_open(&f, path, st);
     if (!rc) rc = sm_state_read_config(&f, NULL, 0, cfg, st);
-    if (!rc) rc = sm_state_restore_model(&f, cfg, split, SM_STATE_BATCH, data, m, st);
+    if (!rc) rc = sm_state_restore_model(&f, cfg, split, SM_STATE_BATCH, NULL, data, m, st);
     sm_state_close(&f);
     return rc;
 }

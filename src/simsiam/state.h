@@ -150,18 +150,20 @@ int sm_state_read_rows(const sm_state_file *f, sm_state_rows *rows, sm_status *s
 
 /* *data = the split ("train" or "test"; else SM_ERR_USAGE) as cfg says,
  * *m = the checkpoint's model with activations for max_batch images per
- * view (free with sm_model_free; no momentum).  On failure *m = NULL and
- * *data is zeroed. */
+ * view (free with sm_model_free; no momentum).  With batch_key, max_batch
+ * is a batch to be drawn from the split: larger than the split is
+ * SM_ERR_USAGE naming batch_key, before the model is allocated.  On failure
+ * *m = NULL and *data is zeroed. */
 int sm_state_restore_model(const sm_state_file *f, const sm_config *cfg, const char *split, size_t max_batch,
-                           sm_dataset *data, sm_model **m, sm_status *st);
+                           const char *batch_key, sm_dataset *data, sm_model **m, sm_status *st);
 
 /* What an offline tracking event needs (track, refit): the model on the
- * train split as sm_state_restore_model with max_batch, the step, and
+ * train split as sm_state_restore_model with max_batch and batch_key, the step, and
  * *pred = the closed-form predictor for cfg->pred_mode (NULL for sgd; free
  * with sm_predictor_free), checked as sm_state_load_predictor does.  On
  * failure everything is freed and zeroed. */
-int sm_state_restore_tracking(const sm_state_file *f, const sm_config *cfg, size_t max_batch, sm_dataset *train,
-                              sm_model **m, sm_predictor **pred, uint64_t *step, sm_status *st);
+int sm_state_restore_tracking(const sm_state_file *f, const sm_config *cfg, size_t max_batch, const char *batch_key,
+                              sm_dataset *train, sm_model **m, sm_predictor **pred, uint64_t *step, sm_status *st);
 
 /* All of it from path: *cfg (no overrides), *data and *m at
  * SM_STATE_BATCH images. */
