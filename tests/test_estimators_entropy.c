@@ -245,7 +245,7 @@ static void test_duplicates_and_noise(void **state)
     const sm_entropy_opts k1 = {.k = 1};
     assert_int_equal(sm_entropy_kl(x, 6, 2, &k1, &h, NULL, &st), SM_ERR_DATA);
     assert_string_equal(st.msg, "k-th neighbour distance is 0 for 4 points: duplicate samples; "
-                                "add --noise (KL entropy)");
+                                "add noise: --noise S, or noise= in Python (KL entropy)");
     /* k = 2 reaches past the duplicates. */
     const sm_entropy_opts k2 = {.k = 2};
     assert_true(fabs(kl(x, 6, 2, &k2) - kl_reference(x, 6, 2, 2, 0)) < 1e-12);

@@ -406,10 +406,10 @@ static void test_noise(void **state)
     const sm_mi_opts plain = {.k = 1};
     assert_int_equal(sm_mi_ksg1(x, y, 6, 1, 1, &plain, &r, NULL, &st), SM_ERR_DATA);
     assert_string_equal(st.msg, "k-th neighbour distance is 0 for 2 points: duplicate samples; "
-                                "add --noise (KSG-1)");
+                                "add noise: --noise S, or noise= in Python (KSG-1)");
     assert_int_equal(sm_mi_ksg2(x, y, 6, 1, 1, &plain, &mi, NULL, &st), SM_ERR_DATA);
     assert_string_equal(st.msg, "k-th neighbour distance is 0 for 2 points: duplicate samples; "
-                                "add --noise (KSG-2)");
+                                "add noise: --noise S, or noise= in Python (KSG-2)");
 
     const sm_mi_opts s1 = {.k = 1, .prep = {.noise = 1e-8, .seed = 1}};
     const sm_mi_opts s2 = {.k = 1, .prep = {.noise = 1e-8, .seed = 2}};

@@ -44,7 +44,8 @@ static const cli_command COMMANDS[] = {
     {"eval", "kNN or linear-probe accuracy of a checkpoint",
      "usage: simsiam-mi eval --checkpoint F [--probe knn|linear] [--features encoder|encoder-centred|\n"
      "                                                       pixels|pixels-centred]\n"
-     "  Accuracy on the test split of the frozen encoder's features f.  knn (default):\n"
+     "  Accuracy on the test split (the held-out images when the checkpoint's holdout > 0)\n"
+     "  of the frozen encoder's features f.  knn (default):\n"
      "  the training monitor's weighted 200-NN vote against the train split.  linear:\n"
      "  softmax regression on standardised f, 100 epochs of SGD (batch 256, lr 0.1 cosine-\n"
      "  decayed to 0, momentum 0.9, wd 1e-4, seeded) on the train split.\n"

@@ -61,7 +61,7 @@ int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *w
     if (zeros)
         return sm_status_fail(st, SM_ERR_DATA, where,
                               "k-th neighbour distance is 0 for %zu points: duplicate samples; "
-                              "add --noise",
+                              "add noise: --noise S, or noise= in Python",
                               zeros);
     return SM_OK;
 }

@@ -64,8 +64,8 @@ SM_API int sm_entropy_prep(const double *x, size_t n, size_t d, const sm_prep_op
                            uint64_t stream, const char *name, double *out, double *log_det_l, sm_arena *ws,
                            sm_status *st);
 /* SM_ERR_DATA "k-th neighbour distance is 0 for M points: duplicate samples;
- * add --noise (<where>)" if any r[i] (stride k) is 0; r is the n×k distance
- * matrix of sm_knn_search. */
+ * add noise: --noise S, or noise= in Python (<where>)" if any r[i] (stride
+ * k) is 0; r is the n×k distance matrix of sm_knn_search. */
 SM_API int sm_entropy_check_radii(const double *dist, size_t n, size_t k, const char *where,
                                   sm_status *st);
 
