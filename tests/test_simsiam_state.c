@@ -404,7 +404,8 @@ static void test_corrupt_file(void **state)
     free_saved(&v);
 }
 
-/* Another pred_mode either way, another z_dim, non-finite moments. */
+/* Another pred_mode either way, another z_dim, non-finite moments, finite
+ * ones no training gives. */
 static void test_predictor_mismatch(void **state)
 {
     (void)state;
@@ -429,6 +430,22 @@ static void test_predictor_mismatch(void **state)
     sm_predictor *q = sm_predictor_alloc(SM_PRED_OPTIMAL, 4, &st);
     expect_error(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), &st, v.path, "moments are not finite");
     sm_state_close(&f);
+    /* Finite moments no training gives: a negative trace (an assertion in the
+     * Cholesky once), a factorisation that fails, a W beyond float. */
+    static const struct {
+        double diag, off, cross;
+    } bad[] = {{-1, 0, 0}, {1e308, 1e308, 0}, {1e-300, 0, 1e300}};
+    for (size_t c = 0; c < sizeof bad / sizeof *bad; c++) {
+        for (size_t i = 0; i < 16; i++) {
+            v.pred->corr[i] = i % 5 == 0 ? bad[c].diag : bad[c].off;
+            v.pred->cross[i] = bad[c].cross;
+        }
+        assert_int_equal(sm_state_save(&v.s, v.path, NULL, &st), SM_OK);
+        open_file(&f, v.path);
+        expect_error(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), &st, v.path,
+                     "checkpoint predictor moments give no optimal predictor");
+        sm_state_close(&f);
+    }
     sm_predictor_free(q);
     sm_predictor_free(dp);
     sm_predictor_free(wide);

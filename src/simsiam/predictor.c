@@ -43,6 +43,8 @@ static int fit_optimal(sm_predictor *p, const double *corr, const double *cross,
     const size_t d = p->d;
     double trace = 0;
     for (size_t j = 0; j < d; j++) trace += corr[j * d + j];
+    if (!(trace >= 0) || isinf(trace)) /* only restored moments can be so: z's are sums of squares */
+        return sm_status_fail(st, SM_ERR_DATA, where(p), "second moments with trace %g", trace);
     if (trace == 0) { /* no z but zeros yet: nothing to regress on */
         memset(p->w, 0, d * d * sizeof *p->w);
         return SM_OK;
@@ -212,6 +214,8 @@ int sm_predictor_restore(sm_predictor *p, const double *corr, const double *cros
     memcpy(p->next_corr, corr, dd * sizeof *corr);
     if (has_cross(p)) memcpy(p->next_cross, cross, dd * sizeof *cross);
     int rc = commit_next(p, st);
+    if (!rc && !all_finite(p->w, dd)) /* finite moments can still give a W beyond float */
+        rc = sm_status_fail(st, SM_ERR_DATA, where(p), "the moments give a predictor that is not finite");
     if (!rc) p->updates = updates;
     return rc;
 }

@@ -90,8 +90,9 @@ void sm_predictor_backward(const sm_predictor *p, const float *dp, size_t n, flo
 /* Set the running moments (Ĉ and, for optimal, X̂: d² finite values each;
  * cross is ignored for directpred) and the update count, and recompute W
  * from them with the code sm_predictor_update uses, so a predictor restored
- * from a checkpoint (src/simsiam/state.h) continues bit for bit.  A
- * factorisation that fails is SM_ERR_DATA and leaves p as it was. */
+ * from a checkpoint (src/simsiam/state.h) continues bit for bit.  Moments
+ * no training can give (a negative trace, a factorisation that fails, a W
+ * that is not finite) are SM_ERR_DATA. */
 int sm_predictor_restore(sm_predictor *p, const double *corr, const double *cross, uint64_t updates, sm_status *st);
 
 #endif

@@ -286,9 +286,13 @@ int sm_state_load_predictor(const sm_state_file *f, sm_pred_mode mode, sm_predic
     const size_t dd = p->d * p->d, count = moment_count(mode, p->d);
     double *moments = read_moments(f, count, st);
     if (!moments) return st ? st->code : SM_ERR_DATA;
-    rc = sm_predictor_restore(p, moments, count > dd ? moments + dd : NULL, header[1], st);
+    sm_status why;
+    rc = sm_predictor_restore(p, moments, count > dd ? moments + dd : NULL, header[1], &why);
     sm_mem_free(moments);
-    return rc;
+    if (rc) /* finite, yet no training gives them: a corrupt file */
+        return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint predictor moments give no %s predictor",
+                              sm_config_pred_mode_name(mode));
+    return SM_OK;
 }
 
 static int read_text(const sm_state_file *f, sm_state_section s, const char **text, sm_status *st)
