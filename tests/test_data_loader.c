@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "data/cifar.h"
 #include "data/loader.h"
@@ -183,6 +184,40 @@ static void test_test_split_must_match_train(void **state)
     sm_dataset_free(&train);
 }
 
+/* An image of more values than a model takes (11586² > SM_DATASET_MAX_IMAGE;
+ * 134 MB of zeros, gzip-compressed): refused by the loader as a data error
+ * naming the data directory, not later by the model as a usage error. */
+static void test_images_too_large_for_a_model(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_dir("loader_huge_image");
+    uint8_t head[16] = {0, 0, 0x08, 3, 0, 0, 0, 1};
+    const uint32_t side = 11586;
+    for (int d = 1; d < 3; d++)
+        for (int k = 0; k < 4; k++) head[4 + 4 * d + k] = (uint8_t)(side >> (24 - 8 * k));
+    gzFile gz = gzopen(sm_test_join(dir, "train-images-idx3-ubyte.gz"), "wb1");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, head, sizeof head), (int)sizeof head);
+    static uint8_t zeros[1 << 20];
+    for (size_t left = (size_t)side * side; left > 0;) {
+        unsigned n = left < sizeof zeros ? (unsigned)left : (unsigned)sizeof zeros;
+        assert_int_equal(gzwrite(gz, zeros, n), (int)n);
+        left -= n;
+    }
+    assert_int_equal(gzclose(gz), Z_OK);
+    uint32_t one = 1;
+    uint8_t label = 0;
+    write_idx(sm_test_join(dir, "train-labels-idx1-ubyte"), 1, &one, &label, 1);
+    sm_config cfg;
+    mnist_config(&cfg, dir);
+    sm_dataset ds;
+    sm_status st;
+    assert_int_equal(sm_data_load(&cfg, "train", &ds, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "images of 11586 x 11586 pixels: a model takes at most 134217727"));
+    assert_non_null(strstr(st.msg, dir));
+    assert_null(ds.pixels);
+}
+
 static void test_cifar_from_written_files(void **state)
 {
     (void)state;
@@ -333,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_fashion_mnist_default),
         cmocka_unit_test(test_mnist_from_written_files),
         cmocka_unit_test(test_test_split_must_match_train),
+        cmocka_unit_test(test_images_too_large_for_a_model),
         cmocka_unit_test(test_cifar_from_written_files),
         cmocka_unit_test(test_synthetic_sizes_and_seed),
         cmocka_unit_test(test_holdout_splits_the_training_images),

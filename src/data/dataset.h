@@ -18,6 +18,7 @@
 #ifndef SM_DATA_DATASET_H
 #define SM_DATA_DATASET_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/status.h"
@@ -30,6 +31,11 @@ typedef struct {
     size_t n, c, h, w;
     size_t classes;
 } sm_dataset;
+
+/* The most values c × h × w an image may have: the model indexes a batch's
+ * maps in ints (src/simsiam/model.c checks its input against it, the IDX
+ * loader its files). */
+enum { SM_DATASET_MAX_IMAGE = INT_MAX / 16 };
 
 /* Zeroed pixels and labels for n images of c × h × w.  On failure (size
  * overflow, out of memory) *ds is zeroed. */

@@ -31,6 +31,12 @@ static int load_idx(const sm_config *cfg, const char *dataset, sm_split split, s
     sm_idx_dataset idx;
     rc = sm_idx_load_split(cfg->data_dir, split == SM_SPLIT_TRAIN ? "train" : "t10k", &idx, st);
     if (rc) return rc;
+    if (idx.images.rows * idx.images.cols > SM_DATASET_MAX_IMAGE) { /* each below 2^32: no overflow */
+        sm_status_fail(st, SM_ERR_DATA, cfg->data_dir, "images of %zu x %zu pixels: a model takes at most %d",
+                       idx.images.rows, idx.images.cols, SM_DATASET_MAX_IMAGE);
+        sm_idx_dataset_free(&idx);
+        return SM_ERR_DATA;
+    }
     *out = (sm_dataset){.pixels = idx.images.pixels,
                         .labels = idx.labels.labels,
                         .n = idx.images.n,

@@ -381,7 +381,7 @@ static int check_dims(const sm_config *cfg, int c, int h, int w, size_t max_batc
         if (dims[i] < 1 || dims[i] > limit)
             return sm_status_fail(st, SM_ERR_USAGE, "model", "%s must be in [1, %ld], got %ld", names[i],
                                   limit, dims[i]);
-    if (c < 1 || h < 1 || w < 1 || (size_t)c * (size_t)h * (size_t)w > (size_t)limit)
+    if (c < 1 || h < 1 || w < 1 || (size_t)c * (size_t)h * (size_t)w > (size_t)SM_DATASET_MAX_IMAGE)
         return sm_status_fail(st, SM_ERR_USAGE, "model", "bad input shape %d x %d x %d", c, h, w);
     if (max_batch < 1 || max_batch > INT_MAX) /* conv2d counts images in an int */
         return sm_status_fail(st, SM_ERR_USAGE, "model", "max_batch must be in [1, %d], got %zu", INT_MAX,
