@@ -547,6 +547,18 @@ static void test_data_errors(void **state)
     sm_test_cli_error(args, 1, bad, NULL);
     snprintf(args, sizeof args, "train --config %s", sm_test_path("missing.conf"));
     sm_test_cli_error(args, 1, "missing.conf", NULL);
+    /* CIFAR batch files (sparse) whose sizes ask for 300 GB: out of memory,
+     * naming the data directory (only under the memory cap, which an ASan
+     * build cannot start under: without it the allocation might succeed) */
+    if (!*sm_test_memory_cap()) return;
+    char dir[1100], cmd[8400];
+    snprintf(dir, sizeof dir, "%s", sm_test_dir("cifar_huge"));
+    snprintf(cmd, sizeof cmd, "cd '%s' && for i in 1 2 3 4 5; do truncate -s %lld data_batch_$i.bin || exit 1; done",
+             dir, 3073LL * 20000000);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s'%s' train dataset=cifar10 data_dir=%s steps=1 threads=1 out=%s/out",
+             sm_test_memory_cap(), sm_test_bin(), dir, dir);
+    sm_test_run_error(cmd, 1, "out of memory for the 100000000 images the batch files' sizes give", dir);
 }
 
 /* Resuming a small run's checkpoint with width=1024 (an MLP of ~280 M

@@ -559,6 +559,19 @@ static void test_restore_errors(void **state)
     assert_int_equal(sm_state_restore(tiny_checkpoint(), "valid", &cfg, &ds, &m, &st), SM_ERR_USAGE);
     assert_null(m);
     assert_null(ds.pixels);
+    /* a configuration that no command could have trained with: the file's error */
+    saved v;
+    save_tiny(&v, "pred_mode=sgd", "state_mnist_nodir.bin");
+    v.cfg.dataset = SM_DATASET_MNIST;
+    v.cfg.data_dir[0] = '\0';
+    assert_int_equal(sm_state_save(&v.s, v.path, NULL, &st), SM_OK);
+    sm_state_file f;
+    open_file(&f, v.path);
+    const char *track_kv[] = {"track_samples=64"};
+    expect_error(sm_state_read_config(&f, track_kv, 1, &cfg, &st), &st, v.path,
+                 "checkpoint's configuration: dataset=mnist needs data_dir=DIR");
+    sm_state_close(&f);
+    free_saved(&v);
 }
 
 int main(void)

@@ -82,6 +82,8 @@ int sm_cifar_load_split(const char *dir, sm_split split, sm_dataset *out, sm_sta
         total += files[k].records;
     }
     int rc = sm_dataset_alloc(out, total, SM_CIFAR_CHANNELS, SM_CIFAR_SIDE, SM_CIFAR_SIDE, SM_CIFAR_CLASSES, st);
+    if (rc) /* the files' sizes ask for it: name where they are */
+        return sm_status_fail(st, rc, dir, "out of memory for the %zu images the batch files' sizes give", total);
     size_t done = 0;
     for (size_t k = 0; k < nfiles && !rc; k++) {
         rc = read_records(&files[k], out->labels + done, out->pixels + done * SM_CIFAR_IMAGE, st);

@@ -156,7 +156,11 @@ int sm_state_read_config(const sm_state_file *f, const char *const *overrides, s
     int rc = sm_ckpt_get_text(f->c, NAMES[SM_STATE_CONFIG], &text, st);
     if (!rc) rc = parse_saved_config(cfg, text, f->path, st);
     for (size_t i = 0; i < n_overrides && !rc; i++) rc = sm_config_apply(cfg, overrides[i], "command line", st);
-    return rc ? rc : sm_config_finish(cfg, st);
+    if (rc) return rc;
+    /* the overrides never touch dataset or data_dir: what finishing refuses is the file's */
+    sm_status why;
+    if (sm_config_finish(cfg, &why) == SM_OK) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint's configuration: %s", why.msg);
 }
 
 int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *st)

@@ -106,7 +106,8 @@ void sm_state_close(sm_state_file *f);
  * io/config.h: a key the checkpoint predates keeps its old behaviour), then
  * the config section (a bad line in it is SM_ERR_DATA: the file is
  * corrupt), then the "key=value" overrides (a bad one is SM_ERR_USAGE,
- * named "command line"), then sm_config_finish. */
+ * named "command line"), then sm_config_finish (what it refuses, a dataset
+ * without its data_dir, is the file's: SM_ERR_DATA). */
 int sm_state_read_config(const sm_state_file *f, const char *const *overrides, size_t n_overrides, sm_config *cfg,
                          sm_status *st);
 
