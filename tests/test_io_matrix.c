@@ -257,14 +257,15 @@ static void test_pipes_read_every_row_of_npy(void **state)
 }
 
 /* A .npy whose header claims shape (134217728, 2), 2 GiB of float64, over
- * 160 bytes of data, sent through a FIFO (no file size to check first):
- * the reader must find the truncation without allocating the claim.  Under
+ * 163 bytes of data (the last value cut; its bytes count), sent through a
+ * FIFO (no file size to check first): the reader must find the truncation
+ * without allocating the claim.  Under
  * the memory cap an attempt fails as "out of memory" instead. */
 static void test_fifo_with_lying_header_is_truncation(void **state)
 {
     (void)state;
     const char dict[] = "{'descr': '<f8', 'fortran_order': False, 'shape': (134217728, 2), }";
-    unsigned char buf[128 + 160] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 118, 0};
+    unsigned char buf[128 + 163] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 118, 0}; /* 20 values and 3 bytes */
     assert_true(10 + sizeof dict <= 128); /* the header: padded with spaces to 128 bytes, then '\n' */
     memset(buf + 10, ' ', 118);
     memcpy(buf + 10, dict, sizeof dict - 1);
@@ -277,7 +278,7 @@ static void test_fifo_with_lying_header_is_truncation(void **state)
              "timeout 60 '%s' estimate entropy --x '%s' --estimator gauss --threads 1",
              sm_test_memory_cap(), fifo, fifo, src, fifo, sm_test_bin(), fifo);
     char want[1200];
-    snprintf(want, sizeof want, "truncated data: the shape needs 2147483648 bytes, the file has 160 (%s)", fifo);
+    snprintf(want, sizeof want, "truncated data: the shape needs 2147483648 bytes, the file has 163 (%s)", fifo);
     sm_test_run_error(cmd, 1, want, NULL);
 }
 

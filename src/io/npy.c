@@ -371,10 +371,10 @@ static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_ty
     if (rc) return rc;
     for (size_t i = 0; i < lay->count;) {
         size_t want = lay->count - i < per ? lay->count - i : per;
-        size_t got = fread(chunk, es, want, f);
+        size_t got_bytes = fread(chunk, 1, want * es, f), got = got_bytes / es; /* bytes: a cut element counts */
         if (got < want) {
             if (ferror(f)) return sm_status_fail(st, SM_ERR_DATA, path, "read error: %s", strerror(errno));
-            return fail_truncated(st, path, lay->bytes, (uintmax_t)(i + got) * es);
+            return fail_truncated(st, path, lay->bytes, (uintmax_t)i * es + got_bytes);
         }
         if ((rc = reserve(out, &cap, i + got, lay->count, out_type, path, st))) return rc;
         for (size_t j = 0; j < got; j++) {
