@@ -346,6 +346,23 @@ static void test_failed_run_is_named(void **state)
     free(err);
 }
 
+/* A fresh experiment directory of that name in the scratch directory: a
+ * tiny synthetic MLP, `steps` steps of 16 images a run, no kNN, the given
+ * runs file; expdir[1024] and results[1100] (expdir/results) filled. */
+static void tiny_experiment(const char *name, long steps, const char *runs, char *expdir, char *results)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path(name));
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(expdir, 1024, "%s", sm_test_dir(name));
+    snprintf(results, 1100, "%s/results", expdir);
+    sm_test_write_text(sm_test_join(expdir, "config"), "dataset = synthetic\narch = mlp\nwidth = 2\n"
+                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
+    snprintf(cmd, sizeof cmd, "batch = 16\nsteps = %ld\nknn_every = 0\n", steps);
+    sm_test_write_text(sm_test_join(expdir, "quick.config"), cmd);
+    sm_test_write_text(sm_test_join(expdir, "runs"), runs);
+}
+
 /* Two invocations on the same results directory at once: the second
  * refuses with one line naming the lock, runs nothing and writes nothing,
  * the first finishes untouched; once it is done, the directory is free.  The
@@ -355,16 +372,9 @@ static void test_concurrent_invocations_refuse(void **state)
 {
     (void)state;
     char expdir[1024], results[1100], gate[1100], fake[1100], args[1100], cmd[16384];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path("xq_lock"));
-    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    snprintf(expdir, sizeof expdir, "%s", sm_test_dir("xq_lock"));
-    snprintf(results, sizeof results, "%s/results", expdir);
+    tiny_experiment("xq_lock", 3, "only seed=1\n", expdir, results);
     snprintf(gate, sizeof gate, "%s/gate", expdir);
     snprintf(fake, sizeof fake, "%s/gated-simsiam-mi", expdir);
-    sm_test_write_text(sm_test_join(expdir, "config"), "dataset = synthetic\narch = mlp\nwidth = 2\n"
-                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
-    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = 3\nknn_every = 0\n");
-    sm_test_write_text(sm_test_join(expdir, "runs"), "only seed=1\n");
     snprintf(cmd, sizeof cmd, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.02; done\nexec '%s' \"$@\"\n", gate,
              sm_test_bin());
     sm_test_write_text(fake, cmd);
@@ -459,15 +469,8 @@ static void test_interrupt_stops_and_resumes(void **state)
 {
     (void)state;
     char expdir[1024], results[1100], cmd[4200], sized[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path("xq_interrupt"));
-    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    snprintf(expdir, sizeof expdir, "%s", sm_test_dir("xq_interrupt"));
-    snprintf(results, sizeof results, "%s/results", expdir);
+    tiny_experiment("xq_interrupt", 4000, "a seed=1\nb seed=2\nc seed=3\n", expdir, results);
     snprintf(sized, sizeof sized, "%s/quick", results);
-    sm_test_write_text(sm_test_join(expdir, "config"), "dataset = synthetic\narch = mlp\nwidth = 2\n"
-                                                       "proj_hidden = 8\nz_dim = 4\npred_hidden = 4\n");
-    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = 4000\nknn_every = 0\n");
-    sm_test_write_text(sm_test_join(expdir, "runs"), "a seed=1\nb seed=2\nc seed=3\n");
     static const struct {
         int sig, group, rc;
     } cases[] = {{SIGINT, 1, 130}, {SIGTERM, 0, 143}};
