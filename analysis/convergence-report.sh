@@ -5,8 +5,9 @@
 # chain (plots/convergence.gp): the gap at a fixed encoder vs the predictor's
 # refit steps.  Called by analysis/experiment-report.sh.
 #   analysis/convergence-report.sh EXPDIR [quick|medium|full]
-# Exit 1 when there are no results or a refit.csv is garbled (one line naming
-# the file).
+# Exit 1 when there are no finished refits, a refit.csv is garbled or a
+# refit_config.txt names no loss (one line naming the file).  A refit cut
+# short is left out of the tables and named.
 set -uo pipefail
 # shellcheck source=analysis/lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -48,8 +48,8 @@ if [ "$tracked" -gt 0 ] && [ "$detailed" -gt 0 ]; then
 fi
 
 mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
-# drawn again below where their data are: an earlier report's plot of data since gone is not linked
-rm -f "$dir"/plots/{train,loss,info,zstd,mi_loss,chain,chain_sphere}.{png,svg}
+# every plot drawn again below where its data are: one of data since gone is neither left nor linked
+rm -f "$dir"/plots/*.png "$dir"/plots/*.svg
 note=" — $name"
 train_skip=$(empty_columns "$train")
 render train "run='$dir'; skip='$train_skip'"

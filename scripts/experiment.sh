@@ -69,8 +69,7 @@ if [ -n "${SM_TASK:-}" ]; then
 fi
 read -r -a launch <<<"${SM_LAUNCH:-}"
 
-pool=$jobs
-[ "$pool" -gt ${#run_lines[@]} ] && pool=${#run_lines[@]}
+[ "$jobs" -gt ${#run_lines[@]} ] && jobs=${#run_lines[@]}
 
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
 . "$(dirname "$0")/lock.sh"
@@ -86,6 +85,7 @@ trap_interrupts
 # interleave); stopped when an interrupt ended it.
 run_one() {
   trap_interrupts
+  [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
   local run=$1; shift
   local dir=$results/$run start=$SECONDS rc
   local args=(train --config "$base" --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
@@ -103,7 +103,7 @@ run_one() {
   run_in_session "${launch[@]}" "$bin" "${args[@]}" >>"$dir/train.log" 2>&1 </dev/null
   rc=$?
   local stopped=
-  [ "$interrupted" -ne 0 ] && { [ $rc -eq 130 ] || [ $rc -eq 143 ]; } && stopped=stopped
+  stopped_by_interrupt $rc "$dir/train.log" && stopped=stopped
   echo "$rc $run $stopped" >>"$status_file"
   if [ $rc -eq 0 ]; then
     echo "run $run: done in $((SECONDS - start)) s"
@@ -114,36 +114,16 @@ run_one() {
   fi
 }
 
-echo "experiment $name ($size): ${#run_lines[@]} runs, up to $pool at once, results in $results"
-skipped=0
+echo "experiment $name ($size): ${#run_lines[@]} runs, up to $jobs at once, results in $results"
+skipped=0 todo=()
 for line in "${run_lines[@]}"; do
-  read -r -a words <<<"$line"
-  run=${words[0]}
+  read -r run _ <<<"$line"
   if [ -f "$results/$run/summary.json" ]; then
     echo "run $run: skipped (finished: $results/$run/summary.json)"
     skipped=$((skipped + 1))
-    continue
+  else
+    todo+=("$line")
   fi
-  while [ "$(jobs -rp | wc -l)" -ge "$pool" ]; do wait -n; done
-  [ "$interrupted" -ne 0 ] && break
-  run_one "${words[@]}" &
 done
-wait_runs
-
-failed=0 stopped=0
-while read -r rc run how; do
-  [ "$rc" -eq 0 ] && continue
-  [ "$how" = stopped ] && { stopped=$((stopped + 1)); continue; }
-  failed=$((failed + 1))
-  last=$(grep -sv '^#' "$results/$run/train.log" | tail -1)
-  [ -f "$results/$run/train.log" ] || last="cannot write its log (is $results/$run a directory?)"
-  echo "experiment $name ($size): run $run failed (exit $rc): ${last:-no output}; log $results/$run/train.log" >&2
-done <"$status_file"
-ran=$(wc -l <"$status_file")
-echo "experiment $name ($size): $((ran - failed - stopped)) finished, $skipped skipped, $failed failed"
-if [ "$interrupted" -ne 0 ]; then
-  echo "experiment $name ($size): interrupted: $stopped stopped at a checkpoint," \
-       "$((${#run_lines[@]} - skipped - ran)) not started; the same command resumes" >&2
-  exit "$interrupted"
-fi
-[ $failed -eq 0 ] || exit 1
+launch_all run_one "${todo[@]}"
+report_status "experiment $name ($size)" run ${#run_lines[@]} $skipped train.log

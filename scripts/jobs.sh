@@ -9,18 +9,22 @@ resolve_jobs() {
   [[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
 }
 
-# Interrupts (Ctrl-C at `make experiment`, kill -TERM of make or of the
-# runner).  Each run's binary has a session of its own (run_in_session), so a
-# Ctrl-C reaches the runner and not the runs; the runner then starts no new
-# run and sends each run in progress one SIGTERM (stop_runs): the trainer writes
-# its checkpoint at the next step boundary and exits 143, a refit stops (it
-# is redone).  The runner waits for them and exits 130 (SIGINT) or 143
-# (SIGTERM) with `interrupted` set; the same command resumes.
+# Interrupts (Ctrl-C at `make experiment`, a closed terminal, kill -TERM of
+# make or of the runner).  Each run's binary has a session of its own
+# (run_in_session), so a Ctrl-C reaches the runner and not the runs; the
+# runner then starts no new run and sends each run in progress one SIGTERM
+# (stop_runs): the trainer writes its checkpoint at the next step boundary and
+# exits 143, a refit stops (it is redone).  The runner waits for them and
+# exits 130 (SIGINT), 129 (SIGHUP) or 143 (SIGTERM) with `interrupted` set;
+# the same command resumes.  To force a stop, kill the binaries themselves
+# (`pkill -KILL -f 'simsiam-mi (train|refit)'`): the runner then reports them
+# failed, and the next invocation resumes from their last checkpoints.
 #   trap_interrupts: in the runner and in each run's subshell (whose traps
-#   start reset).
+#   start reset; SIGINT stays ignored there, as in every background job).
 interrupted=0
 trap_interrupts() {
   trap 'stop_runs 130' INT
+  trap 'stop_runs 129' HUP
   trap 'stop_runs 143' TERM
 }
 stop_runs() {
@@ -31,17 +35,64 @@ stop_runs() {
 }
 
 # "$@" in a session of its own, in the background, waited for through
-# trapped signals: its exit code.  (setsid -w: should setsid have to fork,
-# it waits for the command and returns its status.)
+# trapped signals: its exit code.  A background job of a shell without job
+# control never leads a process group, so setsid does not fork and $! is the
+# command itself (-w would make setsid wait for it, should it ever fork).
+# An interrupt that came before the command started stops it at once.
 run_in_session() {
   setsid -w "$@" &
-  local child=$! rc
-  while :; do
-    wait "$child"
-    rc=$?
-    [ "$rc" -gt 128 ] && kill -0 "$child" 2>/dev/null || return "$rc"
-  done
+  local child=$!
+  [ "$interrupted" -ne 0 ] && kill -TERM "$child"
+  while kill -0 "$child" 2>/dev/null; do wait "$child"; done
+  wait "$child" # its status again: bash keeps it once reaped
 }
 
-# Wait until no background job is left, through trapped signals.
-wait_runs() { while [ -n "$(jobs -rp)" ]; do wait -n; done; }
+# Did the command of run_in_session (exit code $1, log $2) stop for an
+# interrupt?  Its own 130 or 143, or under mpirun, which exits 1, the
+# trainer's stop line in what this invocation logged.
+stopped_by_interrupt() {
+  [ "$interrupted" -ne 0 ] || return 1
+  [ "$1" -eq 130 ] || [ "$1" -eq 143 ] && return 0
+  awk '/^# / { n = 0; next } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' "$2" 2>/dev/null |
+    grep -q '^simsiam-mi: stopped by '
+}
+
+# launch_all FUNC ITEM...: FUNC with each item's words, in the background,
+# `jobs` at a time, none after an interrupt; then wait for all of them.
+launch_all() {
+  local func=$1 item words
+  shift
+  for item in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    [ "$interrupted" -ne 0 ] && break
+    read -r -a words <<<"$item"
+    "$func" "${words[@]}" &
+  done
+  while [ -n "$(jobs -rp)" ]; do wait -n; done
+}
+
+# report_status LABEL NOUN TOTAL SKIPPED LOG [COUNTED]: the runner's summary
+# from $status_file ("<rc> <run> [stopped]" per run that ran;
+# $results/<run>/LOG its log), each failure named with its log's last line,
+# "N COUNTED finished"; exits 129/130/143 when interrupted, 1 when a run
+# failed.
+report_status() {
+  local label=$1 noun=$2 total=$3 skipped=$4 logname=$5 counted=${6:+ $6} rc run how last log
+  local ran=0 failed=0 stopped=0
+  while read -r rc run how; do
+    ran=$((ran + 1))
+    [ "$rc" -eq 0 ] && continue
+    [ "$how" = stopped ] && { stopped=$((stopped + 1)); continue; }
+    failed=$((failed + 1))
+    log=$results/$run/$logname
+    last=$(grep -sv '^#' "$log" | tail -1)
+    [ -f "$log" ] || last="cannot write its log (is $results/$run a directory?)"
+    echo "$label: $noun $run failed (exit $rc): ${last:-no output}; log $log" >&2
+  done <"$status_file"
+  echo "$label: $((ran - failed - stopped))$counted finished, $skipped skipped, $failed failed"
+  if [ "$interrupted" -ne 0 ]; then
+    echo "$label: interrupted: $stopped stopped, $((total - skipped - ran)) not started; the same command resumes" >&2
+    exit "$interrupted"
+  fi
+  [ $failed -eq 0 ] || exit 1
+}

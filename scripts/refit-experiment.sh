@@ -75,11 +75,12 @@ check_kept() {
   ls "$dir"/checkpoint-*.bin >/dev/null 2>&1 && return 0
   [ -f "$dir/summary.json" ] &&
     fail "the source run $dir finished but keeps no checkpoint-<step>.bin (results copied without them?); delete $dir to train it again"
-  fail "no kept checkpoint in $dir (checkpoint_keep = 1 in $source_exp/config?)"
+  fail "no kept checkpoint in $dir (checkpoint_keep = 1 in $source_exp/$size.config?)"
 }
 
 refit_one() {
   trap_interrupts
+  [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
   local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt rc start=$SECONDS
   ckpt=$(checkpoint_of "$src" "$when")
   mkdir -p "$dir"
@@ -87,7 +88,7 @@ refit_one() {
   echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/refit.log"
   run_in_session "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
   rc=$?
-  if [ "$interrupted" -ne 0 ] && [ $rc -eq 143 ]; then
+  if stopped_by_interrupt $rc "$dir/refit.log"; then
     echo "$rc $run stopped" >>"$status_file"
     echo "refit $run: stopped; the next invocation redoes it"
     return
@@ -119,21 +120,5 @@ for line in "${run_lines[@]}"; do
   check_kept "$src"
   todo+=("$run $src $when $reinit")
 done
-for refit in "${todo[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-  [ "$interrupted" -ne 0 ] && break
-  read -r run src when reinit <<<"$refit"
-  refit_one "$run" "$src" "$when" "$reinit" &
-done
-wait_runs
-
-failed=$(awk '$1 != 0 && $3 != "stopped"' "$status_file" | wc -l)
-stopped=$(awk '$3 == "stopped"' "$status_file" | wc -l)
-ran=$(wc -l <"$status_file")
-echo "experiment $name ($size): $((ran - failed - stopped)) refits finished, $skipped skipped, $failed failed"
-if [ "$interrupted" -ne 0 ]; then
-  echo "experiment $name ($size): interrupted: $stopped refits stopped," \
-       "$((${#run_lines[@]} - skipped - ran)) not started; the same command resumes" >&2
-  exit "$interrupted"
-fi
-[ "$failed" -eq 0 ] || exit 1
+launch_all refit_one "${todo[@]}"
+report_status "experiment $name ($size)" refit ${#run_lines[@]} $skipped refit.log refits

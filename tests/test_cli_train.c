@@ -215,10 +215,15 @@ static void test_sigterm_then_resume(void **state)
     snprintf(cmd, sizeof cmd,
              "cd '%s' || exit 9; '%s' train " LONG_RUN " 2>cut.err & pid=$!; "
              "until grep -q 'step ' cut.err || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
-             "sleep %.3f; kill -TERM $pid; "
-             /* a second SIGTERM once the first is delivered (none pending): it changes nothing */
-             "while grep -Eqs '^(Shd|Sig)Pnd:.*[1-9a-f]' /proc/$pid/status; do :; done; kill -TERM $pid 2>/dev/null; "
-             "wait $pid; rc=$?; cat cut.err >&2; exit $rc",
+             "sleep %.3f; kill -TERM $pid; kill -STOP $pid; "
+             /* a second SIGTERM while the run is stopping: the first one delivered (the run held
+              * by SIGSTOP with no signal pending), the second sent, then the run let go */
+             "state() { sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/$pid/status 2>/dev/null; }; "
+             "while s=$(state); [ \"$s\" = R ] || [ \"$s\" = S ] || [ \"$s\" = D ]; do :; done; "
+             "while [ \"$(state)\" = T ] && grep -Eqs '^(Shd|Sig)Pnd:.*[1-9a-f]' /proc/$pid/status; do "
+             "kill -CONT $pid; kill -STOP $pid; sleep 0.01; done; "
+             "second=missed; [ \"$(state)\" = T ] && kill -TERM $pid && second=sent; kill -CONT $pid 2>/dev/null; "
+             "wait $pid; rc=$?; cat cut.err >&2; echo \"second SIGTERM $second\" >&2; exit $rc",
              root, bin, delay);
     int rc = sm_test_run(cmd, &out, &err);
     if (rc == 0) fail_msg("the run finished before the signal (%.2f s); stderr: %s", delay, err);
@@ -226,6 +231,7 @@ static void test_sigterm_then_resume(void **state)
     assert_string_equal(out, "");
     const char *stop = strstr(err, "simsiam-mi: stopped by SIGTERM at step ");
     assert_non_null(stop);
+    if (!strstr(err, "second SIGTERM sent")) fail_msg("the second SIGTERM found no stopping run: %s", err);
     const char *resume = strstr(stop, "resume with: simsiam-mi train ");
     assert_non_null(resume);
     char again[4096];

@@ -421,9 +421,10 @@ static void test_concurrent_invocations_refuse(void **state)
 }
 
 /* The runner of scripts/experiment.sh started as a terminal starts it: in a
- * process group of its own with SIGINT at its default (a test run in the
- * background inherits SIGINT ignored, and bash cannot trap a signal ignored
- * at its start), JOBS=1, stdout and stderr to files in expdir. */
+ * process group of its own with SIGINT and SIGHUP at their defaults (a test
+ * run in the background inherits SIGINT ignored, under nohup SIGHUP, and
+ * bash cannot trap a signal ignored at its start), JOBS=1, stdout and
+ * stderr to files in expdir. */
 static pid_t start_runner(const char *expdir, const char *results)
 {
     char out[1100], err[1100];
@@ -434,7 +435,7 @@ static pid_t start_runner(const char *expdir, const char *results)
     if (pid > 0) return pid;
     int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || setpgid(0, 0) != 0 ||
-        signal(SIGINT, SIG_DFL) == SIG_ERR || setenv("SM_BIN", sm_test_bin(), 1) || setenv("SM_RESULTS", results, 1) ||
+        signal(SIGINT, SIG_DFL) == SIG_ERR || signal(SIGHUP, SIG_DFL) == SIG_ERR || setenv("SM_BIN", sm_test_bin(), 1) || setenv("SM_RESULTS", results, 1) ||
         setenv("JOBS", "1", 1))
         _exit(126);
     execl("/bin/bash", "bash", "scripts/experiment.sh", expdir, "quick", (char *)NULL);
@@ -459,12 +460,32 @@ static void wait_for_progress(const char *results, const char *run, int k)
     fail_msg("no progress in %s after 60 s", log);
 }
 
-/* Ctrl-C (SIGINT to the runner's whole process group) or SIGTERM to the
- * runner alone: the run in progress writes its checkpoint and stops (one
- * SIGTERM reaches it: a second would kill it before the checkpoint), no
- * other run starts, the runner says so and exits 130 / 143; the next
- * invocation resumes the run and finishes the rest, every train.csv step
- * once. */
+/* The runner's exit code, waited for at most 120 s (then it and its group
+ * are killed and the test fails, instead of hanging the suite). */
+static int wait_runner(pid_t pid)
+{
+    int status;
+    for (int tries = 0; tries < 12000; tries++) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        assert_true(got >= 0);
+        if (got == pid) {
+            assert_true(WIFEXITED(status));
+            return WEXITSTATUS(status);
+        }
+        usleep(10000);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("the runner did not exit within 120 s of the signal");
+    return -1;
+}
+
+/* Ctrl-C or a closed terminal (SIGINT, SIGHUP to the runner's whole process
+ * group) or SIGTERM to the runner alone: the run in progress (in a session
+ * of its own, so only the runner's SIGTERM reaches it) writes its checkpoint
+ * and stops, no other run starts, the runner says so and exits 130 / 129 /
+ * 143; the next invocation resumes the run and finishes the rest, every
+ * train.csv step once. */
 static void test_interrupt_stops_and_resumes(void **state)
 {
     (void)state;
@@ -473,15 +494,12 @@ static void test_interrupt_stops_and_resumes(void **state)
     snprintf(sized, sizeof sized, "%s/quick", results);
     static const struct {
         int sig, group, rc;
-    } cases[] = {{SIGINT, 1, 130}, {SIGTERM, 0, 143}};
-    for (int c = 0; c < 2; c++) {
+    } cases[] = {{SIGINT, 1, 130}, {SIGHUP, 1, 129}, {SIGTERM, 0, 143}};
+    for (int c = 0; c < 3; c++) {
         pid_t pid = start_runner(expdir, results);
         wait_for_progress(results, "a", c);
         assert_int_equal(kill(cases[c].group ? -pid : pid, cases[c].sig), 0);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), cases[c].rc);
+        assert_int_equal(wait_runner(pid), cases[c].rc);
         snprintf(cmd, sizeof cmd, "%s/runner.out", expdir);
         char *out = sm_test_read(cmd, NULL);
         snprintf(cmd, sizeof cmd, "%s/runner.err", expdir);
@@ -489,13 +507,19 @@ static void test_interrupt_stops_and_resumes(void **state)
         assert_non_null(out);
         assert_non_null(err);
         expect_contains(out, "run a: stopped (exit 143) after ");
-        expect_contains(err, "experiment xq_interrupt (quick): interrupted: 1 stopped at a checkpoint, 2 not started;"
-                             " the same command resumes\n");
+        expect_contains(err, "experiment xq_interrupt (quick): interrupted: 1 stopped, 2 not started; the same "
+                             "command resumes\n");
         free(out);
         free(err);
         char *log = sm_test_read(sm_test_join(sized, "a/train.log"), NULL);
         assert_non_null(log);
-        expect_contains(log, "simsiam-mi: stopped by SIGTERM at step ");
+        const char *stop = strstr(log, "simsiam-mi: stopped by SIGTERM at step ");
+        assert_non_null(stop);
+        while (strstr(stop + 1, "simsiam-mi: stopped by ")) stop = strstr(stop + 1, "simsiam-mi: stopped by ");
+        /* a resumed run's stop line names one resume=, the new checkpoint */
+        const char *resume = strstr(stop, " resume=");
+        assert_non_null(resume);
+        assert_true(!strstr(resume + 1, " resume=") || strstr(resume + 1, " resume=") > strchr(stop, '\n'));
         free(log);
         assert_true(exists(sized, "a", "checkpoint.bin"));
         assert_false(exists(sized, "a", "summary.json"));

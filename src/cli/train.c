@@ -30,15 +30,18 @@ static void on_signal(int sig)
 }
 
 /* SIGINT and SIGTERM set stop_signal (the first one's); SIGINT then takes
- * its default action (Ctrl-C twice kills), SIGTERM stays caught. */
+ * its default action (Ctrl-C twice kills), SIGTERM stays caught.  The
+ * handler only sets a flag, so interrupted system calls restart (a write
+ * to a pipe must not fail with EINTR). */
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
-    sa.sa_flags = SA_RESETHAND;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
 }
 
@@ -94,6 +97,7 @@ static int report_stop(const sm_train_result *r, int argc, char **argv)
     else fputs("simsiam-mi", stderr);
     int has_out = 0;
     for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "resume=", 7) == 0) continue; /* a resumed run's: the new one follows */
         print_word("", argv[i]);
         has_out |= strncmp(argv[i], "out=", 4) == 0;
     }

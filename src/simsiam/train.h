@@ -121,7 +121,8 @@ typedef struct {
  * batch > n_train).  hooks (may be NULL, core/hooks.h): progress after every
  * step, tracking warnings, and the stop flag: when it is set, the step in
  * progress and its logging, monitor and tracking finish, the checkpoint and
- * CSVs are written as at a checkpoint, no summary.json, and the call returns
+ * CSVs are written as at a checkpoint (but no checkpoint-<step>.bin copy
+ * under checkpoint_keep = 1), no summary.json, and the call returns
  * SM_OK with res->stopped = 1; resume=res->checkpoint continues bit for bit,
  * with every CSV row once. */
 int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st);
