@@ -16,9 +16,9 @@
 # slow each other down).  A second invocation on the same results directory
 # while one runs refuses at once (scripts/lock.sh).  Exit 0 when every run finished,
 # 1 when one failed (after the others finished; each failure is named with its
-# log), 2 on usage errors, 130 / 143 when SIGINT / SIGTERM stopped it: the runs
-# in progress write their checkpoints, no new one starts, and the same command
-# resumes (scripts/jobs.sh).  Binary: $SM_BIN (default build/simsiam-mi).
+# log), 2 on usage errors, 130 / 129 / 143 when SIGINT / SIGHUP / SIGTERM
+# stopped it: the runs in progress write their checkpoints, no new one starts,
+# and the same command resumes (scripts/jobs.sh).  Binary: $SM_BIN (default build/simsiam-mi).
 # SM_SCHEDULER=slurm (make experiment SCHEDULER=slurm) writes and submits a
 # Slurm job array instead (scripts/slurm-experiment.sh), whose task i runs
 # this script with SM_TASK=i: run line i alone, skipped or resumed as here;

@@ -11,8 +11,9 @@
 # one whose refit.csv reached refit_steps is skipped, any other is redone.
 #   scripts/refit-experiment.sh EXPDIR [quick|medium|full]
 # Its results directory is locked as scripts/experiment.sh's (scripts/lock.sh),
-# and SIGINT / SIGTERM stop it as they stop scripts/experiment.sh (exit 130 /
-# 143; the refits in progress are redone by the next invocation).
+# and SIGINT / SIGHUP / SIGTERM stop it as they stop scripts/experiment.sh
+# (exit 130 / 129 / 143; the refits in progress are redone by the next
+# invocation).
 # Environment as scripts/experiment.sh, plus SM_SOURCE_RESULTS: where the source
 # experiment's results are (default: experiments/<source>/results).
 set -uo pipefail
