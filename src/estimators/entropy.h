@@ -14,8 +14,9 @@
  *
  * Duplicate rows give r_k(i) = 0 and log 0 = −∞: this is an SM_ERR_DATA error
  * ("k-th neighbour distance is 0 for M points: duplicate samples; add noise:
- * --noise S, or noise= in Python"), never a silent −inf.  The jitter of estimators/prep.h breaks the
- * ties; with noise = 0 the formula above is evaluated exactly.
+ * --noise S, or noise= in Python"), never a silent −inf.  The jitter of
+ * estimators/prep.h breaks the ties; with noise = 0 the formula above is
+ * evaluated exactly.
  *
  * Whitening (prep.whiten) estimates the entropy of the whitened rows and adds
  * log det L back (H(x) = H(L⁻¹ x) + log det L): the same quantity, with less
