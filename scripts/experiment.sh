@@ -94,7 +94,9 @@ run_one() {
     args+=(resume="$dir/checkpoint.bin")
     how="resumed from $dir/checkpoint.bin"
   fi
-  if ! mkdir -p "$dir" 2>/dev/null || ! echo "# $(date '+%F %T') $bin ${args[*]}" 2>/dev/null >>"$dir/train.log"; then
+  local now; printf -v now '%(%F %T)T' -1
+  if ! mkdir -p "$dir" 2>/dev/null || ! echo "# $now $bin ${args[*]}" 2>/dev/null >>"$dir/train.log"; then
+    [ "$interrupted" -ne 0 ] && return # its mkdir killed by the group's signal: not started
     echo "1 $run" >>"$status_file"
     echo "run $run: cannot write its log $dir/train.log" >&2
     return

@@ -20,9 +20,13 @@ resolve_jobs() {
 # (`pkill -KILL -f 'simsiam-mi (train|refit)'`): the runner then reports them
 # failed, and the next invocation resumes from their last checkpoints.
 #   trap_interrupts: in the runner and in each run's subshell (whose traps
-#   start reset; SIGINT stays ignored there, as in every background job).
-interrupted=0
+#   start reset).  The traps fork nothing and the runners expand no $(...)
+#   while they are set: bash runs a trap that lands inside a command
+#   substitution there, where it fails to parse and the runner goes on
+#   as if nothing had come.  run_pids holds what stop_runs signals.
+interrupted=0 run_pids=()
 trap_interrupts() {
+  run_pids=()
   trap 'stop_runs 130' INT
   trap 'stop_runs 129' HUP
   trap 'stop_runs 143' TERM
@@ -31,7 +35,7 @@ stop_runs() {
   [ "$interrupted" -ne 0 ] && return
   interrupted=$1
   local p
-  for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null; done
+  for p in ${run_pids[@]+"${run_pids[@]}"}; do kill -TERM "$p" 2>/dev/null; done
 }
 
 # "$@" in a session of its own, in the background, waited for through
@@ -42,9 +46,14 @@ stop_runs() {
 run_in_session() {
   setsid -w "$@" &
   local child=$!
+  run_pids=("$child")
   [ "$interrupted" -ne 0 ] && kill -TERM "$child"
+  local rc
   while kill -0 "$child" 2>/dev/null; do wait "$child"; done
-  wait "$child" # its status again: bash keeps it once reaped
+  wait "$child" # its status again: bash keeps it once reaped, but not always
+  rc=$?         # when a trap interrupted the wait it exited in (then -1)
+  if [ "$rc" -lt 0 ] || [ "$rc" -gt 255 ]; then rc=$((interrupted ? 143 : 1)); fi
+  return "$rc"
 }
 
 # Did the command of run_in_session (exit code $1, log $2) stop for an
@@ -58,17 +67,23 @@ stopped_by_interrupt() {
 }
 
 # launch_all FUNC ITEM...: FUNC with each item's words, in the background,
-# `jobs` at a time, none after an interrupt; then wait for all of them.
+# `jobs` at a time, none after an interrupt; then wait for all of them
+# (wait -n: 127 when none is left, above 128 when a trap interrupted it).
 launch_all() {
-  local func=$1 item words
+  local func=$1 item words running=0 rc
   shift
   for item in "$@"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    while [ "$running" -ge "$jobs" ]; do
+      wait -n; rc=$?
+      if [ "$rc" -eq 127 ]; then running=0; elif [ "$rc" -le 128 ]; then running=$((running - 1)); fi
+    done
     [ "$interrupted" -ne 0 ] && break
     read -r -a words <<<"$item"
     "$func" "${words[@]}" &
+    run_pids+=($!)
+    running=$((running + 1))
   done
-  while [ -n "$(jobs -rp)" ]; do wait -n; done
+  while :; do wait -n; [ $? -eq 127 ] && break; done
 }
 
 # report_status LABEL NOUN TOTAL SKIPPED LOG [COUNTED]: the runner's summary
@@ -90,6 +105,10 @@ report_status() {
     echo "$label: $noun $run failed (exit $rc): ${last:-no output}; log $log" >&2
   done <"$status_file"
   echo "$label: $((ran - failed - stopped))$counted finished, $skipped skipped, $failed failed"
+  if [ "$interrupted" -eq 0 ] && [ $((ran + skipped)) -ne "$total" ]; then # never silent about a run not run
+    echo "$label: $((total - skipped - ran)) not started, with no interrupt seen; run the same command again" >&2
+    exit 1
+  fi
   if [ "$interrupted" -ne 0 ]; then
     echo "$label: interrupted: $stopped stopped, $((total - skipped - ran)) not started; the same command resumes" >&2
     exit "$interrupted"
