@@ -80,13 +80,16 @@ check_kept() {
 }
 
 refit_one() {
+  local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt now rc start=$SECONDS
+  # before the traps (scripts/jobs.sh: no $(...) under them); a signal now
+  # ends this subshell, the refit not started
+  ckpt=$(checkpoint_of "$src" "$when")
+  printf -v now '%(%F %T)T' -1
   trap_interrupts
   [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
-  local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt rc start=$SECONDS
-  ckpt=$(checkpoint_of "$src" "$when")
   mkdir -p "$dir"
   local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" out="$dir")
-  echo "# $(date '+%F %T') $bin ${args[*]}" >>"$dir/refit.log"
+  echo "# $now $bin ${args[*]}" >>"$dir/refit.log"
   run_in_session "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
   rc=$?
   if stopped_by_interrupt $rc "$dir/refit.log"; then
