@@ -38,7 +38,7 @@ for line in "${run_lines[@]}"; do
   if [ ! -f "$csv" ] || [ "$(csv_rows "$csv")" -eq 0 ]; then missing+=("$run"); continue; fi
   check_csv "$csv" "$REFIT_COLUMNS"
   # a refit cut short is left out: its last row is not "after all its refit steps"
-  done_steps=$(awk -F, 'NR > 1 { s = $1 } END { print s }' "$csv")
+  done_steps=$(last_row "$csv" refit_step)
   want=$(config_value "$results/$run" refit_steps refit_config.txt)
   if [ -n "$want" ] && [ "$done_steps" != "$want" ]; then unfinished+=("$run (refit step $done_steps of $want)"); continue; fi
   args+=("refit=$run" "source=$src" "mode=$mode" "$csv")

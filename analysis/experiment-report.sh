@@ -42,12 +42,6 @@ value_of() {
   echo "${v:-?}"
 }
 
-# last_row FILE "COLUMNS": those columns of FILE's last row, comma-separated.
-last_row() {
-  awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { for (i = 1; i <= NF; i++) last[i] = $i }
-    END { n = split(want, w, " "); for (i = 1; i <= n; i++) printf "%s%s", last[col[w[i]]], (i < n ? "," : "\n") }' "$1"
-}
-
 # Markdown number: 3 decimals, nan kept.
 md_num() { awk -v x="$1" 'BEGIN { if (x ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$/) printf "%.3f", x; else printf "%s", x }'; }
 

@@ -42,6 +42,12 @@ config_value() {
     "$file"
 }
 
+# last_row FILE "COLUMNS": those columns of FILE's last row, comma-separated.
+last_row() {
+  awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { for (i = 1; i <= NF; i++) last[i] = $i }
+    END { n = split(want, w, " "); for (i = 1; i <= n; i++) printf "%s%s", last[col[w[i]]], (i < n ? "," : "\n") }' "$1"
+}
+
 # json_value FILE KEY: the value after "KEY": in a one-line JSON object.
 json_value() { sed -n "s/.*\"$2\":\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p" "$1" | tr -d '"'; }
 
