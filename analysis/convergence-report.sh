@@ -62,7 +62,7 @@ for src in "${sources[@]}"; do
         print $7 "," $14 "," $15 "," $16 "," $17 "," $18 }' "$conv" >"$blocks"
     titles=$(awk -F, -v src="$src" -v chain="$chain" 'NR > 1 && $2 == src && $4 == chain && !($1 in s) { s[$1]; printf "%s ", $1 }' "$conv")
     if awk -F, 'NF && !/^#/ && $2 ~ /^[-+]?[0-9]/ { ok = 1 } END { exit !ok }' "$blocks"; then
-      render convergence "in='$blocks'; out='$results/plots/convergence-$src-$chain'; titles='$titles'; chain='$chain'"
+      render convergence in "$blocks" out "$results/plots/convergence-$src-$chain" titles "$titles" chain "$chain"
     fi
     rm -f "$blocks"
   done

@@ -144,12 +144,12 @@ printf '%s' "$gap_rows" | write_file "$gap_csv" || exit 1
 mkdir -p "$results/plots" || fail "cannot create the plots directory ($results/plots)"
 note=" — $name ($size)"
 if [ "$(csv_rows "$gap_csv")" -gt 0 ]; then
-  render gap "in='$gap_csv'; out='$results/plots/gap'; skip='$(empty_columns "$gap_csv")'; note='$note'"
+  render gap in "$gap_csv" out "$results/plots/gap" skip "$(empty_columns "$gap_csv")" note "$note"
 fi
 rm -f "$mi_csv"
 if [ -n "$mi_runs" ]; then
   printf '%s' "$mi_blocks" | write_file "$mi_csv" || exit 1
-  render mi_loss "in='$mi_csv'; out='$results/plots/mi_loss'; runs='${mi_runs% }'; series='i_ksg'; note='$note'"
+  render mi_loss in "$mi_csv" out "$results/plots/mi_loss" runs "${mi_runs% }" series i_ksg note "$note"
 fi
 
 # Pearson correlation of the probe loss and Î_KSG over every tracked step of every run.

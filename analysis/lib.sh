@@ -61,8 +61,15 @@ write_file() {
   fi
 }
 
-# render KIND 'gnuplot assignments': plots/KIND.gp; gnuplot's own messages
-# pass through on stderr.
+# render KIND NAME VALUE [NAME VALUE ...]: plots/KIND.gp with each NAME set to
+# the string VALUE (quoted for gnuplot, so a path or run name may hold ' or ");
+# gnuplot's own messages pass through on stderr.
 render() {
-  gnuplot -e "$2" "$plots_dir/$1.gp" || fail "gnuplot could not draw $1 ($plots_dir/$1.gp)"
+  local kind=$1 set=""
+  shift
+  while [ $# -ge 2 ]; do
+    set+="$1='${2//\'/\'\'}'; "
+    shift 2
+  done
+  gnuplot -e "$set" "$plots_dir/$kind.gp" || fail "gnuplot could not draw $kind ($plots_dir/$kind.gp)"
 }

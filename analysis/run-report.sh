@@ -52,20 +52,21 @@ mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
 rm -f "$dir"/plots/*.png "$dir"/plots/*.svg
 note=" — $name"
 train_skip=$(empty_columns "$train")
-render train "run='$dir'; skip='$train_skip'"
+render train run "$dir" skip "$train_skip"
 if [ "$tracked" -gt 0 ]; then
   skip=$(empty_columns "$track")
-  render loss "in='$track'; train='$train'; out='$dir/plots/loss'; skip='$skip'; note='$note'"
-  render info "in='$track'; out='$dir/plots/info'; skip='$skip'; note='$note'"
-  render zstd "in='$track'; train='$train'; out='$dir/plots/zstd'; skip='$skip'; train_skip='$train_skip'; note='$note'"
+  render loss in "$track" train "$train" out "$dir/plots/loss" skip "$skip" note "$note"
+  render info in "$track" out "$dir/plots/info" skip "$skip" note "$note"
+  render zstd in "$track" train "$train" out "$dir/plots/zstd" skip "$skip" train_skip "$train_skip" note "$note"
   # runs is a list of words: one name, its blanks made underscores (its words would count as runs)
-  render mi_loss "in='$track'; out='$dir/plots/mi_loss'; runs='${name//[[:blank:]]/_}'; skip='$skip'; note='$note'"
+  render mi_loss in "$track" out "$dir/plots/mi_loss" runs "${name//[[:blank:]]/_}" skip "$skip" note "$note"
 fi
 if [ "$chained" -gt 0 ]; then
-  render chain "in='$chain'; out='$dir/plots/chain'; skip='$(empty_columns "$chain")'; note='$note'"
+  render chain in "$chain" out "$dir/plots/chain" skip "$(empty_columns "$chain")" note "$note"
 fi
 if [ "$sphered" -gt 0 ]; then
-  render chain "in='$sphere'; out='$dir/plots/chain_sphere'; skip='$(empty_columns "$sphere")'; note='$note'; sphere=1; what='E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x) on the sphere'"
+  render chain in "$sphere" out "$dir/plots/chain_sphere" skip "$(empty_columns "$sphere")" note "$note" sphere 1 \
+    what 'E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x) on the sphere'
 fi
 
 # One Markdown line on how far the run got.

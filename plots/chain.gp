@@ -8,7 +8,7 @@ if (!exists("in") || !exists("out")) print "usage: gnuplot -e \"in='CHAIN.csv'; 
 load ARG0[1:strlen(ARG0) - strlen("chain.gp")]."common.gp"
 width = 1000; height = 550
 if (!exists("what")) what = "E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x) on the dim_used coordinates"
-if (!exists("sphere")) sphere = 0
+sphere = exists("sphere") ? sphere + 0 : 0   # "1" as a string from analysis/lib.sh render
 # The sphere chain's columns carry the Gaussian chain's names (analysis/chain.awk -v sphere=1).
 chain_label(c) = !sphere ? label(c) : \
     c eq "nll_r" ? "E[NLL_vMF] (trained h)" : c eq "h_z_given_z1" ? "Ĥ_S(ẑ2|ẑ1) KSG" : \

@@ -202,7 +202,8 @@ static void test_run_report_reduction_and_nan(void **state)
     free(err);
 }
 
-/* A run directory named with a blank and underscores, a training log whose
+/* A run directory named with a blank, an apostrophe and underscores (gnuplot
+ * reads the paths in quotes), a training log whose
  * loss and z_std are nan at every step, and a step whose nll_r is nan inside
  * a finite interval: every plot drawn (the empty panels say so), no gnuplot
  * warning, and that step's verdict n/a. */
@@ -210,11 +211,11 @@ static void test_run_report_odd_name_and_nan_values(void **state)
 {
     (void)state;
     const char *detail = DETAIL_FIRST_ROWS "60,4,256,16,8,nan,1.68,1.82,1.8,1.1,1.3,-0.55,-0.15,2.3,2.7\n";
-    const char *dir = write_run(sm_test_dir("an odd_run_name"), 4, 1, "sgd", TRACK_CSV, detail);
+    const char *dir = write_run(sm_test_dir("an odd_run's name"), 4, 1, "sgd", TRACK_CSV, detail);
     sm_test_write_text(sm_test_join(dir, "train.csv"), "step,epoch,lr,pred_lr,loss,z_std,seconds\n"
                                                         "1,0.0107,0.0075,0.0075,nan,nan,0.012\n");
     char args[2048], *err;
-    snprintf(args, sizeof args, "'%s'", dir);
+    snprintf(args, sizeof args, "\"%s\"", dir);
     assert_int_equal(run_script("analysis/run-report.sh", args, NULL, &err), 0);
     assert_string_equal(err, "");
     char *report = read_file(dir, "report.md");
