@@ -6,7 +6,8 @@
 # full.config (the size: steps/epochs, tracking, architecture), runs (one line
 # per run: "<name> key=value ...").  Every experiment trains the small
 # configuration, experiments/small.config, with these on top; later wins:
-# small.config < config < threads=1 < size file < run line.
+# small.config < config < threads=1 < size file < run line.  The files go to
+# the trainer as --config, so an error in one is reported with its file and line.
 # Each run writes to RESULTS/<size>/<name>/ (RESULTS = $SM_RESULTS or
 # EXPDIR/results), its stdout and stderr appended to train.log there.  A run
 # with summary.json is skipped; one with checkpoint.bin but no summary.json
@@ -60,8 +61,8 @@ results=${SM_RESULTS:-$exp/results}/$size
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$(dirname "$0")/runs.awk" "$exp/runs") || exit 1
 size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$(dirname "$0")/keys.awk" "$exp/$size.config") \
   || exit 1
-mapfile -t size_keys <<<"$size_text"
-[ -n "$size_text" ] || size_keys=()
+# threads=1 unless the size file sets threads (the size file itself goes as --config)
+size_threads=$(sed -n 's/^threads=//p' <<<"$size_text" | tail -1)
 mapfile -t run_lines <<<"$runs_text"
 if [ -n "${SM_TASK:-}" ]; then
   [[ $SM_TASK =~ ^[0-9]+$ ]] && [ "$SM_TASK" -lt ${#run_lines[@]} ] || fail "SM_TASK=$SM_TASK is not a run of $exp/runs" 2
@@ -88,7 +89,8 @@ run_one() {
   [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
   local run=$1; shift
   local dir=$results/$run start=$SECONDS rc
-  local args=(train --config "$base" --config "$exp/config" threads=1 "${size_keys[@]}" "$@" out="$dir")
+  local args=(train --config "$base" --config "$exp/config" --config "$exp/$size.config" threads="${size_threads:-1}"
+               "$@" out="$dir")
   local how=started
   if [ -f "$dir/checkpoint.bin" ]; then
     args+=(resume="$dir/checkpoint.bin")

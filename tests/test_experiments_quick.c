@@ -299,7 +299,8 @@ static void test_predictor_convergence_quick(void **state)
 }
 
 /* A run that fails (here: an invalid key value) does not stop the others;
- * the command then exits 1 naming the run, its error and its log. */
+ * the command then exits 1 naming the run, its error and its log.  Malformed
+ * runs files, and a bad value in the size file, are named with file and line. */
 static void test_failed_run_is_named(void **state)
 {
     (void)state;
@@ -343,6 +344,15 @@ static void test_failed_run_is_named(void **state)
     snprintf(line, sizeof line, "%s quick", expdir);
     assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
     expect_contains(err, "run name \"plots\" is taken by the experiment report's plots directory");
+    free(err);
+
+    /* A bad value in the size file is named with its file and line. */
+    sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = three\n");
+    sm_test_write_text(sm_test_join(expdir, "runs"), "other seed=2\n");
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
+    snprintf(line, sizeof line, "bad value 'three' for steps: expected an integer >= 0 (%s/quick.config:2)", expdir);
+    expect_contains(err, line);
     free(err);
 }
 
