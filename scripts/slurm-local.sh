@@ -24,7 +24,8 @@ dir=${2:-}
 owner=${3:-}
 [ -n "$dir" ] && { [ "$cmd" = start ] || [ "$cmd" = stop ]; } ||
   { echo "usage: scripts/slurm-local.sh start DIR [OWNER_PID] | stop DIR" >&2; exit 2; }
-# slurm.conf's values end at a blank: its paths cannot hold one.
+dir=$(realpath -m "$dir")
+# slurm.conf's values end at a blank: its paths cannot hold one (a relative DIR's neither).
 case $dir in *[[:space:]]*)
   echo "slurm-local: error: slurm.conf cannot name a path with blanks: choose a DIR without them ($dir)" >&2; exit 2 ;;
 esac
@@ -62,7 +63,6 @@ fi
 for d in munged mungekey slurmctld slurmd sinfo; do
   command -v $d >/dev/null 2>&1 || fail "$d not found: install munge and slurm-wlm (scripts/deps.sh test)"
 done
-dir=$(realpath -m "$dir")
 mkdir -p "$dir"/munge "$dir"/spool/ctld "$dir"/spool/d "$dir"/log || fail "cannot create $dir"
 chmod 755 "$dir" "$dir/munge"
 host=$(hostname -s)

@@ -23,7 +23,7 @@ static char slurm_dir[1024], conf[1100];
 static int start_slurm(void **state)
 {
     (void)state;
-    snprintf(slurm_dir, sizeof slurm_dir, "%s", sm_test_path("slurm"));
+    snprintf(slurm_dir, sizeof slurm_dir, "%s", sm_test_blankless_path("slurm")); /* slurm.conf's paths */
     char cmd[2400], *out = NULL, *err = NULL;
     /* a port of our own: another suite may run its Slurm at the same time */
     snprintf(cmd, sizeof cmd, "rm -rf %s && SM_SLURM_PORT=%d scripts/slurm-local.sh start %s %d", slurm_dir,

@@ -31,14 +31,14 @@ static const char *build_dir(void)
     return dir;
 }
 
-/* An absolute, new, empty directory under $SM_TMP. */
+/* An absolute, new, empty directory without blanks (make install refuses a
+ * PREFIX or DESTDIR with one): under $SM_TMP, or /tmp when that has a blank. */
 static const char *fresh_dir(const char *name)
 {
-    static char path[PATH_MAX];
+    const char *path = sm_test_blankless_path(name);
     char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sm_test_path(name));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    assert_non_null(realpath(sm_test_dir(name), path));
     return path;
 }
 

@@ -37,6 +37,18 @@ const char *sm_test_path(const char *name)
     return buf;
 }
 
+const char *sm_test_blankless_path(const char *name)
+{
+    static char ring[4][1536];
+    static int next;
+    char *buf = ring[next++ % 4], cwd[512];
+    const char *rel = sm_test_path(name);
+    if (rel[0] == '/') snprintf(buf, sizeof ring[0], "%s", rel);
+    else snprintf(buf, sizeof ring[0], "%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", rel);
+    if (strpbrk(buf, " \t\n")) snprintf(buf, sizeof ring[0], "/tmp/simsiam-mi-%ld-%s", (long)getpid(), name);
+    return buf;
+}
+
 void sm_test_write(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");

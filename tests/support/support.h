@@ -13,6 +13,10 @@ const char *sm_test_bin(void);
 /* Fixture path "<$SM_TMP>/<name>" (directory created on demand) in a static
  * ring of buffers: valid for the next 7 calls. */
 const char *sm_test_path(const char *name);
+/* An absolute fixture path for name that holds no blank (slurm.conf and an
+ * install's PREFIX cannot): sm_test_path(name) made absolute, or, when that
+ * has a blank, /tmp/simsiam-mi-<pid>-<name>.  Not created; a ring of 4. */
+const char *sm_test_blankless_path(const char *name);
 /* Write n bytes to path (fails the test on error). */
 void sm_test_write(const char *path, const void *data, size_t n);
 /* Write a NUL-terminated string to path. */
