@@ -72,12 +72,43 @@ static void test_status_value_clips(void **state)
     assert_true(strlen(v) <= SM_STATUS_VALUE_MAX + 3);
 }
 
+/* A caller passes a failure on with what it knows: its prefix before the
+ * text, its where after the inner one, in one parenthesis; the inner code. */
+static void test_status_wrap(void **state)
+{
+    (void)state;
+    sm_status inner, st;
+    sm_status_fail(&inner, SM_ERR_DATA, "pred_mode=optimal", "second moments with trace %g", -1.0);
+    assert_int_equal(sm_status_wrap(&st, &inner, "no W: ", "a.bin"), SM_ERR_DATA);
+    assert_string_equal(st.msg, "no W: second moments with trace -1 (pred_mode=optimal; a.bin)");
+
+    sm_status_fail(&inner, SM_ERR_USAGE, NULL, "dataset=mnist needs data_dir=DIR");
+    assert_int_equal(sm_status_wrap(&st, &inner, "", "a.bin"), SM_ERR_USAGE);
+    assert_string_equal(st.msg, "dataset=mnist needs data_dir=DIR (a.bin)");
+    assert_int_equal(sm_status_wrap(&st, &inner, "config: ", NULL), SM_ERR_USAGE);
+    assert_string_equal(st.msg, "config: dataset=mnist needs data_dir=DIR");
+
+    /* a parenthesis inside the text is not a where */
+    sm_status_fail(&inner, SM_ERR_DATA, NULL, "f(x) is nan");
+    sm_status_wrap(&st, &inner, "", "x.npy");
+    assert_string_equal(st.msg, "f(x) is nan (x.npy)");
+    sm_status_fail(&inner, SM_ERR_DATA, NULL, "log(x)");
+    sm_status_wrap(&st, &inner, "", "x.npy");
+    assert_string_equal(st.msg, "log(x) (x.npy)");
+
+    sm_status_clear(&inner); /* no code: a data error */
+    assert_int_equal(sm_status_wrap(&st, &inner, "p", "w"), SM_ERR_DATA);
+    assert_string_equal(st.msg, "p (w)");
+    assert_int_equal(sm_status_wrap(NULL, &inner, "p", "w"), SM_ERR_DATA);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_message_has_where_and_one_line),
         cmocka_unit_test(test_long_message_keeps_where),
         cmocka_unit_test(test_status_value_clips),
+        cmocka_unit_test(test_status_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

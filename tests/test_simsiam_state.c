@@ -431,10 +431,15 @@ static void test_predictor_mismatch(void **state)
     expect_error(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), &st, v.path, "moments are not finite");
     sm_state_close(&f);
     /* Finite moments no training gives: a negative trace (an assertion in the
-     * Cholesky once), a factorisation that fails, a W beyond float. */
+     * Cholesky once) or an infinite one, a factorisation that fails
+     * (eigenvalues 7 and -1), a W beyond float. */
     static const struct {
         double diag, off, cross;
-    } bad[] = {{-1, 0, 0}, {1e308, 1e308, 0}, {1e-300, 0, 1e300}};
+        const char *why; /* the reason given, the predictor's where joined to the file's */
+    } bad[] = {{-1, 0, 0, "second moments with trace -4"},
+               {1e308, 1e308, 0, "second moments with trace inf"},
+               {1, 2, 0, "covariance + ridge 0.0001 is not positive definite"},
+               {1e-300, 0, 1e300, "the moments give a predictor that is not finite"}};
     for (size_t c = 0; c < sizeof bad / sizeof *bad; c++) {
         for (size_t i = 0; i < 16; i++) {
             v.pred->corr[i] = i % 5 == 0 ? bad[c].diag : bad[c].off;
@@ -442,8 +447,11 @@ static void test_predictor_mismatch(void **state)
         }
         assert_int_equal(sm_state_save(&v.s, v.path, NULL, &st), SM_OK);
         open_file(&f, v.path);
-        expect_error(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), &st, v.path,
-                     "checkpoint predictor moments give no optimal predictor");
+        assert_int_equal(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), SM_ERR_DATA);
+        char want[1024];
+        snprintf(want, sizeof want, "checkpoint predictor moments give no optimal predictor: %s (pred_mode=optimal; %s)",
+                 bad[c].why, v.path);
+        assert_string_equal(st.msg, want);
         sm_state_close(&f);
     }
     sm_predictor_free(q);

@@ -43,17 +43,12 @@ static int load_input(const est_args *a, int which, sm_matrix *m)
  * "... (KL entropy; x.npy)", one parenthesis as every message has. */
 static int fail_on_inputs(const sm_status *st, const char *const *paths, size_t n)
 {
-    const char *msg = st->msg, *open = strrchr(msg, '(');
-    size_t what = strlen(msg), len = 0;
     char where[1024] = "";
-    if (open && open > msg && open[-1] == ' ' && what > 0 && msg[what - 1] == ')') {
-        len = (size_t)snprintf(where, sizeof where, "%.*s; ", (int)(msg + what - 1 - (open + 1)), open + 1);
-        what = (size_t)(open - 1 - msg);
-    }
+    size_t len = 0;
     for (size_t i = 0; i < n && len < sizeof where; i++)
         len += (size_t)snprintf(where + len, sizeof where - len, "%s%s", i ? ", " : "", paths[i]);
-    sm_status out; /* through sm_status_fail: a path's newline cannot split the line */
-    sm_status_fail(&out, st->code ? st->code : SM_ERR_DATA, where, "%.*s", (int)what, msg);
+    sm_status out;
+    sm_status_wrap(&out, st, "", where);
     return cli_fail(&out);
 }
 

@@ -58,6 +58,19 @@ int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, 
     return code;
 }
 
+int sm_status_wrap(sm_status *st, const sm_status *inner, const char *prefix, const char *where)
+{
+    const char *msg = inner->msg, *open = strrchr(msg, '(');
+    const int code = inner->code ? inner->code : SM_ERR_DATA;
+    size_t what = strlen(msg);
+    if (!where || !open || open == msg || open[-1] != ' ' || what == 0 || msg[what - 1] != ')')
+        return sm_status_fail(st, code, where, "%s%s", prefix, msg);
+    char joined[sizeof inner->msg + 1024]; /* inner's where, then ours */
+    snprintf(joined, sizeof joined, "%.*s; %s", (int)(msg + what - 1 - (open + 1)), open + 1, where);
+    what = (size_t)(open - 1 - msg);
+    return sm_status_fail(st, code, joined, "%s%.*s", prefix, (int)what, msg);
+}
+
 const char *sm_status_value(char *buf, const char *s, size_t len)
 {
     size_t keep = len > SM_STATUS_VALUE_MAX ? cut_point(s, SM_STATUS_VALUE_MAX) : len;

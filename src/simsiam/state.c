@@ -160,7 +160,8 @@ int sm_state_read_config(const sm_state_file *f, const char *const *overrides, s
     /* the overrides never touch dataset or data_dir: what finishing refuses is the file's */
     sm_status why;
     if (sm_config_finish(cfg, &why) == SM_OK) return SM_OK;
-    return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint's configuration: %s", why.msg);
+    why.code = SM_ERR_DATA; /* the file's, not the user's */
+    return sm_status_wrap(st, &why, "checkpoint's configuration: ", f->path);
 }
 
 int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *st)
@@ -293,10 +294,12 @@ int sm_state_load_predictor(const sm_state_file *f, sm_pred_mode mode, sm_predic
     sm_status why;
     rc = sm_predictor_restore(p, moments, count > dd ? moments + dd : NULL, header[1], &why);
     sm_mem_free(moments);
-    if (rc) /* finite, yet no training gives them: a corrupt file */
-        return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint predictor moments give no %s predictor",
-                              sm_config_pred_mode_name(mode));
-    return SM_OK;
+    if (!rc) return SM_OK;
+    /* finite, yet no training gives them: a corrupt file */
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "checkpoint predictor moments give no %s predictor: ", sm_config_pred_mode_name(mode));
+    why.code = SM_ERR_DATA;
+    return sm_status_wrap(st, &why, prefix, f->path);
 }
 
 static int read_text(const sm_state_file *f, sm_state_section s, const char **text, sm_status *st)
