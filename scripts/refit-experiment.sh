@@ -34,19 +34,22 @@ results=${SM_RESULTS:-$exp/results}/$size
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
 . "$here/lock.sh"
 lock_results "$results"
-trap_interrupts
-
-run_in_session env SM_RESULTS="$source_results" "$here/experiment.sh" "$source_exp" "$size"
-rc=$?
-[ "$interrupted" -ne 0 ] && fail "interrupted in the source experiment $source_name; the same command resumes" "$interrupted"
-[ $rc -eq 0 ] || fail "the source experiment $source_name failed"
-
+# Read before the source experiment runs (a malformed file is said at once)
+# and before the traps are set (scripts/jobs.sh: no $(...) under them).
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
 size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$here/keys.awk" "$exp/$size.config") || exit 1
 mapfile -t run_lines <<<"$runs_text"
 mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
 refit_steps=$(printf '%s\n' "${size_keys[@]}" | sed -n 's/^refit_steps=//p' | tail -1)
+status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
+trap 'rm -f "$status_file"' EXIT
+trap_interrupts
+
+run_in_session env SM_RESULTS="$source_results" "$here/experiment.sh" "$source_exp" "$size"
+rc=$?
+[ "$interrupted" -ne 0 ] && fail "interrupted in the source experiment $source_name; the same command resumes" "$interrupted"
+[ $rc -eq 0 ] || fail "the source experiment $source_name failed"
 
 # The kept checkpoint of source run $1 at position $2 (early, middle, late;
 # check_kept has made sure there is one).
@@ -61,11 +64,16 @@ checkpoint_of() {
   esac
 }
 
-# The refit_step of refit.csv's last row (empty when there is none).
-last_refit_step() { [ -f "$1/refit.csv" ] && awk -F, 'NR > 1 { s = $1 } END { print s }' "$1/refit.csv"; }
+# last_step ← the refit_step of $1/refit.csv's last row (empty when there is
+# none).  Read by bash itself: the planning below runs under the traps, where
+# no $(...) may (scripts/jobs.sh).
+read_last_refit_step() {
+  local step rest
+  last_step=""
+  [ -f "$1/refit.csv" ] || return 0
+  { read -r _ && while IFS=, read -r step rest; do last_step=$step; done; } <"$1/refit.csv"
+}
 
-status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
-trap 'rm -f "$status_file"' EXIT
 
 # A source run without kept checkpoints fails every refit of it: said once,
 # before any refit.  Finished runs are skipped by the source experiment, so a
@@ -116,7 +124,8 @@ for line in "${run_lines[@]}"; do
   done
   [ -n "$src" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
   case $when in early|middle|late) ;; *) fail "refit $run: checkpoint= must be early, middle or late ($exp/runs)" 2 ;; esac
-  if [ -n "$refit_steps" ] && [ "$(last_refit_step "$results/$run")" = "$refit_steps" ]; then
+  read_last_refit_step "$results/$run"
+  if [ -n "$refit_steps" ] && [ "$last_step" = "$refit_steps" ]; then
     echo "refit $run: skipped (finished: $results/$run/refit.csv)"
     skipped=$((skipped + 1))
     continue

@@ -373,6 +373,28 @@ static void tiny_experiment(const char *name, long steps, const char *runs, char
     sm_test_write_text(sm_test_join(expdir, "runs"), runs);
 }
 
+/* A refit experiment reads its runs and size files before its source
+ * experiment trains: a malformed line is named at once, nothing trained. */
+static void test_refit_experiment_checks_its_files_first(void **state)
+{
+    (void)state;
+    char src_dir[1024], src_results[1100], refit_dir[1200], args[1300], env[1300];
+    tiny_experiment("xq_refit_source", 3, "a seed=1\n", src_dir, src_results);
+    snprintf(refit_dir, sizeof refit_dir, "%s", sm_test_dir("xq_refit_bad"));
+    sm_test_write_text(sm_test_join(refit_dir, "source"), "xq_refit_source\n");
+    sm_test_write_text(sm_test_join(refit_dir, "quick.config"), "refit_steps = 4\n");
+    sm_test_write_text(sm_test_join(refit_dir, "runs"), "r1 source=a checkpoint=early refit_reinit=0\nr2 oops\n");
+    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s'", src_results);
+    snprintf(args, sizeof args, "%s quick", refit_dir);
+    char *err, line[2600];
+    assert_int_equal(run_with(sm_test_join(refit_dir, "results"), env, "scripts/refit-experiment.sh", args, NULL, &err),
+                     1);
+    snprintf(line, sizeof line, "experiment: error: expected key=value, got \"oops\" (%s/runs:2)\n", refit_dir);
+    assert_string_equal(err, line);
+    assert_false(exists(src_results, "quick", "a"));
+    free(err);
+}
+
 /* Two invocations on the same results directory at once: the second
  * refuses with one line naming the lock, runs nothing and writes nothing,
  * the first finishes untouched; once it is done, the directory is free.  The
@@ -583,6 +605,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
+        cmocka_unit_test(test_refit_experiment_checks_its_files_first),
         cmocka_unit_test(test_concurrent_invocations_refuse),
         cmocka_unit_test(test_interrupt_stops_and_resumes),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
