@@ -31,7 +31,7 @@ awk -v rv="$(json "$ref" value)" -v rs="$(json "$ref" seconds)" \
 # vmf runs it; the command's O(N²) InfoNCE would hide it): growth from
 # N = 1e4 to 1e5, the two sizes timed in turns in one run (the median of the
 # rounds' ratios).  N log N alone would give 12.5; the counts on each sphere
-# grow faster (README, "Speed").
+# grow faster (README, "Speed"; docs/speed.md).
 echo "== KSG-1 on S2 x S2 (unit vectors, 3 + 3 coordinates), k = 3, one thread =="
 s=$(run_or_show "$ksg_sphere" 10000 100000)
 awk -v s4="$(json "$s" cpu_seconds_1)" -v s5="$(json "$s" cpu_seconds_2)" -v i5="$(json "$s" mi)" \
@@ -50,7 +50,7 @@ awk -v s4="$(json "$s" cpu_seconds_1)" -v s5="$(json "$s" cpu_seconds_2)" -v i5=
 # speed drifts by up to 25% between one measurement and the next).
 # Both sides use OpenMP, so both get the same OMP_WAIT_POLICY, passive unless
 # the caller sets one: with another process on a core, spinning team threads
-# cost both sides 2-5x at 2 threads (measured; README), which would measure the
+# cost both sides 2-5x at 2 threads (measured; README, "Speed"), which would measure the
 # machine's load, not the code.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 steps=20 warmup=3
