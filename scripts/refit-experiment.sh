@@ -74,7 +74,6 @@ read_last_refit_step() {
   { read -r _ && while IFS=, read -r step rest; do last_step=$step; done; } <"$1/refit.csv"
 }
 
-
 # A source run without kept checkpoints fails every refit of it: said once,
 # before any refit.  Finished runs are skipped by the source experiment, so a
 # run whose checkpoints are gone (results committed without their .bin files)

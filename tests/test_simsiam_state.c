@@ -449,8 +449,9 @@ static void test_predictor_mismatch(void **state)
         open_file(&f, v.path);
         assert_int_equal(sm_state_load_predictor(&f, SM_PRED_OPTIMAL, q, &st), SM_ERR_DATA);
         char want[1024];
-        snprintf(want, sizeof want, "checkpoint predictor moments give no optimal predictor: %s (pred_mode=optimal; %s)",
-                 bad[c].why, v.path);
+        snprintf(want, sizeof want,
+                 "checkpoint predictor moments give no optimal predictor: %s (pred_mode=optimal; %s)", bad[c].why,
+                 v.path);
         assert_string_equal(st.msg, want);
         sm_state_close(&f);
     }

@@ -32,9 +32,9 @@ SM_API int sm_status_fail(sm_status *st, int code, const char *where, const char
 
 /* Pass inner's failure on from a caller that knows more: st gets the message
  * "<prefix><inner's what> (<inner's where>; <where>)", or "(<where>)" when
- * inner has no where (where NULL: inner's message as it is after prefix),
- * and inner's code (SM_ERR_DATA when it has none), which
- * is returned.  One parenthesis, as every message has:
+ * inner has no where (where NULL: inner's message as it is, after prefix),
+ * and inner's code (SM_ERR_DATA when it has none), which is returned.  One
+ * parenthesis, as every message has:
  *   "second moments with trace -1 (pred_mode=optimal)" with prefix "no W: " and where "a.bin"
  *   → "no W: second moments with trace -1 (pred_mode=optimal; a.bin)" */
 SM_API int sm_status_wrap(sm_status *st, const sm_status *inner, const char *prefix, const char *where);

@@ -297,7 +297,8 @@ int sm_state_load_predictor(const sm_state_file *f, sm_pred_mode mode, sm_predic
     if (!rc) return SM_OK;
     /* finite, yet no training gives them: a corrupt file */
     char prefix[96];
-    snprintf(prefix, sizeof prefix, "checkpoint predictor moments give no %s predictor: ", sm_config_pred_mode_name(mode));
+    snprintf(prefix, sizeof prefix, "checkpoint predictor moments give no %s predictor: ",
+             sm_config_pred_mode_name(mode));
     why.code = SM_ERR_DATA;
     return sm_status_wrap(st, &why, prefix, f->path);
 }
