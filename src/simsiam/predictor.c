@@ -80,9 +80,15 @@ static int fit_directpred(sm_predictor *p, const double *corr, sm_status *st)
     return SM_OK;
 }
 
+/* On one OpenBLAS thread: GSL's eigensolver and Cholesky call BLAS, whose
+ * threading is not bit-reproducible (nn/gemm.h), and W must be the same bits
+ * at any thread count. */
 static int fit(sm_predictor *p, const double *corr, const double *cross, sm_status *st)
 {
-    return has_cross(p) ? fit_optimal(p, corr, cross, st) : fit_directpred(p, corr, st);
+    const int saved = sm_gemm_pin_blas();
+    const int rc = has_cross(p) ? fit_optimal(p, corr, cross, st) : fit_directpred(p, corr, st);
+    sm_gemm_restore_blas(saved);
+    return rc;
 }
 
 /* W from the next_* moments; on success they become the current ones. */
