@@ -358,6 +358,22 @@ static void test_checkpoint_keep(void **state)
         }
         free(last);
     }
+    /* The copy is written before checkpoint.bin: here checkpoint.bin cannot
+     * be written (a directory is in its place) and the run fails, its copy
+     * already there.  A run killed between the two writes so resumes from
+     * the checkpoint before and writes the copy again. */
+    char cmd[8600], out[4200];
+    const char *dir = sm_test_path("kept_first");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/checkpoint.bin'", dir, dir);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(out, sizeof out, "out=%s", dir);
+    const char *const ov[] = {TINY, "steps=4", "knn_every=0", "checkpoint_keep=1", out};
+    sm_train_result r;
+    sm_status st;
+    assert_int_not_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+    FILE *f = fopen(out_file(dir, "checkpoint-4.bin"), "rb");
+    assert_non_null(f);
+    fclose(f);
 }
 
 /* A good TINY run of `steps` into dir, kNN off; out= and resume= (its

@@ -119,8 +119,11 @@ int sm_state_save(const sm_state *s, const char *path, const char *copy, sm_stat
     if (!rc) rc = sm_ckpt_add_f32(w, NAMES[SM_STATE_BN_STATS], m->stats, m->n_stats, st);
     if (!rc && s->pred) rc = add_predictor(w, s->pred, st);
     if (!rc) rc = add_rows(w, &s->rows, st);
-    if (!rc) rc = sm_ckpt_write(path, w, st);
+    /* the copy first: a run killed between the two writes resumes from the
+     * checkpoint before and writes the copy again; the other way round it
+     * would resume past the copy's step and never write it */
     if (!rc && copy) rc = sm_ckpt_write(copy, w, st);
+    if (!rc) rc = sm_ckpt_write(path, w, st);
     sm_ckpt_writer_free(w);
     return rc;
 }

@@ -84,8 +84,8 @@ typedef struct {
     sm_state_rows rows;
 } sm_state;
 
-/* Write s to path (and, when copy is not NULL, the same bytes to copy),
- * each atomically (src/io/atomic.h). */
+/* Write s to path (and, when copy is not NULL, the same bytes to copy,
+ * first), each atomically (src/io/atomic.h). */
 int sm_state_save(const sm_state *s, const char *path, const char *copy, sm_status *st);
 
 /* ---- reading ----------------------------------------------------------------- */
