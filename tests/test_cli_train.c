@@ -319,20 +319,24 @@ static double watch_writes(const char *whole)
 
 /* One run of the chain in cut: from checkpoint.bin if there is one, killed
  * (SIGKILL) at a random moment up to twice the mean write time after the
- * start of its first checkpoint write (a new temporary next to
- * checkpoint.bin).  Returns 1 when the write was cut short (its temporary
- * is left behind), 0 when the kill came after it, -1 when the run finished
- * first. */
+ * start of its first checkpoint write (a temporary next to checkpoint.bin).
+ * The last kill's temporary is removed first, as the run would remove it
+ * itself when it starts (test_simsiam_train checks that), so that the
+ * first one seen is this run's.  Returns 1 when the write was cut short
+ * (its temporary is left behind), 0 when the kill came after it, -1 when the
+ * run finished first. */
 static int kill_during_a_write(const char *cut, double write_s, sm_rng *rng)
 {
     const char *ckpt = sm_test_join(cut, "checkpoint.bin");
     char args[4096];
+    snprintf(args, sizeof args, "rm -f '%s'.??????", ckpt);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    assert_int_equal(sm_test_count_temporaries(ckpt), 0);
     snprintf(args, sizeof args, "train " FAULT_RUN " steps=%d out=%s%s%s", FAULT_STEPS, cut,
              access(ckpt, F_OK) == 0 ? " resume=" : "", access(ckpt, F_OK) == 0 ? ckpt : "");
-    int before = sm_test_count_temporaries(ckpt);
     pid_t pid = sm_test_cli_start(args, "/dev/null", "/dev/null", -1);
     int status;
-    while (sm_test_count_temporaries(ckpt) == before) {
+    while (sm_test_count_temporaries(ckpt) == 0) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return -1;
             fail_msg("the run failed before its first checkpoint write (status %d)", status);
@@ -344,7 +348,7 @@ static int kill_during_a_write(const char *cut, double write_s, sm_rng *rng)
     int rc = sm_test_cli_wait(pid);
     if (rc == 0) return -1;
     assert_int_equal(rc, 128 + SIGKILL);
-    return sm_test_count_temporaries(ckpt) > before;
+    return sm_test_count_temporaries(ckpt) > 0;
 }
 
 /* Finish the chain in cut (resume to the end) and compare it with the run

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "io/atomic.h"
@@ -102,6 +103,29 @@ static void test_rename_failure_keeps_destination(void **state)
     assert_int_equal(sm_test_count_temporaries(dir), 0);
 }
 
+static int is_a_csv(const char *name) { return strcmp(name, "a.csv") == 0; }
+
+/* A killed writer's temporaries ("a.csv.Zsf1wr") go; the file itself, other
+ * names' temporaries and names that only look alike stay. */
+static void test_remove_stale(void **state)
+{
+    (void)state;
+    char cmd[2400];
+    const char *dir = sm_test_path("atomic_stale");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s'", dir, dir);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    static const char *const gone[] = {"a.csv.Zsf1wr", "a.csv.000000"};
+    static const char *const kept[] = {"a.csv", "a.csv.Zsf1w", "a.csv.Zsf1wr7", "a.csv.Zs-1wr", "b.csv.Zsf1wr",
+                                       "xa.csv.Zsf1wr", ".Zsf1wr"};
+    for (size_t i = 0; i < 2; i++) sm_test_write_text(sm_test_join(dir, gone[i]), "x");
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) sm_test_write_text(sm_test_join(dir, kept[i]), "x");
+    sm_atomic_remove_stale(dir, is_a_csv);
+    for (size_t i = 0; i < 2; i++) assert_int_not_equal(access(sm_test_join(dir, gone[i]), F_OK), 0);
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        if (access(sm_test_join(dir, kept[i]), F_OK) != 0) fail_msg("%s was removed", kept[i]);
+    sm_atomic_remove_stale(sm_test_join(dir, "missing"), is_a_csv); /* no directory: nothing to do */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_missing_directory_is_an_error),
         cmocka_unit_test(test_make_dirs),
         cmocka_unit_test(test_rename_failure_keeps_destination),
+        cmocka_unit_test(test_remove_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -388,6 +388,32 @@ static void good_run(const char *dir, const char *steps, char *out, size_t n_out
     assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
 }
 
+/* What a run killed in its writes left (temporaries of checkpoint.bin, a
+ * kept copy, a CSV) goes when the run is resumed; other files stay. */
+static void test_stale_temporaries_removed(void **state)
+{
+    (void)state;
+    char out[4200], resume[4200];
+    const char *dir = sm_test_path("stale_temporaries");
+    good_run(dir, "steps=2", out, sizeof out, resume, sizeof resume);
+    static const char *const gone[] = {"checkpoint.bin.Zsf1wr", "checkpoint-12.bin.a0B9zz", "train.csv.q1w2e3"};
+    static const char *const kept[] = {"notes.txt.abcdef", "checkpoint-x.bin.Zsf1wr"};
+    for (size_t i = 0; i < 3; i++) sm_test_write_text(out_file(dir, gone[i]), "half a file");
+    for (size_t i = 0; i < 2; i++) sm_test_write_text(out_file(dir, kept[i]), "mine");
+    const char *const ov[] = {TINY, "steps=4", "knn_every=0", out, resume};
+    sm_train_result r;
+    sm_status st;
+    assert_int_equal(train(NARGS(ov), ov, &r, &st), SM_OK);
+    for (size_t i = 0; i < 3; i++)
+        if (fopen(out_file(dir, gone[i]), "rb")) fail_msg("%s is still there", gone[i]);
+    for (size_t i = 0; i < 2; i++) {
+        char *text = sm_test_read(out_file(dir, kept[i]), NULL);
+        assert_non_null(text);
+        assert_string_equal(text, "mine");
+        free(text);
+    }
+}
+
 /* The file at path still holds the n bytes of before (freed). */
 static void expect_unchanged(const char *path, char *before, size_t n)
 {
@@ -681,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_short_run_outputs_and_learning),
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_checkpoint_keep),
+        cmocka_unit_test(test_stale_temporaries_removed),
         cmocka_unit_test(test_resume_refuses_other_track_columns),
         cmocka_unit_test(test_extra_predictor_steps),
         cmocka_unit_test(test_corrupt_and_mismatched_checkpoints),

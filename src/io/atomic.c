@@ -1,5 +1,7 @@
 #include "io/atomic.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -74,6 +76,34 @@ int sm_atomic_commit(sm_atomic_file *af, sm_status *st)
     }
     sync_parent_dir(af->path);
     return SM_OK;
+}
+
+/* mkstemp's suffix: "." and six letters or digits at the end of name; the
+ * length of what comes before it, or 0. */
+static size_t stale_stem(const char *name)
+{
+    const size_t len = strlen(name);
+    if (len < 8 || name[len - 7] != '.') return 0;
+    for (size_t i = len - 6; i < len; i++)
+        if (!isalnum((unsigned char)name[i])) return 0;
+    return len - 7;
+}
+
+void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name))
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (const struct dirent *e; (e = readdir(d));) {
+        char stem[256], path[4096 + 256];
+        const size_t n = stale_stem(e->d_name);
+        if (n == 0 || n >= sizeof stem) continue;
+        memcpy(stem, e->d_name, n);
+        stem[n] = '\0';
+        if (!ours(stem)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)

@@ -32,6 +32,14 @@ void sm_atomic_abort(sm_atomic_file *af);
 /* Whole buffer in one call. */
 int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st);
 
+/* Remove the temporaries of writes that never ended (a process killed
+ * between sm_atomic_open and its rename leaves "<name>.XXXXXX"): the files of
+ * dir named <name> + "." + mkstemp's six letters or digits, for the names
+ * ours accepts.  For the one process that writes dir, before it writes (a
+ * second writer's temporary would go too).  Failures are ignored: a
+ * leftover is litter, not data. */
+void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name));
+
 /* An output directory as `mkdir -p` makes it: every missing component of
  * path created; SM_ERR_DATA naming the component that cannot be, or path
  * when it is not a directory. */

@@ -536,13 +536,28 @@ static int train_loop(trainer *t, sm_status *st)
 
 /* ---- the run -------------------------------------------------------------- */
 
+/* A file a run writes into its directory: docs/design.md §4, and the kept
+ * checkpoint-<step>.bin. */
+static int run_file(const char *name)
+{
+    static const char *const names[] = {"checkpoint.bin", "config.txt", "train.csv", "eval.csv",
+                                        "track.csv",      "track_detail.csv", "summary.json"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) return 1;
+    size_t digits = 0;
+    if (strncmp(name, "checkpoint-", 11) == 0) digits = strspn(name + 11, "0123456789");
+    return digits > 0 && !strcmp(name + 11 + digits, ".bin");
+}
+
 /* Written once every input has been read and checked, so that a run that
- * fails to start leaves an existing run directory as it was. */
+ * fails to start leaves an existing run directory as it was; the
+ * temporaries a killed run left there go first. */
 static int write_config(const trainer *t, sm_status *st)
 {
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
     int rc = sm_make_dirs(t->cfg.out, st);
+    if (!rc) sm_atomic_remove_stale(t->cfg.out, run_file);
     return rc ? rc : sm_config_write(path, &t->cfg, st);
 }
 
