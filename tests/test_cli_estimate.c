@@ -160,6 +160,9 @@ static void test_rows_differ_and_k_too_large(void **state)
      * "not applicable") stays a usage error; the message names the file. */
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss --subsample 5", short_y);
     sm_test_cli_error(args, 2, "need at least 4 samples to subsample, got 3", "short.csv)");
+    /* a k-NN estimator needs k below the rows of a subsample, ⌊N/2⌋ */
+    snprintf(args, sizeof args, "estimate entropy --x %s --estimator kl --k 1 --subsample 5", short_y);
+    sm_test_cli_error(args, 1, "need at least 2 samples, got 1 (subsamples of N/2 rows; ", "short.csv)");
 
     const char *dup = sm_test_path("dup.csv");
     sm_test_write_text(dup, "1\n1\n1\n1\n2\n");

@@ -183,7 +183,11 @@ static int load_inputs(sm_est_kind kind, const sm_estimator *e, const est_args *
         rc = cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", x->d, a->opt[first].value);
     int knn = e->uses & SM_EST_USES_KNN;
     if (!rc && kind != SM_EST_NLL) rc = check_k(knn ? a->k : 1, x->n, a->opt[OPT_X].value);
-    if (!rc && a->subsample && knn) rc = check_k(a->k, x->n / 2, "subsamples of N/2 rows");
+    if (!rc && a->subsample && knn) {
+        char where[1100];
+        snprintf(where, sizeof where, "subsamples of N/2 rows; %s", a->opt[OPT_X].value);
+        rc = check_k(a->k, x->n / 2, where);
+    }
     return rc;
 }
 
