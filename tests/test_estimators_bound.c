@@ -183,6 +183,35 @@ static void test_infonce_matches_explicit_scores_every_family(void **state)
     free(p);
 }
 
+/* Residuals 1e-9 of the spread, and every point twice (near neighbours
+ * within a few σ): the expansion of ½‖u − v‖² would round the close pairs'
+ * scores by tens of nats (ε·(spread/σ)²); they are computed again from the
+ * residuals, and InfoNCE matches the explicit scores. */
+static void test_infonce_close_pairs_tiny_residuals(void **state)
+{
+    (void)state;
+    const size_t n = 400, d = 2;
+    double *z = malloc(n * d * sizeof *z), *p = malloc(n * d * sizeof *p);
+    assert_non_null(z);
+    assert_non_null(p);
+    sm_rng r;
+    sm_rng_seed(&r, 23, 0);
+    for (size_t i = 0; i < n; i += 2)
+        for (size_t j = 0; j < d; j++) p[i * d + j] = p[(i + 1) * d + j] = sm_rng_normal(&r);
+    for (size_t k = 0; k < n * d; k++) {
+        p[k] += 3e-9 * sm_rng_normal(&r);
+        z[k] = p[k] + 1e-9 * sm_rng_normal(&r);
+    }
+    const sm_nll_family fams[] = {SM_NLL_ISO, SM_NLL_DIAG, SM_NLL_FULL};
+    for (size_t f = 0; f < 3; f++) {
+        sm_nll_model *m = fitted(fams[f], z, p, n, d);
+        check_against_explicit_scores(m, z, p, n, NULL);
+        sm_nll_model_free(m);
+    }
+    free(z);
+    free(p);
+}
+
 /* Jointly Gaussian views: z1 ~ N(0, I_d), z2 = b z1 + A g, g ~ N(0, I_d), A
  * lower triangular.  The exact predictor is p1 = E[z2|z1] = b z1, so z2 − p1 =
  * A g ~ N(0, Σn), Σn = A Aᵀ, Σz = b² I + Σn, and
@@ -462,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_infonce_never_above_log_n),
         cmocka_unit_test(test_infonce_floored_terms_are_exact),
         cmocka_unit_test(test_infonce_matches_explicit_scores_every_family),
+        cmocka_unit_test(test_infonce_close_pairs_tiny_residuals),
         cmocka_unit_test(test_gaussian_l2_critic),
         cmocka_unit_test(test_gaussian_full_critic),
         cmocka_unit_test(test_vmf_critic_bounded_by_cap),

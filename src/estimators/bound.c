@@ -1,6 +1,7 @@
 #include "estimators/bound.h"
 
 #include <assert.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 
@@ -68,7 +69,13 @@ int sm_bound_infonce_scores(const double *s, size_t n, sm_bound_nce *out, sm_sta
 typedef struct {
     double *u, *v, *col, *row;
     double alpha;
+    double *err_u, *err_v; /* Gaussian: a score's rounding bound is err_u[j] + err_v[i] (below) */
+    double err_max;        /* the largest such bound; 0 for vmf */
 } nce_factors;
+
+/* Below this bound an off-diagonal score is used as the expansion gives it
+ * (nats; a row term moves by at most its scores' largest error). */
+static const double NCE_REFINE = 1e-10;
 
 static int nce_factorise(const sm_nll_model *m, const double *z2, const double *p1, size_t n,
                          nce_factors *f, sm_status *st)
@@ -94,6 +101,12 @@ static int nce_factorise(const sm_nll_model *m, const double *z2, const double *
     if (!rc) rc = sm_nll_model_features(m, f->v, n, f->v, st);
     if (rc) return rc;
     f->alpha = sphere ? m->kappa : 1.0;
+    /* The expansion ½‖u‖² + ½‖v‖² − u·v of ½‖u − v‖² rounds each term to
+     * about (d + 2) ε of ‖u‖² + ‖v‖² (the dot's γ_d, then the sums): when the
+     * residuals are tiny against the spread of z2 (σ 1e-9 of it) that is
+     * tens of nats, where ‖u − v‖ itself is of order 1. */
+    const double per_norm = (double)(d + 2) * DBL_EPSILON;
+    double max_u = 0.0, max_v = 0.0;
     for (size_t i = 0; i < n; i++) {
         const double *u = f->u + i * d, *v = f->v + i * d;
         double uu = 0.0, vv = 0.0;
@@ -103,6 +116,33 @@ static int nce_factorise(const sm_nll_model *m, const double *z2, const double *
         }
         f->col[i] = sphere ? 0.0 : -0.5 * uu;
         f->row[i] = m->log_norm - (sphere ? 0.0 : 0.5 * vv);
+        f->err_u[i] = per_norm * uu;
+        f->err_v[i] = per_norm * vv;
+        max_u = fmax(max_u, f->err_u[i]);
+        max_v = fmax(max_v, f->err_v[i]);
+    }
+    f->err_max = sphere ? 0.0 : max_u + max_v;
+    return SM_OK;
+}
+
+/* The Gaussian scores of one row block whose rounding bound exceeds
+ * NCE_REFINE and which could still reach the row's logsumexp (within
+ * NCE_FLOOR plus the bound of S_ii, which the row's maximum is at least),
+ * computed again from the residual z2_j − p1_i as the diagonal is.  Rare:
+ * near neighbours in data whose residuals are tiny against their spread. */
+static int refine_close_scores(const sm_nll_model *m, const nce_factors *f, const double *z2, const double *p1,
+                               size_t n, size_t i0, size_t rows, double *s, sm_arena *ws, sm_status *st)
+{
+    const size_t d = m->d;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t i = i0 + r;
+        double *srow = s + r * n;
+        for (size_t j = 0; j < n; j++) {
+            const double err = f->err_u[j] + f->err_v[i];
+            if (j == i || err <= NCE_REFINE || srow[j] + err < srow[i] + NCE_FLOOR) continue;
+            int rc = sm_nll_model_log_q(m, z2 + j * d, p1 + i * d, 1, &srow[j], ws, st);
+            if (rc) return rc;
+        }
     }
     return SM_OK;
 }
@@ -129,6 +169,8 @@ int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, 
         (f.v = sm_arena_alloc(ar, n * d, sizeof *f.v, st)) &&
         (f.col = sm_arena_alloc(ar, n, sizeof *f.col, st)) &&
         (f.row = sm_arena_alloc(ar, n, sizeof *f.row, st)) &&
+        (f.err_u = sm_arena_alloc(ar, n, sizeof *f.err_u, st)) &&
+        (f.err_v = sm_arena_alloc(ar, n, sizeof *f.err_v, st)) &&
         (diag = sm_arena_alloc(ar, n, sizeof *diag, st)) &&
         (terms = sm_arena_alloc(ar, n, sizeof *terms, st)) &&
         (s = sm_arena_alloc(ar, block * n, sizeof *s, st))) {
@@ -147,8 +189,10 @@ int sm_bound_infonce(const sm_nll_model *m, const double *z2, const double *p1, 
             double *srow = s + r * n;
             for (size_t j = 0; j < n; j++) srow[j] += f.col[j] + f.row[i];
             srow[i] = diag[i];
-            terms[i] = nce_row_term(srow, n, i);
         }
+        if (f.err_max > NCE_REFINE) rc = refine_close_scores(m, &f, z2, p1, n, i0, rows, s, ar, st);
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < rows; r++) terms[i0 + r] = nce_row_term(s + r * n, n, i0 + r);
     }
     if (!rc) {
         double sum = 0.0; /* in row order: independent of the thread count */
