@@ -68,6 +68,31 @@ static void test_tiny_run_prints_summary(void **state)
     free(err);
 }
 
+/* A resume with the checkpoint's keys says nothing; one with other values
+ * (a longer run, another lr) goes on with them and says so, naming the old
+ * values, since config.txt will show only the new. */
+static void test_resume_with_other_values_warns(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_path("cli_other_values");
+    char args[4096], *err;
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=2 out=%s", dir);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=2 out=%s resume=%s/checkpoint.bin", dir, dir);
+    assert_int_equal(sm_test_cli(args, NULL, &err), 0);
+    assert_null(strstr(err, "warning"));
+    free(err);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=4 lr=0.05 out=%s resume=%s/checkpoint.bin", dir,
+             dir);
+    assert_int_equal(sm_test_cli(args, NULL, &err), 0);
+    if (!strstr(err, "simsiam-mi: warning: resumed with values other than the checkpoint's: steps=4 (was 2), "
+                     "lr=0.05 (was 0.1); the run goes on with the new values"))
+        fail_msg("stderr: %s", err);
+    free(err);
+}
+
 /* Several --config files apply in order, then the key=value arguments
  * (later wins; how the experiment runner puts experiments/small.config
  * under an experiment's config); an error in a later file names that file
@@ -440,9 +465,12 @@ static void test_full_disk_keeps_earlier_files(void **state)
     snprintf(args, sizeof args, "train " FAULT_RUN " steps=8 out=%s resume=%s/checkpoint.bin", dir, dir);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         assert_int_equal(sm_test_cli_wait(sm_test_cli_start(args, out, err, cases[c].limit)), 1);
-        char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL), expected[2200];
+        char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL), expected[2400];
         assert_string_equal(o, "");
-        snprintf(expected, sizeof expected, "simsiam-mi: error: write failed: File too large (%s)\n",
+        snprintf(expected, sizeof expected,
+                 "simsiam-mi: warning: resumed with values other than the checkpoint's: steps=8 (was 4); the run "
+                 "goes on with the new values, which config.txt records in place of the old\n"
+                 "simsiam-mi: error: write failed: File too large (%s)\n",
                  sm_test_join(dir, cases[c].file));
         assert_string_equal(e, expected);
         free(o);
@@ -593,6 +621,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_run_prints_summary),
         cmocka_unit_test(test_config_files_layer),
+        cmocka_unit_test(test_resume_with_other_values_warns),
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),

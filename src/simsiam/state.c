@@ -218,6 +218,64 @@ int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_sta
     return first_difference(f, "run", names, there, here, sizeof names / sizeof *names, st);
 }
 
+/* cfg as sm_config_fprint writes it (every key, in table order), malloc'd. */
+static char *config_text(const sm_config *cfg, sm_status *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f) {
+        sm_config_fprint(f, cfg);
+        if (fclose(f) == 0) return text;
+    }
+    free(text);
+    sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory");
+    return NULL;
+}
+
+/* Keys a resume changes as a matter of course. */
+static int free_on_resume(const char *line)
+{
+    static const char *const keys[] = {"threads=", "out=", "resume=", "data_dir="};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (strncmp(line, keys[i], strlen(keys[i])) == 0) return 1;
+    return 0;
+}
+
+int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *buf, size_t n, size_t *count,
+                          sm_status *st)
+{
+    sm_config saved;
+    *count = 0;
+    buf[0] = '\0';
+    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
+    if (rc) return rc;
+    char *was = config_text(&saved, st), *now = was ? config_text(cfg, st) : NULL;
+    if (!now) {
+        free(was);
+        return st ? st->code : SM_ERR_DATA;
+    }
+    size_t len = 0;
+    /* the same keys line for line: both texts are sm_config_fprint's */
+    for (char *a = was, *b = now; *a && *b;) {
+        char *a_end = strchr(a, '\n'), *b_end = strchr(b, '\n');
+        if (!a_end || !b_end) break;
+        *a_end = *b_end = '\0';
+        if (strcmp(a, b) != 0 && !free_on_resume(b)) {
+            const char *old = strchr(a, '=');
+            int w = snprintf(buf + len, len < n ? n - len : 0, "%s%s (was %s)", *count ? ", " : "", b,
+                             old ? old + 1 : "");
+            if (w > 0) len += (size_t)w;
+            ++*count;
+        }
+        a = a_end + 1, b = b_end + 1;
+    }
+    if (len >= n && n > 4) snprintf(buf + n - 4, 4, "\xe2\x80\xa6"); /* "…" marks the cut */
+    free(was);
+    free(now);
+    return SM_OK;
+}
+
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st)
 {
     size_t n_params, n_stats;

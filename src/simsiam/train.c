@@ -242,7 +242,14 @@ static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
     if (!rc) rc = sm_state_check_same_run(&t->resume, &t->cfg, st); /* first: another data set can mean other sizes */
-    return rc ? rc : sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
+    if (!rc) rc = sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
+    char changed[1024];
+    size_t count;
+    if (!rc) rc = sm_state_changed_keys(&t->resume, &t->cfg, changed, sizeof changed, &count, st);
+    if (!rc && count > 0 && t->writer)
+        sm_hooks_warn(t->hooks, "resumed with values other than the checkpoint's: %s; the run goes on with the new "
+                      "values, which config.txt records in place of the old", changed);
+    return rc;
 }
 
 static int restore_rows(trainer *t, sm_status *st)
