@@ -244,7 +244,29 @@ static int parse_header(npy_header *h, const char *text)
 typedef struct {
     sm_npy_type type;
     size_t n, d, count, bytes;
+    int fortran; /* the data column by column (NumPy writes transposed and sliced arrays so) */
 } npy_layout;
+
+/* Where the file's k-th value goes in the row-major matrix. */
+static size_t value_index(const npy_layout *lay, size_t k)
+{
+    return lay->fortran ? (k % lay->n) * lay->d + k / lay->n : k;
+}
+
+/* *buf, read in the file's order, into row-major order (a new buffer: the
+ * data arrive before their size is known, from a pipe). */
+static int to_row_major(const npy_layout *lay, sm_npy_type t, void **buf, const char *path, sm_status *st)
+{
+    if (!lay->fortran) return SM_OK;
+    sm_status ast;
+    unsigned char *rows = sm_mem_alloc_aligned(lay->count, t, &ast);
+    if (!rows) return sm_status_fail(st, ast.code, path, "%s", ast.msg);
+    const unsigned char *cols = *buf;
+    for (size_t k = 0; k < lay->count; k++) memcpy(rows + value_index(lay, k) * t, cols + k * t, t);
+    sm_mem_free(*buf);
+    *buf = rows;
+    return SM_OK;
+}
 
 /* From a parsed header to a layout, or the reason the file is not supported. */
 static int check_header(const npy_header *h, const char *path, npy_layout *lay, sm_status *st)
@@ -257,13 +279,12 @@ static int check_header(const npy_header *h, const char *path, npy_layout *lay, 
     else
         return sm_status_fail(st, SM_ERR_DATA, path,
                               "unsupported dtype '%s' (need float32 '<f4' or float64 '<f8')", h->descr);
-    if (h->fortran)
-        return sm_status_fail(st, SM_ERR_DATA, path, "fortran_order True is not supported (need C order)");
     if (h->ndim < 1 || h->ndim > 2)
         return sm_status_fail(st, SM_ERR_DATA, path,
                               "array has %zu dimensions; only 1-D and 2-D are supported", h->ndim);
     lay->n = h->dim[0];
     lay->d = h->ndim == 2 ? h->dim[1] : 1;
+    lay->fortran = h->fortran && lay->d > 1 && lay->n > 1;
     if (h->dim_too_big || !sm_mem_size_ok(lay->n, lay->d, &lay->count) ||
         !sm_mem_size_ok(lay->count, lay->type, &lay->bytes))
         return sm_status_fail(st, SM_ERR_DATA, path, "shape overflows: its size does not fit in size_t");
@@ -379,7 +400,8 @@ static int read_data(FILE *f, const char *path, const npy_layout *lay, sm_npy_ty
         if ((rc = reserve(out, &cap, i + got, lay->count, out_type, path, st))) return rc;
         for (size_t j = 0; j < got; j++) {
             double v = decode(chunk + j * es, lay->type);
-            if (out_type == SM_NPY_F32 && !fits_float(v)) return fail_float_range(st, path, v, i + j, lay->d);
+            if (out_type == SM_NPY_F32 && !fits_float(v))
+                return fail_float_range(st, path, v, value_index(lay, i + j), lay->d);
             elem_set(*out, out_type, i + j, v);
         }
         i += got;
@@ -400,6 +422,7 @@ static int npy_load(FILE *f, const char *path, sm_npy_type out_type, void **out,
     int rc = read_header(f, path, &lay, st);
     if (!rc) rc = first_capacity(f, path, &lay, &first, st);
     if (!rc) rc = read_data(f, path, &lay, out_type, first, &buf, st);
+    if (!rc) rc = to_row_major(&lay, out_type, &buf, path, st);
     if (rc) {
         sm_mem_free(buf);
         return rc;

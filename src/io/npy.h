@@ -7,10 +7,12 @@
  * padded with spaces to a newline, then the raw array.
  *
  * Reading accepts versions 1.0, 2.0 and 3.0; dtypes '<f4' and '<f8' only;
- * C order; shapes (n,) (read as n × 1) and (n, d).  The header is parsed as a
+ * C or Fortran order (NumPy saves a transposed or column-sliced array in
+ * Fortran order; it is read into row-major order, which costs a second
+ * copy); shapes (n,) (read as n × 1) and (n, d).  The header is parsed as a
  * dict (keys in any order, single or double quotes, free whitespace, trailing
  * commas).  Everything else is an SM_ERR_DATA error whose where is the path:
- * bad magic, other versions, fortran_order True, big-endian or any other
+ * bad magic, other versions, big-endian or any other
  * dtype, a malformed header (missing, duplicate or unknown key), 0-d or >2-d
  * shapes, a shape whose element count or byte size overflows size_t, data
  * shorter than the shape needs ("truncated") and bytes after the data
