@@ -233,11 +233,14 @@ static char *config_text(const sm_config *cfg, sm_status *st)
     return NULL;
 }
 
-/* Keys a resume changes as a matter of course. */
-static int free_on_resume(const char *line)
+/* Keys a resume changes as a matter of course: where things are, and the
+ * run's length under a constant schedule (a longer run of the same kind; a
+ * cosine schedule's horizon moves with it, which changes the lr to come). */
+static int free_on_resume(const char *line, const sm_config *cfg)
 {
-    static const char *const keys[] = {"threads=", "out=", "resume=", "data_dir="};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    static const char *const keys[] = {"threads=", "out=", "resume=", "data_dir=", "steps=", "epochs="};
+    const size_t n = cfg->schedule == SM_SCHEDULE_CONST ? 6 : 4;
+    for (size_t i = 0; i < n; i++)
         if (strncmp(line, keys[i], strlen(keys[i])) == 0) return 1;
     return 0;
 }
@@ -261,7 +264,7 @@ int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *bu
         char *a_end = strchr(a, '\n'), *b_end = strchr(b, '\n');
         if (!a_end || !b_end) break;
         *a_end = *b_end = '\0';
-        if (strcmp(a, b) != 0 && !free_on_resume(b)) {
+        if (strcmp(a, b) != 0 && !free_on_resume(b, cfg)) {
             const char *old = strchr(a, '=');
             int w = snprintf(buf + len, len < n ? n - len : 0, "%s%s (was %s)", *count ? ", " : "", b,
                              old ? old + 1 : "");

@@ -130,11 +130,12 @@ int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_
  * "checkpoint of another run: batch=16 there, 8 here (PATH)" otherwise. */
 int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_status *st);
 
-/* The other keys a resume may change (lr, seed, steps, tracking, ...) but
- * which then make config.txt describe only the run's last part: those whose
- * values differ from the checkpoint's, threads, out, resume and data_dir
- * aside, as "lr=0.05 (was 0.1), seed=9 (was 0)" in buf (cut with "…" when it
- * does not fit); *count of them. */
+/* The other keys a resume may change (lr, seed, tracking, ...) but which
+ * then make config.txt describe only the run's last part: those whose values
+ * differ from the checkpoint's, threads, out, resume and data_dir aside (and
+ * steps and epochs under schedule=const: a longer run of the same kind), as
+ * "lr=0.05 (was 0.1), seed=9 (was 0)" in buf (cut with "…" when it does not
+ * fit); *count of them. */
 int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *buf, size_t n, size_t *count,
                           sm_status *st);
 
