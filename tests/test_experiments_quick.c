@@ -298,6 +298,17 @@ static void test_predictor_convergence_quick(void **state)
     free(err);
 }
 
+/* The experiment in expdir with this runs file: exit 1, want in stderr. */
+static void expect_refused(const char *expdir, const char *results, const char *runs, const char *want)
+{
+    char args[2100], *err;
+    sm_test_write_text(sm_test_join(expdir, "runs"), runs);
+    snprintf(args, sizeof args, "%s quick", expdir);
+    assert_int_equal(run_with(results, "", "scripts/experiment.sh", args, NULL, &err), 1);
+    expect_contains(err, want);
+    free(err);
+}
+
 /* A run that fails (here: an invalid key value) does not stop the others;
  * the command then exits 1 naming the run, its error and its log.  Malformed
  * runs files, and a bad value in the size file, are named with file and line. */
@@ -329,31 +340,16 @@ static void test_failed_run_is_named(void **state)
     free(err);
 
     /* A malformed runs file is named with its line. */
-    sm_test_write_text(sm_test_join(expdir, "runs"), "good seed=1\ngood seed=2\n");
-    snprintf(line, sizeof line, "%s quick", expdir);
-    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
     snprintf(line, sizeof line, "experiment: error: run name \"good\" appears twice (%s/runs:2)\n", expdir);
-    assert_string_equal(err, line);
-    free(err);
-    sm_test_write_text(sm_test_join(expdir, "runs"), "good seed\n");
-    snprintf(line, sizeof line, "%s quick", expdir);
-    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
-    expect_contains(err, "expected key=value, got \"seed\"");
-    free(err);
-    sm_test_write_text(sm_test_join(expdir, "runs"), "plots seed=1\n");
-    snprintf(line, sizeof line, "%s quick", expdir);
-    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
-    expect_contains(err, "run name \"plots\" is taken by the experiment report's plots directory");
-    free(err);
+    expect_refused(expdir, results, "good seed=1\ngood seed=2\n", line);
+    expect_refused(expdir, results, "good seed\n", "expected key=value, got \"seed\"");
+    expect_refused(expdir, results, "plots seed=1\n",
+                   "run name \"plots\" is taken by the experiment report's plots directory");
 
     /* A bad value in the size file is named with its file and line. */
     sm_test_write_text(sm_test_join(expdir, "quick.config"), "batch = 16\nsteps = three\n");
-    sm_test_write_text(sm_test_join(expdir, "runs"), "other seed=2\n");
-    snprintf(line, sizeof line, "%s quick", expdir);
-    assert_int_equal(run_with(results, "", "scripts/experiment.sh", line, NULL, &err), 1);
     snprintf(line, sizeof line, "bad value 'three' for steps: expected an integer >= 0 (%s/quick.config:2)", expdir);
-    expect_contains(err, line);
-    free(err);
+    expect_refused(expdir, results, "other seed=2\n", line);
 }
 
 /* A fresh experiment directory of that name in the scratch directory: a
