@@ -583,6 +583,47 @@ static void test_restore_errors(void **state)
     free_saved(&v);
 }
 
+/* The keys a resume changes, against the checkpoint's: none for the same
+ * configuration or where things are; "key=new (was old)" in table order; a
+ * list too long for the buffer cut with "…"; steps free only under a
+ * constant schedule. */
+static void test_changed_keys(void **state)
+{
+    (void)state;
+    saved v;
+    save_tiny(&v, "pred_mode=sgd", "state_changed.bin");
+    sm_state_file f;
+    open_file(&f, v.path);
+    sm_config cfg = v.cfg;
+    char buf[64];
+    size_t count;
+    sm_status st;
+    snprintf(cfg.out, sizeof cfg.out, "elsewhere");
+    cfg.threads = 7;
+    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
+    assert_int_equal(count, 0);
+    assert_string_equal(buf, "");
+    cfg.lr = 0.05;
+    cfg.seed = 9;
+    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
+    assert_int_equal(count, 2);
+    assert_string_equal(buf, "seed=9 (was 0), lr=0.05 (was 0.1)");
+    cfg.steps = 123456, cfg.momentum = 0.5, cfg.wd = 0.25;
+    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
+    assert_int_equal(count, 5);
+    assert_int_equal(strlen(buf), sizeof buf - 1);
+    assert_string_equal(buf + sizeof buf - 4, "\xe2\x80\xa6");
+    cfg = v.cfg;
+    cfg.steps = 123456;
+    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
+    assert_int_equal(count, 1); /* cosine: its horizon moves */
+    cfg.schedule = v.cfg.schedule == SM_SCHEDULE_CONST ? SM_SCHEDULE_COSINE : SM_SCHEDULE_CONST;
+    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
+    assert_int_equal(count, 1); /* now the schedule itself */
+    sm_state_close(&f);
+    free_saved(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_rows_under_other_columns),
         cmocka_unit_test(test_restore_and_embed),
         cmocka_unit_test(test_restore_errors),
+        cmocka_unit_test(test_changed_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,8 +266,8 @@ int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *bu
         *a_end = *b_end = '\0';
         if (strcmp(a, b) != 0 && !free_on_resume(b, cfg)) {
             const char *old = strchr(a, '=');
-            int w = snprintf(buf + len, len < n ? n - len : 0, "%s%s (was %s)", *count ? ", " : "", b,
-                             old ? old + 1 : "");
+            int w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "%s%s (was %s)",
+                             *count ? ", " : "", b, old ? old + 1 : "");
             if (w > 0) len += (size_t)w;
             ++*count;
         }
