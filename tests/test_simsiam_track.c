@@ -230,6 +230,13 @@ static void test_hand_case_and_failures(void **state)
     assert_true(isfinite(row.h_z_gauss) && isfinite(row.nll_full) && isfinite(row.i_ksg));
     assert_near(row.infonce_cap, log(4.0), 1e-12, "cap");
 
+    /* a norm below 10⁻⁸ is clamped to it, as in the training loss:
+     * cos(p1_0, z2_0) = 10⁻¹⁰ / (10⁻⁸ · √2) */
+    p1[0] = 1e-10, p1[1] = 0;
+    assert_int_equal(sm_track_estimate(&s, &o, &row, NULL, &st), SM_OK);
+    want = 0.5 * -(0.01 / sqrt(2.0) - 1 + 1 + 0) / 4 + 0.5 * -(1 + 1 + 0 + 0) / 4;
+    assert_near(row.loss_cos, want, 1e-12, "loss_cos, a tiny p");
+
     s.views = 3; /* k = 3 needs 4 views */
     assert_int_equal(sm_track_estimate(&s, &o, &row, NULL, &st), SM_ERR_USAGE);
     s.views = 4, s.n = 3;
@@ -295,8 +302,29 @@ static void test_row_clear_is_nan(void **state)
                              "nan,nan,nan,nan,nan,nan");
 }
 
+/* z_std as docs/design.md §1.8 defines it, in long double, two passes. */
+static double z_std_ref(const double *z, size_t n, size_t d)
+{
+    long double total = 0;
+    for (size_t j = 0; j < d; j++) {
+        long double mean = 0, var = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < n; i++) {
+                long double ss = 0;
+                for (size_t k = 0; k < d; k++) ss += (long double)z[i * d + k] * z[i * d + k];
+                const long double v = z[i * d + j] / sqrtl(ss);
+                if (pass == 0) mean += v / (long double)n;
+                else var += (v - mean) * (v - mean) / (long double)n;
+            }
+        total += sqrtl(var);
+    }
+    return (double)(total / (long double)d * sqrtl((long double)d));
+}
+
 /* Closed forms: ±e_j spread every dimension to std 1/√d (z_std 1); equal
- * rows have none (z_std 0). */
+ * rows have none (z_std 0).  Near collapse (rows 1 + 10⁻⁸ noise, the
+ * tracker's doubles) the value is the reference's: E[v²] − E[v]² would
+ * cancel to 0 there. */
 static void test_z_std(void **state)
 {
     (void)state;
@@ -309,11 +337,29 @@ static void test_z_std(void **state)
     assert_near(sm_track_z_std(z, 2 * D, D), 1.0, 1e-6, "spread");
     for (int i = 0; i < 3 * D; i++) same[i] = (float)(i % D) + 1;
     assert_near(sm_track_z_std(same, 3, D), 0.0, 1e-6, "collapsed");
+
+    enum { N = 512 };
+    double *zd = calloc(4 * N * D + 8 * 4 * D, sizeof *zd);
+    assert_non_null(zd);
+    sm_rng r;
+    sm_rng_seed(&r, 11, 0);
+    for (size_t i = 0; i < 4 * N * D + 8 * 4 * D; i++) zd[i] = 1 + 1e-8 * sm_rng_normal(&r);
+    const sm_track_sample nearly = {zd, zd + N * D, zd + 2 * N * D, zd + 3 * N * D, N, D, zd + 4 * N * D, 8, 4};
+    sm_track_opts o;
+    sm_track_defaults(&o, 1);
+    sm_track_row row;
+    sm_status st;
+    assert_int_equal(sm_track_event(&nearly, &o, 0, &row, NULL, &st), SM_OK);
+    const double want = z_std_ref(zd, N, D);
+    assert_true(want > 1e-9 && want < 1e-7);
+    assert_near(row.z_std, want, 1e-6 * want, "z_std near collapse");
+    free(zd);
 }
 
 /* sm_track_event is sm_track_estimate at the seed mixed from (seed, step)
- * plus z_std of z1 in floats; without zv the *given_x columns are NaN with
- * no warning and the rest is unchanged, without p2 loss_cos is NaN. */
+ * plus z_std of z1; without zv the *given_x columns are NaN with no warning
+ * and the rest is unchanged, without p2 loss_cos is NaN; a NaN in zv takes
+ * only the columns that read zv, on the sphere too. */
 static void test_event_on_a_sample(void **state)
 {
     (void)state;
@@ -330,9 +376,8 @@ static void test_event_on_a_sample(void **state)
     mixed.seed = sm_rng_mix(9 ^ 5);
     want.step = 9;
     assert_int_equal(sm_track_estimate(&b.s, &mixed, &want, NULL, &st), SM_OK);
-    float z1[128 * 3];
-    for (size_t i = 0; i < 128 * 3; i++) z1[i] = (float)b.z1[i];
-    want.z_std = sm_track_z_std(z1, 128, 3);
+    assert_near(got.z_std, z_std_ref(b.z1, 128, 3), 1e-12, "z_std");
+    want.z_std = got.z_std;
     char lg[SM_TRACK_LINE_MAX], lw[SM_TRACK_LINE_MAX];
     sm_track_format(&got, SM_TRACK_REFIT_CSV, lg, sizeof lg);
     sm_track_format(&want, SM_TRACK_REFIT_CSV, lw, sizeof lw);
@@ -349,6 +394,12 @@ static void test_event_on_a_sample(void **state)
     assert_string_equal(row.warning, "");
     assert_true(row.h_z_kl == got.h_z_kl && row.i_ksg == got.i_ksg && row.nll_full == got.nll_full);
     assert_true(row.h_s_given_z1 == got.h_s_given_z1 && row.z_std == got.z_std);
+
+    b.zv[5] = NAN;
+    assert_int_equal(sm_track_event(&b.s, &o, 9, &row, NULL, &st), SM_OK);
+    assert_true(isnan(row.h_z_given_x) && isnan(row.h_s_given_x));
+    assert_true(row.h_s_z == got.h_s_z && row.h_s_given_z1 == got.h_s_given_z1 && row.h_z_kl == got.h_z_kl);
+    assert_true(row.warning[0] != '\0');
     free(b.z1);
 }
 

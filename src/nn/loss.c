@@ -4,8 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-/* torch.nn.CosineSimilarity's default: norms below it are clamped to it. */
-#define COSINE_EPS 1e-8
 /* log(2π e) = log 2π + 1 (M_PI is not in strict C11). */
 #define LOG_2PI_E 2.8378770664093454836
 
@@ -27,7 +25,7 @@ static double dot(const float *a, const float *b, size_t d)
 static double clamped_norm(const float *a, size_t d)
 {
     double nrm = sqrt(dot(a, a, d));
-    return nrm > COSINE_EPS ? nrm : COSINE_EPS;
+    return nrm > SM_LOSS_COSINE_EPS ? nrm : SM_LOSS_COSINE_EPS; /* norms below it are clamped to it */
 }
 
 static double squared_distance(const float *a, const float *b, size_t d)
@@ -76,11 +74,11 @@ double sm_loss_forward(sm_loss_kind kind, size_t n, size_t d, const float *p, co
 static void cosine_grad_add(const float *p, const float *z, size_t d, double scale, float *dp)
 {
     double np = sqrt(dot(p, p, d)), nz = clamped_norm(z, d);
-    if (np > COSINE_EPS) {
+    if (np > SM_LOSS_COSINE_EPS) {
         double cos = dot(p, z, d) / (np * nz);
         for (size_t j = 0; j < d; j++) dp[j] += (float)(-scale * (z[j] / nz - cos * p[j] / np) / np);
     } else {
-        for (size_t j = 0; j < d; j++) dp[j] += (float)(-scale * z[j] / (nz * COSINE_EPS));
+        for (size_t j = 0; j < d; j++) dp[j] += (float)(-scale * z[j] / (nz * SM_LOSS_COSINE_EPS));
     }
 }
 

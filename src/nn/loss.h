@@ -21,6 +21,10 @@
 
 #include <stddef.h>
 
+/* The cosine loss's norm clamp (torch.nn.CosineSimilarity's default eps);
+ * the tracker's loss_cos uses it too. */
+#define SM_LOSS_COSINE_EPS 1e-8
+
 /* Values in the order of the `loss` key's words (io/config.c parses them). */
 typedef enum { SM_LOSS_COSINE, SM_LOSS_L2, SM_LOSS_GAUSS } sm_loss_kind;
 

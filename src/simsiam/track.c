@@ -22,6 +22,7 @@
 #include "estimators/registry.h"
 #include "estimators/resample.h"
 #include "nn/gemm.h"
+#include "nn/loss.h"
 
 void sm_track_defaults(sm_track_opts *o, uint64_t seed)
 {
@@ -45,7 +46,7 @@ static double mean_neg_cos(const double *p, const double *z, size_t n, size_t d)
         const double *a = p + i * d, *b = z + i * d;
         double ab = 0, aa = 0, bb = 0;
         for (size_t j = 0; j < d; j++) ab += a[j] * b[j], aa += a[j] * a[j], bb += b[j] * b[j];
-        total -= ab / fmax(sqrt(aa) * sqrt(bb), 1e-24);
+        total -= ab / (fmax(sqrt(aa), SM_LOSS_COSINE_EPS) * fmax(sqrt(bb), SM_LOSS_COSINE_EPS)); /* as the loss */
     }
     return total / (double)n;
 }
@@ -311,17 +312,23 @@ static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_
     sm_status est;
     sm_status_clear(&est);
     double *u = sm_arena_alloc(ws, 2 * n * d + nv * d, sizeof *u, &est);
-    int rc = u ? SM_OK : est.code;
-    if (!rc) rc = sm_entropy_unit_rows(s->z1, n, d, "z1", u, &est);
-    if (!rc) rc = sm_entropy_unit_rows(s->z2, n, d, "z2", u + n * d, &est);
-    if (!rc) rc = sm_entropy_unit_rows(s->zv, nv, d, "zv", u + 2 * n * d, &est);
-    if (rc) {
-        or_nan(row, rc, &est, "h_s", 0);
-    } else {
-        chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
-                         &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
-        chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, row, ws);
+    if (!u) {
+        row->h_s_z = row->h_s_given_z1 = row->h_s_given_x = or_nan(row, est.code, &est, "h_s", 0);
+        return;
     }
+    /* Each array on its own: one that cannot be normalised (a NaN, a zero
+     * row) is NaN throughout, so only the columns that read it fail. */
+    const double *in[] = {s->z1, s->z2, s->zv};
+    const size_t rows[] = {n, n, nv};
+    const char *names[] = {"z1", "z2", "zv"};
+    for (size_t a = 0, at = 0; a < 3; at += rows[a] * d, a++)
+        if (rows[a] && sm_entropy_unit_rows(in[a], rows[a], d, names[a], u + at, &est)) {
+            or_nan(row, est.code, &est, "h_s", 0);
+            for (size_t i = 0; i < rows[a] * d; i++) u[at + i] = NAN;
+        }
+    chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
+                     &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
+    chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, row, ws);
     sm_arena_release(ws, mark);
 }
 
@@ -405,26 +412,37 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
 
 /* ---- z_std and the CSV rows ----------------------------------------------- */
 
-/* Row norms are recomputed per dimension: O(n d²) but no scratch memory, and
- * ~1 M flops at n = 256, d = 64 is nothing next to a training step. */
-double sm_track_z_std(const float *z, size_t n, size_t d)
+/* z_std of n rows, read from zf (the trainer's floats) or zd (the tracker's
+ * doubles), whichever is not NULL; NaN when the row norms cannot be
+ * allocated.  The variance in two passes, about the mean: E[v²] − E[v]²
+ * cancels to 0 near collapse, which is where the metric matters. */
+static double z_std(const float *zf, const double *zd, size_t n, size_t d)
 {
+    double *inv_norm = sm_mem_alloc(n, sizeof *inv_norm, NULL);
+    if (!inv_norm) return NAN;
+#define Z(i, k) (zf ? (double)zf[(i) * d + (k)] : zd[(i) * d + (k)])
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t k = 0; k < d; k++) ss += Z(i, k) * Z(i, k);
+        inv_norm[i] = 1.0 / fmax(sqrt(ss), 1e-12);
+    }
     double total = 0;
     for (size_t j = 0; j < d; j++) {
-        double sum = 0, sum2 = 0;
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++) mean += Z(i, j) * inv_norm[i];
+        mean /= (double)n;
         for (size_t i = 0; i < n; i++) {
-            const float *row = z + i * d;
-            double ss = 0;
-            for (size_t k = 0; k < d; k++) ss += (double)row[k] * row[k];
-            double v = row[j] / fmax(sqrt(ss), 1e-12);
-            sum += v;
-            sum2 += v * v;
+            const double dev = Z(i, j) * inv_norm[i] - mean;
+            var += dev * dev;
         }
-        double mean = sum / (double)n, var = sum2 / (double)n - mean * mean;
-        total += sqrt(fmax(var, 0));
+        total += sqrt(var / (double)n);
     }
+#undef Z
+    sm_mem_free(inv_norm);
     return total / (double)d * sqrt((double)d);
 }
+
+double sm_track_z_std(const float *z, size_t n, size_t d) { return z_std(z, NULL, n, d); }
 
 int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t step, sm_track_row *row,
                    sm_arena *ws, sm_status *st)
@@ -434,12 +452,7 @@ int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t st
     row->step = step;
     int rc = sm_track_estimate(s, &event, row, ws, st);
     if (rc) return rc;
-    size_t count = s->n * s->d;
-    float *z1 = sm_mem_alloc(count, sizeof *z1, st);
-    if (!z1) return st->code;
-    for (size_t i = 0; i < count; i++) z1[i] = (float)s->z1[i];
-    row->z_std = sm_track_z_std(z1, s->n, s->d);
-    sm_mem_free(z1);
+    row->z_std = z_std(NULL, s->z1, s->n, s->d);
     return SM_OK;
 }
 
