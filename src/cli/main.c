@@ -35,7 +35,8 @@ static const cli_command COMMANDS[] = {
     {"embed", "write embeddings z of a checkpoint's encoder to .npy",
      "usage: simsiam-mi embed --checkpoint F --out Z.npy [--views V] [--split train|test] [--n N]\n"
      "  z of the model in inference mode, float32.  --views 1 (default): the first N\n"
-     "  un-augmented images of the split (default train, N default all), shape (N, z_dim).\n"
+     "  un-augmented images of the split (default train, N default all), shape (N, z_dim);\n"
+     "  with the run's holdout > 0 the test split is the held-out training images.\n"
      "  --views V >= 2: V augmented views per image (fixed augmentation step 0, so the\n"
      "  file is reproducible), shape (N*V, z_dim), image-major: image i's views are rows\n"
      "  i*V .. i*V+V-1.\n"
