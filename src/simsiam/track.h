@@ -153,7 +153,8 @@ SM_API int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, s
 /* z_std of n >= 1 rows of z (d floats each): rows l2-normalised, the
  * standard deviation over the rows (divided by n) per dimension, averaged
  * over the dimensions, times √d: ≈ 1 for well-spread embeddings, 0 for
- * collapse (SimSiam paper, Fig. 2). */
+ * collapse (SimSiam paper, Fig. 2).  NaN when its n row norms cannot be
+ * allocated. */
 SM_API double sm_track_z_std(const float *z, size_t n, size_t d);
 
 /* The event of a tracker (simsiam/tracker.h) on a sample its caller has
