@@ -305,6 +305,16 @@ static void test_blur_against_2d_reference(void **state)
     for (int i = 0; i < 16; i++) flat[i] = 0.625f;
     sm_augment_blur(flat, 1, 4, 4, 1.3f);
     for (int i = 0; i < 16; i++) assert_true(fabs(flat[i] - 0.625f) < 1e-7);
+    /* A white plane stays at most 1 at every σ: the float weights do not sum
+     * to exactly 1 (up to 1.00000024 without the clamp), and solarize would
+     * turn such a value negative. */
+    for (int k = 0; k < 200; k++) {
+        float white[28 * 28];
+        for (int i = 0; i < 28 * 28; i++) white[i] = 1.0f;
+        sm_augment_blur(white, 1, 28, 28, 0.1f + 1.9f * (float)k / 199.0f);
+        for (int i = 0; i < 28 * 28; i++)
+            if (!(white[i] <= 1.0f && white[i] > 0.999999f)) fail_msg("σ step %d: %.9g at %d", k, white[i], i);
+    }
 }
 
 static void test_erase_by_hand(void **state)

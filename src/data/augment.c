@@ -201,14 +201,16 @@ void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int 
 }
 
 /* One line of len >= 2 values, step apart, in place: centre weight k0,
- * neighbours k1, the missing neighbour at either end reflected. */
+ * neighbours k1, the missing neighbour at either end reflected; kept in
+ * [0, 1], which float weights that do not sum to exactly 1 would leave by
+ * an ulp (and solarize would then make 1.0000002 into −2e−7). */
 static void blur_line(float *x, size_t len, size_t step, float k0, float k1)
 {
     float prev = x[step];
     for (size_t i = 0; i < len; i++) {
         /* the last value's reflected neighbour is the one before it: prev */
         float cur = x[i * step], next = i + 1 < len ? x[(i + 1) * step] : prev;
-        x[i * step] = k1 * prev + k0 * cur + k1 * next;
+        x[i * step] = fminf(fmaxf(k1 * prev + k0 * cur + k1 * next, 0.0f), 1.0f);
         prev = cur;
     }
 }

@@ -22,15 +22,16 @@
  *      sm_augment_defaults) and the images are at least 2 × 2
  *      (reflection needs a neighbour): with p = blur, a 3 × 3 Gaussian
  *      blur, σ uniform in [0.1, 2], reflected edges (torchvision's
- *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side);
+ *      GaussianBlur(3, (0.1, 2)), SimCLR's kernel of ~10% of the side),
+ *      values kept in [0, 1];
  *   7. only when gamma > 0 (the trainer's default 0.5, off in
  *      sm_augment_defaults): with p = gamma, every value v
  *      becomes v^γ, ln γ uniform in [−ln 2, ln 2] (torchvision's
  *      adjust_gamma with gain 1);
  *   8. only when solarize > 0 (the trainer's default 0.2, off in
  *      sm_augment_defaults): with p = solarize, every value v >= 0.5
- *      becomes 1 − v (torchvision's RandomSolarize(0.5) on float images,
- *      BYOL's recipe);
+ *      becomes 1 − v (torchvision's RandomSolarize(0.5) on float images;
+ *      BYOL's p = 0.2, which BYOL gives its second view only, here both);
  *   9. only when erase > 0 (off by default): with p = erase, torchvision's
  *      RandomErasing: a rectangle of area 2–33% and aspect ratio 0.3–3.3
  *      (log-uniform), up to 10 tries to fit strictly inside, set to 0.
@@ -141,7 +142,8 @@ void sm_augment_translate(float *img, size_t c, size_t h, size_t w, int dy, int 
 
 /* 3 × 3 Gaussian blur of every plane with standard deviation sigma > 0:
  * the separable kernel exp(−k²/2σ²), k = −1, 0, 1, normalised to sum 1,
- * rows then columns, edges reflected (pixel −1 reads pixel 1); needs h, w >= 2. */
+ * rows then columns, edges reflected (pixel −1 reads pixel 1), the values
+ * kept in [0, 1]; needs h, w >= 2. */
 void sm_augment_blur(float *img, size_t c, size_t h, size_t w, float sigma);
 
 /* Every value v of the n floats of img (in [0, 1]) into v^g, g > 0. */
