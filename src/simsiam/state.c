@@ -58,17 +58,29 @@ static size_t moment_count(sm_pred_mode mode, size_t d) { return (mode == SM_PRE
 
 /* ---- saving ---------------------------------------------------------------- */
 
-static int add_config(sm_ckpt_writer *w, const sm_config *cfg, sm_status *st)
+/* cfg as sm_config_fprint writes it (every key, in table order), in a
+ * buffer to free() (open_memstream's belongs to the C library's allocator);
+ * NULL and "out of memory <doing>" on failure. */
+static char *config_text(const sm_config *cfg, const char *doing, sm_status *st)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) return sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint");
-    sm_config_fprint(f, cfg);
-    int bad = fclose(f) != 0;
-    int rc = bad ? sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory writing the checkpoint")
-                 : sm_ckpt_add_text(w, NAMES[SM_STATE_CONFIG], text, st);
-    free(text); /* open_memstream's buffer belongs to the C library's allocator */
+    if (f) {
+        sm_config_fprint(f, cfg);
+        if (fclose(f) == 0) return text;
+    }
+    free(text);
+    sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory %s", doing);
+    return NULL;
+}
+
+static int add_config(sm_ckpt_writer *w, const sm_config *cfg, sm_status *st)
+{
+    char *text = config_text(cfg, "writing the checkpoint", st);
+    if (!text) return st ? st->code : SM_ERR_DATA;
+    int rc = sm_ckpt_add_text(w, NAMES[SM_STATE_CONFIG], text, st);
+    free(text);
     return rc;
 }
 
@@ -218,21 +230,6 @@ int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_sta
     return first_difference(f, "run", names, there, here, sizeof names / sizeof *names, st);
 }
 
-/* cfg as sm_config_fprint writes it (every key, in table order), malloc'd. */
-static char *config_text(const sm_config *cfg, sm_status *st)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (f) {
-        sm_config_fprint(f, cfg);
-        if (fclose(f) == 0) return text;
-    }
-    free(text);
-    sm_status_fail(st, SM_ERR_DATA, NULL, "out of memory");
-    return NULL;
-}
-
 /* Keys a resume changes as a matter of course: where things are, and the
  * run's length under a constant schedule (a longer run of the same kind; a
  * cosine schedule's horizon moves with it, which changes the lr to come). */
@@ -253,7 +250,8 @@ int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *bu
     buf[0] = '\0';
     int rc = sm_state_read_config(f, NULL, 0, &saved, st);
     if (rc) return rc;
-    char *was = config_text(&saved, st), *now = was ? config_text(cfg, st) : NULL;
+    char *was = config_text(&saved, "comparing configurations", st);
+    char *now = was ? config_text(cfg, "comparing configurations", st) : NULL;
     if (!now) {
         free(was);
         return st ? st->code : SM_ERR_DATA;
