@@ -59,10 +59,9 @@ results=${SM_RESULTS:-$exp/results}/$size
 
 # The runs file: "<name> key=value ..." per line (scripts/runs.awk checks it).
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$(dirname "$0")/runs.awk" "$exp/runs") || exit 1
-size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$(dirname "$0")/keys.awk" "$exp/$size.config") \
-  || exit 1
+read_size_file "$exp" "$size"
 # threads=1 unless the size file sets threads (the size file itself goes as --config)
-size_threads=$(sed -n 's/^threads=//p' <<<"$size_text" | tail -1)
+size_threads=$(size_value threads)
 mapfile -t run_lines <<<"$runs_text"
 if [ -n "${SM_TASK:-}" ]; then
   [[ $SM_TASK =~ ^[0-9]+$ ]] && [ "$SM_TASK" -lt ${#run_lines[@]} ] || fail "SM_TASK=$SM_TASK is not a run of $exp/runs" 2

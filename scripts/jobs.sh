@@ -1,5 +1,14 @@
 # Sourced by the experiment runners (scripts/experiment.sh,
-# scripts/refit-experiment.sh), after their fail().
+# scripts/refit-experiment.sh, scripts/slurm-experiment.sh), after their fail().
+#
+# read_size_file EXPDIR SIZE: size_text = EXPDIR/SIZE.config's keys, one
+# "key=value" a line (scripts/keys.awk: its one-line error and exit 1 when a
+# line is malformed).  size_value KEY: KEY's last value there, empty if none.
+read_size_file() {
+  size_text=$(awk -v who=experiment -v file="$1/$2.config" -f "$(dirname "${BASH_SOURCE[0]}")/keys.awk" \
+    "$1/$2.config") || exit 1
+}
+size_value() { sed -n "s/^$1=//p" <<<"$size_text" | tail -1; }
 #
 # resolve_jobs: set `jobs`, how many runs go at once, to $JOBS or, unset, to
 # the cores this process may run on (scripts/cores.sh); anything but a

@@ -37,11 +37,11 @@ lock_results "$results"
 # Read before the source experiment runs (a malformed file is said at once)
 # and before the traps are set (scripts/jobs.sh: no $(...) under them).
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
-size_text=$(awk -v who=experiment -v file="$exp/$size.config" -f "$here/keys.awk" "$exp/$size.config") || exit 1
+read_size_file "$exp" "$size"
 mapfile -t run_lines <<<"$runs_text"
 mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
-refit_steps=$(printf '%s\n' "${size_keys[@]}" | sed -n 's/^refit_steps=//p' | tail -1)
+refit_steps=$(size_value refit_steps)
 status_file=$(mktemp "$results/.status.XXXXXX") || fail "cannot write in $results"
 trap 'rm -f "$status_file"' EXIT
 trap_interrupts

@@ -49,8 +49,9 @@ bin=$(realpath -m "$bin")
 
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$root/scripts/runs.awk" "$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"
-threads=$(awk -v who=experiment -v file="$exp/$size.config" -f "$root/scripts/keys.awk" "$exp/$size.config" |
-          sed -n 's/^threads=//p' | tail -1) || exit 1
+. "$root/scripts/jobs.sh"
+read_size_file "$exp" "$size"
+threads=$(size_value threads)
 threads=${threads:-1}
 
 # The runs still to do, as array indices (the tasks check again when they start).
