@@ -17,17 +17,15 @@
 # above the upper end of the smaller), "fails" when they are ordered the other
 # way, "within noise" when they overlap, "n/a" when a value is nan.  The step
 # "fails" if a link fails, "holds" if both hold, "holds within noise" otherwise
-# (or "n/a").  Steps missing from either file are left out.
+# (or "n/a").  The trainer writes a row to both files at every tracked step, so
+# a step in one file only is an error (one line, exit 1, nothing printed).
 BEGIN {
     FS = ","; OFS = ","
     NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
-    print "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt," \
-          "h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x,h_z_given_x_lo,h_z_given_x_hi," \
-          "gap,gap_lo,gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict"
 }
 
 function finite(x) { return x ~ NUMBER }
-function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.6g", a - b) : "nan" }
+function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.10g", a - b) : "nan" }
 # A column of this step: from track_detail.csv (the current line) if it has
 # it, else from track.csv's row of the same step; nan when neither has it.
 function v(name) {
@@ -55,19 +53,36 @@ BEGIN {
     X = sphere ? "h_s_given_x" : "h_z_given_x"; OPT = sphere ? "" : "nll_r_opt"
 }
 
-FNR == 1 { file++; for (i = 1; i <= NF; i++) col[file, $i] = i; next }
+function fail(what, where) {
+    printf "analysis: error: %s (%s)\n", what, where > "/dev/stderr"
+    failed = 1
+    exit 1
+}
 
-file == 1 { for (c in col) { split(c, k, SUBSEP); if (k[1] == 1) main[$(col[1, "step"]), k[2]] = $(col[c]) }; seen[$(col[1, "step"])] = 1; next }
+FNR == 1 { name[++file] = FILENAME; for (i = 1; i <= NF; i++) col[file, $i] = i; next }
 
-($(col[2, "step"]) in seen) {
+file == 1 { for (c in col) { split(c, k, SUBSEP); if (k[1] == 1) main[$(col[1, "step"]), k[2]] = $(col[c]) }; seen[$(col[1, "step"])] = FNR; order[++nseen] = $(col[1, "step"]); next }
+
+{
     step = $(col[2, "step"])
+    if (!(step in seen)) fail("step " step " has no row in " name[1], name[2] ":" FNR)
+    joined[step] = 1
     nll = v(NLL); nlo = v(NLL "_lo"); nhi = v(NLL "_hi"); opt = OPT == "" ? "nan" : v(OPT)
     z1 = v(Z1); zlo = v(Z1 "_lo"); zhi = v(Z1 "_hi")
     x = v(X); xlo = v(X "_lo"); xhi = v(X "_hi")
     a = link(nll, nlo, nhi, z1, zlo, zhi)
     b = link(z1, zlo, zhi, x, xlo, xhi)
-    print step, v("dim_used"), v("n"), v("views"), v("images"), nll, nlo, nhi, opt,
-          z1, zlo, zhi, x, xlo, xhi,
-          diff(nll, z1), diff(nlo, zhi), diff(nhi, zlo), diff(nll, opt), diff(opt, z1),
-          a, b, verdict(a, b)
+    rows[++nrows] = step OFS v("dim_used") OFS v("n") OFS v("views") OFS v("images") OFS nll OFS nlo OFS nhi OFS opt \
+                    OFS z1 OFS zlo OFS zhi OFS x OFS xlo OFS xhi \
+                    OFS diff(nll, z1) OFS diff(nlo, zhi) OFS diff(nhi, zlo) OFS diff(nll, opt) OFS diff(opt, z1) \
+                    OFS a OFS b OFS verdict(a, b)
+}
+
+END {
+    if (failed) exit 1
+    for (i = 1; i <= nseen; i++) if (!(order[i] in joined)) fail("step " order[i] " has no row in " name[2], name[1] ":" seen[order[i]])
+    print "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt," \
+          "h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x,h_z_given_x_lo,h_z_given_x_hi," \
+          "gap,gap_lo,gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict"
+    for (r = 1; r <= nrows; r++) print rows[r]
 }

@@ -28,7 +28,12 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     if (v("z1_vs_x") == "fails") second_fails = 1
     dims[v("dim_used")] = 1; ns[v("n")] = 1; vs[v("views")] = 1
     last_gap = v("gap"); last_pred = v("predictor_share"); last_fam = v("family_share")
+    if (finite(last_pred) && last_pred < 0) neg_pred = neg_pred ", " v("step")
+    if (finite(last_fam) && last_fam < 0) neg_fam = neg_fam ", " v("step")
 }
+
+# "at step 40" or "at steps 40, 60" from a list ", 40, 60".
+function at_steps(list,    parts) { return (split(list, parts, ", ") > 2 ? "at steps " : "at step ") substr(list, 3) }
 
 function sphere_section() {
     print "## The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)"
@@ -95,11 +100,12 @@ END {
     print ""
     printf "At the last tracked step (%s): gap %s = predictor share %s + family share %s nats.\n", step[rows],
            num(last_gap), num(last_pred), num(last_fam)
-    if (finite(last_pred) && last_pred < 0)
-        print "The predictor share is negative: the trained predictor (non-linear, and seeing all of z1 when d <" \
-              " z_dim) beats the best affine one, so E[NLL_Q(h*)] is not the minimum over all predictors and the" \
-              " family share is an upper bound."
-    if (finite(last_fam) && last_fam < 0)
-        print "The family share is negative: the best affine predictor's E[NLL_Q] is below Ĥ(z2|z1), which the" \
-              " bound forbids; the k-NN estimate of Ĥ(z2|z1) is too high there (or the bound fails)."
+    if (neg_pred != "")
+        print "The predictor share is negative " at_steps(neg_pred) ": the trained predictor (non-linear, and" \
+              " seeing all of z1 when d < z_dim) beats the best affine one, so E[NLL_Q(h*)] is not the minimum" \
+              " over all predictors and the family share is an upper bound."
+    if (neg_fam != "")
+        print "The family share is negative " at_steps(neg_fam) ": the best affine predictor's E[NLL_Q] is below" \
+              " Ĥ(z2|z1), which the bound forbids; the k-NN estimate of Ĥ(z2|z1) is too high there (or the bound" \
+              " fails)."
 }

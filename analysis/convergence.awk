@@ -20,7 +20,7 @@ BEGIN {
 }
 
 function finite(x) { return x ~ NUMBER }
-function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.6g", a - b) : "nan" }
+function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.10g", a - b) : "nan" }
 function v(name) { return (name in col) ? $(col[name]) : "nan" }
 function link(alo, ahi, blo, bhi) {
     if (!finite(alo) || !finite(ahi) || !finite(blo) || !finite(bhi)) return "n/a"

@@ -135,7 +135,7 @@ function describe(k, g, members,    numeric, w, m, idx, change, q, qs, nq, i) {
 
 END {
     if (n == 0) { print "- No run has a tracked chain: nothing to say about the gap."; exit }
-    if (nk == 0) { print "- No key varies between the runs: no trend of the gap to report."; exit }
+    if (nk == 0) print "- No key varies between the runs: no trend of the gap to report."
     for (k = 1; k <= nk; k++) {
         ng = 0
         split("", group_of); split("", group_name)

@@ -170,12 +170,30 @@ static void test_run_report_gap_shares(void **state)
     expect_contains(report, "| 40 | 0.010 [-0.230, 0.250] | 0.060 | -0.050 | 2.150 |\n");
     expect_contains(report, "At the last tracked step (60): gap 0.550 = predictor share -0.050 + family share "
                             "0.600 nats.\n");
-    expect_contains(report, "The predictor share is negative: the trained predictor (non-linear, and seeing all of "
-                            "z1 when d < z_dim) beats the best affine one");
+    /* every step with a negative share, not only the last (step 0: 5.58 − 5.59 and 5.59 − 5.61) */
+    expect_contains(report, "The predictor share is negative at steps 0, 60: the trained predictor (non-linear, and "
+                            "seeing all of z1 when d < z_dim) beats the best affine one");
+    expect_contains(report, "The family share is negative at steps 0, 40: the best affine predictor's");
     char *chain = read_file(dir, "chain.csv");
     expect_contains(chain, "\n20,4,256,16,8,3.52,3.41,3.63,3.3,2.95,2.8,3.1,1.2,1,1.4,0.57,0.31,0.83,0.22,0.35,"
                            "holds,holds,holds\n");
     free(chain);
+    free(report);
+}
+
+/* The report rounds the gap from the two columns, not from a rounded
+ * difference: 12.499258 − 10.653756 = 1.845502 is 1.846 (rounding 1.8455,
+ * six digits, would give 1.845); one negative share is "at step". */
+static void test_run_report_gap_rounded_once(void **state)
+{
+    (void)state;
+    const char *dir = write_run(sm_test_dir("an_round"), 4, 1, "sgd",
+                                TRACK_HEADER "0,-0.5,13,12.9,12.8,12.7,-1,6,12,12.1,10.653756,9,1.3,1.2,1.1,1,5.545,0.9,4\n",
+                                DETAIL_HEADER "0,4,256,16,8,12.499258,12.4,12.6,12.5,10.6,10.7,8.9,9.1,1.2,1.4\n");
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "| 0 | 1.846 [1.700, 2.000] | -0.001 | 1.846 | 12.500 |\n");
+    expect_contains(report, "The predictor share is negative at step 0: ");
     free(report);
 }
 
@@ -288,13 +306,12 @@ static void expect_data_error(const char *script, const char *args, const char *
 static void test_garbled_csv_is_one_line_error(void **state)
 {
     (void)state;
-    char where[1024];
-    const char *dir = write_run(sm_test_dir("an_garbled"), 4, 1, "sgd",
-                                TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,"
-                                             "0.02,5.545,0.99,4\n"
-                                             "20,-0.512,4.02,3.88,3.71,abc,-1.32,6.4,4.91,5.1,2.95,1.2,1.96,1.71,1.39,"
-                                             "1.1,5.545,0.93,4\n",
-                                NULL);
+    char where[2200], dir[1024];
+    snprintf(dir, sizeof dir, "%s", sm_test_dir("an_garbled")); /* sm_test_path's ring is reused below */
+    write_run(dir, 4, 1, "sgd",
+              TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,0.02,5.545,0.99,4\n"
+                           "20,-0.512,4.02,3.88,3.71,abc,-1.32,6.4,4.91,5.1,2.95,1.2,1.96,1.71,1.39,1.1,5.545,0.93,4\n",
+              NULL);
     snprintf(where, sizeof where, "(%s/track.csv:3)", dir);
     expect_data_error("analysis/run-report.sh", dir, "not a number in column nll_full: \"abc\"", where);
 
@@ -307,7 +324,19 @@ static void test_garbled_csv_is_one_line_error(void **state)
     snprintf(where, sizeof where, "(%s/track_detail.csv:2)", dir);
     expect_data_error("analysis/run-report.sh", dir, "row has 6 cells, the header 15", where);
 
+    /* a tracked step in one file only: the two are written together, so this is damage */
+    sm_test_write_text(sm_test_join(dir, "track_detail.csv"), DETAIL_HEADER "0,4,256,16,8,5.58,5.5,5.66,5.59,5.52,5.7,"
+                                                                            "4.7,5.1,-0.05,0.12\n");
+    snprintf(where, sizeof where, "step 20 has no row in %s/track_detail.csv (%s/track.csv:3)", dir, dir);
+    expect_data_error("analysis/run-report.sh", dir, where, NULL);
+    assert_int_equal(access(sm_test_join(dir, "chain.csv"), F_OK), -1);
     sm_test_write_text(sm_test_join(dir, "track_detail.csv"), detail_csv(1.75, 1.8));
+    sm_test_write_text(sm_test_join(dir, "track.csv"), TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,"
+                                                                    "5.68,5.61,4.9,0.04,0.03,0.07,0.02,5.545,0.99,4\n");
+    snprintf(where, sizeof where, "step 20 has no row in %s/track.csv (%s/track_detail.csv:3)", dir, dir);
+    expect_data_error("analysis/run-report.sh", dir, where, NULL);
+
+    sm_test_write_text(sm_test_join(dir, "track.csv"), TRACK_CSV);
     sm_test_write_text(sm_test_join(dir, "train.csv"), "");
     snprintf(where, sizeof where, "(%s/train.csv)", dir);
     expect_data_error("analysis/run-report.sh", dir, "empty file", where);
@@ -488,11 +517,33 @@ static void test_experiment_report_without_tracking(void **state)
     free(err);
 }
 
+/* One run, so no key varies: no trend, but its negative share is still said. */
+static void test_experiment_report_single_run(void **state)
+{
+    (void)state;
+    const char *exp = sm_test_dir("an_exp_single");
+    char dir[2200], args[2048];
+    sm_test_write_text(sm_test_join(exp, "config"), "# one run\ndataset = synthetic\n");
+    sm_test_write_text(sm_test_join(exp, "runs"), "only\n");
+    sm_test_dir("an_exp_single/results");
+    sm_test_dir("an_exp_single/results/quick");
+    snprintf(dir, sizeof dir, "%s", sm_test_dir("an_exp_single/results/quick/only"));
+    write_run(dir, 4, 1, "sgd", TRACK_CSV, detail_csv(1.52, 1.55));
+    snprintf(args, sizeof args, "%s", sm_test_path("an_exp_single"));
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    snprintf(dir, sizeof dir, "%s/results/quick", args);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "- No key varies between the runs: no trend of the gap to report.\n"
+                            "- **The predictor share is negative** in only (-0.030): ");
+    free(report);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_report_verdict_per_step),
         cmocka_unit_test(test_run_report_gap_shares),
+        cmocka_unit_test(test_run_report_gap_rounded_once),
         cmocka_unit_test(test_run_report_reduction_and_nan),
         cmocka_unit_test(test_run_report_odd_name_and_nan_values),
         cmocka_unit_test(test_run_report_without_tracking),
@@ -500,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_experiment_report),
         cmocka_unit_test(test_experiment_report_errors),
         cmocka_unit_test(test_experiment_report_without_tracking),
+        cmocka_unit_test(test_experiment_report_single_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
