@@ -359,7 +359,8 @@ static void test_z_std(void **state)
 /* sm_track_event is sm_track_estimate at the seed mixed from (seed, step)
  * plus z_std of z1; without zv the *given_x columns are NaN with no warning
  * and the rest is unchanged, without p2 loss_cos is NaN; a NaN in zv takes
- * only the columns that read zv, on the sphere too. */
+ * only the columns that read zv, on the sphere too; a refused event leaves
+ * the row alone. */
 static void test_event_on_a_sample(void **state)
 {
     (void)state;
@@ -400,6 +401,13 @@ static void test_event_on_a_sample(void **state)
     assert_true(isnan(row.h_z_given_x) && isnan(row.h_s_given_x));
     assert_true(row.h_s_z == got.h_s_z && row.h_s_given_z1 == got.h_s_given_z1 && row.h_z_kl == got.h_z_kl);
     assert_true(row.warning[0] != '\0');
+
+    /* a refused event (n = 3 < 4) leaves the last good row as it was, step and all */
+    sm_track_row before = row;
+    sm_track_sample tiny = b.s;
+    tiny.n = 3;
+    assert_int_equal(sm_track_event(&tiny, &o, 10, &row, NULL, &st), SM_ERR_USAGE);
+    assert_memory_equal(&row, &before, sizeof row);
     free(b.z1);
 }
 

@@ -6,7 +6,14 @@ they agree with them exactly.  Arrays are anything numpy.asarray takes (float32
 or float64, C- or Fortran-ordered: copied to row-major float64 as the CLI reads
 .npy files), and torch tensors (through .detach().cpu().numpy(); torch itself
 is never imported).  Rows are samples; a 1-D array is one column.  Values are
-in nats.  A C error raises simsiam_mi.Error (a ValueError) with the C message.
+in nats.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code 1 for
+the data (shapes, NaN, a non-finite result), 2 for the call (unknown names, options that do not
+apply, counts out of range); a C error carries the C function's message and status, in which a
+k >= N or too few rows or columns is 2 where the CLI, which checks k against its file, exits with 1.
+
+The values are the CLI's bit for bit when both run on the same OpenBLAS kernel: the CLI runs itself
+again with OPENBLAS_CORETYPE set on a CPU OpenBLAS does not recognise (README, "Speed"); the module
+does not, so set OPENBLAS_CORETYPE before importing it for the same last bits there.
 
 The library is found through, in order: $SIMSIAM_MI_LIB; build/libsimsiam-mi.so
 of the repository this file sits in (PYTHONPATH=python from a built checkout);
@@ -14,6 +21,7 @@ the dynamic linker's search (an installed copy, `make install`).
 """
 import ctypes
 import ctypes.util
+import operator
 import os
 import time
 import warnings
@@ -173,11 +181,11 @@ def _array(a, name, ndim=2):
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
-        raise ValueError(f"{name}: expected real numbers, got dtype {a.dtype}")
+        raise Error(f"{name}: expected real numbers, got dtype {a.dtype}", 1)
     if ndim == 2 and a.ndim == 1:
         a = a[:, None]
     if a.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-D array (rows are samples), got shape {a.shape}")
+        raise Error(f"{name}: expected a {ndim}-D array (rows are samples), got shape {a.shape}", 1)
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
@@ -187,21 +195,37 @@ def _ptr(a):
 
 def _same_rows(a, name_a, b, name_b):
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"row counts differ: {a.shape[0]} in {name_a}, {b.shape[0]} in {name_b}")
+        raise Error(f"row counts differ: {a.shape[0]} in {name_a}, {b.shape[0]} in {name_b}", 1)
 
 
 def _same_shape(a, name_a, b, name_b):
     _same_rows(a, name_a, b, name_b)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"column counts differ: {a.shape[1]} in {name_a}, {b.shape[1]} in {name_b}")
+        raise Error(f"column counts differ: {a.shape[1]} in {name_a}, {b.shape[1]} in {name_b}", 1)
 
 
 def _count(value, name):
-    """A count or seed for an unsigned C field: negative values would wrap to 2**64 - 1."""
-    v = int(value)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
+    """A count or seed for a uint64_t or size_t C field, which ctypes would take modulo 2**64 without a
+    word (-1 as 2**64 - 1, 2**64 + 3 as 3); an integer (operator.index: 3.7 and "3" are TypeErrors)."""
+    v = operator.index(value)
+    if not 0 <= v < 1 << 64:
+        raise Error(f"{name} must be in [0, 2**64), got {v}", 2)
     return v
+
+
+def _finite(value, what):
+    """value, or Error as the CLI's: JSON has no inf or nan, so a non-finite result is refused."""
+    if not np.isfinite(value):
+        raise Error(f"{what} is not finite ({value:g}): rescale the data", 1)
+    return value
+
+
+def _not_applicable(what, **given):
+    """Error (code 2) for an option given away from its default that `what` does not read: the CLI
+    refuses such options as misleading ("option '--whiten' does not apply to ...")."""
+    for name, (value, default) in given.items():
+        if value != default:
+            raise Error(f"option '{name}' does not apply to {what}", 2)
 
 
 def _prep(whiten, noise, seed):
@@ -219,9 +243,17 @@ def _family(name):
 
 # ---- the estimators (`simsiam-mi estimate`) ------------------------------------------------------
 
+_THREADS_MAX = 1024  # the CLI's --threads range; libgomp crashes when it cannot start that many
+
+
 def set_threads(n):
-    """Threads for OpenMP and OpenBLAS, as the CLI's --threads (n <= 0: every core)."""
-    _lib.sm_threads_set(int(n))
+    """Threads for OpenMP and OpenBLAS, as the CLI's --threads (n <= 0: every core; at most 1024).
+    OpenMP keeps the setting per calling thread: a Python thread of its own starts at the default
+    (OMP_NUM_THREADS, else every core) until it calls set_threads itself; OpenBLAS's is global."""
+    n = operator.index(n)
+    if n > _THREADS_MAX:
+        raise Error(f"threads must be at most {_THREADS_MAX}, got {n}", 2)
+    _lib.sm_threads_set(max(n, 0))
 
 
 def get_threads():
@@ -235,13 +267,15 @@ def entropy(x, k=3, estimator="kl", whiten=False, noise=0.0, seed=0, ridge=0.0):
     x = _array(x, "x")
     h = ctypes.c_double()
     if estimator == "kl":
+        _not_applicable("kl", ridge=(ridge, 0.0))
         o = _EntropyOpts(_count(k, "k"), 0, _prep(whiten, noise, seed))
         _call(_lib.sm_entropy_kl, _ptr(x), x.shape[0], x.shape[1], ctypes.byref(o), ctypes.byref(h))
     elif estimator == "gauss":
+        _not_applicable("gauss", k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0))
         _call(_lib.sm_gauss_entropy, _ptr(x), x.shape[0], x.shape[1], float(ridge), ctypes.byref(h))
     else:
-        raise ValueError(f"unknown estimator '{estimator}' for entropy (choose kl or gauss)")
-    return h.value
+        raise Error(f"unknown estimator '{estimator}' for entropy (choose kl or gauss)", 2)
+    return _finite(h.value, "the estimate")
 
 
 def mi(x, y, k=3, estimator="ksg1", whiten=False, noise=0.0, seed=0, ridge=0.0):
@@ -252,17 +286,20 @@ def mi(x, y, k=3, estimator="ksg1", whiten=False, noise=0.0, seed=0, ridge=0.0):
     args = (_ptr(x), _ptr(y), x.shape[0], x.shape[1], y.shape[1])
     v = ctypes.c_double()
     if estimator in ("ksg1", "ksg2"):
+        _not_applicable(estimator, ridge=(ridge, 0.0))
         o = _MiOpts(_count(k, "k"), 0, 0, _prep(whiten, noise, seed))
         if estimator == "ksg1":
             r = _Ksg1()
             _call(_lib.sm_mi_ksg1, *args, ctypes.byref(o), ctypes.byref(r))
-            return r.mi
-        _call(_lib.sm_mi_ksg2, *args, ctypes.byref(o), ctypes.byref(v))
+            v.value = r.mi
+        else:
+            _call(_lib.sm_mi_ksg2, *args, ctypes.byref(o), ctypes.byref(v))
     elif estimator == "gauss":
+        _not_applicable("gauss", k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0))
         _call(_lib.sm_gauss_mi, *args, float(ridge), ctypes.byref(v))
     else:
-        raise ValueError(f"unknown estimator '{estimator}' for mi (choose ksg1, ksg2 or gauss)")
-    return v.value
+        raise Error(f"unknown estimator '{estimator}' for mi (choose ksg1, ksg2 or gauss)", 2)
+    return _finite(v.value, "the estimate")
 
 
 def nll(z, p, family="full", components=4, seed=0):
@@ -278,8 +315,13 @@ def nll(z, p, family="full", components=4, seed=0):
         o.components = _count(components, "components")
         _call(_lib.sm_mix_nll_crossfit, _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(o), ctypes.byref(v))
     else:
-        _call(_lib.sm_nll_mean, _family(family), _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(v))
-    return v.value
+        try:
+            f = _family(family)
+        except Error:
+            raise Error(f"unknown family '{family}' for nll (choose l2, iso, diag, full, vmf or mix)", 2) from None
+        _not_applicable(f"the {family} family", components=(components, 4), seed=(seed, 0))
+        _call(_lib.sm_nll_mean, f, _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(v))
+    return _finite(v.value, "the mean NLL")
 
 
 def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
@@ -295,6 +337,8 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     n, d = z2.shape
     t0 = time.perf_counter()
     _call(_lib.sm_bound_chain_estimate, _ptr(z1), _ptr(z2), _ptr(p1), n, d, ctypes.byref(o), ctypes.byref(c))
+    for term in (c.h_z2, c.nll, c.h_z2_given_z1, c.i_ksg, c.nce.value):
+        _finite(term, "a bound term")
     out = {"quantity": "bound", "family": _lib.sm_nll_family_name(o.family).decode(), "k": int(k), "n": n, "d": d,
            "h_z2": c.h_z2, "nll": c.nll, "h_z2_given_z1": c.h_z2_given_z1, "gap": c.gap, "i_ksg": c.i_ksg,
            "ba": c.ba, "infonce": c.nce.value, "infonce_cap": c.nce.cap}
@@ -315,7 +359,7 @@ _LINE_MAX = 4096  # SM_TRACK_LINE_MAX
 
 def _file(name):
     if name not in _FILES:
-        raise ValueError(f"unknown file '{name}' (choose track or track_detail)")
+        raise Error(f"unknown file '{name}' (choose track or track_detail)", 2)
     return _FILES[name]
 
 
@@ -358,7 +402,10 @@ class Tracker:
         h(z2) for loss_cos, NaN without); zv: images × views × d, several views of a few images
         for Ĥ(z2|x) (its columns NaN without).  step goes to the row and, with the seed, seeds the
         subsampling.  Returns track.csv's columns (with detail=True track_detail.csv's too).
-        An estimator that cannot run leaves NaN and its message in self.warning (also warned)."""
+        An estimator that cannot run leaves NaN and its message in self.warning (also warned).
+        A call that raises leaves the row as the last successful event left it.  The trainer's
+        tracker derives its subsampling seed from the run's seed, so Tracker(seed=S) reproduces a
+        run's point estimates but not its intervals (*_lo, *_hi), nll_mix or h_z_given_z1_width."""
         self._check_open()
         z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
         _same_shape(z1, "z1", z2, "z2")
@@ -372,7 +419,7 @@ class Tracker:
         if zv is not None:
             zv = _array(zv, "zv", ndim=3)
             if zv.shape[2] != d:
-                raise ValueError(f"column counts differ: {d} in z1, {zv.shape[2]} in zv")
+                raise Error(f"column counts differ: {d} in z1, {zv.shape[2]} in zv", 1)
             s.zv, s.images, s.views = _ptr(zv), zv.shape[0], zv.shape[1]
         st = _Status()
         rc = _lib.sm_track_event(ctypes.byref(s), ctypes.byref(self._opts), _count(step, "step"), self._row,

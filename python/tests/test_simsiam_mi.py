@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -45,9 +46,9 @@ def pairs():
 
 def test_entropy_matches_cli(tmp_path, pairs):
     x, _ = pairs
-    for est, extra in (("kl", ["--k", "4"]), ("gauss", [])):
+    for est, extra, k in (("kl", ["--k", "4"], 4), ("gauss", [], 3)):  # k does not apply to gauss
         want = cli(tmp_path, "entropy", "--estimator", est, *extra, x=x)["value"]
-        close(sm.entropy(x, k=4, estimator=est), want)
+        close(sm.entropy(x, k=k, estimator=est), want)
     want = cli(tmp_path, "entropy", "--whiten", "--noise", "0.01", "--seed", "5", x=x)["value"]
     close(sm.entropy(x, whiten=True, noise=0.01, seed=5), want)
 
@@ -55,9 +56,9 @@ def test_entropy_matches_cli(tmp_path, pairs):
 def test_mi_matches_cli(tmp_path, pairs):
     x, y = pairs
     for est in ("ksg1", "ksg2", "gauss"):
-        extra = [] if est == "gauss" else ["--k", "5"]
+        extra, k = ([], 3) if est == "gauss" else (["--k", "5"], 5)  # k does not apply to gauss
         want = cli(tmp_path, "mi", "--estimator", est, *extra, x=x, y=y)["value"]
-        close(sm.mi(x, y, k=5, estimator=est), want)
+        close(sm.mi(x, y, k=k, estimator=est), want)
     close(sm.mi(x, y, whiten=True), cli(tmp_path, "mi", "--whiten", x=x, y=y)["value"])
 
 
@@ -170,9 +171,9 @@ def test_errors_carry_the_c_message(pairs):
         sm.Tracker()(x[:3], y[:3], x[:3])
     with pytest.raises(sm.Error, match="need k >= 1, max_dim >= 1 and resamples >= 2, got 3, 0 and 2"):
         sm.Tracker(max_dim=0, resamples=2)(x, y, x)  # was a C assertion that ended the interpreter
-    with pytest.raises(ValueError, match="k must be >= 0, got -1"):
+    with pytest.raises(sm.Error, match=re.escape("k must be in [0, 2**64), got -1")):
         sm.mi(x, y, k=-1)  # not wrapped to 2**64 - 1
-    with pytest.raises(ValueError, match="step must be >= 0, got -1"):
+    with pytest.raises(sm.Error, match=re.escape("step must be in [0, 2**64), got -1")):
         sm.Tracker()(x, y, x, step=-1)
     closed = sm.Tracker()
     closed.close()
@@ -181,6 +182,73 @@ def test_errors_carry_the_c_message(pairs):
             read()
     with pytest.raises(ValueError, match="duplicate samples"):
         sm.entropy(np.zeros((10, 2)))
+
+
+def test_bad_calls_are_errors_with_the_cli_codes(pairs):
+    """Every refusal is an sm.Error, .code 1 for the data and 2 for the call, as the CLI exits."""
+    x, y = pairs
+
+    def code(call, pattern):
+        with pytest.raises(sm.Error, match=pattern) as e:
+            call()
+        return e.value.code
+
+    assert code(lambda: sm.mi(x, y[:-1]), "row counts differ: 400 in x, 399 in y") == 1
+    assert code(lambda: sm.nll(x, y[:, :1]), "column counts differ: 2 in z, 1 in p") == 1
+    assert code(lambda: sm.entropy(np.zeros((2, 2, 2))), "expected a 2-D array") == 1
+    assert code(lambda: sm.entropy(x * 1e200), re.escape("the estimate is not finite (inf): rescale")) == 1
+    assert code(lambda: sm.mi(x, y, estimator="kde"), "unknown estimator 'kde' for mi") == 2
+    assert code(lambda: sm.nll(x, y, family="bogus"), re.escape("(choose l2, iso, diag, full, vmf or mix)")) == 2
+    assert code(lambda: sm.Tracker().csv_row("other"), "unknown file 'other'") == 2
+    # ctypes would take these modulo 2**64: k = 2**64 + 3 ran as k = 3
+    assert code(lambda: sm.entropy(x, k=2**64 + 3), re.escape("k must be in [0, 2**64), got")) == 2
+    assert code(lambda: sm.Tracker()(x, y, x, step=2**64), "step must be in") == 2
+    for not_an_integer in (3.7, "3"):
+        with pytest.raises(TypeError):
+            sm.entropy(x, k=not_an_integer)
+    # an option the estimator does not read is refused, as the CLI's "does not apply"
+    assert code(lambda: sm.entropy(x, estimator="gauss", whiten=True), "option 'whiten' does not apply to gauss") == 2
+    assert code(lambda: sm.mi(x, y, ridge=0.1), "option 'ridge' does not apply to ksg1") == 2
+    assert code(lambda: sm.nll(x, y, family="full", components=3), "option 'components' does not apply") == 2
+
+
+def test_threads_bounded_and_per_calling_thread(pairs):
+    """More than the CLI's 1024 threads crashed libgomp (and 2**40 wrapped to 0); OpenMP's setting
+    belongs to the thread that made it."""
+    x, _ = pairs
+    before = sm.get_threads()
+    for n in (100000, 2**40):
+        with pytest.raises(sm.Error, match=f"threads must be at most 1024, got {n}"):
+            sm.set_threads(n)
+    assert sm.get_threads() == before
+    assert np.isfinite(sm.entropy(x))
+
+    def in_a_new_thread():
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(sm.get_threads()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    fresh = in_a_new_thread()
+    sm.set_threads(1)
+    try:
+        assert sm.get_threads() == 1
+        assert in_a_new_thread() == fresh  # not 1: the setting is the calling thread's
+    finally:
+        sm.set_threads(before)
+
+
+def test_tracker_row_kept_after_a_refused_event(pairs):
+    """A refused event leaves the last good row, step and all (it used to take the new step)."""
+    x, y = pairs
+    t = sm.Tracker()
+    t(x, y, x, step=5)
+    good = t.csv_row("track_detail")
+    with pytest.raises(sm.Error):
+        t(x[:3], y[:3], x[:3], step=6)
+    assert t.row()["step"] == 5
+    assert t.csv_row("track_detail") == good
 
 
 def test_struct_mirrors_match_c(tmp_path):

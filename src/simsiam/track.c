@@ -449,10 +449,12 @@ int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t st
 {
     sm_track_opts event = *o;
     event.seed = sm_rng_mix(step ^ o->seed);
-    row->step = step;
-    int rc = sm_track_estimate(s, &event, row, ws, st);
+    sm_track_row next = *row; /* a failed event leaves *row as the last good one left it */
+    int rc = sm_track_estimate(s, &event, &next, ws, st);
     if (rc) return rc;
-    row->z_std = z_std(NULL, s->z1, s->n, s->d);
+    next.step = step;
+    next.z_std = z_std(NULL, s->z1, s->n, s->d);
+    *row = next;
     return SM_OK;
 }
 

@@ -162,7 +162,7 @@ SM_API double sm_track_z_std(const float *z, size_t n, size_t d);
  * sm_track_estimate with the subsampling seed mixed from (o->seed, step),
  * and z_std of z1 in single precision, the trainer's embeddings' (exact for
  * z1 that came from floats).  Errors as sm_track_estimate's, or SM_ERR_DATA
- * when memory runs out. */
+ * when memory runs out; on an error *row is left as it was. */
 SM_API int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t step, sm_track_row *row,
                           sm_arena *ws, sm_status *st);
 
