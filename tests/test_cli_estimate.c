@@ -157,9 +157,10 @@ static void test_rows_differ_and_k_too_large(void **state)
     sm_test_cli_error(args, 1, "k = 3 must be below the number of samples N = 3", "short.csv");
 
     /* A request the rows cannot serve (an estimator's own limit, which tracking reads as
-     * "not applicable") stays a usage error; the message names the file. */
+     * "not applicable" and the library as a usage error) is about the file's size here, as
+     * k >= N is: exit 1, the message naming the file. */
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator gauss --subsample 5", short_y);
-    sm_test_cli_error(args, 2, "need at least 4 samples to subsample, got 3", "short.csv)");
+    sm_test_cli_error(args, 1, "need at least 4 samples to subsample, got 3", "short.csv)");
     /* a k-NN estimator needs k below the rows of a subsample, ⌊N/2⌋ */
     snprintf(args, sizeof args, "estimate entropy --x %s --estimator kl --k 1 --subsample 5", short_y);
     sm_test_cli_error(args, 1, "need at least 2 samples, got 1 (subsamples of N/2 rows; ", "short.csv)");
@@ -316,7 +317,8 @@ static void test_nll_mix(void **state)
     sm_test_cli_error(args, 2, "--components", NULL);
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --components 200",
              sm_test_path("mz.npy"), sm_test_path("mp.npy"));
-    sm_test_cli_error(args, 2, "rows in each half", "mp.npy)"); /* both files named */
+    /* too many components for the rows is the data's size, as k >= N: exit 1, both files named */
+    sm_test_cli_error(args, 1, "rows in each half", "mp.npy)");
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family mix --k 3", sm_test_path("mz.npy"),
              sm_test_path("mp.npy"));
     sm_test_cli_error(args, 2, "option '--k' does not apply to 'estimate nll --family mix'", NULL);
@@ -379,7 +381,7 @@ static void test_help_lists_the_registry(void **state)
                       "unknown --estimator 'nope' for mi (choose ksg1, ksg2 or gauss)", NULL);
 }
 
-/* README's table of estimators is the one `estimate --list` makes. */
+/* README's table of estimators is the one `estimate --list` makes; --list takes nothing else. */
 static void test_readme_estimators(void **state)
 {
     (void)state;
@@ -389,6 +391,7 @@ static void test_readme_estimators(void **state)
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);
     free(err);
+    sm_test_cli_error("estimate --list entropy --k 0", 2, "--list takes no other argument", NULL);
 }
 
 int main(void)

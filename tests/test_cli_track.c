@@ -234,7 +234,7 @@ static void test_tracking_across_resume(void **state)
 }
 
 /* --columns lists every column once; the names it gives each file, in
- * order, are that file's header in a real run. */
+ * order, are that file's header in a real run; it takes nothing else. */
 static void test_columns(void **state)
 {
     (void)state;
@@ -262,6 +262,9 @@ static void test_columns(void **state)
     }
     free(out);
     free(err);
+    /* anything else with it is a usage error, not silently ignored */
+    sm_test_cli_error("track --columns knn_every=3", 2, "--columns takes no other argument", NULL);
+    sm_test_cli_error("track --columns --checkpoint x.bin", 2, "--columns takes no other argument", NULL);
 }
 
 /* README's table of columns is the one `track --columns` makes. */

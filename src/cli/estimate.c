@@ -40,7 +40,10 @@ static int load_input(const est_args *a, int which, sm_matrix *m)
 
 /* An estimator's failure (duplicate samples, a singular covariance, too few
  * rows for it) is about the data: the input files join its "(where)",
- * "... (KL entropy; x.npy)", one parenthesis as every message has. */
+ * "... (KL entropy; x.npy)", one parenthesis as every message has.  Every
+ * option was range-checked before the call, so what the library still calls
+ * a usage error is the data's size (the mixture's K (d + 1) rows per half):
+ * exit 1, as k >= N is. */
 static int fail_on_inputs(const sm_status *st, const char *const *paths, size_t n)
 {
     char where[1024] = "";
@@ -49,6 +52,7 @@ static int fail_on_inputs(const sm_status *st, const char *const *paths, size_t 
         len += (size_t)snprintf(where + len, sizeof where - len, "%s%s", i ? ", " : "", paths[i]);
     sm_status out;
     sm_status_wrap(&out, st, "", where);
+    out.code = SM_ERR_DATA;
     return cli_fail(&out);
 }
 
@@ -309,7 +313,9 @@ int cli_estimate(int argc, char **argv)
 {
     if (argc < 2) return cli_error(2, "estimate needs a quantity: entropy, mi, nll or bound (see --help)");
     const char *q = argv[1];
-    if (!strcmp(q, "--list")) return cli_done(print_list());
+    if (!strcmp(q, "--list"))
+        return argc > 2 ? cli_error(2, "--list takes no other argument (it only lists the estimators)")
+                        : cli_done(print_list());
     sm_est_kind kind = SM_EST_ENTROPY;
     while (kind < SM_EST_NKINDS && strcmp(q, sm_est_kind_name(kind))) kind++;
     if (kind == SM_EST_NKINDS && strcmp(q, "bound"))

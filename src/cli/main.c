@@ -27,7 +27,8 @@ static const cli_command COMMANDS[] = {
      "  k-NN estimators take --k, --whiten, --noise; Gaussian ones --ridge (added to the\n"
      "  covariance's diagonal); --subsample is for entropy and mi.  nll --family mix is\n"
      "  held out (fitted on each half of the rows, scored on the other; K default 4).\n"
-     "  Inputs: .npy (float32/float64, 1-D or 2-D, C order) or CSV; rows are samples.\n"
+     "  Inputs: .npy (float32/float64, 1-D or 2-D, C or Fortran order) or text (CSV or\n"
+     "  whitespace-separated); rows are samples.\n"
      "  Output: one JSON line on stdout, values in nats.\n"
      "  --list: the estimators, tab-separated (kind, name, default, doc).\n"
      "  example: simsiam-mi estimate mi --x z1.npy --y z2.npy --estimator ksg1 --k 3\n",
@@ -88,7 +89,8 @@ static void print_help(FILE *f)
                "usage: simsiam-mi --help | --version\n"
                "       simsiam-mi <command> [--help] [arguments]\n\ncommands:\n", SM_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "\nExit codes: 0 success, 1 runtime or data error, 2 usage error.\n");
+    fprintf(f, "\nExit codes: 0 success, 1 runtime or data error, 2 usage error; train: 130 or 143 when\n"
+               "stopped by SIGINT or SIGTERM (its checkpoint written at the step boundary).\n");
 }
 
 static const cli_command *find_command(const char *name)

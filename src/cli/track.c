@@ -122,7 +122,9 @@ int cli_track(int argc, char **argv)
     size_t n;
     int rc = cli_parse_kv(argc, argv, opts, 2, &kv, &n);
     int columns = !rc && cli_get(opts, 2, "columns");
-    if (columns) print_columns();
+    if (columns && (n || cli_get(opts, 2, "checkpoint")))
+        rc = cli_error(2, "--columns takes no other argument (it only lists the columns)");
+    if (!rc && columns) print_columns();
     if (!rc && !columns) rc = cli_offline_keys("track", kv, n, TRACK_KEYS, sizeof TRACK_KEYS / sizeof *TRACK_KEYS, &out);
     const char *checkpoint = cli_get(opts, 2, "checkpoint");
     if (!rc && !columns && !checkpoint) rc = cli_error(2, "missing --checkpoint F (see --help)");
