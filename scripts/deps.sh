@@ -2,7 +2,7 @@
 # Install what is missing, and only that (idempotent; a second run installs nothing).
 #   scripts/deps.sh            runtime + build needs (make, make test, make run)
 #   scripts/deps.sh test       ... plus python3-numpy, python3-torch (dev-only: .npy round-trip and
-#                              PyTorch parity tests), clang, libclang-rt-dev (libFuzzer harnesses),
+#                              PyTorch parity tests), clang, libclang-rt-dev, libomp-dev (libFuzzer harnesses),
 #                              python3-pytest, -venv, -setuptools, -wheel (python/tests), slurm-wlm
 #                              and munge (the Slurm test)
 #   scripts/deps.sh bench      ... plus python3-scipy, python3-torch (dev-only: references) and time
@@ -32,6 +32,7 @@ case "${1:-}" in
          have_py torch || missing+=(python3-torch)
          command -v clang >/dev/null 2>&1 || missing+=(clang)  # the fuzz harnesses (mk/fuzz.mk), and their libFuzzer:
          [ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ] || missing+=(libclang-rt-dev)
+         [ -f "$(clang -print-resource-dir 2>/dev/null)/include/omp.h" ] || missing+=(libomp-dev) # fuzz_state's OpenMP
          have_py pytest || missing+=(python3-pytest); have_py ensurepip || missing+=(python3-venv) # python/tests;
          have_py setuptools || missing+=(python3-setuptools); have_py wheel || missing+=(python3-wheel) # pip's build
          # the throwaway Slurm of tests/test_experiments_slurm.c
