@@ -19,7 +19,8 @@
  * (sm_state_restore_model, _tracking, sm_state_restore) are these readers
  * behind sm_data_load, which reads data_dir's files or generates the data
  * set (three seconds an input under the sanitizers): they are left to
- * tests/test_simsiam_state.c. */
+ * the cmocka tests (tests/test_simsiam_state.c, and those of the commands
+ * that take --checkpoint). */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
