@@ -568,6 +568,20 @@ static void test_restore_errors(void **state)
     assert_int_equal(sm_state_restore(tiny_checkpoint(), "valid", &cfg, &ds, &m, &st), SM_ERR_USAGE);
     assert_null(m);
     assert_null(ds.pixels);
+    /* what an offline event needs, refused (another pred_mode): everything zeroed, the step too */
+    sm_state_file t;
+    open_file(&t, tiny_checkpoint());
+    const char *optimal[] = {"pred_mode=optimal"};
+    assert_int_equal(sm_state_read_config(&t, optimal, 1, &cfg, &st), SM_OK);
+    sm_predictor *pred = (sm_predictor *)&st;
+    uint64_t step = 77;
+    expect_error(sm_state_restore_tracking(&t, &cfg, 16, NULL, &ds, &m, &pred, &step, &st), &st, tiny_checkpoint(),
+                 "checkpoint was written with pred_mode=sgd, this run has pred_mode=optimal");
+    assert_null(m);
+    assert_null(pred);
+    assert_null(ds.pixels);
+    assert_int_equal(step, 0);
+    sm_state_close(&t);
     /* a configuration that no command could have trained with: the file's error */
     saved v;
     save_tiny(&v, "pred_mode=sgd", "state_mnist_nodir.bin");

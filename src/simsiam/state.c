@@ -436,6 +436,7 @@ int sm_state_restore_tracking(const sm_state_file *f, const sm_config *cfg, size
                               sm_dataset *train, sm_model **m, sm_predictor **pred, uint64_t *step, sm_status *st)
 {
     *pred = NULL;
+    *step = 0;
     sm_state_step s;
     int rc = sm_state_restore_model(f, cfg, "train", max_batch, batch_key, train, m, st);
     if (!rc) rc = sm_state_read_step(f, &s, st);
