@@ -32,8 +32,13 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     if (finite(last_fam) && last_fam < 0) neg_fam = neg_fam ", " v("step")
 }
 
-# "at step 40" or "at steps 40, 60" from a list ", 40, 60".
-function at_steps(list,    parts) { return (split(list, parts, ", ") > 2 ? "at steps " : "at step ") substr(list, 3) }
+# "at step 40" or "at steps 40, 60" from a list ", 40, 60"; beyond 8 steps
+# "at 52 of the 61 tracked steps, from 351 to 7020".
+function at_steps(list,    parts, m) {
+    m = split(substr(list, 3), parts, ", ")
+    if (m > 8) return sprintf("at %d of the %d tracked steps, from %s to %s", m, rows, parts[1], parts[m])
+    return (m > 1 ? "at steps " : "at step ") substr(list, 3)
+}
 
 function sphere_section() {
     print "## The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)"

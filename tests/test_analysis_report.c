@@ -197,6 +197,25 @@ static void test_run_report_gap_rounded_once(void **state)
     free(report);
 }
 
+/* A share negative at many steps is summed up, not listed: 9 of 10 steps here. */
+static void test_run_report_many_negative_steps(void **state)
+{
+    (void)state;
+    char track[8192] = TRACK_HEADER, detail[8192] = DETAIL_HEADER;
+    for (int i = 0; i < 10; i++) {
+        size_t t = strlen(track), d = strlen(detail);
+        snprintf(track + t, sizeof track - t, "%d,-0.5,13,12.9,12.8,12.7,-1,6,12,12.1,10,9,1.3,1.2,1.1,1,5.545,0.9,4\n",
+                 10 * i);
+        snprintf(detail + d, sizeof detail - d, "%d,4,256,16,8,12.4,12.3,12.5,%s,9.9,10.1,8.9,9.1,1.2,1.4\n", 10 * i,
+                 i == 3 ? "12.3" : "12.5");
+    }
+    const char *dir = write_run(sm_test_dir("an_many"), 4, 1, "sgd", track, detail);
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "The predictor share is negative at 9 of the 10 tracked steps, from 0 to 90: ");
+    free(report);
+}
+
 /* In 64-d the k-NN columns are on a PCA reduction: the report labels it.  A
  * step with a nan in the chain is n/a, not a verdict. */
 static void test_run_report_reduction_and_nan(void **state)
@@ -544,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_run_report_verdict_per_step),
         cmocka_unit_test(test_run_report_gap_shares),
         cmocka_unit_test(test_run_report_gap_rounded_once),
+        cmocka_unit_test(test_run_report_many_negative_steps),
         cmocka_unit_test(test_run_report_reduction_and_nan),
         cmocka_unit_test(test_run_report_odd_name_and_nan_values),
         cmocka_unit_test(test_run_report_without_tracking),
