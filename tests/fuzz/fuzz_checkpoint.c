@@ -1,16 +1,12 @@
 /* libFuzzer harness: checkpoints through sm_ckpt_read (src/io/checkpoint.h),
  * under the contract of tests/fuzz/harness.h.  Each input is read twice: as
- * it is, and with its last four bytes replaced by the right CRC-32, since
- * nearly every mutation breaks the checksum and the checks behind it (names,
- * type tags, whole values, text) would otherwise go unexplored.  A checkpoint
+ * it is, and with its CRC-32 fixed up (sm_fuzz_checksummed).  A checkpoint
  * that reads is then used as the trainer uses one: its sections looked up
  * with the getters (whose failures keep the same contract, their outputs
  * NULL) and its config section parsed as a configuration. */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "fuzz/harness.h"
 #include "io/checkpoint.h"
@@ -58,14 +54,6 @@ static void read_and_use(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    read_and_use(data, size);
-    if (size < 4) return 0;
-    uint8_t *fixed = malloc(size);
-    sm_fuzz_require(fixed != NULL, "out of memory");
-    memcpy(fixed, data, size);
-    uint32_t crc = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
-    for (int k = 0; k < 4; k++) fixed[size - 4 + k] = (uint8_t)(crc >> 8 * k);
-    read_and_use(fixed, size);
-    free(fixed);
+    sm_fuzz_checksummed(data, size, read_and_use);
     return 0;
 }

@@ -1,8 +1,8 @@
 /* libFuzzer harness: training checkpoints through the readers of
  * src/simsiam/state.h, under the contract of tests/fuzz/harness.h.  As in
- * fuzz_checkpoint.c, each input is read twice: as it is, and with its last
- * four bytes replaced by the right CRC-32, so that mutations reach the
- * sections behind the checksum.  A file that opens is then read as train,
+ * fuzz_checkpoint.c, each input is read twice: as it is, and with its CRC-32
+ * fixed up (sm_fuzz_checksummed), so that mutations reach the sections behind
+ * the checksum.  A file that opens is then read as train,
  * resume, refit, track, eval and embed read one:
  *
  *   - its configuration, without and with overrides; compared with itself
@@ -24,9 +24,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "fuzz/harness.h"
 #include "simsiam/state.h"
@@ -201,14 +199,6 @@ static void read_and_use(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    read_and_use(data, size);
-    if (size < 4) return 0;
-    uint8_t *fixed = malloc(size);
-    sm_fuzz_require(fixed != NULL, "out of memory");
-    memcpy(fixed, data, size);
-    uint32_t crc = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
-    for (int k = 0; k < 4; k++) fixed[size - 4 + k] = (uint8_t)(crc >> 8 * k);
-    read_and_use(fixed, size);
-    free(fixed);
+    sm_fuzz_checksummed(data, size, read_and_use);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 enum { MAX_INPUTS = 4 };
 
@@ -93,6 +94,19 @@ int sm_fuzz_zeroed(const void *p, size_t n)
 void sm_fuzz_require(int cond, const char *what)
 {
     if (!cond) die("broken rule", what);
+}
+
+void sm_fuzz_checksummed(const uint8_t *data, size_t size, void (*read)(const uint8_t *, size_t))
+{
+    read(data, size);
+    if (size < 4) return;
+    uint8_t *fixed = malloc(size);
+    sm_fuzz_require(fixed != NULL, "out of memory");
+    memcpy(fixed, data, size);
+    uint32_t crc = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
+    for (int k = 0; k < 4; k++) fixed[size - 4 + k] = (uint8_t)(crc >> 8 * k);
+    read(fixed, size);
+    free(fixed);
 }
 
 /* Does the scratch directory hold exactly the inputs (the reader wrote nothing)? */

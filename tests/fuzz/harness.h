@@ -56,4 +56,10 @@ void sm_fuzz_check(int rc, const sm_status *st, const char *where, int output_ok
  * successful read. */
 void sm_fuzz_require(int cond, const char *what);
 
+/* read(data, size) as it is, then (size >= 4) with the last four bytes set
+ * to the CRC-32 of the rest, little-endian: a checkpoint's trailer.  Nearly
+ * every mutation breaks the checksum, so the checks behind it (names, type
+ * tags, whole values, text) would otherwise go unexplored. */
+void sm_fuzz_checksummed(const uint8_t *data, size_t size, void (*read)(const uint8_t *, size_t));
+
 #endif
