@@ -511,47 +511,47 @@ static void test_experiment_report_errors(void **state)
     assert_int_equal(run_script("analysis/run-report.sh", sm_test_path("nowhere"), NULL, NULL), 2);
 }
 
+/* The report of an experiment NAME of one run, "only" (so nothing varies),
+ * tracked when track is given: experiment-report.sh exits 0, says nothing on
+ * stderr. */
+static char *single_run_report(const char *name, const char *track, const char *detail)
+{
+    char sub[512], dir[2200], args[2048];
+    const char *exp = sm_test_dir(name);
+    sm_test_write_text(sm_test_join(exp, "config"), "# one run\ndataset = synthetic\n");
+    sm_test_write_text(sm_test_join(exp, "runs"), "only\n");
+    snprintf(sub, sizeof sub, "%s/results", name);
+    sm_test_dir(sub);
+    snprintf(sub, sizeof sub, "%s/results/quick", name);
+    sm_test_dir(sub);
+    snprintf(sub, sizeof sub, "%s/results/quick/only", name);
+    snprintf(dir, sizeof dir, "%s", sm_test_dir(sub));
+    write_run(dir, 4, 1, "sgd", track, detail);
+    snprintf(args, sizeof args, "%s", sm_test_path(name));
+    char *err;
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, &err), 0);
+    assert_string_equal(err, "");
+    free(err);
+    snprintf(dir, sizeof dir, "%s/results/quick", args);
+    return read_file(dir, "report.md");
+}
+
 /* No run tracked: the report says so instead of concluding anything. */
 static void test_experiment_report_without_tracking(void **state)
 {
     (void)state;
-    const char *exp = sm_test_dir("an_exp_untracked");
-    char dir[2200], args[2048];
-    sm_test_write_text(sm_test_join(exp, "config"), "# untracked\ndataset = synthetic\n");
-    sm_test_write_text(sm_test_join(exp, "runs"), "only\n");
-    sm_test_dir("an_exp_untracked/results");
-    sm_test_dir("an_exp_untracked/results/quick");
-    snprintf(dir, sizeof dir, "%s", sm_test_dir("an_exp_untracked/results/quick/only"));
-    write_run(dir, 4, 1, "sgd", NULL, NULL);
-    snprintf(args, sizeof args, "%s", sm_test_path("an_exp_untracked"));
-    char *err;
-    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, &err), 0);
-    assert_string_equal(err, "");
-    snprintf(dir, sizeof dir, "%s/results/quick", args);
-    char *report = read_file(dir, "report.md");
+    char *report = single_run_report("an_exp_untracked", NULL, NULL);
     expect_contains(report, "Varied between runs: nothing.");
     expect_contains(report, "| only |  | finished | 60 | -0.853 | n/a | no tracking data |");
     expect_contains(report, "No run has tracking data: nothing to conclude");
     free(report);
-    free(err);
 }
 
 /* One run, so no key varies: no trend, but its negative share is still said. */
 static void test_experiment_report_single_run(void **state)
 {
     (void)state;
-    const char *exp = sm_test_dir("an_exp_single");
-    char dir[2200], args[2048];
-    sm_test_write_text(sm_test_join(exp, "config"), "# one run\ndataset = synthetic\n");
-    sm_test_write_text(sm_test_join(exp, "runs"), "only\n");
-    sm_test_dir("an_exp_single/results");
-    sm_test_dir("an_exp_single/results/quick");
-    snprintf(dir, sizeof dir, "%s", sm_test_dir("an_exp_single/results/quick/only"));
-    write_run(dir, 4, 1, "sgd", TRACK_CSV, detail_csv(1.52, 1.55));
-    snprintf(args, sizeof args, "%s", sm_test_path("an_exp_single"));
-    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
-    snprintf(dir, sizeof dir, "%s/results/quick", args);
-    char *report = read_file(dir, "report.md");
+    char *report = single_run_report("an_exp_single", TRACK_CSV, detail_csv(1.52, 1.55));
     expect_contains(report, "- No key varies between the runs: no trend of the gap to report.\n"
                             "- **The predictor share is negative** in only (-0.030): ");
     free(report);
