@@ -57,6 +57,19 @@ done
 shared=$(printf '%s' "$shared_lines" | awk -v varied=" $varied " 'NF { k = $0; sub(/=.*/, "", k)
     if (index(varied, " " k " ")) next; if (!(k in v)) order[++n] = k; v[k] = $0 }
   END { for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? " " : ""), v[order[i]] }')
+# Those files are read today: a shared key whose value a run's config.txt
+# records otherwise means they changed after the run.  (A key the run's
+# config.txt lacks predates it, and the run read that key's old default.)
+drift=$(for line in "${run_lines[@]}"; do
+  run=${line%% *}
+  [ -f "$results/$run/config.txt" ] || continue
+  awk -v run="$run" -v shared="$shared" 'BEGIN { n = split(shared, kv, " ")
+      for (i = 1; i <= n; i++) { k = kv[i]; sub(/=.*/, "", k); want[k] = substr(kv[i], length(k) + 2) } }
+    { sub(/[ \t]*=[ \t]*/, "=") } { k = $0; sub(/=.*/, "", k); got = substr($0, length(k) + 2) }
+    (k in want) && got != want[k] && !(got ~ /^[-+.0-9eE]+$/ && want[k] ~ /^[-+.0-9eE]+$/ && got + 0 == want[k] + 0) {
+      ran = ran " " k "=" got }
+    END { if (ran != "") printf "%s ran with%s\n", run, ran }' "$results/$run/config.txt"
+done | paste -sd ';' | sed 's/;/; /g')
 
 gap_csv=$results/gap.csv mi_csv=$results/mi_loss.csv
 gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share${varied:+,${varied// /,}}"$'\n'
@@ -208,6 +221,7 @@ conclusion() {
   sed -n '/^#/!q; s/^# \{0,1\}//p' "$exp/config"
   echo
   echo "Results in \`$results\`. Shared settings (\`experiments/small.config\`, \`$exp/config\`, then \`$exp/$size.config\`, a later value winning; the varied keys apart): \`$shared\`."
+  [ -z "$drift" ] || echo "**These files changed after the runs**: $drift (from each run's config.txt)."
   echo "Varied between runs: ${varied_prose:-nothing}. All values in nats unless marked."
   echo
   echo "## Runs"

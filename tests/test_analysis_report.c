@@ -63,8 +63,8 @@ static const char *write_run(const char *dir, long z_dim, long pred_steps, const
     mkdir(dir, 0777);
     sm_test_write_text(sm_test_join(dir, "train.csv"), TRAIN_CSV);
     snprintf(text, sizeof text,
-             "dataset=synthetic\ndata_dir=\narch=mlp\nwidth=8\nproj_hidden=64\nz_dim=%ld\npred_hidden=16\nbatch=64\n"
-             "epochs=100\nsteps=60\nthreads=1\nseed=0\nlr=0.03\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"
+             "dataset=synthetic\ndata_dir=\narch=mlp\nwidth=16\nproj_hidden=64\nz_dim=%ld\npred_hidden=128\nbatch=64\n"
+             "epochs=100\nsteps=60\nthreads=1\nseed=0\nlr=0.05\nmomentum=0.9\nwd=0.0005\nschedule=cosine\n"
              "loss=cosine\npred_lr_mult=1\npred_fixed_lr=0\npred_steps=%ld\npred_mode=%s\naug=default\n"
              "knn_every=0\ntrack_every=20\ntrack_samples=256\ntrack_views=16\ntrack_images=8\n"
              "checkpoint_every=1\nresume=\nout=%s\n",
@@ -480,6 +480,20 @@ static void test_experiment_report(void **state)
     expect_contains(report, "- **The gap decreases with pred_steps** (pred_mode=sgd; last tracked step): "
                             "pred_steps=1: 0.550, pred_steps=2: 0.450 nats.");
     expect_contains(report, "- Not finished, so left out of the trends above: steps5 (step 60).\n");
+    assert_null(strstr(report, "changed after the runs"));
+    free(report);
+
+    /* the files the shared settings are read from changed after a run: said, with what it ran with */
+    char *cfg = read_file(results, "steps2/config.txt");
+    char *lr = strstr(cfg, "lr=0.05");
+    assert_non_null(lr);
+    lr[6] = '7';
+    sm_test_write_text(sm_test_join(results, "steps2/config.txt"), cfg);
+    free(cfg);
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    report = read_file(results, "report.md");
+    expect_contains(report, "**These files changed after the runs**: steps2 ran with lr=0.07 (from each run's "
+                            "config.txt).\n");
     free(report);
 }
 
