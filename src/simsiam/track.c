@@ -31,11 +31,31 @@ void sm_track_defaults(sm_track_opts *o, uint64_t seed)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* value, or NaN after keeping the first failure's message in row->warning. */
+#define ALSO "; also failed: "
+
+/* Does the warning name `what` already: as its first failure ("what: ...")
+ * or in the ALSO list? */
+static int warned_of(const char *warning, const char *what)
+{
+    const size_t n = strlen(what);
+    if (!strncmp(warning, what, n) && warning[n] == ':') return 1;
+    const char *p = strstr(warning, ALSO);
+    for (p = p ? p + strlen(ALSO) : NULL; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL)
+        if (!strncmp(p, what, n) && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+/* value, or NaN after noting the failure in row->warning: the first one
+ * with its message, the later ones by name ("i_gauss: covariance is not
+ * positive definite; also failed: nll_full, i_ba"), cut at its size. */
 static double or_nan(sm_track_row *row, int rc, const sm_status *est, const char *what, double value)
 {
     if (!rc) return value;
-    if (!row->warning[0]) snprintf(row->warning, sizeof row->warning, "%s: %s", what, est->msg);
+    char *w = row->warning;
+    const size_t len = strlen(w);
+    if (!len) snprintf(w, sizeof row->warning, "%s: %s", what, est->msg);
+    else if (!warned_of(w, what))
+        snprintf(w + len, sizeof row->warning - len, "%s%s", strstr(w, ALSO) ? ", " : ALSO, what);
     return NAN;
 }
 
