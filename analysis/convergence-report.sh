@@ -5,9 +5,10 @@
 # chain (plots/convergence.gp): the gap at a fixed encoder vs the predictor's
 # refit steps.  Called by analysis/experiment-report.sh.
 #   analysis/convergence-report.sh EXPDIR [quick|medium|full]
-# Exit 1 when there are no finished refits, a refit.csv is garbled or a
-# refit_config.txt names no loss (one line naming the file).  A refit cut
-# short is left out of the tables and named.
+# Exit 1 when there are no finished refits or a refit_config.txt names no
+# loss (one line naming the file), and after writing the report when a
+# refit.csv is garbled (that refit is named and left out; one line per such
+# file on stderr).  A refit cut short is left out of the tables and named.
 set -uo pipefail
 # shellcheck source=analysis/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +28,7 @@ REFIT_COLUMNS="refit_step step nll_r nll_r_lo nll_r_hi nll_r_opt h_z_given_z1 h_
 nll_vmf nll_vmf_lo nll_vmf_hi h_s_given_z1 h_s_given_z1_lo h_s_given_z1_hi nll_mlp nll_mix"
 
 # The awk arguments: refit=, source=, mode= before each refit.csv.
-args=() sources=() missing=() unfinished=() loss_of=""
+args=() sources=() missing=() unfinished=() damaged=() damage_errors="" loss_of=""
 for line in "${run_lines[@]}"; do
   read -r -a words <<<"$line"
   run=${words[0]} src="" mode=""
@@ -36,7 +37,11 @@ for line in "${run_lines[@]}"; do
   done
   csv=$results/$run/refit.csv
   if [ ! -f "$csv" ] || [ "$(csv_rows "$csv")" -eq 0 ]; then missing+=("$run"); continue; fi
-  check_csv "$csv" "$REFIT_COLUMNS"
+  # a damaged refit.csv is named and left out; the command exits 1 after the report
+  if ! err=$(awk -v file="$csv" -v need="$REFIT_COLUMNS" -f "$analysis_dir/check_csv.awk" "$csv" 2>&1); then
+    damaged+=("$run") damage_errors+="$err"$'\n'
+    continue
+  fi
   # a refit cut short is left out: its last row is not "after all its refit steps"
   done_steps=$(last_row "$csv" refit_step)
   want=$(config_value "$results/$run" refit_steps refit_config.txt)
@@ -49,7 +54,7 @@ for line in "${run_lines[@]}"; do
   [ -n "$loss" ] || fail "no loss in $results/$run/refit_config.txt: cannot tell which chain is the loss's own"
   loss_of+="$src=$loss "
 done
-[ ${#args[@]} -gt 0 ] || fail "no finished refit for $name ($size) yet ($results)"
+[ ${#args[@]} -gt 0 ] || { printf '%s' "$damage_errors" >&2; fail "no finished refit for $name ($size) yet ($results)"; }
 conv=$results/convergence.csv
 awk -f "$analysis_dir/convergence.awk" "${args[@]}" | write_file "$conv"
 
@@ -89,8 +94,11 @@ tables=$(awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
   echo "Regenerate: \`make experiment NAME=$name SIZE=$size\` then \`make report EXP=$name SIZE=$size\`."
   [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }
   [ ${#unfinished[@]} -eq 0 ] || { echo; printf 'Not finished, left out of the tables and the conclusion: %s.\n' "$(printf '%s, ' "${unfinished[@]}" | sed 's/, $//')"; }
+  [ ${#damaged[@]} -eq 0 ] || { echo; echo "Damaged, left out of the tables and the conclusion: ${damaged[*]}:"
+    printf '%s' "$damage_errors" | sed 's/^analysis: error: /- /'; }
   echo
   plot_lines
   printf '%s\n' "$tables"
 } | write_file "$results/report.md" || exit 1
 echo "report: $results/report.md (plots in $results/plots/)"
+[ -z "$damage_errors" ] || { printf '%s' "$damage_errors" >&2; exit 1; }

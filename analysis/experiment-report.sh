@@ -7,8 +7,9 @@
 # conclusion computed from those tables (analysis/README.md).  Every run with a
 # train.csv also gets its own report (analysis/run-report.sh).
 #   analysis/experiment-report.sh EXPDIR [quick|medium|full]
-# Exit 1 when there are no results or a CSV is not numbers (one line naming
-# the file), 2 on usage errors.
+# Exit 1 when there are no results, or after writing the report when a run's
+# CSV is not numbers (that run is named and left out; one line per such run
+# naming the file on stderr); 2 on usage errors.
 set -uo pipefail
 # shellcheck source=analysis/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -82,7 +83,7 @@ sphere_holds=0 sphere_noise=0 sphere_fails=0 sphere_na=0 sphere_steps=0
 verdict_counts() {
   awk -F, 'NR > 1 { c[$NF]++; n++ } END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$1"
 }
-ns=() vs=()
+ns=() vs=() damaged=() damage_errors=""
 for line in "${run_lines[@]}"; do
   read -r run keys <<<"$line"
   dir=$results/$run
@@ -95,7 +96,15 @@ for line in "${run_lines[@]}"; do
     notes+="- $run: not run yet (no logged step in $dir/train.csv)."$'\n'
     continue
   fi
-  "$analysis_dir/run-report.sh" "$dir" >/dev/null || exit 1
+  # A run whose files are damaged is named and left out; the others are
+  # still reported, and the command exits 1 with its error after writing.
+  if ! err=$("$analysis_dir/run-report.sh" "$dir" 2>&1 >/dev/null); then
+    runs_table+="| $run | $settings | damaged | | | | | | | |"$'\n'
+    notes+="- $run: damaged, left out of the tables below and of the conclusion: ${err#analysis: error: }"$'\n'
+    damaged+=("$run") damage_errors+="$err"$'\n'
+    continue
+  fi
+  [ -z "$err" ] || printf '%s\n' "$err" >&2
   if [ -f "$dir/summary.json" ]; then
     status=finished steps=$(json_value "$dir/summary.json" steps) loss=$(json_value "$dir/summary.json" final_loss)
     knn=$(json_value "$dir/summary.json" knn_acc)
@@ -198,6 +207,7 @@ conclusion() {
   awk -F, -v skip="$unfinished_runs" 'NR == 1 || !index(skip, " " $2 " ")' "$gap_csv" |
     awk -v keys="$varied" -f "$analysis_dir/trend.awk"
   [ -z "$unfinished" ] || echo "- Not finished, so left out of the trends above: ${unfinished%, }."
+  [ ${#damaged[@]} -eq 0 ] || echo "- Damaged, so left out of the tables and of the trends above: ${damaged[*]} (see Runs)."
   correlation
   local distinct_n distinct_v
   distinct_n=$(printf '%s\n' "${ns[@]}" | sort -u | tr '\n' ' ')
@@ -274,3 +284,4 @@ conclusion() {
   conclusion
 } | write_file "$results/report.md" || exit 1
 echo "report: $results/report.md"
+[ -z "$damage_errors" ] || { printf '%s' "$damage_errors" >&2; exit 1; }

@@ -497,11 +497,12 @@ static void test_experiment_report(void **state)
     free(report);
 }
 
-/* Errors: no results yet, a garbled CSV in one run (named), usage. */
+/* Errors: no results yet, a garbled CSV in one run (named, the others still
+ * reported), usage. */
 static void test_experiment_report_errors(void **state)
 {
     (void)state;
-    char exp[2048], args[2200], where[2200];
+    char exp[2048], args[2200], where[2400];
     write_experiment("an_exp_bad", exp, sizeof exp);
     snprintf(args, sizeof args, "%s full", exp);
     expect_data_error("analysis/experiment-report.sh", args, "no results for an_exp_bad (full)", "results/full)");
@@ -513,6 +514,19 @@ static void test_experiment_report_errors(void **state)
     snprintf(args, sizeof args, "%s quick", exp);
     snprintf(where, sizeof where, "(%s:3)", track);
     expect_data_error("analysis/experiment-report.sh", args, "row has 2 cells, the header 19", where);
+    /* the other runs are still reported, the damaged one named */
+    char results[2100];
+    snprintf(results, sizeof results, "%s/results/quick", exp);
+    char *report = read_file(results, "report.md");
+    expect_contains(report, "| steps2 | pred_steps=2 pred_mode=sgd | damaged |");
+    snprintf(where, sizeof where, "- steps2: damaged, left out of the tables below and of the conclusion: row has 2 "
+                                  "cells, the header 19 (%s:3)\n", track);
+    expect_contains(report, where);
+    expect_contains(report, "| steps1 | pred_steps=1 pred_mode=sgd | finished | 60 |");
+    expect_contains(report, "pred_steps=1: 0.550, pred_steps=5: 0.380 nats.");
+    expect_contains(report, "- Damaged, so left out of the tables and of the trends above: steps2 (see Runs).\n");
+    assert_null(strstr(report, "| steps2 | pred_steps=2 pred_mode=sgd | 60 |")); /* not in the gap table */
+    free(report);
 
     char *err;
     assert_int_equal(run_script("analysis/experiment-report.sh", "", NULL, &err), 2);

@@ -197,7 +197,8 @@ static void test_mi_vs_loss_quick(void **state)
  * refit.csv tracked at refit steps 0, 1, 2, 4, ..., 64; a second invocation
  * skips them, a refit cut short is redone; the report has its tables, plots
  * and computed conclusion, and names each loss's own chain from the refits'
- * own configurations when the source results have moved. */
+ * own configurations when the source results have moved; a damaged refit.csv
+ * is named and left out. */
 static void test_predictor_convergence_quick(void **state)
 {
     (void)state;
@@ -293,6 +294,29 @@ static void test_predictor_convergence_quick(void **state)
     assert_non_null(report);
     expect_contains(report, "### l2: Gaussian chain: E[NLL_full] ≥ Ĥ(z2|z1) in R^d (the loss's own Q)");
     expect_contains(report, "### cosine: sphere chain: E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) on S^{d−1} (the loss's own Q)");
+    free(report);
+    free(out);
+    free(err);
+
+    /* A damaged refit.csv: named and left out, the others still reported, exit 1
+     * with one line naming the file. */
+    snprintf(cmd, sizeof cmd, "echo 64,oops >> '%s/%s/refit.csv'", sized, names[0]);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
+    assert_int_equal(rc, 1);
+    assert_int_equal(sm_test_lines(err), 1);
+    expect_contains(err, "analysis: error: row has 2 cells, the header ");
+    snprintf(line, sizeof line, " (%s/%s/refit.csv:10)\n", sized, names[0]);
+    expect_contains(err, line);
+    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
+    report = sm_test_read(cmd, NULL);
+    assert_non_null(report);
+    snprintf(line, sizeof line, "Damaged, left out of the tables and the conclusion: %s:\n- row has 2 cells", names[0]);
+    expect_contains(report, line);
+    snprintf(line, sizeof line, "| %s | ", names[0]);
+    assert_null(strstr(report, line));
+    snprintf(line, sizeof line, "| %s | ", names[1]);
+    expect_contains(report, line);
     free(report);
     free(out);
     free(err);
