@@ -17,9 +17,8 @@ SHLIB := $(BUILD)/libsimsiam-mi.so
 STLIB := $(BUILD)/libsimsiam-mi.a
 # What SM_API marks (src/core/export.h): these headers' declarations are
 # exported, everything else is hidden.  src/simsiam-mi.h includes them all.
-# estimators/registry.h is the command line's table of estimators, not API.
 PUBLIC_HEADERS := src/core/export.h src/core/status.h src/core/arena.h src/core/rng.h src/core/threads.h \
-                  $(filter-out src/estimators/registry.h,$(wildcard src/estimators/*.h)) src/simsiam/track.h
+                  $(wildcard src/estimators/*.h) src/simsiam/track.h
 # The shared directories install may create, deepest first.  Those it did create are listed in
 # MANIFEST_DIRS, which uninstall reads to remove them when they are empty again: a prefix starts
 # and ends empty, and a directory that was there before (/usr/local/bin) stays.

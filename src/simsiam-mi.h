@@ -29,6 +29,7 @@
 #include "estimators/mlp.h"
 #include "estimators/nll.h"
 #include "estimators/prep.h"
+#include "estimators/registry.h"
 #include "estimators/resample.h"
 #include "estimators/vmf.h"
 #include "simsiam/track.h"

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 __version__ = "0.1.0"  # src/cli/cli.h's SM_VERSION (python/tests check they agree)
-__all__ = ["Error", "entropy", "mi", "nll", "bound", "Tracker", "set_threads", "get_threads"]
+__all__ = ["Error", "estimate", "entropy", "mi", "nll", "bound", "Tracker", "set_threads", "get_threads"]
 
 
 class Error(ValueError):
@@ -83,21 +83,19 @@ class _Prep(ctypes.Structure):
     _fields_ = [("whiten", ctypes.c_int), ("noise", ctypes.c_double), ("seed", ctypes.c_uint64)]
 
 
-class _EntropyOpts(ctypes.Structure):
-    _fields_ = [("k", _size), ("sphere", ctypes.c_int), ("prep", _Prep)]
+class _EstOpts(ctypes.Structure):  # sm_est_opts: every option an estimator row reads
+    _fields_ = [("k", _size), ("prep", _Prep), ("sphere", ctypes.c_int), ("ridge", ctypes.c_double),
+                ("components", _size), ("seed", ctypes.c_uint64), ("kappa", ctypes.c_double)]
 
 
-class _MiOpts(ctypes.Structure):
-    _fields_ = [("k", _size), ("norm", ctypes.c_int), ("sphere", ctypes.c_int), ("prep", _Prep)]
+class _Estimator(ctypes.Structure):  # sm_estimator: a row of the registry
+    _fields_ = [("name", ctypes.c_char_p), ("alias", ctypes.c_char_p), ("kind", ctypes.c_int),
+                ("uses", ctypes.c_uint), ("fn", ctypes.c_void_p), ("doc", ctypes.c_char_p)]
 
 
-class _Ksg1(ctypes.Structure):
-    _fields_ = [("mi", ctypes.c_double), ("h_y_given_x", ctypes.c_double), ("h_y", ctypes.c_double)]
-
-
-class _MixOpts(ctypes.Structure):
-    _fields_ = [("components", _size), ("starts", _size), ("max_iter", _size), ("tol", ctypes.c_double),
-                ("ridge", ctypes.c_double), ("seed", ctypes.c_uint64)]
+class _Resample(ctypes.Structure):  # sm_resample_result
+    _fields_ = [("value", ctypes.c_double), ("ci_low", ctypes.c_double), ("ci_high", ctypes.c_double),
+                ("resamples", _size), ("m", _size)]
 
 
 class _Nce(ctypes.Structure):
@@ -136,16 +134,13 @@ _SIGNATURES = {
     "sm_arena_free": (None, [_AR]),
     "sm_threads_set": (None, [ctypes.c_int]),
     "sm_threads_get": (ctypes.c_int, []),
-    "sm_entropy_kl": (ctypes.c_int, [_dptr, _size, _size, _P(_EntropyOpts), _dptr, _AR, _ST]),
-    "sm_gauss_entropy": (ctypes.c_int, [_dptr, _size, _size, ctypes.c_double, _dptr, _AR, _ST]),
-    "sm_mi_ksg1": (ctypes.c_int, [_dptr, _dptr, _size, _size, _size, _P(_MiOpts), _P(_Ksg1), _AR, _ST]),
-    "sm_mi_ksg2": (ctypes.c_int, [_dptr, _dptr, _size, _size, _size, _P(_MiOpts), _dptr, _AR, _ST]),
-    "sm_gauss_mi": (ctypes.c_int, [_dptr, _dptr, _size, _size, _size, ctypes.c_double, _dptr, _AR, _ST]),
+    "sm_estimator_find": (_P(_Estimator), [ctypes.c_int, ctypes.c_char_p]),
+    "sm_estimator_default": (_P(_Estimator), [ctypes.c_int]),
+    "sm_estimator_choices": (None, [ctypes.c_int, ctypes.c_char_p, _size]),
+    "sm_resample_subsample": (ctypes.c_int, [_dptr, _size, _dptr, _size, _size, _size, ctypes.c_uint64,
+                                             ctypes.c_void_p, _P(_EstOpts), _P(_Resample), _AR, _ST]),
     "sm_nll_family_parse": (ctypes.c_int, [ctypes.c_char_p, _P(ctypes.c_int), _ST]),
     "sm_nll_family_name": (ctypes.c_char_p, [ctypes.c_int]),
-    "sm_nll_mean": (ctypes.c_int, [ctypes.c_int, _dptr, _dptr, _size, _size, _dptr, _AR, _ST]),
-    "sm_mix_defaults": (None, [_P(_MixOpts), ctypes.c_uint64]),
-    "sm_mix_nll_crossfit": (ctypes.c_int, [_dptr, _dptr, _size, _size, _P(_MixOpts), _dptr, _AR, _ST]),
     "sm_bound_chain_estimate": (ctypes.c_int, [_dptr, _dptr, _dptr, _size, _size, _P(_ChainOpts), _P(_Chain),
                                                _AR, _ST]),
     "sm_track_defaults": (None, [_P(_TrackOpts), ctypes.c_uint64]),
@@ -160,6 +155,8 @@ _SIGNATURES = {
 for _name, (_res, _args) in _SIGNATURES.items():
     _fn = getattr(_lib, _name)
     _fn.restype, _fn.argtypes = _res, _args
+# sm_resample_fn: an estimator row's adapter (ctx = sm_est_opts)
+_ESTIMATOR_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P(_EstOpts), _dptr, _size, _dptr, _size, _size, _dptr, _AR, _ST)
 
 
 def _call(fn, *args):
@@ -261,67 +258,107 @@ def get_threads():
     return _lib.sm_threads_get()
 
 
+# sm_est_kind and the inputs each kind takes, named as the CLI's options
+_QUANTITIES = {"entropy": (0, ("x",)), "mi": (1, ("x", "y")), "nll": (2, ("z", "p"))}
+_USES_KNN, _USES_RIDGE, _USES_MIXTURE, _HELD_OUT = 1, 2, 4, 8  # sm_estimator.uses
+_SUBSAMPLE_MAX = 100000  # the CLI's --subsample range
+
+
+def _row(kind, quantity, name):
+    """The registry's row of kind named name (None: the kind's default), or Error as the CLI's."""
+    found = _lib.sm_estimator_default(kind) if name is None else _lib.sm_estimator_find(kind, str(name).encode())
+    if not found:
+        buf = ctypes.create_string_buffer(256)
+        _lib.sm_estimator_choices(kind, buf, len(buf))
+        what = "family" if quantity == "nll" else "estimator"
+        raise Error(f"unknown {what} '{name}' for {quantity} (choose {buf.value.decode()})", 2)
+    return found.contents
+
+
+def _applicable(quantity, e):
+    """The options row e reads (with the inputs, as the CLI's check_applicable)."""
+    names = {"seed", "subsample"} if quantity != "nll" else set()
+    names |= {"k", "whiten", "noise"} if e.uses & _USES_KNN else set()
+    names |= {"ridge"} if e.uses & _USES_RIDGE else set()
+    return names | ({"components", "seed"} if e.uses & _USES_MIXTURE else set())
+
+
+def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, seed=0, ridge=0.0, components=4,
+             subsample=0):
+    """`simsiam-mi estimate QUANTITY`'s JSON line as a dict (the same keys and values), through the same
+    registry of estimators.  quantity "entropy" (of x), "mi" (of x and y) or "nll" (of rows z = x given
+    predictions p = y); estimator: its row (for nll the family, the dict's "family"), None for the
+    default (kl, ksg1, full).  subsample=B (entropy, mi): the 95% subsampling interval of B halves,
+    ci_low / ci_high / resamples; nll with family "vmf" adds the fitted "kappa".  An option the row does
+    not read, given away from its default, is refused as the CLI refuses it."""
+    if quantity not in _QUANTITIES:
+        raise Error(f"unknown quantity '{quantity}' (choose entropy, mi or nll)", 2)
+    kind, inputs = _QUANTITIES[quantity]
+    e = _row(kind, quantity, estimator)
+    name = e.name.decode()
+    given = dict(k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0), ridge=(ridge, 0.0),
+                 components=(components, 4), subsample=(subsample, 0))
+    reads = _applicable(quantity, e)
+    _not_applicable(name, **{o: v for o, v in given.items() if o not in reads})
+    if (y is None) != (len(inputs) == 1):
+        raise Error(f"{quantity} takes {' and '.join(inputs)}", 2)
+    b = _count(subsample, "subsample")
+    if b == 1 or b > _SUBSAMPLE_MAX:
+        raise Error(f"subsample must be 0 or in [2, {_SUBSAMPLE_MAX}], got {b}", 2)
+    x = _array(x, inputs[0])
+    out = {"quantity": quantity, "family" if quantity == "nll" else "estimator": name}
+    if y is not None:
+        y = _array(y, inputs[1])
+        (_same_shape if quantity == "nll" else _same_rows)(x, inputs[0], y, inputs[1])
+    if e.uses & _USES_KNN:
+        out["k"] = int(k)
+    if e.uses & _USES_MIXTURE:
+        out["components"] = int(components)
+    n = x.shape[0]
+    out.update({"n": n, "dx": x.shape[1], "dy": y.shape[1]} if quantity == "mi" else {"n": n, "d": x.shape[1]})
+    o = _EstOpts(k=_count(k, "k"), prep=_prep(whiten, noise, seed), ridge=float(ridge),
+                 components=_count(components, "components"), seed=_count(seed, "seed"))
+    yp, dy = (_ptr(y), y.shape[1]) if y is not None else (None, 0)
+    r, t0 = _Resample(), time.perf_counter()
+    if b:
+        _call(_lib.sm_resample_subsample, _ptr(x), x.shape[1], yp, dy, n, b, o.seed, e.fn, ctypes.byref(o),
+              ctypes.byref(r))
+    else:
+        v = ctypes.c_double()
+        _call(_ESTIMATOR_FN(e.fn), ctypes.byref(o), _ptr(x), x.shape[1], yp, dy, n, ctypes.byref(v))
+        r.value = v.value
+    what = "the mean NLL" if quantity == "nll" else "the estimate"
+    out["value"] = _finite(r.value, what)
+    if b:
+        out.update(ci_low=_finite(r.ci_low, what), ci_high=_finite(r.ci_high, what), resamples=r.resamples)
+    if name == "vmf":
+        out["kappa"] = o.kappa
+    if e.uses & _HELD_OUT:
+        out["note"] = "held out: fitted on each half of the rows, scored on the other"
+    out.update(unit="nats", seconds=time.perf_counter() - t0)
+    return out
+
+
 def entropy(x, k=3, estimator="kl", whiten=False, noise=0.0, seed=0, ridge=0.0):
     """Ĥ(x) in nats: `simsiam-mi estimate entropy`.  estimator "kl" (Kozachenko–Leonenko, k
-    neighbours, optional whitening and jitter) or "gauss" (½ log det(2πe Σ), ridge on Σ)."""
-    x = _array(x, "x")
-    h = ctypes.c_double()
-    if estimator == "kl":
-        _not_applicable("kl", ridge=(ridge, 0.0))
-        o = _EntropyOpts(_count(k, "k"), 0, _prep(whiten, noise, seed))
-        _call(_lib.sm_entropy_kl, _ptr(x), x.shape[0], x.shape[1], ctypes.byref(o), ctypes.byref(h))
-    elif estimator == "gauss":
-        _not_applicable("gauss", k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0))
-        _call(_lib.sm_gauss_entropy, _ptr(x), x.shape[0], x.shape[1], float(ridge), ctypes.byref(h))
-    else:
-        raise Error(f"unknown estimator '{estimator}' for entropy (choose kl or gauss)", 2)
-    return _finite(h.value, "the estimate")
+    neighbours, optional whitening and jitter) or "gauss" (½ log det(2πe Σ), ridge on Σ).
+    For a subsampling interval: estimate("entropy", x, subsample=B)."""
+    return estimate("entropy", x, None, estimator, k, whiten, noise, seed, ridge)["value"]
 
 
 def mi(x, y, k=3, estimator="ksg1", whiten=False, noise=0.0, seed=0, ridge=0.0):
     """Î(x; y) in nats: `simsiam-mi estimate mi`.  estimator "ksg1" or "ksg2" (Kraskov–Stögbauer–
-    Grassberger, k neighbours, max norm; whiten maps x and y separately) or "gauss" (ridge on Σ)."""
-    x, y = _array(x, "x"), _array(y, "y")
-    _same_rows(x, "x", y, "y")
-    args = (_ptr(x), _ptr(y), x.shape[0], x.shape[1], y.shape[1])
-    v = ctypes.c_double()
-    if estimator in ("ksg1", "ksg2"):
-        _not_applicable(estimator, ridge=(ridge, 0.0))
-        o = _MiOpts(_count(k, "k"), 0, 0, _prep(whiten, noise, seed))
-        if estimator == "ksg1":
-            r = _Ksg1()
-            _call(_lib.sm_mi_ksg1, *args, ctypes.byref(o), ctypes.byref(r))
-            v.value = r.mi
-        else:
-            _call(_lib.sm_mi_ksg2, *args, ctypes.byref(o), ctypes.byref(v))
-    elif estimator == "gauss":
-        _not_applicable("gauss", k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0))
-        _call(_lib.sm_gauss_mi, *args, float(ridge), ctypes.byref(v))
-    else:
-        raise Error(f"unknown estimator '{estimator}' for mi (choose ksg1, ksg2 or gauss)", 2)
-    return _finite(v.value, "the estimate")
+    Grassberger, k neighbours, max norm; whiten maps x and y separately) or "gauss" (ridge on Σ).
+    For a subsampling interval: estimate("mi", x, y, subsample=B)."""
+    return estimate("mi", x, y, estimator, k, whiten, noise, seed, ridge)["value"]
 
 
 def nll(z, p, family="full", components=4, seed=0):
     """E[−log Q(z; μ = p)] in nats, Q fitted by maximum likelihood: `simsiam-mi estimate nll`.
-    family l2, iso, diag, full, vmf, or mix (a mixture of `components` Gaussians on z − p, seeded,
-    held out: fitted on each half of the rows, scored on the other)."""
-    z, p = _array(z, "z"), _array(p, "p")
-    _same_shape(z, "z", p, "p")
-    v = ctypes.c_double()
-    if family == "mix":
-        o = _MixOpts()
-        _lib.sm_mix_defaults(ctypes.byref(o), _count(seed, "seed"))
-        o.components = _count(components, "components")
-        _call(_lib.sm_mix_nll_crossfit, _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(o), ctypes.byref(v))
-    else:
-        try:
-            f = _family(family)
-        except Error:
-            raise Error(f"unknown family '{family}' for nll (choose l2, iso, diag, full, vmf or mix)", 2) from None
-        _not_applicable(f"the {family} family", components=(components, 4), seed=(seed, 0))
-        _call(_lib.sm_nll_mean, f, _ptr(z), _ptr(p), z.shape[0], z.shape[1], ctypes.byref(v))
-    return _finite(v.value, "the mean NLL")
+    family l2, iso, diag, full, vmf (κ: estimate("nll", z, p, "vmf")["kappa"]), or mix (a mixture
+    of `components` Gaussians on z − p, seeded, held out: fitted on each half of the rows, scored
+    on the other)."""
+    return estimate("nll", z, p, family, components=components, seed=seed)["value"]
 
 
 def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):

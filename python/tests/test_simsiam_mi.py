@@ -76,20 +76,46 @@ def test_nll_matches_cli(tmp_path, pairs):
     close(sm.nll(y, x, family="mix", components=2, seed=3), want)
 
 
+def same_json(got, want):
+    """The same keys in the same order, the same values (numbers to TOL; seconds differ)."""
+    assert list(got) == list(want)
+    for key, value in want.items():
+        if key == "seconds":
+            continue
+        if isinstance(value, float):
+            close(got[key], value)
+        else:
+            assert got[key] == value, key
+
+
 def test_bound_matches_cli(tmp_path, pairs):
     x, y = pairs
     p1 = 0.9 * x
     for family in ("full", "vmf"):
         want = cli(tmp_path, "bound", "--family", family, "--k", "4", z1=x, z2=y, p1=p1)
-        got = sm.bound(x, y, p1, family=family, k=4)
-        assert list(got) == list(want)
-        for key, value in want.items():
-            if key == "seconds":
-                continue
-            if isinstance(value, float):
-                close(got[key], value)
-            else:
-                assert got[key] == value, key
+        same_json(sm.bound(x, y, p1, family=family, k=4), want)
+
+
+def test_estimate_is_the_cli_json(tmp_path, pairs):
+    """estimate() gives `estimate`'s JSON: subsampling intervals, vmf's kappa, mix's note."""
+    x, y = pairs
+    cases = [
+        (["entropy", "--subsample", "6", "--seed", "2"], dict(subsample=6, seed=2), dict(x=x)),
+        (["entropy", "--estimator", "gauss", "--subsample", "4"], dict(estimator="gauss", subsample=4), dict(x=x)),
+        (["mi", "--k", "4", "--subsample", "5", "--whiten"], dict(k=4, subsample=5, whiten=True), dict(x=x, y=y)),
+        (["mi", "--estimator", "ksg2", "--noise", "0.01", "--seed", "7"], dict(estimator="ksg2", noise=0.01, seed=7),
+         dict(x=x, y=y)),
+        (["nll", "--family", "vmf"], dict(estimator="vmf"), dict(z=y, p=x)),
+        (["nll", "--family", "mix", "--components", "2", "--seed", "3"], dict(estimator="mix", components=2, seed=3),
+         dict(z=y, p=x)),
+        (["nll"], {}, dict(z=y, p=x)),
+    ]
+    for args, options, arrays in cases:
+        got = sm.estimate(args[0], *arrays.values(), **options)
+        same_json(got, cli(tmp_path, *args, **arrays))
+    interval = sm.estimate("mi", x, y, subsample=5)
+    assert interval["ci_low"] <= interval["value"] <= interval["ci_high"]
+    assert interval["value"] == sm.mi(x, y)
 
 
 def test_tracker_row_is_the_estimators(pairs):
@@ -210,6 +236,12 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
     assert code(lambda: sm.entropy(x, estimator="gauss", whiten=True), "option 'whiten' does not apply to gauss") == 2
     assert code(lambda: sm.mi(x, y, ridge=0.1), "option 'ridge' does not apply to ksg1") == 2
     assert code(lambda: sm.nll(x, y, family="full", components=3), "option 'components' does not apply") == 2
+    assert code(lambda: sm.estimate("nll", x, y, subsample=4), "option 'subsample' does not apply to full") == 2
+    assert code(lambda: sm.estimate("mi", x, y, subsample=1), re.escape("subsample must be 0 or in [2, 100000]")) == 2
+    assert code(lambda: sm.estimate("mi", x), "mi takes x and y") == 2
+    assert code(lambda: sm.estimate("entropy", x, y), "entropy takes x") == 2
+    assert code(lambda: sm.estimate("kl", x), re.escape("unknown quantity 'kl' (choose entropy, mi or nll)")) == 2
+    assert code(lambda: sm.estimate("mi", x[:8], y[:8], k=4, subsample=2), "k must satisfy 1 <= k < N") == 2
 
 
 def test_threads_bounded_and_per_calling_thread(pairs):
@@ -254,8 +286,8 @@ def test_tracker_row_kept_after_a_refused_event(pairs):
 def test_struct_mirrors_match_c(tmp_path):
     """The ctypes structs against the C headers' sizes and offsets (a changed struct fails here)."""
     checks = {"sm_status": sm._Status, "sm_arena": sm._Arena, "sm_prep_opts": sm._Prep,
-              "sm_entropy_opts": sm._EntropyOpts, "sm_mi_opts": sm._MiOpts, "sm_ksg1_result": sm._Ksg1,
-              "sm_mix_opts": sm._MixOpts, "sm_bound_nce": sm._Nce, "sm_bound_chain_opts": sm._ChainOpts,
+              "sm_est_opts": sm._EstOpts, "sm_estimator": sm._Estimator, "sm_resample_result": sm._Resample,
+              "sm_bound_nce": sm._Nce, "sm_bound_chain_opts": sm._ChainOpts,
               "sm_bound_chain": sm._Chain, "sm_track_sample": sm._TrackSample, "sm_track_opts": sm._TrackOpts,
               "sm_track_column": sm._TrackColumn}
     lines = [f'printf("{c} %zu\\n", sizeof({c}));' for c in checks]

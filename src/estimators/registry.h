@@ -2,7 +2,8 @@
  * name, the quantity it estimates, the options it takes, a one-line doc
  * and an adapter of the one shape subsampling needs.  `simsiam-mi estimate`
  * dispatches through it and lists its choices and help from it; the
- * tracker runs its intervals through the same adapters.  Adding an
+ * tracker runs its intervals through the same adapters, and the Python
+ * module calls it as the command line does (public API, SM_API).  Adding an
  * estimator is its module, one row in registry.c, and its test.
  *
  *   sm_est_opts o = {.k = 3};
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/export.h"
 #include "estimators/prep.h"
 #include "estimators/resample.h"
 
@@ -50,19 +52,19 @@ typedef struct {
     const char *doc;
 } sm_estimator;
 
-extern const sm_estimator SM_ESTIMATORS[];
-extern const size_t SM_NESTIMATORS;
+SM_API extern const sm_estimator SM_ESTIMATORS[];
+SM_API extern const size_t SM_NESTIMATORS;
 
 /* "entropy", "mi", "nll". */
-const char *sm_est_kind_name(sm_est_kind kind);
+SM_API const char *sm_est_kind_name(sm_est_kind kind);
 
 /* The row of kind named name (or its alias); NULL when there is none. */
-const sm_estimator *sm_estimator_find(sm_est_kind kind, const char *name);
+SM_API const sm_estimator *sm_estimator_find(sm_est_kind kind, const char *name);
 
 /* The kind's default row (marked SM_EST_DEFAULT). */
-const sm_estimator *sm_estimator_default(sm_est_kind kind);
+SM_API const sm_estimator *sm_estimator_default(sm_est_kind kind);
 
 /* The kind's names as "a, b or c" into buf (cut to n bytes). */
-void sm_estimator_choices(sm_est_kind kind, char *buf, size_t n);
+SM_API void sm_estimator_choices(sm_est_kind kind, char *buf, size_t n);
 
 #endif
