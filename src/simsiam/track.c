@@ -40,8 +40,10 @@ static int warned_of(const char *warning, const char *what)
     const size_t n = strlen(what);
     if (!strncmp(warning, what, n) && warning[n] == ':') return 1;
     const char *p = strstr(warning, ALSO);
-    for (p = p ? p + strlen(ALSO) : NULL; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL)
+    for (p = p ? p + strlen(ALSO) : NULL; p; p = strstr(p, ", ")) {
+        if (*p == ',') p += 2;
         if (!strncmp(p, what, n) && (p[n] == ',' || p[n] == '\0')) return 1;
+    }
     return 0;
 }
 
