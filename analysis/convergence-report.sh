@@ -46,7 +46,8 @@ for line in "${run_lines[@]}"; do
   done_steps=$(last_row "$csv" refit_step)
   want=$(config_value "$results/$run" refit_steps refit_config.txt)
   if [ -n "$want" ] && [ "$done_steps" != "$want" ]; then unfinished+=("$run (refit step $done_steps of $want)"); continue; fi
-  args+=("refit=$run" "source=$src" "mode=$mode" "$csv")
+  lr=$(config_value "$results/$run" refit_lr refit_config.txt)
+  args+=("refit=$run" "source=$src" "mode=$mode" "lr=${lr:-nan}" "$csv")
   [[ " ${sources[*]} " == *" $src "* ]] && continue
   sources+=("$src")
   # the source run's loss, as its refit recorded it (the source results may be elsewhere or gone)
@@ -90,7 +91,8 @@ tables=$(awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
   sed -n 's/^# \{0,1\}//p' "$exp/config"
   echo
   echo "Encoders: the kept checkpoints of \`$source_results\` (experiment $source_name, same size);"
-  echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" "$exp/$size.config" | tr '\n' ' ')\`."
+  echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" "$exp/$size.config" | tr '\n' ' ' | sed 's/ $//')\`"
+  echo "(a refit's own refit_lr, from its refit_config.txt, is in the tables)."
   echo "Regenerate: \`make experiment NAME=$name SIZE=$size\` then \`make report EXP=$name SIZE=$size\`."
   [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }
   [ ${#unfinished[@]} -eq 0 ] || { echo; printf 'Not finished, left out of the tables and the conclusion: %s.\n' "$(printf '%s, ' "${unfinished[@]}" | sed 's/, $//')"; }

@@ -1,6 +1,6 @@
 # The gap at a fixed encoder vs the predictor's refit steps, from the refit.csv
 # files of a refit experiment (simsiam-mi refit; experiments/predictor_convergence):
-#   awk -f analysis/convergence.awk refit=NAME source=RUN mode=reinit|continue DIR/refit.csv ... > convergence.csv
+#   awk -f analysis/convergence.awk refit=NAME source=RUN mode=reinit|continue lr=R DIR/refit.csv ... > convergence.csv
 # (each file checked by check_csv.awk first).  Two chains per row of refit.csv:
 #   gauss   E[NLL_full] (nll_r, dim_used coordinates) against Ĥ(z2|z1), with the
 #           floors of the Gaussian family: the best affine predictor (nll_r_opt)
@@ -11,12 +11,12 @@
 # Output columns: refit,source,mode,chain,checkpoint_step,refit_step,x (refit_step + 1,
 # for a log axis),nll,nll_lo,nll_hi,h,h_lo,h_hi,gap,gap_lo,gap_hi (the intervals
 # combined at their worst),floor_affine,floor_mlp,gap_mix,link (E[NLL] vs Ĥ:
-# holds / within noise / fails / n/a, as analysis/chain.awk decides it).
+# holds / within noise / fails / n/a, as analysis/chain.awk decides it),refit_lr.
 BEGIN {
     FS = ","; OFS = ","
     NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
     print "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,h_hi,gap,gap_lo,gap_hi," \
-          "floor_affine,floor_mlp,gap_mix,link"
+          "floor_affine,floor_mlp,gap_mix,link,refit_lr"
 }
 
 function finite(x) { return x ~ NUMBER }
@@ -31,7 +31,8 @@ function link(alo, ahi, blo, bhi) {
 
 function emit(chain, nll, nlo, nhi, h, hlo, hhi, fa, fm, mix) {
     print refit, source, mode, chain, v("step"), v("refit_step"), v("refit_step") + 1, nll, nlo, nhi, h, hlo, hhi,
-          diff(nll, h), diff(nlo, hhi), diff(nhi, hlo), diff(fa, h), diff(fm, h), diff(mix, h), link(nlo, nhi, hlo, hhi)
+          diff(nll, h), diff(nlo, hhi), diff(nhi, hlo), diff(fa, h), diff(fm, h), diff(mix, h), link(nlo, nhi, hlo, hhi),
+          lr
 }
 
 FNR == 1 { delete col; for (i = 1; i <= NF; i++) col[$i] = i; next }

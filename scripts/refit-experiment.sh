@@ -3,10 +3,11 @@
 # experiments/predictor_convergence): first the source experiment's training
 # runs at the same size (scripts/experiment.sh; finished runs are skipped),
 # then one `simsiam-mi refit` per line of EXPDIR/runs,
-#   <name> source=<source run> checkpoint=early|middle|late refit_reinit=0|1
+#   <name> source=<source run> checkpoint=early|middle|late refit_reinit=0|1 [refit_lr=R]
 # on the source run's kept checkpoints (OUT/checkpoint-<step>.bin, written with
 # checkpoint_keep = 1): early = the first, middle = the median, late = the
-# last.  The size file's keys (refit_* and track_*) go to every refit.  Each
+# last.  The size file's keys (refit_* and track_*) go to every refit, a run
+# line's refit_lr after them (so it wins).  Each
 # refit writes RESULTS/<size>/<name>/ (refit.csv, refit_config.txt, refit.log);
 # one whose refit.csv reached refit_steps is skipped, any other is redone.
 #   scripts/refit-experiment.sh EXPDIR [quick|medium|full]
@@ -87,7 +88,7 @@ check_kept() {
 }
 
 refit_one() {
-  local run=$1 src=$2 when=$3 reinit=$4 dir=$results/$1 ckpt now rc start=$SECONDS
+  local run=$1 src=$2 when=$3 reinit=$4 lr=${5:-} dir=$results/$1 ckpt now rc start=$SECONDS
   # before the traps (scripts/jobs.sh: no $(...) under them); a signal now
   # ends this subshell, the refit not started
   ckpt=$(checkpoint_of "$src" "$when")
@@ -95,7 +96,8 @@ refit_one() {
   trap_interrupts
   [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
   mkdir -p "$dir"
-  local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" out="$dir")
+  local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" ${lr:+refit_lr="$lr"}
+              out="$dir")
   echo "# $now $bin ${args[*]}" >>"$dir/refit.log"
   run_in_session "$bin" "${args[@]}" >>"$dir/refit.log" 2>&1 </dev/null
   rc=$?
@@ -111,15 +113,16 @@ refit_one() {
 
 [ "$jobs" -gt ${#run_lines[@]} ] && jobs=${#run_lines[@]}
 echo "experiment $name ($size): ${#run_lines[@]} refits of $source_name, up to $jobs at once, results in $results"
-# The refits to do, "<run> <source run> <when> <reinit>" each, their sources'
-# kept checkpoints checked first.
+# The refits to do, "<run> <source run> <when> <reinit> [<lr>]" each, their
+# sources' kept checkpoints checked first.
 skipped=0 todo=()
 for line in "${run_lines[@]}"; do
   read -r -a words <<<"$line"
-  run=${words[0]} src="" when="" reinit=""
+  run=${words[0]} src="" when="" reinit="" lr=""
   for kv in "${words[@]:1}"; do
     case $kv in source=*) src=${kv#*=} ;; checkpoint=*) when=${kv#*=} ;; refit_reinit=*) reinit=${kv#*=} ;;
-      *) fail "unknown key in $exp/runs: $kv (source, checkpoint, refit_reinit)" 2 ;; esac
+      refit_lr=*) lr=${kv#*=} ;;
+      *) fail "unknown key in $exp/runs: $kv (source, checkpoint, refit_reinit, refit_lr)" 2 ;; esac
   done
   [ -n "$src" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
   case $when in early|middle|late) ;; *) fail "refit $run: checkpoint= must be early, middle or late ($exp/runs)" 2 ;; esac
@@ -130,7 +133,7 @@ for line in "${run_lines[@]}"; do
     continue
   fi
   check_kept "$src"
-  todo+=("$run $src $when $reinit")
+  todo+=("$run $src $when $reinit $lr")
 done
 launch_all refit_one "${todo[@]}"
 report_status "experiment $name ($size)" refit ${#run_lines[@]} $skipped refit.log refits

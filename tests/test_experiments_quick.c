@@ -322,6 +322,57 @@ static void test_predictor_convergence_quick(void **state)
     free(err);
 }
 
+/* The refit experiment over the predictor's rate: each run line's refit_lr
+ * reaches its refit (refit_config.txt) over the size file's keys, and the
+ * report compares the rates per model: a table of the gap at refit steps 0,
+ * 1, 4, 16, 64 per rate and a computed line. */
+static void test_refit_lr_quick(void **state)
+{
+    (void)state;
+    char results[2048], source[2048], env[4200], sized[2100], line[2400], cmd[4400];
+    char names[MAX_RUNS][NAME_LEN];
+    snprintf(results, sizeof results, "%s", sm_test_path("xq_refit_lr"));
+    snprintf(source, sizeof source, "%s", sm_test_path("xq_refit_lr_source"));
+    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s'", source);
+    snprintf(sized, sizeof sized, "%s/quick", results);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", results, source);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    int n = run_names("experiments/refit_lr/runs", names);
+    assert_int_equal(n, 8);
+
+    char *out, *err;
+    int rc = run_with(results, env, "experiments/refit_lr/run.sh", "quick", &out, &err);
+    if (rc) fprintf(stderr, "%s\n%s", out, err);
+    assert_int_equal(rc, 0);
+    snprintf(line, sizeof line, "experiment refit_lr (quick): %d refits finished, 0 skipped, 0 failed\n", n);
+    expect_contains(out, line);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "grep -qx 'refit_lr=0.2' '%s/l2-lr0.2/refit_config.txt' && "
+                              "grep -qx 'refit_lr=0.005' '%s/cosine-lr0.005/refit_config.txt'", sized, sized);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+
+    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/refit_lr quick", &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
+    char *report = sm_test_read(cmd, NULL);
+    if (!report) fail_msg("no %s", cmd);
+    expect_contains(report, "## The gap vs the predictor's learning rate\n");
+    expect_contains(report, "| refit_lr | step 0 | step 1 | step 4 | step 16 | step 64 |\n");
+    expect_contains(report, "| 0.005 | ");
+    expect_contains(report, "| 0.2 | ");
+    expect_contains(report, "| l2-lr0.02 | ");
+    expect_contains(report, " | reinit | 0.02 | ");
+    expect_contains(report, "- **The predictor's learning rate** (l2, checkpoint step ");
+    expect_contains(report, "- **The predictor's learning rate** (cosine, checkpoint step ");
+    expect_contains(report, "At the last step (64): lr 0.005: ");
+    free(report);
+    free(out);
+    free(err);
+}
+
 /* The experiment in expdir with this runs file: exit 1, want in stderr. */
 static void expect_refused(const char *expdir, const char *results, const char *runs, const char *want)
 {
@@ -605,10 +656,10 @@ static void test_usage_errors(void **state)
     assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);
     /* make: the targets' own usage lines (make itself exits 2 on any failure). */
     static const char *const targets[][2] = {
-        {"experiment", "usage: make experiment NAME=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|validate_bound>"},
+        {"experiment", "usage: make experiment NAME=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|refit_lr|validate_bound>"},
         {"experiment NAME=nope", "usage: make experiment NAME="},
         {"plots", "usage: make plots RUN=DIR"},
-        {"report", "usage: make report EXP=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|validate_bound>"},
+        {"report", "usage: make report EXP=<mi_vs_loss|pred_lr|pred_steps|predictor_convergence|refit_lr|validate_bound>"},
     };
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         char cmd[256];
@@ -630,7 +681,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_stops_and_resumes),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),
         cmocka_unit_test(test_validate_bound_quick), cmocka_unit_test(test_mi_vs_loss_quick),
-        cmocka_unit_test(test_predictor_convergence_quick),
+        cmocka_unit_test(test_predictor_convergence_quick), cmocka_unit_test(test_refit_lr_quick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
