@@ -4,8 +4,9 @@
  * per step; the gap and its two shares are the hand-computed numbers; the
  * experiment report's generated conclusion follows the fixture's trend and
  * leaves out a run not finished;
- * garbled CSVs are one-line errors naming the file; a run without tracking
- * gets a "no tracking data" line. */
+ * garbled CSVs are one-line errors naming the file (an experiment report
+ * still reports the other runs); a run without tracking gets a "no tracking
+ * data" line; the refit report compares learning rates on hand numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -585,6 +586,48 @@ static void test_experiment_report_single_run(void **state)
     free(report);
 }
 
+/* The refit report's rate comparison (analysis/convergence_md.awk) on a hand
+ * fixture: one l2 model refitted from scratch at lr 0.01 and 0.1, E[NLL]
+ * 3.0, 2.9, 2.6, 2.0 and 3.0, 2.5, 1.8, 1.5 at refit steps 0, 1, 2, 4 (each
+ * ±0.1) against Ĥ(z2|z1) = 1: gaps 2.0, 1.9, 1.6, 1.0 and 2.0, 1.5, 0.8,
+ * 0.5, apart by 0, 0.4, 0.8, 0.5, so most at step 2; the table shows steps
+ * 0, 1 and 4 (the powers of 4 and the last). */
+static void test_convergence_rates(void **state)
+{
+    (void)state;
+    static const double nll[2][4] = {{3.0, 2.9, 2.6, 2.0}, {3.0, 2.5, 1.8, 1.5}};
+    static const int steps[4] = {0, 1, 2, 4};
+    static const char *const lr[2] = {"0.01", "0.1"};
+    char csv[4096];
+    int n = snprintf(csv, sizeof csv, "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,"
+                                      "h_hi,gap,gap_lo,gap_hi,floor_affine,floor_mlp,gap_mix,link,refit_lr\n");
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 4; i++)
+            n += snprintf(csv + n, sizeof csv - (size_t)n,
+                          "l2-lr%s,l2,reinit,gauss,700,%d,%d,%g,%g,%g,1,0.9,1.1,%g,%g,%g,0.4,0.4,0.3,holds,%s\n", lr[r],
+                          steps[i], steps[i] + 1, nll[r][i], nll[r][i] - 0.1, nll[r][i] + 0.1, nll[r][i] - 1,
+                          nll[r][i] - 1.2, nll[r][i] - 0.8, lr[r]);
+    const char *dir = sm_test_dir("an_rates");
+    sm_test_write_text(sm_test_join(dir, "convergence.csv"), csv);
+    char args[2200], *out, *err;
+    snprintf(args, sizeof args, "-v loss_of=l2=l2 -f analysis/convergence_md.awk %s", sm_test_join(dir, "convergence.csv"));
+    assert_int_equal(run_script("awk", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    expect_contains(out, "## The gap vs the predictor's learning rate\n\n"
+                         "### l2 at checkpoint step 700, a fresh predictor: the gap vs refit_lr (Gaussian chain: "
+                         "E[NLL_full] ≥ Ĥ(z2|z1) in R^d)\n\n"
+                         "| refit_lr | step 0 | step 1 | step 4 |\n| ---: | ---: | ---: | ---: |\n"
+                         "| 0.01 | 2.000 | 1.900 | 1.000 |\n| 0.1 | 2.000 | 1.500 | 0.500 |\n");
+    expect_contains(out, "- **The predictor's learning rate** (l2, checkpoint step 700, a fresh predictor, the loss's "
+                         "own Q): the gaps differ most at refit step 2 (by 0.800 nats): lr 0.01: 1.600, lr 0.1: 0.800 "
+                         "(smallest with lr 0.1; E[NLL]'s intervals ±0.100 on average): the gap is smaller at each "
+                         "larger rate. At the last step (4): lr 0.01: 1.000, lr 0.1: 0.500 (smallest with lr 0.1; "
+                         "E[NLL]'s intervals ±0.100 on average).\n");
+    expect_contains(out, "| l2-lr0.1 | 700 | reinit | 0.1 | 2.000 [1.800, 2.200] | 0.500 [0.300, 0.700] (step 4) |");
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_experiment_report_errors),
         cmocka_unit_test(test_experiment_report_without_tracking),
         cmocka_unit_test(test_experiment_report_single_run),
+        cmocka_unit_test(test_convergence_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
