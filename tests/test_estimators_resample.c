@@ -231,6 +231,12 @@ static void test_errors(void **state)
                                            NULL, &st),
                      SM_ERR_USAGE);
     assert_string_equal(st.msg, "too small: 5 (test)");
+    /* zero columns: an error, not an assertion (the Python module passes what it is given) */
+    assert_int_equal(sm_resample_subsample(x, 0, NULL, 0, 10, 5, 0, fail_on_subsample, &full, &r, NULL, &st),
+                     SM_ERR_USAGE);
+    assert_int_equal(sm_resample_subsample(x, 1, x, 0, 10, 5, 0, fail_on_subsample, &full, &r, NULL, &st),
+                     SM_ERR_USAGE);
+    assert_string_equal(st.msg, "need at least 1 column, got 1 and 0 (subsampling)");
 }
 
 int main(void)

@@ -6,10 +6,11 @@ they agree with them exactly.  Arrays are anything numpy.asarray takes (float32
 or float64, C- or Fortran-ordered: copied to row-major float64 as the CLI reads
 .npy files), and torch tensors (through .detach().cpu().numpy(); torch itself
 is never imported).  Rows are samples; a 1-D array is one column.  Values are
-in nats.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code 1 for
-the data (shapes, NaN, a non-finite result), 2 for the call (unknown names, options that do not
-apply, counts out of range); a C error carries the C function's message and status, in which a
-k >= N or too few rows or columns is 2 where the CLI, which checks k against its file, exits with 1.
+in nats.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code as
+the CLI's exit status: 2 for the call (unknown names, options that do not apply, values outside
+the CLI's ranges, checked first), 1 for the data (shapes, NaN, a non-finite result, and whatever
+the C estimator refuses: k >= N, too few rows, duplicates; its C message kept).  A Tracker's
+errors keep the C status.
 
 The values are the CLI's bit for bit when both run on the same OpenBLAS kernel: the CLI runs itself
 again with OPENBLAS_CORETYPE set on a CPU OpenBLAS does not recognise (README, "Speed"); the module
@@ -160,14 +161,16 @@ _ESTIMATOR_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P(_EstOpts), _dptr, _size, _dptr
 
 
 def _call(fn, *args):
-    """fn(*args, workspace, status) with a fresh workspace; Error on failure."""
+    """An estimator's fn(*args, workspace, status) with a fresh workspace; Error with the C message on
+    failure, code 1: the caller has checked every option, so what is left is the data's (k >= N, too
+    few rows, duplicates), as the CLI's exit 1."""
     ws, st = _Arena(), _Status()
     try:
         rc = fn(*args, ctypes.byref(ws), ctypes.byref(st))
     finally:
         _lib.sm_arena_free(ctypes.byref(ws))
     if rc:
-        raise Error(st.msg.decode("utf-8", "replace"), rc)
+        raise Error(st.msg.decode("utf-8", "replace"), 1)
 
 
 # ---- arrays --------------------------------------------------------------------------------------
@@ -183,6 +186,8 @@ def _array(a, name, ndim=2):
         a = a[:, None]
     if a.ndim != ndim:
         raise Error(f"{name}: expected a {ndim}-D array (rows are samples), got shape {a.shape}", 1)
+    if a.size == 0:
+        raise Error(f"{name}: array is empty (shape {a.shape})", 1)
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
@@ -225,10 +230,6 @@ def _not_applicable(what, **given):
             raise Error(f"option '{name}' does not apply to {what}", 2)
 
 
-def _prep(whiten, noise, seed):
-    return _Prep(1 if whiten else 0, float(noise), _count(seed, "seed"))
-
-
 def _family(name):
     f = ctypes.c_int()
     st = _Status()
@@ -261,12 +262,18 @@ def get_threads():
 # sm_est_kind and the inputs each kind takes, named as the CLI's options
 _QUANTITIES = {"entropy": (0, ("x",)), "mi": (1, ("x", "y")), "nll": (2, ("z", "p"))}
 _USES_KNN, _USES_RIDGE, _USES_MIXTURE, _HELD_OUT = 1, 2, 4, 8  # sm_estimator.uses
-_SUBSAMPLE_MAX = 100000  # the CLI's --subsample range
+# `simsiam-mi estimate`'s ranges: (default, low, high), integers then reals
+_OPTIONS = {"k": (3, 1, 10**6), "seed": (0, 0, 2**31 - 1), "components": (4, 1, 1000), "subsample": (0, 0, 100000),
+            "noise": (0.0, 0.0, 1e300), "ridge": (0.0, 0.0, 1e300)}
 
 
 def _row(kind, quantity, name):
     """The registry's row of kind named name (None: the kind's default), or Error as the CLI's."""
-    found = _lib.sm_estimator_default(kind) if name is None else _lib.sm_estimator_find(kind, str(name).encode())
+    found = None
+    if name is None:
+        found = _lib.sm_estimator_default(kind)
+    elif isinstance(name, str) and "\0" not in name:
+        found = _lib.sm_estimator_find(kind, name.encode())
     if not found:
         buf = ctypes.create_string_buffer(256)
         _lib.sm_estimator_choices(kind, buf, len(buf))
@@ -283,48 +290,68 @@ def _applicable(quantity, e):
     return names | ({"components", "seed"} if e.uses & _USES_MIXTURE else set())
 
 
+def _in_range(name, value):
+    """An option's value within the CLI's range for it, or Error (code 2)."""
+    default, low, high = _OPTIONS[name]
+    integer = isinstance(default, int)
+    v = operator.index(value) if integer else float(value)
+    if not low <= v <= high:  # NaN fails too
+        what = f"an integer in [{low}, {high}]" if integer else f"a number in [{low:g}, {high:g}]"
+        raise Error(f"{name} must be {what}, got {value}", 2)
+    if name == "subsample" and v == 1:
+        raise Error("subsample needs at least 2 resamples", 2)
+    return v
+
+
 def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, seed=0, ridge=0.0, components=4,
-             subsample=0):
+             subsample=0, family=None):
     """`simsiam-mi estimate QUANTITY`'s JSON line as a dict (the same keys and values), through the same
     registry of estimators.  quantity "entropy" (of x), "mi" (of x and y) or "nll" (of rows z = x given
-    predictions p = y); estimator: its row (for nll the family, the dict's "family"), None for the
-    default (kl, ksg1, full).  subsample=B (entropy, mi): the 95% subsampling interval of B halves,
-    ci_low / ci_high / resamples; nll with family "vmf" adds the fitted "kappa".  An option the row does
-    not read, given away from its default, is refused as the CLI refuses it."""
+    predictions p = y); estimator: its row, None for the default (kl, ksg1, full); for nll the family,
+    also as family= (the dict's "family").  subsample=B (entropy, mi): the 95% subsampling interval of
+    B halves, ci_low / ci_high / resamples; nll with family "vmf" adds the fitted "kappa".  As the CLI:
+    an option the row does not read, given away from its default, is refused, the others must be in
+    the CLI's ranges (code 2), and what the C estimator refuses once they are is the data's (code 1:
+    k >= N, too few rows, duplicate samples, ...)."""
     if quantity not in _QUANTITIES:
         raise Error(f"unknown quantity '{quantity}' (choose entropy, mi or nll)", 2)
     kind, inputs = _QUANTITIES[quantity]
+    if family is not None:
+        if quantity != "nll" or estimator is not None:
+            raise Error("family= names the nll family; use estimator= alone", 2)
+        estimator = family
     e = _row(kind, quantity, estimator)
     name = e.name.decode()
-    given = dict(k=(k, 3), whiten=(whiten, False), noise=(noise, 0.0), seed=(seed, 0), ridge=(ridge, 0.0),
-                 components=(components, 4), subsample=(subsample, 0))
+    given = dict(k=k, noise=noise, seed=seed, ridge=ridge, components=components, subsample=subsample)
     reads = _applicable(quantity, e)
-    _not_applicable(name, **{o: v for o, v in given.items() if o not in reads})
+    _not_applicable(name, **{o: (v, _OPTIONS[o][0]) for o, v in given.items() if o not in reads},
+                    **({} if "whiten" in reads else {"whiten": (whiten, False)}))
+    opt = {o: _in_range(o, v) if o in reads else _OPTIONS[o][0] for o, v in given.items()}
+    o = _EstOpts(k=opt["k"], prep=_Prep(1 if whiten else 0, opt["noise"], opt["seed"]), ridge=opt["ridge"],
+                 components=opt["components"], seed=opt["seed"])
+    b = opt["subsample"]
     if (y is None) != (len(inputs) == 1):
         raise Error(f"{quantity} takes {' and '.join(inputs)}", 2)
-    b = _count(subsample, "subsample")
-    if b == 1 or b > _SUBSAMPLE_MAX:
-        raise Error(f"subsample must be 0 or in [2, {_SUBSAMPLE_MAX}], got {b}", 2)
     x = _array(x, inputs[0])
-    out = {"quantity": quantity, "family" if quantity == "nll" else "estimator": name}
     if y is not None:
         y = _array(y, inputs[1])
         (_same_shape if quantity == "nll" else _same_rows)(x, inputs[0], y, inputs[1])
-    if e.uses & _USES_KNN:
-        out["k"] = int(k)
-    if e.uses & _USES_MIXTURE:
-        out["components"] = int(components)
     n = x.shape[0]
+    if b and e.uses & _USES_KNN and o.k >= n // 2:
+        raise Error(f"k = {o.k} must be below the rows of a subsample, N/2 = {n // 2} (subsamples of N/2 rows; "
+                    f"{inputs[0]})", 1)
+    out = {"quantity": quantity, "family" if quantity == "nll" else "estimator": name}
+    if e.uses & _USES_KNN:
+        out["k"] = o.k
+    if e.uses & _USES_MIXTURE:
+        out["components"] = o.components
     out.update({"n": n, "dx": x.shape[1], "dy": y.shape[1]} if quantity == "mi" else {"n": n, "d": x.shape[1]})
-    o = _EstOpts(k=_count(k, "k"), prep=_prep(whiten, noise, seed), ridge=float(ridge),
-                 components=_count(components, "components"), seed=_count(seed, "seed"))
     yp, dy = (_ptr(y), y.shape[1]) if y is not None else (None, 0)
-    r, t0 = _Resample(), time.perf_counter()
+    r, v, t0 = _Resample(), ctypes.c_double(), time.perf_counter()
     if b:
         _call(_lib.sm_resample_subsample, _ptr(x), x.shape[1], yp, dy, n, b, o.seed, e.fn, ctypes.byref(o),
               ctypes.byref(r))
     else:
-        v = ctypes.c_double()
         _call(_ESTIMATOR_FN(e.fn), ctypes.byref(o), _ptr(x), x.shape[1], yp, dy, n, ctypes.byref(v))
         r.value = v.value
     what = "the mean NLL" if quantity == "nll" else "the estimate"
@@ -364,19 +391,20 @@ def nll(z, p, family="full", components=4, seed=0):
 def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     """The chain E[NLL_Q] >= Ĥ(z2|z1), Î and the Barber–Agakov and InfoNCE bounds on I(z1; z2):
     `simsiam-mi estimate bound`'s JSON as a dict (the same keys; for vmf every entropy is on the
-    sphere and "kappa" and "measure" are added)."""
+    sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
+    o = _ChainOpts(_family(family), _in_range("k", k),
+                   _Prep(1 if whiten else 0, _in_range("noise", noise), _in_range("seed", seed)))
     z2 = _array(z2, "z2")
     z1, p1 = _array(z1, "z1"), _array(p1, "p1")
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")
-    o = _ChainOpts(_family(family), _count(k, "k"), _prep(whiten, noise, seed))
     c = _Chain()
     n, d = z2.shape
     t0 = time.perf_counter()
     _call(_lib.sm_bound_chain_estimate, _ptr(z1), _ptr(z2), _ptr(p1), n, d, ctypes.byref(o), ctypes.byref(c))
     for term in (c.h_z2, c.nll, c.h_z2_given_z1, c.i_ksg, c.nce.value):
         _finite(term, "a bound term")
-    out = {"quantity": "bound", "family": _lib.sm_nll_family_name(o.family).decode(), "k": int(k), "n": n, "d": d,
+    out = {"quantity": "bound", "family": _lib.sm_nll_family_name(o.family).decode(), "k": o.k, "n": n, "d": d,
            "h_z2": c.h_z2, "nll": c.nll, "h_z2_given_z1": c.h_z2_given_z1, "gap": c.gap, "i_ksg": c.i_ksg,
            "ba": c.ba, "infonce": c.nce.value, "infonce_cap": c.nce.cap}
     if out["family"] == "vmf":

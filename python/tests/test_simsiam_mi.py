@@ -109,6 +109,7 @@ def test_estimate_is_the_cli_json(tmp_path, pairs):
         (["nll", "--family", "mix", "--components", "2", "--seed", "3"], dict(estimator="mix", components=2, seed=3),
          dict(z=y, p=x)),
         (["nll"], {}, dict(z=y, p=x)),
+        (["nll", "--family", "gauss-iso"], dict(family="gauss-iso"), dict(z=y, p=x)),  # an alias, the row's name
     ]
     for args, options, arrays in cases:
         got = sm.estimate(args[0], *arrays.values(), **options)
@@ -180,8 +181,9 @@ def test_errors_carry_the_c_message(pairs):
     bad[5, 1] = np.nan
     with pytest.raises(ValueError, match=re.escape("non-finite value at row 5, column 1")):
         sm.entropy(bad)
-    with pytest.raises(ValueError, match="k must satisfy 1 <= k < N, got k = 400, N = 400"):
+    with pytest.raises(ValueError, match="k must satisfy 1 <= k < N, got k = 400, N = 400") as e:
         sm.mi(x, y, k=400)
+    assert e.value.code == 1  # the data's size, as the CLI's exit 1
     with pytest.raises(sm.Error) as e:
         sm.entropy(x, k=0)
     assert e.value.code == 2
@@ -197,7 +199,7 @@ def test_errors_carry_the_c_message(pairs):
         sm.Tracker()(x[:3], y[:3], x[:3])
     with pytest.raises(sm.Error, match="need k >= 1, max_dim >= 1 and resamples >= 2, got 3, 0 and 2"):
         sm.Tracker(max_dim=0, resamples=2)(x, y, x)  # was a C assertion that ended the interpreter
-    with pytest.raises(sm.Error, match=re.escape("k must be in [0, 2**64), got -1")):
+    with pytest.raises(sm.Error, match=re.escape("k must be an integer in [1, 1000000], got -1")):
         sm.mi(x, y, k=-1)  # not wrapped to 2**64 - 1
     with pytest.raises(sm.Error, match=re.escape("step must be in [0, 2**64), got -1")):
         sm.Tracker()(x, y, x, step=-1)
@@ -227,7 +229,7 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
     assert code(lambda: sm.nll(x, y, family="bogus"), re.escape("(choose l2, iso, diag, full, vmf or mix)")) == 2
     assert code(lambda: sm.Tracker().csv_row("other"), "unknown file 'other'") == 2
     # ctypes would take these modulo 2**64: k = 2**64 + 3 ran as k = 3
-    assert code(lambda: sm.entropy(x, k=2**64 + 3), re.escape("k must be in [0, 2**64), got")) == 2
+    assert code(lambda: sm.entropy(x, k=2**64 + 3), re.escape("k must be an integer in [1, 1000000], got")) == 2
     assert code(lambda: sm.Tracker()(x, y, x, step=2**64), "step must be in") == 2
     for not_an_integer in (3.7, "3"):
         with pytest.raises(TypeError):
@@ -237,11 +239,28 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
     assert code(lambda: sm.mi(x, y, ridge=0.1), "option 'ridge' does not apply to ksg1") == 2
     assert code(lambda: sm.nll(x, y, family="full", components=3), "option 'components' does not apply") == 2
     assert code(lambda: sm.estimate("nll", x, y, subsample=4), "option 'subsample' does not apply to full") == 2
-    assert code(lambda: sm.estimate("mi", x, y, subsample=1), re.escape("subsample must be 0 or in [2, 100000]")) == 2
+    assert code(lambda: sm.estimate("mi", x, y, subsample=1), "subsample needs at least 2 resamples") == 2
+    # the CLI's ranges, checked before the data, as the CLI does
+    assert code(lambda: sm.estimate("mi", x, y[:-1], seed=2**31), re.escape("seed must be an integer in [0, 2147483647]")) == 2
+    assert code(lambda: sm.estimate("nll", x, y, family="mix", components=1001), "components must be an integer") == 2
+    assert code(lambda: sm.estimate("entropy", x, estimator="gauss", ridge=1e301), "ridge must be a number in") == 2
+    assert code(lambda: sm.estimate("mi", x, y, noise=float("nan")), "noise must be a number in") == 2
+    assert code(lambda: sm.estimate("mi", x, y, subsample=100001), "subsample must be an integer in") == 2
+    # an option the row does not read is compared with its default, never converted
+    assert sm.estimate("entropy", x, estimator="gauss", k=3.0)["value"] == sm.entropy(x, estimator="gauss")
+    assert code(lambda: sm.estimate("entropy", x, estimator="kl\0junk"), "unknown estimator") == 2
+    assert code(lambda: sm.estimate("mi", x, y, family="full"), "family= names the nll family") == 2
+    # what the estimator refuses once the options are in range is the data's: 1, as the CLI exits
+    assert code(lambda: sm.estimate("entropy", np.ones((5, 0)), subsample=3), re.escape("x: array is empty")) == 1
+    assert code(lambda: sm.estimate("mi", x[:8], np.ones((8, 0))), "y: array is empty") == 1
+    assert code(lambda: sm.estimate("entropy", x[:1], estimator="gauss"), "") == 1
+    assert code(lambda: sm.estimate("nll", x[:6], y[:6], "mix"), "rows in each half") == 1
+    assert code(lambda: sm.estimate("entropy", x[:50], k=25, subsample=3),
+                re.escape("k = 25 must be below the rows of a subsample, N/2 = 25 (subsamples of N/2 rows; x)")) == 1
     assert code(lambda: sm.estimate("mi", x), "mi takes x and y") == 2
     assert code(lambda: sm.estimate("entropy", x, y), "entropy takes x") == 2
     assert code(lambda: sm.estimate("kl", x), re.escape("unknown quantity 'kl' (choose entropy, mi or nll)")) == 2
-    assert code(lambda: sm.estimate("mi", x[:8], y[:8], k=4, subsample=2), "k must satisfy 1 <= k < N") == 2
+    assert code(lambda: sm.estimate("mi", x[:8], y[:8], k=4, subsample=2), "below the rows of a subsample") == 1
 
 
 def test_threads_bounded_and_per_calling_thread(pairs):

@@ -54,7 +54,9 @@ int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy
                           size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
                           sm_resample_result *out, sm_arena *ws, sm_status *st)
 {
-    assert(x && dx >= 1 && (y ? dy >= 1 : dy == 0) && fn && out);
+    assert(x && (y || dy == 0) && fn && out);
+    if (dx == 0 || (y && dy == 0)) /* a public call: an empty array is the caller's data, not a crash */
+        return sm_status_fail(st, SM_ERR_USAGE, "subsampling", "need at least 1 column, got %zu and %zu", dx, dy);
     if (n < 4)
         return sm_status_fail(st, SM_ERR_USAGE, "subsampling",
                               "need at least 4 samples to subsample, got %zu", n);

@@ -38,8 +38,9 @@ typedef struct {
 } sm_resample_result;
 
 /* Point estimate and subsampling interval.  Rows of x and y stay paired and in
- * their original order inside a subsample.  Requires n >= 4 and B >= 2
- * (SM_ERR_USAGE); an estimator error (e.g. k >= m) is returned as is. */
+ * their original order inside a subsample.  Requires n >= 4, B >= 2 and a
+ * column or more in x (and in y when given) (SM_ERR_USAGE); an estimator
+ * error (e.g. k >= m) is returned as is. */
 SM_API int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy, size_t n,
                                  size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
                                  sm_resample_result *out, sm_arena *ws, sm_status *st);
