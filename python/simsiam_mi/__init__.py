@@ -191,6 +191,15 @@ def _array(a, name, ndim=2):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def _all_finite(a, name):
+    """a, or Error naming the first NaN or Inf by its row and column in a (0-based, as the library's
+    messages count; a C estimator on x and y together would count y's columns after x's)."""
+    bad = np.argwhere(~np.isfinite(a))
+    if len(bad):
+        raise Error(f"non-finite value at row {bad[0][0]}, column {bad[0][1]} ({name})", 1)
+    return a
+
+
 def _ptr(a):
     return a.ctypes.data_as(_dptr)
 
@@ -332,9 +341,9 @@ def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, 
     b = opt["subsample"]
     if (y is None) != (len(inputs) == 1):
         raise Error(f"{quantity} takes {' and '.join(inputs)}", 2)
-    x = _array(x, inputs[0])
+    x = _all_finite(_array(x, inputs[0]), inputs[0])
     if y is not None:
-        y = _array(y, inputs[1])
+        y = _all_finite(_array(y, inputs[1]), inputs[1])
         (_same_shape if quantity == "nll" else _same_rows)(x, inputs[0], y, inputs[1])
     n = x.shape[0]
     if b and e.uses & _USES_KNN and o.k >= n // 2:
@@ -394,8 +403,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
     o = _ChainOpts(_family(family), _in_range("k", k),
                    _Prep(1 if whiten else 0, _in_range("noise", noise), _in_range("seed", seed)))
-    z2 = _array(z2, "z2")
-    z1, p1 = _array(z1, "z1"), _array(p1, "p1")
+    z1, z2, p1 = (_all_finite(_array(a, name), name) for a, name in ((z1, "z1"), (z2, "z2"), (p1, "p1")))
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")
     c = _Chain()

@@ -253,6 +253,9 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
     # what the estimator refuses once the options are in range is the data's: 1, as the CLI exits
     assert code(lambda: sm.estimate("entropy", np.ones((5, 0)), subsample=3), re.escape("x: array is empty")) == 1
     assert code(lambda: sm.estimate("mi", x[:8], np.ones((8, 0))), "y: array is empty") == 1
+    y_nan = y.copy()
+    y_nan[3, 1] = np.inf
+    assert code(lambda: sm.mi(x, y_nan, estimator="gauss"), re.escape("non-finite value at row 3, column 1 (y)")) == 1
     assert code(lambda: sm.estimate("entropy", x[:1], estimator="gauss"), "") == 1
     assert code(lambda: sm.estimate("nll", x[:6], y[:6], "mix"), "rows in each half") == 1
     assert code(lambda: sm.estimate("entropy", x[:50], k=25, subsample=3),
