@@ -192,6 +192,61 @@ static void test_mi_vs_loss_quick(void **state)
     check_quick_experiment("mi_vs_loss");
 }
 
+/* The paths of a refit experiment's quick run in the scratch space: its
+ * results, its source experiment's (SM_SOURCE_RESULTS in env) and the
+ * results' quick/ directory. */
+typedef struct {
+    char results[2048], source[2048], env[4200], sized[2100];
+} refit_paths;
+
+/* Refit experiment NAME's quick size from scratch, validate_bound's quick
+ * models trained first into the scratch space too: exit 0 and "N refits
+ * finished" for the N = want lines of its runs file (their names in names).
+ * Returns its stdout (free it). */
+static char *run_refit_quick(const char *name, int want, char names[][NAME_LEN], refit_paths *p)
+{
+    char scratch[128], cmd[4400], line[256];
+    snprintf(scratch, sizeof scratch, "xq_%s", name);
+    snprintf(p->results, sizeof p->results, "%s", sm_test_path(scratch));
+    snprintf(scratch, sizeof scratch, "xq_%s_source", name);
+    snprintf(p->source, sizeof p->source, "%s", sm_test_path(scratch));
+    snprintf(p->env, sizeof p->env, "SM_SOURCE_RESULTS='%s'", p->source);
+    snprintf(p->sized, sizeof p->sized, "%s/quick", p->results);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", p->results, p->source);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "experiments/%s/runs", name);
+    assert_int_equal(run_names(cmd, names), want);
+
+    char *out, *err, script[256];
+    snprintf(script, sizeof script, "experiments/%s/run.sh", name);
+    int rc = run_with(p->results, p->env, script, "quick", &out, &err);
+    if (rc) fprintf(stderr, "%s\n%s", out, err);
+    assert_int_equal(rc, 0);
+    snprintf(line, sizeof line, "experiment %s (quick): %d refits finished, 0 skipped, 0 failed\n", name, want);
+    expect_contains(out, line);
+    free(err);
+    return out;
+}
+
+/* analysis/experiment-report.sh on refit experiment NAME's quick results,
+ * with env (the source's results): exit 0, nothing on stderr.  Returns
+ * report.md (free it). */
+static char *refit_report(const char *name, const refit_paths *p, const char *env)
+{
+    char args[256], path[2200], *out, *err;
+    snprintf(args, sizeof args, "experiments/%s quick", name);
+    int rc = run_with(p->results, env, "analysis/experiment-report.sh", args, &out, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+    snprintf(path, sizeof path, "%s/report.md", p->sized);
+    char *report = sm_test_read(path, NULL);
+    if (!report) fail_msg("no %s", path);
+    return report;
+}
+
 /* The refit experiment: validate_bound's quick models (in the scratch
  * space too, SM_SOURCE_RESULTS), one refit per line of its runs file, each
  * refit.csv tracked at refit steps 0, 1, 2, 4, ..., 64; a second invocation
@@ -202,24 +257,13 @@ static void test_mi_vs_loss_quick(void **state)
 static void test_predictor_convergence_quick(void **state)
 {
     (void)state;
-    char results[2048], source[2048], env[4200], sized[2100], line[2400], cmd[4400];
+    char line[2400], cmd[4400];
     char names[MAX_RUNS][NAME_LEN];
-    snprintf(results, sizeof results, "%s", sm_test_path("xq_predictor_convergence"));
-    snprintf(source, sizeof source, "%s", sm_test_path("xq_predictor_convergence_source"));
-    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s'", source);
-    snprintf(sized, sizeof sized, "%s/quick", results);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", results, source);
-    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    int n = run_names("experiments/predictor_convergence/runs", names);
-    assert_int_equal(n, 12);
-
-    char *out, *err;
-    int rc = run_with(results, env, "experiments/predictor_convergence/run.sh", "quick", &out, &err);
-    if (rc) fprintf(stderr, "%s\n%s", out, err);
-    assert_int_equal(rc, 0);
+    refit_paths p;
+    const int n = 12;
+    char *out = run_refit_quick("predictor_convergence", n, names, &p), *err;
+    const char *results = p.results, *source = p.source, *env = p.env, *sized = p.sized;
     expect_contains(out, "experiment validate_bound (quick): 2 finished");
-    snprintf(line, sizeof line, "experiment predictor_convergence (quick): %d refits finished, 0 skipped, 0 failed\n", n);
-    expect_contains(out, line);
     for (int i = 0; i < n; i++) {
         snprintf(cmd, sizeof cmd, "%s/%s/refit.csv", sized, names[i]);
         char *csv = sm_test_read(cmd, NULL);
@@ -228,7 +272,6 @@ static void test_predictor_convergence_quick(void **state)
         free(csv);
     }
     free(out);
-    free(err);
 
     /* Source results copied without their checkpoints (as committed
      * results are): the source runs are finished, so the refits cannot be
@@ -262,13 +305,7 @@ static void test_predictor_convergence_quick(void **state)
     free(out);
     free(err);
 
-    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    assert_string_equal(err, "");
-    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
-    char *report = sm_test_read(cmd, NULL);
-    if (!report) fail_msg("no %s", cmd);
+    char *report = refit_report("predictor_convergence", &p, env);
     expect_contains(report, "### l2: Gaussian chain: E[NLL_full] ≥ Ĥ(z2|z1) in R^d (the loss's own Q)");
     expect_contains(report, "### cosine: sphere chain: E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) on S^{d−1} (the loss's own Q)");
     expect_contains(report, "fell from refit step 0 to the last step by more than its interval in ");
@@ -280,30 +317,21 @@ static void test_predictor_convergence_quick(void **state)
     snprintf(cmd, sizeof cmd, "%s/plots/convergence-cosine-sphere.svg", sized);
     assert_int_equal(access(cmd, F_OK), 0);
     free(report);
-    free(out);
-    free(err);
 
     /* The source results moved away: each refit's own refit_config.txt still
      * says which chain is its loss's own. */
-    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s-moved'", source);
-    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
-    report = sm_test_read(cmd, NULL);
-    assert_non_null(report);
+    snprintf(p.env, sizeof p.env, "SM_SOURCE_RESULTS='%s-moved'", source);
+    report = refit_report("predictor_convergence", &p, env);
     expect_contains(report, "### l2: Gaussian chain: E[NLL_full] ≥ Ĥ(z2|z1) in R^d (the loss's own Q)");
     expect_contains(report, "### cosine: sphere chain: E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) on S^{d−1} (the loss's own Q)");
     free(report);
-    free(out);
-    free(err);
 
     /* A damaged refit.csv: named and left out, the others still reported, exit 1
      * with one line naming the file. */
     snprintf(cmd, sizeof cmd, "echo 64,oops >> '%s/%s/refit.csv'", sized, names[0]);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick", &out, &err);
-    assert_int_equal(rc, 1);
+    assert_int_equal(run_with(results, env, "analysis/experiment-report.sh", "experiments/predictor_convergence quick",
+                              &out, &err), 1);
     assert_int_equal(sm_test_lines(err), 1);
     expect_contains(err, "analysis: error: row has 2 cells, the header ");
     snprintf(line, sizeof line, " (%s/%s/refit.csv:10)\n", sized, names[0]);
@@ -329,36 +357,15 @@ static void test_predictor_convergence_quick(void **state)
 static void test_refit_lr_quick(void **state)
 {
     (void)state;
-    char results[2048], source[2048], env[4200], sized[2100], line[2400], cmd[4400];
+    char cmd[4400];
     char names[MAX_RUNS][NAME_LEN];
-    snprintf(results, sizeof results, "%s", sm_test_path("xq_refit_lr"));
-    snprintf(source, sizeof source, "%s", sm_test_path("xq_refit_lr_source"));
-    snprintf(env, sizeof env, "SM_SOURCE_RESULTS='%s'", source);
-    snprintf(sized, sizeof sized, "%s/quick", results);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", results, source);
-    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    int n = run_names("experiments/refit_lr/runs", names);
-    assert_int_equal(n, 8);
-
-    char *out, *err;
-    int rc = run_with(results, env, "experiments/refit_lr/run.sh", "quick", &out, &err);
-    if (rc) fprintf(stderr, "%s\n%s", out, err);
-    assert_int_equal(rc, 0);
-    snprintf(line, sizeof line, "experiment refit_lr (quick): %d refits finished, 0 skipped, 0 failed\n", n);
-    expect_contains(out, line);
-    free(out);
-    free(err);
+    refit_paths p;
+    free(run_refit_quick("refit_lr", 8, names, &p));
     snprintf(cmd, sizeof cmd, "grep -qx 'refit_lr=0.2' '%s/l2-lr0.2/refit_config.txt' && "
-                              "grep -qx 'refit_lr=0.005' '%s/cosine-lr0.005/refit_config.txt'", sized, sized);
+                              "grep -qx 'refit_lr=0.005' '%s/cosine-lr0.005/refit_config.txt'", p.sized, p.sized);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
 
-    rc = run_with(results, env, "analysis/experiment-report.sh", "experiments/refit_lr quick", &out, &err);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    assert_string_equal(err, "");
-    snprintf(cmd, sizeof cmd, "%s/report.md", sized);
-    char *report = sm_test_read(cmd, NULL);
-    if (!report) fail_msg("no %s", cmd);
+    char *report = refit_report("refit_lr", &p, p.env);
     expect_contains(report, "## The gap vs the predictor's learning rate\n");
     expect_contains(report, "| refit_lr | step 0 | step 1 | step 4 | step 16 | step 64 |\n");
     expect_contains(report, "| 0.005 | ");
@@ -369,8 +376,6 @@ static void test_refit_lr_quick(void **state)
     expect_contains(report, "- **The predictor's learning rate** (cosine, checkpoint step ");
     expect_contains(report, "At the last step (64): lr 0.005: ");
     free(report);
-    free(out);
-    free(err);
 }
 
 /* The experiment in expdir with this runs file: exit 1, want in stderr. */
