@@ -27,7 +27,7 @@ mapfile -t run_lines <<<"$runs_text"
 REFIT_COLUMNS="refit_step step nll_r nll_r_lo nll_r_hi nll_r_opt h_z_given_z1 h_z_given_z1_lo h_z_given_z1_hi \
 nll_vmf nll_vmf_lo nll_vmf_hi h_s_given_z1 h_s_given_z1_lo h_s_given_z1_hi nll_mlp nll_mix"
 
-# The awk arguments: refit=, source=, mode= before each refit.csv.
+# The awk arguments: refit=, source=, mode=, lr= before each refit.csv.
 args=() sources=() missing=() unfinished=() damaged=() damage_errors="" loss_of=""
 for line in "${run_lines[@]}"; do
   read -r -a words <<<"$line"
