@@ -553,6 +553,32 @@ static void test_usage_errors(void **state)
 /* A run that fails to start (missing data, a corrupt resume file) leaves an
  * existing run directory as it was: config.txt is written only after every
  * input has been read. */
+/* A ResNet's array sizes do not depend on the image size, so a checkpoint
+ * says which images it was trained on: a resume with a data_dir of smaller
+ * images, and an eval after its data_dir's files were replaced by them, are
+ * refused (exit 1, the checkpoint named) instead of running. */
+static void test_images_of_another_size(void **state)
+{
+    (void)state;
+    char big[1024], small[1024], run[1024], ckpt[1100], args[8192];
+    snprintf(big, sizeof big, "%s", sm_test_write_mnist_dir("side12", 32, 12));
+    snprintf(small, sizeof small, "%s", sm_test_write_mnist_dir("side8", 32, 8));
+    snprintf(run, sizeof run, "%s", sm_test_path("side12_run"));
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", run);
+    snprintf(args, sizeof args, "rm -rf '%s'", run);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    const char *keys = "dataset=mnist arch=resnet width=2 batch=8 threads=1 knn_every=0";
+    snprintf(args, sizeof args, "train %s data_dir=%s steps=1 out=%s", keys, big, run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    const char *want = "checkpoint of a model trained on 1 x 12 x 12 images; the data set's images are 1 x 8 x 8";
+    snprintf(args, sizeof args, "train %s data_dir=%s steps=2 out=%s resume=%s", keys, small, run, ckpt);
+    sm_test_cli_error(args, 1, want, ckpt);
+    snprintf(args, sizeof args, "cp '%s'/* '%s'", small, big);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "eval --checkpoint %s", ckpt);
+    sm_test_cli_error(args, 1, want, ckpt);
+}
+
 static void test_failed_start_keeps_the_run_directory(void **state)
 {
     (void)state;
@@ -625,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
+        cmocka_unit_test(test_images_of_another_size),
         cmocka_unit_test(test_failed_start_keeps_the_run_directory),
         cmocka_unit_test(test_resume_into_a_huge_network),
         cmocka_unit_test(test_sigkill_during_checkpoint_writes),

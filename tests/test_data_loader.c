@@ -45,47 +45,6 @@ static void assert_shape(const sm_dataset *ds, size_t n, size_t c, size_t side)
     assert_int_equal(ds->classes, 10);
 }
 
-/* Uncompressed IDX (the reader also takes names without .gz). */
-static void write_idx(const char *path, int ndims, const uint32_t *dims, const uint8_t *data, size_t n)
-{
-    uint8_t *b = malloc(4 + 4 * (size_t)ndims + n);
-    assert_non_null(b);
-    b[0] = b[1] = 0;
-    b[2] = 0x08;
-    b[3] = (uint8_t)ndims;
-    for (int d = 0; d < ndims; d++)
-        for (int k = 0; k < 4; k++) b[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
-    memcpy(b + 4 + 4 * ndims, data, n);
-    sm_test_write(path, b, 4 + 4 * (size_t)ndims + n);
-    free(b);
-}
-
-/* An MNIST-format directory: `n` 28 × 28 images per split, byte j of image i
- * = (i + j) mod 256, label i mod 10 (the test split offset by 100). */
-static const char *write_mnist_dir(const char *name, uint32_t n)
-{
-    const char *dir = sm_test_dir(name);
-    uint8_t *pix = malloc((size_t)n * 784), *lab = malloc(n);
-    assert_non_null(pix);
-    assert_non_null(lab);
-    const char *splits[2] = {"train", "t10k"};
-    for (int s = 0; s < 2; s++) {
-        for (uint32_t i = 0; i < n; i++) {
-            lab[i] = (uint8_t)((i + 100 * s) % 10);
-            for (size_t j = 0; j < 784; j++) pix[i * 784 + j] = (uint8_t)(i + 100 * s + j);
-        }
-        char file[64];
-        uint32_t dims[3] = {n, 28, 28};
-        snprintf(file, sizeof file, "%s-images-idx3-ubyte", splits[s]);
-        write_idx(sm_test_join(dir, file), 3, dims, pix, (size_t)n * 784);
-        snprintf(file, sizeof file, "%s-labels-idx1-ubyte", splits[s]);
-        write_idx(sm_test_join(dir, file), 1, &n, lab, n);
-    }
-    free(pix);
-    free(lab);
-    return dir;
-}
-
 /* dataset=mnist reading dir. */
 static void mnist_config(sm_config *cfg, const char *dir)
 {
@@ -142,7 +101,7 @@ static void test_fashion_mnist_default(void **state)
 static void test_mnist_from_written_files(void **state)
 {
     (void)state;
-    const char *dir = write_mnist_dir("loader_mnist", 30);
+    const char *dir = sm_test_write_mnist_dir("loader_mnist", 30, 28);
     sm_config cfg;
     mnist_config(&cfg, dir);
     for (int s = 0; s < 2; s++) {
@@ -162,7 +121,7 @@ static void test_mnist_from_written_files(void **state)
 static void test_test_split_must_match_train(void **state)
 {
     (void)state;
-    const char *dir = write_mnist_dir("loader_mismatch", 4);
+    const char *dir = sm_test_write_mnist_dir("loader_mismatch", 4, 28);
     sm_config cfg;
     mnist_config(&cfg, dir);
     sm_dataset train, test;
@@ -175,7 +134,7 @@ static void test_test_split_must_match_train(void **state)
 
     uint8_t pix[4 * 16 * 16] = {0};
     uint32_t dims[3] = {4, 16, 16};
-    write_idx(sm_test_join(dir, "t10k-images-idx3-ubyte"), 3, dims, pix, sizeof pix);
+    sm_test_write_idx(sm_test_join(dir, "t10k-images-idx3-ubyte"), 3, dims, pix, sizeof pix);
     assert_int_equal(sm_data_load_test(&cfg, &train, &test, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "the test images are 1 x 16 x 16, the training images 1 x 28 x 28"));
     assert_non_null(strstr(st.msg, dir));
@@ -207,7 +166,7 @@ static void test_images_too_large_for_a_model(void **state)
     assert_int_equal(gzclose(gz), Z_OK);
     uint32_t one = 1;
     uint8_t label = 0;
-    write_idx(sm_test_join(dir, "train-labels-idx1-ubyte"), 1, &one, &label, 1);
+    sm_test_write_idx(sm_test_join(dir, "train-labels-idx1-ubyte"), 1, &one, &label, 1);
     sm_config cfg;
     mnist_config(&cfg, dir);
     sm_dataset ds;

@@ -3,8 +3,9 @@
  * checkpoints have always had, a checkpoint of that layout written section
  * by section (as train.c did before state.c) loading, and the failures —
  * missing section, wrong size, corrupt file, another pred_mode or z_dim,
- * non-finite moments, tracking rows under other columns — each a one-line
- * SM_ERR_DATA naming the file; then restoring a tiny trained checkpoint. */
+ * non-finite moments, tracking rows under other columns, images of another
+ * shape — each a one-line SM_ERR_DATA naming the file; then restoring a
+ * tiny trained checkpoint. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,16 +230,17 @@ static void section_list(const char *path, char *out, size_t n)
 }
 
 /* The names, order and types (1 bytes, 2 f32, 3 u64, 4 text) every
- * checkpoint has had since format version 1: checkpoints written before
- * state.c load, and older binaries read the new ones. */
+ * checkpoint has had since format version 1, and the image section after
+ * them: checkpoints written before state.c (or before the image section)
+ * load, and older binaries read the new ones. */
 static void test_layout(void **state)
 {
     (void)state;
     static const char *const want[] = {
         "config:4 step:3 params:2 momentum:2 bn_stats:2 train_csv:4 eval_csv:4 track_csv:4 track_detail_csv:4 "
-        "track_csv_header:4 track_detail_csv_header:4",
+        "track_csv_header:4 track_detail_csv_header:4 image:3",
         "config:4 step:3 params:2 momentum:2 bn_stats:2 predictor:3 predictor_moments:3 train_csv:4 eval_csv:4 "
-        "track_csv:4 track_detail_csv:4 track_csv_header:4 track_detail_csv_header:4"};
+        "track_csv:4 track_detail_csv:4 track_csv_header:4 track_detail_csv_header:4 image:3"};
     const char *modes[] = {"pred_mode=sgd", "pred_mode=directpred"};
     for (int k = 0; k < 2; k++) {
         saved v;
@@ -381,6 +383,26 @@ static void test_wrong_size(void **state)
     expect_error(sm_state_load_model(&f, m, 1, &st), &st, v.path, want);
     sm_state_close(&f);
     sm_model_free(m);
+    free_saved(&v);
+}
+
+/* Images of another shape than the model was trained on: refused from the
+ * image section, before the sizes (a ResNet's do not depend on it). */
+static void test_other_image_shape(void **state)
+{
+    (void)state;
+    saved v;
+    save_tiny(&v, "pred_mode=sgd", "state_image.bin");
+    sm_state_file f;
+    open_file(&f, v.path);
+    sm_status st;
+    const sm_dataset smaller = {.c = 1, .h = 5, .w = 6}, colour = {.c = 3, .h = 6, .w = 6};
+    expect_error(sm_state_check_model(&f, &v.cfg, &smaller, &st), &st, v.path,
+                 "checkpoint of a model trained on 1 x 6 x 6 images; the data set's images are 1 x 5 x 6");
+    expect_error(sm_state_check_model(&f, &v.cfg, &colour, &st), &st, v.path,
+                 "checkpoint of a model trained on 1 x 6 x 6 images; the data set's images are 3 x 6 x 6");
+    assert_int_equal(sm_state_check_model(&f, &v.cfg, &SHAPE, &st), SM_OK);
+    sm_state_close(&f);
     free_saved(&v);
 }
 
@@ -647,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_missing_section),
         cmocka_unit_test(test_non_finite_values),
         cmocka_unit_test(test_wrong_size),
+        cmocka_unit_test(test_other_image_shape),
         cmocka_unit_test(test_corrupt_file),
         cmocka_unit_test(test_predictor_mismatch),
         cmocka_unit_test(test_rows_under_other_columns),

@@ -13,7 +13,7 @@
 /* Moments and the step's reals go into checkpoints as the bits of doubles. */
 _Static_assert(sizeof(double) == sizeof(uint64_t), "double is not 64 bits");
 
-enum { PREDICTOR_FIELDS = 2 };
+enum { PREDICTOR_FIELDS = 2, IMAGE_FIELDS = 3 };
 
 static const char *const NAMES[SM_STATE_NSECTIONS] = {
     [SM_STATE_CONFIG] = "config",
@@ -29,6 +29,7 @@ static const char *const NAMES[SM_STATE_NSECTIONS] = {
     [SM_STATE_TRACK_DETAIL_CSV] = "track_detail_csv",
     [SM_STATE_TRACK_CSV_HEADER] = "track_csv_header",
     [SM_STATE_TRACK_DETAIL_CSV_HEADER] = "track_detail_csv_header",
+    [SM_STATE_IMAGE] = "image",
 };
 
 /* Each tracking header section and the file whose header it records. */
@@ -131,6 +132,8 @@ int sm_state_save(const sm_state *s, const char *path, const char *copy, sm_stat
     if (!rc) rc = sm_ckpt_add_f32(w, NAMES[SM_STATE_BN_STATS], m->stats, m->n_stats, st);
     if (!rc && s->pred) rc = add_predictor(w, s->pred, st);
     if (!rc) rc = add_rows(w, &s->rows, st);
+    const uint64_t image[IMAGE_FIELDS] = {m->in_c, m->in_h, m->in_w};
+    if (!rc) rc = sm_ckpt_add_u64(w, NAMES[SM_STATE_IMAGE], image, IMAGE_FIELDS, st);
     /* the copy first: a run killed between the two writes resumes from the
      * checkpoint before and writes the copy again; the other way round it
      * would resume past the copy's step and never write it */
@@ -277,11 +280,27 @@ int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *bu
     return SM_OK;
 }
 
+/* Checkpoints written before the image section have nothing to compare. */
+static int check_image(const sm_state_file *f, const sm_dataset *data, sm_status *st)
+{
+    const uint64_t *v;
+    if (!sm_ckpt_has(f->c, NAMES[SM_STATE_IMAGE])) return SM_OK;
+    int rc = sm_ckpt_get_u64(f->c, NAMES[SM_STATE_IMAGE], IMAGE_FIELDS, &v, st);
+    if (!rc && (v[0] != data->c || v[1] != data->h || v[2] != data->w))
+        rc = sm_status_fail(st, SM_ERR_DATA, f->path,
+                            "checkpoint of a model trained on %llu x %llu x %llu images; "
+                            "the data set's images are %zu x %zu x %zu",
+                            (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+                            data->c, data->h, data->w);
+    return rc;
+}
+
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st)
 {
     size_t n_params, n_stats;
     const float *v;
     int rc = check_same_network(f, cfg, st);
+    if (!rc) rc = check_image(f, data, st);
     if (!rc) rc = sm_model_counts(cfg, (int)data->c, (int)data->h, (int)data->w, &n_params, &n_stats, st);
     if (!rc) rc = sm_ckpt_get_f32(f->c, NAMES[SM_STATE_PARAMS], n_params, &v, st);
     if (!rc) rc = sm_ckpt_get_f32(f->c, NAMES[SM_STATE_BN_STATS], n_stats, &v, st);

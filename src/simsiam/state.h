@@ -54,6 +54,7 @@ typedef enum {
     SM_STATE_TRACK_DETAIL_CSV,
     SM_STATE_TRACK_CSV_HEADER,
     SM_STATE_TRACK_DETAIL_CSV_HEADER,
+    SM_STATE_IMAGE, /* c, h, w of the images the model was trained on; checkpoints before it lack it */
     SM_STATE_NSECTIONS
 } sm_state_section;
 
@@ -116,8 +117,11 @@ int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *s
 /* Is the checkpoint's network cfg's (arch, width, stem_stride, proj_hidden,
  * z_dim, pred_hidden from its config section: SM_ERR_DATA "checkpoint of
  * another network: stem_stride=1 there, 2 here (PATH)", as stem strides
- * have equal counts), and do the params and bn_stats sections hold exactly
- * the counts of the network cfg builds on data's images?  The counts come from
+ * have equal counts), were its images of data's shape (from its image
+ * section, when it has one: a ResNet's sizes do not tell; "checkpoint of a
+ * model trained on 1 x 28 x 28 images; the data set's images are 1 x 14 x
+ * 14 (PATH)"), and do the params and bn_stats sections hold exactly the
+ * counts of the network cfg builds on data's images?  The counts come from
  * sm_model_counts, so nothing of the network's size is allocated: a
  * config section edited to a huge network (its CRC still valid) is
  * refused before anything is built.  SM_ERR_DATA "checkpoint section

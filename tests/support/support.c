@@ -242,6 +242,45 @@ const char *sm_test_dir(const char *name)
     return dir;
 }
 
+void sm_test_write_idx(const char *path, int ndims, const uint32_t *dims, const uint8_t *data, size_t n)
+{
+    uint8_t *b = malloc(4 + 4 * (size_t)ndims + n);
+    assert_non_null(b);
+    b[0] = b[1] = 0;
+    b[2] = 0x08;
+    b[3] = (uint8_t)ndims;
+    for (int d = 0; d < ndims; d++)
+        for (int k = 0; k < 4; k++) b[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
+    memcpy(b + 4 + 4 * ndims, data, n);
+    sm_test_write(path, b, 4 + 4 * (size_t)ndims + n);
+    free(b);
+}
+
+const char *sm_test_write_mnist_dir(const char *name, uint32_t n, uint32_t side)
+{
+    const char *dir = sm_test_dir(name);
+    const size_t size = (size_t)side * side;
+    uint8_t *pix = malloc(n * size), *lab = malloc(n);
+    assert_non_null(pix);
+    assert_non_null(lab);
+    const char *splits[2] = {"train", "t10k"};
+    for (int s = 0; s < 2; s++) {
+        for (uint32_t i = 0; i < n; i++) {
+            lab[i] = (uint8_t)((i + 100 * s) % 10);
+            for (size_t j = 0; j < size; j++) pix[i * size + j] = (uint8_t)(i + 100 * s + j);
+        }
+        char file[64];
+        const uint32_t dims[3] = {n, side, side};
+        snprintf(file, sizeof file, "%s-images-idx3-ubyte", splits[s]);
+        sm_test_write_idx(sm_test_join(dir, file), 3, dims, pix, n * size);
+        snprintf(file, sizeof file, "%s-labels-idx1-ubyte", splits[s]);
+        sm_test_write_idx(sm_test_join(dir, file), 1, &n, lab, n);
+    }
+    free(pix);
+    free(lab);
+    return dir;
+}
+
 const char *sm_test_join(const char *dir, const char *name)
 {
     static char buf[4][2048];

@@ -3,6 +3,7 @@
 #define SM_TESTS_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/rng.h"
@@ -59,6 +60,13 @@ double sm_test_json_number(const char *line, const char *key);
  * ring of buffers (valid for the next 3 calls). */
 const char *sm_test_dir(const char *name);
 const char *sm_test_join(const char *dir, const char *name);
+/* An uncompressed IDX file (the reader also takes names without .gz) of
+ * unsigned bytes: ndims big-endian dims, then n bytes of data. */
+void sm_test_write_idx(const char *path, int ndims, const uint32_t *dims, const uint8_t *data, size_t n);
+/* An MNIST-format fixture directory sm_test_dir(name): n images of side ×
+ * side per split, byte j of image i = (i + j) mod 256, label i mod 10 (the
+ * test split offset by 100). */
+const char *sm_test_write_mnist_dir(const char *name, uint32_t n, uint32_t side);
 /* Number of '\n'-terminated lines in s. */
 int sm_test_lines(const char *s);
 /* Is /usr/bin/python3 with this module importable?  (Dev-only tools.) */
