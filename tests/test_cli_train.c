@@ -280,6 +280,36 @@ static void test_sigterm_then_resume(void **state)
     free(kept_cut);
 }
 
+/* Ctrl-C (SIGINT) as SIGTERM above, without the random moment: exit 130,
+ * "stopped by SIGINT", and the resume command finishes the run with its
+ * final parameters. */
+static void test_sigint_then_resume(void **state)
+{
+    (void)state;
+    char whole[1024], cut[1024], cmd[8192], *err;
+    snprintf(whole, sizeof whole, "%s", sm_test_path("int_whole"));
+    snprintf(cut, sizeof cut, "%s", sm_test_path("int_cut"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", whole, cut);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "train " LONG_RUN " out=%s", whole);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s' train " LONG_RUN " out=%s 2>%s.err & pid=$!; "
+             "until grep -q 'step ' %s.err || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
+             "kill -INT $pid; wait $pid; rc=$?; cat %s.err >&2; exit $rc",
+             sm_test_bin(), cut, cut, cut, cut);
+    int rc = sm_test_run(cmd, NULL, &err);
+    if (rc == 0) fail_msg("the run finished before the signal; stderr: %s", err);
+    assert_int_equal(rc, 130);
+    const char *stop = strstr(err, "simsiam-mi: stopped by SIGINT at step ");
+    assert_non_null(stop);
+    assert_non_null(strstr(stop, "resume with: simsiam-mi train "));
+    free(err);
+    snprintf(cmd, sizeof cmd, "train " LONG_RUN " out=%s resume=%s/checkpoint.bin", cut, cut);
+    assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    assert_int_equal(same_outputs(whole, cut), 5);
+}
+
 /* ---- faults on purpose ---------------------------------------------------- */
 
 /* A run that writes all the time: holdout leaves 8 of the 60000 random
@@ -649,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_config_files_layer),
         cmocka_unit_test(test_resume_with_other_values_warns),
         cmocka_unit_test(test_sigterm_then_resume),
+        cmocka_unit_test(test_sigint_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_images_of_another_size),

@@ -32,7 +32,8 @@ static void on_signal(int sig)
 /* SIGINT and SIGTERM set stop_signal (the first one's); SIGINT then takes
  * its default action (Ctrl-C twice kills), SIGTERM stays caught.  The
  * handler only sets a flag, so interrupted system calls restart (a write
- * to a pipe must not fail with EINTR). */
+ * to a pipe must not fail with EINTR); each handler blocks the other
+ * signal, so the second cannot land between the first's test and store. */
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -40,6 +41,8 @@ static void catch_stop_signals(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_flags = SA_RESTART | SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
