@@ -26,6 +26,20 @@ static void test_blas_is_openblas(void **state)
     assert_int_equal(sm_threads_get(), sm_threads_available());
 }
 
+/* threads = 0 shares the cores among the processes on the machine (the
+ * ranks of a data-parallel run), at least one each; a count stands. */
+static void test_share(void **state)
+{
+    (void)state;
+    const int n = sm_threads_available();
+    assert_int_equal(sm_threads_share(0, 1), n);
+    assert_int_equal(sm_threads_share(0, 2), n / 2 > 0 ? n / 2 : 1);
+    assert_int_equal(sm_threads_share(0, n), 1);
+    assert_int_equal(sm_threads_share(0, 3 * n), 1);
+    assert_int_equal(sm_threads_share(3, 5), 3);
+    assert_int_equal(sm_threads_share(4 * (long)n, 1), 4 * n);
+}
+
 /* Only the generic fallback is replaced; any other choice (OpenBLAS's own
  * or a user's OPENBLAS_CORETYPE) stands. */
 static void test_better_core_by_hand(void **state)
@@ -64,6 +78,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_is_openblas),
         cmocka_unit_test(test_gslcblas_is_not_loaded),
+        cmocka_unit_test(test_share),
         cmocka_unit_test(test_better_core_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

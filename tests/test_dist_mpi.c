@@ -2,7 +2,8 @@
  * mpirun: R = 2 and R = 1 at the same global batch train the same model
  * (SyncBN and the gradient allreduce), one rank count resumes another's
  * checkpoint, the single-process path is the plain binary's bit for bit,
- * and a rank that dies ends the run instead of hanging it. */
+ * a rank that dies ends the run instead of hanging it, and threads = 0
+ * shares the machine's cores among its ranks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/checkpoint.h"
 #include "support/support.h"
@@ -229,6 +231,26 @@ static void test_dead_rank_ends_the_run(void **state)
     free(err);
 }
 
+/* threads = 0 divides this machine's cores among its ranks, so two ranks
+ * are not warned of too many threads; a count that does oversubscribe
+ * is, with the ranks on the machine. */
+static void test_threads_shared_by_the_ranks(void **state)
+{
+    (void)state;
+    char *err, b[1024], args[1024];
+    assert_int_equal(mpi_train(2, MLP " steps=1 threads=0", fixture(b, "mpi_threads0"), &err), 0);
+    assert_null(strstr(err, "warning"));
+    free(err);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(args, sizeof args, MLP " steps=1 threads=%ld", cores);
+    assert_int_equal(mpi_train(2, args, fixture(b, "mpi_threads_all"), &err), 0);
+    char want[160];
+    snprintf(want, sizeof want,
+             "simsiam-mi: warning: threads=%ld in 2 process(es) is more than this machine's %ld cores", cores, cores);
+    if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
+    free(err);
+}
+
 /* A batch that does not split into equal slices: one error line, exit 2. */
 static void test_batch_must_split(void **state)
 {
@@ -249,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_resnet_syncbn),
         cmocka_unit_test(test_dead_rank_ends_the_run),
         cmocka_unit_test(test_batch_must_split),
+        cmocka_unit_test(test_threads_shared_by_the_ranks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

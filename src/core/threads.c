@@ -23,6 +23,13 @@ void sm_threads_set(int n)
     openblas_set_num_threads(n);
 }
 
+int sm_threads_share(long threads, int processes)
+{
+    if (threads > 0) return (int)threads;
+    const int each = sm_threads_available() / (processes > 0 ? processes : 1);
+    return each > 0 ? each : 1;
+}
+
 int sm_threads_get(void) { return omp_get_max_threads(); }
 
 const char *sm_threads_blas_config(void) { return openblas_get_config(); }

@@ -7,6 +7,10 @@
 SM_API int sm_threads_available(void);
 /* Use n threads (n <= 0: all cores) for OpenMP regions and OpenBLAS calls. */
 SM_API void sm_threads_set(int n);
+/* The threads each of `processes` processes on this machine should use for
+ * a `threads` setting: threads itself when positive; for 0 ("all cores")
+ * the cores shared among the processes, at least 1 each. */
+SM_API int sm_threads_share(long threads, int processes);
 /* Threads currently configured for OpenMP regions. */
 SM_API int sm_threads_get(void);
 /* OpenBLAS's build description (openblas_get_config()), proving which BLAS

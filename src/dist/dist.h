@@ -25,6 +25,9 @@ void sm_dist_abort(int code);
 
 int sm_dist_rank(void);
 int sm_dist_size(void);
+/* The processes of the run on this machine, this one included: they share
+ * its cores (threads = 0 divides them among these). */
+int sm_dist_local_size(void);
 
 /* v[0..n) := the sum of every process's v (in place). */
 void sm_dist_sum_f32(float *v, size_t n);

@@ -580,12 +580,12 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     int rc = check_config(cfg, st);
     if (!rc) rc = check_parallel(t, st);
     if (rc) return rc;
-    sm_threads_set((int)cfg->threads);
+    const int local = sm_dist_local_size(), threads = sm_threads_share(cfg->threads, local);
+    sm_threads_set(threads);
     /* allowed (tests run 4 threads on 2 cores), rarely meant */
-    if (t->writer && cfg->threads * sm_dist_size() > sm_threads_available())
-        sm_hooks_warn(t->hooks, "threads=%ld in %d process(es) is more than the %d cores: each step is slower, "
-                      "and each thread adds its own scratch memory", cfg->threads, sm_dist_size(),
-                      sm_threads_available());
+    if (t->writer && threads * local > sm_threads_available())
+        sm_hooks_warn(t->hooks, "threads=%d in %d process(es) is more than this machine's %d cores: each step is "
+                      "slower, and each thread adds its own scratch memory", threads, local, sm_threads_available());
     if (!t->cfg.out[0]) default_out(t->cfg.out);
     sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
     out_path(t->ckpt_path, t, "checkpoint.bin");

@@ -23,6 +23,7 @@ static int fault_rank = -1;
 static long fault_call, sum_calls;
 static double sum_seconds, gather_seconds;
 static long gather_calls;
+static int local_size = 1;
 
 static void read_fault(void)
 {
@@ -34,6 +35,11 @@ void sm_dist_init(int *argc, char ***argv)
 {
     MPI_Init(argc, argv);
     read_fault();
+    /* the ranks that share this machine's memory, counted once: the split is collective */
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local_size);
+    MPI_Comm_free(&node);
 }
 
 void sm_dist_finalize(void)
@@ -64,6 +70,8 @@ int sm_dist_size(void)
     MPI_Comm_size(MPI_COMM_WORLD, &s);
     return s;
 }
+
+int sm_dist_local_size(void) { return local_size; }
 
 /* MPI counts are int: larger buffers go in chunks. */
 static void sum_in_place(void *v, size_t n, size_t elem, MPI_Datatype type)
