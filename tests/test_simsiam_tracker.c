@@ -111,17 +111,27 @@ static void test_event_with_closed_form_predictor(void **state)
     model_teardown(&f);
 }
 
+/* Each refused before the run starts, naming its key: z_dim = 1 among
+ * them (the event's own check would stop a run already writing). */
 static void test_tracker_config_errors(void **state)
 {
     (void)state;
-    const char *bad[][1] = {{"track_samples=100000"}, {"track_views=3"}, {"track_images=65"}};
-    for (int i = 0; i < 3; i++) {
+    const struct {
+        const char *key_value[2], *message;
+    } bad[] = {
+        {{"track_samples=100000"}, "probe images but the training split has"},
+        {{"track_samples=3", "track_images=2"}, "tracking needs at least 4 (track_samples)"},
+        {{"track_views=3"}, "the k-NN entropy needs more than 3 (track_views)"},
+        {{"track_images=65"}, "(track_images)"},
+        {{"z_dim=1"}, "z_dim=1: tracking needs 2 or more dimensions (z_dim)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         model_fixture f;
-        model_setup(&f, 1, bad[i]);
+        model_setup(&f, bad[i].key_value[1] ? 2 : 1, bad[i].key_value);
         sm_status st;
         assert_null(sm_tracker_alloc(&f.cfg, &f.train, f.m->z_dim, &st));
         assert_int_equal(st.code, SM_ERR_USAGE);
-        assert_non_null(strstr(st.msg, "track_"));
+        if (!strstr(st.msg, bad[i].message)) fail_msg("'%s' lacks '%s'", st.msg, bad[i].message);
         model_teardown(&f);
     }
 }

@@ -43,7 +43,7 @@ static int choose_probe(sm_tracker *t, uint64_t seed, sm_status *st)
     return SM_OK;
 }
 
-static int check_config(const sm_config *cfg, const sm_dataset *ds, sm_status *st)
+static int check_config(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st)
 {
     if ((size_t)cfg->track_samples > ds->n)
         return sm_status_fail(st, SM_ERR_USAGE, "track_samples", "%ld probe images but the training split has %zu",
@@ -57,6 +57,8 @@ static int check_config(const sm_config *cfg, const sm_dataset *ds, sm_status *s
     if (cfg->track_samples < 4)
         return sm_status_fail(st, SM_ERR_USAGE, "track_samples", "%ld probe images: tracking needs at least 4",
                               cfg->track_samples);
+    if (z_dim < 2) /* else the first event would stop the run after it started writing */
+        return sm_status_fail(st, SM_ERR_USAGE, "z_dim", "z_dim=%zu: tracking needs 2 or more dimensions", z_dim);
     return SM_OK;
 }
 
@@ -77,7 +79,7 @@ static int alloc_buffers(sm_tracker *t, sm_status *st)
 
 sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st)
 {
-    if (check_config(cfg, ds, st)) return NULL;
+    if (check_config(cfg, ds, z_dim, st)) return NULL;
     sm_tracker *t = sm_mem_alloc(1, sizeof *t, st);
     if (!t) return NULL;
     sm_augment_from_config(&t->aug, cfg);

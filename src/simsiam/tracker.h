@@ -20,8 +20,8 @@ typedef struct sm_tracker sm_tracker;
  * on the training split ds: the probe set (track_samples distinct images
  * drawn once from the seed; the first track_images of them also serve
  * H(z2|x)) and the buffers.  SM_ERR_USAGE if track_samples > ds->n,
- * track_images > track_samples or track_views <= SM_TRACK_K; SM_ERR_DATA
- * if memory runs out. */
+ * track_images > track_samples, track_views <= SM_TRACK_K or z_dim < 2;
+ * SM_ERR_DATA if memory runs out. */
 sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t z_dim, sm_status *st);
 void sm_tracker_free(sm_tracker *t);
 
