@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/threads.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
 #include "simsiam/state.h"
@@ -70,12 +71,15 @@ static void test_tiny_run_prints_summary(void **state)
 
 /* A resume with the checkpoint's keys says nothing; one with other values
  * (a longer run, another lr) goes on with them and says so, naming the old
- * values, since config.txt will show only the new. */
+ * values, since config.txt will show only the new.  A resume refused after
+ * those keys were compared (another pred_mode, a total the checkpoint is
+ * past), or a run with too many threads that then fails, prints its error
+ * alone: the warnings come once the run has started. */
 static void test_resume_with_other_values_warns(void **state)
 {
     (void)state;
-    const char *dir = sm_test_path("cli_other_values");
-    char args[4096], *err;
+    char dir[1024], args[4096], *err; /* a copy: sm_test_path's buffers are a ring */
+    snprintf(dir, sizeof dir, "%s", sm_test_path("cli_other_values"));
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     assert_int_equal(sm_test_run(args, NULL, NULL), 0);
     snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=2 out=%s", dir);
@@ -89,6 +93,20 @@ static void test_resume_with_other_values_warns(void **state)
     assert_int_equal(sm_test_cli(args, NULL, &err), 0);
     if (!strstr(err, "simsiam-mi: warning: resumed with values other than the checkpoint's: steps=4 (was 2), "
                      "lr=0.05 (was 0.1); the run goes on with the new values"))
+        fail_msg("stderr: %s", err);
+    free(err);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=4 pred_mode=optimal out=%s resume=%s/checkpoint.bin",
+             dir, dir);
+    sm_test_cli_error(args, 1, "checkpoint was written with pred_mode=sgd, this run has pred_mode=optimal", NULL);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=3 out=%s resume=%s/checkpoint.bin", dir, dir);
+    sm_test_cli_error(args, 2, "checkpoint is at step 4, past the configured total of 3", NULL);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=1 threads=%d dataset=mnist data_dir=%s/none out=%s/t",
+             2 * sm_threads_available() + 1, dir, dir);
+    sm_test_cli_error(args, 1, "data directory not found", NULL);
+    snprintf(args, sizeof args, "train " TINY " knn_every=0 steps=1 threads=%d out=%s/t", 2 * sm_threads_available() + 1,
+             dir);
+    assert_int_equal(sm_test_cli(args, NULL, &err), 0);
+    if (!strstr(err, "simsiam-mi: warning: threads=") || !strstr(err, "in 1 process(es) is more than this machine's"))
         fail_msg("stderr: %s", err);
     free(err);
 }
@@ -467,9 +485,10 @@ static void test_sigkill_during_checkpoint_writes(void **state)
 /* A full disk (a file size limit: writes past it fail with EFBIG) while a
  * resumed run writes: when even config.txt does not fit, and when the
  * checkpoint does not (config.txt, written first, is then the new run's).
- * Each time: exit 1, one error line naming the file, nothing on stdout, the
- * earlier run's files byte for byte as they were, no temporaries left; the
- * checkpoint then resumes to the end. */
+ * Each time: exit 1, one error line naming the file (after the resume's
+ * warning when the run had started, its config.txt written), nothing on
+ * stdout, the earlier run's files byte for byte as they were, no
+ * temporaries left; the checkpoint then resumes to the end. */
 static void test_full_disk_keeps_earlier_files(void **state)
 {
     (void)state;
@@ -480,7 +499,8 @@ static void test_full_disk_keeps_earlier_files(void **state)
         long limit;
         const char *file; /* the write that fails */
         int kept;         /* keep[0..kept) must be unchanged */
-    } cases[] = {{256, "config.txt", 3}, {32768, "checkpoint.bin", 2}};
+        int started;      /* config.txt was written: the run warns first */
+    } cases[] = {{256, "config.txt", 3, 0}, {32768, "checkpoint.bin", 2, 1}};
     char args[4096], out[1100], err[1100];
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     assert_int_equal(sm_test_run(args, NULL, NULL), 0);
@@ -497,10 +517,11 @@ static void test_full_disk_keeps_earlier_files(void **state)
         assert_int_equal(sm_test_cli_wait(sm_test_cli_start(args, out, err, cases[c].limit)), 1);
         char *o = sm_test_read(out, NULL), *e = sm_test_read(err, NULL), expected[2400];
         assert_string_equal(o, "");
-        snprintf(expected, sizeof expected,
-                 "simsiam-mi: warning: resumed with values other than the checkpoint's: steps=8 (was 4); the run "
-                 "goes on with the new values, which config.txt records in place of the old\n"
-                 "simsiam-mi: error: write failed: File too large (%s)\n",
+        snprintf(expected, sizeof expected, "%ssimsiam-mi: error: write failed: File too large (%s)\n",
+                 cases[c].started ? "simsiam-mi: warning: resumed with values other than the checkpoint's: steps=8 "
+                                    "(was 4); the run goes on with the new values, which config.txt records in "
+                                    "place of the old\n"
+                                  : "",
                  sm_test_join(dir, cases[c].file));
         assert_string_equal(e, expected);
         free(o);

@@ -92,6 +92,7 @@ typedef struct {
     int stopped; /* the hooks asked for a stop; the loop ended early */
     char ckpt_path[PATH_MAX_LEN], last_ckpt[PATH_MAX_LEN];
     sm_state_file resume; /* the checkpoint of resume=, from before the model is built until it is loaded */
+    char resume_changes[1024]; /* "key=new (was old), ..." of resume=, "" if none */
 } trainer;
 
 static double elapsed(const trainer *t) { return t->elapsed_before + sm_timer_now() - t->t_start; }
@@ -243,12 +244,9 @@ static int read_resume(trainer *t, sm_status *st)
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
     if (!rc) rc = sm_state_check_same_run(&t->resume, &t->cfg, st); /* first: another data set can mean other sizes */
     if (!rc) rc = sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
-    char changed[1024];
     size_t count;
-    if (!rc) rc = sm_state_changed_keys(&t->resume, &t->cfg, changed, sizeof changed, &count, st);
-    if (!rc && count > 0 && t->writer)
-        sm_hooks_warn(t->hooks, "resumed with values other than the checkpoint's: %s; the run goes on with the new "
-                      "values, which config.txt records in place of the old", changed);
+    if (!rc) rc = sm_state_changed_keys(&t->resume, &t->cfg, t->resume_changes, sizeof t->resume_changes, &count, st);
+    if (!rc && count == 0) t->resume_changes[0] = '\0';
     return rc;
 }
 
@@ -582,10 +580,6 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     if (rc) return rc;
     const int local = sm_dist_local_size(), threads = sm_threads_share(cfg->threads, local);
     sm_threads_set(threads);
-    /* allowed (tests run 4 threads on 2 cores), rarely meant */
-    if (t->writer && threads * local > sm_threads_available())
-        sm_hooks_warn(t->hooks, "threads=%d in %d process(es) is more than this machine's %d cores: each step is "
-                      "slower, and each thread adds its own scratch memory", threads, local, sm_threads_available());
     if (!t->cfg.out[0]) default_out(t->cfg.out);
     sm_dist_broadcast(t->cfg.out, sizeof t->cfg.out); /* the clocks of the processes may read other seconds */
     out_path(t->ckpt_path, t, "checkpoint.bin");
@@ -598,7 +592,16 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     plan_steps(t);
     if (t->resume.c && (rc = resume_from(t, st))) return rc;
     t->t_start = sm_timer_now();
-    return t->writer ? write_config(t, st) : SM_OK;
+    if (!t->writer) return SM_OK;
+    if ((rc = write_config(t, st))) return rc;
+    /* the warnings once the run has started: none before an error that stops it */
+    if (t->resume_changes[0])
+        sm_hooks_warn(t->hooks, "resumed with values other than the checkpoint's: %s; the run goes on with the new "
+                      "values, which config.txt records in place of the old", t->resume_changes);
+    if (threads * local > sm_threads_available()) /* allowed (tests run 4 threads on 2 cores), rarely meant */
+        sm_hooks_warn(t->hooks, "threads=%d in %d process(es) is more than this machine's %d cores: each step is "
+                      "slower, and each thread adds its own scratch memory", threads, local, sm_threads_available());
+    return SM_OK;
 }
 
 static void trainer_close(trainer *t)
