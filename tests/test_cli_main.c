@@ -108,6 +108,24 @@ static void test_unknown_option_is_usage_error(void **state)
     free(err);
 }
 
+/* An option's value left empty (a variable unset in a script) is a usage
+ * error naming the option, for every command: before, --x '' read a file
+ * named '' and --out '' failed as a data error. */
+static void test_empty_option_value_is_usage_error(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"estimate entropy --x ''", "--x"},
+                              {"embed --checkpoint c.bin --out=", "--out"},
+                              {"eval --checkpoint ''", "--checkpoint"},
+                              {"track --checkpoint=", "--checkpoint"},
+                              {"train --config ''", "--config"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "option '%s' needs a value, not ''", cases[i][1]);
+        sm_test_cli_error(cases[i][0], 2, want, NULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_every_subcommand_has_help),
         cmocka_unit_test(test_unknown_command_is_usage_error_with_suggestion),
         cmocka_unit_test(test_unknown_option_is_usage_error),
+        cmocka_unit_test(test_empty_option_value_is_usage_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,8 @@ int cli_parse(int argc, char **argv, int first, cli_opt *opts, size_t nopts,
             if (i + 1 >= argc) return cli_error(2, "option '--%s' needs a value", o->name);
             o->value = argv[++i];
         }
+        /* no option takes an empty value: a path or number left out of a script */
+        if (o->takes_value && !o->value[0]) return cli_error(2, "option '--%s' needs a value, not ''", o->name);
         if (o->all) o->all[o->n_all++] = o->value;
     }
     return 0;
