@@ -322,6 +322,17 @@ static void test_range_boundaries(void **state)
     assert_true(cfg.momentum == 0.999999);
 }
 
+/* A config file of one line: `head`, then `n` copies of `fill`, then `tail`. */
+static void write_long_line(const char *path, const char *head, char fill, size_t n, const char *tail)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(head, f);
+    for (size_t i = 0; i < n; i++) fputc(fill, f);
+    fputs(tail, f);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void test_line_without_equals_and_missing_file(void **state)
 {
     (void)state;
@@ -347,17 +358,27 @@ static void test_line_without_equals_and_missing_file(void **state)
     sm_test_write(binary, "batch=8\n\0x", 10);
     snprintf(want, sizeof want, "config file contains a NUL byte (%s)", binary);
     expect_message(sm_config_read_file(&cfg, binary, &st), SM_ERR_DATA, want);
+
+    /* an endless file is stopped at its first chunk, not read to the end of memory */
+    expect_message(sm_config_read_file(&cfg, "/dev/zero", &st), SM_ERR_DATA,
+                   "config file contains a NUL byte (/dev/zero)");
+    const char *big = sm_test_path("big_config.txt");
+    write_long_line(big, "# ", 'x', (size_t)1 << 22, "\nbatch=8\n");
+    snprintf(want, sizeof want, "config file is larger than 4194304 bytes (%s)", big);
+    expect_message(sm_config_read_file(&cfg, big, &st), SM_ERR_DATA, want);
 }
 
-/* A config file of one line: `head`, then `n` copies of `fill`, then `tail`. */
-static void write_long_line(const char *path, const char *head, char fill, size_t n, const char *tail)
+/* A UTF-8 byte order mark, as some editors write one, is not part of the
+ * first key (it was: "unknown key 'batch' (did you mean 'batch'?)"). */
+static void test_byte_order_mark(void **state)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(head, f);
-    for (size_t i = 0; i < n; i++) fputc(fill, f);
-    fputs(tail, f);
-    assert_int_equal(fclose(f), 0);
+    (void)state;
+    const char *path = sm_test_path("bom.txt");
+    sm_test_write_text(path, "\xEF\xBB\xBF" "batch=16\n");
+    sm_config cfg;
+    sm_config_defaults(&cfg);
+    assert_int_equal(sm_config_read_file(&cfg, path, &st), SM_OK);
+    assert_int_equal(cfg.batch, 16);
 }
 
 /* However long the offending text, the error keeps its hint and ends with
@@ -589,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_nan_and_inf_rejected),
         cmocka_unit_test(test_range_boundaries),
         cmocka_unit_test(test_line_without_equals_and_missing_file),
+        cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_long_values_keep_hint_and_location),
         cmocka_unit_test(test_paths_that_would_not_read_back),
         cmocka_unit_test(test_data_dir_default_depends_on_dataset),

@@ -108,6 +108,13 @@ static void test_unknown_extension_sniffs(void **state)
     snprintf(path, sizeof path, "%s/plain", in_dir);
     write_ref_npy(path);
     expect_ref(path);
+    /* Binary that is not .npy is told from its first bytes: an endless one
+     * (/dev/zero) was read as one text line until memory ran out. */
+    sm_matrix m;
+    sm_status st;
+    assert_int_equal(sm_matrix_load("/dev/zero", &m, &st), SM_ERR_DATA);
+    assert_string_equal(st.msg, "NUL byte in a text file (binary data?) (/dev/zero)");
+    assert_null(m.data);
 }
 
 static void test_nonfinite_npy_rejected_with_position(void **state)

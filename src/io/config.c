@@ -385,15 +385,28 @@ int sm_config_parse_text(sm_config *cfg, const char *text, const char *name, sm_
     return SM_OK;
 }
 
+/* A configuration is a few dozen lines (a value at most 4095 bytes): a file
+ * past this is not one (a data file named by mistake), and is not read to
+ * its end. */
+enum { CONFIG_FILE_MAX = 1 << 22 };
+
 /* The whole of f as a NUL-terminated string in *out (*len bytes).  Read in
- * a loop rather than sized with fseek, so pipes (--config <(...)) work. */
+ * a loop rather than sized with fseek, so pipes (--config <(...)) work;
+ * each chunk is checked for NUL bytes as it comes. */
 static int read_all(FILE *f, const char *path, char **out, size_t *len, sm_status *st)
 {
     size_t cap = 4096, n = 0;
     char *buf = sm_mem_alloc(cap, 1, st);
     for (;;) {
         if (!buf) return sm_status_fail(st, SM_ERR_DATA, path, "out of memory reading config file");
-        n += fread(buf + n, 1, cap - n - 1, f);
+        const size_t got = fread(buf + n, 1, cap - n - 1, f);
+        const int nul = memchr(buf + n, '\0', got) != NULL;
+        n += got;
+        if (nul || n > CONFIG_FILE_MAX) {
+            sm_mem_free(buf);
+            return nul ? sm_status_fail(st, SM_ERR_DATA, path, "config file contains a NUL byte")
+                       : sm_status_fail(st, SM_ERR_DATA, path, "config file is larger than %d bytes", CONFIG_FILE_MAX);
+        }
         if (n < cap - 1) break;
         char *bigger = sm_mem_alloc(2, cap, st);
         if (bigger) memcpy(bigger, buf, n);
@@ -421,8 +434,8 @@ int sm_config_read_file(sm_config *cfg, const char *path, sm_status *st)
     int rc = read_all(f, path, &text, &len, st);
     fclose(f);
     if (rc) return rc;
-    if (memchr(text, '\0', len)) rc = sm_status_fail(st, SM_ERR_DATA, path, "config file contains a NUL byte");
-    else rc = sm_config_parse_text(cfg, text, path, st);
+    const int bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0; /* a UTF-8 BOM, as some editors write */
+    rc = sm_config_parse_text(cfg, text + (bom ? 3 : 0), path, st);
     sm_mem_free(text);
     return rc;
 }

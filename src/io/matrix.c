@@ -86,6 +86,9 @@ static int sniff(FILE **f, const char *path, matrix_format *format, sm_status *s
     r->f = *f;
     *f = again;
     *format = sm_npy_is_magic(r->head, r->len) ? FORMAT_NPY : FORMAT_TEXT;
+    /* told here, before a reader looks for the end of a line that may never come (/dev/zero) */
+    if (*format == FORMAT_TEXT && memchr(r->head, '\0', r->len))
+        return sm_status_fail(st, SM_ERR_DATA, path, "NUL byte in a text file (binary data?)");
     return SM_OK;
 }
 
