@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/threads.h"
 #include "io/checkpoint.h"
 #include "support/support.h"
 
@@ -241,12 +241,12 @@ static void test_threads_shared_by_the_ranks(void **state)
     assert_int_equal(mpi_train(2, MLP " steps=1 threads=0", fixture(b, "mpi_threads0"), &err), 0);
     assert_null(strstr(err, "warning"));
     free(err);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    snprintf(args, sizeof args, MLP " steps=1 threads=%ld", cores);
+    const int cores = sm_threads_available();
+    snprintf(args, sizeof args, MLP " steps=1 threads=%d", cores);
     assert_int_equal(mpi_train(2, args, fixture(b, "mpi_threads_all"), &err), 0);
     char want[160];
     snprintf(want, sizeof want,
-             "simsiam-mi: warning: threads=%ld in 2 process(es) is more than this machine's %ld cores", cores, cores);
+             "simsiam-mi: warning: threads=%d in 2 process(es) is more than this machine's %d cores", cores, cores);
     if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
     free(err);
 }
