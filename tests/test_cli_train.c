@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -652,6 +653,20 @@ static void test_failed_start_keeps_the_run_directory(void **state)
     free(after);
 }
 
+/* out= too long for checkpoint-<step>.bin's temporary in it: refused
+ * before any directory is made. */
+static void test_out_too_long_for_its_files(void **state)
+{
+    (void)state;
+    char base[1100], out[4200], args[4400];
+    snprintf(base, sizeof base, "%s", sm_test_path("long_out"));
+    sm_test_deep_path(out, sizeof out, base, 4053);
+    snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 out=%s", out);
+    sm_test_cli_error(args, 1, "output directory path of 4053 bytes is too long: at most 4052", NULL);
+    struct stat sb;
+    assert_int_not_equal(stat(base, &sb), 0);
+}
+
 static void test_data_errors(void **state)
 {
     (void)state;
@@ -702,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_then_resume),
         cmocka_unit_test(test_sigint_then_resume),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_out_too_long_for_its_files),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_images_of_another_size),
         cmocka_unit_test(test_failed_start_keeps_the_run_directory),

@@ -71,17 +71,41 @@ static void test_make_dirs(void **state)
     snprintf(file, sizeof file, "%s", sm_test_path("dirs_file"));
     snprintf(under, sizeof under, "%s/x", file);
     sm_status st;
-    assert_int_equal(sm_make_dirs(deep, &st), SM_OK);
-    assert_int_equal(sm_make_dirs(deep, &st), SM_OK); /* again: nothing to make */
+    assert_int_equal(sm_make_dirs(deep, 8, &st), SM_OK);
+    assert_int_equal(sm_make_dirs(deep, 8, &st), SM_OK); /* again: nothing to make */
     struct stat sb;
     assert_true(stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode));
     sm_test_write_text(file, "a file\n");
-    assert_int_equal(sm_make_dirs(file, &st), SM_ERR_DATA);
+    assert_int_equal(sm_make_dirs(file, 8, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "output path is not a directory"));
-    assert_int_equal(sm_make_dirs(under, &st), SM_ERR_DATA);
+    assert_int_equal(sm_make_dirs(under, 8, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "cannot create directory: Not a directory"));
     assert_non_null(strstr(st.msg, under));
-    assert_int_equal(sm_make_dirs("", &st), SM_ERR_DATA); /* nothing to make: not "./" */
+    assert_int_equal(sm_make_dirs("", 8, &st), SM_ERR_DATA); /* nothing to make: not "./" */
+}
+
+/* A directory path too long for its longest file name (and the name of
+ * that file's temporary, which the system's 4096-byte limit bounds) is
+ * refused before any component is made; one byte shorter, the directory
+ * and the file in it are made. */
+static void test_make_dirs_refuses_path_too_long_for_its_files(void **state)
+{
+    (void)state;
+    enum { NAME = 16, ROOM = 4096 - 2 - NAME - 7 }; /* 7: the temporary's ".XXXXXX" */
+    char base[1200], fits[4200], too_long[4200], file[4300];
+    snprintf(base, sizeof base, "%s", sm_test_path("dirs_long_ok"));
+    sm_test_deep_path(fits, sizeof fits, base, ROOM);
+    snprintf(base, sizeof base, "%s", sm_test_path("dirs_long_refused"));
+    sm_test_deep_path(too_long, sizeof too_long, base, ROOM + 1);
+    sm_status st;
+    assert_int_equal(sm_make_dirs(too_long, NAME, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "output directory path of 4072 bytes is too long: at most 4071"));
+    struct stat sb;
+    assert_int_not_equal(stat(base, &sb), 0); /* not even the first component */
+    assert_int_equal(sm_make_dirs(fits, NAME, &st), SM_OK);
+    snprintf(file, sizeof file, "%s/%0*d", fits, NAME, 0);
+    assert_int_equal(sm_atomic_write(file, "x", 1, &st), SM_OK);
+    assert_int_equal(stat(file, &sb), 0);
 }
 
 static void test_rename_failure_keeps_destination(void **state)
@@ -133,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_abort_keeps_old_content),
         cmocka_unit_test(test_missing_directory_is_an_error),
         cmocka_unit_test(test_make_dirs),
+        cmocka_unit_test(test_make_dirs_refuses_path_too_long_for_its_files),
         cmocka_unit_test(test_rename_failure_keeps_destination),
         cmocka_unit_test(test_remove_stale),
     };

@@ -44,7 +44,7 @@ static int refuse_existing(const char *dir, sm_status *st)
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
 {
     if (dir) {
-        int rc = sm_make_dirs(dir, st);
+        int rc = sm_make_dirs(dir, sizeof "track_detail.csv" - 1, st); /* the longer of OUT_NAMES */
         if (!rc) rc = refuse_existing(dir, st);
         char path[N_OUT][OUT_PATH_MAX];
         sm_atomic_file af;

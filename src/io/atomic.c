@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What mkstemp makes a temporary's name from: the destination's name and this. */
+static const char TMP_SUFFIX[] = ".XXXXXX";
+
 int sm_atomic_open(sm_atomic_file *af, const char *path, sm_status *st)
 {
     af->f = NULL;
@@ -16,7 +19,7 @@ int sm_atomic_open(sm_atomic_file *af, const char *path, sm_status *st)
     if (len == 0 || len >= sizeof af->path)
         return sm_status_fail(st, SM_ERR_DATA, path, "output path is empty or too long");
     memcpy(af->path, path, len + 1);
-    snprintf(af->tmp, sizeof af->tmp, "%s.XXXXXX", path);
+    snprintf(af->tmp, sizeof af->tmp, "%s%s", path, TMP_SUFFIX);
     int fd = mkstemp(af->tmp);
     if (fd < 0)
         return sm_status_fail(st, SM_ERR_DATA, path, "cannot create file: %s", strerror(errno));
@@ -117,12 +120,16 @@ int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
     return sm_atomic_commit(&af, st);
 }
 
-int sm_make_dirs(const char *path, sm_status *st)
+int sm_make_dirs(const char *path, size_t longest_name, sm_status *st)
 {
     char p[sizeof ((sm_atomic_file *)0)->path];
     if (!path[0]) return sm_status_fail(st, SM_ERR_DATA, NULL, "empty output path");
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return sm_status_fail(st, SM_ERR_DATA, path, "output path too long");
+    /* path + '/' + name + the temporary's suffix + NUL within the system's 4096 */
+    const size_t room = sizeof p - 1 - longest_name - (sizeof TMP_SUFFIX - 1) - 1;
+    if (strlen(path) > room)
+        return sm_status_fail(st, SM_ERR_DATA, path, "output directory path of %zu bytes is too long: at most %zu, "
+                              "for the %zu-byte file names written in it", strlen(path), room, longest_name);
+    snprintf(p, sizeof p, "%s", path);
     for (char *c = p + 1;; c++) {
         if (*c != '/' && *c) continue;
         char keep = *c;

@@ -42,7 +42,9 @@ void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name));
 
 /* An output directory as `mkdir -p` makes it: every missing component of
  * path created; SM_ERR_DATA naming the component that cannot be, or path
- * when it is not a directory. */
-int sm_make_dirs(const char *path, sm_status *st);
+ * when it is not a directory.  longest_name is the longest file name the
+ * caller will write in it: a path too long for path/name is refused before
+ * any directory is made. */
+int sm_make_dirs(const char *path, size_t longest_name, sm_status *st);
 
 #endif

@@ -156,7 +156,7 @@ static int track_event(refitter *f, uint64_t r, const sm_hooks *hooks, sm_status
 
 static int make_out(const sm_config *cfg, sm_status *st)
 {
-    int rc = sm_make_dirs(cfg->out, st);
+    int rc = sm_make_dirs(cfg->out, sizeof "refit_config.txt" - 1, st); /* and refit.csv */
     if (rc) return rc;
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/refit_config.txt", cfg->out);

@@ -561,7 +561,7 @@ static int write_config(const trainer *t, sm_status *st)
 {
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
-    int rc = sm_make_dirs(t->cfg.out, st);
+    int rc = sm_make_dirs(t->cfg.out, sizeof "checkpoint-18446744073709551615.bin" - 1, st); /* its longest name */
     if (!rc) sm_atomic_remove_stale(t->cfg.out, run_file);
     return rc ? rc : sm_config_write(path, &t->cfg, st);
 }

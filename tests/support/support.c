@@ -290,6 +290,20 @@ const char *sm_test_join(const char *dir, const char *name)
     return b;
 }
 
+void sm_test_deep_path(char *out, size_t cap, const char *base, size_t length)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s", base);
+    assert_true(n + 2 <= length && length < cap);
+    while (n < length) {
+        out[n++] = '/';
+        size_t part = length - n < 200 ? length - n : 200;
+        if (length - n - part == 1) part--; /* never a last component of 0 bytes */
+        memset(out + n, 'd', part);
+        n += part;
+    }
+    out[n] = '\0';
+}
+
 float *sm_test_floats(size_t n)
 {
     float *p = calloc(n ? n : 1, sizeof *p);

@@ -60,6 +60,9 @@ double sm_test_json_number(const char *line, const char *key);
  * ring of buffers (valid for the next 3 calls). */
 const char *sm_test_dir(const char *name);
 const char *sm_test_join(const char *dir, const char *name);
+/* A directory path of exactly length bytes (< cap) in out: base, then
+ * components of at most 200 bytes; for paths near the system's 4096. */
+void sm_test_deep_path(char *out, size_t cap, const char *base, size_t length);
 /* An uncompressed IDX file (the reader also takes names without .gz) of
  * unsigned bytes: ndims big-endian dims, then n bytes of data. */
 void sm_test_write_idx(const char *path, int ndims, const uint32_t *dims, const uint8_t *data, size_t n);
