@@ -91,6 +91,8 @@ static void test_number_syntax(void **state)
     const double want[] = {1e3, -2.5e-3, 7, 0.5, -0.0, 1.5e-300, -12, 6.02214076e23};
     expect_matrix("1e3,-2.5E-3\n+7,.5\n-0,1.5e-300\n-12,6.02214076e+23\n", 4, 2, want);
     assert_true(signbit(want[4]));
+    const double tiny[] = {0.0, -0.0, 4e-320, 5e-324}; /* under the normal range: subnormal, or 0 below it, as strtod rounds */
+    expect_matrix("1e-400,-1e-400\n4e-320,4.9e-324\n", 2, 2, tiny);
     const char *p = sm_test_path("csv_nan.csv");
     sm_test_write_text(p, "nan,inf\n-inf,1e999\n");
     double *x;

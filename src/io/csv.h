@@ -13,7 +13,9 @@
  *   mixing numbers and text is an error.
  * - Cells are parsed with strtod (C locale): "1e-3", "-2", ".5", "nan" and
  *   "inf" are numbers; NaN, Inf and out-of-range values (which become ±Inf)
- *   are returned as they are, sm_matrix_load rejects them.
+ *   are returned as they are, sm_matrix_load rejects them.  Magnitudes
+ *   under the normal range round as strtod rounds them (4e-320 is
+ *   subnormal, 1e-400 is 0), as numpy's loadtxt reads them.
  * Errors are SM_ERR_DATA with where = "path:line", e.g.
  *   "row has 3 columns, expected 2 (data.csv:7)"
  *   "non-numeric cell 'abc' in column 2 (data.csv:3)"
