@@ -72,6 +72,7 @@ for t in $thread_counts; do
        "$((steps - warmup)) timed steps each, $repeats runs each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY) =="
   ours_ips="" ref_ips="" peaks=""
   for r in $(seq "$repeats"); do
+    rm -rf "$dir/train" # a fresh run each time: train refuses a directory holding another run's checkpoint
     ours=$(run_or_show with_rss ours "$bin" train $net steps=$steps threads=$t knn_every=0 checkpoint_every=0 \
              out="$dir/train")
     ref=$(run_or_show with_rss ref $py scripts/bench_train_ref.py train $t $warmup $((steps - warmup)))
@@ -114,6 +115,7 @@ echo "== data-parallel trainer, resnet width 16, global batch 256, dataset=rando
 : >"$dir/dp.txt" # a line a run: R, our img/s, DDP's img/s, allreduce ms and gathers ms a step
 for rep in $(seq "$repeats"); do
   for r in 1 2; do
+    rm -rf "$dir/mpi$r"
     ours=$(SM_DIST_STATS=1 run_or_show mpirun -np $r "$bin-mpi" train $net \
              steps=$steps threads=1 knn_every=0 checkpoint_every=0 out="$dir/mpi$r")
     stats=$(grep '^dist: ' "$dir/stderr.log")

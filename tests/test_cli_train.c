@@ -667,6 +667,48 @@ static void test_out_too_long_for_its_files(void **state)
     assert_int_not_equal(stat(base, &sb), 0);
 }
 
+/* A run directory with a checkpoint belongs to its run: a fresh run there,
+ * or one resumed from a checkpoint elsewhere, is refused and changes none
+ * of its files (even one that would fail at its third step); one that
+ * never wrote a checkpoint is replaced whole, its eval.csv too. */
+static void test_another_run_in_the_same_out(void **state)
+{
+    (void)state;
+    char run[1100], other[1100], args[4096];
+    snprintf(run, sizeof run, "%s", sm_test_path("owned_run"));
+    snprintf(other, sizeof other, "%s", sm_test_path("owned_other"));
+    snprintf(args, sizeof args, "train " TINY " steps=2 knn_every=1 out=%s", run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train " TINY " steps=2 knn_every=0 seed=3 out=%s", other);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    static const char *const names[] = {"config.txt", "train.csv", "eval.csv", "summary.json", "checkpoint.bin"};
+    enum { N = sizeof names / sizeof *names };
+    char *before[N];
+    size_t n_before[N], n_after;
+    for (int i = 0; i < N; i++) before[i] = sm_test_read(sm_test_join(run, names[i]), &n_before[i]);
+    const char *refused = "out= already holds a run with a checkpoint (checkpoint.bin): continue that run with "
+                          "resume= of its checkpoint, or choose another out=";
+    snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 lr=1e30 loss=l2 out=%s", run);
+    sm_test_cli_error(args, 1, refused, run);
+    snprintf(args, sizeof args, "train " TINY " steps=4 knn_every=0 seed=3 out=%s resume=%s/checkpoint.bin", run,
+             other);
+    sm_test_cli_error(args, 1, refused, run);
+    for (int i = 0; i < N; i++) {
+        char *after = sm_test_read(sm_test_join(run, names[i]), &n_after);
+        assert_int_equal(n_after, n_before[i]);
+        assert_memory_equal(after, before[i], n_after);
+        free(after);
+        free(before[i]);
+    }
+    /* no checkpoint: the old run's files go, eval.csv too */
+    assert_int_equal(unlink(sm_test_join(run, "checkpoint.bin")), 0);
+    snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 checkpoint_every=0 out=%s", run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    struct stat sb;
+    assert_int_not_equal(stat(sm_test_join(run, "eval.csv"), &sb), 0);
+    assert_int_equal(stat(sm_test_join(run, "config.txt"), &sb), 0);
+}
+
 static void test_data_errors(void **state)
 {
     (void)state;
@@ -718,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_sigint_then_resume),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_out_too_long_for_its_files),
+        cmocka_unit_test(test_another_run_in_the_same_out),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_images_of_another_size),
         cmocka_unit_test(test_failed_start_keeps_the_run_directory),

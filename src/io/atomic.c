@@ -144,3 +144,9 @@ int sm_make_dirs(const char *path, size_t longest_name, sm_status *st)
         return sm_status_fail(st, SM_ERR_DATA, p, "output path is not a directory");
     return SM_OK;
 }
+
+int sm_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

@@ -47,4 +47,8 @@ void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name));
  * any directory is made. */
 int sm_make_dirs(const char *path, size_t longest_name, sm_status *st);
 
+/* 1 when paths a and b name one existing file or directory (the same
+ * device and inode), so that a command can refuse to write over its input. */
+int sm_same_file(const char *a, const char *b);
+
 #endif

@@ -1,12 +1,15 @@
 /* SimSiam training loop (see train.h). */
 #include "simsiam/train.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/threads.h"
@@ -541,17 +544,70 @@ static int train_loop(trainer *t, sm_status *st)
 
 /* ---- the run -------------------------------------------------------------- */
 
-/* A file a run writes into its directory: docs/design.md §4, and the kept
- * checkpoint-<step>.bin. */
-static int run_file(const char *name)
-{
-    static const char *const names[] = {"checkpoint.bin", "config.txt", "train.csv", "eval.csv",
+/* The files a run writes into its directory (docs/design.md §4), and its
+ * kept checkpoint-<step>.bin. */
+static const char *const RUN_FILES[] = {"checkpoint.bin", "config.txt",       "train.csv",   "eval.csv",
                                         "track.csv",      "track_detail.csv", "summary.json"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i])) return 1;
+enum { N_RUN_FILES = sizeof RUN_FILES / sizeof *RUN_FILES };
+
+static int kept_checkpoint(const char *name)
+{
     size_t digits = 0;
     if (strncmp(name, "checkpoint-", 11) == 0) digits = strspn(name + 11, "0123456789");
     return digits > 0 && !strcmp(name + 11 + digits, ".bin");
+}
+
+static int run_file(const char *name)
+{
+    for (size_t i = 0; i < N_RUN_FILES; i++)
+        if (!strcmp(name, RUN_FILES[i])) return 1;
+    return kept_checkpoint(name);
+}
+
+/* Whether the file at path lies in directory dir itself. */
+static int in_directory(const char *path, const char *dir)
+{
+    char parent[PATH_MAX_LEN];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else slash[slash == parent] = '\0'; /* "/x" lies in "/" */
+    return sm_same_file(parent, dir);
+}
+
+/* OUT's checkpoints belong to the run that wrote them: a fresh run there,
+ * or one resumed from a checkpoint elsewhere, would replace checkpoint.bin
+ * and leave the kept ones beside another run's config.txt and CSVs, or, on
+ * failing, leave neither run whole.  Refused before anything is written;
+ * a checkpoint in OUT itself resumes. */
+static int refuse_another_run(const trainer *t, sm_status *st)
+{
+    if (t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out)) return SM_OK;
+    DIR *d = opendir(t->cfg.out);
+    if (!d) return SM_OK; /* not there yet; sm_make_dirs names any other problem */
+    char found[64] = "";
+    struct stat sb;
+    for (const struct dirent *e; !found[0] && (e = readdir(d));)
+        if ((!strcmp(e->d_name, "checkpoint.bin") || kept_checkpoint(e->d_name)) &&
+            fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode))
+            snprintf(found, sizeof found, "%.60s", e->d_name);
+    closedir(d);
+    if (!found[0]) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out,
+                          "out= already holds a run with a checkpoint (%s): continue that run with resume= of "
+                          "its checkpoint, or choose another out=", found);
+}
+
+/* A run that starts anew in OUT (not resumed from OUT) replaces what a run
+ * there left before its first checkpoint (refuse_another_run keeps the
+ * others), all of it, so that no old CSV is left beside the new ones. */
+static void remove_old_files(const trainer *t)
+{
+    char path[PATH_MAX_LEN];
+    for (size_t i = 0; i < N_RUN_FILES; i++) {
+        out_path(path, t, RUN_FILES[i]);
+        unlink(path);
+    }
 }
 
 /* Written once every input has been read and checked, so that a run that
@@ -561,9 +617,12 @@ static int write_config(const trainer *t, sm_status *st)
 {
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
-    int rc = sm_make_dirs(t->cfg.out, sizeof "checkpoint-18446744073709551615.bin" - 1, st); /* its longest name */
-    if (!rc) sm_atomic_remove_stale(t->cfg.out, run_file);
-    return rc ? rc : sm_config_write(path, &t->cfg, st);
+    int rc = refuse_another_run(t, st);
+    if (!rc) rc = sm_make_dirs(t->cfg.out, sizeof "checkpoint-18446744073709551615.bin" - 1, st); /* its longest name */
+    if (rc) return rc;
+    sm_atomic_remove_stale(t->cfg.out, run_file);
+    if (!t->cfg.resume[0] || !in_directory(t->cfg.resume, t->cfg.out)) remove_old_files(t);
+    return sm_config_write(path, &t->cfg, st);
 }
 
 static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
