@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "data/augment.h"
+#include "io/atomic.h"
 #include "io/npy.h"
 #include "simsiam/state.h"
 
@@ -41,6 +42,8 @@ static int parse_args(int argc, char **argv, embed_args *a)
     a->n = (size_t)n;
     if (!a->checkpoint) return cli_error(2, "missing --checkpoint F (see --help)");
     if (!a->out) return cli_error(2, "missing --out Z.npy (see --help)");
+    if (sm_same_file(a->out, a->checkpoint))
+        return cli_error(2, "--out %s is the checkpoint it reads; write z to another file", a->out);
     if (strcmp(a->split, "train") && strcmp(a->split, "test"))
         return cli_error(2, "unknown --split '%s' (choose train or test)", a->split);
     return 0;
