@@ -18,6 +18,9 @@ static void test_status_message_has_where_and_one_line(void **state)
     assert_int_equal(rc, SM_ERR_USAGE);
     assert_string_equal(st.msg, "bad magic (a b.npy)");
     assert_int_equal(sm_status_fail(NULL, SM_ERR_DATA, NULL, "x"), SM_ERR_DATA);
+    /* a quoted value's control bytes: no terminal escape, no bell, no NUL-like junk; UTF-8 kept */
+    sm_status_fail(&st, SM_ERR_DATA, "x\r.csv", "cell '\x1b[31mred\x1b[0m\a\x7f\tñ'");
+    assert_string_equal(st.msg, "cell '?[31mred?[0m?? ñ' (x .csv)");
 }
 
 /* Does s end with suffix? */

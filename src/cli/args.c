@@ -12,12 +12,13 @@
 
 int cli_error(int code, const char *fmt, ...)
 {
+    char msg[12288]; /* room for two paths of 4095 bytes and the text */
     va_list ap;
     va_start(ap, fmt);
-    fputs("simsiam-mi: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sm_status_printable(msg);
+    fprintf(stderr, "simsiam-mi: error: %s\n", msg);
     return code;
 }
 

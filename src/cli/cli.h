@@ -18,7 +18,8 @@ typedef struct {
     void (*more_help)(FILE *f);        /* printed after usage (may be NULL) */
 } cli_command;
 
-/* "simsiam-mi: error: <msg>" on stderr; returns code for `return cli_error(...)`. */
+/* "simsiam-mi: error: <msg>" on stderr, msg made one printable line
+ * (sm_status_printable); returns code for `return cli_error(...)`. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Report a failed status; returns its code. */
 int cli_fail(const sm_status *st);

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "core/status.h"
+
 void sm_hooks_progress(const sm_hooks *h, const sm_progress *p)
 {
     if (h && h->progress) h->progress(h->ctx, p);
@@ -16,6 +18,7 @@ void sm_hooks_warn(const sm_hooks *h, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sm_status_printable(msg);
     h->warning(h->ctx, msg);
 }
 

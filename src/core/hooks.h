@@ -27,7 +27,7 @@ typedef struct {
 } sm_hooks;
 
 void sm_hooks_progress(const sm_hooks *h, const sm_progress *p);
-/* A one-line warning, printf-style. */
+/* A one-line warning, printf-style, made printable (sm_status_printable). */
 void sm_hooks_warn(const sm_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sm_hooks_stop_requested(const sm_hooks *h);
 

@@ -52,10 +52,14 @@ int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, 
     int n = vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);
     add_where(st->msg, sizeof st->msg, n < 0 ? 0 : (size_t)n, where);
-    /* Messages are one line: a path or value with a newline must not break that. */
-    for (char *c = st->msg; *c; c++)
-        if (*c == '\n' || *c == '\r') *c = ' ';
+    sm_status_printable(st->msg);
     return code;
+}
+
+void sm_status_printable(char *s)
+{
+    for (unsigned char *c = (unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) *c = *c == '\n' || *c == '\r' || *c == '\t' ? ' ' : '?';
 }
 
 int sm_status_wrap(sm_status *st, const sm_status *inner, const char *prefix, const char *where)

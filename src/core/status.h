@@ -26,7 +26,7 @@ typedef struct {
  * `return sm_status_fail(st, SM_ERR_DATA, path, "bad magic");`.  A message
  * longer than msg holds is cut in its text, marked "…", never in its
  * "(<where>)"; a where over 200 bytes keeps its end (a path's file name and
- * line).  Newlines become spaces: a message is one line. */
+ * line).  It is made one printable line (sm_status_printable). */
 SM_API int sm_status_fail(sm_status *st, int code, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -47,6 +47,12 @@ SM_API int sm_status_wrap(sm_status *st, const sm_status *inner, const char *pre
  *   sm_status_fail(st, SM_ERR_USAGE, where, "bad value '%s'", sm_status_value(v, s, strlen(s))); */
 enum { SM_STATUS_VALUE_MAX = 200, SM_STATUS_VALUE_BUF = SM_STATUS_VALUE_MAX + 4 };
 SM_API const char *sm_status_value(char *buf, const char *s, size_t len);
+
+/* s made one printable line in place: newlines, carriage returns and tabs
+ * become spaces, every other control byte '?', so that a path or value
+ * quoted in a message can neither break it nor send the terminal escape
+ * sequences. */
+SM_API void sm_status_printable(char *s);
 
 /* Reset st to SM_OK with an empty message. */
 SM_API void sm_status_clear(sm_status *st);
