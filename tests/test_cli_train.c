@@ -667,10 +667,10 @@ static void test_out_too_long_for_its_files(void **state)
     assert_int_not_equal(stat(base, &sb), 0);
 }
 
-/* A run directory with a checkpoint belongs to its run: a fresh run there,
- * or one resumed from a checkpoint elsewhere, is refused and changes none
- * of its files (even one that would fail at its third step); one that
- * never wrote a checkpoint is replaced whole, its eval.csv too. */
+/* A run directory with a checkpoint.bin belongs to its run: a fresh run
+ * there, or one resumed from a checkpoint elsewhere, is refused and changes
+ * none of its files (even one that would fail at its third step); the
+ * files of one without it are replaced, its eval.csv too. */
 static void test_another_run_in_the_same_out(void **state)
 {
     (void)state;
@@ -686,13 +686,13 @@ static void test_another_run_in_the_same_out(void **state)
     char *before[N];
     size_t n_before[N], n_after;
     for (int i = 0; i < N; i++) before[i] = sm_test_read(sm_test_join(run, names[i]), &n_before[i]);
-    const char *refused = "out= already holds a run with a checkpoint (checkpoint.bin): continue that run with "
-                          "resume= of its checkpoint, or choose another out=";
+    const char *refused = "out= already holds a run with this checkpoint: continue that run with resume= of it, "
+                          "or choose another out=";
     snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 lr=1e30 loss=l2 out=%s", run);
-    sm_test_cli_error(args, 1, refused, run);
+    sm_test_cli_error(args, 1, refused, sm_test_join(run, "checkpoint.bin"));
     snprintf(args, sizeof args, "train " TINY " steps=4 knn_every=0 seed=3 out=%s resume=%s/checkpoint.bin", run,
              other);
-    sm_test_cli_error(args, 1, refused, run);
+    sm_test_cli_error(args, 1, refused, sm_test_join(run, "checkpoint.bin"));
     for (int i = 0; i < N; i++) {
         char *after = sm_test_read(sm_test_join(run, names[i]), &n_after);
         assert_int_equal(n_after, n_before[i]);

@@ -1,7 +1,6 @@
 /* SimSiam training loop (see train.h). */
 #include "simsiam/train.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -550,18 +549,13 @@ static const char *const RUN_FILES[] = {"checkpoint.bin", "config.txt",       "t
                                         "track.csv",      "track_detail.csv", "summary.json"};
 enum { N_RUN_FILES = sizeof RUN_FILES / sizeof *RUN_FILES };
 
-static int kept_checkpoint(const char *name)
-{
-    size_t digits = 0;
-    if (strncmp(name, "checkpoint-", 11) == 0) digits = strspn(name + 11, "0123456789");
-    return digits > 0 && !strcmp(name + 11 + digits, ".bin");
-}
-
 static int run_file(const char *name)
 {
     for (size_t i = 0; i < N_RUN_FILES; i++)
         if (!strcmp(name, RUN_FILES[i])) return 1;
-    return kept_checkpoint(name);
+    size_t digits = 0;
+    if (strncmp(name, "checkpoint-", 11) == 0) digits = strspn(name + 11, "0123456789");
+    return digits > 0 && !strcmp(name + 11 + digits, ".bin");
 }
 
 /* Whether the file at path lies in directory dir itself. */
@@ -575,32 +569,29 @@ static int in_directory(const char *path, const char *dir)
     return sm_same_file(parent, dir);
 }
 
-/* OUT's checkpoints belong to the run that wrote them: a fresh run there,
- * or one resumed from a checkpoint elsewhere, would replace checkpoint.bin
- * and leave the kept ones beside another run's config.txt and CSVs, or, on
- * failing, leave neither run whole.  Refused before anything is written;
- * a checkpoint in OUT itself resumes. */
+/* OUT's checkpoint.bin belongs to the run that wrote it: a fresh run
+ * there, or one resumed from a checkpoint elsewhere, would replace it and
+ * leave another run's config.txt and CSVs beside what is left, or, on
+ * failing, leave neither run whole.  Refused before anything is written; a
+ * checkpoint in OUT itself resumes.  (A kept checkpoint-<step>.bin alone
+ * does not count: it is written just before checkpoint.bin, so a run killed
+ * between the two at its first checkpoint is started again, and a fresh
+ * run writes the same copies.) */
 static int refuse_another_run(const trainer *t, sm_status *st)
 {
     if (t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out)) return SM_OK;
-    DIR *d = opendir(t->cfg.out);
-    if (!d) return SM_OK; /* not there yet; sm_make_dirs names any other problem */
-    char found[64] = "";
+    char path[PATH_MAX_LEN];
+    out_path(path, t, "checkpoint.bin");
     struct stat sb;
-    for (const struct dirent *e; !found[0] && (e = readdir(d));)
-        if ((!strcmp(e->d_name, "checkpoint.bin") || kept_checkpoint(e->d_name)) &&
-            fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode))
-            snprintf(found, sizeof found, "%.60s", e->d_name);
-    closedir(d);
-    if (!found[0]) return SM_OK;
-    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out,
-                          "out= already holds a run with a checkpoint (%s): continue that run with resume= of "
-                          "its checkpoint, or choose another out=", found);
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, path,
+                          "out= already holds a run with this checkpoint: continue that run with resume= of it, "
+                          "or choose another out=");
 }
 
 /* A run that starts anew in OUT (not resumed from OUT) replaces what a run
  * there left before its first checkpoint (refuse_another_run keeps the
- * others), all of it, so that no old CSV is left beside the new ones. */
+ * others), so that no old CSV is left beside the new ones. */
 static void remove_old_files(const trainer *t)
 {
     char path[PATH_MAX_LEN];
