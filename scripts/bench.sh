@@ -14,7 +14,7 @@ run_or_show() { # run "$@" with stdout to the caller; on failure show its stderr
 least_of() { # run "$@" (a JSON line with "seconds") N=$1 times; print the fastest run's line
   local n=$1 best="" line; shift
   for _ in $(seq "$n"); do
-    line=$(run_or_show "$@")
+    line=$(run_or_show "$@") || return 1 # set -e does not reach into $(...)
     if [ -z "$best" ] || awk -v a="$(json "$line" seconds)" -v b="$(json "$best" seconds)" 'BEGIN { exit !(a < b) }'; then
       best=$line
     fi

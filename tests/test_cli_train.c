@@ -639,18 +639,15 @@ static void test_failed_start_keeps_the_run_directory(void **state)
     snprintf(args, sizeof args, "train " TINY " steps=2 knn_every=0 out=%s", run);
     assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
     const char *config = sm_test_join(run, "config.txt");
-    size_t n_before, n_after;
+    size_t n_before;
     char *before = sm_test_read(config, &n_before);
     sm_test_write_text(bad, "not a checkpoint at all");
     snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 out=%s resume=%s", run, bad);
     sm_test_cli_error(args, 1, bad, NULL);
     snprintf(args, sizeof args, "train dataset=mnist data_dir=%s batch=64 out=%s", sm_test_path("no_such_dir"), run);
     sm_test_cli_error(args, 1, "no_such_dir", NULL);
-    char *after = sm_test_read(config, &n_after);
-    assert_int_equal(n_after, n_before);
-    assert_memory_equal(after, before, n_before);
+    sm_test_assert_file_is(config, before, n_before);
     free(before);
-    free(after);
 }
 
 /* out= too long for checkpoint-<step>.bin's temporary in it: refused
@@ -670,7 +667,7 @@ static void test_out_too_long_for_its_files(void **state)
 /* A run directory with a checkpoint.bin belongs to its run: a fresh run
  * there, or one resumed from a checkpoint elsewhere, is refused and changes
  * none of its files (even one that would fail at its third step); the
- * files of one without it are replaced, its eval.csv too. */
+ * files of one without it are removed, kept copies too. */
 static void test_another_run_in_the_same_out(void **state)
 {
     (void)state;
@@ -684,7 +681,7 @@ static void test_another_run_in_the_same_out(void **state)
     static const char *const names[] = {"config.txt", "train.csv", "eval.csv", "summary.json", "checkpoint.bin"};
     enum { N = sizeof names / sizeof *names };
     char *before[N];
-    size_t n_before[N], n_after;
+    size_t n_before[N];
     for (int i = 0; i < N; i++) before[i] = sm_test_read(sm_test_join(run, names[i]), &n_before[i]);
     const char *refused = "out= already holds a run with this checkpoint: continue that run with resume= of it, "
                           "or choose another out=";
@@ -694,18 +691,21 @@ static void test_another_run_in_the_same_out(void **state)
              other);
     sm_test_cli_error(args, 1, refused, sm_test_join(run, "checkpoint.bin"));
     for (int i = 0; i < N; i++) {
-        char *after = sm_test_read(sm_test_join(run, names[i]), &n_after);
-        assert_int_equal(n_after, n_before[i]);
-        assert_memory_equal(after, before[i], n_after);
-        free(after);
+        sm_test_assert_file_is(sm_test_join(run, names[i]), before[i], n_before[i]);
         free(before[i]);
     }
-    /* no checkpoint: the old run's files go, eval.csv too */
-    assert_int_equal(unlink(sm_test_join(run, "checkpoint.bin")), 0);
-    snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 checkpoint_every=0 out=%s", run);
+    /* a kept copy resumes in OUT (allowed), then without checkpoint.bin a
+     * fresh run replaces the old run's files, eval.csv and the kept copy too */
+    snprintf(args, sizeof args, "train " TINY " steps=3 knn_every=1 checkpoint_keep=1 out=%s resume=%s/checkpoint.bin",
+             run, run);
     assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
     struct stat sb;
+    assert_int_equal(stat(sm_test_join(run, "checkpoint-3.bin"), &sb), 0);
+    assert_int_equal(unlink(sm_test_join(run, "checkpoint.bin")), 0);
+    snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 out=%s", run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
     assert_int_not_equal(stat(sm_test_join(run, "eval.csv"), &sb), 0);
+    assert_int_not_equal(stat(sm_test_join(run, "checkpoint-3.bin"), &sb), 0);
     assert_int_equal(stat(sm_test_join(run, "config.txt"), &sb), 0);
 }
 

@@ -143,11 +143,16 @@ static void test_remove_stale(void **state)
                                        "xa.csv.Zsf1wr", ".Zsf1wr"};
     for (size_t i = 0; i < 2; i++) sm_test_write_text(sm_test_join(dir, gone[i]), "x");
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) sm_test_write_text(sm_test_join(dir, kept[i]), "x");
-    sm_atomic_remove_stale(dir, is_a_csv);
+    sm_atomic_remove_stale(dir, is_a_csv, 0);
     for (size_t i = 0; i < 2; i++) assert_int_not_equal(access(sm_test_join(dir, gone[i]), F_OK), 0);
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
         if (access(sm_test_join(dir, kept[i]), F_OK) != 0) fail_msg("%s was removed", kept[i]);
-    sm_atomic_remove_stale(sm_test_join(dir, "missing"), is_a_csv); /* no directory: nothing to do */
+    sm_atomic_remove_stale(sm_test_join(dir, "missing"), is_a_csv, 1); /* no directory: nothing to do */
+    /* files_too: a.csv itself goes as well, the other names stay */
+    sm_atomic_remove_stale(dir, is_a_csv, 1);
+    assert_int_not_equal(access(sm_test_join(dir, "a.csv"), F_OK), 0);
+    for (size_t i = 1; i < sizeof kept / sizeof *kept; i++)
+        if (access(sm_test_join(dir, kept[i]), F_OK) != 0) fail_msg("%s was removed", kept[i]);
 }
 
 int main(void)

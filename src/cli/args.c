@@ -12,13 +12,20 @@
 
 int cli_error(int code, const char *fmt, ...)
 {
-    char msg[12288]; /* room for two paths of 4095 bytes and the text */
-    va_list ap;
+    char small[1024], *msg = small; /* on the heap when longer: a message may quote several long paths */
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_copy(again, ap);
+    const int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small) {
+        char *big = malloc((size_t)n + 1);
+        if (big) vsnprintf(msg = big, (size_t)n + 1, fmt, again); /* without memory: the first 1023 bytes */
+    }
+    va_end(again);
     va_end(ap);
     sm_status_printable(msg);
     fprintf(stderr, "simsiam-mi: error: %s\n", msg);
+    if (msg != small) free(msg);
     return code;
 }
 

@@ -92,17 +92,27 @@ static size_t stale_stem(const char *name)
     return len - 7;
 }
 
-void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name))
+/* Whether dir's entry name is one to remove: a temporary of a name ours
+ * accepts, or with files_too such a name itself. */
+static int removable(const char *name, int (*ours)(const char *name), int files_too)
+{
+    char stem[256];
+    const size_t n = stale_stem(name);
+    if (n > 0 && n < sizeof stem) {
+        memcpy(stem, name, n);
+        stem[n] = '\0';
+        if (ours(stem)) return 1;
+    }
+    return files_too && ours(name);
+}
+
+void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name), int files_too)
 {
     DIR *d = opendir(dir);
     if (!d) return;
     for (const struct dirent *e; (e = readdir(d));) {
-        char stem[256], path[4096 + 256];
-        const size_t n = stale_stem(e->d_name);
-        if (n == 0 || n >= sizeof stem) continue;
-        memcpy(stem, e->d_name, n);
-        stem[n] = '\0';
-        if (!ours(stem)) continue;
+        if (!removable(e->d_name, ours, files_too)) continue;
+        char path[4096 + 256];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
@@ -128,7 +138,7 @@ int sm_make_dirs(const char *path, size_t longest_name, sm_status *st)
     const size_t room = sizeof p - 1 - longest_name - (sizeof TMP_SUFFIX - 1) - 1;
     if (strlen(path) > room)
         return sm_status_fail(st, SM_ERR_DATA, path, "output directory path of %zu bytes is too long: at most %zu, "
-                              "for the %zu-byte file names written in it", strlen(path), room, longest_name);
+                              "for the longest file name written in it (%zu bytes)", strlen(path), room, longest_name);
     snprintf(p, sizeof p, "%s", path);
     for (char *c = p + 1;; c++) {
         if (*c != '/' && *c) continue;

@@ -35,10 +35,11 @@ int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
 /* Remove the temporaries of writes that never ended (a process killed
  * between sm_atomic_open and its rename leaves "<name>.XXXXXX"): the files of
  * dir named <name> + "." + mkstemp's six letters or digits, for the names
- * ours accepts.  For the one process that writes dir, before it writes (a
- * second writer's temporary would go too).  Failures are ignored: a
- * leftover is litter, not data. */
-void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name));
+ * ours accepts; with files_too the files of those names as well (a run
+ * replacing another's).  For the one process that writes dir, before it
+ * writes (a second writer's temporary would go too).  Failures are
+ * ignored: a leftover is litter, not data. */
+void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name), int files_too);
 
 /* An output directory as `mkdir -p` makes it: every missing component of
  * path created; SM_ERR_DATA naming the component that cannot be, or path

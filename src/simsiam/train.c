@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/threads.h"
@@ -543,16 +542,14 @@ static int train_loop(trainer *t, sm_status *st)
 
 /* ---- the run -------------------------------------------------------------- */
 
-/* The files a run writes into its directory (docs/design.md §4), and its
- * kept checkpoint-<step>.bin. */
-static const char *const RUN_FILES[] = {"checkpoint.bin", "config.txt",       "train.csv",   "eval.csv",
-                                        "track.csv",      "track_detail.csv", "summary.json"};
-enum { N_RUN_FILES = sizeof RUN_FILES / sizeof *RUN_FILES };
-
+/* A file a run writes into its directory: docs/design.md §4, and the kept
+ * checkpoint-<step>.bin. */
 static int run_file(const char *name)
 {
-    for (size_t i = 0; i < N_RUN_FILES; i++)
-        if (!strcmp(name, RUN_FILES[i])) return 1;
+    static const char *const names[] = {"checkpoint.bin", "config.txt", "train.csv", "eval.csv",
+                                        "track.csv",      "track_detail.csv", "summary.json"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) return 1;
     size_t digits = 0;
     if (strncmp(name, "checkpoint-", 11) == 0) digits = strspn(name + 11, "0123456789");
     return digits > 0 && !strcmp(name + 11 + digits, ".bin");
@@ -572,14 +569,11 @@ static int in_directory(const char *path, const char *dir)
 /* OUT's checkpoint.bin belongs to the run that wrote it: a fresh run
  * there, or one resumed from a checkpoint elsewhere, would replace it and
  * leave another run's config.txt and CSVs beside what is left, or, on
- * failing, leave neither run whole.  Refused before anything is written; a
- * checkpoint in OUT itself resumes.  (A kept checkpoint-<step>.bin alone
- * does not count: it is written just before checkpoint.bin, so a run killed
- * between the two at its first checkpoint is started again, and a fresh
- * run writes the same copies.) */
+ * failing, leave neither run whole.  A kept checkpoint-<step>.bin alone
+ * does not count: it is written just before checkpoint.bin, so a run
+ * killed between the two at its first checkpoint is started again. */
 static int refuse_another_run(const trainer *t, sm_status *st)
 {
-    if (t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out)) return SM_OK;
     char path[PATH_MAX_LEN];
     out_path(path, t, "checkpoint.bin");
     struct stat sb;
@@ -589,30 +583,22 @@ static int refuse_another_run(const trainer *t, sm_status *st)
                           "or choose another out=");
 }
 
-/* A run that starts anew in OUT (not resumed from OUT) replaces what a run
- * there left before its first checkpoint (refuse_another_run keeps the
- * others), so that no old CSV is left beside the new ones. */
-static void remove_old_files(const trainer *t)
-{
-    char path[PATH_MAX_LEN];
-    for (size_t i = 0; i < N_RUN_FILES; i++) {
-        out_path(path, t, RUN_FILES[i]);
-        unlink(path);
-    }
-}
-
 /* Written once every input has been read and checked, so that a run that
- * fails to start leaves an existing run directory as it was; the
- * temporaries a killed run left there go first. */
+ * fails to start leaves an existing run directory as it was.  A run that
+ * continues from a checkpoint in OUT keeps OUT's files (it rewrites them
+ * from the checkpoint's rows); any other is refused when OUT holds a run's
+ * checkpoint.bin and otherwise removes what a run there left before its
+ * first one, kept copies included, so that no old file stays beside the
+ * new ones.  The temporaries a killed run left go either way. */
 static int write_config(const trainer *t, sm_status *st)
 {
+    const int continues = t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out);
     char path[PATH_MAX_LEN];
     out_path(path, t, "config.txt");
-    int rc = refuse_another_run(t, st);
+    int rc = continues ? SM_OK : refuse_another_run(t, st);
     if (!rc) rc = sm_make_dirs(t->cfg.out, sizeof "checkpoint-18446744073709551615.bin" - 1, st); /* its longest name */
     if (rc) return rc;
-    sm_atomic_remove_stale(t->cfg.out, run_file);
-    if (!t->cfg.resume[0] || !in_directory(t->cfg.resume, t->cfg.out)) remove_old_files(t);
+    sm_atomic_remove_stale(t->cfg.out, run_file, !continues);
     return sm_config_write(path, &t->cfg, st);
 }
 

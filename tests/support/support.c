@@ -81,6 +81,15 @@ char *sm_test_read(const char *path, size_t *n)
     return buf;
 }
 
+void sm_test_assert_file_is(const char *path, const char *want, size_t n)
+{
+    size_t got;
+    char *now = sm_test_read(path, &got);
+    if (!now) fail_msg("%s is gone", path);
+    if (got != n || memcmp(now, want, n) != 0) fail_msg("%s changed (%zu bytes, was %zu)", path, got, n);
+    free(now);
+}
+
 int sm_test_run(const char *cmd, char **out, char **err)
 {
     static int serial;

@@ -24,6 +24,9 @@ void sm_test_write(const char *path, const void *data, size_t n);
 void sm_test_write_text(const char *path, const char *text);
 /* Read a whole file into a malloc'd NUL-terminated buffer (*n = length). */
 char *sm_test_read(const char *path, size_t *n);
+/* Fail unless the file at path holds exactly the n bytes of want (a file
+ * read before a command that must leave it as it was). */
+void sm_test_assert_file_is(const char *path, const char *want, size_t n);
 /* Run "sh -c cmd" with stdout and stderr captured into malloc'd strings
  * (either pointer may be NULL).  Returns the exit code (-1 if killed). */
 int sm_test_run(const char *cmd, char **out, char **err);
