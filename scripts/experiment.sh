@@ -10,8 +10,8 @@
 # the trainer as --config, so an error in one is reported with its file and line.
 # Each run writes to RESULTS/<size>/<name>/ (RESULTS = $SM_RESULTS or
 # EXPDIR/results), its stdout and stderr appended to train.log there.  A run
-# with summary.json is skipped; one with checkpoint.bin but no summary.json
-# resumes from it.  Runs go JOBS at a time (default: the number of cores),
+# with summary.json is skipped; one with checkpoint.bin (or, without it, kept
+# checkpoint-<step>.bin copies: the newest) but no summary.json resumes from it.  Runs go JOBS at a time (default: the number of cores),
 # each with threads=1 unless the size file sets threads (an experiment of one
 # run uses all cores that way; several runs at once with several threads each
 # slow each other down).  A second invocation on the same results directory
@@ -90,10 +90,20 @@ run_one() {
   local dir=$results/$run start=$SECONDS rc
   local args=(train --config "$base" --config "$exp/config" --config "$exp/$size.config" threads="${size_threads:-1}"
                "$@" out="$dir")
-  local how=started
-  if [ -f "$dir/checkpoint.bin" ]; then
-    args+=(resume="$dir/checkpoint.bin")
-    how="resumed from $dir/checkpoint.bin"
+  local how=started ckpt=$dir/checkpoint.bin f step newest=-1
+  # no checkpoint.bin but kept copies (killed between the two writes of its
+  # first checkpoint, or checkpoint.bin deleted): the newest copy, which
+  # train resumes and would not let a fresh run overwrite (a glob, not $(...))
+  if [ ! -f "$ckpt" ]; then
+    ckpt=
+    for f in "$dir"/checkpoint-*.bin; do
+      step=${f##*/checkpoint-} step=${step%.bin}
+      if [[ $step =~ ^[0-9]{1,18}$ ]] && [ -f "$f" ] && ((10#$step > newest)); then newest=$((10#$step)) ckpt=$f; fi
+    done
+  fi
+  if [ -n "$ckpt" ]; then
+    args+=(resume="$ckpt")
+    how="resumed from $ckpt"
   fi
   local now; printf -v now '%(%F %T)T' -1
   if ! mkdir -p "$dir" 2>/dev/null || ! echo "# $now $bin ${args[*]}" 2>/dev/null >>"$dir/train.log"; then

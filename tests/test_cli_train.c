@@ -664,10 +664,11 @@ static void test_out_too_long_for_its_files(void **state)
     assert_int_not_equal(stat(base, &sb), 0);
 }
 
-/* A run directory with a checkpoint.bin belongs to its run: a fresh run
- * there, or one resumed from a checkpoint elsewhere, is refused and changes
- * none of its files (even one that would fail at its third step); the
- * files of one without it are removed, kept copies too. */
+/* A run directory with a checkpoint (checkpoint.bin or a kept copy) belongs
+ * to its run: a fresh run there, or one resumed from a checkpoint
+ * elsewhere, is refused and changes none of its files (even one that would
+ * fail at its third step); resumes from its checkpoints go on; the files
+ * of one without any are replaced. */
 static void test_another_run_in_the_same_out(void **state)
 {
     (void)state;
@@ -683,29 +684,34 @@ static void test_another_run_in_the_same_out(void **state)
     char *before[N];
     size_t n_before[N];
     for (int i = 0; i < N; i++) before[i] = sm_test_read(sm_test_join(run, names[i]), &n_before[i]);
-    const char *refused = "out= already holds a run with this checkpoint: continue that run with resume= of it, "
-                          "or choose another out=";
+    const char *refused = "out= already holds a run with a checkpoint (checkpoint.bin): continue that run with "
+                          "resume= of its checkpoint, or choose another out=";
     snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 lr=1e30 loss=l2 out=%s", run);
-    sm_test_cli_error(args, 1, refused, sm_test_join(run, "checkpoint.bin"));
+    sm_test_cli_error(args, 1, refused, run);
     snprintf(args, sizeof args, "train " TINY " steps=4 knn_every=0 seed=3 out=%s resume=%s/checkpoint.bin", run,
              other);
-    sm_test_cli_error(args, 1, refused, sm_test_join(run, "checkpoint.bin"));
+    sm_test_cli_error(args, 1, refused, run);
     for (int i = 0; i < N; i++) {
         sm_test_assert_file_is(sm_test_join(run, names[i]), before[i], n_before[i]);
         free(before[i]);
     }
-    /* a kept copy resumes in OUT (allowed), then without checkpoint.bin a
-     * fresh run replaces the old run's files, eval.csv and the kept copy too */
+    /* a kept copy alone is a checkpoint too: it resumes, a fresh run is refused */
     snprintf(args, sizeof args, "train " TINY " steps=3 knn_every=1 checkpoint_keep=1 out=%s resume=%s/checkpoint.bin",
              run, run);
     assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
-    struct stat sb;
-    assert_int_equal(stat(sm_test_join(run, "checkpoint-3.bin"), &sb), 0);
     assert_int_equal(unlink(sm_test_join(run, "checkpoint.bin")), 0);
     snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 out=%s", run);
+    sm_test_cli_error(args, 1, "out= already holds a run with a checkpoint (checkpoint-3.bin)", run);
+    snprintf(args, sizeof args, "train " TINY " steps=4 knn_every=1 checkpoint_keep=1 out=%s resume=%s/checkpoint-3.bin",
+             run, run);
     assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    /* no checkpoint at all: a fresh run removes the old run's files, eval.csv too */
+    snprintf(args, sizeof args, "rm '%s'/checkpoint*.bin", run);
+    assert_int_equal(sm_test_run(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 out=%s", run);
+    assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
+    struct stat sb;
     assert_int_not_equal(stat(sm_test_join(run, "eval.csv"), &sb), 0);
-    assert_int_not_equal(stat(sm_test_join(run, "checkpoint-3.bin"), &sb), 0);
     assert_int_equal(stat(sm_test_join(run, "config.txt"), &sb), 0);
 }
 

@@ -140,6 +140,20 @@ static void check_quick_experiment(const char *name)
     free(out);
     free(err);
 
+    /* Without checkpoint.bin, the newest kept copy (validate_bound keeps
+     * them): train would refuse a fresh run over it. */
+    if (exists(sized, names[0], "checkpoint-200.bin")) {
+        snprintf(cmd, sizeof cmd, "cd '%s/%s' && rm summary.json checkpoint.bin && cp checkpoint-200.bin checkpoint-7.bin",
+                 sized, names[0]);
+        assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+        assert_int_equal(run_with(results, "", script, "quick", &out, &err), 0);
+        snprintf(line, sizeof line, "run %s: resumed from %s/%s/checkpoint-200.bin\n", names[0], sized, names[0]);
+        expect_contains(out, line);
+        assert_true(exists(sized, names[0], "summary.json"));
+        free(out);
+        free(err);
+    }
+
     /* The report: a row per run, with its chain counts or "no tracking data". */
     snprintf(cmd, sizeof cmd, "experiments/%s quick", name);
     rc = run_with(results, "", "analysis/experiment-report.sh", cmd, &out, &err);

@@ -1,6 +1,7 @@
 /* SimSiam training loop (see train.h). */
 #include "simsiam/train.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -566,30 +567,42 @@ static int in_directory(const char *path, const char *dir)
     return sm_same_file(parent, dir);
 }
 
-/* OUT's checkpoint.bin belongs to the run that wrote it: a fresh run
- * there, or one resumed from a checkpoint elsewhere, would replace it and
- * leave another run's config.txt and CSVs beside what is left, or, on
- * failing, leave neither run whole.  A kept checkpoint-<step>.bin alone
- * does not count: it is written just before checkpoint.bin, so a run
- * killed between the two at its first checkpoint is started again. */
+/* The first checkpoint in OUT (checkpoint.bin or a kept copy; a regular
+ * file) into found, or "" when there is none. */
+static void find_checkpoint(const char *out, char *found, size_t n)
+{
+    found[0] = '\0';
+    DIR *d = opendir(out);
+    if (!d) return; /* not there yet; sm_make_dirs names any other problem */
+    struct stat sb;
+    for (const struct dirent *e; !found[0] && (e = readdir(d));)
+        if (!strncmp(e->d_name, "checkpoint", 10) && run_file(e->d_name) &&
+            fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode))
+            snprintf(found, n, "%.60s", e->d_name);
+    closedir(d);
+}
+
+/* OUT's checkpoints belong to the run that wrote them: a fresh run there,
+ * or one resumed from a checkpoint elsewhere, would replace checkpoint.bin
+ * and leave another run's config.txt and CSVs beside the kept copies, or,
+ * on failing, leave neither run whole.  Refused before anything is written. */
 static int refuse_another_run(const trainer *t, sm_status *st)
 {
-    char path[PATH_MAX_LEN];
-    out_path(path, t, "checkpoint.bin");
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return SM_OK;
-    return sm_status_fail(st, SM_ERR_DATA, path,
-                          "out= already holds a run with this checkpoint: continue that run with resume= of it, "
-                          "or choose another out=");
+    char found[64];
+    find_checkpoint(t->cfg.out, found, sizeof found);
+    if (!found[0]) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, t->cfg.out,
+                          "out= already holds a run with a checkpoint (%s): continue that run with resume= of its "
+                          "checkpoint, or choose another out=", found);
 }
 
 /* Written once every input has been read and checked, so that a run that
  * fails to start leaves an existing run directory as it was.  A run that
  * continues from a checkpoint in OUT keeps OUT's files (it rewrites them
- * from the checkpoint's rows); any other is refused when OUT holds a run's
- * checkpoint.bin and otherwise removes what a run there left before its
- * first one, kept copies included, so that no old file stays beside the
- * new ones.  The temporaries a killed run left go either way. */
+ * from the checkpoint's rows); any other is refused when OUT holds a
+ * checkpoint and otherwise removes what a run there left before its first
+ * one, so that no old file stays beside the new ones.  The temporaries a
+ * killed run left go either way. */
 static int write_config(const trainer *t, sm_status *st)
 {
     const int continues = t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out);

@@ -74,10 +74,10 @@
  *   summary.json    the sm_train_summary_json line, at the end.
  * The rows are kept in memory and the CSVs rewritten whenever a checkpoint
  * is written (and on a NaN stop), so a CSV always matches a checkpoint.
- * An OUT holding a checkpoint.bin belongs to its run: only a resume from a
- * checkpoint in OUT may write there (anything else fails, SM_ERR_DATA,
- * before a file is touched); a run starting anew in an OUT without one
- * removes the files above that are there first.
+ * An OUT holding a checkpoint (checkpoint.bin or a kept copy) belongs to
+ * its run: only a resume from a checkpoint in OUT may write there (anything
+ * else fails, SM_ERR_DATA, before a file is touched); a run in an OUT
+ * without one removes the files above that are there first.
  *
  * Checkpoints: src/simsiam/state.h writes and reads them (the sections and
  * their layout are its own).
