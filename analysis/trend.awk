@@ -10,7 +10,8 @@
 # compared value by value.  The change is set against the typical (median)
 # width of the gap intervals in the group, so a trend smaller than the noise is
 # called that.  Runs with a negative share are listed: the split is then not
-# what docs/design.md section 1 means by it.
+# what docs/design.md section 1 means by it; so are runs whose gap is nan,
+# which stay in their groups (a direction through them "cannot be followed").
 BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
 
 function finite(x) { return x ~ NUMBER }
@@ -140,7 +141,6 @@ END {
         ng = 0
         split("", group_of); split("", group_name)
         for (r = 1; r <= n; r++) {
-            if (!finite(value["gap", r])) continue
             g = others(k, r)
             if (!(g in group_of)) { group_name[++ng] = g; group_of[g] = "" }
             group_of[g] = group_of[g] " " r
@@ -148,8 +148,13 @@ END {
         said = 0
         for (i = 1; i <= ng; i++)
             if (split(group_of[group_name[i]], tmp, " ") >= 2) { describe(k, group_name[i], group_of[group_name[i]]); said = 1 }
-        if (!said) printf "- %s: no two runs with a finite gap differ in %s alone.\n", key[k], key[k]
+        if (!said) printf "- %s: no two runs differ in %s alone.\n", key[k], key[k]
     }
+    for (r = 1; r <= n; r++)
+        if (!finite(value["gap", r])) nan_runs = nan_runs (nan_runs == "" ? "" : ", ") run[r]
+    if (nan_runs != "")
+        printf "- **The gap is nan** at the last tracked step of %s (an estimator could not run there: its " \
+               "track.csv row and the run's stderr say why); the trends above cannot follow the gap through it.\n", nan_runs
     if ((s = negatives("predictor share")) != "")
         printf "- **The predictor share is negative** in %s: there the trained predictor's E[NLL_Q] is below that of " \
                "the cross-fitted affine h*, so h* is not the minimum over predictors and the split of the gap into " \

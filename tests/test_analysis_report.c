@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,6 +496,17 @@ static void test_experiment_report(void **state)
     report = read_file(results, "report.md");
     expect_contains(report, "**These files changed after the runs**: steps2 ran with lr=0.07 (from each run's "
                             "config.txt).\n");
+    free(report);
+
+    /* a nan gap at steps1's last step: it stays in its group (the family share, still finite, is
+     * followed through it) and is named, not dropped */
+    sm_test_write_text(sm_test_join(results, "steps1/track_detail.csv"), detail_csv(NAN, 1.8));
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    report = read_file(results, "report.md");
+    expect_contains(report, "- **The gap cannot be followed (nan) with pred_steps** (pred_mode=sgd; last tracked "
+                            "step): pred_steps=1: nan, pred_steps=2: 0.450 nats.");
+    expect_contains(report, "The family share decreases (pred_steps=1: 0.600, pred_steps=2: 0.290).");
+    expect_contains(report, "- **The gap is nan** at the last tracked step of steps1 ");
     free(report);
 }
 
