@@ -99,10 +99,10 @@ function rate_section(g,    p, r, nr, t, nt, i, k, lo, hi, spread, widest, falls
     if (widest == "") return
     falls = 1
     for (i = 2; i <= nr; i++) if (gap_at[g, r[i], widest] + 0 >= gap_at[g, r[i - 1], widest] + 0) falls = 0
-    rate_lines = rate_lines sprintf("- **The predictor's learning rate** (%s, checkpoint step %s, %s predictor, the loss's own Q): the gaps differ most at refit step %s (by %.3f nats): %s: %s. At the last step (%s): %s.\n",
+    rate_lines = rate_lines sprintf("- **The predictor's learning rate** (%s, checkpoint step %s, %s predictor, the loss's own Q): the gaps differ most at refit step %s (by %.3f nats): %s: %s. At the last step%s (%s): %s.\n",
         p[1], p[2], (p[3] == "reinit" ? "a fresh" : "the trained"), widest, spread, rate_list(g, r, nr, widest),
         (falls ? "the gap is smaller at each larger rate" : "the gap does not fall at each larger rate"),
-        last_common, rate_list(g, r, nr, last_common))
+        (last_common == t[nt] ? "" : " where every rate's gap is finite"), last_common, rate_list(g, r, nr, last_common))
 }
 
 # The refit steps a rate table shows: 0, the powers of 4 and the last.
@@ -123,7 +123,7 @@ function table(src, chain,    k, parts, f, l, fall, floor, best, row) {
         if (parts[1] != src || parts[2] != chain) continue
         f = first[order[k]]; l = last[order[k]]
         fall = finite(field(f, "nll")) && finite(field(l, "nll")) ? field(f, "nll") - field(l, "nll") : "nan"
-        disjoint = finite(field(f, "nll_lo")) && finite(field(l, "nll_hi")) ? (field(f, "nll_lo") + 0 > field(l, "nll_hi") + 0 ? "yes" : "no") : "n/a"
+        disjoint = fall != "nan" && finite(field(f, "nll_lo")) && finite(field(l, "nll_hi")) ? (field(f, "nll_lo") + 0 > field(l, "nll_hi") + 0 ? "yes" : "no") : "n/a"
         printf "| %s | %s | %s | %s | %s | %s (step %s) | %s (%s) | %s | %s | %s | %d / %d / %d |\n", parts[3],
                field(l, "checkpoint_step"), field(l, "mode"), field(l, "refit_lr"),
                iv(field(f, "gap"), field(f, "gap_lo"), field(f, "gap_hi")),
@@ -133,10 +133,11 @@ function table(src, chain,    k, parts, f, l, fall, floor, best, row) {
         if (chain == matching(src)) {
             refits++
             if (disjoint == "yes") fell++
-            else notfell = notfell " " parts[3]
+            else notfell = notfell " " parts[3] (disjoint == "n/a" ? " (nan)" : "")
             best = field(l, "floor_affine")
             if (finite(field(l, "floor_mlp")) && (!finite(best) || field(l, "floor_mlp") + 0 < best + 0)) best = field(l, "floor_mlp")
-            if (finite(best)) {
+            if (finite(best) && !finite(field(l, "gap"))) undecided = undecided " " parts[3]
+            else if (finite(best)) {
                 floored++
                 residual = field(l, "gap") - best
                 if (residual <= 0.05 || (finite(field(l, "nll_lo")) && residual <= field(l, "nll") - field(l, "nll_lo"))) near++
@@ -174,6 +175,7 @@ END {
            fell, refits, (notfell != "" ? "; not in:" notfell : "")
     if (floored) printf "- The last gap came within 0.05 nats (or within E[NLL]'s interval) of the best floor in %d of %d refits with a floor%s.\n",
            near, floored, (far != "" ? "; not in:" far : "")
+    if (undecided != "") printf "- The last gap is nan, so it cannot be set against the floor, in:%s.\n", undecided
     for (c = 1; c <= 2; c++) {
         ch = c == 1 ? "gauss" : "sphere"
         t = all_links[ch, "holds"] + all_links[ch, "within noise"] + all_links[ch, "fails"]

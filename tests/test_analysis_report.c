@@ -604,27 +604,43 @@ static void test_experiment_report_single_run(void **state)
  * ±0.1) against Ĥ(z2|z1) = 1: gaps 2.0, 1.9, 1.6, 1.0 and 2.0, 1.5, 0.8,
  * 0.5, apart by 0, 0.4, 0.8, 0.5, so most at step 2; the table shows steps
  * 0, 1 and 4 (the powers of 4 and the last). */
-static void test_convergence_rates(void **state)
+/* convergence.csv of two refits of l2 at refit_lr 0.01 and 0.1; with
+ * nan_last, the second one's last row (E[NLL] and the gap) is nan. */
+static void rates_csv(char *csv, size_t cap, int nan_last)
 {
-    (void)state;
     static const double nll[2][4] = {{3.0, 2.9, 2.6, 2.0}, {3.0, 2.5, 1.8, 1.5}};
     static const int steps[4] = {0, 1, 2, 4};
     static const char *const lr[2] = {"0.01", "0.1"};
-    char csv[4096];
-    int n = snprintf(csv, sizeof csv, "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,"
-                                      "h_hi,gap,gap_lo,gap_hi,floor_affine,floor_mlp,gap_mix,link,refit_lr\n");
+    int n = snprintf(csv, cap, "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,"
+                               "h_hi,gap,gap_lo,gap_hi,floor_affine,floor_mlp,gap_mix,link,refit_lr\n");
     for (int r = 0; r < 2; r++)
-        for (int i = 0; i < 4; i++)
-            n += snprintf(csv + n, sizeof csv - (size_t)n,
+        for (int i = 0; i < 4; i++) {
+            const double v = nan_last && r == 1 && i == 3 ? NAN : nll[r][i];
+            n += snprintf(csv + n, cap - (size_t)n,
                           "l2-lr%s,l2,reinit,gauss,700,%d,%d,%g,%g,%g,1,0.9,1.1,%g,%g,%g,0.4,0.4,0.3,holds,%s\n", lr[r],
-                          steps[i], steps[i] + 1, nll[r][i], nll[r][i] - 0.1, nll[r][i] + 0.1, nll[r][i] - 1,
-                          nll[r][i] - 1.2, nll[r][i] - 0.8, lr[r]);
+                          steps[i], steps[i] + 1, v, nll[r][i] - 0.1, nll[r][i] + 0.1, v - 1, nll[r][i] - 1.2,
+                          nll[r][i] - 0.8, lr[r]);
+        }
+}
+
+static char *convergence_md(const char *csv)
+{
     const char *dir = sm_test_dir("an_rates");
     sm_test_write_text(sm_test_join(dir, "convergence.csv"), csv);
     char args[2200], *out, *err;
     snprintf(args, sizeof args, "-v loss_of=l2=l2 -f analysis/convergence_md.awk %s", sm_test_join(dir, "convergence.csv"));
     assert_int_equal(run_script("awk", args, &out, &err), 0);
     assert_string_equal(err, "");
+    free(err);
+    return out;
+}
+
+static void test_convergence_rates(void **state)
+{
+    (void)state;
+    char csv[4096];
+    rates_csv(csv, sizeof csv, 0);
+    char *out = convergence_md(csv);
     expect_contains(out, "## The gap vs the predictor's learning rate\n\n"
                          "### l2 at checkpoint step 700, a fresh predictor: the gap vs refit_lr (Gaussian chain: "
                          "E[NLL_full] ≥ Ĥ(z2|z1) in R^d)\n\n"
@@ -636,8 +652,18 @@ static void test_convergence_rates(void **state)
                          "larger rate. At the last step (4): lr 0.01: 1.000, lr 0.1: 0.500 (smallest with lr 0.1; "
                          "E[NLL]'s intervals ±0.100 on average).\n");
     expect_contains(out, "| l2-lr0.1 | 700 | reinit | 0.1 | 2.000 [1.800, 2.200] | 0.500 [0.300, 0.700] (step 4) |");
+    expect_contains(out, "fell from refit step 0 to the last step by more than its interval in 2 of 2 refits.\n");
     free(out);
-    free(err);
+
+    /* a nan at the last row: no fall counted, no floor comparison, the rate line at the last finite step */
+    rates_csv(csv, sizeof csv, 1);
+    out = convergence_md(csv);
+    expect_contains(out, "| l2-lr0.1 | 700 | reinit | 0.1 | 2.000 [1.800, 2.200] | nan [0.300, 0.700] (step 4) | "
+                         "nan (n/a) |");
+    expect_contains(out, "by more than its interval in 1 of 2 refits; not in: l2-lr0.1 (nan).\n");
+    expect_contains(out, "- The last gap is nan, so it cannot be set against the floor, in: l2-lr0.1.\n");
+    expect_contains(out, "At the last step where every rate's gap is finite (2): lr 0.01: 1.600, lr 0.1: 0.800");
+    free(out);
 }
 
 int main(void)
