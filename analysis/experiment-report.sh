@@ -105,6 +105,15 @@ for line in "${run_lines[@]}"; do
     continue
   fi
   [ -z "$err" ] || printf '%s\n' "$err" >&2
+  # summary.json is the trainer's one JSON line, written whole (atomically):
+  # anything else is damage, not a finished run with blank numbers
+  if [ -f "$dir/summary.json" ] && ! grep -qE '^\{"steps":[0-9]+,.*"final_loss":.*"knn_acc":.*\}$' "$dir/summary.json"; then
+    err="analysis: error: not the trainer's summary line ($dir/summary.json)"
+    runs_table+="| $run | $settings | damaged | | | | | | | |"$'\n'
+    notes+="- $run: damaged, left out of the tables below and of the conclusion: ${err#analysis: error: }"$'\n'
+    damaged+=("$run") damage_errors+="$err"$'\n'
+    continue
+  fi
   if [ -f "$dir/summary.json" ]; then
     status=finished steps=$(json_value "$dir/summary.json" steps) loss=$(json_value "$dir/summary.json" final_loss)
     knn=$(json_value "$dir/summary.json" knn_acc)

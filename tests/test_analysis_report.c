@@ -541,6 +541,19 @@ static void test_experiment_report_errors(void **state)
     assert_null(strstr(report, "| steps2 | pred_steps=2 pred_mode=sgd | 60 |")); /* not in the gap table */
     free(report);
 
+    /* a cut summary.json is damage too, not a finished run with blank numbers */
+    char summary[2200];
+    snprintf(summary, sizeof summary, "%s/steps5/summary.json", results);
+    sm_test_write_text(summary, "{\"steps\":20");
+    snprintf(where, sizeof where, "analysis: error: not the trainer's summary line (%s)\n", summary);
+    char *damage;
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, &damage), 1); /* steps2's, and this */
+    expect_contains(damage, where);
+    free(damage);
+    report = read_file(results, "report.md");
+    expect_contains(report, "| steps5 | pred_steps=5 pred_mode=sgd | damaged |");
+    free(report);
+
     char *err;
     assert_int_equal(run_script("analysis/experiment-report.sh", "", NULL, &err), 2);
     expect_contains(err, "usage: analysis/experiment-report.sh EXPDIR [quick|medium|full]");
