@@ -38,7 +38,7 @@ for line in "${run_lines[@]}"; do
   csv=$results/$run/refit.csv
   if [ ! -f "$csv" ] || [ "$(csv_rows "$csv")" -eq 0 ]; then missing+=("$run"); continue; fi
   # a damaged refit.csv is named and left out; the command exits 1 after the report
-  if ! err=$(check_csv "$csv" "$REFIT_COLUMNS" 2>&1); then # its exit ends only the $(...)
+  if ! err=$(check_csv "$csv" "$REFIT_COLUMNS" refit_step 2>&1); then # its exit ends only the $(...)
     damaged+=("$run") damage_errors+="$err"$'\n'
     continue
   fi

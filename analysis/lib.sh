@@ -16,10 +16,11 @@ h_z_given_x_lo h_z_given_x_hi i_ksg_lo i_ksg_hi"
 fail() { echo "analysis: error: $1" >&2; exit 1; }
 usage() { echo "usage: $1" >&2; exit 2; }
 
-# check_csv FILE "COLUMNS": exits with check_csv.awk's one-line error when FILE
-# is not a CSV of numbers with those columns.
+# check_csv FILE "COLUMNS" [STEP]: exits with check_csv.awk's one-line error
+# when FILE is not a CSV of numbers with those columns (and one row per STEP,
+# in order, when given).
 check_csv() {
-  awk -v file="$1" -v need="$2" -f "$analysis_dir/check_csv.awk" "$1" || exit 1
+  awk -v file="$1" -v need="$2" -v increasing="${3:-}" -f "$analysis_dir/check_csv.awk" "$1" || exit 1
 }
 
 # Data rows of a CSV (its lines after the header).

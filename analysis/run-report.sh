@@ -20,15 +20,15 @@ train=$dir/train.csv track=$dir/track.csv detail=$dir/track_detail.csv chain=$di
 sphere=$dir/chain_sphere.csv
 
 [ -f "$train" ] || fail "no train.csv: the run has not logged a step ($train)"
-check_csv "$train" "$TRAIN_COLUMNS"
+check_csv "$train" "$TRAIN_COLUMNS" step
 [ "$(csv_rows "$train")" -gt 0 ] || fail "no logged step yet ($train)"
 tracked=0 detailed=0 chained=0
 if [ -f "$track" ]; then
-  check_csv "$track" "$TRACK_COLUMNS"
+  check_csv "$track" "$TRACK_COLUMNS" step
   tracked=$(csv_rows "$track")
 fi
 if [ -f "$detail" ]; then
-  check_csv "$detail" "$DETAIL_COLUMNS"
+  check_csv "$detail" "$DETAIL_COLUMNS" step
   detailed=$(csv_rows "$detail")
 fi
 rm -f "$chain" "$sphere"

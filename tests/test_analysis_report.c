@@ -357,6 +357,13 @@ static void test_garbled_csv_is_one_line_error(void **state)
     snprintf(where, sizeof where, "step 20 has no row in %s/track.csv (%s/track_detail.csv:3)", dir, dir);
     expect_data_error("analysis/run-report.sh", dir, where, NULL);
 
+    /* a step repeated (a row appended twice): the last row is no longer the last step */
+    sm_test_write_text(sm_test_join(dir, "track.csv"),
+                       TRACK_HEADER "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,0.02,5.545,0.99,4\n"
+                                    "0,-0.012,5.51,5.62,5.6,5.58,-0.021,0.85,5.65,5.68,5.61,4.9,0.04,0.03,0.07,0.02,5.545,0.99,4\n");
+    snprintf(where, sizeof where, "(%s/track.csv:3)", dir);
+    expect_data_error("analysis/run-report.sh", dir, "step 0 after step 0: one row per step, in order", where);
+
     sm_test_write_text(sm_test_join(dir, "track.csv"), TRACK_CSV);
     sm_test_write_text(sm_test_join(dir, "train.csv"), "");
     snprintf(where, sizeof where, "(%s/train.csv)", dir);
