@@ -16,7 +16,8 @@
 # (exit 130 / 129 / 143; the refits in progress are redone by the next
 # invocation).
 # Environment as scripts/experiment.sh, plus SM_SOURCE_RESULTS: where the source
-# experiment's results are (default: experiments/<source>/results).
+# experiment's results are (default: SM_RESULTS/<source> when SM_RESULTS is
+# set, else experiments/<source>/results).
 set -uo pipefail
 fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
 
@@ -30,7 +31,9 @@ resolve_jobs
 source_name=$(tr -d '[:space:]' <"$exp/source")
 source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
-source_results=${SM_SOURCE_RESULTS:-$source_exp/results}
+# with SM_RESULTS, the source runs go under it too, in a directory of their own
+source_results=${SM_SOURCE_RESULTS:-${SM_RESULTS:+$SM_RESULTS/$source_name}}
+source_results=${source_results:-$source_exp/results}
 results=${SM_RESULTS:-$exp/results}/$size
 mkdir -p "$results" || fail "cannot create the results directory ($results)"
 . "$here/lock.sh"
@@ -40,6 +43,26 @@ lock_results "$results"
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
 read_size_file "$exp" "$size"
 mapfile -t run_lines <<<"$runs_text"
+# parse_line LINE: run, src, when, reinit, lr from a runs line (no $(...):
+# it runs under the traps too); a bad line ends the command (exit 2).
+parse_line() {
+  local words kv
+  read -r -a words <<<"$1"
+  run=${words[0]} src="" when="" reinit="" lr=""
+  for kv in "${words[@]:1}"; do
+    case $kv in source=*) src=${kv#*=} ;; checkpoint=*) when=${kv#*=} ;; refit_reinit=*) reinit=${kv#*=} ;;
+      refit_lr=*) lr=${kv#*=} ;;
+      *) fail "refit $run: unknown key $kv (source, checkpoint, refit_reinit, refit_lr) ($exp/runs)" 2 ;; esac
+  done
+  [ -n "$src" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
+  case $when in early|middle|late) ;; *) fail "refit $run: checkpoint= must be early, middle or late ($exp/runs)" 2 ;; esac
+  [[ $source_runs == *" $src "* ]] || fail "refit $run: source=$src is not a run of $source_name ($exp/runs)" 2
+}
+# Every line checked now, before the source experiment trains for an hour.
+source_text=$(awk -v who=experiment -v file="$source_exp/runs" -f "$here/runs.awk" "$source_exp/runs") || exit 1
+source_runs=" "
+while read -r word _; do source_runs+="$word "; done <<<"$source_text"
+for line in "${run_lines[@]}"; do parse_line "$line"; done
 mapfile -t size_keys <<<"$size_text"
 [ -n "$size_text" ] || size_keys=()
 refit_steps=$(size_value refit_steps)
@@ -117,15 +140,7 @@ echo "experiment $name ($size): ${#run_lines[@]} refits of $source_name, up to $
 # sources' kept checkpoints checked first.
 skipped=0 todo=()
 for line in "${run_lines[@]}"; do
-  read -r -a words <<<"$line"
-  run=${words[0]} src="" when="" reinit="" lr=""
-  for kv in "${words[@]:1}"; do
-    case $kv in source=*) src=${kv#*=} ;; checkpoint=*) when=${kv#*=} ;; refit_reinit=*) reinit=${kv#*=} ;;
-      refit_lr=*) lr=${kv#*=} ;;
-      *) fail "unknown key in $exp/runs: $kv (source, checkpoint, refit_reinit, refit_lr)" 2 ;; esac
-  done
-  [ -n "$src" ] && [ -n "$reinit" ] || fail "refit $run needs source=, checkpoint= and refit_reinit= ($exp/runs)" 2
-  case $when in early|middle|late) ;; *) fail "refit $run: checkpoint= must be early, middle or late ($exp/runs)" 2 ;; esac
+  parse_line "$line"
   read_last_refit_step "$results/$run"
   if [ -n "$refit_steps" ] && [ "$last_step" = "$refit_steps" ]; then
     echo "refit $run: skipped (finished: $results/$run/refit.csv)"

@@ -483,6 +483,21 @@ static void test_refit_experiment_checks_its_files_first(void **state)
     assert_string_equal(err, line);
     assert_false(exists(src_results, "quick", "a"));
     free(err);
+    /* a well-formed line with an unknown key, or a source that is not a run of the source
+     * experiment: said before the source trains too */
+    static const char *const bad[][2] = {
+        {"r1 source=a checkpoint=early refit_reinit=0 refit_lrr=0.1\n", "refit r1: unknown key refit_lrr=0.1"},
+        {"r1 source=b checkpoint=early refit_reinit=0\n", "refit r1: source=b is not a run of xq_refit_source"},
+        {"r1 source=a checkpoint=latest refit_reinit=0\n", "refit r1: checkpoint= must be early, middle or late"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        sm_test_write_text(sm_test_join(refit_dir, "runs"), bad[i][0]);
+        assert_int_equal(run_with(sm_test_join(refit_dir, "results"), env, "scripts/refit-experiment.sh", args, NULL,
+                                  &err), 2);
+        snprintf(line, sizeof line, "experiment: error: %s", bad[i][1]);
+        if (strncmp(err, line, strlen(line)) != 0 || sm_test_lines(err) != 1) fail_msg("stderr: %s", err);
+        assert_false(exists(src_results, "quick", "a"));
+        free(err);
+    }
 }
 
 /* Two invocations on the same results directory at once: the second
