@@ -34,12 +34,14 @@ varied=$(printf '%s\n' "${run_lines[@]}" | awk '{ for (i = 2; i <= NF; i++) { k 
 varied=${varied% }
 varied_prose=${varied// /, }
 
-# value_of RUN_DIR KEY RUN_LINE: KEY as the runs line sets it, else the run's
-# resolved value (config.txt: the defaults), else "?".
+# value_of RUN_DIR KEY RUN_LINE: KEY as the run ran with it (its config.txt,
+# which also holds the defaults), else as the runs line sets it (a run not
+# started yet), else "?".  A runs line edited since is said with the shared
+# files' changes below.
 value_of() {
   local v
-  v=$(printf '%s\n' "$3" | tr ' ' '\n' | sed -n "s/^$2=//p")
-  [ -n "$v" ] || v=$(config_value "$1" "$2")
+  v=$(config_value "$1" "$2")
+  [ -n "$v" ] || v=$(printf '%s\n' "$3" | tr ' ' '\n' | sed -n "s/^$2=//p")
   echo "${v:-?}"
 }
 
@@ -58,13 +60,15 @@ done
 shared=$(printf '%s' "$shared_lines" | awk -v varied=" $varied " 'NF { k = $0; sub(/=.*/, "", k)
     if (index(varied, " " k " ")) next; if (!(k in v)) order[++n] = k; v[k] = $0 }
   END { for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? " " : ""), v[order[i]] }')
-# Those files are read today: a shared key whose value a run's config.txt
-# records otherwise means they changed after the run.  (A key the run's
-# config.txt lacks predates it, and the run read that key's old default.)
+# Those files and the runs file are read today: a shared key, or a key of
+# the run's line, whose value the run's config.txt records otherwise means
+# they changed after the run.  (A key the run's config.txt lacks predates it,
+# and the run read that key's old default.)
 drift=$(for line in "${run_lines[@]}"; do
-  run=${line%% *}
+  run=${line%% *} own=""
+  [[ $line == *" "* ]] && own=${line#* }
   [ -f "$results/$run/config.txt" ] || continue
-  awk -v run="$run" -v shared="$shared" 'BEGIN { n = split(shared, kv, " ")
+  awk -v run="$run" -v shared="$shared $own" 'BEGIN { n = split(shared, kv, " ")
       for (i = 1; i <= n; i++) { k = kv[i]; sub(/=.*/, "", k); want[k] = substr(kv[i], length(k) + 2) } }
     { sub(/[ \t]*=[ \t]*/, "=") } { k = $0; sub(/=.*/, "", k); got = substr($0, length(k) + 2) }
     (k in want) && got != want[k] && !(got ~ /^[-+.0-9eE]+$/ && want[k] ~ /^[-+.0-9eE]+$/ && got + 0 == want[k] + 0) {
@@ -240,7 +244,7 @@ conclusion() {
   sed -n '/^#/!q; s/^# \{0,1\}//p' "$exp/config"
   echo
   echo "Results in \`$results\`. Shared settings (\`experiments/small.config\`, \`$exp/config\`, then \`$exp/$size.config\`, a later value winning; the varied keys apart): \`$shared\`."
-  [ -z "$drift" ] || echo "**These files changed after the runs**: $drift (from each run's config.txt)."
+  [ -z "$drift" ] || echo "**These files or \`$exp/runs\` changed after the runs**: $drift (from each run's config.txt; the tables show what each run ran with)."
   echo "Varied between runs: ${varied_prose:-nothing}. All values in nats unless marked."
   echo
   echo "## Runs"

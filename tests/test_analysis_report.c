@@ -501,9 +501,27 @@ static void test_experiment_report(void **state)
     free(cfg);
     assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
     report = read_file(results, "report.md");
-    expect_contains(report, "**These files changed after the runs**: steps2 ran with lr=0.07 (from each run's "
-                            "config.txt).\n");
+    expect_contains(report, "changed after the runs**: steps2 ran with lr=0.07 (from each run's config.txt; the "
+                            "tables show what each run ran with).\n");
     free(report);
+
+    /* a runs line edited after its run: the tables show what the run ran with, the note says so */
+    char *runs = read_file(exp, "runs");
+    char *edited = strdup(runs);
+    assert_non_null(edited);
+    char *five = strstr(edited, "steps5 pred_steps=5");
+    assert_non_null(five);
+    five[strlen("steps5 pred_steps=")] = '6';
+    sm_test_write_text(sm_test_join(exp, "runs"), edited);
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    report = read_file(results, "report.md");
+    expect_contains(report, "| steps5 | pred_steps=5 pred_mode=sgd |");
+    expect_contains(report, "steps5 ran with pred_steps=5");
+    assert_null(strstr(report, "pred_steps=6"));
+    free(report);
+    sm_test_write_text(sm_test_join(exp, "runs"), runs);
+    free(runs);
+    free(edited);
 
     /* a nan gap at steps1's last step: it stays in its group (the family share, still finite, is
      * followed through it) and is named, not dropped */
