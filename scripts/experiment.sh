@@ -35,7 +35,7 @@ fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
 exp=${1:-}
 size=${2:-quick}
 [ $# -le 2 ] && [ -n "$exp" ] || usage
-case $size in quick|medium|full) ;; *) usage ;; esac
+case $size in quick|medium|full) ;; *) fail "unknown size '$size' (quick, medium or full)" 2 ;; esac
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
 case ${SM_SCHEDULER:-local} in
@@ -71,7 +71,7 @@ read -r -a launch <<<"${SM_LAUNCH:-}"
 
 [ "$jobs" -gt ${#run_lines[@]} ] && jobs=${#run_lines[@]}
 
-mkdir -p "$results" || fail "cannot create the results directory ($results)"
+mkdir -p "$results" 2>/dev/null || fail "cannot create the results directory ($results)"
 . "$(dirname "$0")/lock.sh"
 task_run=
 [ -n "${SM_TASK:-}" ] && read -r task_run _ <<<"${run_lines[0]}"

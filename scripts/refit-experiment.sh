@@ -35,7 +35,7 @@ source_exp=$(dirname "$exp")/$source_name
 source_results=${SM_SOURCE_RESULTS:-${SM_RESULTS:+$SM_RESULTS/$source_name}}
 source_results=${source_results:-$source_exp/results}
 results=${SM_RESULTS:-$exp/results}/$size
-mkdir -p "$results" || fail "cannot create the results directory ($results)"
+mkdir -p "$results" 2>/dev/null || fail "cannot create the results directory ($results)"
 . "$here/lock.sh"
 lock_results "$results"
 # Read before the source experiment runs (a malformed file is said at once)

@@ -684,7 +684,12 @@ static void test_usage_errors(void **state)
     assert_int_equal(sm_test_run("scripts/experiment.sh", NULL, &err), 2);
     expect_contains(err, "usage: scripts/experiment.sh EXPDIR [quick|medium|full]");
     free(err);
-    assert_int_equal(sm_test_run("experiments/pred_lr/run.sh huge", NULL, NULL), 2);
+    assert_int_equal(sm_test_run("experiments/pred_lr/run.sh huge", NULL, &err), 2);
+    assert_string_equal(err, "experiment: error: unknown size 'huge' (quick, medium or full)\n");
+    free(err);
+    assert_int_equal(sm_test_run("SM_RESULTS=/dev/null/x experiments/pred_lr/run.sh quick", NULL, &err), 1);
+    assert_string_equal(err, "experiment: error: cannot create the results directory (/dev/null/x/quick)\n");
+    free(err);
     assert_int_equal(sm_test_run("JOBS=none experiments/pred_lr/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("JOBS=0 experiments/predictor_convergence/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);
