@@ -695,6 +695,14 @@ static void test_another_run_in_the_same_out(void **state)
         sm_test_assert_file_is(sm_test_join(run, names[i]), before[i], n_before[i]);
         free(before[i]);
     }
+    /* a finished run resumed for more steps is not finished until it ends: its old summary.json goes */
+    snprintf(args, sizeof args, "train " TINY " steps=5 knn_every=0 lr=1e30 out=%s resume=%s/checkpoint.bin", run, run);
+    char *err;
+    assert_int_equal(sm_test_cli(args, NULL, &err), 1); /* the changed keys' warning, then the error */
+    if (!strstr(err, "loss is nan at step 4; last good checkpoint kept")) fail_msg("stderr: %s", err);
+    free(err);
+    struct stat sb;
+    assert_int_not_equal(stat(sm_test_join(run, "summary.json"), &sb), 0);
     /* a kept copy alone is a checkpoint too: it resumes, a fresh run is refused */
     snprintf(args, sizeof args, "train " TINY " steps=3 knn_every=1 checkpoint_keep=1 out=%s resume=%s/checkpoint.bin",
              run, run);
@@ -710,7 +718,6 @@ static void test_another_run_in_the_same_out(void **state)
     assert_int_equal(sm_test_run(args, NULL, NULL), 0);
     snprintf(args, sizeof args, "train " TINY " steps=1 knn_every=0 out=%s", run);
     assert_int_equal(sm_test_cli(args, NULL, NULL), 0);
-    struct stat sb;
     assert_int_not_equal(stat(sm_test_join(run, "eval.csv"), &sb), 0);
     assert_int_equal(stat(sm_test_join(run, "config.txt"), &sb), 0);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/threads.h"
@@ -602,7 +603,8 @@ static int refuse_another_run(const trainer *t, sm_status *st)
  * from the checkpoint's rows); any other is refused when OUT holds a
  * checkpoint and otherwise removes what a run there left before its first
  * one, so that no old file stays beside the new ones.  The temporaries a
- * killed run left go either way. */
+ * killed run left go either way, and so does summary.json, written when the
+ * run ends. */
 static int write_config(const trainer *t, sm_status *st)
 {
     const int continues = t->cfg.resume[0] && in_directory(t->cfg.resume, t->cfg.out);
@@ -612,6 +614,10 @@ static int write_config(const trainer *t, sm_status *st)
     if (!rc) rc = sm_make_dirs(t->cfg.out, sizeof "checkpoint-18446744073709551615.bin" - 1, st); /* its longest name */
     if (rc) return rc;
     sm_atomic_remove_stale(t->cfg.out, run_file, !continues);
+    /* a finished run resumed for more steps is not finished until it ends */
+    char summary[PATH_MAX_LEN];
+    out_path(summary, t, "summary.json");
+    if (continues) unlink(summary);
     return sm_config_write(path, &t->cfg, st);
 }
 
