@@ -172,6 +172,13 @@ static void test_offline_out_dir(void **state)
              sm_test_join(real_run(), "checkpoint.bin"), half);
     sm_test_cli_error(cmd, 1, "already exists; not replaced", "track_detail.csv");
     assert_int_equal(access(sm_test_join(half, "track.csv"), F_OK), -1);
+    /* out= too long for track_detail.csv's temporary: said before the checkpoint is even read */
+    char base[1100], deep[4200];
+    snprintf(base, sizeof base, "%s", sm_test_path("track_long"));
+    sm_test_deep_path(deep, sizeof deep, base, 4072);
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s out=%s", sm_test_path("no_such.bin"), deep);
+    sm_test_cli_error(cmd, 1, "output directory path of 4072 bytes is too long: at most 4071", NULL);
+    assert_int_equal(access(base, F_OK), -1);
     free(track);
     free(detail);
     free(again);

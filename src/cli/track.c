@@ -23,7 +23,11 @@ static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_
 
 static const char *const OUT_NAMES[] = {"track.csv", "track_detail.csv"};
 static const sm_track_file OUT_FILES[] = {SM_TRACK_CSV, SM_TRACK_DETAIL_CSV};
-enum { N_OUT = sizeof OUT_NAMES / sizeof *OUT_NAMES, OUT_PATH_MAX = SM_CONFIG_TEXT_MAX + 32 };
+enum {
+    N_OUT = sizeof OUT_NAMES / sizeof *OUT_NAMES,
+    OUT_NAME_MAX = sizeof "track_detail.csv" - 1, /* the longer of OUT_NAMES */
+    OUT_PATH_MAX = SM_CONFIG_TEXT_MAX + 32
+};
 
 /* SM_ERR_DATA if either output exists: checked before the event and again
  * before writing, so that neither file is written when one is refused. */
@@ -44,7 +48,7 @@ static int refuse_existing(const char *dir, sm_status *st)
 static int write_outputs(const char *dir, const sm_track_row *row, sm_status *st)
 {
     if (dir) {
-        int rc = sm_make_dirs(dir, sizeof "track_detail.csv" - 1, st); /* the longer of OUT_NAMES */
+        int rc = sm_make_dirs(dir, OUT_NAME_MAX, st);
         if (!rc) rc = refuse_existing(dir, st);
         char path[N_OUT][OUT_PATH_MAX];
         sm_atomic_file af;
@@ -74,7 +78,8 @@ static int track(const char *checkpoint, const char **kv, size_t nkv, const char
     uint64_t step = 0;
     sm_predictor *pred = NULL;
     sm_state_file f = {0};
-    int rc = out ? refuse_existing(out, st) : SM_OK;
+    int rc = out ? sm_out_dir_fits(out, OUT_NAME_MAX, st) : SM_OK; /* before the event, as the next check */
+    if (!rc && out) rc = refuse_existing(out, st);
     if (!rc) rc = sm_state_open(&f, checkpoint, st);
     if (!rc) rc = sm_state_read_config(&f, kv, nkv, &cfg, st);
     if (!rc) rc = sm_state_restore_tracking(&f, &cfg, SM_STATE_BATCH, NULL, &train, &m, &pred, &step, st);

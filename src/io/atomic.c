@@ -130,15 +130,22 @@ int sm_atomic_write(const char *path, const void *data, size_t n, sm_status *st)
     return sm_atomic_commit(&af, st);
 }
 
-int sm_make_dirs(const char *path, size_t longest_name, sm_status *st)
+int sm_out_dir_fits(const char *path, size_t longest_name, sm_status *st)
 {
-    char p[sizeof ((sm_atomic_file *)0)->path];
     if (!path[0]) return sm_status_fail(st, SM_ERR_DATA, NULL, "empty output path");
     /* path + '/' + name + the temporary's suffix + NUL within the system's 4096 */
-    const size_t room = sizeof p - 1 - longest_name - (sizeof TMP_SUFFIX - 1) - 1;
+    const size_t room = sizeof ((sm_atomic_file *)0)->path - 1 - longest_name - (sizeof TMP_SUFFIX - 1) - 1;
     if (strlen(path) > room)
         return sm_status_fail(st, SM_ERR_DATA, path, "output directory path of %zu bytes is too long: at most %zu, "
                               "for the longest file name written in it (%zu bytes)", strlen(path), room, longest_name);
+    return SM_OK;
+}
+
+int sm_make_dirs(const char *path, size_t longest_name, sm_status *st)
+{
+    char p[sizeof ((sm_atomic_file *)0)->path];
+    int rc = sm_out_dir_fits(path, longest_name, st);
+    if (rc) return rc;
     snprintf(p, sizeof p, "%s", path);
     for (char *c = p + 1;; c++) {
         if (*c != '/' && *c) continue;

@@ -47,6 +47,9 @@ void sm_atomic_remove_stale(const char *dir, int (*ours)(const char *name), int 
  * caller will write in it: a path too long for path/name is refused before
  * any directory is made. */
 int sm_make_dirs(const char *path, size_t longest_name, sm_status *st);
+/* sm_make_dirs' first check alone: SM_ERR_DATA when path is empty or too
+ * long for path/name's temporary, for a command that checks before its work. */
+int sm_out_dir_fits(const char *path, size_t longest_name, sm_status *st);
 
 /* 1 when paths a and b name one existing file or directory (the same
  * device and inode), so that a command can refuse to write over its input. */
