@@ -102,17 +102,18 @@ for line in "${run_lines[@]}"; do
   fi
   # A run whose files are damaged is named and left out; the others are
   # still reported, and the command exits 1 with its error after writing.
-  if ! err=$("$analysis_dir/run-report.sh" "$dir" 2>&1 >/dev/null); then
-    runs_table+="| $run | $settings | damaged | | | | | | | |"$'\n'
-    notes+="- $run: damaged, left out of the tables below and of the conclusion: ${err#analysis: error: }"$'\n'
-    damaged+=("$run") damage_errors+="$err"$'\n'
-    continue
-  fi
-  [ -z "$err" ] || printf '%s\n' "$err" >&2
   # summary.json is the trainer's one JSON line, written whole (atomically):
-  # anything else is damage, not a finished run with blank numbers
-  if [ -f "$dir/summary.json" ] && ! grep -qE '^\{"steps":[0-9]+,.*"final_loss":.*"knn_acc":.*\}$' "$dir/summary.json"; then
-    err="analysis: error: not the trainer's summary line ($dir/summary.json)"
+  # anything else is damage too, not a finished run with blank numbers.
+  intact=1
+  if ! err=$("$analysis_dir/run-report.sh" "$dir" 2>&1 >/dev/null); then
+    intact=0
+  else
+    [ -z "$err" ] || printf '%s\n' "$err" >&2
+    if [ -f "$dir/summary.json" ] && ! grep -qE '^\{"steps":[0-9]+,.*"final_loss":.*"knn_acc":.*\}$' "$dir/summary.json"; then
+      intact=0 err="analysis: error: not the trainer's summary line ($dir/summary.json)"
+    fi
+  fi
+  if [ $intact -eq 0 ]; then
     runs_table+="| $run | $settings | damaged | | | | | | | |"$'\n'
     notes+="- $run: damaged, left out of the tables below and of the conclusion: ${err#analysis: error: }"$'\n'
     damaged+=("$run") damage_errors+="$err"$'\n'
