@@ -90,16 +90,13 @@ run_one() {
   local dir=$results/$run start=$SECONDS rc
   local args=(train --config "$base" --config "$exp/config" --config "$exp/$size.config" threads="${size_threads:-1}"
                "$@" out="$dir")
-  local how=started ckpt=$dir/checkpoint.bin f step newest=-1
+  local how=started ckpt=$dir/checkpoint.bin kept
   # no checkpoint.bin but kept copies (killed between the two writes of its
   # first checkpoint, or checkpoint.bin deleted): the newest copy, which
-  # train resumes and would not let a fresh run overwrite (a glob, not $(...))
+  # train resumes and would not let a fresh run overwrite
   if [ ! -f "$ckpt" ]; then
-    ckpt=
-    for f in "$dir"/checkpoint-*.bin; do
-      step=${f##*/checkpoint-} step=${step%.bin}
-      if [[ $step =~ ^[0-9]{1,18}$ ]] && [ -f "$f" ] && ((10#$step > newest)); then newest=$((10#$step)) ckpt=$f; fi
-    done
+    kept_checkpoints "$dir"
+    ckpt=${kept[-1]:-}
   fi
   if [ -n "$ckpt" ]; then
     args+=(resume="$ckpt")

@@ -18,6 +18,22 @@ resolve_jobs() {
   [[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
 }
 
+# kept_checkpoints DIR: kept = DIR's kept checkpoint-<step>.bin files in
+# step order (a glob and bash's arithmetic, no $(...): callable under the
+# traps below).
+kept_checkpoints() {
+  local f step i
+  local -a steps=()
+  kept=()
+  for f in "$1"/checkpoint-*.bin; do
+    step=${f##*/checkpoint-} step=${step%.bin}
+    [[ $step =~ ^[0-9]{1,18}$ ]] && [ -f "$f" ] || continue
+    step=$((10#$step))
+    for ((i = ${#kept[@]}; i > 0 && steps[i - 1] > step; i--)); do kept[i]=${kept[i - 1]} steps[i]=${steps[i - 1]}; done
+    kept[i]=$f steps[i]=$step
+  done
+}
+
 # Interrupts (Ctrl-C at `make experiment`, a closed terminal, kill -TERM of
 # make or of the runner).  Each run's binary has a session of its own
 # (run_in_session), so a Ctrl-C reaches the runner and not the runs; the

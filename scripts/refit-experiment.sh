@@ -78,13 +78,13 @@ rc=$?
 # The kept checkpoint of source run $1 at position $2 (early, middle, late;
 # check_kept has made sure there is one).
 checkpoint_of() {
-  local dir=$source_results/$size/$1 files
-  mapfile -t files < <(ls "$dir"/checkpoint-*.bin 2>/dev/null | sed 's/.*checkpoint-\([0-9]*\)\.bin$/\1 &/' | sort -n | cut -d' ' -f2)
-  [ ${#files[@]} -gt 0 ] || return 1
+  local kept
+  kept_checkpoints "$source_results/$size/$1"
+  [ ${#kept[@]} -gt 0 ] || return 1
   case $2 in
-    early) echo "${files[0]}" ;;
-    middle) echo "${files[$(((${#files[@]} - 1) / 2))]}" ;;
-    late) echo "${files[-1]}" ;;
+    early) echo "${kept[0]}" ;;
+    middle) echo "${kept[$(((${#kept[@]} - 1) / 2))]}" ;;
+    late) echo "${kept[-1]}" ;;
   esac
 }
 
@@ -103,8 +103,9 @@ read_last_refit_step() {
 # run whose checkpoints are gone (results committed without their .bin files)
 # must be deleted to be trained again.
 check_kept() {
-  local dir=$source_results/$size/$1
-  ls "$dir"/checkpoint-*.bin >/dev/null 2>&1 && return 0
+  local dir=$source_results/$size/$1 kept
+  kept_checkpoints "$dir"
+  [ ${#kept[@]} -gt 0 ] && return 0
   [ -f "$dir/summary.json" ] &&
     fail "the source run $dir finished but keeps no checkpoint-<step>.bin (results copied without them?); delete $dir to train it again"
   fail "no kept checkpoint in $dir (checkpoint_keep = 1 in $source_exp/$size.config?)"
