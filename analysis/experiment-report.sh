@@ -96,8 +96,16 @@ for line in "${run_lines[@]}"; do
   for k in $varied; do settings+="$k=$(value_of "$dir" "$k" "$line") "; done
   settings=${settings% }
   if [ ! -f "$dir/train.csv" ] || [ "$(csv_rows "$dir/train.csv")" -eq 0 ]; then
-    runs_table+="| $run | $settings | not run | | | | | | | |"$'\n'
-    notes+="- $run: not run yet (no logged step in $dir/train.csv)."$'\n'
+    # train writes config.txt first: with it the run started, and is still
+    # going or stopped before its first logged step (make experiment starts
+    # it again, or resumes it from a checkpoint if it wrote one)
+    if [ -f "$dir/config.txt" ]; then
+      runs_table+="| $run | $settings | started, no step logged | | | | | | | |"$'\n'
+      notes+="- $run: started ($dir/config.txt) but no step logged yet in $dir/train.csv: still running, or stopped before its first logged step."$'\n'
+    else
+      runs_table+="| $run | $settings | not run | | | | | | | |"$'\n'
+      notes+="- $run: not run yet (no logged step in $dir/train.csv)."$'\n'
+    fi
     continue
   fi
   # A run whose files are damaged is named and left out; the others are

@@ -443,6 +443,7 @@ static void test_experiment_report(void **state)
     expect_contains(report, "| missing | pred_steps=20 pred_mode=? | not run |");
     expect_contains(report, "- untracked: no tracking data (");
     expect_contains(report, "- missing: not run yet");
+    assert_null(strstr(report, "started, no step logged"));
     /* gap = nll_r − 1.2 in [nll_r − 0.07 − 1.3, nll_r + 0.07 − 1.1]; shares nll_r − opt, opt − 1.2 */
     expect_contains(report, "| steps2 | pred_steps=2 pred_mode=sgd | 60 | 4 | 256 | 16 × 8 | 0.450 [0.280, 0.620] | "
                             "0.160 | 0.290 |\n");
@@ -480,6 +481,19 @@ static void test_experiment_report(void **state)
     free(report);
     free(out);
     free(err);
+
+    /* missing started (its config.txt) but stopped before its first logged step: not "not run" */
+    char missing[2200];
+    snprintf(missing, sizeof missing, "%s", sm_test_dir("an_exp/results/quick/missing"));
+    sm_test_write_text(sm_test_join(missing, "config.txt"), "pred_steps=20\n");
+    sm_test_write_text(sm_test_join(missing, "train.csv"), "step,epoch,lr,pred_lr,loss,z_std,seconds\n");
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    report = read_file(results, "report.md");
+    expect_contains(report, "| missing | pred_steps=20 pred_mode=? | started, no step logged |");
+    expect_contains(report, "- missing: started (");
+    expect_contains(report, "but no step logged yet in ");
+    assert_null(strstr(report, "- missing: not run yet"));
+    free(report);
 
     /* steps5 not finished (no summary.json): listed at its step, left out of the trend. */
     assert_int_equal(remove(sm_test_join(results, "steps5/summary.json")), 0);
