@@ -22,6 +22,8 @@ static void test_blas_is_openblas(void **state)
     assert_non_null(strstr(cfg, "OpenBLAS"));
     sm_threads_set(1);
     assert_int_equal(sm_threads_get(), 1);
+    sm_threads_set(SM_THREADS_MAX + 1); /* libgomp would crash starting 100000 threads */
+    assert_int_equal(sm_threads_get(), SM_THREADS_MAX);
     sm_threads_set(0);
     assert_int_equal(sm_threads_get(), sm_threads_available());
 }

@@ -131,6 +131,19 @@ static void test_install_build_run_uninstall(void **state)
     assert_non_null(strstr(out, "exported 1 hidden 1"));
     free(out);
 
+    /* every function the installed headers declare is exported (one lacking SM_API links nowhere) */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s/include/simsiam-mi' && grep -rhE '^(SM_API )?(const |unsigned |struct )?[a-z_0-9]+ \\**sm_[a-z0-9_]+\\(' . "
+             "| grep -v '^static' | sed -E 's/.*[ *](sm_[a-z0-9_]+)[(].*/\\1/' | sort -u >'%s' && "
+             "nm -D --defined-only '%s/lib/libsimsiam-mi.so' | awk '{ print $3 }' | sort -u >'%s' && "
+             "echo declared $(wc -l <'%s') && comm -23 '%s' '%s' | sed 's/^/not exported: /'",
+             prefix, sm_test_path("declared.txt"), prefix, sm_test_path("exported.txt"), sm_test_path("declared.txt"),
+             sm_test_path("declared.txt"), sm_test_path("exported.txt"));
+    run_ok(cmd, &out);
+    assert_null(strstr(out, "not exported: "));
+    assert_true(atoi(strstr(out, "declared ") + strlen("declared ")) > 50);
+    free(out);
+
     snprintf(cmd, sizeof cmd, "'%s/bin/simsiam-mi' --version && MANWIDTH=80 man --warnings -l '%s/share/man/man1/simsiam-mi.1' 2>&1",
              prefix, prefix);
     run_ok(cmd, &out);

@@ -19,6 +19,7 @@ int sm_threads_available(void)
 void sm_threads_set(int n)
 {
     if (n <= 0) n = sm_threads_available();
+    if (n > SM_THREADS_MAX) n = SM_THREADS_MAX;
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }

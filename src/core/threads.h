@@ -5,7 +5,11 @@
 
 /* Number of online cores (>= 1). */
 SM_API int sm_threads_available(void);
-/* Use n threads (n <= 0: all cores) for OpenMP regions and OpenBLAS calls. */
+/* The most threads sm_threads_set gives (the `threads` key's maximum):
+ * libgomp crashes when it cannot start the threads it is asked for. */
+#define SM_THREADS_MAX 4096
+/* Use n threads (n <= 0: all cores; more than SM_THREADS_MAX: that many)
+ * for OpenMP regions and OpenBLAS calls. */
 SM_API void sm_threads_set(int n);
 /* The threads each of `processes` processes on this machine should use for
  * a `threads` setting: threads itself when positive; for 0 ("all cores")
@@ -36,6 +40,6 @@ SM_API const char *sm_threads_blas_better_core(void);
  * /proc/self/exe with argv) with OPENBLAS_CORETYPE set to the better core
  * above, if there is one and the user has not set OPENBLAS_CORETYPE; returns
  * (with the slow kernels) when there is none or the exec fails. */
-void sm_threads_exec_with_better_blas(char **argv);
+SM_API void sm_threads_exec_with_better_blas(char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/threads.h"
 #include "io/atomic.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -76,7 +77,7 @@ static const key_spec KEYS[] = {
     INT_KEY(batch, "256", 2, 1048576, "source images per step, two views each (batch norm needs 2)"),
     INT_KEY(epochs, "60", 1, 1000000, "training epochs (ignored when steps > 0)"),
     INT_KEY(steps, "0", 0, LONG_MAX, "optimizer steps; 0 = run for epochs"),
-    INT_KEY(threads, "0", 0, 4096, "worker threads; 0 = all cores (under mpirun: shared among the ranks on each machine)"),
+    INT_KEY(threads, "0", 0, SM_THREADS_MAX, "worker threads; 0 = all cores (under mpirun: shared among the ranks on each machine)"),
     INT_KEY(seed, "0", 0, LONG_MAX, "random seed"),
     REAL_KEY(lr, "0.1", 0, OPEN, INFINITY, OPEN, "base learning rate; effective lr = lr x batch / 256"),
     REAL_KEY(momentum, "0.9", 0, CLOSED, 1, OPEN, "SGD momentum"),
