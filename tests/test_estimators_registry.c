@@ -42,6 +42,9 @@ static void test_names(void **state)
     assert_string_equal(sm_estimator_default(SM_EST_NLL)->name, "full");
     assert_null(sm_estimator_find(SM_EST_MI, "kl"));
     assert_null(sm_estimator_find(SM_EST_NLL, "gumbel"));
+    assert_string_equal(sm_est_kind_name(SM_EST_NLL), "nll");
+    assert_string_equal(sm_est_kind_name((sm_est_kind)SM_EST_NKINDS), "?"); /* as sm_nll_family_name */
+    assert_string_equal(sm_est_kind_name((sm_est_kind)-1), "?");
     char buf[128];
     sm_estimator_choices(SM_EST_MI, buf, sizeof buf);
     assert_string_equal(buf, "ksg1, ksg2 or gauss");

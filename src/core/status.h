@@ -3,7 +3,11 @@
  * Library code never exits: a function that can fail at run time returns an
  * int code (SM_OK, SM_ERR_DATA, SM_ERR_USAGE) and fills an sm_status with a
  * one-line message "<what> (<where>)".  Only src/cli turns that into
- * "simsiam-mi: error: <message>" on stderr and an exit code. */
+ * "simsiam-mi: error: <message>" on stderr and an exit code.  What a caller
+ * can get wrong in its own code is not a run-time failure: a NULL pointer
+ * where a function's comment does not allow one, an enum value outside its
+ * type, a size the comment rules out; those are assert()s (an abort in the
+ * library as built), as in the C library's own functions. */
 #ifndef SM_CORE_STATUS_H
 #define SM_CORE_STATUS_H
 

@@ -119,7 +119,7 @@ const size_t SM_NESTIMATORS = sizeof SM_ESTIMATORS / sizeof SM_ESTIMATORS[0];
 const char *sm_est_kind_name(sm_est_kind kind)
 {
     static const char *const NAMES[SM_EST_NKINDS] = {"entropy", "mi", "nll"};
-    return NAMES[kind];
+    return (unsigned)kind < SM_EST_NKINDS ? NAMES[kind] : "?";
 }
 
 const sm_estimator *sm_estimator_find(sm_est_kind kind, const char *name)

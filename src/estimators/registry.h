@@ -55,7 +55,7 @@ typedef struct {
 SM_API extern const sm_estimator SM_ESTIMATORS[];
 SM_API extern const size_t SM_NESTIMATORS;
 
-/* "entropy", "mi", "nll". */
+/* "entropy", "mi", "nll" ("?" for a kind out of range). */
 SM_API const char *sm_est_kind_name(sm_est_kind kind);
 
 /* The row of kind named name (or its alias); NULL when there is none. */
