@@ -5,8 +5,9 @@ the same C functions as `simsiam-mi estimate ...` and the trainer's tracker, so
 they agree with them exactly.  Arrays are anything numpy.asarray takes (float32
 or float64, C- or Fortran-ordered: copied to row-major float64 as the CLI reads
 .npy files), and torch tensors (through .detach().cpu().numpy(); torch itself
-is never imported).  Rows are samples; a 1-D array is one column.  Values are
-in nats.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code as
+is never imported; bfloat16 through float32).  Rows are samples; a 1-D array is one column.
+Values are in nats.  Counts are integers, flags True/False (or 1/0), reals numbers: a string or
+any other type is a TypeError naming the argument.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code as
 the CLI's exit status: 2 for the call (unknown names, options that do not apply, values outside
 the CLI's ranges, checked first), 1 for the data (shapes, NaN, a non-finite result, and whatever
 the C estimator refuses: k >= N, too few rows, duplicates; its C message kept).  A Tracker's
@@ -22,6 +23,7 @@ the dynamic linker's search (an installed copy, `make install`).
 """
 import ctypes
 import ctypes.util
+import numbers
 import operator
 import os
 import time
@@ -178,7 +180,12 @@ def _call(fn, *args):
 def _array(a, name, ndim=2):
     """a as a row-major float64 array of ndim dimensions (1-D: one column)."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor, without importing torch
-        a = a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        if str(a.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it exactly
+            a = a.float()
+        a = a.numpy()
+    if isinstance(a, np.ma.MaskedArray):  # np.asarray would drop the mask without a word
+        raise Error(f"{name}: a masked array; fill or drop its masked entries first", 1)
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise Error(f"{name}: expected real numbers, got dtype {a.dtype}", 1)
@@ -193,10 +200,12 @@ def _array(a, name, ndim=2):
 
 def _all_finite(a, name):
     """a, or Error naming the first NaN or Inf by its row and column in a (0-based, as the library's
-    messages count; a C estimator on x and y together would count y's columns after x's)."""
+    messages count; a C estimator on x and y together would count y's columns after x's); in a 3-D
+    array (zv) by its image, view and column."""
     bad = np.argwhere(~np.isfinite(a))
     if len(bad):
-        raise Error(f"non-finite value at row {bad[0][0]}, column {bad[0][1]} ({name})", 1)
+        at = ", ".join(f"{axis} {i}" for axis, i in zip(("image", "view") if a.ndim == 3 else ("row",), bad[0]))
+        raise Error(f"non-finite value at {at}, column {bad[0][-1]} ({name})", 1)
     return a
 
 
@@ -213,6 +222,26 @@ def _same_shape(a, name_a, b, name_b):
     _same_rows(a, name_a, b, name_b)
     if a.shape[1] != b.shape[1]:
         raise Error(f"column counts differ: {a.shape[1]} in {name_a}, {b.shape[1]} in {name_b}", 1)
+
+
+def _printable(value):
+    """str(value) as one printable line for a message: control characters as '?', newlines and tabs
+    as spaces (the C library's messages do the same, core/status.h)."""
+    return "".join(" " if c in "\n\r\t" else "?" if ord(c) < 32 or ord(c) == 127 else c for c in str(value))
+
+
+def _flag(value, name):
+    """A yes/no option: True or False (numpy's too) or the integers 0 and 1; any other value, "false"
+    included (truthy), is refused rather than read as True."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be True or False, got {_printable(repr(value))}") from None
+    if v not in (0, 1):
+        raise Error(f"{name} must be True or False (or 1 or 0), got {v}", 2)
+    return bool(v)
 
 
 def _count(value, name):
@@ -287,7 +316,7 @@ def _row(kind, quantity, name):
         buf = ctypes.create_string_buffer(256)
         _lib.sm_estimator_choices(kind, buf, len(buf))
         what = "family" if quantity == "nll" else "estimator"
-        raise Error(f"unknown {what} '{name}' for {quantity} (choose {buf.value.decode()})", 2)
+        raise Error(f"unknown {what} '{_printable(name)}' for {quantity} (choose {buf.value.decode()})", 2)
     return found.contents
 
 
@@ -303,6 +332,8 @@ def _in_range(name, value):
     """An option's value within the CLI's range for it, or Error (code 2)."""
     default, low, high = _OPTIONS[name]
     integer = isinstance(default, int)
+    if not integer and not isinstance(value, numbers.Real):  # float() would read "0.5" as 0.5
+        raise TypeError(f"{name} must be a real number, got {_printable(repr(value))}")
     v = operator.index(value) if integer else float(value)
     if not low <= v <= high:  # NaN fails too
         what = f"an integer in [{low}, {high}]" if integer else f"a number in [{low:g}, {high:g}]"
@@ -322,8 +353,8 @@ def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, 
     an option the row does not read, given away from its default, is refused, the others must be in
     the CLI's ranges (code 2), and what the C estimator refuses once they are is the data's (code 1:
     k >= N, too few rows, duplicate samples, ...)."""
-    if quantity not in _QUANTITIES:
-        raise Error(f"unknown quantity '{quantity}' (choose entropy, mi or nll)", 2)
+    if not isinstance(quantity, str) or quantity not in _QUANTITIES:
+        raise Error(f"unknown quantity '{_printable(quantity)}' (choose entropy, mi or nll)", 2)
     kind, inputs = _QUANTITIES[quantity]
     if family is not None:
         if quantity != "nll" or estimator is not None:
@@ -336,7 +367,8 @@ def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, 
     _not_applicable(name, **{o: (v, _OPTIONS[o][0]) for o, v in given.items() if o not in reads},
                     **({} if "whiten" in reads else {"whiten": (whiten, False)}))
     opt = {o: _in_range(o, v) if o in reads else _OPTIONS[o][0] for o, v in given.items()}
-    o = _EstOpts(k=opt["k"], prep=_Prep(1 if whiten else 0, opt["noise"], opt["seed"]), ridge=opt["ridge"],
+    whiten = _flag(whiten, "whiten") if "whiten" in reads else False
+    o = _EstOpts(k=opt["k"], prep=_Prep(int(whiten), opt["noise"], opt["seed"]), ridge=opt["ridge"],
                  components=opt["components"], seed=opt["seed"])
     b = opt["subsample"]
     if (y is None) != (len(inputs) == 1):
@@ -402,7 +434,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     `simsiam-mi estimate bound`'s JSON as a dict (the same keys; for vmf every entropy is on the
     sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
     o = _ChainOpts(_family(family), _in_range("k", k),
-                   _Prep(1 if whiten else 0, _in_range("noise", noise), _in_range("seed", seed)))
+                   _Prep(int(_flag(whiten, "whiten")), _in_range("noise", noise), _in_range("seed", seed)))
     z1, z2, p1 = (_all_finite(_array(a, name), name) for a, name in ((z1, "z1"), (z2, "z2"), (p1, "p1")))
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")
@@ -431,8 +463,8 @@ _LINE_MAX = 4096  # SM_TRACK_LINE_MAX
 
 
 def _file(name):
-    if name not in _FILES:
-        raise Error(f"unknown file '{name}' (choose track or track_detail)", 2)
+    if not isinstance(name, str) or name not in _FILES:
+        raise Error(f"unknown file '{_printable(name)}' (choose track or track_detail)", 2)
     return _FILES[name]
 
 
@@ -448,7 +480,7 @@ class Tracker:
         _lib.sm_track_defaults(ctypes.byref(self._opts), _count(seed, "seed"))
         self._opts.k, self._opts.max_dim = _count(k, "k"), _count(max_dim, "max_dim")
         self._opts.resamples = _count(resamples, "resamples")
-        self._opts.mix, self._opts.mlp = _count(mix, "mix"), 1 if mlp else 0
+        self._opts.mix, self._opts.mlp = _count(mix, "mix"), int(_flag(mlp, "mlp"))
         self._ws = _Arena()  # reused by every event, as the trainer's tracker does
         st = _Status()
         self._row = _lib.sm_track_row_alloc(ctypes.byref(st))
@@ -475,22 +507,23 @@ class Tracker:
         h(z2) for loss_cos, NaN without); zv: images × views × d, several views of a few images
         for Ĥ(z2|x) (its columns NaN without).  step goes to the row and, with the seed, seeds the
         subsampling.  Returns track.csv's columns (with detail=True track_detail.csv's too).
-        An estimator that cannot run leaves NaN and its message in self.warning (also warned).
+        NaN or Inf in an input is an Error (code 1) naming it and where.  An estimator that cannot
+        run leaves NaN and its message in self.warning (also warned).
         A call that raises leaves the row as the last successful event left it.  The trainer's
         tracker derives its subsampling seed from the run's seed, so Tracker(seed=S) reproduces a
         run's point estimates but not its intervals (*_lo, *_hi), nll_mix or h_z_given_z1_width."""
         self._check_open()
-        z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
+        z1, z2, p1 = (_all_finite(_array(a, name), name) for a, name in ((z1, "z1"), (z2, "z2"), (p1, "p1")))
         _same_shape(z1, "z1", z2, "z2")
         _same_shape(z1, "z1", p1, "p1")
         n, d = z1.shape
         s = _TrackSample(_ptr(z1), _ptr(z2), _ptr(p1), None, n, d, None, 0, 0)
         if p2 is not None:
-            p2 = _array(p2, "p2")
+            p2 = _all_finite(_array(p2, "p2"), "p2")
             _same_shape(z1, "z1", p2, "p2")
             s.p2 = _ptr(p2)
         if zv is not None:
-            zv = _array(zv, "zv", ndim=3)
+            zv = _all_finite(_array(zv, "zv", ndim=3), "zv")
             if zv.shape[2] != d:
                 raise Error(f"column counts differ: {d} in z1, {zv.shape[2]} in zv", 1)
             s.zv, s.images, s.views = _ptr(zv), zv.shape[0], zv.shape[1]
@@ -507,7 +540,7 @@ class Tracker:
     def row(self, detail=False):
         """The last event's columns of track.csv (and track_detail.csv), full precision."""
         self._check_open()
-        mask = 1 << _FILES["track"] | (1 << _FILES["track_detail"] if detail else 0)
+        mask = 1 << _FILES["track"] | (1 << _FILES["track_detail"] if _flag(detail, "detail") else 0)
         out = {}
         for c in _COLUMNS:
             if not c.files & mask:

@@ -266,6 +266,54 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
     assert code(lambda: sm.estimate("mi", x[:8], y[:8], k=4, subsample=2), "below the rows of a subsample") == 1
 
 
+def test_options_are_typed_and_messages_one_line(pairs):
+    """A flag is True/False or 1/0 ("false" read as True before), a real is a number ("0.5" was
+    converted), a masked array is refused (its mask was dropped), names that are not strings or
+    carry a newline give the one-line message, bfloat16 tensors read as float32."""
+    x, y = pairs
+    assert sm.entropy(x, whiten=np.True_) == sm.entropy(x, whiten=1) == sm.entropy(x, whiten=True)
+    assert sm.entropy(x, whiten=0) == sm.entropy(x)
+    for call, name in ((lambda: sm.entropy(x, whiten="false"), "whiten"),
+                       (lambda: sm.bound(x, y, x, whiten=np.array([True, False])), "whiten"),
+                       (lambda: sm.Tracker(mlp="no"), "mlp"),
+                       (lambda: sm.entropy(x, noise="0.5", seed=1), "noise"),
+                       (lambda: sm.Tracker().row(detail="yes"), "detail")):
+        with pytest.raises(TypeError, match=f"^{name} must be "):
+            call()
+    with pytest.raises(sm.Error, match=re.escape("whiten must be True or False (or 1 or 0), got 2")) as e:
+        sm.mi(x, y, whiten=2)
+    assert e.value.code == 2
+    masked = np.ma.masked_array(x, mask=np.zeros_like(x, dtype=bool))
+    with pytest.raises(sm.Error, match="x: a masked array") as e:
+        sm.entropy(masked)
+    assert e.value.code == 1
+    for call in (lambda: sm.mi(x, y, estimator="ksg1\nX"), lambda: sm.estimate(["mi"], x, y),
+                 lambda: sm.Tracker.csv_header(["track"]), lambda: sm.Tracker.csv_header("tr\x1bck")):
+        with pytest.raises(sm.Error) as e:
+            call()
+        assert e.value.code == 2 and "\n" not in str(e.value) and "\x1b" not in str(e.value), str(e.value)
+    assert "'ksg1 X'" in str(pytest.raises(sm.Error, sm.mi, x, y, estimator="ksg1\nX").value)
+    torch = pytest.importorskip("torch")
+    t16 = torch.tensor(x).to(torch.bfloat16)
+    assert sm.entropy(t16) == sm.entropy(t16.float().numpy())
+
+
+def test_tracker_refuses_non_finite_inputs(pairs):
+    """NaN in p2 gave loss_cos = NaN with no warning, NaN in z1 a NaN z_std: refused as the
+    estimators refuse them, naming the input and where."""
+    x, y = pairs
+    zv = np.stack([x[:8], y[:8], x[:8] + y[:8]], axis=1)  # 8 images x 3 views x 2
+    cases = [dict(z1=x, name="z1"), dict(p2=x, name="p2"), dict(zv=zv, name="zv")]
+    for case in cases:
+        args = dict(z1=x.copy(), z2=y, p1=x, p2=x.copy(), zv=zv.copy())
+        bad = args[case["name"]]
+        bad.flat[7] = np.nan  # row 3, column 1; in zv image 1, view 0, column 1
+        where = "image 1, view 0, column 1" if case["name"] == "zv" else "row 3, column 1"
+        with pytest.raises(sm.Error, match=re.escape(f"non-finite value at {where} ({case['name']})")) as e:
+            sm.Tracker(resamples=2, mix=0, mlp=False)(**args)
+        assert e.value.code == 1
+
+
 def test_threads_bounded_and_per_calling_thread(pairs):
     """More than the CLI's 1024 threads crashed libgomp (and 2**40 wrapped to 0); OpenMP's setting
     belongs to the thread that made it."""
