@@ -13,6 +13,7 @@ Dev-only: needs python3-torch and the packaged data set (dataset-fashion-mnist, 
 """
 import argparse
 import gzip
+import math
 import os
 import time
 
@@ -86,10 +87,11 @@ def track(model, tracker, probe, images, views, step, seed):
     with torch.no_grad():
         z1, p1 = model(augment(probe, g))
         z2, p2 = model(augment(probe, g))
-        many = probe[:images].repeat_interleave(views, dim=0)
-        zv, _ = model(augment(many, g))
+        zv = None
+        if images:  # several views of a few images, for Ĥ(z2|x)
+            zv, _ = model(augment(probe[:images].repeat_interleave(views, dim=0), g))
+            zv = zv.reshape(images, views, -1)
     model.train()
-    zv = zv.reshape(images, views, -1)
     return tracker(z1, z2, p1, zv=zv, p2=p2, step=step)  # tensors go in as they are
 
 
@@ -107,8 +109,19 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/torch-track")
     a = ap.parse_args()
-    if a.track_every < 1 or a.steps < 1:
-        ap.error("--steps and --track-every must be at least 1")
+    # checked before anything is written: the Tracker's own refusals would come after config.txt
+    k = 3  # the Tracker's k-NN neighbours (its default)
+    for ok, what in ((a.steps >= 1 and a.track_every >= 1, "--steps and --track-every must be at least 1"),
+                     (2 <= a.batch <= 60000, "--batch must be in [2, 60000] (BatchNorm needs two rows)"),
+                     (a.z_dim >= 2, "--z-dim must be at least 2 (the tracker's sphere and k-NN columns)"),
+                     (k + 1 <= a.track_samples <= 60000, f"--track-samples must be in [{k + 1}, 60000]"),
+                     (0 <= a.track_images <= a.track_samples, "--track-images must be in [0, --track-samples] "
+                                                              "(0: no Ĥ(z2|x) columns)"),
+                     (a.track_views > k or a.track_images == 0, f"--track-views must be above k = {k}"),
+                     (a.threads >= 0, "--threads must be 0 (every core) or more"),
+                     (math.isfinite(a.lr), "--lr must be a finite number")):
+        if not ok:
+            ap.error(what)
 
     threads = a.threads or os.cpu_count()
     torch.set_num_threads(threads)
@@ -149,7 +162,7 @@ def main():
     event(0)  # the starting point of every curve, as the C trainer does
     for step in range(1, a.steps + 1):
         at = (step - 1) * a.batch % len(data)
-        x = data[order[at:at + a.batch]]
+        x = data[order[(at + torch.arange(a.batch)) % len(data)]]  # whole batches across the epoch's end
         (z1, p1), (z2, p2) = model(augment(x, g)), model(augment(x, g))
         loss = 0.5 * neg_cos(p1, z2) + 0.5 * neg_cos(p2, z1)
         opt.zero_grad()
