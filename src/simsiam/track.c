@@ -517,7 +517,8 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     REAL(i_ba, MAIN, "Barber–Agakov bound Ĥ(z2) − E[NLL_full] (Ĥ = h_z_kl when dim_used = z_dim, else h_z_gauss)"),
     REAL(i_infonce, MAIN, "InfoNCE bound with critic log Q_full(z2; h(z1)) over the N probe pairs"),
     REAL(infonce_cap, MAIN, "log N: InfoNCE never exceeds it"),
-    COL(z_std, SM_TRACK_REAL, MAIN, "", "collapse metric: std of l2-normalised z1 per dimension × √d (≈ 1 healthy, 0 collapsed)"),
+    COL(z_std, SM_TRACK_REAL, MAIN, "", "collapse metric: std of l2-normalised z1 per dimension × √d (≈ 1 healthy, 0 collapsed); "
+        "normalised as torch.nn.functional.normalize (norms under 1e-12 taken as 1e-12: such rows read low)"),
     COL(dim_used, SM_TRACK_SIZE, MAIN | DETAIL, "", "dimensions of the k-NN columns (the first 8 principal coordinates of z2 when z_dim > 8)"),
     COL(n, SM_TRACK_SIZE, DETAIL, "", "probe pairs"),
     COL(views, SM_TRACK_SIZE, DETAIL, "", "views per image for Ĥ(z2|x)"),
