@@ -96,7 +96,8 @@ run_one() {
   # train resumes and would not let a fresh run overwrite
   if [ ! -f "$ckpt" ]; then
     kept_checkpoints "$dir"
-    ckpt=${kept[-1]:-}
+    ckpt=""
+    [ ${#kept[@]} -eq 0 ] || ckpt=${kept[-1]} # kept[-1] of an empty array is an error in bash
   fi
   if [ -n "$ckpt" ]; then
     args+=(resume="$ckpt")

@@ -99,6 +99,7 @@ static void check_quick_experiment(const char *name)
     double seconds = sm_timer_now() - t0;
     if (rc) fprintf(stderr, "%s\n%s", out, err);
     assert_int_equal(rc, 0);
+    if (strstr(err, "scripts/experiment.sh: line ")) fail_msg("bash complained: %s", err); /* kept[-1] of () */
     printf("# experiment %s, quick size: %d runs in %.1f s\n", name, n, seconds);
     for (int i = 0; i < n; i++) {
         if (!exists(sized, names[i], "summary.json")) fail_msg("%s: no summary.json for %s", name, names[i]);
