@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "support/support.h"
@@ -126,6 +127,40 @@ static void test_empty_option_value_is_usage_error(void **state)
     }
 }
 
+/* Launched as several processes (mpirun's environment), this build refuses
+ * every command, on rank 0 with one line and on the others silently: it
+ * ran as that many copies writing the same files. */
+static void test_refuses_to_run_as_copies_under_mpirun(void **state)
+{
+    (void)state;
+    const char *launches[] = {"OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK", "PMI_SIZE=3 PMI_RANK"};
+    for (size_t i = 0; i < sizeof launches / sizeof *launches; i++)
+        for (int rank = 0; rank < 2; rank++) {
+            char cmd[2048];
+            char *out, *err;
+            snprintf(cmd, sizeof cmd, "env %s=%d '%s' train dataset=random steps=1 out='%s'", launches[i], rank,
+                     sm_test_bin(), sm_test_path("copies"));
+            assert_int_equal(sm_test_run(cmd, &out, &err), 2);
+            if (rank == 0) {
+                assert_int_equal(sm_test_lines(err), 1);
+                assert_non_null(strstr(err, "simsiam-mi: error: this build runs as one process, launched as "));
+                assert_non_null(strstr(err, "data-parallel training is build/simsiam-mi-mpi train"));
+            } else {
+                assert_string_equal(err, "");
+            }
+            assert_string_equal(out, "");
+            free(out);
+            free(err);
+        }
+    assert_int_equal(access(sm_test_path("copies"), F_OK), -1); /* nothing written */
+    char *out, *err;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "env OMPI_COMM_WORLD_SIZE=1 OMPI_COMM_WORLD_RANK=0 '%s' --version", sm_test_bin());
+    assert_int_equal(sm_test_run(cmd, &out, &err), 0); /* one process: as usual */
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_every_subcommand_has_help),
         cmocka_unit_test(test_unknown_command_is_usage_error_with_suggestion),
         cmocka_unit_test(test_unknown_option_is_usage_error),
+        cmocka_unit_test(test_refuses_to_run_as_copies_under_mpirun),
         cmocka_unit_test(test_empty_option_value_is_usage_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/threads.h"
 #include "io/checkpoint.h"
@@ -263,6 +264,23 @@ static void test_batch_must_split(void **state)
     free(err);
 }
 
+/* Only train runs data-parallel: another command under mpirun is refused
+ * (it ran as two copies writing the same files), one line from rank 0. */
+static void test_other_commands_refused_under_mpirun(void **state)
+{
+    (void)state;
+    char cmd[13000], *err;
+    snprintf(cmd, sizeof cmd, "timeout 60 mpirun --oversubscribe -np 2 '%s' embed --checkpoint '%s' --out '%s'",
+             mpi_bin(), sm_test_path("none.bin"), sm_test_path("copies.npy"));
+    assert_int_equal(sm_test_run(cmd, NULL, &err), 2);
+    const char *want = "simsiam-mi: error: 'embed' runs as one process, launched as 2 (mpirun): only train runs "
+                       "data-parallel; run 'embed' without mpirun";
+    const char *first = strstr(err, want);
+    if (!first || strstr(first + 1, want)) fail_msg("want the line once in: %s", err);
+    assert_int_equal(access(sm_test_path("copies.npy"), F_OK), -1);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_resnet_syncbn),
         cmocka_unit_test(test_dead_rank_ends_the_run),
         cmocka_unit_test(test_batch_must_split),
+        cmocka_unit_test(test_other_commands_refused_under_mpirun),
         cmocka_unit_test(test_threads_shared_by_the_ranks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/threads.h"
+#include "dist/dist.h"
 #include "io/config.h"
 
 static const cli_command COMMANDS[] = {
@@ -115,6 +116,39 @@ static int unknown_command(const char *name)
     return cli_error(2, "unknown command '%s' (see simsiam-mi --help)", name);
 }
 
+/* The processes a launcher started this one among (OpenMPI's mpirun, or
+ * MPICH's), and this one's rank; 1 and 0 when not launched as several. */
+static long launched_processes(long *rank)
+{
+    static const char *const SIZE[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}, *const RANK[] = {"OMPI_COMM_WORLD_RANK",
+                                                                                           "PMI_RANK"};
+    for (size_t i = 0; i < sizeof SIZE / sizeof *SIZE; i++) {
+        const char *size = getenv(SIZE[i]), *r = getenv(RANK[i]);
+        if (size && atol(size) > 1) {
+            *rank = r ? atol(r) : 0;
+            return atol(size);
+        }
+    }
+    *rank = 0;
+    return 1;
+}
+
+/* Only simsiam-mi-mpi's train runs as several processes: anything else
+ * under mpirun would run as that many copies writing the same files.
+ * Refused on every process, said once (by rank 0). */
+static int refuse_copies(const cli_command *cmd)
+{
+    long rank;
+    const long n = launched_processes(&rank);
+    if (n == 1 || (sm_dist_parallel_build() && strcmp(cmd->name, "train") == 0)) return 0;
+    if (rank != 0) return 2;
+    if (sm_dist_parallel_build())
+        return cli_error(2, "'%s' runs as one process, launched as %ld (mpirun): only train runs data-parallel; run "
+                            "'%s' without mpirun", cmd->name, n, cmd->name);
+    return cli_error(2, "this build runs as one process, launched as %ld (mpirun): data-parallel training is "
+                        "build/simsiam-mi-mpi train", n);
+}
+
 int main(int argc, char **argv)
 {
     sm_threads_exec_with_better_blas(argv);
@@ -137,5 +171,6 @@ int main(int argc, char **argv)
         if (cmd->more_help) cmd->more_help(stdout);
         return 0;
     }
+    if (refuse_copies(cmd)) return 2;
     return cmd->run(argc - 1, argv + 1);
 }

@@ -8,6 +8,7 @@ void sm_dist_finalize(void) {}
 void sm_dist_abort(int code) { (void)code; }
 int sm_dist_rank(void) { return 0; }
 int sm_dist_size(void) { return 1; }
+int sm_dist_parallel_build(void) { return 0; }
 int sm_dist_local_size(void) { return 1; }
 void sm_dist_sum_f32(float *v, size_t n) { (void)v, (void)n; }
 void sm_dist_sum_f64(double *v, size_t n) { (void)v, (void)n; }

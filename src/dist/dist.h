@@ -25,6 +25,9 @@ void sm_dist_abort(int code);
 
 int sm_dist_rank(void);
 int sm_dist_size(void);
+/* 1 in build/simsiam-mi-mpi, whose train runs data-parallel under mpirun;
+ * 0 in the one-process build. */
+int sm_dist_parallel_build(void);
 /* The processes of the run on this machine, this one included: they share
  * its cores (threads = 0 divides them among these). */
 int sm_dist_local_size(void);
