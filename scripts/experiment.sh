@@ -39,7 +39,9 @@ case $size in quick|medium|full) ;; *) fail "unknown size '$size' (quick, medium
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
 case ${SM_SCHEDULER:-local} in
-  local) ;;
+  local) # (a Slurm array task, SM_TASK set, inherits them from its submission)
+    [ -n "${SM_TASK:-}" ] || [ -z "${SM_NODES:-}${SM_TASKS_PER_NODE:-}${SM_SBATCH_ARGS:-}" ] ||
+      fail "NODES, TASKS_PER_NODE and SBATCH_ARGS apply to SCHEDULER=slurm only" 2 ;;
   slurm) exec "$(dirname "$0")/slurm-experiment.sh" "$exp" "$size" ;;
   *) fail "SCHEDULER must be local or slurm, not '$SM_SCHEDULER'" 2 ;;
 esac

@@ -37,6 +37,7 @@ nodes=${SM_NODES:-}
 per_node=${SM_TASKS_PER_NODE:-1}
 [ -z "$nodes" ] || [[ $nodes =~ ^[1-9][0-9]*$ ]] || fail "NODES must be a positive integer, not '$nodes'" 2
 [[ $per_node =~ ^[1-9][0-9]*$ ]] || fail "TASKS_PER_NODE must be a positive integer, not '$per_node'" 2
+[ -n "$nodes" ] || [ "$per_node" = 1 ] || fail "TASKS_PER_NODE=$per_node needs NODES (the data-parallel runs' nodes)" 2
 
 exp_abs=$(cd "$exp" && pwd)
 results_root=$(realpath -m "${SM_RESULTS:-$exp/results}")
@@ -67,7 +68,9 @@ if [ "$threads" = 0 ]; then cpus="#SBATCH --exclusive"; else cpus="#SBATCH --cpu
 if [ -n "$nodes" ]; then
   shape="#SBATCH --nodes=$nodes
 #SBATCH --ntasks-per-node=$per_node"
-  launch="export SM_LAUNCH=mpirun"
+  # without --bind-to none mpirun pins each rank to one core (its default for 2 ranks or
+  # fewer), whatever --cpus-per-task gave the task
+  launch="export SM_LAUNCH='mpirun --bind-to none'"
 else
   shape="#SBATCH --ntasks=1"
   launch=""

@@ -691,6 +691,16 @@ static void test_usage_errors(void **state)
     assert_int_equal(sm_test_run("SM_RESULTS=/dev/null/x experiments/pred_lr/run.sh quick", NULL, &err), 1);
     assert_string_equal(err, "experiment: error: cannot create the results directory (/dev/null/x/quick)\n");
     free(err);
+    /* the Slurm settings with the local scheduler were dropped without a word */
+    static const char *const slurm_only[] = {"SM_NODES=2", "SM_TASKS_PER_NODE=4", "SM_SBATCH_ARGS=--hold"};
+    for (size_t i = 0; i < sizeof slurm_only / sizeof *slurm_only; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "%s SM_RESULTS=/dev/null/x experiments/pred_lr/run.sh quick", slurm_only[i]);
+        assert_int_equal(sm_test_run(cmd, NULL, &err), 2);
+        assert_string_equal(err, "experiment: error: NODES, TASKS_PER_NODE and SBATCH_ARGS apply to SCHEDULER=slurm "
+                                 "only\n");
+        free(err);
+    }
     assert_int_equal(sm_test_run("JOBS=none experiments/pred_lr/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("JOBS=0 experiments/predictor_convergence/run.sh quick", NULL, NULL), 2);
     assert_int_equal(sm_test_run("scripts/experiment.sh experiments/no_such_experiment", NULL, NULL), 2);

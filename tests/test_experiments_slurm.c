@@ -138,7 +138,7 @@ static void test_data_parallel_job(void **state)
     wait_for_job(id, 180);
     const char *sbatch = sm_test_join(results, "quick/slurm/array.sbatch");
     expect_contains(sbatch, "#SBATCH --ntasks-per-node=2\n");
-    expect_contains(sbatch, "export SM_LAUNCH=mpirun\n");
+    expect_contains(sbatch, "export SM_LAUNCH='mpirun --bind-to none'\n"); /* not one core per rank */
     expect_contains(sbatch, "simsiam-mi-mpi");
     /* one summary line in the log: rank 0 alone prints it */
     char *log = sm_test_read(sm_test_join(results, "quick/default/train.log"), NULL);
@@ -147,6 +147,13 @@ static void test_data_parallel_job(void **state)
     free(log);
     assert_int_equal(summaries, 1);
     expect_contains(sm_test_join(results, "quick/report.md"), "| default |");
+    /* ranks per node without NODES went to a one-process job without a word */
+    char again[3200], *err = NULL;
+    snprintf(again, sizeof again, "SM_SCHEDULER=slurm SM_TASKS_PER_NODE=2 SM_BIN=%s SM_RESULTS=%s "
+             "scripts/experiment.sh %s quick", sm_test_bin(), results, exp);
+    assert_int_equal(sm_test_run(again, NULL, &err), 2);
+    assert_string_equal(err, "experiment: error: TASKS_PER_NODE=2 needs NODES (the data-parallel runs' nodes)\n");
+    free(err);
 }
 
 int main(void)
