@@ -115,7 +115,9 @@ launch_all() {
 # from $status_file ("<rc> <run> [stopped]" per run that ran;
 # $results/<run>/LOG its log), each failure named with its log's last line,
 # "N COUNTED finished"; exits 129/130/143 when interrupted, 1 when a run
-# failed.
+# failed.  Of the log's last invocation (after its last "# " line), its
+# last error line if it has one: under mpirun the last lines are mpirun's
+# own banner.
 report_status() {
   local label=$1 noun=$2 total=$3 skipped=$4 logname=$5 counted=${6:+ $6} rc run how last log
   local ran=0 failed=0 stopped=0
@@ -125,7 +127,8 @@ report_status() {
     [ "$how" = stopped ] && { stopped=$((stopped + 1)); continue; }
     failed=$((failed + 1))
     log=$results/$run/$logname
-    last=$(grep -sv '^#' "$log" | tail -1)
+    last=$(awk '/^# / { last = err = ""; next } { last = $0 } /^simsiam-mi: error: / { err = $0 }
+                END { print err != "" ? err : last }' "$log" 2>/dev/null)
     [ -f "$log" ] || last="cannot write its log (is $results/$run a directory?)"
     echo "$label: $noun $run failed (exit $rc): ${last:-no output}; log $log" >&2
   done <"$status_file"

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -72,7 +73,7 @@ static int exists(const char *dir, const char *run, const char *file)
 static int run_with(const char *results, const char *env, const char *script, const char *args, char **out,
                     char **err)
 {
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "SM_BIN='%s' SM_RESULTS='%s' %s %s %s", sm_test_bin(), results, env, script, args);
     return sm_test_run(cmd, out, err);
 }
@@ -431,6 +432,18 @@ static void test_failed_run_is_named(void **state)
     expect_contains(err, line);
     assert_true(exists(results, "quick/good", "summary.json"));
     assert_false(exists(results, "quick/bad", "summary.json"));
+    free(out);
+    free(err);
+    /* a launcher's banner after the error (mpirun's): the summary still quotes the error */
+    const char *noisy = sm_test_join(expdir, "noisy.sh");
+    sm_test_write_text(noisy, "#!/bin/sh\n\"$@\"; rc=$?\necho '[vm:1] Set MCA parameter \"orte_base_help_aggregate\"' >&2\n"
+                              "exit $rc\n");
+    assert_int_equal(chmod(noisy, 0755), 0);
+    char env[2400];
+    snprintf(env, sizeof env, "JOBS=1 SM_LAUNCH='%s'", noisy);
+    snprintf(line, sizeof line, "%s quick", expdir);
+    assert_int_equal(run_with(results, env, "scripts/experiment.sh", line, &out, &err), 1);
+    expect_contains(err, "run bad failed (exit 2): simsiam-mi: error: bad value '0' for width");
     free(out);
     free(err);
 
