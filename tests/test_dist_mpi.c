@@ -264,6 +264,27 @@ static void test_batch_must_split(void **state)
     free(err);
 }
 
+/* SIGINT to rank 1 alone: both ranks stop at the same step and name that
+ * signal (rank 0, which had none, named SIGTERM and exited 128). */
+static void test_signal_to_one_rank_is_named(void **state)
+{
+    (void)state;
+    char dir[1024], cmd[16384], *err = NULL;
+    fixture(dir, "mpi_sigint");
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s'; timeout 120 mpirun --oversubscribe -np 2 '%s' train " MLP " steps=1000000 out='%s' & run=$!; "
+             "for i in $(seq 600); do [ \"$(cat '%s/train.csv' 2>/dev/null | wc -l)\" -gt 2 ] && break; sleep 0.1; done; "
+             "for p in $(pgrep -f 'simsiam-mi-mpi train .*out=%s$'); do "
+             "tr '\\0' '\\n' </proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -INT $p; done; "
+             "wait $run",
+             dir, mpi_bin(), dir, dir, dir);
+    const int rc = sm_test_run(cmd, NULL, &err);
+    if (!strstr(err, "simsiam-mi: stopped by SIGINT at step ")) fail_msg("rc %d, stderr: %s", rc, err);
+    assert_int_equal(rc, 130);
+    assert_null(strstr(err, "SIGTERM"));
+    free(err);
+}
+
 /* Only train runs data-parallel: another command under mpirun is refused
  * (it ran as two copies writing the same files), one line from rank 0. */
 static void test_other_commands_refused_under_mpirun(void **state)
@@ -290,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_dead_rank_ends_the_run),
         cmocka_unit_test(test_batch_must_split),
         cmocka_unit_test(test_other_commands_refused_under_mpirun),
+        cmocka_unit_test(test_signal_to_one_rank_is_named),
         cmocka_unit_test(test_threads_shared_by_the_ranks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

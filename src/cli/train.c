@@ -139,6 +139,10 @@ static int train(int argc, char **argv)
     catch_stop_signals();
     sm_train_result res;
     if (sm_train_run(&cfg, &hooks, &res, &st)) return cli_fail(&st);
+    /* the ranks stop at the same step, some without a signal of their own:
+     * all name SIGTERM if any rank had one, else SIGINT (stopped is the
+     * same on every rank, so every rank makes this collective call) */
+    if (res.stopped) stop_signal = sm_dist_any(stop_signal == SIGTERM) ? SIGTERM : SIGINT;
     if (!rank0) return res.stopped ? 128 + stop_signal : 0;
     if (res.stopped) return report_stop(&res, argc, argv);
     char line[SM_TRAIN_JSON_MAX];
