@@ -63,7 +63,12 @@ for i in "${!run_lines[@]}"; do
 done
 
 slurm_dir=$results/slurm
-mkdir -p "$slurm_dir" || fail "cannot create $slurm_dir"
+mkdir -p "$slurm_dir" 2>/dev/null || fail "cannot create $slurm_dir"
+# Not while a local runner or this experiment's array tasks run on these
+# results, nor beside another submission writing the same sbatch files
+# (tasks still pending hold no lock: squeue shows them).
+. "$root/scripts/lock.sh"
+lock_results "$results"
 if [ "$threads" = 0 ]; then cpus="#SBATCH --exclusive"; else cpus="#SBATCH --cpus-per-task=$threads"; fi
 if [ -n "$nodes" ]; then
   shape="#SBATCH --nodes=$nodes

@@ -154,6 +154,12 @@ static void test_data_parallel_job(void **state)
     assert_int_equal(sm_test_run(again, NULL, &err), 2);
     assert_string_equal(err, "experiment: error: TASKS_PER_NODE=2 needs NODES (the data-parallel runs' nodes)\n");
     free(err);
+    /* not while another runner holds the results (a submission took no lock before) */
+    snprintf(again, sizeof again, "flock -x '%s/quick/.lock' env SM_SCHEDULER=slurm SM_NODES=1 SM_BIN=%s SM_RESULTS=%s "
+             "scripts/experiment.sh %s quick", results, sm_test_bin(), results, exp);
+    assert_int_equal(sm_test_run(again, NULL, &err), 1);
+    if (!strstr(err, "experiment: error: another experiment is running on ")) fail_msg("stderr: %s", err);
+    free(err);
 }
 
 int main(void)
