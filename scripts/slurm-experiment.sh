@@ -47,6 +47,12 @@ bin=${SM_BIN:-build/simsiam-mi}
 [ -n "$nodes" ] && [ "${bin%-mpi}" = "$bin" ] && bin=$bin-mpi
 bin=$(realpath -m "$bin")
 [ -x "$bin" ] || fail "no executable $(basename "$bin"), run make first ($bin)"
+# The paths go into the sbatch files' shell lines and #SBATCH --output, where
+# $, quotes or blanks would be expanded or split and % is a Slurm pattern.
+for path in "$root" "$exp_abs" "$results_root" "$bin"; do
+  [[ $path =~ ^[A-Za-z0-9._/+,@:=-]+$ ]] ||
+    fail "SCHEDULER=slurm needs paths of letters, digits and ._/+,@:=- only, not '$path'" 2
+done
 
 runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$root/scripts/runs.awk" "$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"

@@ -160,6 +160,13 @@ static void test_data_parallel_job(void **state)
     assert_int_equal(sm_test_run(again, NULL, &err), 1);
     if (!strstr(err, "experiment: error: another experiment is running on ")) fail_msg("stderr: %s", err);
     free(err);
+    /* a $ in a path went unquoted into the sbatch files: the runs landed elsewhere */
+    snprintf(again, sizeof again, "SM_SCHEDULER=slurm SM_BIN=%s SM_RESULTS='%s/p$q' scripts/experiment.sh %s quick",
+             sm_test_bin(), results, exp);
+    assert_int_equal(sm_test_run(again, NULL, &err), 2);
+    if (!strstr(err, "experiment: error: SCHEDULER=slurm needs paths of letters, digits and ._/+,@:=- only, not '"))
+        fail_msg("stderr: %s", err);
+    free(err);
 }
 
 int main(void)
