@@ -120,8 +120,8 @@ static int unknown_command(const char *name)
  * MPICH's), and this one's rank; 1 and 0 when not launched as several. */
 static long launched_processes(long *rank)
 {
-    static const char *const SIZE[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}, *const RANK[] = {"OMPI_COMM_WORLD_RANK",
-                                                                                           "PMI_RANK"};
+    static const char *const SIZE[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    static const char *const RANK[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK"};
     for (size_t i = 0; i < sizeof SIZE / sizeof *SIZE; i++) {
         const char *size = getenv(SIZE[i]), *r = getenv(RANK[i]);
         if (size && atol(size) > 1) {
