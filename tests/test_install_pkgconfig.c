@@ -133,7 +133,7 @@ static void test_install_build_run_uninstall(void **state)
 
     /* every function the installed headers declare is exported (one lacking SM_API links nowhere) */
     snprintf(cmd, sizeof cmd,
-             "cd '%s/include/simsiam-mi' && grep -rhE '^(SM_API )?(const |unsigned |struct )?[a-z_0-9]+ \\**sm_[a-z0-9_]+\\(' . "
+             "grep -rhE '^(SM_API )?(const |unsigned |struct )?[a-z_0-9]+ \\**sm_[a-z0-9_]+\\(' '%s/include/simsiam-mi' "
              "| grep -v '^static' | sed -E 's/.*[ *](sm_[a-z0-9_]+)[(].*/\\1/' | sort -u >'%s' && "
              "nm -D --defined-only '%s/lib/libsimsiam-mi.so' | awk '{ print $3 }' | sort -u >'%s' && "
              "echo declared $(wc -l <'%s') && comm -23 '%s' '%s' | sed 's/^/not exported: /'",
