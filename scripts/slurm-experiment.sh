@@ -129,4 +129,4 @@ fi
 report_job=$(sbatch --parsable "${extra[@]}" "${dependency[@]}" "$slurm_dir/report.sbatch") ||
   fail "sbatch refused $slurm_dir/report.sbatch"
 report_job=${report_job%%;*}
-echo "experiment $name ($size): report job $report_job writes $results/report.md when the runs end (squeue -j ${array_job:-$report_job},$report_job)"
+echo "experiment $name ($size): report job $report_job writes $results/report.md when the runs end (squeue -j ${array_job:+$array_job,}$report_job)"
