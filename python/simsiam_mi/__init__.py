@@ -4,11 +4,12 @@ A thin ctypes layer over the C library libsimsiam-mi.so: every value comes from
 the same C functions as `simsiam-mi estimate ...` and the trainer's tracker, so
 they agree with them exactly.  Arrays are anything numpy.asarray takes (float32
 or float64, C- or Fortran-ordered: copied to row-major float64 as the CLI reads
-.npy files), and torch tensors (through .detach().cpu().numpy(); torch itself
-is never imported; bfloat16 through float32).  Rows are samples; a 1-D array is one column.
-Values are in nats.  Counts are integers, flags True/False (or 1/0), reals numbers: a string or
-any other type is a TypeError naming the argument.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line message and .code as
-the CLI's exit status: 2 for the call (unknown names, options that do not apply, values outside
+.npy files; not masked arrays), and torch tensors (through .detach().cpu().numpy(),
+bfloat16 through float32; torch itself is never imported).  Rows are samples; a
+1-D array is one column.  Values are in nats.  Counts are integers, flags True or
+False (or 1 or 0), reals numbers: another type (a string) is a TypeError naming
+the argument.  Bad input raises simsiam_mi.Error (a ValueError) with a one-line
+message and .code as the CLI's exit status: 2 for the call (unknown names, options that do not apply, values outside
 the CLI's ranges, checked first), 1 for the data (shapes, NaN, a non-finite result, and whatever
 the C estimator refuses: k >= N, too few rows, duplicates; its C message kept).  A Tracker's
 errors keep the C status.
