@@ -179,7 +179,7 @@ def _call(fn, *args):
 # ---- arrays --------------------------------------------------------------------------------------
 
 def _array(a, name, ndim=2):
-    """a as a row-major float64 array of ndim dimensions (1-D: one column)."""
+    """a as a row-major float64 array of ndim dimensions (1-D: one column), every value finite."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor, without importing torch
         a = a.detach().cpu()
         if str(a.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it exactly
@@ -196,7 +196,7 @@ def _array(a, name, ndim=2):
         raise Error(f"{name}: expected a {ndim}-D array (rows are samples), got shape {a.shape}", 1)
     if a.size == 0:
         raise Error(f"{name}: array is empty (shape {a.shape})", 1)
-    return np.ascontiguousarray(a, dtype=np.float64)
+    return _all_finite(np.ascontiguousarray(a, dtype=np.float64), name)
 
 
 def _all_finite(a, name):
@@ -374,9 +374,9 @@ def estimate(quantity, x, y=None, estimator=None, k=3, whiten=False, noise=0.0, 
     b = opt["subsample"]
     if (y is None) != (len(inputs) == 1):
         raise Error(f"{quantity} takes {' and '.join(inputs)}", 2)
-    x = _all_finite(_array(x, inputs[0]), inputs[0])
+    x = _array(x, inputs[0])
     if y is not None:
-        y = _all_finite(_array(y, inputs[1]), inputs[1])
+        y = _array(y, inputs[1])
         (_same_shape if quantity == "nll" else _same_rows)(x, inputs[0], y, inputs[1])
     n = x.shape[0]
     if b and e.uses & _USES_KNN and o.k >= n // 2:
@@ -436,7 +436,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
     o = _ChainOpts(_family(family), _in_range("k", k),
                    _Prep(int(_flag(whiten, "whiten")), _in_range("noise", noise), _in_range("seed", seed)))
-    z1, z2, p1 = (_all_finite(_array(a, name), name) for a, name in ((z1, "z1"), (z2, "z2"), (p1, "p1")))
+    z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")
     c = _Chain()
@@ -514,17 +514,17 @@ class Tracker:
         tracker derives its subsampling seed from the run's seed, so Tracker(seed=S) reproduces a
         run's point estimates but not its intervals (*_lo, *_hi), nll_mix or h_z_given_z1_width."""
         self._check_open()
-        z1, z2, p1 = (_all_finite(_array(a, name), name) for a, name in ((z1, "z1"), (z2, "z2"), (p1, "p1")))
+        z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
         _same_shape(z1, "z1", z2, "z2")
         _same_shape(z1, "z1", p1, "p1")
         n, d = z1.shape
         s = _TrackSample(_ptr(z1), _ptr(z2), _ptr(p1), None, n, d, None, 0, 0)
         if p2 is not None:
-            p2 = _all_finite(_array(p2, "p2"), "p2")
+            p2 = _array(p2, "p2")
             _same_shape(z1, "z1", p2, "p2")
             s.p2 = _ptr(p2)
         if zv is not None:
-            zv = _all_finite(_array(zv, "zv", ndim=3), "zv")
+            zv = _array(zv, "zv", ndim=3)
             if zv.shape[2] != d:
                 raise Error(f"column counts differ: {d} in z1, {zv.shape[2]} in zv", 1)
             s.zv, s.images, s.views = _ptr(zv), zv.shape[0], zv.shape[1]
