@@ -81,14 +81,19 @@ run_in_session() {
   return "$rc"
 }
 
+# The lines a run's log $1 holds from its last invocation (after its last
+# "# " header line, which the runners write before each).
+last_invocation() {
+  awk '/^# / { n = 0; next } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' "$1" 2>/dev/null
+}
+
 # Did the command of run_in_session (exit code $1, log $2) stop for an
 # interrupt?  Its own 130 or 143, or under mpirun, which exits 1, the
 # trainer's stop line in what this invocation logged.
 stopped_by_interrupt() {
   [ "$interrupted" -ne 0 ] || return 1
   [ "$1" -eq 130 ] || [ "$1" -eq 143 ] && return 0
-  awk '/^# / { n = 0; next } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' "$2" 2>/dev/null |
-    grep -q '^simsiam-mi: stopped by '
+  last_invocation "$2" | grep -q '^simsiam-mi: stopped by '
 }
 
 # launch_all FUNC ITEM...: FUNC with each item's words, in the background,
@@ -115,9 +120,8 @@ launch_all() {
 # from $status_file ("<rc> <run> [stopped]" per run that ran;
 # $results/<run>/LOG its log), each failure named with its log's last line,
 # "N COUNTED finished"; exits 129/130/143 when interrupted, 1 when a run
-# failed.  Of the log's last invocation (after its last "# " line), its
-# last error line if it has one: under mpirun the last lines are mpirun's
-# own banner.
+# failed.  Of the log's last invocation, its last error line if it has
+# one: under mpirun the last lines are mpirun's own banner.
 report_status() {
   local label=$1 noun=$2 total=$3 skipped=$4 logname=$5 counted=${6:+ $6} rc run how last log
   local ran=0 failed=0 stopped=0
@@ -127,8 +131,8 @@ report_status() {
     [ "$how" = stopped ] && { stopped=$((stopped + 1)); continue; }
     failed=$((failed + 1))
     log=$results/$run/$logname
-    last=$(awk '/^# / { last = err = ""; next } { last = $0 } /^simsiam-mi: error: / { err = $0 }
-                END { print err != "" ? err : last }' "$log" 2>/dev/null)
+    last=$(last_invocation "$log" | awk '{ last = $0 } /^simsiam-mi: error: / { err = $0 }
+                                         END { print err != "" ? err : last }')
     [ -f "$log" ] || last="cannot write its log (is $results/$run a directory?)"
     echo "$label: $noun $run failed (exit $rc): ${last:-no output}; log $log" >&2
   done <"$status_file"

@@ -1,5 +1,6 @@
 # Sourced by the experiment runners (scripts/experiment.sh,
-# scripts/refit-experiment.sh), after their fail().
+# scripts/refit-experiment.sh) and the Slurm submission
+# (scripts/slurm-experiment.sh), after their fail().
 #
 # lock_results DIR [RUN]: hold an exclusive flock(1) on DIR/.lock until the
 # runner exits, or refuse at once (exit 1) when another invocation holds it,
