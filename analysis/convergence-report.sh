@@ -17,10 +17,11 @@ exp=${1%/}
 size=${2:-quick}
 name=$(basename "$exp")
 results=${SM_RESULTS:-$exp/results}/$size
-source_name=$(tr -d '[:space:]' <"$exp/source")
-source_results=${SM_SOURCE_RESULTS:-${SM_RESULTS:+$SM_RESULTS/$source_name}} # as scripts/refit-experiment.sh
-source_results=${source_results:-$(dirname "$exp")/$source_name/results}/$size
 scripts_dir=$analysis_dir/../scripts
+# shellcheck source=scripts/jobs.sh
+. "$scripts_dir/jobs.sh"
+source_results_dir "$exp"
+source_results+=/$size
 [ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
 runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" "$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"

@@ -1,5 +1,6 @@
 # Sourced by the experiment runners (scripts/experiment.sh,
-# scripts/refit-experiment.sh, scripts/slurm-experiment.sh), after their fail().
+# scripts/refit-experiment.sh, scripts/slurm-experiment.sh) and the refit
+# report (analysis/convergence-report.sh), after their fail().
 #
 # read_size_file EXPDIR SIZE: size_text = EXPDIR/SIZE.config's keys, one
 # "key=value" a line (scripts/keys.awk: its one-line error and exit 1 when a
@@ -16,6 +17,17 @@ size_value() { sed -n "s/^$1=//p" <<<"$size_text" | tail -1; }
 resolve_jobs() {
   jobs=${JOBS:-$("$(dirname "${BASH_SOURCE[0]}")/cores.sh")}
   [[ $jobs =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive integer, not '$jobs'" 2
+}
+
+# source_results_dir EXPDIR: where a refit experiment's source experiment (named
+# in EXPDIR/source, read into source_name) keeps its results:
+# SM_SOURCE_RESULTS, else SM_RESULTS/<source> when SM_RESULTS is set (the
+# source runs go under it too, in a directory of their own), else
+# <experiments>/<source>/results; set in source_results.
+source_results_dir() {
+  source_name=$(tr -d '[:space:]' <"$1/source")
+  source_results=${SM_SOURCE_RESULTS:-${SM_RESULTS:+$SM_RESULTS/$source_name}}
+  source_results=${source_results:-$(dirname "$1")/$source_name/results}
 }
 
 # kept_checkpoints DIR: kept = DIR's kept checkpoint-<step>.bin files in

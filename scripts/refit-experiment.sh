@@ -28,12 +28,9 @@ name=$(basename "$exp")
 bin=${SM_BIN:-build/simsiam-mi}
 . "$here/jobs.sh"
 resolve_jobs
-source_name=$(tr -d '[:space:]' <"$exp/source")
+source_results_dir "$exp"
 source_exp=$(dirname "$exp")/$source_name
 [ -f "$source_exp/runs" ] || fail "source experiment $source_name not found ($exp/source)" 2
-# with SM_RESULTS, the source runs go under it too, in a directory of their own
-source_results=${SM_SOURCE_RESULTS:-${SM_RESULTS:+$SM_RESULTS/$source_name}}
-source_results=${source_results:-$source_exp/results}
 results=${SM_RESULTS:-$exp/results}/$size
 mkdir -p "$results" 2>/dev/null || fail "cannot create the results directory ($results)"
 . "$here/lock.sh"
