@@ -2,7 +2,13 @@
 # chain.awk):   awk -v z_dim=D -f analysis/chain_md.awk DIR/chain.csv
 # With -v sphere=1, from the sphere chain (chain.awk -v sphere=1): the chain
 # of the cosine loss, E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x), and its gap.
-BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
+BEGIN {
+    FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+    # the chain's three terms as the failing steps name them
+    NLL = sphere ? "E[NLL_vMF]" : "E[NLL_Q]"
+    GIVEN_Z1 = sphere ? "Ĥ_S(ẑ2|ẑ1)" : "Ĥ(z2|z1)"
+    GIVEN_X = sphere ? "Ĥ_S(ẑ2|x)" : "Ĥ(z2|x)"
+}
 
 function finite(x) { return x ~ NUMBER }
 function num(x) { return finite(x) ? sprintf("%.3f", x) : "nan" }
@@ -23,8 +29,8 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     gap[rows] = sprintf("| %s | %s | %s | %s | %s |", v("step"), interval(v("gap"), v("gap_lo"), v("gap_hi")),
                         num(v("predictor_share")), num(v("family_share")), num(v("nll_r_opt")))
     count[v("verdict")]++
-    if (v("nll_vs_z1") == "fails") fails = fails sprintf(", %s (E[NLL_Q] below Ĥ(z2|z1))", v("step"))
-    if (v("z1_vs_x") == "fails") fails = fails sprintf(", %s (Ĥ(z2|z1) below Ĥ(z2|x))", v("step"))
+    if (v("nll_vs_z1") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), NLL, GIVEN_Z1)
+    if (v("z1_vs_x") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), GIVEN_Z1, GIVEN_X)
     if (v("z1_vs_x") == "fails") second_fails = 1
     dims[v("dim_used")] = 1; ns[v("n")] = 1; vs[v("views")] = 1
     last_gap = v("gap"); last_pred = v("predictor_share"); last_fam = v("family_share")

@@ -218,6 +218,26 @@ static void test_run_report_many_negative_steps(void **state)
     free(report);
 }
 
+/* The sphere chain names its own terms where a step fails, not the Gaussian
+ * chain's: step 30 fails both links here. */
+static void test_sphere_chain_names_its_terms(void **state)
+{
+    (void)state;
+    const char *csv = sm_test_join(sm_test_dir("an_sphere"), "chain_sphere.csv");
+    mkdir(sm_test_dir("an_sphere"), 0777);
+    sm_test_write_text(csv, "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1,"
+                            "h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x,h_z_given_x_lo,h_z_given_x_hi,gap,gap_lo,"
+                            "gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict\n"
+                            "10,4,256,16,8,3,2.9,3.1,2.8,2,1.9,2.1,1,0.9,1.1,1,0.8,1.2,0.2,0.8,holds,holds,holds\n"
+                            "30,4,256,16,8,1,0.9,1.1,0.9,2,1.9,2.1,3,2.9,3.1,-1,-1.2,-0.8,0.1,-1.1,fails,fails,fails\n");
+    char cmd[4096], *out;
+    snprintf(cmd, sizeof cmd, "awk -v sphere=1 -f analysis/chain_md.awk %s", csv);
+    assert_int_equal(sm_test_run(cmd, &out, NULL), 0);
+    expect_contains(out, "**Verdict over 2 tracked steps: 1 hold, 0 hold within noise, 1 fail, 0 n/a.**\n"
+                         "Fails at step 30 (E[NLL_vMF] below Ĥ_S(ẑ2|ẑ1)), 30 (Ĥ_S(ẑ2|ẑ1) below Ĥ_S(ẑ2|x)).\n");
+    free(out);
+}
+
 /* In 64-d the k-NN columns are on a PCA reduction: the report labels it.  A
  * step with a nan in the chain is n/a, not a verdict. */
 static void test_run_report_reduction_and_nan(void **state)
@@ -725,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_run_report_gap_shares),
         cmocka_unit_test(test_run_report_gap_rounded_once),
         cmocka_unit_test(test_run_report_many_negative_steps),
+        cmocka_unit_test(test_sphere_chain_names_its_terms),
         cmocka_unit_test(test_run_report_reduction_and_nan),
         cmocka_unit_test(test_run_report_odd_name_and_nan_values),
         cmocka_unit_test(test_run_report_without_tracking),
