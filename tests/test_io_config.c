@@ -527,6 +527,19 @@ static void test_written_form(void **state)
     assert_non_null(strstr(text, "\nresume=\nout=\n"));
     free(text);
 
+    /* The shortest of the exact forms, not the least precision's: 10 as a
+     * runs line writes it, not 1e+01. */
+    const char *reals[] = {"lr=100", "wd=1e-05", "pred_lr_mult=10", "refit_lr=1500", "momentum=0.25"};
+    assert_int_equal(sm_config_load(&cfg, NULL, 5, reals, &st), SM_OK);
+    assert_int_equal(sm_config_write(path, &cfg, &st), SM_OK);
+    text = sm_test_read(path, NULL);
+    for (int i = 0; i < 5; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "\n%s\n", reals[i]);
+        if (!strstr(text, line)) fail_msg("no line %s in:\n%s", reals[i], text);
+    }
+    free(text);
+
     sm_status_clear(&st);
     const char *bad = sm_test_path("no_such_dir/config.txt");
     assert_int_equal(sm_config_write(bad, &cfg, &st), SM_ERR_DATA);

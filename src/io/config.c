@@ -235,13 +235,19 @@ static int set_value(sm_config *cfg, const key_spec *k, const char *value, const
     return bad_value(k, value, where, st);
 }
 
-/* Shortest %g form that reads back to exactly v (at most 17 digits). */
+/* The shortest %g form that reads back to exactly v (at most 17 digits),
+ * over every precision that does: 10 is "10", not "1e+01", and 1500 "1500",
+ * as a runs line or a person writes them (the experiment reports print these
+ * values).  n >= 32. */
 static void format_real(double v, char *buf, size_t n)
 {
+    buf[0] = '\0';
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
+        char form[32];
+        snprintf(form, sizeof form, "%.*g", prec, v);
+        if (strtod(form, NULL) == v && (!buf[0] || strlen(form) < strlen(buf))) snprintf(buf, n, "%s", form);
     }
+    if (!buf[0]) snprintf(buf, n, "%.17g", v); /* NaN, which no form reads back equal to */
 }
 
 static void fprint_value(FILE *f, const sm_config *cfg, const key_spec *k)
