@@ -36,12 +36,17 @@ varied_prose=${varied// /, }
 
 # value_of RUN_DIR KEY RUN_LINE: KEY as the run ran with it (its config.txt,
 # which also holds the defaults), else as the runs line sets it (a run not
-# started yet), else "?".  A runs line edited since is said with the shared
-# files' changes below.
+# started yet), else "?"; in the runs line's spelling where both are the same
+# number (10 where an older binary's config.txt wrote 1e+01).  A runs line
+# edited since is said with the shared files' changes below.
 value_of() {
-  local v
+  local v r
   v=$(config_value "$1" "$2")
-  [ -n "$v" ] || v=$(printf '%s\n' "$3" | tr ' ' '\n' | sed -n "s/^$2=//p")
+  r=$(printf '%s\n' "$3" | tr ' ' '\n' | sed -n "s/^$2=//p")
+  if [ -z "$v" ] || { [ -n "$r" ] && awk -v a="$v" -v b="$r" 'BEGIN { n = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+                                                                 exit !(a ~ n && b ~ n && a + 0 == b + 0) }'; }; then
+    v=$r
+  fi
   echo "${v:-?}"
 }
 
