@@ -569,6 +569,24 @@ static void test_experiment_report(void **state)
     free(report);
 }
 
+/* A varied key is printed as the runs line spells it where config.txt holds
+ * the same number (an older binary wrote 10 as 1e+01), and as config.txt has
+ * it where they differ. */
+static void test_experiment_report_spells_as_runs(void **state)
+{
+    (void)state;
+    char exp[2048], results[2100], args[2200];
+    write_experiment("an_spell", exp, sizeof exp);
+    sm_test_write_text(sm_test_join(exp, "runs"), "steps1 pred_steps=1e0\nsteps2 pred_steps=3\n");
+    snprintf(results, sizeof results, "%s/results/quick", exp);
+    snprintf(args, sizeof args, "%s quick", exp);
+    assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
+    char *report = read_file(results, "report.md");
+    expect_contains(report, "| steps1 | pred_steps=1e0 | finished |");
+    expect_contains(report, "| steps2 | pred_steps=2 | finished |");
+    free(report);
+}
+
 /* Errors: no results yet, a garbled CSV in one run (named, the others still
  * reported), usage. */
 static void test_experiment_report_errors(void **state)
@@ -751,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_run_report_without_tracking),
         cmocka_unit_test(test_garbled_csv_is_one_line_error),
         cmocka_unit_test(test_experiment_report),
+        cmocka_unit_test(test_experiment_report_spells_as_runs),
         cmocka_unit_test(test_experiment_report_errors),
         cmocka_unit_test(test_experiment_report_without_tracking),
         cmocka_unit_test(test_experiment_report_single_run),
