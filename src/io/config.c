@@ -105,8 +105,9 @@ static const key_spec KEYS[] = {
             "last training images held out as the evaluation split (model selection); 0 = the test split"),
     INT_KEY(knn_every, "1", 0, LONG_MAX, "epochs between kNN evaluations; 0 = off"),
     INT_KEY(track_every, "0", 0, LONG_MAX, "steps between entropy and MI tracking; 0 = off"),
-    INT_KEY(track_samples, "1024", 2, 16777216, "images for the population estimates"),
-    INT_KEY(track_views, "64", 2, 65536, "views per image for H(z2|x)"),
+    /* the ranges take 2 and 3 (old runs recorded them with tracking off); tracking checks for 4 (tracker.c) */
+    INT_KEY(track_samples, "1024", 2, 16777216, "images for the population estimates; tracking needs 4 or more"),
+    INT_KEY(track_views, "64", 2, 65536, "views per image for H(z2|x); tracking needs 4 or more"),
     INT_KEY(track_images, "32", 1, 65536, "images used for H(z2|x)"),
     INT_KEY(track_mix, "4", 0, 64, "Gaussian-mixture components of nll_mix; 0 = off"),
     INT_KEY(checkpoint_every, "1", 0, LONG_MAX, "epochs between checkpoints; 0 = only after the last step"),
