@@ -191,7 +191,8 @@ END {
         if (npairs == 1 || delta < min_delta) min_delta = delta
     }
     if (npairs) printf "- The trained predictor (continue, refit step 0) against a fresh one after all its refit steps, at the same checkpoint: E[NLL_Q] differs by %.3f to %.3f nats over %d checkpoints (positive: the trained one is worse).\n", min_delta, max_delta, npairs
-    if (nmix) printf "- The mixture Q on the residual lowered the last gap by %.3f nats on average (%d refits): the part of the family share that is the Gaussian form of the residual.\n", mix_sum / nmix, nmix
+    if (nmix && mix_sum >= 0) printf "- The mixture Q on the residual lowered the last gap by %.3f nats on average (%d refits): the part of the family share that is the Gaussian form of the residual.\n", mix_sum / nmix, nmix
+    if (nmix && mix_sum < 0) printf "- The mixture Q on the residual raised the last gap by %.3f nats on average (%d refits): scored on held-out halves it fits the residual worse than the Gaussian Q at this probe size, so it does not measure the Gaussian form's part of the family share here.\n", -mix_sum / nmix, nmix
     printf "%s", rate_lines
     if (below != "") printf "- E[NLL] of the mixture Q is BELOW Ĥ(z2|z1) at the last step in:%s. A valid normalised Q cannot go below H(z2|z1), so there the k-NN estimate Ĥ(z2|z1) reads high by at least that much (KSG's known bias in a few dimensions per side), and the family share is not resolved below it.\n", below
 }

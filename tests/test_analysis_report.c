@@ -696,7 +696,7 @@ static void test_experiment_report_single_run(void **state)
  * 0, 1 and 4 (the powers of 4 and the last). */
 /* convergence.csv of two refits of l2 at refit_lr 0.01 and 0.1; with
  * nan_last, the second one's last row (E[NLL] and the gap) is nan. */
-static void rates_csv(char *csv, size_t cap, int nan_last)
+static void rates_csv(char *csv, size_t cap, int nan_last, double gap_mix)
 {
     static const double nll[2][4] = {{3.0, 2.9, 2.6, 2.0}, {3.0, 2.5, 1.8, 1.5}};
     static const int steps[4] = {0, 1, 2, 4};
@@ -707,9 +707,9 @@ static void rates_csv(char *csv, size_t cap, int nan_last)
         for (int i = 0; i < 4; i++) {
             const double v = nan_last && r == 1 && i == 3 ? NAN : nll[r][i];
             n += snprintf(csv + n, cap - (size_t)n,
-                          "l2-lr%s,l2,reinit,gauss,700,%d,%d,%g,%g,%g,1,0.9,1.1,%g,%g,%g,0.4,0.4,0.3,holds,%s\n", lr[r],
+                          "l2-lr%s,l2,reinit,gauss,700,%d,%d,%g,%g,%g,1,0.9,1.1,%g,%g,%g,0.4,0.4,%g,holds,%s\n", lr[r],
                           steps[i], steps[i] + 1, v, nll[r][i] - 0.1, nll[r][i] + 0.1, v - 1, nll[r][i] - 1.2,
-                          nll[r][i] - 0.8, lr[r]);
+                          nll[r][i] - 0.8, gap_mix, lr[r]);
         }
 }
 
@@ -729,7 +729,7 @@ static void test_convergence_rates(void **state)
 {
     (void)state;
     char csv[4096];
-    rates_csv(csv, sizeof csv, 0);
+    rates_csv(csv, sizeof csv, 0, 0.3);
     char *out = convergence_md(csv);
     expect_contains(out, "## The gap vs the predictor's learning rate\n\n"
                          "### l2 at checkpoint step 700, a fresh predictor: the gap vs refit_lr (Gaussian chain: "
@@ -743,10 +743,18 @@ static void test_convergence_rates(void **state)
                          "E[NLL]'s intervals ±0.100 on average).\n");
     expect_contains(out, "| l2-lr0.1 | 700 | reinit | 0.1 | 2.000 [1.800, 2.200] | 0.500 [0.300, 0.700] (step 4) |");
     expect_contains(out, "fell from refit step 0 to the last step by more than its interval in 2 of 2 refits.\n");
+    /* last gaps 1.0 and 0.5 against the mixture's 0.3 */
+    expect_contains(out, "- The mixture Q on the residual lowered the last gap by 0.450 nats on average (2 refits)");
+    free(out);
+
+    /* a mixture that scores worse than the Gaussian raised the gap: said so, with a positive number */
+    rates_csv(csv, sizeof csv, 0, 3);
+    out = convergence_md(csv);
+    expect_contains(out, "- The mixture Q on the residual raised the last gap by 2.250 nats on average (2 refits)");
     free(out);
 
     /* a nan at the last row: no fall counted, no floor comparison, the rate line at the last finite step */
-    rates_csv(csv, sizeof csv, 1);
+    rates_csv(csv, sizeof csv, 1, 0.3);
     out = convergence_md(csv);
     expect_contains(out, "| l2-lr0.1 | 700 | reinit | 0.1 | 2.000 [1.800, 2.200] | nan [0.300, 0.700] (step 4) | "
                          "nan (n/a) |");
