@@ -241,6 +241,16 @@ static void test_bound_json_fields(void **state)
     }
     /* Fitted Gaussian families are nested: full <= diag <= iso. */
     assert_true(nll[3] <= nll[2] + 1e-12 && nll[2] <= nll[1] + 1e-12);
+    /* mix is an nll family, not one of bound's: said so, not "unknown NLL family" */
+    for (int f = 0; f < 2; f++) {
+        char args[2048], msg[128];
+        const char *name = f ? "gumbel" : "mix";
+        snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --family %s", sm_test_path("a.npy"),
+                 sm_test_path("z2.npy"), sm_test_path("a.npy"), name);
+        snprintf(msg, sizeof msg, "unknown --family '%s' for bound (choose l2, iso, diag, full or vmf: every nll "
+                                  "family but mix)", name);
+        sm_test_cli_error(args, 2, msg, NULL);
+    }
     sm_matrix_free(&a);
     free(z2.data);
 }

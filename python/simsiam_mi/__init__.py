@@ -269,12 +269,13 @@ def _not_applicable(what, **given):
             raise Error(f"option '{name}' does not apply to {what}", 2)
 
 
-def _family(name):
+def _bound_family(name):
+    """bound's family: every nll family but mix, in the CLI's words."""
     f = ctypes.c_int()
     st = _Status()
-    rc = _lib.sm_nll_family_parse(str(name).encode(), ctypes.byref(f), ctypes.byref(st))
-    if rc:
-        raise Error(st.msg.decode("utf-8", "replace"), rc)
+    if name == "mix" or _lib.sm_nll_family_parse(str(name).encode(), ctypes.byref(f), ctypes.byref(st)):
+        raise Error(f"unknown family {_printable(name)!r} for bound (choose l2, iso, diag, full or vmf: every nll "
+                    "family but mix)", 2)
     return f.value
 
 
@@ -434,7 +435,7 @@ def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
     """The chain E[NLL_Q] >= Ĥ(z2|z1), Î and the Barber–Agakov and InfoNCE bounds on I(z1; z2):
     `simsiam-mi estimate bound`'s JSON as a dict (the same keys; for vmf every entropy is on the
     sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
-    o = _ChainOpts(_family(family), _in_range("k", k),
+    o = _ChainOpts(_bound_family(family), _in_range("k", k),
                    _Prep(int(_flag(whiten, "whiten")), _in_range("noise", noise), _in_range("seed", seed)))
     z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
     _same_shape(z2, "z2", z1, "z1")

@@ -191,8 +191,10 @@ def test_errors_carry_the_c_message(pairs):
         sm.mi(x, y[:-1])
     with pytest.raises(ValueError, match="column counts differ"):
         sm.nll(x, y[:, :1])
-    with pytest.raises(ValueError, match="unknown NLL family 'gauss'"):
-        sm.bound(x, y, x, family="gauss")
+    for family in ("gauss", "mix"):  # mix is an nll family, not one of bound's
+        with pytest.raises(ValueError, match=re.escape(f"unknown family '{family}' for bound (choose l2, iso, diag, "
+                                                       "full or vmf: every nll family but mix)")):
+            sm.bound(x, y, x, family=family)
     with pytest.raises(ValueError, match="unknown estimator"):
         sm.mi(x, y, estimator="kde")
     with pytest.raises(ValueError, match="need at least 4 probe pairs"):

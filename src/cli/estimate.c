@@ -244,12 +244,16 @@ static int run_estimator(sm_est_kind kind, est_args *a)
     return rc;
 }
 
-/* The --family of nll and bound; vmf also needs d >= 2 (z's path in the message). */
+/* The --family of bound (every nll family but mix, a fit of the residual's
+ * form rather than a family of Q with mean p1); vmf also needs d >= 2 (z's
+ * path in the message). */
 static int parse_family(const est_args *a, size_t d, sm_nll_family *f)
 {
     sm_status st;
     const char *name = a->opt[OPT_FAMILY].value ? a->opt[OPT_FAMILY].value : "full";
-    if (sm_nll_family_parse(name, f, &st)) return cli_fail(&st);
+    if (strcmp(name, "mix") == 0 || sm_nll_family_parse(name, f, &st))
+        return cli_error(2, "unknown --family '%s' for bound (choose l2, iso, diag, full or vmf: every nll family "
+                            "but mix)", name);
     if (*f == SM_NLL_VMF && d < 2)
         return cli_error(1, "the vmf family needs at least 2 columns, got %zu (%s)", d,
                          a->opt[OPT_Z].value ? a->opt[OPT_Z].value : a->opt[OPT_Z2].value);
