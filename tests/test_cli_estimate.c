@@ -369,6 +369,13 @@ static void test_non_finite_results_and_tiny_inputs_are_data_errors(void **state
     snprintf(args, sizeof args, "estimate nll --z %s --p %s --family vmf", sm_test_path("b.npy"),
              sm_test_path("b.npy"));
     sm_test_cli_error(args, 1, "at least 2 columns", "b.npy");
+    /* The full family on n = d independent residuals: a regular Σ_r that only
+     * reproduces them, refused as a data error (it has no --ridge). */
+    const char *zsq = sm_test_path("zsq.csv"), *psq = sm_test_path("psq.csv");
+    sm_test_write_text(zsq, "1,0\n0,2\n");
+    sm_test_write_text(psq, "0,0\n0,0\n");
+    snprintf(args, sizeof args, "estimate nll --z %s --p %s --family full", zsq, psq);
+    sm_test_cli_error(args, 1, "n = 2 rows for d = 2: the full family needs n > d", "zsq.csv");
 }
 
 /* --help lists every row of the estimator registry, and an unknown name's

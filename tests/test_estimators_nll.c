@@ -326,10 +326,19 @@ static void test_errors(void **state)
     assert_non_null(m);
     assert_int_equal(sm_nll_model_fit(m, z, p, 3, NULL, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "not positive definite"));
-    assert_non_null(strstr(st.msg, "n >= d"));
+    assert_non_null(strstr(st.msg, "do not span"));
     assert_close(m->chol[0], 1.0, 0.0); /* unchanged on error */
-    sm_status_clear(&st);
-    assert_int_equal(sm_nll_model_fit(m, z, p, 1, NULL, &st), SM_ERR_DATA); /* n < d */
+    /* n <= d: n = 1 < d is singular; n = d = 2 independent residuals give a
+     * regular Σ_r = diag(½, 2) that only reproduces them (both rows at
+     * Mahalanobis distance √2): refused as well.  One row more fits. */
+    const double zi[6] = {1, 0, 0, 2, 1, 1};
+    for (size_t n = 1; n <= 2; n++) {
+        sm_status_clear(&st);
+        assert_int_equal(sm_nll_model_fit(m, zi, p, n, NULL, &st), SM_ERR_DATA);
+        assert_non_null(strstr(st.msg, "the full family needs n > d"));
+    }
+    assert_close(m->chol[0], 1.0, 0.0);
+    assert_int_equal(sm_nll_model_fit(m, zi, p, 3, NULL, &st), SM_OK);
     sm_nll_model_free(m);
 
     /* vmf: a zero-norm row of z or of p. */

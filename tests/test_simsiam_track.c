@@ -243,6 +243,42 @@ static void test_hand_case_and_failures(void **state)
     assert_int_equal(sm_track_estimate(&s, &o, &row, NULL, &st), SM_ERR_USAGE);
 }
 
+/* N ≤ d probe pairs cannot fit the d × d residual covariance of nll_full: at
+ * N = d it is regular but only reproduces the sample (a 64-d run on 64 probe
+ * pairs read nll_full −360 against nll_diag's −80).  nll_full is NaN
+ * with the reason first in the warning, and the columns computed from it,
+ * i_infonce (its critic) and i_ba, are NaN and named; one pair more and they
+ * are computed.  i_ba reads h_z_kl here (dim_used = d), which N = 6 allows
+ * (h_z_gauss, centred, needs N > d too). */
+static void test_full_needs_more_pairs_than_dimensions(void **state)
+{
+    (void)state;
+    static const double s[6] = {9, 4, 2, 1, 0.5, 0.3};
+    double a[36] = {0};
+    for (int j = 0; j < 6; j++) a[j * 6 + j] = 1;
+    gauss_model g = {6, s, a, 1.0};
+    sample_buf b;
+    draw(&g, 7, 0, 0, 4, &b);
+    b.s.n = 6;
+    sm_track_row row;
+    estimate(&b, 8, &row);
+    assert_true(isnan(row.nll_full) && isnan(row.i_infonce) && isnan(row.i_ba));
+    assert_true(isfinite(row.nll_diag) && isfinite(row.h_z_kl));
+    assert_non_null(strstr(row.warning, "nll_full: n = 6 rows for d = 6: the full family needs n > d"));
+    const char *also = strstr(row.warning, "; also failed: ");
+    assert_non_null(also);
+    assert_non_null(strstr(also, "i_infonce"));
+    assert_non_null(strstr(also, "i_ba"));
+
+    b.s.n = 7;
+    estimate(&b, 8, &row);
+    assert_true(isfinite(row.nll_full) && isfinite(row.i_infonce) && isfinite(row.i_ba));
+    assert_true(row.nll_full <= row.nll_diag);
+    assert_null(strstr(row.warning, "nll_full"));
+    assert_null(strstr(row.warning, "i_ba"));
+    free(b.z1);
+}
+
 static int count_commas(const char *s)
 {
     int n = 0;
@@ -420,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_linear_encoder_on_gaussians),
         cmocka_unit_test(test_projection_to_principal_coordinates),
         cmocka_unit_test(test_hand_case_and_failures),
+        cmocka_unit_test(test_full_needs_more_pairs_than_dimensions),
         cmocka_unit_test(test_csv_rows),
         cmocka_unit_test(test_row_clear_is_nan),
         cmocka_unit_test(test_z_std),

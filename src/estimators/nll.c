@@ -181,11 +181,15 @@ static int fit_full(sm_nll_model *m, const double *z, const double *p, size_t n,
                     sm_status *st)
 {
     const size_t d = m->d;
-    if (n < d) /* rank <= n < d: singular whatever the rounding */
+    /* n < d: rank <= n < d, singular whatever the rounding.  n = d: the fit
+     * only reproduces the sample (R square, R(RᵀR)⁻¹Rᵀ = I: every row has
+     * leverage 1 and Mahalanobis distance √d), the NLL is the log-volume of
+     * its parallelepiped, and no row could be scored by a fit on the others.
+     * No ridge is offered: the family is Σ_r's ML fit. */
+    if (n <= d)
         return sm_status_fail(st, SM_ERR_DATA, "full NLL",
-                              "residual second moments are not positive definite: n = %zu rows "
-                              "for d = %zu (the full family needs n >= d residuals z - p "
-                              "spanning all d directions)",
+                              "n = %zu rows for d = %zu: the full family needs n > d (with n <= d "
+                              "residuals z - p the covariance is singular or only reproduces the sample)",
                               n, d);
     double *r = sm_arena_alloc(ar, n * d, sizeof *r, st);
     double *sigma = r ? sm_arena_alloc(ar, d * d, sizeof *sigma, st) : NULL;
@@ -200,8 +204,8 @@ static int fit_full(sm_nll_model *m, const double *z, const double *p, size_t n,
     if (sm_gauss_cholesky(sigma, d, 0.0, "full NLL", NULL) != SM_OK)
         return sm_status_fail(st, SM_ERR_DATA, "full NLL",
                               "residual second moments mean (z - p)(z - p)^T are not positive "
-                              "definite (n = %zu rows, d = %zu: the full family needs n >= d "
-                              "residuals z - p spanning all d directions)",
+                              "definite (n = %zu rows, d = %zu: the residuals z - p do not span "
+                              "all d directions)",
                               n, d);
     const double logdet = sm_gauss_cholesky_logdet(sigma, d);
     memcpy(m->chol, sigma, d * d * sizeof *sigma);

@@ -58,8 +58,9 @@ SM_API void sm_nll_model_free(sm_nll_model *m);
 /* Fit m's parameters on n >= 1 rows z (n×d) and p (n×d) and set m->mean_nll
  * (the mean NLL of row z_i under Q(·; p_i) with those parameters).
  * Errors (SM_ERR_DATA): a non-finite value; a zero-norm row (vmf); a fitted
- * variance of 0 (iso, diag); Σ_r not positive definite (full: needs n >= d
- * residuals z − p spanning R^d).  On error m keeps its previous parameters. */
+ * variance of 0 (iso, diag); full: n <= d rows (Σ_r singular, or at n = d a
+ * fit that only reproduces the sample), or residuals z − p not spanning R^d.
+ * On error m keeps its previous parameters. */
 SM_API int sm_nll_model_fit(sm_nll_model *m, const double *z, const double *p, size_t n,
                             sm_arena *ws, sm_status *st);
 

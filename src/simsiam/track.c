@@ -61,6 +61,16 @@ static double or_nan(sm_track_row *row, int rc, const sm_status *est, const char
     return NAN;
 }
 
+/* value, or NaN noted as `what` when a column it is computed from is NaN:
+ * that column's own failure is then already in the warning, with its cause. */
+static double from_columns(sm_track_row *row, const char *what, const char *inputs, double value)
+{
+    if (!isnan(value)) return value;
+    sm_status est;
+    sm_status_fail(&est, SM_ERR_DATA, NULL, "%s could not be computed", inputs);
+    return or_nan(row, est.code, &est, what, value);
+}
+
 static double mean_neg_cos(const double *p, const double *z, size_t n, size_t d)
 {
     double total = 0;
@@ -230,6 +240,7 @@ static void nll_columns(const sm_track_sample *s, sm_track_row *row, sm_nll_mode
     row->loss_cos = s->p2 ? 0.5 * mean_neg_cos(s->p1, s->z2, s->n, s->d) + 0.5 * mean_neg_cos(s->p2, s->z1, s->n, s->d)
                           : NAN;
     static const sm_nll_family fam[] = {SM_NLL_L2, SM_NLL_ISO, SM_NLL_DIAG, SM_NLL_FULL, SM_NLL_VMF};
+    static const char *const names[] = {"nll_l2", "nll_iso", "nll_diag", "nll_full", "nll_vmf"};
     double *col[] = {&row->nll_l2, &row->nll_iso, &row->nll_diag, &row->nll_full, &row->nll_vmf};
     row->kappa = NAN;
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
@@ -238,7 +249,7 @@ static void nll_columns(const sm_track_sample *s, sm_track_row *row, sm_nll_mode
         double v = NAN;
         int rc = fit_nll(fam[f], s->z2, s->p1, s->n, s->d, &v, fam[f] == SM_NLL_VMF ? &row->kappa : NULL,
                          fam[f] == SM_NLL_FULL ? full : NULL, ws, &est);
-        *col[f] = or_nan(row, rc, &est, sm_nll_family_name(fam[f]), v);
+        *col[f] = or_nan(row, rc, &est, names[f], v);
     }
 }
 
@@ -253,9 +264,13 @@ static void gaussian_columns(const sm_track_sample *s, const sm_nll_model *full,
     rc = sm_gauss_mi(s->z1, s->z2, s->n, s->d, s->d, 0, &mi, ws, &est);
     row->i_gauss = or_nan(row, rc, &est, "i_gauss", mi);
     row->infonce_cap = log((double)s->n);
+    if (!full) { /* its critic is nll_full's model */
+        row->i_infonce = from_columns(row, "i_infonce", "nll_full", NAN);
+        return;
+    }
     sm_bound_nce nce = {0};
-    rc = full ? sm_bound_infonce(full, s->z2, s->p1, s->n, &nce, ws, &est) : SM_OK;
-    row->i_infonce = full ? or_nan(row, rc, &est, "i_infonce", nce.value) : NAN;
+    rc = sm_bound_infonce(full, s->z2, s->p1, s->n, &nce, ws, &est);
+    row->i_infonce = or_nan(row, rc, &est, "i_infonce", nce.value);
 }
 
 /* Ĥ(z2|x): the KL entropy (eo: Euclidean or on the sphere) of each image's
@@ -425,7 +440,9 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
         floor_columns(s, &rd, o, row, ws);
         if (rd.r == s->d) sphere_columns(s, o, row, ws);
     }
-    row->i_ba = sm_bound_ba(row->dim_used == s->d ? row->h_z_kl : row->h_z_gauss, row->nll_full);
+    const int kl = row->dim_used == s->d; /* Ĥ(z2) from h_z_kl in all d dimensions, else h_z_gauss (§1.8) */
+    row->i_ba = from_columns(row, "i_ba", kl ? "h_z_kl or nll_full" : "h_z_gauss or nll_full",
+                             sm_bound_ba(kl ? row->h_z_kl : row->h_z_gauss, row->nll_full));
     sm_gemm_restore_blas(saved_blas);
     sm_arena_release(ws, mark);
     sm_arena_free(&local);
@@ -505,7 +522,8 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     REAL(nll_l2, MAIN, "mean −log N(z2; p1, I)"),
     REAL(nll_iso, MAIN, "mean −log Q(z2; μ = p1), Q = N(p1, σ²I), σ² by maximum likelihood about p1"),
     REAL(nll_diag, MAIN, "the same for N(p1, diag s²) (always nll_diag ≤ nll_iso)"),
-    REAL(nll_full, MAIN, "the same for N(p1, Σ), full Σ (always nll_full ≤ nll_diag)"),
+    REAL(nll_full, MAIN, "the same for N(p1, Σ), full Σ (always nll_full ≤ nll_diag); nan with a warning, as i_ba "
+                         "and i_infonce, when N ≤ z_dim: too few probe pairs to fit Σ"),
     REAL(nll_vmf, MAIN, "von Mises–Fisher NLL of ẑ2 around p̂1 on the sphere, κ by maximum likelihood (a density on S^{d−1}: compare with sphere entropies only)"),
     COL(kappa, SM_TRACK_REAL, MAIN, "", "vMF concentration κ"),
     REAL(h_z_kl, MAIN, "Kozachenko–Leonenko Ĥ(z2) (dim_used coordinates)"),

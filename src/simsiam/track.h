@@ -64,9 +64,10 @@
  * h_z_given_z1 estimates: the chain is then a heuristic, rigorous only when
  * dim_used = d (and the predictor share may come out negative).
  * An estimator that cannot run (a singular covariance, duplicate points,
- * too few rows) leaves NaN in its columns; row->warning has the first
- * failure's message and the names of the later ones ("...; also failed:
- * h_s, nll_mix"); the others still run.  Exactness as in the estimators: no
+ * too few rows: nll_full needs n > d, docs/design.md §1.4) leaves NaN in
+ * its columns, and so does a column computed from one (i_ba, i_infonce from
+ * nll_full); row->warning has the first failure's message and the names of
+ * the later ones ("...; also failed: h_s, nll_mix"); the others still run.  Exactness as in the estimators: no
  * jitter, no clipping. */
 #ifndef SM_SIMSIAM_TRACK_H
 #define SM_SIMSIAM_TRACK_H
