@@ -245,10 +245,19 @@ def _flag(value, name):
     return bool(v)
 
 
+def _integer(value, name):
+    """value as an int (operator.index: numpy's integers too), else a TypeError naming the argument: 3.7
+    and "3" are refused, not truncated or parsed (operator.index's own message names no argument)."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {_printable(repr(value))}") from None
+
+
 def _count(value, name):
     """A count or seed for a uint64_t or size_t C field, which ctypes would take modulo 2**64 without a
-    word (-1 as 2**64 - 1, 2**64 + 3 as 3); an integer (operator.index: 3.7 and "3" are TypeErrors)."""
-    v = operator.index(value)
+    word (-1 as 2**64 - 1, 2**64 + 3 as 3); an integer (_integer)."""
+    v = _integer(value, name)
     if not 0 <= v < 1 << 64:
         raise Error(f"{name} must be in [0, 2**64), got {v}", 2)
     return v
@@ -288,7 +297,7 @@ def set_threads(n):
     """Threads for OpenMP and OpenBLAS, as the CLI's --threads (n <= 0: every core; at most 1024).
     OpenMP keeps the setting per calling thread: a Python thread of its own starts at the default
     (OMP_NUM_THREADS, else every core) until it calls set_threads itself; OpenBLAS's is global."""
-    n = operator.index(n)
+    n = _integer(n, "threads")
     if n > _THREADS_MAX:
         raise Error(f"threads must be at most {_THREADS_MAX}, got {n}", 2)
     _lib.sm_threads_set(max(n, 0))
@@ -336,7 +345,7 @@ def _in_range(name, value):
     integer = isinstance(default, int)
     if not integer and not isinstance(value, numbers.Real):  # float() would read "0.5" as 0.5
         raise TypeError(f"{name} must be a real number, got {_printable(repr(value))}")
-    v = operator.index(value) if integer else float(value)
+    v = _integer(value, name) if integer else float(value)
     if not low <= v <= high:  # NaN fails too
         what = f"an integer in [{low}, {high}]" if integer else f"a number in [{low:g}, {high:g}]"
         raise Error(f"{name} must be {what}, got {value}", 2)

@@ -270,8 +270,9 @@ def test_bad_calls_are_errors_with_the_cli_codes(pairs):
 
 def test_options_are_typed_and_messages_one_line(pairs):
     """A flag is True/False or 1/0 ("false" read as True before), a real is a number ("0.5" was
-    converted), a masked array is refused (its mask was dropped), names that are not strings or
-    carry a newline give the one-line message, bfloat16 tensors read as float32."""
+    converted), a count an integer, named as the others (operator.index's message named none), a
+    masked array is refused (its mask was dropped), names that are not strings or carry a newline
+    give the one-line message, bfloat16 tensors read as float32."""
     x, y = pairs
     assert sm.entropy(x, whiten=np.True_) == sm.entropy(x, whiten=1) == sm.entropy(x, whiten=True)
     assert sm.entropy(x, whiten=0) == sm.entropy(x)
@@ -279,7 +280,17 @@ def test_options_are_typed_and_messages_one_line(pairs):
                        (lambda: sm.bound(x, y, x, whiten=np.array([True, False])), "whiten"),
                        (lambda: sm.Tracker(mlp="no"), "mlp"),
                        (lambda: sm.entropy(x, noise="0.5", seed=1), "noise"),
-                       (lambda: sm.Tracker().row(detail="yes"), "detail")):
+                       (lambda: sm.Tracker().row(detail="yes"), "detail"),
+                       (lambda: sm.entropy(x, k="3"), "k"),
+                       (lambda: sm.entropy(x, k=3.7), "k"),
+                       (lambda: sm.entropy(x, seed=1.5, noise=0.1), "seed"),
+                       (lambda: sm.nll(y, x, family="mix", components=2.0), "components"),
+                       (lambda: sm.estimate("mi", x, y, subsample="4"), "subsample"),
+                       (lambda: sm.bound(x, y, x, k=3.0), "k"),
+                       (lambda: sm.Tracker(seed=1.5), "seed"),
+                       (lambda: sm.Tracker(resamples="4"), "resamples"),
+                       (lambda: sm.Tracker()(x, y, x, step=2.5), "step"),
+                       (lambda: sm.set_threads("2"), "threads")):
         with pytest.raises(TypeError, match=f"^{name} must be "):
             call()
     with pytest.raises(sm.Error, match=re.escape("whiten must be True or False (or 1 or 0), got 2")) as e:
