@@ -231,6 +231,37 @@ static void test_rounding_singular_covariance_is_rejected(void **state)
     assert_non_null(strstr(st.msg, "not positive definite"));
 }
 
+/* n samples span at most n − 1 dimensions: n <= d is refused by its count,
+ * whatever rounding makes of the factor, unless a ridge lifts it; the joint
+ * of the MI counts dx + dy.  Values whose squares overflow are said to be
+ * too large, not "use a ridge", which could not help. */
+static void test_too_few_samples_and_overflow(void **state)
+{
+    (void)state;
+    /* 3 points in general position in 3-d: each column's sample variance > 0 */
+    const double x[9] = {1, 0, 0.5, 0, 2, -1, -1, 1, 3};
+    double h, mi;
+    sm_status st = {0};
+    assert_int_equal(sm_gauss_entropy(x, 3, 3, 0.0, &h, NULL, &st), SM_ERR_DATA);
+    assert_string_equal(st.msg, "3 samples in 3 dimensions: the covariance of n samples has rank at most n - 1, so "
+                                "it needs n > d (or a ridge) (Gaussian entropy)");
+    assert_int_equal(sm_gauss_entropy(x, 3, 3, 1e-3, &h, NULL, &st), SM_OK);
+    const double u[3] = {1, 2, 4}, w[3] = {0, 5, 1};
+    assert_int_equal(sm_gauss_mi(u, w, 3, 1, 1, 0.0, &mi, NULL, &st), SM_OK); /* 3 > 1 + 1 */
+    const double u2[6] = {1, 0, 2, 1, 4, 3};
+    assert_int_equal(sm_gauss_mi(u2, w, 3, 2, 1, 0.0, &mi, NULL, &st), SM_ERR_DATA); /* 3 <= 2 + 1 */
+    assert_non_null(strstr(st.msg, "3 samples in 3 dimensions"));
+    assert_non_null(strstr(st.msg, "(Gaussian MI, (x, y))"));
+
+    const double big[6] = {1e155, -2e155, 3e155, 0, -1e155, 1e154};
+    assert_int_equal(sm_gauss_entropy(big, 6, 1, 0.0, &h, NULL, &st), SM_ERR_DATA);
+    assert_string_equal(st.msg, "second moments overflow: values too large to square (beyond ~1e154), rescale "
+                                "the data");
+    assert_int_equal(sm_gauss_entropy(big, 6, 1, 1.0, &h, NULL, &st), SM_ERR_DATA);
+    assert_int_equal(sm_gauss_mi(big, big, 6, 1, 1, 0.0, &mi, NULL, &st), SM_ERR_DATA);
+    assert_non_null(strstr(st.msg, "second moments overflow"));
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -278,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_random_gaussian_close_to_truth),
         cmocka_unit_test(test_singular_covariance_and_ridge),
         cmocka_unit_test(test_rounding_singular_covariance_is_rejected),
+        cmocka_unit_test(test_too_few_samples_and_overflow),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_symmetric_eigenproblem),
     };

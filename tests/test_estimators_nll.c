@@ -339,6 +339,11 @@ static void test_errors(void **state)
     }
     assert_close(m->chol[0], 1.0, 0.0);
     assert_int_equal(sm_nll_model_fit(m, zi, p, 3, NULL, &st), SM_OK);
+    /* residuals whose squares overflow: said so, not "do not span" */
+    const double zb[6] = {1e155, 0, 0, 2e155, 1e155, 1e155};
+    assert_int_equal(sm_nll_model_fit(m, zb, p, 3, NULL, &st), SM_ERR_DATA);
+    assert_string_equal(st.msg, "second moments overflow: values too large to square (beyond ~1e154), rescale the "
+                                "data (full NLL)");
     sm_nll_model_free(m);
 
     /* vmf: a zero-norm row of z or of p. */

@@ -60,6 +60,16 @@ static int factor_singular(const double *l, size_t d)
     return 0;
 }
 
+int sm_gauss_moments_finite(const double *a, size_t d, const char *where, sm_status *st)
+{
+    for (size_t j = 0; j < d; j++)
+        if (!isfinite(a[j * d + j]))
+            return sm_status_fail(st, SM_ERR_DATA, where,
+                                  "second moments overflow: values too large to square (beyond ~1e154), "
+                                  "rescale the data");
+    return SM_OK;
+}
+
 int sm_gauss_cholesky(double *a, size_t d, double ridge, const char *where, sm_status *st)
 {
     assert(a && d >= 1 && ridge >= 0.0);
@@ -104,7 +114,8 @@ static int logdet_block(const double *a, size_t lda, size_t d, double ridge, dou
     double *l = sm_arena_alloc(ar, d * d, sizeof *l, st);
     if (l) {
         for (size_t r = 0; r < d; r++) memcpy(l + r * d, a + r * lda, d * sizeof *l);
-        rc = sm_gauss_cholesky(l, d, ridge, "use a ridge", st);
+        rc = sm_gauss_moments_finite(l, d, NULL, st);
+        if (rc == SM_OK) rc = sm_gauss_cholesky(l, d, ridge, "use a ridge", st);
         if (rc == SM_OK) *logdet = sm_gauss_cholesky_logdet(l, d);
     }
     sm_arena_release(ar, mark);
@@ -119,6 +130,17 @@ int sm_gauss_logdet(const double *a, size_t d, double ridge, double *logdet, sm_
     return logdet_block(a, d, d, ridge, logdet, ws, st);
 }
 
+/* n rows' covariance has rank at most n − 1: singular in d > n − 1
+ * dimensions whatever the values, unless a ridge lifts it. */
+static int check_rank(size_t n, size_t d, double ridge, const char *what, sm_status *st)
+{
+    if (ridge > 0.0 || n > d) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, what,
+                          "%zu samples in %zu dimensions: the covariance of n samples has rank at most n - 1, "
+                          "so it needs n > d (or a ridge)",
+                          n, d);
+}
+
 static int check_args(size_t n, size_t d, double ridge, const char *what, sm_status *st)
 {
     if (n < 2) return sm_status_fail(st, SM_ERR_USAGE, what, "need at least 2 samples, got %zu", n);
@@ -126,7 +148,7 @@ static int check_args(size_t n, size_t d, double ridge, const char *what, sm_sta
     if (!(ridge >= 0.0) || !isfinite(ridge))
         return sm_status_fail(st, SM_ERR_USAGE, what, "ridge must be finite and >= 0, got %g",
                               ridge);
-    return SM_OK;
+    return check_rank(n, d, ridge, what, st);
 }
 
 int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *h,
@@ -155,6 +177,7 @@ int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy
     assert(x && y && mi);
     int rc = check_args(n, dx, ridge, "Gaussian MI, x", st);
     if (rc == SM_OK) rc = check_args(n, dy, ridge, "Gaussian MI, y", st);
+    if (rc == SM_OK) rc = check_rank(n, dx + dy, ridge, "Gaussian MI, (x, y)", st);
     if (rc) return rc;
     sm_arena local = {0};
     sm_arena *ar = ws ? ws : &local;

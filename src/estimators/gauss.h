@@ -28,6 +28,11 @@
 SM_API int sm_gauss_cov(const double *x, size_t n, size_t d, double *mean, double *cov,
                         sm_status *st);
 
+/* SM_ERR_DATA "second moments overflow ..." (<where>) unless every diagonal
+ * entry of the d×d a is finite: moments of values beyond ~1e154, whose
+ * squares overflow, which no ridge can mend. */
+SM_API int sm_gauss_moments_finite(const double *a, size_t d, const char *where, sm_status *st);
+
 /* In place: a (d×d, symmetric) + ridge·I = L Lᵀ.  On success the lower
  * triangle of a holds L and the strict upper triangle is zeroed.  Not positive
  * definite: SM_ERR_DATA "covariance is not positive definite (<where>)". */
@@ -41,13 +46,15 @@ SM_API double sm_gauss_cholesky_logdet(const double *l, size_t d);
 SM_API int sm_gauss_logdet(const double *a, size_t d, double ridge, double *logdet, sm_arena *ws,
                            sm_status *st);
 
-/* Gaussian entropy ½ log det(2πe Σ) of n >= 2 rows of d >= 1 columns. */
+/* Gaussian entropy ½ log det(2πe Σ) of n >= 2 rows of d >= 1 columns;
+ * without a ridge n > d (n rows' covariance has rank at most n − 1:
+ * SM_ERR_DATA). */
 SM_API int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *h,
                             sm_arena *ws, sm_status *st);
 
 /* Gaussian MI ½ log(det Σ_XX det Σ_YY / det Σ) of paired rows of x (n×dx) and
  * y (n×dy); the ridge is added to the diagonal of the joint Σ (so to both
- * marginal blocks too). */
+ * marginal blocks too).  Without a ridge n > dx + dy, as above. */
 SM_API int sm_gauss_mi(const double *x, const double *y, size_t n, size_t dx, size_t dy,
                        double ridge, double *mi, sm_arena *ws, sm_status *st);
 

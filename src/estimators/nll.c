@@ -201,6 +201,7 @@ static int fit_full(sm_nll_model *m, const double *z, const double *p, size_t n,
     gsl_blas_dsyrk(CblasLower, CblasTrans, 1.0 / (double)n, &rv.matrix, 0.0, &sv.matrix);
     for (size_t a = 0; a < d; a++)
         for (size_t b = a + 1; b < d; b++) sigma[a * d + b] = sigma[b * d + a];
+    if (sm_gauss_moments_finite(sigma, d, "full NLL", st)) return SM_ERR_DATA;
     if (sm_gauss_cholesky(sigma, d, 0.0, "full NLL", NULL) != SM_OK)
         return sm_status_fail(st, SM_ERR_DATA, "full NLL",
                               "residual second moments mean (z - p)(z - p)^T are not positive "
