@@ -241,6 +241,13 @@ static void test_bound_json_fields(void **state)
     }
     /* Fitted Gaussian families are nested: full <= diag <= iso. */
     assert_true(nll[3] <= nll[2] + 1e-12 && nll[2] <= nll[1] + 1e-12);
+    /* bound whitens KSG-1's blocks itself (the tracker's chain): --whiten is not its option */
+    {
+        char args[2048];
+        snprintf(args, sizeof args, "estimate bound --z1 %s --z2 %s --p1 %s --whiten", sm_test_path("a.npy"),
+                 sm_test_path("z2.npy"), sm_test_path("a.npy"));
+        sm_test_cli_error(args, 2, "option '--whiten' does not apply to 'estimate bound'", NULL);
+    }
     /* mix is an nll family, not one of bound's: said so, not "unknown NLL family" */
     for (int f = 0; f < 2; f++) {
         char args[2048], msg[128];

@@ -439,8 +439,9 @@ static void test_errors(void **state)
 }
 
 /* The chain is its parts: the family's fit and InfoNCE, KL Ĥ(z2) and KSG-1
- * on the rows as given (Gaussian families) or normalised (vmf, on the
- * sphere); a zero row has no direction. */
+ * on the rows as given (Gaussian families: KSG-1's blocks whitened, as the
+ * tracker's) or normalised (vmf, on the sphere); a zero row has no
+ * direction; whitening is the chain's own, not an option. */
 static void test_chain_is_its_parts(void **state)
 {
     (void)state;
@@ -465,7 +466,8 @@ static void test_chain_is_its_parts(void **state)
         sm_bound_nce nce;
         assert_int_equal(sm_bound_infonce(m, z2, p1, N, &nce, NULL, &st), SM_OK);
         sm_entropy_opts eo = {.k = 3, .sphere = sphere};
-        sm_mi_opts mo = {.k = 3, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere};
+        sm_mi_opts mo = {.k = 3, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere,
+                         .prep = {.whiten = !sphere}}; /* the tracker's KSG-1 */
         double h;
         sm_ksg1_result k;
         assert_int_equal(sm_entropy_kl(sphere ? u2 : z2, N, D, &eo, &h, NULL, &st), SM_OK);
@@ -481,6 +483,9 @@ static void test_chain_is_its_parts(void **state)
     sm_bound_chain c;
     assert_int_equal(sm_bound_chain_estimate(z1, z2, p1, N, D, &o, &c, NULL, &st), SM_ERR_DATA);
     assert_non_null(strstr(st.msg, "row 1 has norm 0"));
+    o.prep.whiten = 1;
+    assert_int_equal(sm_bound_chain_estimate(z1, z2, p1, N, D, &o, &c, NULL, &st), SM_ERR_USAGE);
+    assert_non_null(strstr(st.msg, "whiten does not apply"));
 }
 
 

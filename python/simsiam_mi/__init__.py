@@ -440,12 +440,14 @@ def nll(z, p, family="full", components=4, seed=0):
     return estimate("nll", z, p, family, components=components, seed=seed)["value"]
 
 
-def bound(z1, z2, p1, family="full", k=3, whiten=False, noise=0.0, seed=0):
+def bound(z1, z2, p1, family="full", k=3, noise=0.0, seed=0):
     """The chain E[NLL_Q] >= Ĥ(z2|z1), Î and the Barber–Agakov and InfoNCE bounds on I(z1; z2):
     `simsiam-mi estimate bound`'s JSON as a dict (the same keys; for vmf every entropy is on the
-    sphere and "kappa" and "measure" are added).  Options and errors as estimate()'s."""
+    sphere and "kappa" and "measure" are added).  KSG-1's blocks are whitened and the KL entropy is
+    not, as in the tracker, whose row on the same arrays has the same values.  Options and errors as
+    estimate()'s."""
     o = _ChainOpts(_bound_family(family), _in_range("k", k),
-                   _Prep(int(_flag(whiten, "whiten")), _in_range("noise", noise), _in_range("seed", seed)))
+                   _Prep(0, _in_range("noise", noise), _in_range("seed", seed)))
     z1, z2, p1 = _array(z1, "z1"), _array(z2, "z2"), _array(p1, "p1")
     _same_shape(z2, "z2", z1, "z1")
     _same_shape(z2, "z2", p1, "p1")

@@ -261,15 +261,15 @@ static int parse_family(const est_args *a, size_t d, sm_nll_family *f)
 }
 
 /* The chain of docs/design.md §1 in one line (sm_bound_chain_estimate):
- * Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1 structure), Î_KSG1, BA = Ĥ(z2) − E[NLL_Q],
- * InfoNCE and its cap log N.  For vmf every entropy is taken on the sphere,
- * like Q. */
+ * Ĥ(z2), E[NLL_Q], Ĥ(z2|z1) (KSG-1 structure, whitened blocks as the
+ * tracker's), Î_KSG1, BA = Ĥ(z2) − E[NLL_Q], InfoNCE and its cap log N.  For
+ * vmf every entropy is taken on the sphere, like Q. */
 static int run_bound(est_args *a)
 {
     sm_matrix z1 = {0}, z2 = {0}, p1 = {0};
     sm_arena ws = {0};
     sm_status st;
-    if (check_applicable(a, "'estimate bound'", "z1 z2 p1 family k whiten noise seed threads")) return 2;
+    if (check_applicable(a, "'estimate bound'", "z1 z2 p1 family k noise seed threads")) return 2;
     int rc = load_input(a, OPT_Z2, &z2);
     if (!rc) rc = load_same_shape(a, OPT_Z1, &z2, OPT_Z2, &z1);
     if (!rc) rc = load_same_shape(a, OPT_P1, &z2, OPT_Z2, &p1);

@@ -220,6 +220,7 @@ static int chain_entropies(const double *z1, const double *z2, size_t n, size_t 
     }
     sm_entropy_opts eo = {.k = o->k, .sphere = sphere, .prep = o->prep};
     sm_mi_opts mo = {.k = o->k, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere, .prep = o->prep};
+    mo.prep.whiten = !sphere; /* the tracker's KSG-1 (src/simsiam/track.c) */
     sm_ksg1_result r;
     if (!rc) rc = sm_entropy_kl(z2, n, d, &eo, &out->h_z2, ws, st);
     if (!rc) rc = sm_mi_ksg1(z1, z2, n, d, d, &mo, &r, ws, st);
@@ -231,6 +232,9 @@ static int chain_entropies(const double *z1, const double *z2, size_t n, size_t 
 int sm_bound_chain_estimate(const double *z1, const double *z2, const double *p1, size_t n, size_t d,
                             const sm_bound_chain_opts *o, sm_bound_chain *out, sm_arena *ws, sm_status *st)
 {
+    if (o->prep.whiten)
+        return sm_status_fail(st, SM_ERR_USAGE, "bound", "whiten does not apply: the chain whitens KSG-1's blocks "
+                                                         "and not the KL entropy, as the tracker does");
     sm_arena local = {0};
     if (!ws) ws = &local;
     sm_nll_model *m = sm_nll_model_alloc(o->family, d, st);

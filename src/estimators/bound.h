@@ -52,15 +52,18 @@ SM_API int sm_bound_infonce(const sm_nll_model *m, const double *z2, const doubl
 SM_API int sm_bound_infonce_scores(const double *s, size_t n, sm_bound_nce *out, sm_status *st);
 
 /* The whole chain on one sample, what `simsiam-mi estimate bound` prints
- * (and python/simsiam_mi's bound returns): Q of the family fitted on
- * (z2, p1), Ĥ(z2) (KL), Ĥ(z2|z1) and Î (KSG-1, max norm), Barber–Agakov and
+ * (and python/simsiam_mi's bound returns), with the tracker's conventions
+ * (docs/design.md §1.8), so that a track.csv row's values come back: Q of
+ * the family fitted on (z2, p1), Ĥ(z2) (KL, not whitened), Ĥ(z2|z1) and Î
+ * (KSG-1, max norm, each block whitened: a change of z2's units then moves
+ * E[NLL_Q] and Ĥ(z2|z1) alike and leaves the gap), Barber–Agakov and
  * InfoNCE.  For vmf every entropy is taken on the sphere, like Q: the rows
  * of z1 and z2 are normalised (a copy) and KL and KSG-1 use the surface
- * measure with per-side Euclidean norms. */
+ * measure with per-side Euclidean norms, unwhitened. */
 typedef struct {
     sm_nll_family family;
     size_t k;          /* neighbour order, 1 <= k < n */
-    sm_prep_opts prep; /* of the k-NN estimators (whitening is refused on the sphere) */
+    sm_prep_opts prep; /* the k-NN estimators' jitter; whiten must be 0 (the chain's own, above: else SM_ERR_USAGE) */
 } sm_bound_chain_opts;
 
 typedef struct {
