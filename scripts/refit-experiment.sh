@@ -117,6 +117,7 @@ refit_one() {
   trap_interrupts
   [ "$interrupted" -ne 0 ] && return # not started: the interrupt came first
   mkdir -p "$dir"
+  rm -f "$dir/refit.csv" # a refit cut short is redone (refit refuses to replace a refit.csv)
   local args=(refit --checkpoint "$ckpt" threads=1 "${size_keys[@]}" refit_reinit="$reinit" ${lr:+refit_lr="$lr"}
               out="$dir")
   echo "# $now $bin ${args[*]}" >>"$dir/refit.log"

@@ -59,10 +59,21 @@ static void test_default_out_and_json(void **state)
         char want[32];
         snprintf(want, sizeof want, "\nrefit_reinit=%s\n", mode[i]);
         assert_non_null(strstr(cfg, want));
-        free(csv);
-        free(cfg);
         free(out);
         free(err);
+        /* Another refit into the same out (a sweep by hand over refit_lr) is
+         * refused, and the first one's files stay as they were. */
+        snprintf(cmd, sizeof cmd, "refit --checkpoint %s " SMALL_REFIT " refit_reinit=%s refit_lr=0.5", checkpoint(),
+                 mode[i]);
+        sm_test_cli_error(cmd, 1, "out= already holds a refit (refit.csv), which a refit does not replace", dir);
+        char *csv2 = sm_test_read(sm_test_join(dir, "refit.csv"), NULL),
+             *cfg2 = sm_test_read(sm_test_join(dir, "refit_config.txt"), NULL);
+        assert_string_equal(csv2, csv);
+        assert_string_equal(cfg2, cfg);
+        free(csv);
+        free(cfg);
+        free(csv2);
+        free(cfg2);
     }
 }
 
@@ -145,6 +156,7 @@ static void test_full_disk_keeps_the_last_complete_csv(void **state)
     size_t n_before, n_now;
     char *before = sm_test_read(csv, &n_before);
     assert_non_null(before);
+    unlink(csv); /* the same refit again (refit does not replace a refit.csv) */
     /* room for the header and a row or two, not for all four rows */
     long limit = (long)n_before / 2;
     assert_int_equal(sm_test_cli_wait(sm_test_cli_start(cmd, out, err, limit)), 1);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/rng.h"
@@ -163,6 +164,16 @@ static int make_out(const sm_config *cfg, sm_status *st)
     return sm_config_write(path, cfg, st);
 }
 
+static int refuse_another_refit(const sm_config *cfg, sm_status *st)
+{
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s/refit.csv", cfg->out);
+    if (access(path, F_OK) != 0) return SM_OK;
+    return sm_status_fail(st, SM_ERR_DATA, cfg->out,
+                          "out= already holds a refit (refit.csv), which a refit does not replace: choose another "
+                          "out=, or delete its refit.csv to redo it");
+}
+
 int sm_refit_run(const char *path, const sm_config *cfg, const sm_hooks *hooks, sm_refit_result *res,
                  sm_status *st)
 {
@@ -170,6 +181,7 @@ int sm_refit_run(const char *path, const sm_config *cfg, const sm_hooks *hooks, 
     sm_threads_set((int)cfg->threads);
     uint64_t total = (uint64_t)cfg->refit_steps;
     int rc = setup(&f, path, st); /* every input read before anything is written */
+    if (!rc) rc = refuse_another_refit(cfg, st);
     if (!rc) rc = make_out(cfg, st);
     for (uint64_t r = 0; !rc; r++) {
         if (sm_refit_tracked(r, total)) {

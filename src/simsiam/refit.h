@@ -26,10 +26,13 @@
  *     changes between rows; the k-NN columns repeat).
  * Output, in cfg->out (created): refit.csv (refit_step, then the columns of
  * track.csv and track_detail.csv once each; rewritten atomically after each
- * event) and refit_config.txt (the resolved configuration).  Deterministic
- * given the checkpoint, the configuration and a fixed thread count.
- * Failures: SM_ERR_DATA (files, data, a non-finite loss), SM_ERR_USAGE
- * (refit_batch larger than the training split, tracking sizes). */
+ * event) and refit_config.txt (the resolved configuration).  An out that
+ * already holds a refit.csv is refused before anything is written: a refit
+ * never replaces another's results (a sweep by hand into the default out
+ * would keep only its last point).  Deterministic given the checkpoint, the
+ * configuration and a fixed thread count.
+ * Failures: SM_ERR_DATA (files, data, a non-finite loss, an occupied out),
+ * SM_ERR_USAGE (refit_batch larger than the training split, tracking sizes). */
 #ifndef SM_SIMSIAM_REFIT_H
 #define SM_SIMSIAM_REFIT_H
 
