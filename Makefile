@@ -105,13 +105,15 @@ report:
 	@scripts/deps.sh
 	@SM_RESULTS="$(RESULTS)" analysis/experiment-report.sh experiments/$(EXP) $(SIZE)
 
-# README's generated tables, remade from the code's own tables: the tracked
-# columns (`simsiam-mi track --columns`; tests/test_cli_track.c fails while
-# README differs) and the estimators (`simsiam-mi estimate --list`;
-# tests/test_cli_estimate.c).  readme-columns is kept as a name for the same.
+# The documents' generated tables, remade from the code's own tables: README's
+# tracked columns (`simsiam-mi track --columns`; tests/test_cli_track.c fails
+# while README differs) and estimators (`simsiam-mi estimate --list`;
+# tests/test_cli_estimate.c), docs/design.md's keys (`simsiam-mi train --help`;
+# tests/test_io_config.c).  readme-columns is kept as a name for the same.
 readme-tables readme-columns: $(BIN)
 	@scripts/readme-table.sh columns $(BIN) --write
 	@scripts/readme-table.sh estimators $(BIN) --write
+	@scripts/readme-table.sh keys $(BIN) --write
 
 clean:
 	rm -rf build

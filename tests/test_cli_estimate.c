@@ -409,12 +409,7 @@ static void test_help_lists_the_registry(void **state)
 static void test_readme_estimators(void **state)
 {
     (void)state;
-    char cmd[4200], *err;
-    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh estimators '%s' --check", sm_test_bin());
-    int rc = sm_test_run(cmd, NULL, &err);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    free(err);
+    sm_test_doc_table("estimators");
     sm_test_cli_error("estimate --list entropy --k 0", 2, "--list takes no other argument", NULL);
 }
 

@@ -278,12 +278,7 @@ static void test_columns(void **state)
 static void test_readme_columns(void **state)
 {
     (void)state;
-    char cmd[4200], *err;
-    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh columns '%s' --check", sm_test_bin());
-    int rc = sm_test_run(cmd, NULL, &err);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    free(err);
+    sm_test_doc_table("columns");
 }
 
 static void test_errors(void **state)

@@ -574,6 +574,14 @@ static void test_saved_defaults_keep_old_behaviour(void **state)
     assert_true(saved.jitter == 0.8 && saved.solarize == 0.2 && saved.blur == 0.5 && saved.gamma == 0.5);
 }
 
+/* docs/design.md's key table is the one `train --help` makes from the key
+ * table (scripts/readme-table.sh keys; `make readme-tables` rewrites it). */
+static void test_design_key_table(void **state)
+{
+    (void)state;
+    sm_test_doc_table("keys");
+}
+
 static void test_print_keys(void **state)
 {
     (void)state;
@@ -631,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_written_form),
         cmocka_unit_test(test_saved_defaults_keep_old_behaviour),
         cmocka_unit_test(test_print_keys),
+        cmocka_unit_test(test_design_key_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

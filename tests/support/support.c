@@ -174,6 +174,16 @@ int sm_test_cli(const char *args, char **out, char **err)
     return rc;
 }
 
+void sm_test_doc_table(const char *name)
+{
+    char cmd[4200], *err;
+    snprintf(cmd, sizeof cmd, "scripts/readme-table.sh %s '%s' --check", name, sm_test_bin());
+    int rc = sm_test_run(cmd, NULL, &err);
+    if (rc) fprintf(stderr, "%s", err);
+    free(err);
+    assert_int_equal(rc, 0);
+}
+
 void sm_test_run_error(const char *cmd, int rc, const char *needle1, const char *needle2)
 {
     char *out, *err;

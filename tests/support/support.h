@@ -46,6 +46,9 @@ int sm_test_cli_wait(pid_t pid);
 void sm_test_cli_error(const char *args, int rc, const char *needle1, const char *needle2);
 /* The same for a whole shell command (a pipeline, a capped run...). */
 void sm_test_run_error(const char *cmd, int rc, const char *needle1, const char *needle2);
+/* Fail unless the document's generated table NAME is the one the CLI makes
+ * (scripts/readme-table.sh NAME BIN --check; its message on failure). */
+void sm_test_doc_table(const char *name);
 /* A shell prefix ("... && ") that caps the address space of the commands
  * after it at 1 GB (ulimit -v), for runs that must not allocate what a
  * hostile file claims: an attempt then fails at once with "out of memory",
