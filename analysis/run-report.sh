@@ -52,10 +52,12 @@ mkdir -p "$dir/plots" || fail "cannot create the plots directory ($dir/plots)"
 rm -f "$dir"/plots/*.png "$dir"/plots/*.svg
 note=" — $name"
 train_skip=$(empty_columns "$train")
-render train run "$dir" skip "$train_skip"
+loss=$(config_value "$dir" loss) # what the training loss's values are: its labels and axis in the plots
+render train run "$dir" skip "$train_skip" loss "$loss"
 if [ "$tracked" -gt 0 ]; then
   skip=$(empty_columns "$track")
-  render loss in "$track" train "$train" out "$dir/plots/loss" skip "$skip" note "$note"
+  render loss in "$track" train "$train" out "$dir/plots/loss" skip "$skip" train_skip "$train_skip" note "$note" \
+    loss "$loss"
   render info in "$track" out "$dir/plots/info" skip "$skip" note "$note"
   render zstd in "$track" train "$train" out "$dir/plots/zstd" skip "$skip" train_skip "$train_skip" note "$note"
   # runs is a list of words: one name, its blanks made underscores (its words would count as runs)
@@ -125,13 +127,13 @@ plot_line() { [ -f "$dir/plots/$1.png" ] && echo "![$2](plots/$1.png) ([SVG](plo
     awk -f "$analysis_dir/track_md.awk" "$track"
   else
     # The loss's own chain first: the sphere's for the cosine loss.
-    if [ "$sphered" -gt 0 ] && [ "$(config_value "$dir" loss)" = cosine ]; then
+    if [ "$sphered" -gt 0 ] && [ "$loss" = cosine ]; then
       awk -v sphere=1 -f "$analysis_dir/chain_md.awk" "$sphere"
       echo
     fi
     awk -v z_dim="$(config_value "$dir" z_dim)" -f "$analysis_dir/chain_md.awk" "$chain"
     echo
-    if [ "$sphered" -gt 0 ] && [ "$(config_value "$dir" loss)" != cosine ]; then
+    if [ "$sphered" -gt 0 ] && [ "$loss" != cosine ]; then
       awk -v sphere=1 -f "$analysis_dir/chain_md.awk" "$sphere"
       echo
     fi

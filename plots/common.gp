@@ -4,6 +4,10 @@
 # plots because gnuplot warns about, or refuses, a series without a valid point.
 if (!exists("skip")) skip = ""
 if (!exists("note")) note = ""
+# The run's training loss (config.txt's `loss`, passed by analysis/run-report.sh) says what the
+# values of train.csv's loss are (docs/design.md §1.4): a negative cosine is not an NLL, l2 is the
+# l2 NLL less its constant, gauss the isotropic Gaussian NLL in nats.  "": not recorded.
+if (!exists("loss")) loss = ""
 set datafile separator ","
 set grid
 # noenhanced: column names such as h_z_given_x are printed as written.
@@ -17,9 +21,16 @@ kept(list, i) = i > words(list) ? "" : \
 # A panel whose series are all empty says so instead of failing.
 empty_panel = 'set xrange [0:1]; set yrange [0:1]; set label 99 "no finite values" at graph 0.5, 0.5 center; plot NaN notitle; unset label 99; set autoscale'
 
+# The training loss's D (of ½D(p1, sg(z2)) + ½D(p2, sg(z1))) and the unit of its values.
+loss_d = loss eq "cosine" ? "D = −cos (not an NLL)" : \
+    loss eq "l2" ? "D = ½‖p − z‖², the l2 NLL without its constant (d/2) log 2π" : \
+    loss eq "gauss" ? "D = NLL of N(p, σ̂²I), σ̂² fitted on the batch" : "D not recorded (no loss in config.txt)"
+loss_unit = loss eq "cosine" ? "negative cosine, no unit" : loss eq "l2" ? "nats, up to (d/2) log 2π" : \
+    loss eq "gauss" ? "nats" : "unit unknown"
+
 # Legend text of a column.
 label(c) = \
-    c eq "loss" ? "training loss (batch, as configured)" : \
+    c eq "loss" ? (loss eq "gauss" ? "training loss, NLL N(p, σ̂²I) (batch)" : "training loss (batch, ".loss_unit.")") : \
     c eq "loss_cos" ? "probe loss, negative cosine" : \
     c eq "nll_l2" ? "E[NLL] N(p1, I)" : \
     c eq "nll_iso" ? "E[NLL] N(p1, σ²I)" : \

@@ -309,6 +309,10 @@ static void test_run_report_without_tracking(void **state)
     expect_nonempty_file(dir, "plots/train.svg");
     free(report);
     free(err);
+    /* the plot names the loss config.txt gives (loss=cosine) */
+    char *svg = read_file(dir, "plots/train.svg");
+    expect_contains(svg, "D = −cos (not an NLL)");
+    free(svg);
 
     /* Reported once with tracking data, then its track.csv cut to the header:
      * the plots of the rows since gone are neither linked nor left. */

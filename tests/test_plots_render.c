@@ -1,8 +1,10 @@
 /* Tests for the gnuplot scripts in plots/: each renders a fixture into a non-empty PNG
  * and SVG with nothing on gnuplot's stderr (no warning), with its title, axis
- * labels in nats and legend in the SVG; columns without a finite value are
- * left out (`skip`) and an all-empty panel says so; a missing variable is a
- * usage error.  Fixtures are smooth made-up training curves. */
+ * labels in nats and legend in the SVG; the training loss is labelled by the
+ * run's loss (cosine, l2, gauss) and shares an axis only with values of its
+ * unit; columns without a finite value are left out (`skip`) and an all-empty
+ * panel says so; a missing variable is a usage error.  Fixtures are smooth
+ * made-up training curves. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +139,26 @@ static void expect_images(const char *prefix, const char *const *needles)
     free(svg);
 }
 
+/* The SVG of prefix holds the needles in this order (NULL-ended) and none of
+ * the absent ones (NULL-ended). */
+static void expect_svg_order(const char *prefix, const char *const *needles, const char *const *absent)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.svg", prefix);
+    char *svg = sm_test_read(path, NULL);
+    if (!svg) fail_msg("missing %s", path);
+    const char *at = svg;
+    for (; *needles; needles++) {
+        const char *found = strstr(at, *needles);
+        if (!found)
+            fail_msg("%s: no \"%s\"%s", path, *needles, strstr(svg, *needles) ? " after the previous needle" : "");
+        at = found + strlen(*needles);
+    }
+    for (; *absent; absent++)
+        if (strstr(svg, *absent)) fail_msg("%s: unexpected \"%s\"", path, *absent);
+    free(svg);
+}
+
 static const char *run_dir(const char *name, int vmf_nan)
 {
     static char dir[2048];
@@ -145,31 +167,96 @@ static const char *run_dir(const char *name, int vmf_nan)
     return dir;
 }
 
+/* train.gp for a run of the given loss (config.txt's key, "" for none): the plots' prefix. */
+static const char *render_train(const char *name, const char *loss)
+{
+    static char prefix[2200];
+    char vars[4096], plots[256];
+    const char *dir = run_dir(name, 0);
+    snprintf(plots, sizeof plots, "%s/plots", name);
+    sm_test_dir(plots);
+    snprintf(vars, sizeof vars, "run='%s'; loss='%s'", dir, loss);
+    render("train", vars);
+    snprintf(prefix, sizeof prefix, "%s/plots/train", dir);
+    return prefix;
+}
+
+/* The loss panel says what the run's D is and the unit of its values. */
 static void test_train(void **state)
 {
     (void)state;
-    const char *dir = run_dir("pl_train", 0);
-    char vars[4096], prefix[2200];
-    sm_test_dir("pl_train/plots");
-    snprintf(vars, sizeof vars, "run='%s'", dir);
-    render("train", vars);
-    snprintf(prefix, sizeof prefix, "%s/plots/train", dir);
-    expect_images(prefix, (const char *const[]){"collapse metric", "optimizer step", NULL});
+    expect_images(render_train("pl_train", "cosine"),
+                  (const char *const[]){"collapse metric", "optimizer step", "loss ½D(p1, sg(z2)) + ½D(p2, sg(z1)),",
+                                        "D = −cos (not an NLL)", "loss (negative cosine, no unit)", NULL});
+    expect_images(render_train("pl_train_l2", "l2"),
+                  (const char *const[]){"D = ½‖p − z‖², the l2 NLL without its constant (d/2) log 2π",
+                                        "loss (nats, up to (d/2) log 2π)", NULL});
+    expect_svg_order(render_train("pl_train_gauss", "gauss"),
+                     (const char *const[]){"loss (nats)", "D = NLL of N(p, σ̂²I), σ̂² fitted on the batch", NULL},
+                     (const char *const[]){"cosine", NULL});
+    expect_images(render_train("pl_train_unknown", ""),
+                  (const char *const[]){"D not recorded (no loss in config.txt)", "loss (unit unknown)", NULL});
 }
 
+/* loss.gp for a run of the given loss into DIR/loss: the prefix. */
+static const char *render_loss(const char *name, const char *loss)
+{
+    static char prefix[2200];
+    char vars[8192];
+    const char *dir = run_dir(name, 0);
+    snprintf(prefix, sizeof prefix, "%s/loss", dir);
+    snprintf(vars, sizeof vars, "in='%s/track.csv'; train='%s/train.csv'; out='%s'; note=' — fixture'; loss='%s'", dir,
+             dir, prefix, loss);
+    render("loss", vars);
+    return prefix;
+}
+
+/* A cosine training loss shares the probe loss's axis (both negative cosines). */
 static void test_loss(void **state)
 {
     (void)state;
-    const char *dir = run_dir("pl_loss", 0);
-    char vars[8192], prefix[2200];
-    snprintf(prefix, sizeof prefix, "%s/loss", dir);
-    snprintf(vars, sizeof vars, "in='%s/track.csv'; train='%s/train.csv'; out='%s'; note=' — fixture'", dir, dir, prefix);
-    render("loss", vars);
+    const char *prefix = render_loss("pl_loss", "cosine");
     expect_images(prefix, (const char *const[]){"SimSiam loss and E[NLL_Q] vs step — fixture", "E[NLL_Q] (nats)",
                                                 "E[NLL_vMF] (nats, sphere measure)", "optimizer step",
                                                 "E[NLL] N(p1, Σ)", "E[NLL] N(p1, diag s²)", "E[NLL] von Mises–Fisher",
-                                                "training loss (batch, as configured)",
+                                                "SimSiam loss (not an NLL)",
+                                                ">loss (negative cosine, no unit)<",
+                                                "training loss (batch, negative cosine, no unit)",
                                                 "probe loss, negative cosine", NULL});
+    expect_svg_order(prefix, (const char *const[]){NULL}, (const char *const[]){"right axis", "nats, up to", NULL});
+}
+
+/* A gauss training loss is an NLL in nats: it is drawn in the Gaussian panel
+ * next to E[NLL] N(p1, σ²I) of the probe set (gnuplot writes a panel's
+ * legend before its title: the line comes after the first panel's title and
+ * before the second's); the first panel has the probe loss alone. */
+static void test_loss_gauss(void **state)
+{
+    (void)state;
+    const char *prefix = render_loss("pl_loss_gauss", "gauss");
+    expect_images(prefix, (const char *const[]){"probe loss (negative cosine, no unit)", "probe loss, negative cosine",
+                                                "E[NLL_Q] (nats)", "E[NLL] N(p1, σ²I)", NULL});
+    expect_svg_order(prefix,
+                     (const char *const[]){"probe loss (not an NLL)", "training loss, NLL N(p, σ̂²I) (batch)",
+                                           "Gaussian families, mean p1, and the training loss",
+                                           "von Mises–Fisher on the unit sphere", NULL},
+                     (const char *const[]){"SimSiam loss (not an NLL)", "training loss (batch", NULL});
+}
+
+/* An l2 training loss (nats up to a constant) has the first panel's left axis,
+ * the probe loss (a negative cosine) its right one. */
+static void test_loss_l2(void **state)
+{
+    (void)state;
+    const char *prefix = render_loss("pl_loss_l2", "l2");
+    expect_images(prefix, (const char *const[]){"training loss (nats, up to (d/2) log 2π)",
+                                                "probe loss (negative cosine, no unit)", "probe loss, negative cosine",
+                                                NULL});
+    expect_svg_order(prefix,
+                     (const char *const[]){"training loss (batch, nats, up to (d/2) log 2π)",
+                                           "SimSiam loss: training (left axis), probe (right axis)",
+                                           "Gaussian families, mean p1<", NULL},
+                     (const char *const[]){"not an NLL", "σ̂²", NULL});
 }
 
 static void test_info(void **state)
@@ -254,6 +341,25 @@ static void test_empty_columns_are_skipped(void **state)
              prefix);
     render("loss", vars);
     expect_images(prefix, (const char *const[]){"no finite values", "E[NLL] N(p1, Σ)", NULL});
+    /* No finite training loss (train_skip): the l2 run's probe loss takes the left axis, no right
+     * one is drawn (an axis without a point is an error); the gauss run's Gaussian panel, with its
+     * families left out as well, says so. */
+    snprintf(prefix, sizeof prefix, "%s/loss_l2", dir);
+    snprintf(vars, sizeof vars,
+             "in='%s/track.csv'; train='%s/train.csv'; out='%s'; loss='l2'; train_skip='loss'; skip='nll_vmf'", dir,
+             dir, prefix);
+    render("loss", vars);
+    expect_svg_order(prefix, (const char *const[]){">probe loss (negative cosine, no unit)<", ">SimSiam loss<", NULL},
+                     (const char *const[]){"training loss", "right axis", NULL});
+    snprintf(prefix, sizeof prefix, "%s/loss_gauss", dir);
+    snprintf(vars, sizeof vars,
+             "in='%s/track.csv'; train='%s/train.csv'; out='%s'; loss='gauss'; train_skip='loss'; "
+             "skip='nll_l2 nll_iso nll_diag nll_full nll_vmf'",
+             dir, dir, prefix);
+    render("loss", vars);
+    expect_svg_order(prefix, (const char *const[]){"probe loss (not an NLL)", "no finite values",
+                                                   "Gaussian families, mean p1, and the training loss", NULL},
+                     (const char *const[]){"training loss,", NULL});
     snprintf(prefix, sizeof prefix, "%s/mi", dir);
     snprintf(vars, sizeof vars, "in='%s/track.csv'; out='%s'; runs='r'; skip='loss_cos'", dir, prefix);
     render("mi_loss", vars);
@@ -276,7 +382,8 @@ static void test_usage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_train),  cmocka_unit_test(test_loss),    cmocka_unit_test(test_info),
+        cmocka_unit_test(test_train),  cmocka_unit_test(test_loss),    cmocka_unit_test(test_loss_gauss),
+        cmocka_unit_test(test_loss_l2), cmocka_unit_test(test_info),
         cmocka_unit_test(test_chain),  cmocka_unit_test(test_zstd),    cmocka_unit_test(test_mi_loss),
         cmocka_unit_test(test_gap),    cmocka_unit_test(test_empty_columns_are_skipped),
         cmocka_unit_test(test_usage),
