@@ -82,20 +82,24 @@ run_status() {
       "$(json_value "$s" steps)" "$(json_value "$s" epochs)" "$(json_value "$s" final_loss)" \
       "$knn" "$(json_value "$s" images_per_s)"
   else
-    printf 'Not finished (no summary.json: still running, interrupted or failed; see train.log): last logged step %s.\n' \
-      "$(awk -F, 'END { print $1 }' "$train")"
+    local log="" # the experiment runner's log, where there is one
+    [ -f "$dir/train.log" ] && log="; see train.log"
+    printf 'Not finished (no summary.json: still running, interrupted or failed%s): last logged step %s.\n' \
+      "$log" "$(awk -F, 'END { print $1 }' "$train")"
   fi
 }
 
-# The configuration keys that matter for reading the numbers.
+# The configuration keys that matter for reading the numbers, those config.txt has (the trainer's
+# has them all; another loop's, such as python/examples/torch_simsiam_track.py's, those that apply).
 config_line() {
   [ -f "$dir/config.txt" ] || { echo "no config.txt"; return; }
-  local k line=""
+  local k v line=""
   for k in dataset arch width z_dim batch steps epochs loss lr pred_lr_mult pred_fixed_lr pred_steps pred_mode \
            seed track_every track_samples track_views track_images; do
-    line+="$k=$(config_value "$dir" "$k") "
+    v=$(config_value "$dir" "$k")
+    [ -n "$v" ] && line+="$k=$v "
   done
-  echo "\`${line% }\`"
+  if [ -n "$line" ]; then echo "\`${line% }\`"; else echo "config.txt has no key this report quotes"; fi
 }
 
 plot_line() { [ -f "$dir/plots/$1.png" ] && echo "![$2](plots/$1.png) ([SVG](plots/$1.svg))" && echo; }

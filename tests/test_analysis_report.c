@@ -6,7 +6,8 @@
  * leaves out a run not finished;
  * garbled CSVs are one-line errors naming the file (an experiment report
  * still reports the other runs); a run without tracking gets a "no tracking
- * data" line; the refit report compares learning rates on hand numbers. */
+ * data" line; another loop's run quotes the configuration keys it has; the
+ * refit report compares learning rates on hand numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -330,6 +331,34 @@ static void test_run_report_without_tracking(void **state)
     assert_null(strstr(report, "plots/chain.png"));
     assert_int_equal(access(sm_test_join(dir, "plots/loss.png"), F_OK), -1);
     assert_int_equal(access(sm_test_join(dir, "plots/chain.svg"), F_OK), -1);
+    free(report);
+}
+
+/* A run of another training loop (python/examples/torch_simsiam_track.py's):
+ * its config.txt has some of the quoted keys, written "key = value", and only
+ * those are quoted; without a summary.json it is not finished, and a
+ * train.log is named only where there is one (the experiment runner's). */
+static void test_run_report_of_another_loop(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_dir("an_torch");
+    sm_test_write_text(sm_test_join(dir, "train.csv"), TRAIN_CSV);
+    sm_test_write_text(sm_test_join(dir, "config.txt"),
+                       "dataset = fashion-mnist\narch = torch-example\nz_dim = 8\nloss = cosine\npred_mode = sgd\n");
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report,
+                    "Not finished (no summary.json: still running, interrupted or failed): last logged step 60.\n");
+    expect_contains(report, "Configuration: `dataset=fashion-mnist arch=torch-example z_dim=8 loss=cosine "
+                            "pred_mode=sgd`\n");
+    assert_null(strstr(report, "train.log"));
+    free(report);
+    sm_test_write_text(sm_test_join(dir, "train.log"), "# a runner's log\n");
+    sm_test_write_text(sm_test_join(dir, "config.txt"), "threads = 2\n");
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    report = read_file(dir, "report.md");
+    expect_contains(report, "still running, interrupted or failed; see train.log): last logged step 60.\n");
+    expect_contains(report, "Configuration: config.txt has no key this report quotes\n");
     free(report);
 }
 
@@ -779,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_run_report_reduction_and_nan),
         cmocka_unit_test(test_run_report_odd_name_and_nan_values),
         cmocka_unit_test(test_run_report_without_tracking),
+        cmocka_unit_test(test_run_report_of_another_loop),
         cmocka_unit_test(test_garbled_csv_is_one_line_error),
         cmocka_unit_test(test_experiment_report),
         cmocka_unit_test(test_experiment_report_spells_as_runs),

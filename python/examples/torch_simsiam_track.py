@@ -3,7 +3,9 @@ view of its loss with simsiam_mi.Tracker, the C trainer's tracking event, every 
 
 It writes a run directory that `make plots RUN=DIR` renders as it renders `simsiam-mi train`'s:
 train.csv (step, epoch, lr, pred_lr, loss, z_std, seconds), track.csv and track_detail.csv (the
-Tracker's rows, formatted by the same C code) and config.txt (the keys the report quotes).
+Tracker's rows, formatted by the same C code), config.txt (those of the keys the report quotes that
+apply to this loop) and, when the loop ends, summary.json (the trainer's summary line: steps,
+epochs, images_per_s, final_loss, knn_acc null, out).
 
     PYTHONPATH=python /usr/bin/python3 python/examples/torch_simsiam_track.py --steps 100 --out runs/torch
     make plots RUN=runs/torch
@@ -13,6 +15,7 @@ Dev-only: needs python3-torch and the packaged data set (dataset-fashion-mnist, 
 """
 import argparse
 import gzip
+import json
 import math
 import os
 import time
@@ -135,11 +138,18 @@ def main():
     tracker = simsiam_mi.Tracker(seed=a.seed)
 
     os.makedirs(a.out, exist_ok=True)
+    summary = os.path.join(a.out, "summary.json")
+    if os.path.exists(summary):  # an earlier run's: this one is not finished until it ends
+        os.remove(summary)
     with open(os.path.join(a.out, "config.txt"), "w") as f:
-        for key, value in (("dataset", "fashion-mnist"), ("arch", "torch-example"), ("z_dim", a.z_dim),
-                           ("batch", a.batch), ("steps", a.steps), ("loss", "cosine"), ("lr", a.lr),
-                           ("seed", a.seed), ("track_every", a.track_every), ("track_samples", a.track_samples),
-                           ("track_views", a.track_views), ("track_images", a.track_images)):
+        # width: the first convolution's channels; the predictor: an MLP trained by SGD, one step per
+        # step, at the encoder's constant lr
+        for key, value in (("dataset", "fashion-mnist"), ("arch", "torch-example"),
+                           ("width", model.encoder[0].out_channels), ("z_dim", a.z_dim), ("batch", a.batch),
+                           ("steps", a.steps), ("loss", "cosine"), ("lr", a.lr), ("pred_lr_mult", 1),
+                           ("pred_steps", 1), ("pred_mode", "sgd"), ("seed", a.seed), ("track_every", a.track_every),
+                           ("track_samples", a.track_samples), ("track_views", a.track_views),
+                           ("track_images", a.track_images)):
             f.write(f"{key} = {value}\n")
     train = open(os.path.join(a.out, "train.csv"), "w")
     train.write("step,epoch,lr,pred_lr,loss,z_std,seconds\n")
@@ -158,9 +168,11 @@ def main():
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
 
     start = time.perf_counter()
+    step_seconds = []  # the optimizer steps' wall times, tracking excluded: images_per_s as the trainer's
     order = torch.randperm(len(data), generator=g)
     event(0)  # the starting point of every curve, as the C trainer does
     for step in range(1, a.steps + 1):
+        t0 = time.perf_counter()
         at = (step - 1) * a.batch % len(data)
         x = data[order[(at + torch.arange(a.batch)) % len(data)]]  # whole batches across the epoch's end
         (z1, p1), (z2, p2) = model(augment(x, g)), model(augment(x, g))
@@ -168,6 +180,7 @@ def main():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        step_seconds.append(time.perf_counter() - t0)
         train.write(f"{step},{(step - 1) * a.batch // len(data)},{a.lr},{a.lr},{loss.item():.8g},"
                     f"{z_std(z1.detach()):.8g},{time.perf_counter() - start:.3f}\n")
         train.flush()
@@ -177,6 +190,18 @@ def main():
     for f in files.values():
         f.close()
     tracker.close()
+    # The trainer's summary line (docs/design.md §2.2), written when the run ends as its summary.json
+    # is: the run report reads it as "finished".  The rate skips the first 3 steps as the trainer's
+    # does (all of them when there are no more); epochs counts the images seen, as batches wrap
+    # across the epoch's end here.
+    timed = step_seconds[3:] or step_seconds
+    line = json.dumps({"steps": a.steps, "epochs": float(f"{a.steps * a.batch / len(data):.6g}"),
+                       "images_per_s": round(len(timed) * a.batch / sum(timed), 1),
+                       "final_loss": float(f"{loss.item():.6g}"), "knn_acc": None, "out": a.out},
+                      separators=(",", ":"))
+    with open(summary + ".tmp", "w") as f:
+        f.write(line + "\n")
+    os.replace(summary + ".tmp", summary)  # whole or absent, as every file of a trainer's run
     print(f"{a.steps} steps in {time.perf_counter() - start:.1f} s; now: make plots RUN={a.out}")
 
 

@@ -1,15 +1,18 @@
 """Tests for python/simsiam_mi: every function against `simsiam-mi estimate`'s JSON on the same
-data, the Tracker against those functions, inputs (dtypes, orders, torch), errors with the C
-message, the struct mirrors, memory over 10 000 calls, the thread count, and the offline venv
-install.  Run by tests/run.sh (SIMSIAM_MI_LIB, PYTHONPATH=python, SM_BIN set there)."""
+data, the Tracker against those functions, the PyTorch example's run as the run report reads it,
+inputs (dtypes, orders, torch), errors with the C message, the struct mirrors, memory over 10 000
+calls, the thread count, and the offline venv install.  Run by tests/run.sh (SIMSIAM_MI_LIB,
+PYTHONPATH=python, SM_BIN set there)."""
 import ctypes
 import json
 import os
 import re
 import shutil
 import subprocess
+import signal
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -174,6 +177,61 @@ def test_tracker_projects_wide_embeddings():
     z1 = r.normal(size=(200, 12))
     row = sm.Tracker(max_dim=4, resamples=4, mix=0, mlp=False)(z1, z1 + 0.3 * r.normal(size=z1.shape), z1)
     assert row["dim_used"] == 4
+
+
+EXAMPLE = os.path.join(REPO, "python", "examples", "torch_simsiam_track.py")
+FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"  # the example's data
+
+
+def test_torch_example_run_is_reported_as_a_trainer_run(tmp_path):
+    """The example's run directory reads as a trainer's: a run interrupted after its first steps has
+    no summary.json (an earlier run's is removed when it starts) and is reported not finished; one
+    that ends has the trainer's summary line, and the report says finished, with the configuration
+    keys the example has and no empty one, and no train.log that is not there."""
+    pytest.importorskip("torch")
+    if not os.path.exists(FASHION):
+        pytest.skip(f"no {FASHION} (make deps)")
+    out = tmp_path / "torch"
+    out.mkdir()
+    (out / "summary.json").write_text('{"steps":999}\n')  # an earlier run's
+    args = [sys.executable, EXAMPLE, "--batch", "16", "--track-every", "4", "--track-samples", "64",
+            "--track-images", "4", "--track-views", "8", "--threads", "1", "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
+
+    def report():
+        subprocess.run([os.path.join(REPO, "analysis", "run-report.sh"), str(out)], check=True, capture_output=True)
+        return (out / "report.md").read_text()
+
+    run = subprocess.Popen(args + ["--steps", "100000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "train.csv").exists() or len((out / "train.csv").read_text().splitlines()) < 3:
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read() if run.poll() is not None else "no step"
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=120) != 0
+    run.stderr.close()
+    assert not (out / "summary.json").exists()
+    assert "Not finished (no summary.json: still running, interrupted or failed): last logged step" in report()
+
+    subprocess.run(args + ["--steps", "4"], env=env, check=True, capture_output=True)
+    summary = (out / "summary.json").read_text()
+    assert summary.endswith("}\n") and summary.count("\n") == 1
+    got = json.loads(summary)
+    assert list(got) == ["steps", "epochs", "images_per_s", "final_loss", "knn_acc", "out"]
+    last = (out / "train.csv").read_text().splitlines()[-1].split(",")
+    assert got["steps"] == 4 and last[0] == "4"
+    assert got["epochs"] == float(f"{4 * 16 / 60000:.6g}")
+    assert got["final_loss"] == float(f"{float(last[4]):.6g}")
+    assert got["images_per_s"] > 0 and got["knn_acc"] is None and got["out"] == str(out)
+    text = report()
+    assert (f"Finished: 4 steps ({got['epochs']:g} epochs), final loss {got['final_loss']:g}, kNN accuracy n/a, "
+            f"{got['images_per_s']} images/s.") in text
+    config = re.search(r"^Configuration: `(.*)`$", text, re.M).group(1).split()
+    assert [kv.split("=")[0] for kv in config] == ["dataset", "arch", "width", "z_dim", "batch", "steps", "loss",
+                                                   "lr", "pred_lr_mult", "pred_steps", "pred_mode", "seed",
+                                                   "track_every", "track_samples", "track_views", "track_images"]
+    assert all(re.fullmatch(r"\w+=\S+", kv) for kv in config), config
+    assert "train.log" not in text
 
 
 def test_dtypes_orders_and_torch(pairs):
