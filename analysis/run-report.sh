@@ -90,12 +90,15 @@ run_status() {
 }
 
 # The configuration keys that matter for reading the numbers, those config.txt has (the trainer's
-# has them all; another loop's, such as python/examples/torch_simsiam_track.py's, those that apply).
+# has them all; another loop's, such as python/examples/torch_simsiam_track.py's, those that apply);
+# epochs only where steps = 0 leaves the run's length to it.
 config_line() {
   [ -f "$dir/config.txt" ] || { echo "no config.txt"; return; }
-  local k v line=""
+  local k v line="" steps
+  steps=$(config_value "$dir" steps)
   for k in dataset arch width z_dim batch steps epochs loss lr pred_lr_mult pred_fixed_lr pred_steps pred_mode \
            seed track_every track_samples track_views track_images; do
+    [ "$k" = epochs ] && [ "${steps:-0}" != 0 ] && continue
     v=$(config_value "$dir" "$k")
     [ -n "$v" ] && line+="$k=$v "
   done

@@ -142,6 +142,7 @@ static void test_run_report_verdict_per_step(void **state)
     expect_contains(report, "**Verdict over 4 tracked steps: 2 hold, 1 hold within noise, 1 fail, 0 n/a.**\n"
                             "Fails at step 40 (Ĥ(z2|z1) below Ĥ(z2|x)).\n");
     expect_contains(report, "d = z_dim = 4: no reduction");
+    expect_contains(report, " batch=64 steps=60 loss=cosine "); /* epochs ignored with steps > 0: not quoted */
     expect_contains(report, "not directly comparable");
     expect_contains(report, "| nll_vmf | nan |");
     for (const char *const *p = (const char *const[]){"train", "loss", "info", "chain", "zstd", "mi_loss", NULL}; *p;
