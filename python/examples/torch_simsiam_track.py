@@ -181,7 +181,7 @@ def main():
         loss.backward()
         opt.step()
         step_seconds.append(time.perf_counter() - t0)
-        train.write(f"{step},{(step - 1) * a.batch // len(data)},{a.lr},{a.lr},{loss.item():.8g},"
+        train.write(f"{step},{step * a.batch / len(data):.6g},{a.lr},{a.lr},{loss.item():.8g},"
                     f"{z_std(z1.detach()):.8g},{time.perf_counter() - start:.3f}\n")
         train.flush()
         if step % a.track_every == 0 or step == a.steps:
