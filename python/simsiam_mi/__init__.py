@@ -282,7 +282,7 @@ def _bound_family(name):
     """bound's family: every nll family but mix, in the CLI's words."""
     f = ctypes.c_int()
     st = _Status()
-    if name == "mix" or _lib.sm_nll_family_parse(str(name).encode(), ctypes.byref(f), ctypes.byref(st)):
+    if str(name) == "mix" or _lib.sm_nll_family_parse(str(name).encode(), ctypes.byref(f), ctypes.byref(st)):
         raise Error(f"unknown family {_printable(name)!r} for bound (choose l2, iso, diag, full or vmf: every nll "
                     "family but mix)", 2)
     return f.value
