@@ -86,7 +86,10 @@ END {
     else if (reduced != "")
         printf "d = %s < z_dim = %s: the k-NN estimates and nll_r are on a PCA reduction of z to its first %s " \
                "principal coordinates, not the %s-dimensional values; the Gaussian and variational columns of " \
-               "track.csv use all dimensions.\n", reduced, z_dim, reduced, z_dim
+               "track.csv use all dimensions. The chain is then a heuristic (docs/design.md §1.8): p1 sees all of " \
+               "z1, so nll_r bounds the entropy of the reduced z2 given the whole z1, and a verdict says the " \
+               "reduced chain is ordered, not the %s-dimensional one; only d = z_dim makes it rigorous.\n",
+               reduced, z_dim, reduced, z_dim, z_dim
     else
         printf "d = z_dim = %s: no reduction, every estimate is on all coordinates.\n", z_dim
     print "Ĥ(z2|z1) is estimated from N pairs, Ĥ(z2|x) from V views per image: k-NN estimates at different"

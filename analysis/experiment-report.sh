@@ -244,7 +244,8 @@ conclusion() {
          "different N (or V) are not directly comparable; Ĥ(z2|x) from few views is biased upward."
   if [ -n "$dim_min" ] && [ "$z_dim_max" -gt 0 ] && [ "$dim_min" -lt "$z_dim_max" ]; then
     echo "- The k-NN columns and the chain are on a PCA reduction of z (dim_used = $dim_min of z_dim = $z_dim_max):" \
-         "they are not the full-dimensional values."
+         "they are not the full-dimensional values, and the chain there is a heuristic (docs/design.md §1.8):" \
+         "its verdicts order the reduced chain, and only dim_used = z_dim makes them rigorous."
   fi
   if [ "$size" = quick ]; then
     echo "- Quick size: a smoke test of the pipeline on a small model trained for seconds; its numbers say nothing"\

@@ -256,6 +256,7 @@ static void test_run_report_reduction_and_nan(void **state)
     char *report = read_file(dir, "report.md");
     expect_contains(report, "d = 8 < z_dim = 64: the k-NN estimates and nll_r are on a PCA reduction of z to its "
                             "first 8 principal coordinates");
+    expect_contains(report, "The chain is then a heuristic (docs/design.md §1.8)"); /* not rigorous: said */
     expect_contains(report, "| 50 | 8 | 1024 | 64 × 32 | nan [nan, nan] | 6.100 [6.000, 6.200] | "
                             "2.200 [2.100, 2.300] | n/a | holds | n/a |\n");
     expect_contains(report, "**Verdict over 2 tracked steps: 0 hold, 1 hold within noise, 0 fail, 1 n/a.**");
