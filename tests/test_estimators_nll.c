@@ -143,6 +143,26 @@ static void test_hand_values_vmf(void **state)
     sm_nll_model_free(m);
 }
 
+/* Nearly aligned rows (angles 1e-7 and 2e-7 on the circle): 1 − cos is
+ * 2 sin²(θ/2) ≈ 5e-15 and 2e-14, which a computed cosine would give only to
+ * an absolute 1e-16 (2% of it); the fit takes it from ½‖ẑ − p̂‖², so κ and
+ * the NLL agree with the exact gap to 1e-9. */
+static void test_vmf_nearly_aligned(void **state)
+{
+    (void)state;
+    const double t1 = 1e-7, t2 = 2e-7;
+    const double z[4] = {cos(t1), sin(t1), 3 * cos(t2), -3 * sin(t2)}, p[4] = {2, 0, 1, 0};
+    sm_nll_model *m = fitted(SM_NLL_VMF, z, p, 2, 2, NULL);
+    const double gap = (2 * pow(sin(t1 / 2), 2) + 2 * pow(sin(t2 / 2), 2)) / 2;
+    const double k = sm_vmf_fit_kappa(2, gap);
+    assert_true(k > 1e13);
+    assert_close(m->kappa, k, 1e-9 * k);
+    /* d = 2: NLL = κ·gap − (log C_2(κ) + κ), log C_2(κ) = −log(2π I0(κ)) */
+    assert_close(m->mean_nll, k * gap + log(2.0 * M_PI) + log(gsl_sf_bessel_I0_scaled(k)), 1e-9);
+    assert_log_q_consistent(m, z, p, 2);
+    sm_nll_model_free(m);
+}
+
 static void random_rows(sm_rng *r, double *x, size_t n, size_t d, double scale)
 {
     for (size_t i = 0; i < n * d; i++) x[i] = scale * sm_rng_normal(r);
@@ -386,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_family_names),
         cmocka_unit_test(test_hand_values_gaussian_families),
         cmocka_unit_test(test_hand_values_vmf),
+        cmocka_unit_test(test_vmf_nearly_aligned),
         cmocka_unit_test(test_mean_in_one_call),
         cmocka_unit_test(test_l2_against_formula),
         cmocka_unit_test(test_full_le_diag_le_iso),

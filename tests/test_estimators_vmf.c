@@ -266,18 +266,18 @@ static void test_fit_kappa_inverts_a(void **state)
     for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
         for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
             const double k = ks[j];
-            const double rbar = sm_vmf_a(ds[i], k);
-            /* Conditioning: δκ/κ = δA/(κA') ≈ 2ε κ/(d − 1) at large κ (A's
-             * rounding ε); 1e-12 where that is smaller. */
-            const double tol = fmax(1e-12, 8.0 * DBL_EPSILON * k / ((double)ds[i] - 1.0));
-            assert_close(sm_vmf_fit_kappa(ds[i], rbar), k, tol * k);
+            /* Given as the complement 1 − A (to an ulp), κ comes back to 1e-12
+             * at large κ too (δκ/κ = δgap/gap, gap ≈ (d − 1)/(2κ)); at small κ
+             * R̄ = 1 − gap ≈ κ/d keeps an absolute ε, δκ/κ ≈ ε/A. */
+            const double tol = fmax(1e-12, 4.0 * DBL_EPSILON / sm_vmf_a(ds[i], k));
+            assert_close(sm_vmf_fit_kappa(ds[i], sm_vmf_a_complement(ds[i], k)), k, tol * k);
         }
-    assert_close(sm_vmf_fit_kappa(10, 0.0), 0.0, 0.0);
-    assert_close(sm_vmf_fit_kappa(10, -0.3), 0.0, 0.0);
+    assert_close(sm_vmf_fit_kappa(10, 1.0), 0.0, 0.0); /* R̄ = 0 */
+    assert_close(sm_vmf_fit_kappa(10, 1.3), 0.0, 0.0); /* R̄ = −0.3 */
     /* R̄ → 1: large but finite; κ ≈ (d − 1)/(2(1 − R̄)). */
-    const double k1 = sm_vmf_fit_kappa(10, 1.0);
+    const double k1 = sm_vmf_fit_kappa(10, 0.0);
     assert_true(isfinite(k1) && k1 > 1e14);
-    assert_close(sm_vmf_fit_kappa(10, 1.0 - 1e-10), 9.0 / 2e-10, 1e-5 * 9.0 / 2e-10);
+    assert_close(sm_vmf_fit_kappa(10, 1e-10), 9.0 / 2e-10, 1e-5 * 9.0 / 2e-10);
 }
 
 /* Draw n samples per (d, κ) around a random μ; return the fitted κ. */
@@ -319,7 +319,7 @@ static double fit_kappa_from_samples(size_t d, double kappa, size_t n, uint64_t 
     free(mean);
     free(mu);
     free(x);
-    return sm_vmf_fit_kappa(d, sum_cos / (double)n);
+    return sm_vmf_fit_kappa(d, 1.0 - sum_cos / (double)n);
 }
 
 static void test_fit_recovers_kappa_of_wood_samples(void **state)
@@ -407,7 +407,7 @@ static void test_entropy_limits(void **state)
     const double k = 7.0;
     const double want = -k * (1.0 / tanh(k) - 1.0 / k) - (log(k) - log(4.0 * M_PI) - log_sinh(k));
     assert_close(sm_vmf_entropy(3, k), want, 1e-13);
-    assert_close(sm_vmf_nll(3, k, 0.25), -k * 0.25 - sm_vmf_log_c(3, k), 1e-13);
+    assert_close(sm_vmf_nll(3, k, 0.75), -k * 0.25 - sm_vmf_log_c(3, k), 1e-13); /* cos 0.25 */
     /* Large κ: entropy ≈ (d−1)/2 (1 − log(κ/2π)) + … decreases without bound. */
     assert_true(sm_vmf_entropy(10, 1e5) < sm_vmf_entropy(10, 1e4));
 }

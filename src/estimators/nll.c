@@ -228,33 +228,42 @@ static int check_norm2(double norm2, size_t i, const char *what, sm_status *st)
     return SM_OK;
 }
 
-/* cos(z_i, p_i) for one row pair. */
-static int row_cosine(const double *z, const double *p, size_t d, size_t i, double *c,
+/* cos(z_i, p_i) for one row pair, and its complement 1 − cos as
+ * ½‖ẑ − p̂‖² (src/estimators/vmf.h: exact to its relative precision as the
+ * directions align). */
+static int row_cosine(const double *z, const double *p, size_t d, size_t i, double *c, double *gap,
                       sm_status *st)
 {
     const double nz = sq_norm(z, d), np = sq_norm(p, d);
     int rc = check_norm2(nz, i, "z", st);
     if (!rc) rc = check_norm2(np, i, "p", st);
-    if (!rc) *c = dot(z, p, d) / (sqrt(nz) * sqrt(np));
-    return rc;
+    if (rc) return rc;
+    const double rz = sqrt(nz), rp = sqrt(np);
+    *c = dot(z, p, d) / (rz * rp);
+    double g = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        const double t = z[j] / rz - p[j] / rp;
+        g += t * t;
+    }
+    *gap = 0.5 * g;
+    return SM_OK;
 }
 
 static int fit_vmf(sm_nll_model *m, const double *z, const double *p, size_t n, sm_status *st)
 {
     const size_t d = m->d;
-    double s = 0.0;
+    double s = 0.0, sg = 0.0;
     for (size_t i = 0; i < n; i++) {
-        double c;
-        int rc = row_cosine(z + i * d, p + i * d, d, i, &c, st);
+        double c, g;
+        int rc = row_cosine(z + i * d, p + i * d, d, i, &c, &g, st);
         if (rc) return rc;
-        s += c;
+        s += c, sg += g;
     }
-    const double rbar = s / (double)n;
-    const double kappa = sm_vmf_fit_kappa(d, rbar);
-    m->mean_cos = rbar;
+    const double gap = sg / (double)n, kappa = sm_vmf_fit_kappa(d, gap);
+    m->mean_cos = s / (double)n;
     m->kappa = kappa;
     m->log_norm = sm_vmf_log_c(d, kappa);
-    m->mean_nll = sm_vmf_nll(d, kappa, rbar);
+    m->mean_nll = sm_vmf_nll(d, kappa, gap);
     return SM_OK;
 }
 
@@ -342,9 +351,9 @@ int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, 
     if (rc) return rc;
     if (!is_gaussian(m->family)) {
         for (size_t i = 0; !rc && i < n; i++) {
-            double c;
-            rc = row_cosine(z + i * d, p + i * d, d, i, &c, st);
-            if (!rc) out[i] = m->log_norm + m->kappa * c;
+            double c, g;
+            rc = row_cosine(z + i * d, p + i * d, d, i, &c, &g, st);
+            if (!rc) out[i] = -sm_vmf_nll(d, m->kappa, g);
         }
         return rc;
     }

@@ -144,23 +144,19 @@ double sm_vmf_entropy(size_t d, double kappa)
     return kappa * sm_vmf_a_complement(d, kappa) - log_c_scaled(d, kappa);
 }
 
-double sm_vmf_nll(size_t d, double kappa, double cos_angle)
-{
-    return kappa * (1.0 - cos_angle) - log_c_scaled(d, kappa);
-}
+double sm_vmf_nll(size_t d, double kappa, double gap) { return kappa * gap - log_c_scaled(d, kappa); }
 
 /* ---- κ by maximum likelihood ----------------------------------------------- */
 
-double sm_vmf_fit_kappa(size_t d, double rbar)
+double sm_vmf_fit_kappa(size_t d, double gap)
 {
-    assert(d >= 2 && !isnan(rbar));
-    if (rbar <= 0.0) return 0.0;
-    const double rbar_max = 1.0 - 0x1p-48;
-    if (rbar > rbar_max) rbar = rbar_max;
-    /* The residual is A − rbar while rbar < ½ and (1 − rbar) − (1 − A) above:
-     * 1 − rbar carries rbar's relative precision only when rbar is large,
-     * and the complement is what stays accurate as κ → ∞. */
-    const double gap = 1.0 - rbar;
+    assert(d >= 2 && !isnan(gap));
+    if (gap >= 1.0) return 0.0;
+    if (gap < 0x1p-48) gap = 0x1p-48;
+    /* The residual is A − R̄ while R̄ < ½ (where 1 − gap is as exact as gap)
+     * and gap − (1 − A) above: the complement is what stays accurate as
+     * κ → ∞. */
+    const double rbar = 1.0 - gap;
     const double m1 = (double)d - 1.0;
     double kappa = rbar * ((double)d - rbar * rbar) / (gap * (1.0 + rbar));
     double lo = 0.0, hi = INFINITY; /* bracket of the root: 1 − A is decreasing */

@@ -37,21 +37,28 @@ SM_API double sm_vmf_log_bessel_i(double nu, double x);
 SM_API double sm_vmf_a(size_t d, double kappa);
 SM_API double sm_vmf_a_complement(size_t d, double kappa);
 
-/* Maximum-likelihood κ for mean cosine rbar = mean μᵢᵀxᵢ: the root of
- * A_d(κ) = rbar, by Newton's method (A' = 1 − A² − (d − 1)A/κ) from Banerjee
- * et al.'s (2005) start rbar (d − rbar²)/(1 − rbar²), safeguarded by
- * bisection, to 1e-13 relative.  rbar <= 0 gives 0 (uniform); rbar close to 1
- * is capped at 1 − 2⁻⁴⁸ (directions equal to rounding), so κ stays finite
- * (at most ≈ 1.4e14 (d − 1)). */
-SM_API double sm_vmf_fit_kappa(size_t d, double rbar);
+/* Cosines enter the two functions below by their complement gap = 1 − cos
+ * (0 … 2): taken as ½‖x − μ‖² of the unit vectors it keeps its relative
+ * precision as the directions align, where 1 − (a computed cosine) keeps only
+ * an absolute 1e-16 (and κ ~ 1/gap multiplies it: at κ = 2e12 the NLL was
+ * 1e-4 off). */
+
+/* Maximum-likelihood κ for the mean cosine R̄ = mean μᵢᵀxᵢ, given as
+ * gap = 1 − R̄: the root of 1 − A_d(κ) = gap, by Newton's method
+ * (A' = 1 − A² − (d − 1)A/κ) from Banerjee et al.'s (2005) start
+ * R̄ (d − R̄²)/(1 − R̄²), safeguarded by bisection, to 1e-13 relative.
+ * gap >= 1 (R̄ <= 0) gives 0 (uniform); a gap under 2⁻⁴⁸ (directions equal
+ * to rounding) is raised to it, so κ stays finite (at most ≈ 1.4e14 (d − 1)). */
+SM_API double sm_vmf_fit_kappa(size_t d, double gap);
 
 /* Differential entropy on the sphere (w.r.t. surface measure):
  * H = −κ A_d(κ) − log C_d(κ); log |S^{d−1}| at κ = 0, −∞ as κ → ∞. */
 SM_API double sm_vmf_entropy(size_t d, double kappa);
 
-/* NLL of a unit vector x under vMF(μ, κ), given cos = μᵀx:  −κ cos − log C_d(κ).
- * Its mean over x ~ vMF(μ, κ) is sm_vmf_entropy. */
-SM_API double sm_vmf_nll(size_t d, double kappa, double cos_angle);
+/* NLL of a unit vector x under vMF(μ, κ), given gap = 1 − μᵀx:
+ * −κ μᵀx − log C_d(κ), computed as κ·gap − (log C_d(κ) + κ).  Its mean over
+ * x ~ vMF(μ, κ) is sm_vmf_entropy. */
+SM_API double sm_vmf_nll(size_t d, double kappa, double gap);
 
 /* n independent draws from vMF(μ/‖μ‖, κ) into out (n×d, row-major, unit
  * rows) by Wood's (1994) rejection algorithm.  μ (d values) need not be a unit
