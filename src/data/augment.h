@@ -48,14 +48,15 @@
  * each writes its own output from its own stream, so any thread count gives
  * bit-identical batches.
  *
- * Cost (measured with a throwaway timing loop, -O2, 200 batches): both
- * views of a batch of 256 Fashion-MNIST images (512 views of 28 × 28) take
- * 2.9 ms on 1 thread and 1.5 ms on 2; CIFAR-sized RGB (3 × 32 × 32, noise
- * images, the worst case for the branchy hue conversion) 22 ms and 11 ms.
- * A training step of the default resnet at batch 256 on 2 cores takes
- * 0.5–1 s, so augmentation costs under 0.6% of a step (CIFAR: under 5%
- * even against that 28 × 28 step time), and batches are augmented in line,
- * with no prefetching thread.
+ * Cost (measured with a throwaway timing loop, -O2, 200 batches, with the
+ * trainer's defaults: jitter 0.8, blur 0.5, gamma 0.5, solarize 0.2; the
+ * lighter sm_augment_defaults take about half): both views of a batch of
+ * 256 Fashion-MNIST images (512 views of 28 × 28) take 4.9 ms on 1 thread
+ * and 2.4 ms on 2; CIFAR-sized RGB (3 × 32 × 32, noise images, the worst
+ * case for the branchy hue conversion) 30 ms and 15 ms.  A training step of
+ * the default resnet at batch 256 on 2 cores takes 0.15–0.5 s, so
+ * augmentation costs 0.5–1.6% of a step (CIFAR: 3–10%), and batches are
+ * augmented in line, with no prefetching thread.
  *
  *   sm_augment aug;
  *   sm_augment_from_config(&aug, cfg);
@@ -156,7 +157,9 @@ void sm_augment_solarize(float *img, size_t n);
 void sm_augment_erase(float *img, size_t c, size_t h, size_t w, sm_crop rect);
 
 /* torchvision's RandomErasing.get_params with scale (0.02, 0.33) and ratio
- * (0.3, 3.3): 1 if a rectangle was found (*rect), 0 after 10 tries. */
+ * (0.3, 3.3): 1 if a rectangle was found (*rect), 0 after 10 tries.  A draw
+ * that rounds to 0 rows or columns is tried again, where torchvision takes
+ * it (erasing nothing): possible only on images under ~9 pixels a side. */
 int sm_augment_sample_erase(sm_rng *r, int h, int w, sm_crop *rect);
 
 /* Colour operations on c × npix images in [0, 1] (c = 1 or 3), results
