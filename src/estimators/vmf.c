@@ -153,9 +153,9 @@ double sm_vmf_fit_kappa(size_t d, double gap)
     assert(d >= 2 && !isnan(gap));
     if (gap >= 1.0) return 0.0;
     if (gap < 0x1p-48) gap = 0x1p-48;
-    /* The residual is A − R̄ while R̄ < ½ (where 1 − gap is as exact as gap)
-     * and gap − (1 − A) above: the complement is what stays accurate as
-     * κ → ∞. */
+    /* The residual is A − R̄ while R̄ < ½ and gap − (1 − A) above: the
+     * complement is what stays accurate as κ → ∞.  R̄ = 1 − gap keeps only an
+     * absolute ε, so at small κ ≈ d R̄ the root is ε/R̄ relative: harmless. */
     const double rbar = 1.0 - gap;
     const double m1 = (double)d - 1.0;
     double kappa = rbar * ((double)d - rbar * rbar) / (gap * (1.0 + rbar));
