@@ -69,8 +69,8 @@ int sm_bound_infonce_scores(const double *s, size_t n, sm_bound_nce *out, sm_sta
 typedef struct {
     double *u, *v, *col, *row;
     double alpha;
-    double *err_u, *err_v; /* Gaussian: a score's rounding bound is err_u[j] + err_v[i] (below) */
-    double err_max;        /* the largest such bound; 0 for vmf */
+    double *err_u, *err_v; /* a score's rounding bound is err_u[j] + err_v[i] (below) */
+    double err_max;        /* the largest such bound */
 } nce_factors;
 
 /* Below this bound an off-diagonal score is used as the expansion gives it
@@ -105,7 +105,11 @@ static int nce_factorise(const sm_nll_model *m, const double *z2, const double *
      * about (d + 2) ε of ‖u‖² + ‖v‖² (the dot's γ_d, then the sums): when the
      * residuals are tiny against the spread of z2 (σ 1e-9 of it) that is
      * tens of nats, where ‖u − v‖ itself is of order 1. */
-    const double per_norm = (double)(d + 2) * DBL_EPSILON;
+    /* On the sphere κ û·v̂ + log C_d(κ) is two terms of size κ whose sum is
+     * small for aligned pairs: each rounds to about (d + 3) ε κ, half charged
+     * to each side (at κ ~ 1e13 that is 1e-2 nats; the positives, from
+     * ½‖ẑ − p̂‖², are exact). */
+    const double per_norm = (double)(d + 2) * DBL_EPSILON, per_side = 0.5 * (double)(d + 3) * DBL_EPSILON * m->kappa;
     double max_u = 0.0, max_v = 0.0;
     for (size_t i = 0; i < n; i++) {
         const double *u = f->u + i * d, *v = f->v + i * d;
@@ -116,20 +120,21 @@ static int nce_factorise(const sm_nll_model *m, const double *z2, const double *
         }
         f->col[i] = sphere ? 0.0 : -0.5 * uu;
         f->row[i] = m->log_norm - (sphere ? 0.0 : 0.5 * vv);
-        f->err_u[i] = per_norm * uu;
-        f->err_v[i] = per_norm * vv;
+        f->err_u[i] = sphere ? per_side : per_norm * uu;
+        f->err_v[i] = sphere ? per_side : per_norm * vv;
         max_u = fmax(max_u, f->err_u[i]);
         max_v = fmax(max_v, f->err_v[i]);
     }
-    f->err_max = sphere ? 0.0 : max_u + max_v;
+    f->err_max = max_u + max_v;
     return SM_OK;
 }
 
-/* The Gaussian scores of one row block whose rounding bound exceeds
- * NCE_REFINE and which could still reach the row's logsumexp (within
- * NCE_FLOOR plus the bound of S_ii, which the row's maximum is at least),
- * computed again from the residual z2_j − p1_i as the diagonal is.  Rare:
- * near neighbours in data whose residuals are tiny against their spread. */
+/* The scores of one row block whose rounding bound exceeds NCE_REFINE and
+ * which could still reach the row's logsumexp (within NCE_FLOOR plus the
+ * bound of S_ii, which the row's maximum is at least), computed again from
+ * the residual z2_j − p1_i (vmf: ½‖ẑ2_j − p̂1_i‖²) as the diagonal is.  Rare:
+ * near neighbours in data whose residuals are tiny against their spread, or
+ * on the sphere at a large κ. */
 static int refine_close_scores(const sm_nll_model *m, const nce_factors *f, const double *z2, const double *p1,
                                size_t n, size_t i0, size_t rows, double *s, sm_arena *ws, sm_status *st)
 {
