@@ -148,7 +148,7 @@ static int check_args(size_t n, size_t d, double ridge, const char *what, sm_sta
     if (!(ridge >= 0.0) || !isfinite(ridge))
         return sm_status_fail(st, SM_ERR_USAGE, what, "ridge must be finite and >= 0, got %g",
                               ridge);
-    return check_rank(n, d, ridge, what, st);
+    return SM_OK;
 }
 
 int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *h,
@@ -156,6 +156,7 @@ int sm_gauss_entropy(const double *x, size_t n, size_t d, double ridge, double *
 {
     assert(x && h);
     int rc = check_args(n, d, ridge, "Gaussian entropy", st);
+    if (rc == SM_OK) rc = check_rank(n, d, ridge, "Gaussian entropy", st);
     if (rc) return rc;
     sm_arena local = {0};
     sm_arena *ar = ws ? ws : &local;

@@ -228,9 +228,9 @@ static int check_norm2(double norm2, size_t i, const char *what, sm_status *st)
     return SM_OK;
 }
 
-/* cos(z_i, p_i) for one row pair, and its complement 1 − cos as
- * ½‖ẑ − p̂‖² (src/estimators/vmf.h: exact to its relative precision as the
- * directions align). */
+/* cos(z_i, p_i) for one row pair (unless c is NULL), and its complement
+ * 1 − cos as ½‖ẑ − p̂‖² (src/estimators/vmf.h: exact to its relative
+ * precision as the directions align). */
 static int row_cosine(const double *z, const double *p, size_t d, size_t i, double *c, double *gap,
                       sm_status *st)
 {
@@ -239,7 +239,7 @@ static int row_cosine(const double *z, const double *p, size_t d, size_t i, doub
     if (!rc) rc = check_norm2(np, i, "p", st);
     if (rc) return rc;
     const double rz = sqrt(nz), rp = sqrt(np);
-    *c = dot(z, p, d) / (rz * rp);
+    if (c) *c = dot(z, p, d) / (rz * rp);
     double g = 0.0;
     for (size_t j = 0; j < d; j++) {
         const double t = z[j] / rz - p[j] / rp;
@@ -351,8 +351,8 @@ int sm_nll_model_log_q(const sm_nll_model *m, const double *z, const double *p, 
     if (rc) return rc;
     if (!is_gaussian(m->family)) {
         for (size_t i = 0; !rc && i < n; i++) {
-            double c, g;
-            rc = row_cosine(z + i * d, p + i * d, d, i, &c, &g, st);
+            double g;
+            rc = row_cosine(z + i * d, p + i * d, d, i, NULL, &g, st);
             if (!rc) out[i] = -sm_vmf_nll(d, m->kappa, g);
         }
         return rc;
