@@ -19,7 +19,9 @@
 # MPI ranks of $SM_BIN-mpi (build/simsiam-mi-mpi) started by mpirun inside the allocation
 # (OpenMPI reads it from Slurm); the global batch must divide into the ranks.
 # SM_SBATCH_ARGS (make SBATCH_ARGS="--partition=... --time=...") go to both
-# sbatch calls.  Exit 1 on errors (sbatch's message printed), 2 on usage.
+# sbatch calls.  A shape `sbatch --test-only` says the partition cannot start
+# now (NODES beyond its nodes, or nodes drained) is submitted with a warning.
+# Exit 1 on errors (sbatch's message printed), 2 on usage.
 set -uo pipefail
 
 fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
@@ -119,6 +121,13 @@ EOF
 read -r -a extra <<<"${SM_SBATCH_ARGS:-}"
 dependency=()
 if [ ${#todo[@]} -gt 0 ]; then
+  # A shape the partition cannot hold (NODES beyond its nodes, cores beyond a node's)
+  # would stay PENDING without a word; sbatch --test-only says so now.  It cannot tell
+  # that from nodes that are drained or down for a while, so this warns and submits.
+  verdict=$(sbatch --test-only "${extra[@]}" "$slurm_dir/array.sbatch" 2>&1) ||
+    echo "experiment: warning: Slurm cannot start these runs now ($(tail -n 1 <<<"$verdict")): unless nodes are" \
+         "drained or down for a while, NODES, TASKS_PER_NODE, the size file's threads or SBATCH_ARGS ask for more" \
+         "than the partition has (sinfo); they stay PENDING until scancel" >&2
   array_job=$(sbatch --parsable "${extra[@]}" "$slurm_dir/array.sbatch") || fail "sbatch refused $slurm_dir/array.sbatch"
   array_job=${array_job%%;*}
   dependency=(--dependency=afterany:"$array_job")

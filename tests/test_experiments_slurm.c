@@ -5,7 +5,8 @@
  * teardown; its watchdog also stops them if this process dies first).  The
  * validate_bound quick size goes in as a job array plus a dependent report
  * job; a second submission skips the finished runs; a data-parallel
- * submission (NODES=1 TASKS_PER_NODE=2) trains with mpirun inside its job. */
+ * submission (NODES=1 TASKS_PER_NODE=2) trains with mpirun inside its job;
+ * one with more nodes than the cluster's is warned about. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,15 +67,19 @@ static void wait_for_job(long id, int seconds)
 }
 
 /* Submit experiment directory EXP's quick size (environment `env` added)
- * into results; returns the report job's id; *out gets the submission output. */
-static long submit(const char *env, const char *exp, const char *results, char **out)
+ * into results; returns the report job's id; *out gets the submission
+ * output, *err (unless err is NULL) its standard error. */
+static long submit(const char *env, const char *exp, const char *results, char **out, char **err)
 {
-    char cmd[4400], *err = NULL;
+    char cmd[4400], *errors = NULL;
     snprintf(cmd, sizeof cmd, "%s SM_SCHEDULER=slurm SM_BIN=%s SM_RESULTS=%s scripts/experiment.sh %s quick", env,
              sm_test_bin(), results, exp);
-    int rc = sm_test_run(cmd, out, &err);
-    if (rc) fprintf(stderr, "%s\n%s%s", cmd, *out, err);
-    free(err);
+    int rc = sm_test_run(cmd, out, &errors);
+    if (rc) fprintf(stderr, "%s\n%s%s", cmd, *out, errors);
+    if (err)
+        *err = errors;
+    else
+        free(errors);
     assert_int_equal(rc, 0);
     return report_job(*out);
 }
@@ -95,9 +100,12 @@ static void test_job_array_then_report(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf %s", results);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
 
-    long id = submit("", "experiments/validate_bound", results, &out);
+    char *err = NULL;
+    long id = submit("", "experiments/validate_bound", results, &out, &err);
     assert_non_null(strstr(out, "2 of 2 runs submitted as Slurm array job"));
+    assert_string_equal(err, ""); /* a shape the node holds: no warning */
     free(out);
+    free(err);
     wait_for_job(id, 180);
     expect_contains(sm_test_join(results, "quick/slurm/array.sbatch"), "#SBATCH --cpus-per-task=1\n");
     expect_contains(sm_test_join(results, "quick/slurm/array.sbatch"), "#SBATCH --array=0,1\n");
@@ -107,7 +115,7 @@ static void test_job_array_then_report(void **state)
     expect_contains(sm_test_join(results, "quick/report.md"), "| cosine | loss=cosine | finished | 200 |");
 
     /* again: nothing left to run, only the report (not waited for: cancelled) */
-    id = submit("", "experiments/validate_bound", results, &out);
+    id = submit("", "experiments/validate_bound", results, &out, NULL);
     assert_non_null(strstr(out, "all 2 runs finished; only the report is submitted"));
     free(out);
     snprintf(cmd, sizeof cmd, "scancel %ld", id);
@@ -115,25 +123,32 @@ static void test_job_array_then_report(void **state)
     wait_for_job(id, 60);
 }
 
-/* sbatch -N 1 with 2 MPI ranks per node, mpirun inside the job, on a tiny
- * experiment of one run written here (mi_vs_loss's quick size takes a
- * minute under MPI on a busy machine). */
-static void test_data_parallel_job(void **state)
+/* A tiny experiment of one run, written here (mi_vs_loss's quick size takes
+ * a minute under MPI on a busy machine); its directory. */
+static const char *tiny_experiment(void)
 {
-    (void)state;
-    char results[1024], exp[1024], *out = NULL;
-    snprintf(results, sizeof results, "%s", sm_test_path("slurm_mpi"));
-    snprintf(exp, sizeof exp, "%s", sm_test_dir("slurm_tiny"));
+    const char *exp = sm_test_dir("slurm_tiny");
     sm_test_write_text(sm_test_join(exp, "config"), "# tiny: a data-parallel smoke test\ndataset = synthetic\n");
     sm_test_write_text(sm_test_join(exp, "quick.config"),
                        "arch = mlp\nwidth = 4\nproj_hidden = 32\nz_dim = 8\npred_hidden = 8\nbatch = 32\n"
                        "steps = 20\nknn_every = 0\ntrack_every = 10\ntrack_samples = 64\ntrack_views = 8\n"
                        "track_images = 4\n");
     sm_test_write_text(sm_test_join(exp, "runs"), "default\n");
+    return exp;
+}
+
+/* sbatch -N 1 with 2 MPI ranks per node, mpirun inside the job, on
+ * tiny_experiment(). */
+static void test_data_parallel_job(void **state)
+{
+    (void)state;
+    char results[1024], exp[1024], *out = NULL;
+    snprintf(results, sizeof results, "%s", sm_test_path("slurm_mpi"));
+    snprintf(exp, sizeof exp, "%s", tiny_experiment());
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", results);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    long id = submit("SM_NODES=1 SM_TASKS_PER_NODE=2", exp, results, &out);
+    long id = submit("SM_NODES=1 SM_TASKS_PER_NODE=2", exp, results, &out, NULL);
     free(out);
     wait_for_job(id, 180);
     const char *sbatch = sm_test_join(results, "quick/slurm/array.sbatch");
@@ -169,11 +184,36 @@ static void test_data_parallel_job(void **state)
     free(err);
 }
 
+/* NODES beyond the one-node cluster: the array job is submitted (Slurm cannot
+ * tell such a shape from nodes drained for a while) with a warning saying why it
+ * will stay pending; it went without a word before. */
+static void test_nodes_beyond_the_cluster(void **state)
+{
+    (void)state;
+    char results[1024], exp[1024], cmd[1100], *out = NULL, *err = NULL;
+    snprintf(results, sizeof results, "%s", sm_test_path("slurm_wide"));
+    snprintf(exp, sizeof exp, "%s", tiny_experiment());
+    long report = submit("SM_NODES=2", exp, results, &out, &err);
+    if (!strstr(err, "experiment: warning: Slurm cannot start these runs now (") ||
+        !strstr(err, "NODES, TASKS_PER_NODE, the size file's threads or SBATCH_ARGS ask for more than the partition"))
+        fail_msg("stderr: %s", err);
+    const char *p = strstr(out, "submitted as Slurm array job ");
+    assert_non_null(p);
+    long array = strtol(p + strlen("submitted as Slurm array job "), NULL, 10);
+    snprintf(cmd, sizeof cmd, "scancel %ld %ld", array, report);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+    wait_for_job(array, 60);
+    wait_for_job(report, 60);
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_array_then_report),
         cmocka_unit_test(test_data_parallel_job),
+        cmocka_unit_test(test_nodes_beyond_the_cluster),
     };
     return cmocka_run_group_tests(tests, start_slurm, stop_slurm);
 }
