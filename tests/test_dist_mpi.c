@@ -2,8 +2,9 @@
  * mpirun: R = 2 and R = 1 at the same global batch train the same model
  * (SyncBN and the gradient allreduce), one rank count resumes another's
  * checkpoint, the single-process path is the plain binary's bit for bit,
- * a rank that dies ends the run instead of hanging it, and threads = 0
- * shares the machine's cores among its ranks. */
+ * a rank that dies ends the run instead of hanging it, threads = 0
+ * shares the machine's cores among its ranks, and a configuration error is
+ * said once. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,17 +55,17 @@ static const char *mpi_bin(void)
     return path;
 }
 
-/* mpirun -np ranks simsiam-mi-mpi train ARGS out=DIR (fresh); returns the
+/* mpirun --oversubscribe MPIRUN_ARGS after DIR is removed; returns the
  * exit code, stderr in *err if err.  A run that never ends (ranks waiting
  * on each other) is ended by the hang guard, and fails the test as a hang
  * whatever its caller expects: what the tests time is only that. */
-static int mpi_train(int ranks, const char *args, const char *dir, char **err)
+static int mpi_run(const char *mpirun_args, const char *dir, char **err)
 {
-    char cmd[8400];
+    char cmd[16800];
     snprintf(cmd, sizeof cmd,
-             "rm -rf '%s' && timeout 120 mpirun --oversubscribe -np %d '%s' train %s out=%s; rc=$?; "
+             "rm -rf '%s' && timeout 120 mpirun --oversubscribe %s; rc=$?; "
              "[ $rc -ne 124 ] || echo 'hang guard: mpirun did not end' >&2; exit $rc",
-             dir, ranks, mpi_bin(), args, dir);
+             dir, mpirun_args);
     char *e = NULL;
     int rc = sm_test_run(cmd, NULL, &e);
     if (strstr(e, "hang guard: mpirun did not end")) fail_msg("%s\nstderr: %s", cmd, e);
@@ -72,6 +73,21 @@ static int mpi_train(int ranks, const char *args, const char *dir, char **err)
     if (err) *err = e;
     else free(e);
     return rc;
+}
+
+/* mpirun -np ranks simsiam-mi-mpi train ARGS out=DIR (fresh), as mpi_run. */
+static int mpi_train(int ranks, const char *args, const char *dir, char **err)
+{
+    char mpirun_args[12000];
+    snprintf(mpirun_args, sizeof mpirun_args, "-np %d '%s' train %s out=%s", ranks, mpi_bin(), args, dir);
+    return mpi_run(mpirun_args, dir, err);
+}
+
+/* want in text exactly once. */
+static void expect_once(const char *text, const char *want)
+{
+    const char *first = strstr(text, want);
+    if (!first || strstr(first + 1, want)) fail_msg("want '%s' once in: %s", want, text);
 }
 
 typedef struct {
@@ -257,7 +273,8 @@ static void test_threads_shared_by_the_ranks(void **state)
     free(err);
 }
 
-/* A batch that does not split into equal slices: one error line, exit 2. */
+/* A batch that does not split into equal slices: one error line, exit 2
+ * (each rank said it before). */
 static void test_batch_must_split(void **state)
 {
     (void)state;
@@ -265,8 +282,36 @@ static void test_batch_must_split(void **state)
     char b[1024];
     int rc = mpi_train(2, MLP " batch=15 steps=1", fixture(b, "mpi_odd"), &err);
     assert_int_equal(rc, 2);
-    assert_non_null(strstr(err, "simsiam-mi: error: batch=15 must split into 2 equal slices of at least 2 images"));
+    expect_once(err, "simsiam-mi: error: batch=15 must split into 2 equal slices of at least 2 images\n");
     free(err);
+}
+
+/* A configuration error is said once, not once per rank; a rank whose own
+ * configuration fails (here another command line, as a file missing on one
+ * node would) says its error, and every rank ends with the worst code,
+ * nothing written. */
+static void test_config_errors_said_once(void **state)
+{
+    (void)state;
+    char *err;
+    char dir[1024], missing[1024], args[16800];
+    fixture(dir, "mpi_config");
+    fixture(missing, "no-such.config");
+    assert_int_equal(mpi_train(2, MLP " steps=1 bogus=1", dir, &err), 2);
+    expect_once(err, "simsiam-mi: error: unknown key 'bogus'");
+    free(err);
+    snprintf(args, sizeof args, "-np 1 '%s' train " MLP " steps=1 out=%s : -np 1 '%s' train " MLP " steps=1 out=%s --config %s",
+             mpi_bin(), dir, mpi_bin(), dir, missing);
+    assert_int_equal(mpi_run(args, dir, &err), 1);
+    expect_once(err, "simsiam-mi: error: cannot open config file: No such file or directory (");
+    free(err);
+    snprintf(args, sizeof args, "-np 1 '%s' train " MLP " out=%s steps=1 bogus=1 : -np 1 '%s' train " MLP " out=%s --config %s",
+             mpi_bin(), dir, mpi_bin(), dir, missing);
+    assert_int_equal(mpi_run(args, dir, &err), 2);
+    expect_once(err, "simsiam-mi: error: unknown key 'bogus'");
+    expect_once(err, "simsiam-mi: error: cannot open config file: No such file or directory (");
+    free(err);
+    assert_int_equal(access(dir, F_OK), -1);
 }
 
 /* SIGINT to rank 1 alone, once the run has logged a step: both ranks stop
@@ -300,10 +345,8 @@ static void test_other_commands_refused_under_mpirun(void **state)
     snprintf(cmd, sizeof cmd, "timeout 120 mpirun --oversubscribe -np 2 '%s' embed --checkpoint '%s' --out '%s'",
              mpi_bin(), sm_test_path("none.bin"), sm_test_path("copies.npy"));
     assert_int_equal(sm_test_run(cmd, NULL, &err), 2);
-    const char *want = "simsiam-mi: error: 'embed' runs as one process, launched as 2 (mpirun): only train runs "
-                       "data-parallel; run 'embed' without mpirun";
-    const char *first = strstr(err, want);
-    if (!first || strstr(first + 1, want)) fail_msg("want the line once in: %s", err);
+    expect_once(err, "simsiam-mi: error: 'embed' runs as one process, launched as 2 (mpirun): only train runs "
+                     "data-parallel; run 'embed' without mpirun");
     assert_int_equal(access(sm_test_path("copies.npy"), F_OK), -1);
     free(err);
 }
@@ -316,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_resnet_syncbn),
         cmocka_unit_test(test_dead_rank_ends_the_run),
         cmocka_unit_test(test_batch_must_split),
+        cmocka_unit_test(test_config_errors_said_once),
         cmocka_unit_test(test_other_commands_refused_under_mpirun),
         cmocka_unit_test(test_signal_to_one_rank_is_named),
         cmocka_unit_test(test_threads_shared_by_the_ranks),

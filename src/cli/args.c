@@ -10,6 +10,16 @@
 
 #include "core/mem.h"
 
+static char *captured; /* cli_capture_errors */
+static size_t captured_cap;
+
+void cli_capture_errors(char *buf, size_t cap)
+{
+    captured = cap >= 2 ? buf : NULL;
+    captured_cap = cap;
+    if (captured) captured[0] = '\0';
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     char small[1024], *msg = small; /* on the heap when longer: a message may quote several long paths */
@@ -24,7 +34,10 @@ int cli_error(int code, const char *fmt, ...)
     va_end(again);
     va_end(ap);
     sm_status_printable(msg);
-    fprintf(stderr, "simsiam-mi: error: %s\n", msg);
+    if (!captured)
+        fprintf(stderr, "simsiam-mi: error: %s\n", msg);
+    else if (!captured[0] && snprintf(captured, captured_cap, "simsiam-mi: error: %s\n", msg) >= (int)captured_cap)
+        captured[captured_cap - 2] = '\n'; /* cut, still one line */
     if (msg != small) free(msg);
     return code;
 }

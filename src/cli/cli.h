@@ -23,6 +23,11 @@ typedef struct {
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Report a failed status; returns its code. */
 int cli_fail(const sm_status *st);
+/* With buf set (cap >= 2), cli_error keeps its first line in buf ("" until
+ * then; cut to cap - 1 bytes, newline kept) instead of printing it, until
+ * called again with NULL: for a caller that decides afterwards whether to
+ * say it (train under mpirun). */
+void cli_capture_errors(char *buf, size_t cap);
 
 /* Options: "--name value" or "--name=value"; flags take no value.  Unknown
  * options are usage errors naming the closest known one. */

@@ -10,7 +10,8 @@
  * send one; SIGKILL is the way to force).
  * Under mpirun (build/simsiam-mi-mpi, src/dist/dist.h) every process trains
  * its slice of each batch; rank 0 alone draws progress and prints the
- * summary, and a process that fails prints its error and ends them all. */
+ * summary; a configuration error is said once (read_config_everywhere), and
+ * a process that fails later prints its error and ends them all. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +118,9 @@ static int fail_all(int rc)
     return rc;
 }
 
-static int train(int argc, char **argv)
+/* The configuration from the command line and every --config, in order,
+ * checked as training will check it before it starts. */
+static int read_config(int argc, char **argv, sm_config *cfg)
 {
     sm_status st;
     sm_status_clear(&st);
@@ -128,17 +131,43 @@ static int train(int argc, char **argv)
     const char **assignments;
     size_t n;
     int rc = cli_parse_kv(argc, argv, opts, 1, &assignments, &n);
-    sm_config cfg;
-    if (!rc && sm_config_load_files(&cfg, (int)opts[0].n_all, files, (int)n, assignments, &st)) rc = cli_fail(&st);
+    if (!rc && (sm_config_load_files(cfg, (int)opts[0].n_all, files, (int)n, assignments, &st) ||
+                sm_train_check(cfg, &st)))
+        rc = cli_fail(&st);
     sm_mem_free(assignments);
     sm_mem_free(files);
-    if (rc) return rc;
+    return rc;
+}
+
+/* read_config on every process, with one outcome: each process reads the
+ * same command line, and the same files unless its machine's differ, so
+ * rank 0 says its error and another process only an error of its own
+ * (every process said the same line before, once per rank); then all end
+ * with 2 if any had a usage error, else 1.  No process is left waiting in
+ * a collective: all of them make the same calls. */
+static int read_config_everywhere(int argc, char **argv, sm_config *cfg)
+{
+    static char error[8192], rank0_error[sizeof error];
+    cli_capture_errors(error, sizeof error);
+    int rc = read_config(argc, argv, cfg);
+    cli_capture_errors(NULL, 0);
+    if (!sm_dist_any(rc != 0)) return 0;
+    memcpy(rank0_error, error, sizeof error);
+    sm_dist_broadcast(rank0_error, sizeof rank0_error);
+    if (rc && (sm_dist_rank() == 0 || strcmp(error, rank0_error) != 0)) fputs(error, stderr);
+    return sm_dist_any(rc == 2) ? 2 : 1;
+}
+
+static int train(const sm_config *cfg, int argc, char **argv)
+{
+    sm_status st;
+    sm_status_clear(&st);
     int tty = isatty(STDERR_FILENO);
     int rank0 = sm_dist_rank() == 0;
     sm_hooks hooks = {rank0 ? draw_progress : NULL, cli_print_warning, &tty, &stop_signal};
     catch_stop_signals();
     sm_train_result res;
-    if (sm_train_run(&cfg, &hooks, &res, &st)) return cli_fail(&st);
+    if (sm_train_run(cfg, &hooks, &res, &st)) return cli_fail(&st);
     /* the ranks stop at the same step, some without a signal of their own:
      * all name SIGTERM if any rank had one, else SIGINT (stopped is the
      * same on every rank, so every rank makes this collective call) */
@@ -154,8 +183,12 @@ static int train(int argc, char **argv)
 int cli_train(int argc, char **argv)
 {
     sm_dist_init(&argc, &argv);
-    int rc = train(argc, argv);
-    if (rc && rc < 128) return fail_all(rc);
-    sm_dist_finalize();
+    sm_config cfg;
+    int rc = read_config_everywhere(argc, argv, &cfg);
+    if (!rc) {
+        rc = train(&cfg, argc, argv);
+        if (rc && rc < 128) return fail_all(rc);
+    }
+    sm_dist_finalize(); /* a configuration error ends every process alike */
     return rc;
 }

@@ -125,17 +125,24 @@ static int check_config(const sm_config *cfg, sm_status *st)
 
 /* What data parallelism needs: equal slices of at least two rows, and a
  * loss that is a mean over the rows (gauss fits σ² to the whole batch). */
-static int check_parallel(const trainer *t, sm_status *st)
+static int check_parallel(const sm_config *cfg, sm_status *st)
 {
     const int size = sm_dist_size();
+    const size_t batch = (size_t)cfg->batch;
     if (size == 1) return SM_OK;
-    if (t->batch % (size_t)size || t->batch / (size_t)size < 2)
+    if (batch % (size_t)size || batch / (size_t)size < 2)
         return sm_status_fail(st, SM_ERR_USAGE, NULL, "batch=%zu must split into %d equal slices of at least 2 images",
-                              t->batch, size);
-    if (t->cfg.loss == SM_LOSS_GAUSS)
+                              batch, size);
+    if (cfg->loss == SM_LOSS_GAUSS)
         return sm_status_fail(st, SM_ERR_USAGE, NULL, "loss=gauss fits its variance to the whole batch: "
                               "run it in one process, not %d", size);
     return SM_OK;
+}
+
+int sm_train_check(const sm_config *cfg, sm_status *st)
+{
+    int rc = check_config(cfg, st);
+    return rc ? rc : check_parallel(cfg, st);
 }
 
 static int load_data(trainer *t, sm_status *st)
@@ -630,8 +637,7 @@ static int trainer_open(trainer *t, const sm_config *cfg, sm_status *st)
     t->writer = sm_dist_rank() == 0;
     t->last_loss = NAN;
     t->knn_acc = NAN;
-    int rc = check_config(cfg, st);
-    if (!rc) rc = check_parallel(t, st);
+    int rc = sm_train_check(cfg, st);
     if (rc) return rc;
     const int local = sm_dist_local_size(), threads = sm_threads_share(cfg->threads, local);
     sm_threads_set(threads);

@@ -130,6 +130,10 @@ typedef struct {
  * SM_OK with res->stopped = 1; resume=res->checkpoint continues bit for bit,
  * with every CSV row once. */
 int sm_train_run(const sm_config *cfg, const sm_hooks *hooks, sm_train_result *res, sm_status *st);
+/* The checks sm_train_run makes first, before it reads or writes anything:
+ * keys that exclude each other, and the batch's split into this run's
+ * processes (src/dist/dist.h).  The same answer on every process. */
+int sm_train_check(const sm_config *cfg, sm_status *st);
 
 /* {"steps":…,"epochs":…,"images_per_s":…,"final_loss":…,"knn_acc":…,"out":"DIR"}
  * (non-finite numbers as null, out JSON-escaped) into buf (n >=
