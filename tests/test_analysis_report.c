@@ -799,6 +799,27 @@ static void test_convergence_rates(void **state)
     free(out);
 }
 
+/* An E[NLL] that ROSE beyond its interval (1.0 ± 0.1 at refit step 0, 2.0 ± 0.1 at the last): the two
+ * rows' intervals are disjoint, so the column "E[NLL] fall (disjoint intervals?)" says "yes, rose",
+ * not "no" (which read as a change within noise); it still does not count as a fall. */
+static void test_convergence_rise_is_disjoint(void **state)
+{
+    (void)state;
+    const char *csv = "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,h_hi,gap,gap_lo,"
+                      "gap_hi,floor_affine,floor_mlp,gap_mix,link,refit_lr\n"
+                      "l2-rise,l2,continue,gauss,700,0,1,1,0.9,1.1,0,-0.1,0.1,1,0.8,1.2,0.4,0.4,0.5,holds,0.05\n"
+                      "l2-rise,l2,continue,gauss,700,1,2,2,1.9,2.1,0,-0.1,0.1,2,1.8,2.2,0.4,0.4,1.5,holds,0.05\n"
+                      "l2-flat,l2,reinit,gauss,700,0,1,1,0.9,1.1,0,-0.1,0.1,1,0.8,1.2,0.4,0.4,0.5,holds,0.05\n"
+                      "l2-flat,l2,reinit,gauss,700,1,2,1.05,0.95,1.15,0,-0.1,0.1,1.05,0.85,1.25,0.4,0.4,0.5,holds,0.05\n";
+    char *out = convergence_md(csv);
+    expect_contains(out, "| l2-rise | 700 | continue | 0.05 | 1.000 [0.800, 1.200] | 2.000 [1.800, 2.200] (step 1) | "
+                         "-1.000 (yes, rose) |");
+    expect_contains(out, "| l2-flat | 700 | reinit | 0.05 | 1.000 [0.800, 1.200] | 1.050 [0.850, 1.250] (step 1) | "
+                         "-0.050 (no) |");
+    expect_contains(out, "by more than its interval in 0 of 2 refits; not in: l2-rise l2-flat.\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_experiment_report_without_tracking),
         cmocka_unit_test(test_experiment_report_single_run),
         cmocka_unit_test(test_convergence_rates),
+        cmocka_unit_test(test_convergence_rise_is_disjoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
