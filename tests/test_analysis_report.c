@@ -820,6 +820,33 @@ static void test_convergence_rise_is_disjoint(void **state)
     free(out);
 }
 
+/* The last gap against the best floor (0.4 here), both ways: within 0.05 nats or within E[NLL]'s
+ * interval (±0.1) on the floor's side counts as at it; a gap further above or BELOW is named (below
+ * passed as "within" before: a one-sided test). */
+static void test_convergence_gap_against_floor(void **state)
+{
+    (void)state;
+    const char *head = "refit,source,mode,chain,checkpoint_step,refit_step,x,nll,nll_lo,nll_hi,h,h_lo,h_hi,gap,gap_lo,"
+                       "gap_hi,floor_affine,floor_mlp,gap_mix,link,refit_lr\n";
+    char csv[4096];
+    size_t len = (size_t)snprintf(csv, sizeof csv, "%s", head);
+    const char *names[] = {"l2-at", "l2-under-noise", "l2-above", "l2-below"};
+    const double last_gap[] = {0.44, 0.32, 1.0, 0.2};
+    for (int r = 0; r < 4; r++)
+        for (int step = 0; step < 2; step++) {
+            const double gap = step ? last_gap[r] : 1.5;
+            len += (size_t)snprintf(csv + len, sizeof csv - len,
+                                    "%s,l2,reinit,gauss,700,%d,1,%g,%g,%g,0,-0.1,0.1,%g,%g,%g,0.4,0.5,0.5,holds,0.05\n",
+                                    names[r], step, gap, gap - 0.1, gap + 0.1, gap, gap - 0.2, gap + 0.2);
+        }
+    char *out = convergence_md(csv);
+    expect_contains(out, "- The last gap came within 0.05 nats (or within E[NLL]'s interval) of the best floor in 2 of 4 "
+                         "refits with a floor; above it in: l2-above (0.600 above); below it in: l2-below (0.200 below) "
+                         "(the predictor beat the floor's cross-fitted fit, so the floor overstates the family's share "
+                         "there).\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -840,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_experiment_report_single_run),
         cmocka_unit_test(test_convergence_rates),
         cmocka_unit_test(test_convergence_rise_is_disjoint),
+        cmocka_unit_test(test_convergence_gap_against_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
