@@ -9,7 +9,8 @@
 # order goes that way ("is not monotone" otherwise); a word key (pred_mode) is
 # compared value by value.  The change is set against the typical (median)
 # width of the gap intervals in the group, so a trend smaller than the noise is
-# called that.  Runs with a negative share are listed: the split is then not
+# called that (and the bold head says "within noise" when the group's whole
+# range of gaps is).  Runs with a negative share are listed: the split is then not
 # what docs/design.md section 1 means by it; so are runs whose gap is nan,
 # which stay in their groups (a direction through them "cannot be followed").
 BEGIN { FS = ","; NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" }
@@ -84,9 +85,12 @@ function range(q, members,    m, i, idx, lo, hi) {
 }
 
 # Runs where a share is negative, as "run (value), ...".
-function negatives(q,    r, s) {
+# The runs where quantity q is negative, "run (value)" joined by ", "; with gap_is
+# "finite" or "nan", only the runs whose gap is that.
+function negatives(q, gap_is,    r, s) {
     for (r = 1; r <= n; r++)
-        if (finite(value[q, r]) && value[q, r] < 0) s = s (s == "" ? "" : ", ") run[r] " (" num(value[q, r]) ")"
+        if (finite(value[q, r]) && value[q, r] < 0 && (gap_is == "" || (gap_is == "finite") == finite(value["gap", r])))
+            s = s (s == "" ? "" : ", ") run[r] " (" num(value[q, r]) ")"
     return s
 }
 
@@ -104,15 +108,17 @@ function others(k, r,    j, s) {
     return s == "" ? "all runs" : s
 }
 
-function describe(k, g, members,    numeric, w, m, idx, change, q, qs, nq, i) {
+function describe(k, g, members,    numeric, w, m, idx, change, spread, q, qs, nq, i) {
     numeric = order(members, k)
     members = sorted
     w = median_width(members)
     m = split(members, idx, " ")
     nq = split("gap,predictor share,family share", qs, ",")
     if (numeric) {
-        printf "- **The gap %s with %s** (%s; last tracked step): %s nats.", direction("gap", members), key[k], g,
-               listing("gap", members, k)
+        # the headline says "within noise" when every run's gap is within the typical width of the others'
+        spread = range("gap", members)
+        printf "- **The gap %s with %s%s** (%s; last tracked step): %s nats.", direction("gap", members), key[k],
+               spread != "" && w != "" && spread <= w + 0 ? ", within noise" : "", g, listing("gap", members, k)
         if (finite(value["gap", idx[m]]) && finite(value["gap", idx[1]])) {
             change = value["gap", idx[m]] - value["gap", idx[1]]
             if (w == "") printf " Change %s nats (no interval to compare with).", num(change)
@@ -155,10 +161,13 @@ END {
     if (nan_runs != "")
         printf "- **The gap is nan** at the last tracked step of %s (an estimator could not run there: its " \
                "track.csv row and the run's stderr say why); the trends above cannot follow the gap through it.\n", nan_runs
-    if ((s = negatives("predictor share")) != "")
+    if ((s = negatives("predictor share", "finite")) != "")
         printf "- **The predictor share is negative** in %s: there the trained predictor's E[NLL_Q] is below that of " \
                "the cross-fitted affine h*, so h* is not the minimum over predictors and the split of the gap into " \
                "shares says little: the family share is overstated, and the gap is the better upper bound on it.\n", s
+    if ((s = negatives("predictor share", "nan")) != "")
+        printf "- **The predictor share is negative** in %s, whose gap is nan: the trained predictor's E[NLL_Q] is " \
+               "below that of the cross-fitted affine h*, and with no gap nothing there bounds the family share.\n", s
     if ((s = negatives("family share")) != "")
         printf "- **The family share is negative** in %s: E[NLL_Q(h*)] below Ĥ(z2|z1) contradicts the bound, so " \
                "Ĥ(z2|z1) is overestimated there (k-NN bias at this N and dimension) or the bound fails.\n", s

@@ -505,7 +505,7 @@ static void test_experiment_report(void **state)
     expect_contains(report, "- **The chain E[NLL_Q] ≥ Ĥ(z2|z1) ≥ Ĥ(z2|x)** over 16 tracked steps of the runs above: "
                             "holds at 8, holds within noise at 4, fails at 4, n/a at 0.\n");
     expect_contains(report, "It fails in steps1 at step 40 (Ĥ(z2|z1) below Ĥ(z2|x)); steps2 at step 40");
-    expect_contains(report, "- **The gap decreases with pred_steps** (pred_mode=sgd; last tracked step): "
+    expect_contains(report, "- **The gap decreases with pred_steps, within noise** (pred_mode=sgd; last tracked step): "
                             "pred_steps=1: 0.550, pred_steps=2: 0.450, pred_steps=5: 0.380 nats. Change -0.170 "
                             "nats, within the typical interval width 0.340. The predictor share decreases "
                             "(pred_steps=1: 0.250, pred_steps=2: 0.160, pred_steps=5: 0.080). The family share is "
@@ -555,8 +555,8 @@ static void test_experiment_report(void **state)
     assert_int_equal(run_script("analysis/experiment-report.sh", args, NULL, NULL), 0);
     report = read_file(results, "report.md");
     expect_contains(report, "| steps5 | pred_steps=5 pred_mode=sgd | not finished | 60 |");
-    expect_contains(report, "- **The gap decreases with pred_steps** (pred_mode=sgd; last tracked step): "
-                            "pred_steps=1: 0.550, pred_steps=2: 0.450 nats.");
+    expect_contains(report, "- **The gap decreases with pred_steps, within noise** (pred_mode=sgd; last tracked "
+                            "step): pred_steps=1: 0.550, pred_steps=2: 0.450 nats.");
     expect_contains(report, "- Not finished, so left out of the trends above: steps5 (step 60).\n");
     assert_null(strstr(report, "changed after the runs"));
     free(report);
@@ -760,6 +760,51 @@ static char *convergence_md(const char *csv)
     return out;
 }
 
+/* analysis/trend.awk on a gap.csv written here, keys varied as given. */
+static char *trend_md(const char *csv, const char *keys)
+{
+    const char *dir = sm_test_dir("a_trend");
+    sm_test_write_text(sm_test_join(dir, "gap.csv"), csv);
+    char args[2400], *out, *err;
+    snprintf(args, sizeof args, "-v 'keys=%s' -f analysis/trend.awk %s", keys, sm_test_join(dir, "gap.csv"));
+    assert_int_equal(run_script("awk", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    free(err);
+    return out;
+}
+
+/* The headline says "within noise" when the gaps' whole range is within the typical interval width (a
+ * bold "decreases" read as a finding before), judged by the range, not the ends, for a trend that is not
+ * monotone; a negative predictor share where the gap is nan is not said to leave the gap as a bound. */
+static void test_trend_noise_and_nan_gaps(void **state)
+{
+    (void)state;
+    const char *head = "index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share,"
+                       "pred_steps\n";
+    char csv[1024];
+    snprintf(csv, sizeof csv, "%s1,a,60,4,256,16,8,1.0,0.8,1.2,0.5,0.5,1\n2,b,60,4,256,16,8,0.9,0.7,1.1,0.4,0.5,2\n",
+             head);
+    char *out = trend_md(csv, "pred_steps");
+    expect_contains(out, "- **The gap decreases with pred_steps, within noise** (all runs; last tracked step): ");
+    free(out);
+    snprintf(csv, sizeof csv, "%s1,a,60,4,256,16,8,1.0,0.8,1.2,0.5,0.5,1\n2,b,60,4,256,16,8,2.0,1.8,2.2,0.4,1.6,2\n"
+             "3,c,60,4,256,16,8,0.95,0.75,1.15,0.4,0.55,5\n",
+             head);
+    out = trend_md(csv, "pred_steps");
+    expect_contains(out, "- **The gap is not monotone with pred_steps** (all runs; last tracked step): pred_steps=1: 1.000, "
+                         "pred_steps=2: 2.000, pred_steps=5: 0.950 nats. Change -0.050 nats, within the typical "
+                         "interval width 0.400.");
+    free(out);
+    snprintf(csv, sizeof csv, "%s1,a,60,4,256,16,8,nan,nan,nan,-0.1,nan,1\n2,b,60,4,256,16,8,1.0,0.8,1.2,-0.2,1.2,2\n",
+             head);
+    out = trend_md(csv, "pred_steps");
+    expect_contains(out, "- **The predictor share is negative** in b (-0.200): there the trained predictor's");
+    expect_contains(out, "- **The predictor share is negative** in a (-0.100), whose gap is nan: the trained "
+                         "predictor's E[NLL_Q] is below that of the cross-fitted affine h*, and with no gap nothing "
+                         "there bounds the family share.\n");
+    free(out);
+}
+
 static void test_convergence_rates(void **state)
 {
     (void)state;
@@ -866,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_experiment_report_without_tracking),
         cmocka_unit_test(test_experiment_report_single_run),
         cmocka_unit_test(test_convergence_rates),
+        cmocka_unit_test(test_trend_noise_and_nan_gaps),
         cmocka_unit_test(test_convergence_rise_is_disjoint),
         cmocka_unit_test(test_convergence_gap_against_floor),
     };
