@@ -195,10 +195,31 @@ static void test_noise_after_whitening(void **state)
     double *a = prepared(x, N, &w, 0, NULL);
     double *b = prepared(x, N, &wn, 0, NULL);
     sm_rng r;
-    sm_rng_seed(&r, 3, 0);
+    sm_rng_seed(&r, 3, SM_PREP_JITTER_STREAMS);
     for (size_t i = 0; i < N * D; i++) assert_true(b[i] == a[i] + 0.5 * sm_rng_normal(&r));
     free(a);
     free(b);
+    free(x);
+}
+
+/* The jitter of blocks 0 and 1 does not replay the rng streams 0 and 1 of its seed, which the first
+ * two subsample draws take (resample.h): with --noise and --subsample both, subsample 0's rows came
+ * from the same bits as the x block's jitter. */
+static void test_jitter_apart_from_subsample_streams(void **state)
+{
+    (void)state;
+    double *x = calloc(N * D, sizeof *x); /* zeros: the jitter is the output, exactly */
+    assert_non_null(x);
+    for (uint64_t block = 0; block < 2; block++) {
+        const sm_prep_opts o = {.noise = 1.0, .seed = 5};
+        double *j = prepared(x, N, &o, block, NULL);
+        sm_rng r;
+        sm_rng_seed(&r, 5, block);
+        size_t same = 0;
+        for (size_t i = 0; i < N * D; i++) same += j[i] == sm_rng_normal(&r);
+        assert_int_equal(same, 0);
+        free(j);
+    }
     free(x);
 }
 
@@ -229,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_whitening_general_map_is_orthogonal),
         cmocka_unit_test(test_noise_seeded),
         cmocka_unit_test(test_noise_after_whitening),
+        cmocka_unit_test(test_jitter_apart_from_subsample_streams),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

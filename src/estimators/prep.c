@@ -67,7 +67,7 @@ int sm_prep_block(const double *x, size_t n, size_t d, const sm_prep_opts *o, ui
     }
     if (rc == SM_OK && o->noise > 0.0) {
         sm_rng r;
-        sm_rng_seed(&r, o->seed, stream);
+        sm_rng_seed(&r, o->seed, SM_PREP_JITTER_STREAMS + stream);
         for (size_t i = 0; i < n * d; i++) out[i] += o->noise * sm_rng_normal(&r);
     }
     if (rc == SM_OK && log_det_l) *log_det_l = ldl;

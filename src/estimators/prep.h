@@ -30,6 +30,11 @@ typedef struct {
     uint64_t seed; /* jitter seed [0] */
 } sm_prep_opts;
 
+/* The jitter of block `stream` draws from the rng stream SM_PREP_JITTER_STREAMS
+ * + stream of o->seed: apart from the subsample draws' streams 0 .. B − 1 under
+ * the same seed (resample.h), which the jitter of blocks 0 and 1 replayed. */
+#define SM_PREP_JITTER_STREAMS (UINT64_C(1) << 62)
+
 /* out (n×d, not aliasing x) = x prepared as o says (o NULL: plain copy).
  * stream separates the jitter of the blocks of one call (x: 0, y: 1).
  * *log_det_l (may be NULL) = log det L of the whitening (0 without), to be
