@@ -184,6 +184,28 @@ static void test_offline_out_dir(void **state)
     free(again);
 }
 
+/* track_resamples sets the subsamples of the intervals (track_detail.csv's *_lo, *_hi) and nothing
+ * else: the same track.csv row at 20 (the default) and 100, other intervals; 1 is refused. */
+static void test_offline_resamples(void **state)
+{
+    (void)state;
+    char dirs[2][1100], cmd[8400];
+    const char *resamples[2] = {"", "track_resamples=100"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s%d", sm_test_path("track_resamples"), i);
+        snprintf(cmd, sizeof cmd, "track --checkpoint %s track_samples=64 track_views=8 track_images=4 %s out=%s",
+                 sm_test_join(real_run(), "checkpoint.bin"), resamples[i], dirs[i]);
+        assert_int_equal(sm_test_cli(cmd, NULL, NULL), 0);
+    }
+    char *track[2], *detail[2];
+    for (int i = 0; i < 2; i++) track[i] = read_file(dirs[i], "track.csv"), detail[i] = read_file(dirs[i], "track_detail.csv");
+    assert_string_equal(track[0], track[1]);
+    assert_string_not_equal(detail[0], detail[1]);
+    for (int i = 0; i < 2; i++) free(track[i]), free(detail[i]);
+    snprintf(cmd, sizeof cmd, "track --checkpoint %s track_resamples=1", sm_test_join(real_run(), "checkpoint.bin"));
+    sm_test_cli_error(cmd, 2, "track_resamples", NULL);
+}
+
 /* A full disk (a file size limit between the two files' sizes, see
  * sm_test_cli_start) while track_detail.csv is written: exit 1 with one line
  * naming it, track.csv removed again and no temporary left, so that the same
@@ -310,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_offline_equals_online),
         cmocka_unit_test(test_offline_closed_form_predictor),
         cmocka_unit_test(test_offline_out_dir),
+        cmocka_unit_test(test_offline_resamples),
         cmocka_unit_test(test_offline_full_disk_writes_neither),
         cmocka_unit_test(test_tracking_across_resume),
         cmocka_unit_test(test_errors),

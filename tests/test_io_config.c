@@ -15,7 +15,7 @@
 #include "support/support.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-#define NKEYS 45
+#define NKEYS 46
 
 static sm_status st;
 

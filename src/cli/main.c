@@ -64,7 +64,8 @@ static const cli_command COMMANDS[] = {
      "usage: simsiam-mi track --checkpoint F [key=value ...]  |  simsiam-mi track --columns\n"
      "  One tracking event on the checkpoint's model at its step, with the run's\n"
      "  configuration: prints track.csv's header and row (columns: README.md).\n"
-     "  Keys: track_samples, track_views, track_images, track_mix, seed, threads;\n"
+     "  Keys: track_samples, track_views, track_images, track_mix, track_resamples,\n"
+     "  seed, threads;\n"
      "  out=DIR also writes DIR/track.csv and DIR/track_detail.csv (never over\n"
      "  existing files).\n"
      "  --columns: every tracked column with the files that carry it, unit and meaning.\n"
@@ -79,7 +80,8 @@ static const cli_command COMMANDS[] = {
      "  (refit_step, then the columns of track.csv and track_detail.csv) and\n"
      "  OUT/refit_config.txt; OUT defaults to <checkpoint dir>/refit-<name>-<reinit|continue>.\n"
      "  Keys: refit_steps [512], refit_lr [0.05], refit_reinit [1], refit_batch [256],\n"
-     "  track_samples, track_views, track_images, track_mix, seed, threads, out.\n"
+     "  track_samples, track_views, track_images, track_mix, track_resamples, seed,\n"
+     "  threads, out.\n"
      "  example: simsiam-mi refit --checkpoint runs/x/checkpoint.bin refit_steps=1024\n",
      cli_refit, NULL},
 };

@@ -16,7 +16,7 @@
 
 static const char *const REFIT_KEYS[] = {"refit_steps",  "refit_lr",    "refit_reinit", "refit_batch",
                                          "track_samples", "track_views", "track_images", "track_mix",
-                                         "seed",          "threads",     "out"};
+                                         "track_resamples", "seed",     "threads",      "out"};
 
 /* <dir of path>/refit-<name of path without .bin>-<reinit|continue>. */
 static void default_out(const char *path, int reinit, char *out, size_t n)

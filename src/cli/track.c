@@ -18,8 +18,8 @@
 #include "simsiam/track.h"
 #include "simsiam/tracker.h"
 
-static const char *const TRACK_KEYS[] = {"track_samples", "track_views", "track_images", "track_mix",
-                                         "seed",          "threads",     "out"};
+static const char *const TRACK_KEYS[] = {"track_samples",   "track_views", "track_images", "track_mix",
+                                         "track_resamples", "seed",        "threads",      "out"};
 
 static const char *const OUT_NAMES[] = {"track.csv", "track_detail.csv"};
 static const sm_track_file OUT_FILES[] = {SM_TRACK_CSV, SM_TRACK_DETAIL_CSV};

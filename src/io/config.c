@@ -111,6 +111,8 @@ static const key_spec KEYS[] = {
     INT_KEY(track_views, "64", 2, 65536, "views per image for H(z2|x); tracking needs 4 or more"),
     INT_KEY(track_images, "32", 1, 65536, "images used for H(z2|x)"),
     INT_KEY(track_mix, "4", 0, 64, "Gaussian-mixture components of nll_mix; 0 = off"),
+    INT_KEY(track_resamples, "20", 2, 10000,
+            "subsamples per tracked 95% interval (measured coverage: ~0.9 at 20, ~0.94 at 100)"),
     INT_KEY(checkpoint_every, "1", 0, LONG_MAX, "epochs between checkpoints; 0 = only after the last step"),
     INT_KEY(checkpoint_keep, "0", 0, 1, "1 = keep every scheduled checkpoint as OUT/checkpoint-<step>.bin"),
     INT_KEY(refit_steps, "512", 0, 10000000, "refit: predictor-only steps on the frozen encoder"),

@@ -48,6 +48,7 @@
  *   track_samples    2..16777216 [1024]    track_views   2..65536 [64]
  *   track_images     1..65536 [32]
  *   track_mix        0..64 [4]            (nll_mix components; 0 = off)
+ *   track_resamples  2..10000 [20]        (subsamples per interval)
  *   checkpoint_every >= 0 epochs [1, 0 = only after the last step]
  *   checkpoint_keep  0..1 [0]             (1: also OUT/checkpoint-<step>.bin)
  *   refit_steps      0..10000000 [512]    refit_lr      > 0 [0.05]
@@ -100,7 +101,7 @@ typedef struct {
     double blur, gamma, solarize, erase;
     long holdout;
     long knn_every, track_every, track_samples, track_views, track_images;
-    long track_mix;
+    long track_mix, track_resamples;
     long checkpoint_every, checkpoint_keep;
     long refit_steps, refit_reinit, refit_batch;
     double refit_lr;

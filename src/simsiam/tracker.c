@@ -89,6 +89,7 @@ sm_tracker *sm_tracker_alloc(const sm_config *cfg, const sm_dataset *ds, size_t 
     t->d = z_dim, t->image = sm_dataset_image_size(ds), t->chunk = 256;
     sm_track_defaults(&t->opts, t->aug.seed); /* sm_track_event mixes in the step */
     t->opts.mix = (size_t)cfg->track_mix;
+    t->opts.resamples = (size_t)cfg->track_resamples;
     if (alloc_buffers(t, st) || choose_probe(t, (uint64_t)cfg->seed, st)) {
         sm_tracker_free(t);
         return NULL;
