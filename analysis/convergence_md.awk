@@ -115,7 +115,7 @@ function shown(t, last,    x) {
 
 function field(row, name,    f) { split(row, f, ","); return f[col[name]] }
 
-function table(src, chain,    k, parts, f, l, fall, floor, best, row, side) {
+function table(src, chain,    k, parts, f, l, fall, floor, best, row, side, bound) {
     printf "### %s: %s%s\n\n", src, NAME[chain], (chain == matching(src) ? " (the loss's own Q)" : " (for comparison)")
     print "| refit | checkpoint step | predictor | refit_lr | gap at refit step 0 | gap at the last step | E[NLL] fall (disjoint intervals?) | floor: affine | floor: MLP | gap with mixture Q | link E[NLL] ≥ Ĥ: holds / noise / fails |"
     print "| --- | ---: | --- | ---: | --- | --- | --- | ---: | ---: | ---: | --- |"
@@ -145,8 +145,9 @@ function table(src, chain,    k, parts, f, l, fall, floor, best, row, side) {
                 floored++
                 # within 0.05 nats, or within E[NLL]'s interval on the floor's side, above or below it
                 residual = field(l, "gap") - best
-                side = residual > 0 ? field(l, "nll") - field(l, "nll_lo") : field(l, "nll_hi") - field(l, "nll")
-                if (abs(residual) <= 0.05 || (finite(side) && abs(residual) <= side)) near++
+                bound = residual > 0 ? "nll_lo" : "nll_hi" # the side of E[NLL]'s interval facing the floor
+                side = finite(field(l, "nll")) && finite(field(l, bound)) ? abs(field(l, "nll") - field(l, bound)) : ""
+                if (abs(residual) <= 0.05 || (side != "" && abs(residual) <= side)) near++
                 else if (residual > 0) far = far sprintf(" %s (%.3f above)", parts[3], residual)
                 else under = under sprintf(" %s (%.3f below)", parts[3], -residual)
             }

@@ -97,7 +97,7 @@ config_line() {
   local k v line="" steps
   steps=$(config_value "$dir" steps)
   for k in dataset arch width z_dim batch steps epochs loss lr pred_lr_mult pred_fixed_lr pred_steps pred_mode \
-           seed track_every track_samples track_views track_images; do
+           seed track_every track_samples track_views track_images track_resamples; do
     [ "$k" = epochs ] && [ "${steps:-0}" != 0 ] && continue
     v=$(config_value "$dir" "$k")
     [ -n "$v" ] && line+="$k=$v "

@@ -20,7 +20,8 @@
 # (OpenMPI reads it from Slurm); the global batch must divide into the ranks.
 # SM_SBATCH_ARGS (make SBATCH_ARGS="--partition=... --time=...") go to both
 # sbatch calls.  A shape `sbatch --test-only` says the partition cannot start
-# now (NODES beyond its nodes, or nodes drained) is submitted with a warning.
+# now (NODES beyond the partition's nodes, threads beyond a node's cores, or
+# nodes drained or down) is submitted with a warning.
 # Exit 1 on errors (sbatch's message printed), 2 on usage.
 set -uo pipefail
 
@@ -121,7 +122,7 @@ EOF
 read -r -a extra <<<"${SM_SBATCH_ARGS:-}"
 dependency=()
 if [ ${#todo[@]} -gt 0 ]; then
-  # A shape the partition cannot hold (NODES beyond its nodes, cores beyond a node's)
+  # A shape the partition cannot hold (NODES beyond the partition's nodes, threads beyond a node's cores)
   # would stay PENDING without a word; sbatch --test-only says so now.  It cannot tell
   # that from nodes that are drained or down for a while, so this warns and submits.
   verdict=$(sbatch --test-only "${extra[@]}" "$slurm_dir/array.sbatch" 2>&1) ||

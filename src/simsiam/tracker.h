@@ -16,7 +16,8 @@
 
 typedef struct sm_tracker sm_tracker;
 
-/* A tracker for cfg (track_samples, track_views, track_images, seed, aug)
+/* A tracker for cfg (track_samples, track_views, track_images, track_mix,
+ * track_resamples, seed, aug)
  * on the training split ds: the probe set (track_samples distinct images
  * drawn once from the seed; the first track_images of them also serve
  * H(z2|x)) and the buffers.  SM_ERR_USAGE if track_samples > ds->n,
