@@ -108,17 +108,18 @@ function others(k, r,    j, s) {
     return s == "" ? "all runs" : s
 }
 
-function describe(k, g, members,    numeric, w, m, idx, change, spread, q, qs, nq, i) {
+function describe(k, g, members,    numeric, w, m, idx, change, spread, within, q, qs, nq, i) {
     numeric = order(members, k)
     members = sorted
     w = median_width(members)
     m = split(members, idx, " ")
     nq = split("gap,predictor share,family share", qs, ",")
+    # every run's gap within the typical width of the others': the group's differences are noise
+    spread = range("gap", members)
+    within = spread != "" && w != "" && spread <= w + 0
     if (numeric) {
-        # the headline says "within noise" when every run's gap is within the typical width of the others'
-        spread = range("gap", members)
         printf "- **The gap %s with %s%s** (%s; last tracked step): %s nats.", direction("gap", members), key[k],
-               spread != "" && w != "" && spread <= w + 0 ? ", within noise" : "", g, listing("gap", members, k)
+               within ? ", within noise" : "", g, listing("gap", members, k)
         if (finite(value["gap", idx[m]]) && finite(value["gap", idx[1]])) {
             change = value["gap", idx[m]] - value["gap", idx[1]]
             if (w == "") printf " Change %s nats (no interval to compare with).", num(change)
@@ -130,10 +131,9 @@ function describe(k, g, members,    numeric, w, m, idx, change, spread, q, qs, n
     } else {
         printf "- **The gap by %s** (%s; last tracked step): %s nats; smallest with %s.", key[k], g,
                listing("gap", members, k), smallest("gap", members, k)
-        spread = range("gap", members)
         if (spread != "" && w != "")
-            printf " Spread %s nats, %s the typical interval width %s.", num(spread),
-                   (spread > w + 0 ? "larger than" : "within"), num(w)
+            printf " Spread %s nats, %s the typical interval width %s.", num(spread), within ? "within" : "larger than",
+                   num(w)
         for (i = 2; i <= nq; i++)
             printf " The %s: %s; smallest with %s.", qs[i], listing(qs[i], members, k), smallest(qs[i], members, k)
     }
