@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "estimators/mi.h"
+#include "estimators/registry.h"
+#include "estimators/resample.h"
 #include "simsiam/track.h"
 
 static const double PI = 3.14159265358979323846;
@@ -166,6 +169,97 @@ static void test_linear_encoder_on_gaussians(void **state)
     free(b.z1);
 }
 
+/* ---- the paired gap interval, recomputed from the public estimators ----
+ * x = [z1 | p1], y = z2: E[NLL_Q](z2; p1) − Ĥ(z2|z1) (KSG-1, k = 3) on the
+ * same rows, whitened max-norm blocks in R^d or unit rows on the sphere. */
+typedef struct {
+    const char *family;
+    int sphere;
+} gap_ref_ctx;
+
+static int gap_ref(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                   sm_arena *ws, sm_status *st)
+{
+    const gap_ref_ctx *c = ctx;
+    size_t r = dx / 2;
+    double *z1 = malloc(2 * n * r * sizeof *z1), *p1 = z1 + n * r, nll;
+    assert_non_null(z1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < r; j++) z1[i * r + j] = x[i * dx + j], p1[i * r + j] = x[i * dx + r + j];
+    sm_est_opts none = {0};
+    int rc = sm_estimator_find(SM_EST_NLL, c->family)->fn(&none, y, dy, p1, r, n, &nll, ws, st);
+    sm_mi_opts mo = {.k = 3, .norm = c->sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = c->sphere,
+                     .prep = {.whiten = !c->sphere}};
+    sm_ksg1_result k;
+    if (!rc) rc = sm_mi_ksg1(z1, y, n, r, dy, &mo, &k, ws, st);
+    if (!rc) *value = nll - k.h_y_given_x;
+    free(z1);
+    return rc;
+}
+
+/* The interval of gap_ref over the tracker's subsamples (seed 7, B = 20). */
+static sm_resample_result gap_ref_interval(const double *z1, const double *z2, const double *p1, size_t n, size_t d,
+                                           const char *family, int sphere)
+{
+    double *x = malloc(2 * n * d * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) x[2 * i * d + j] = z1[i * d + j], x[2 * i * d + d + j] = p1[i * d + j];
+    gap_ref_ctx c = {family, sphere};
+    sm_resample_result res;
+    sm_status st;
+    assert_int_equal(sm_resample_subsample(x, 2 * d, z2, d, n, SM_TRACK_RESAMPLES, 7, gap_ref, &c, &res, NULL, &st),
+                     SM_OK);
+    free(x);
+    return res;
+}
+
+static void unit_rows(const double *z, size_t n, size_t d, double *u)
+{
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += z[i * d + j] * z[i * d + j];
+        for (size_t j = 0; j < d; j++) u[i * d + j] = z[i * d + j] / sqrt(ss);
+    }
+}
+
+/* gap_lo/gap_hi are the subsampling interval of the difference itself, both
+ * terms on each subsample's rows: the same bits as recomputed here from the
+ * public estimators, around the columns' own difference, and narrower than
+ * the two terms' intervals combined at their worst (their noise is shared).
+ * At the optimal predictor on Gaussians the true gap is 0; the estimate is
+ * KSG's bias (h_z_given_z1 reads 0–0.25 high, above). */
+static void test_paired_gap_interval(void **state)
+{
+    (void)state;
+    static const double s[4] = {4, 2, 1, 0.5};
+    static const double a[16] = {1, 0, 0, 0, 0.5, 2, 0, 0, -0.3, 0.2, 0.7, 0, 0.1, -0.4, 0.3, 1.5};
+    gauss_model g = {4, s, a, 1.0};
+    sample_buf b;
+    const size_t n = 1000, d = 4;
+    draw(&g, n, 0, 0, 3, &b);
+    sm_track_row row;
+    estimate(&b, 8, &row);
+    sm_resample_result ref = gap_ref_interval(b.z1, b.z2, b.p1, n, d, "full", 0);
+    assert_true(row.gap_ci.lo == ref.ci_low && row.gap_ci.hi == ref.ci_high);
+    const double gap = row.nll_r - row.h_z_given_z1;
+    assert_near(ref.value, gap, 1e-12, "the interval's centre: nll_r - h_z_given_z1");
+    assert_true(row.gap_ci.lo < gap && gap < row.gap_ci.hi);
+    assert_true(row.gap_ci.lo > -0.4 && row.gap_ci.hi < 0.2);
+    const double combined = (row.nll_r_ci.hi - row.h_z_given_z1_ci.lo) - (row.nll_r_ci.lo - row.h_z_given_z1_ci.hi);
+    assert_true(row.gap_ci.hi - row.gap_ci.lo < 0.75 * combined);
+
+    double *u = malloc(2 * n * d * sizeof *u);
+    assert_non_null(u);
+    unit_rows(b.z1, n, d, u);
+    unit_rows(b.z2, n, d, u + n * d);
+    ref = gap_ref_interval(u, u + n * d, b.p1, n, d, "vmf", 1);
+    assert_true(row.gap_s_ci.lo == ref.ci_low && row.gap_s_ci.hi == ref.ci_high);
+    assert_near(ref.value, row.nll_vmf - row.h_s_given_z1, 1e-9, "the sphere gap's centre");
+    free(u);
+    free(b.z1);
+}
+
 /* d = 6 > max_dim = 2: the k-NN columns see the two leading principal
  * coordinates, which are coordinates 0 and 1 here (variances 9 + 1 and
  * 4 + 1 against 0.3 + 1), so their closed forms are the model's restricted
@@ -297,7 +391,7 @@ static void test_csv_rows(void **state)
                        .h_s_z = 2, .h_s_given_z1 = 1, .h_s_given_x = 0.5, .nll_r_ci = {0.4, 0.6},
                        .h_z_given_z1_ci = {-1.1, -0.9}, .h_z_given_x_ci = {NAN, NAN}, .i_ksg_ci = {1.4, 1.6},
                        .nll_vmf_ci = {-2.5, -1.5}, .h_s_z_ci = {1.5, 2.5}, .h_s_given_z1_ci = {0.5, 1.5},
-                       .h_s_given_x_ci = {0.25, 0.75}};
+                       .h_s_given_x_ci = {0.25, 0.75}, .gap_ci = {1.45, 1.55}, .gap_s_ci = {-3.5, -2.5}};
     char buf[SM_TRACK_LINE_MAX], header[SM_TRACK_LINE_MAX];
     int len = sm_track_format(&r, SM_TRACK_CSV, buf, sizeof buf);
     assert_string_equal(buf, "40,-0.5,1.25,1,0.75,0.5,-2,10,0.125,0.25,-1,nan,1.5,1.75,-0.375,0.5,6.9314718,0.875,8");
@@ -307,12 +401,13 @@ static void test_csv_rows(void **state)
                                 "h_z_given_z1,h_z_given_x,i_ksg,i_gauss,i_ba,i_infonce,infonce_cap,z_std,dim_used\n");
     len = sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
     assert_string_equal(buf, "40,8,1024,64,32,0.5,0.4,0.6,0.25,-1.1,-0.9,nan,nan,1.4,1.6,-2.5,-1.5,2,1.5,2.5,1,0.5,"
-                             "1.5,0.5,0.25,0.75,0.2,0.125,0.2");
+                             "1.5,0.5,0.25,0.75,0.2,0.125,0.2,1.45,1.55,-3.5,-2.5");
     sm_track_header(SM_TRACK_DETAIL_CSV, header, sizeof header);
     assert_string_equal(header, "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,"
                                 "h_z_given_z1_hi,h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi,nll_vmf_lo,"
                                 "nll_vmf_hi,h_s_z,h_s_z_lo,h_s_z_hi,h_s_given_z1,h_s_given_z1_lo,h_s_given_z1_hi,"
-                                "h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,nll_mlp,nll_mix,h_z_given_z1_width\n");
+                                "h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,nll_mlp,nll_mix,h_z_given_z1_width,gap_lo,gap_hi,"
+                                "gap_s_lo,gap_s_hi\n");
     /* snprintf's count when truncated */
     char small[8];
     assert_int_equal(sm_track_format(&r, SM_TRACK_DETAIL_CSV, small, sizeof small), len);
@@ -335,7 +430,7 @@ static void test_row_clear_is_nan(void **state)
     char buf[SM_TRACK_LINE_MAX];
     sm_track_format(&r, SM_TRACK_DETAIL_CSV, buf, sizeof buf);
     assert_string_equal(buf, "0,0,0,0,0,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,"
-                             "nan,nan,nan,nan,nan,nan");
+                             "nan,nan,nan,nan,nan,nan,nan,nan,nan,nan");
 }
 
 /* z_std as docs/design.md §1.8 defines it, in long double, two passes. */
@@ -454,6 +549,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_encoder_on_gaussians),
+        cmocka_unit_test(test_paired_gap_interval),
         cmocka_unit_test(test_projection_to_principal_coordinates),
         cmocka_unit_test(test_hand_case_and_failures),
         cmocka_unit_test(test_full_needs_more_pairs_than_dimensions),

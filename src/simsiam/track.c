@@ -186,6 +186,33 @@ static int h_given_fn(void *ctx, const double *x, size_t dx, const double *y, si
     return rc;
 }
 
+/* E[NLL_Q] − Ĥ(z2|z1) on the same rows, for its paired interval: x is
+ * [z1 | p1] (n × 2r), y is z2 (n × r); the NLL is nll(nll_ctx, z2, p1). */
+typedef struct {
+    sm_resample_fn nll;
+    void *nll_ctx;
+    given_ctx given;
+} gap_ctx;
+
+static int gap_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                  sm_arena *ws, sm_status *st)
+{
+    gap_ctx *c = ctx;
+    const size_t r = dx / 2, mark = sm_arena_mark(ws);
+    double *z1 = sm_arena_alloc(ws, 2 * n * r, sizeof *z1, st), nll = NAN, h = NAN;
+    if (!z1) return st->code;
+    double *p1 = z1 + n * r;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(z1 + i * r, x + i * dx, r * sizeof *z1);
+        memcpy(p1 + i * r, x + i * dx + r, r * sizeof *p1);
+    }
+    int rc = c->nll(c->nll_ctx, y, dy, p1, r, n, &nll, ws, st);
+    if (!rc) rc = h_given_fn(&c->given, z1, r, y, dy, n, &h, ws, st);
+    if (!rc) *value = nll - h;
+    sm_arena_release(ws, mark);
+    return rc;
+}
+
 /* The registry's adapter of kind and name. */
 static sm_resample_fn registered(sm_est_kind kind, const char *name)
 {
@@ -217,6 +244,30 @@ static void interval(sm_track_row *row, const char *what, const double *x, size_
     sm_arena_release(ws, mark);
     ci->lo = or_nan(row, rc, &est, what, res.ci_low);
     ci->hi = or_nan(row, rc, &est, what, res.ci_high);
+}
+
+/* *ci = the paired interval of nll(z2, p1) − Ĥ(z2|z1) (n × r each): both
+ * terms on each subsample's rows, so their shared noise cancels. */
+static void gap_interval(sm_track_row *row, const char *what, const double *z1, const double *z2, const double *p1,
+                         size_t n, size_t r, sm_resample_fn nll, int sphere, const sm_track_opts *o,
+                         sm_track_interval *ci, sm_arena *ws)
+{
+    sm_status est;
+    sm_status_clear(&est);
+    size_t mark = sm_arena_mark(ws);
+    double *x = sm_arena_alloc(ws, 2 * n * r, sizeof *x, &est);
+    if (!x) {
+        ci->lo = ci->hi = or_nan(row, est.code, &est, what, 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(x + 2 * i * r, z1 + i * r, r * sizeof *x);
+        memcpy(x + 2 * i * r + r, p1 + i * r, r * sizeof *x);
+    }
+    sm_est_opts none = {0};
+    gap_ctx c = {nll, &none, {o, sphere}};
+    interval(row, what, x, 2 * r, z2, r, n, gap_fn, &c, o, ci, ws);
+    sm_arena_release(ws, mark);
 }
 
 /* ---- the columns ---------------------------------------------------------- */
@@ -366,6 +417,8 @@ static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_
     chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
                      &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
     chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, row, ws);
+    gap_interval(row, "gap_s interval", u, u + n * d, s->p1, n, d, registered(SM_EST_NLL, "vmf"), 1, o,
+                 &row->gap_s_ci, ws);
     sm_arena_release(ws, mark);
 }
 
@@ -401,6 +454,8 @@ static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_
     sm_est_opts none = {0};
     interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, registered(SM_EST_NLL, "full"), &none, o, &row->nll_r_ci,
              ws);
+    gap_interval(row, "gap interval", rd->z1, rd->z2, rd->p1, n, r, registered(SM_EST_NLL, "full"), 0, o,
+                 &row->gap_ci, ws);
 }
 
 int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
@@ -557,6 +612,8 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     REAL(nll_mlp, DETAIL, "nll_r with a wider MLP predictor (64 ReLU units, started at the affine fit, early-stopped, cross-fitted): a non-linear floor"),
     REAL(nll_mix, DETAIL, "E[NLL] of a track_mix-component Gaussian mixture Q on the residual z2 − p1 (EM, cross-fitted): a valid richer Q"),
     DERIVED(h_z_given_z1_width, DETAIL, h_z_given_z1_width, "h_z_given_z1_hi − h_z_given_z1_lo: the k-NN estimate's sampling noise, the yardstick for its changes and for the gap"),
+    CI(gap, DETAIL, "nll_r − h_z_given_z1, paired (the difference subsampled: both terms on the same rows)"),
+    CI(gap_s, DETAIL, "nll_vmf − h_s_given_z1, paired (dim_used = z_dim only)"),
 };
 const size_t SM_TRACK_NCOLUMNS = sizeof SM_TRACK_COLUMNS / sizeof SM_TRACK_COLUMNS[0];
 

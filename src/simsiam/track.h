@@ -59,6 +59,12 @@
  *               dim_used = d (a projection of unit vectors is not on a
  *               sphere); NaN otherwise.
  *   *_lo, *_hi  the 95% intervals (nll_vmf's too).
+ *   gap_lo, gap_hi, gap_s_lo, gap_s_hi
+ *               the paired intervals of the gaps nll_r − h_z_given_z1 and
+ *               nll_vmf − h_s_given_z1: both terms on each subsample's
+ *               rows, the difference subsampled.  The terms share their
+ *               probe pairs and their noise, so this is narrower than the
+ *               two terms' intervals combined (docs/design.md §1.6).
  * With dim_used < d the network's p1 sees all of z1, so nll_r bounds
  * H(z2'|z1) (z2' the projection), which is at most the H(z2'|z1') that
  * h_z_given_z1 estimates: the chain is then a heuristic, rigorous only when
@@ -100,6 +106,7 @@ struct sm_track_row {
     double h_s_z, h_s_given_z1, h_s_given_x;
     sm_track_interval nll_r_ci, h_z_given_z1_ci, h_z_given_x_ci, i_ksg_ci;
     sm_track_interval nll_vmf_ci, h_s_z_ci, h_s_given_z1_ci, h_s_given_x_ci;
+    sm_track_interval gap_ci, gap_s_ci; /* paired: of nll_r − h_z_given_z1, nll_vmf − h_s_given_z1 */
     char warning[SM_TRACK_WARNING_MAX]; /* first estimator failure, "" if none */
 };
 
