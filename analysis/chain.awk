@@ -1,7 +1,7 @@
 # The chain of docs/design.md section 1 per tracked step, from a run's track.csv
 # (point estimates) and track_detail.csv (nll_r, nll_r_opt and the 95%
 # subsampling intervals), joined by step:
-#   awk -f analysis/chain.awk OUT/track.csv OUT/track_detail.csv > chain.csv
+#   awk -f analysis/links.awk -f analysis/chain.awk OUT/track.csv OUT/track_detail.csv > chain.csv
 # With -v sphere=1 the chain of the cosine loss on the sphere instead:
 # nll_vmf ≥ h_s_given_z1 ≥ h_s_given_x (and no affine floor: nll_r_opt nan),
 # written under the same output column names.
@@ -9,36 +9,26 @@
 #   step,dim_used,n,views,images,             as in track_detail.csv
 #   nll_r,nll_r_lo,nll_r_hi,nll_r_opt,        E[NLL_Q] with the trained and the best affine predictor
 #   h_z_given_z1,..._lo,..._hi, h_z_given_x,..._lo,..._hi
-#   gap,gap_lo,gap_hi                         nll_r - h_z_given_z1; the interval combines the two
-#                                             intervals at their worst (lo - hi, hi - lo)
+#   gap,gap_lo,gap_hi                         nll_r - h_z_given_z1; the interval is the paired one
+#                                             of track_detail.csv (gap_lo, gap_hi; sphere: gap_s_*),
+#                                             or where a file has none (written before it existed,
+#                                             or nan) the two intervals combined at their worst
+#                                             (lo - hi, hi - lo)
 #   predictor_share,family_share              nll_r - nll_r_opt, nll_r_opt - h_z_given_z1
 #   nll_vs_z1,z1_vs_x,verdict                 the two links and the step (analysis/README.md)
-# A link "holds" when its intervals are ordered (lower end of the larger side
-# above the upper end of the smaller), "fails" when they are ordered the other
-# way, "within noise" when they overlap, "n/a" when a value is nan.  The step
-# "fails" if a link fails, "holds" if both hold, "holds within noise" otherwise
-# (or "n/a").  The trainer writes a row to both files at every tracked step, so
+#   gap_interval                              paired or combined: which gap interval, and so
+#                                             which rule, nll_vs_z1 used
+# The links as analysis/links.awk decides them, nll_vs_z1 on the paired gap
+# interval where there is one.  The step "fails" if a link fails, "holds" if
+# both hold, "holds within noise" otherwise (or "n/a").  The trainer writes a row to both files at every tracked step, so
 # a step in one file only is an error (one line, exit 1, nothing printed).
-BEGIN {
-    FS = ","; OFS = ","
-    NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
-}
+BEGIN { FS = ","; OFS = "," }
 
-function finite(x) { return x ~ NUMBER }
-function diff(a, b) { return finite(a) && finite(b) ? sprintf("%.10g", a - b) : "nan" }
 # A column of this step: from track_detail.csv (the current line) if it has
 # it, else from track.csv's row of the same step; nan when neither has it.
 function v(name) {
     if ((2, name) in col) return $(col[2, name])
     return ((1, name) in col) ? main[step, name] : "nan"
-}
-
-# Is a's interval [alo, ahi] above b's [blo, bhi]?  n/a when a value or an end is nan.
-function link(a, alo, ahi, b, blo, bhi) {
-    if (!finite(a) || !finite(b) || !finite(alo) || !finite(ahi) || !finite(blo) || !finite(bhi)) return "n/a"
-    if (alo + 0 > bhi + 0) return "holds"
-    if (ahi + 0 < blo + 0) return "fails"
-    return "within noise"
 }
 
 function verdict(a, b) {
@@ -50,7 +40,7 @@ function verdict(a, b) {
 
 BEGIN {
     NLL = sphere ? "nll_vmf" : "nll_r"; Z1 = sphere ? "h_s_given_z1" : "h_z_given_z1"
-    X = sphere ? "h_s_given_x" : "h_z_given_x"; OPT = sphere ? "" : "nll_r_opt"
+    X = sphere ? "h_s_given_x" : "h_z_given_x"; OPT = sphere ? "" : "nll_r_opt"; GAP = sphere ? "gap_s" : "gap"
 }
 
 function fail(what, where) {
@@ -70,12 +60,12 @@ file == 1 { for (c in col) { split(c, k, SUBSEP); if (k[1] == 1) main[$(col[1, "
     nll = v(NLL); nlo = v(NLL "_lo"); nhi = v(NLL "_hi"); opt = OPT == "" ? "nan" : v(OPT)
     z1 = v(Z1); zlo = v(Z1 "_lo"); zhi = v(Z1 "_hi")
     x = v(X); xlo = v(X "_lo"); xhi = v(X "_hi")
-    a = link(nll, nlo, nhi, z1, zlo, zhi)
+    judge_gap(nll, nlo, nhi, z1, zlo, zhi, v(GAP "_lo"), v(GAP "_hi"), g)
     b = link(z1, zlo, zhi, x, xlo, xhi)
     rows[++nrows] = step OFS v("dim_used") OFS v("n") OFS v("views") OFS v("images") OFS nll OFS nlo OFS nhi OFS opt \
                     OFS z1 OFS zlo OFS zhi OFS x OFS xlo OFS xhi \
-                    OFS diff(nll, z1) OFS diff(nlo, zhi) OFS diff(nhi, zlo) OFS diff(nll, opt) OFS diff(opt, z1) \
-                    OFS a OFS b OFS verdict(a, b)
+                    OFS g["gap"] OFS g["lo"] OFS g["hi"] OFS diff(nll, opt) OFS diff(opt, z1) \
+                    OFS g["link"] OFS b OFS verdict(g["link"], b) OFS g["rule"]
 }
 
 END {
@@ -83,6 +73,6 @@ END {
     for (i = 1; i <= nseen; i++) if (!(order[i] in joined)) fail("step " order[i] " has no row in " name[2], name[1] ":" seen[order[i]])
     print "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt," \
           "h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi,h_z_given_x,h_z_given_x_lo,h_z_given_x_hi," \
-          "gap,gap_lo,gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict"
+          "gap,gap_lo,gap_hi,predictor_share,family_share,nll_vs_z1,z1_vs_x,verdict,gap_interval"
     for (r = 1; r <= nrows; r++) print rows[r]
 }

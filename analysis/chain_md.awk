@@ -29,6 +29,7 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     gap[rows] = sprintf("| %s | %s | %s | %s | %s |", v("step"), interval(v("gap"), v("gap_lo"), v("gap_hi")),
                         num(v("predictor_share")), num(v("family_share")), num(v("nll_r_opt")))
     count[v("verdict")]++
+    paired += ("gap_interval" in col) && v("gap_interval") == "paired" # chain.csv files before it: combined
     if (v("nll_vs_z1") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), NLL, GIVEN_Z1)
     if (v("z1_vs_x") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), GIVEN_Z1, GIVEN_X)
     if (v("z1_vs_x") == "fails") second_fails = 1
@@ -46,12 +47,36 @@ function at_steps(list,    parts, m) {
     return (m > 1 ? "at steps " : "at step ") substr(list, 3)
 }
 
+# How the first link and the gap interval were judged: the paired interval of
+# the gap (chain.awk) at every step, at none, or at some.
+function link_rule() {
+    if (paired == rows)
+        return "The first link is judged on the paired interval of the gap (both terms on the same subsampled " \
+               "rows, so their shared noise cancels): it holds when that interval lies above 0, holds within " \
+               "noise when it contains 0, fails when it lies below. The second holds when its intervals are " \
+               "ordered, holds within noise when they overlap, fails when they are reversed beyond them."
+    return "A link holds when its intervals are ordered, holds within noise when they overlap, fails when " \
+           "they are reversed beyond the intervals" \
+           (paired ? sprintf("; at %d of the %d steps the first link is judged instead on the paired " \
+                             "interval of the gap (above 0, containing 0, below 0), where track_detail.csv " \
+                             "has one.", paired, rows) \
+                   : " (track_detail.csv has no paired gap interval: written before it existed, or nan).")
+}
+
+function gap_rule() {
+    if (paired == rows) return "The gap interval is the paired one (the difference subsampled)."
+    if (paired) return sprintf("The gap interval is the paired one at %d of the %d steps, elsewhere the two " \
+                               "intervals combined at their worst.", paired, rows)
+    return "The gap interval combines the two intervals at their worst."
+}
+
 function sphere_section() {
     print "## The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)"
     print ""
     print "D = −cos is, up to constants, the NLL of a von Mises–Fisher density of ẑ2 = z2/‖z2‖ around"
     print "p̂1 on S^{d−1} (κ fitted): its chain takes every entropy on the sphere, w.r.t. surface measure"
     print "(k-NN with intrinsic dimension d − 1). In nats, 95 % subsampling intervals; d = z_dim here."
+    print link_rule() " " gap_rule()
     print ""
     print "| step | d | N | V × images | E[NLL_vMF] | Ĥ_S(ẑ2\\|ẑ1) | Ĥ_S(ẑ2\\|x) | E[NLL] ≥ Ĥ_S(ẑ2\\|ẑ1) | Ĥ_S(ẑ2\\|ẑ1) ≥ Ĥ_S(ẑ2\\|x) | verdict | gap |"
     print "|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|"
@@ -69,8 +94,7 @@ END {
     print "In nats, with 95 % subsampling intervals [low, high]. d = coordinates the k-NN estimates and"
     print "E[NLL_Q] (nll_r, Gaussian family with full covariance) are computed in; N = probe pairs (z1, z2)"
     print "for E[NLL_Q] and Ĥ(z2|z1); V × images = views per image × images for the per-image Ĥ(z2|x)."
-    print "A link holds when its intervals are ordered, holds within noise when they overlap, fails when"
-    print "they are reversed beyond the intervals."
+    print link_rule()
     print ""
     print "| step | d | N | V × images | E[NLL_Q] | Ĥ(z2\\|z1) | Ĥ(z2\\|x) | E[NLL_Q] ≥ Ĥ(z2\\|z1) | Ĥ(z2\\|z1) ≥ Ĥ(z2\\|x) | verdict |"
     print "|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
@@ -105,8 +129,7 @@ END {
     print "predictor of z2 from z1 in the d coordinates above (least squares, 2-fold cross-fitted on the"
     print "probe set): predictor share ="
     print "E[NLL_Q(h)] − E[NLL_Q(h*)] (what a better predictor could remove), family share = E[NLL_Q(h*)] −"
-    print "Ĥ(z2|z1) (what the Gaussian family misses of P(z2|z1)). The gap interval combines the two intervals"
-    print "at their worst. Nats."
+    print "Ĥ(z2|z1) (what the Gaussian family misses of P(z2|z1)). " gap_rule() " Nats."
     print ""
     print "| step | gap | predictor share | family share | E[NLL_Q(h*)] |"
     print "|---:|---:|---:|---:|---:|"

@@ -59,7 +59,7 @@ for line in "${run_lines[@]}"; do
 done
 [ ${#args[@]} -gt 0 ] || { printf '%s' "$damage_errors" >&2; fail "no finished refit for $name ($size) yet ($results)"; }
 conv=$results/convergence.csv
-awk -f "$analysis_dir/convergence.awk" "${args[@]}" | write_file "$conv"
+awk -f "$analysis_dir/links.awk" -f "$analysis_dir/convergence.awk" "${args[@]}" | write_file "$conv"
 
 mkdir -p "$results/plots" || fail "cannot create $results/plots"
 for src in "${sources[@]}"; do

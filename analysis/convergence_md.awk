@@ -37,6 +37,7 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     last[key] = $0
     links[key, v("link")]++
     all_links[v("chain"), v("link")]++
+    rows++; paired += ("gap_interval" in col) && v("gap_interval") == "paired" # convergence.csv before it: combined
     if (v("chain") == matching(v("source"))) by_rate(v("source") SUBSEP v("checkpoint_step") SUBSEP v("mode"))
 }
 
@@ -164,7 +165,13 @@ function table(src, chain,    k, parts, f, l, fall, floor, best, row, side, boun
 END {
     print "## The gap at a fixed encoder vs the predictor's steps"
     print ""
-    print "gap = E[NLL_Q] − Ĥ(z2|z1) with 95% subsampling intervals (the two intervals combined at their worst);"
+    printf "gap = E[NLL_Q] − Ĥ(z2|z1) with 95%% subsampling intervals (%s); the link E[NLL] ≥ Ĥ %s;\n",
+           paired == rows ? "paired: the difference subsampled, both terms on the same rows" \
+                          : paired ? sprintf("paired at %d of %d rows, elsewhere the two intervals combined at their worst", paired, rows) \
+                                   : "the two intervals combined at their worst",
+           paired == rows ? "holds when the gap's interval lies above 0, fails below it, is within noise when it holds 0" \
+                          : "holds when the intervals are ordered, fails when reversed, is within noise when they overlap" \
+                            (paired ? " (the paired rows: the gap's interval against 0)" : "")
     print "floor = E[NLL_Q] of the best affine / MLP predictor on the same frozen z (cross-fitted) minus Ĥ(z2|z1):"
     print "the family's share, which no predictor can remove; gap with mixture Q = E[NLL] of a Gaussian mixture"
     print "on the residual z2 − h(z1) (cross-fitted) minus Ĥ(z2|z1). The k-NN columns are the same at every"

@@ -85,12 +85,13 @@ gap_csv=$results/gap.csv mi_csv=$results/mi_loss.csv
 gap_rows="index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share${varied:+,${varied// /,}}"$'\n'
 mi_blocks="" mi_runs=""
 runs_table="" final_table="" gap_table="" notes="" failures="" unfinished="" unfinished_runs=" "
-total_holds=0 total_noise=0 total_fails=0 total_na=0 total_steps=0 tracked_runs=0 index=0 z_dim_max=0 dim_min=""
+total_holds=0 total_noise=0 total_fails=0 total_na=0 total_steps=0 tracked_runs=0 gap_runs=0 paired_runs=0 index=0 z_dim_max=0 dim_min=""
 sphere_holds=0 sphere_noise=0 sphere_fails=0 sphere_na=0 sphere_steps=0
 
 # verdict_counts CHAIN_CSV: "holds noise fails n/a steps" over its rows.
 verdict_counts() {
-  awk -F, 'NR > 1 { c[$NF]++; n++ } END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$1"
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { c[$col["verdict"]]++; n++ } END { printf "%d %d %d %d %d\n", c["holds"], c["holds within noise"], c["fails"], c["n/a"], n }' "$1"
 }
 ns=() vs=() damaged=() damage_errors=""
 for line in "${run_lines[@]}"; do
@@ -179,8 +180,10 @@ for line in "${run_lines[@]}"; do
     $c["verdict"] == "fails" { s = s sprintf(", %s (%s)", $c["step"],
         ($c["nll_vs_z1"] == "fails" ? "E[NLL_Q] below Ĥ(z2|z1)" : "Ĥ(z2|z1) below Ĥ(z2|x)")) }
     END { if (s != "") printf "; %s at step%s", run, substr(s, 2) }' "$dir/chain.csv")
-  IFS=, read -r c_step c_dim c_n c_views c_images c_gap c_lo c_hi c_pred c_fam \
-    <<<"$(last_row "$dir/chain.csv" "step dim_used n views images gap gap_lo gap_hi predictor_share family_share")"
+  IFS=, read -r c_step c_dim c_n c_views c_images c_gap c_lo c_hi c_pred c_fam c_rule \
+    <<<"$(last_row "$dir/chain.csv" "step dim_used n views images gap gap_lo gap_hi predictor_share family_share gap_interval")"
+  gap_runs=$((gap_runs + 1))
+  [ "$c_rule" = paired ] && paired_runs=$((paired_runs + 1))
   ns+=("$c_n") vs+=("$c_views×$c_images")
   [ "$status" = finished ] || { unfinished+="$run (step $c_step), "; unfinished_runs+="$run "; }
   gap_rows+="$index,$run,$c_step,$c_dim,$c_n,$c_views,$c_images,$c_gap,$c_lo,$c_hi,$c_pred,$c_fam"
@@ -286,8 +289,11 @@ conclusion() {
   echo "## The gap and its shares vs ${varied_prose:-the runs}"
   echo
   if [ -n "$gap_table" ]; then
-    echo "At each run's last tracked step: gap = E[NLL_Q] − Ĥ(z2|z1) [interval combining the two intervals at their"
-    echo "worst] = predictor share E[NLL_Q(h)] − E[NLL_Q(h*)] + family share E[NLL_Q(h*)] − Ĥ(z2|z1), with h* the best"
+    if [ "$paired_runs" -eq "$gap_runs" ]; then gap_interval="the paired interval: the difference subsampled, both terms on the same rows"
+    elif [ "$paired_runs" -eq 0 ]; then gap_interval="interval combining the two intervals at their worst"
+    else gap_interval="the paired interval in $paired_runs of the $gap_runs runs, in the others the two intervals combined at their worst"; fi
+    echo "At each run's last tracked step: gap = E[NLL_Q] − Ĥ(z2|z1) [$gap_interval]"
+    echo "= predictor share E[NLL_Q(h)] − E[NLL_Q(h*)] + family share E[NLL_Q(h*)] − Ĥ(z2|z1), with h* the best"
     echo "affine predictor (cross-fitted least squares). Table: \`gap.csv\`."
     echo
     echo "| run | settings | step | d | N | V × images | gap | predictor share | family share |"

@@ -34,11 +34,11 @@ fi
 rm -f "$chain" "$sphere"
 sphered=0
 if [ "$tracked" -gt 0 ] && [ "$detailed" -gt 0 ]; then
-  awk -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$chain" || { rm -f "$chain"; exit 1; }
+  awk -f "$analysis_dir/links.awk" -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$chain" || { rm -f "$chain"; exit 1; }
   chained=$(csv_rows "$chain")
   # The sphere chain, where track_detail.csv has it (tracked with d <= 8 by a version that writes it).
   if [[ " $(head -1 "$detail" | tr , ' ') " == *" h_s_given_z1 "* ]]; then
-    awk -v sphere=1 -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$sphere" || { rm -f "$sphere"; exit 1; }
+    awk -v sphere=1 -f "$analysis_dir/links.awk" -f "$analysis_dir/chain.awk" "$track" "$detail" | write_file "$sphere" || { rm -f "$sphere"; exit 1; }
     if [[ " $(empty_columns "$sphere") " == *" h_z_given_z1 "* ]]; then
       rm -f "$sphere" # no sphere chain at this z_dim (dim_used < z_dim): nothing to report
     else

@@ -180,8 +180,42 @@ static void test_run_report_gap_shares(void **state)
     expect_contains(report, "The family share is negative at steps 0, 40: the best affine predictor's");
     char *chain = read_file(dir, "chain.csv");
     expect_contains(chain, "\n20,4,256,16,8,3.52,3.41,3.63,3.3,2.95,2.8,3.1,1.2,1,1.4,0.57,0.31,0.83,0.22,0.35,"
-                           "holds,holds,holds\n");
+                           "holds,holds,holds,combined\n");
     free(chain);
+    free(report);
+}
+
+/* With track_detail.csv's paired gap interval (gap_lo, gap_hi) the first link
+ * is judged on it against 0, not on the two intervals' overlap, and chain.csv
+ * says which: step 0's intervals overlap (within noise), its paired interval
+ * lies below 0 (fails); step 40's overlap too, its paired one lies above 0
+ * (holds); step 20 holds either way; step 60 has no paired interval (nan)
+ * and falls back to the overlap rule, its gap interval combined at its worst. */
+static void test_run_report_paired_gap(void **state)
+{
+    (void)state;
+    const char *detail = "step,dim_used,n,views,images,nll_r,nll_r_lo,nll_r_hi,nll_r_opt,h_z_given_z1_lo,"
+                         "h_z_given_z1_hi,h_z_given_x_lo,h_z_given_x_hi,i_ksg_lo,i_ksg_hi,gap_lo,gap_hi\n"
+                         "0,4,256,16,8,5.58,5.5,5.66,5.59,5.52,5.7,4.7,5.1,-0.05,0.12,-0.05,-0.01\n"
+                         "20,4,256,16,8,3.52,3.41,3.63,3.3,2.8,3.1,1,1.4,1.8,2.1,0.5,0.64\n"
+                         "40,4,256,16,8,2.21,2.12,2.3,2.15,2.05,2.35,1.6,2,2.15,2.5,0.002,0.02\n"
+                         "60,4,256,16,8,1.75,1.68,1.82,1.8,1.1,1.3,-0.55,-0.15,2.3,2.7,nan,nan\n";
+    const char *dir = write_run(sm_test_dir("an_paired"), 4, 1, "sgd", TRACK_CSV, detail);
+    assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
+    char *chain = read_file(dir, "chain.csv");
+    expect_contains(chain, "\n0,4,256,16,8,5.58,5.5,5.66,5.59,5.61,5.52,5.7,4.9,4.7,5.1,-0.03,-0.05,-0.01,-0.01,-0.02,"
+                           "fails,holds,fails,paired\n");
+    expect_contains(chain, ",0.57,0.5,0.64,0.22,0.35,holds,holds,holds,paired\n");
+    expect_contains(chain, ",0.01,0.002,0.02,0.06,-0.05,holds,holds,holds,paired\n");
+    expect_contains(chain, ",0.55,0.38,0.72,-0.05,0.6,holds,holds,holds,combined\n");
+    free(chain);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "at 3 of the 4 steps the first link is judged instead on the paired interval of the "
+                            "gap (above 0, containing 0, below 0)");
+    expect_contains(report, "The gap interval is the paired one at 3 of the 4 steps, elsewhere the two intervals "
+                            "combined at their worst.");
+    expect_contains(report, "| 0 | -0.030 [-0.050, -0.010] |");
+    expect_contains(report, "**Verdict over 4 tracked steps: 3 hold, 0 hold within noise, 1 fail, 0 n/a.**");
     free(report);
 }
 
@@ -865,6 +899,39 @@ static void test_convergence_rise_is_disjoint(void **state)
     free(out);
 }
 
+/* refit.csv's paired intervals (gap_lo/gap_hi, the sphere's gap_s_lo/gap_s_hi)
+ * become convergence.csv's gap interval and decide its link against 0; a
+ * refit.csv without them keeps the overlap rule.  The first row's intervals
+ * overlap (E[NLL] [0.9, 1.1], Ĥ [0.95, 1.05]) while its paired gap [0.02, 0.08]
+ * lies above 0: holds; the sphere's paired gap [-0.3, -0.1] lies below: fails. */
+static void test_convergence_paired_gap(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_dir("an_conv_paired");
+    mkdir(dir, 0777);
+    const char *paired = sm_test_join(dir, "paired.csv"), *old = sm_test_join(dir, "old.csv");
+    sm_test_write_text(paired, "refit_step,step,nll_r,nll_r_lo,nll_r_hi,h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi,"
+                               "nll_r_opt,nll_mlp,nll_mix,nll_vmf,nll_vmf_lo,nll_vmf_hi,h_s_given_z1,h_s_given_z1_lo,"
+                               "h_s_given_z1_hi,gap_lo,gap_hi,gap_s_lo,gap_s_hi\n"
+                               "0,700,1,0.9,1.1,0.95,0.9,1.05,0.96,0.97,0.9,-2,-2.1,-1.9,-1.8,-1.9,-1.7,0.02,0.08,"
+                               "-0.3,-0.1\n");
+    sm_test_write_text(old, "refit_step,step,nll_r,nll_r_lo,nll_r_hi,h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi\n"
+                            "0,700,1,0.9,1.1,0.95,0.9,1.05\n");
+    char args[2048], *out, *err;
+    snprintf(args, sizeof args, "-f analysis/links.awk -f analysis/convergence.awk refit=a source=l2 mode=reinit lr=0.05 "
+             "%s refit=b %s", paired, old);
+    assert_int_equal(run_script("awk", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    expect_contains(out, "\na,l2,reinit,gauss,700,0,1,1,0.9,1.1,0.95,0.9,1.05,0.05,0.02,0.08,0.01,0.02,-0.05,holds,0.05,"
+                         "paired\n");
+    expect_contains(out, "\na,l2,reinit,sphere,700,0,1,-2,-2.1,-1.9,-1.8,-1.9,-1.7,-0.2,-0.3,-0.1,nan,nan,nan,fails,"
+                         "0.05,paired\n");
+    expect_contains(out, "\nb,l2,reinit,gauss,700,0,1,1,0.9,1.1,0.95,0.9,1.05,0.05,-0.15,0.2,nan,nan,nan,within noise,"
+                         "0.05,combined\n");
+    free(out);
+    free(err);
+}
+
 /* The last gap against the best floor (0.4 here), both ways: within 0.05 nats or within E[NLL]'s
  * interval (±0.1) on the floor's side counts as at it; a gap further above or BELOW is named (below
  * passed as "within" before: a one-sided test). */
@@ -897,6 +964,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_report_verdict_per_step),
         cmocka_unit_test(test_run_report_gap_shares),
+        cmocka_unit_test(test_run_report_paired_gap),
         cmocka_unit_test(test_run_report_gap_rounded_once),
         cmocka_unit_test(test_run_report_many_negative_steps),
         cmocka_unit_test(test_sphere_chain_names_its_terms),
@@ -913,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_convergence_rates),
         cmocka_unit_test(test_trend_noise_and_nan_gaps),
         cmocka_unit_test(test_convergence_rise_is_disjoint),
+        cmocka_unit_test(test_convergence_paired_gap),
         cmocka_unit_test(test_convergence_gap_against_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

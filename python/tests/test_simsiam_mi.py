@@ -241,17 +241,21 @@ def test_torch_example_run_is_reported_as_a_trainer_run(tmp_path):
 
 def test_interval_coverage_script():
     """scripts/interval_coverage.py (docs/design.md §1.6's calibration figures) runs on the module: a
-    row per quantity with its true value, and the link's verdicts over the data sets."""
+    row per quantity with its true value (a true gap of 0.2 nats here), and the link's verdicts over the
+    data sets by both rules."""
     out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "interval_coverage.py"), "2", "64", "0.5",
-                          "5", "10", "10"], capture_output=True, text=True, check=True).stdout
-    rows = {line[:24].strip(): line[24:].split() for line in out.splitlines()[2:9]}
+                          "5", "10", "10", "0.2"], capture_output=True, text=True, check=True).stdout
+    rows = {line[:24].strip(): line[24:].split() for line in out.splitlines()[2:10]}
     h = math.log(2 * math.pi * math.e)  # H(z2) of two standard normal coordinates
     assert [(name, float(v[0])) for name, v in rows.items()] == [
         ("entropy kl", round(h, 4)), ("entropy gauss", round(h, 4)), ("mi ksg1", 0.5), ("mi gauss", 0.5),
-        ("tracker nll_r", round(h - 0.5, 4)), ("tracker h_z_given_z1", round(h - 0.5, 4)), ("tracker i_ksg", 0.5)]
+        ("tracker nll_r", round(h - 0.5 + 0.2, 4)), ("tracker h_z_given_z1", round(h - 0.5, 4)), ("tracker i_ksg", 0.5),
+        ("tracker gap (paired)", 0.2)]
     assert all(0 <= float(v[2]) <= 1 and 0 <= float(v[3]) <= 1 for v in rows.values())
-    counts = re.search(r"holds (\d+), within noise (\d+), fails (\d+)$", out.strip())
-    assert sum(int(c) for c in counts.groups()) == 5
+    rules = re.findall(r"^  (two intervals' overlap|paired gap interval) +holds (\d+), within noise (\d+), fails (\d+)$",
+                       out, re.M)
+    assert [r[0] for r in rules] == ["two intervals' overlap", "paired gap interval"]
+    assert all(sum(int(c) for c in r[1:]) == 5 for r in rules)
 
 
 def test_dtypes_orders_and_torch(pairs):
