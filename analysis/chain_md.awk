@@ -33,6 +33,7 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     if (v("nll_vs_z1") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), NLL, GIVEN_Z1)
     if (v("z1_vs_x") == "fails") fails = fails sprintf(", %s (%s below %s)", v("step"), GIVEN_Z1, GIVEN_X)
     if (v("z1_vs_x") == "fails") second_fails = 1
+    if (v("nll_vs_z1") == "fails") first_fails = 1
     dims[v("dim_used")] = 1; ns[v("n")] = 1; vs[v("views")] = 1
     last_gap = v("gap"); last_pred = v("predictor_share"); last_fam = v("family_share")
     if (finite(last_pred) && last_pred < 0) neg_pred = neg_pred ", " v("step")
@@ -70,6 +71,14 @@ function gap_rule() {
     return "The gap interval combines the two intervals at their worst."
 }
 
+# The first link's failures: KSG's bias, which no interval covers, first.
+function first_fail_note() {
+    if (first_fails)
+        printf "Where %s ≥ %s fails, KSG's bias is a candidate cause: %s reads high at large Î or d and " \
+               "small N, by more than the intervals, which cover the estimates' noise, not their bias " \
+               "(docs/design.md §1.6–1.7).\n", NLL, GIVEN_Z1, GIVEN_Z1
+}
+
 function sphere_section() {
     print "## The sphere chain E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) ≥ Ĥ_S(ẑ2|x)"
     print ""
@@ -85,6 +94,7 @@ function sphere_section() {
     printf "**Verdict over %d tracked steps: %d hold, %d hold within noise, %d fail, %d n/a.**\n", rows,
            count["holds"], count["holds within noise"], count["fails"], count["n/a"]
     if (fails != "") printf "Fails at step%s.\n", substr(fails, 2)
+    first_fail_note()
 }
 
 END {
@@ -121,6 +131,7 @@ END {
     print "(docs/design.md §1: −1.39 nats at V = 16, −2.70 at V = 256 on one trained model)."
     if (second_fails)
         print "Where Ĥ(z2|z1) ≥ Ĥ(z2|x) fails, that upward bias at this V is a candidate cause."
+    first_fail_note()
     if (length(ns) > 1 || length(vs) > 1) print "N or V changes between steps: compare those steps with care."
     print ""
     print "## The gap and its two shares"

@@ -215,6 +215,7 @@ static void test_run_report_paired_gap(void **state)
     expect_contains(report, "The gap interval is the paired one at 3 of the 4 steps, elsewhere the two intervals "
                             "combined at their worst.");
     expect_contains(report, "| 0 | -0.030 [-0.050, -0.010] |");
+    expect_contains(report, "Where E[NLL_Q] ≥ Ĥ(z2|z1) fails, KSG's bias is a candidate cause");
     expect_contains(report, "**Verdict over 4 tracked steps: 3 hold, 0 hold within noise, 1 fail, 0 n/a.**");
     free(report);
 }
@@ -270,7 +271,9 @@ static void test_sphere_chain_names_its_terms(void **state)
     snprintf(cmd, sizeof cmd, "awk -v sphere=1 -f analysis/chain_md.awk %s", csv);
     assert_int_equal(sm_test_run(cmd, &out, NULL), 0);
     expect_contains(out, "**Verdict over 2 tracked steps: 1 hold, 0 hold within noise, 1 fail, 0 n/a.**\n"
-                         "Fails at step 30 (E[NLL_vMF] below Ĥ_S(ẑ2|ẑ1)), 30 (Ĥ_S(ẑ2|ẑ1) below Ĥ_S(ẑ2|x)).\n");
+                         "Fails at step 30 (E[NLL_vMF] below Ĥ_S(ẑ2|ẑ1)), 30 (Ĥ_S(ẑ2|ẑ1) below Ĥ_S(ẑ2|x)).\n"
+                         "Where E[NLL_vMF] ≥ Ĥ_S(ẑ2|ẑ1) fails, KSG's bias is a candidate cause: Ĥ_S(ẑ2|ẑ1) reads "
+                         "high");
     free(out);
 }
 
