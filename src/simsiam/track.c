@@ -186,6 +186,12 @@ static int h_given_fn(void *ctx, const double *x, size_t dx, const double *y, si
     return rc;
 }
 
+/* n rows of r values from src (a row every src_stride) to dst (every dst_stride). */
+static void copy_rows(double *dst, size_t dst_stride, const double *src, size_t src_stride, size_t n, size_t r)
+{
+    for (size_t i = 0; i < n; i++) memcpy(dst + i * dst_stride, src + i * src_stride, r * sizeof *dst);
+}
+
 /* E[NLL_Q] − Ĥ(z2|z1) on the same rows, for its paired interval: x is
  * [z1 | p1] (n × 2r), y is z2 (n × r); the NLL is nll(nll_ctx, z2, p1). */
 typedef struct {
@@ -202,10 +208,8 @@ static int gap_fn(void *ctx, const double *x, size_t dx, const double *y, size_t
     double *z1 = sm_arena_alloc(ws, 2 * n * r, sizeof *z1, st), nll = NAN, h = NAN;
     if (!z1) return st->code;
     double *p1 = z1 + n * r;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(z1 + i * r, x + i * dx, r * sizeof *z1);
-        memcpy(p1 + i * r, x + i * dx + r, r * sizeof *p1);
-    }
+    copy_rows(z1, r, x, dx, n, r);
+    copy_rows(p1, r, x + r, dx, n, r);
     int rc = c->nll(c->nll_ctx, y, dy, p1, r, n, &nll, ws, st);
     if (!rc) rc = h_given_fn(&c->given, z1, r, y, dy, n, &h, ws, st);
     if (!rc) *value = nll - h;
@@ -260,10 +264,8 @@ static void gap_interval(sm_track_row *row, const char *what, const double *z1, 
         ci->lo = ci->hi = or_nan(row, est.code, &est, what, 0);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        memcpy(x + 2 * i * r, z1 + i * r, r * sizeof *x);
-        memcpy(x + 2 * i * r + r, p1 + i * r, r * sizeof *x);
-    }
+    copy_rows(x, 2 * r, z1, r, n, r);
+    copy_rows(x + r, 2 * r, p1, r, n, r);
     sm_est_opts none = {0};
     gap_ctx c = {nll, &none, {o, sphere}};
     interval(row, what, x, 2 * r, z2, r, n, gap_fn, &c, o, ci, ws);
