@@ -110,6 +110,12 @@ static void draw(const gauss_model *g, size_t n, size_t images, size_t views, ui
     b->s = (sm_track_sample){b->z1, b->z2, b->p1, b->p2, n, d, b->zv, images, views};
 }
 
+/* The 4-d model of the Gaussian tests: variances 4, 2, 1, 0.5, a mixing A,
+ * view noise σ² = 1. */
+static const double MODEL4_S[4] = {4, 2, 1, 0.5};
+static const double MODEL4_A[16] = {1, 0, 0, 0, 0.5, 2, 0, 0, -0.3, 0.2, 0.7, 0, 0.1, -0.4, 0.3, 1.5};
+static const gauss_model model4 = {4, MODEL4_S, MODEL4_A, 1.0};
+
 /* The tolerances below are for this N: k-NN biases depend on it, so the
  * slow (valgrind) runs keep it too. */
 enum { SAMPLE_SIZE = 4000 };
@@ -135,9 +141,7 @@ static void estimate(const sample_buf *b, size_t max_dim, sm_track_row *row)
 static void test_linear_encoder_on_gaussians(void **state)
 {
     (void)state;
-    static const double s[4] = {4, 2, 1, 0.5};
-    static const double a[16] = {1, 0, 0, 0, 0.5, 2, 0, 0, -0.3, 0.2, 0.7, 0, 0.1, -0.4, 0.3, 1.5};
-    gauss_model g = {4, s, a, 1.0};
+    const gauss_model g = model4;
     sample_buf b;
     draw(&g, SAMPLE_SIZE, 16, 256, 1, &b);
     sm_track_row row;
@@ -232,9 +236,7 @@ static void unit_rows(const double *z, size_t n, size_t d, double *u)
 static void test_paired_gap_interval(void **state)
 {
     (void)state;
-    static const double s[4] = {4, 2, 1, 0.5};
-    static const double a[16] = {1, 0, 0, 0, 0.5, 2, 0, 0, -0.3, 0.2, 0.7, 0, 0.1, -0.4, 0.3, 1.5};
-    gauss_model g = {4, s, a, 1.0};
+    const gauss_model g = model4;
     sample_buf b;
     const size_t n = 1000, d = 4;
     draw(&g, n, 0, 0, 3, &b);
