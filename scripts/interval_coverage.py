@@ -42,6 +42,8 @@ def shrink(d, rho, gap):
 
 def verdict(lo, hi):
     """The link a >= b as analysis/links.awk reads lo and hi: a - b's lower and upper bound."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
     return "holds" if lo > 0 else "fails" if hi < 0 else "within noise"
 
 

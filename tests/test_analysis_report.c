@@ -190,7 +190,8 @@ static void test_run_report_gap_shares(void **state)
  * says which: step 0's intervals overlap (within noise), its paired interval
  * lies below 0 (fails); step 40's overlap too, its paired one lies above 0
  * (holds); step 20 holds either way; step 60 has no paired interval (nan)
- * and falls back to the overlap rule, its gap interval combined at its worst. */
+ * and falls back to the overlap rule (E[NLL] [1.25, 1.45] overlaps Ĥ
+ * [1.1, 1.3]: within noise), its gap interval combined at its worst. */
 static void test_run_report_paired_gap(void **state)
 {
     (void)state;
@@ -199,7 +200,7 @@ static void test_run_report_paired_gap(void **state)
                          "0,4,256,16,8,5.58,5.5,5.66,5.59,5.52,5.7,4.7,5.1,-0.05,0.12,-0.05,-0.01\n"
                          "20,4,256,16,8,3.52,3.41,3.63,3.3,2.8,3.1,1,1.4,1.8,2.1,0.5,0.64\n"
                          "40,4,256,16,8,2.21,2.12,2.3,2.15,2.05,2.35,1.6,2,2.15,2.5,0.002,0.02\n"
-                         "60,4,256,16,8,1.75,1.68,1.82,1.8,1.1,1.3,-0.55,-0.15,2.3,2.7,nan,nan\n";
+                         "60,4,256,16,8,1.35,1.25,1.45,1.8,1.1,1.3,-0.55,-0.15,2.3,2.7,nan,nan\n";
     const char *dir = write_run(sm_test_dir("an_paired"), 4, 1, "sgd", TRACK_CSV, detail);
     assert_int_equal(run_script("analysis/run-report.sh", dir, NULL, NULL), 0);
     char *chain = read_file(dir, "chain.csv");
@@ -207,7 +208,7 @@ static void test_run_report_paired_gap(void **state)
                            "fails,holds,fails,paired\n");
     expect_contains(chain, ",0.57,0.5,0.64,0.22,0.35,holds,holds,holds,paired\n");
     expect_contains(chain, ",0.01,0.002,0.02,0.06,-0.05,holds,holds,holds,paired\n");
-    expect_contains(chain, ",0.55,0.38,0.72,-0.05,0.6,holds,holds,holds,combined\n");
+    expect_contains(chain, ",0.15,-0.05,0.35,-0.45,0.6,within noise,holds,holds within noise,combined\n");
     free(chain);
     char *report = read_file(dir, "report.md");
     expect_contains(report, "at 3 of the 4 steps the first link is judged instead on the paired interval of the "
@@ -216,8 +217,32 @@ static void test_run_report_paired_gap(void **state)
                             "combined at their worst.");
     expect_contains(report, "| 0 | -0.030 [-0.050, -0.010] |");
     expect_contains(report, "Where E[NLL_Q] ≥ Ĥ(z2|z1) fails, KSG's bias is a candidate cause");
-    expect_contains(report, "**Verdict over 4 tracked steps: 3 hold, 0 hold within noise, 1 fail, 0 n/a.**");
+    expect_contains(report, "**Verdict over 4 tracked steps: 2 hold, 1 hold within noise, 1 fail, 0 n/a.**");
     free(report);
+}
+
+/* The sphere chain reads its own paired interval, gap_s_lo and gap_s_hi:
+ * E[NLL_vMF] [0.9, 1.1] overlaps Ĥ_S(ẑ2|ẑ1) [0.8, 1.0], the paired gap
+ * [0.05, 0.15] lies above 0; gap_lo/gap_hi (the Gaussian chain's, below 0
+ * here) are not read. */
+static void test_sphere_chain_paired_gap(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_dir("an_sphere_paired");
+    mkdir(dir, 0777);
+    const char *track = sm_test_join(dir, "track.csv"), *detail = sm_test_join(dir, "track_detail.csv");
+    sm_test_write_text(track, "step,nll_vmf\n10,1\n");
+    sm_test_write_text(detail, "step,dim_used,n,views,images,nll_vmf_lo,nll_vmf_hi,h_s_given_z1,h_s_given_z1_lo,"
+                               "h_s_given_z1_hi,h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,gap_lo,gap_hi,gap_s_lo,"
+                               "gap_s_hi\n10,4,256,16,8,0.9,1.1,0.9,0.8,1,0.5,0.4,0.6,-0.3,-0.2,0.05,0.15\n");
+    char args[2048], *out, *err;
+    snprintf(args, sizeof args, "-v sphere=1 -f analysis/links.awk -f analysis/chain.awk %s %s", track, detail);
+    assert_int_equal(run_script("awk", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    expect_contains(out, "\n10,4,256,16,8,1,0.9,1.1,nan,0.9,0.8,1,0.5,0.4,0.6,0.1,0.05,0.15,nan,nan,holds,holds,holds,"
+                         "paired\n");
+    free(out);
+    free(err);
 }
 
 /* The report rounds the gap from the two columns, not from a rounded
@@ -968,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_run_report_verdict_per_step),
         cmocka_unit_test(test_run_report_gap_shares),
         cmocka_unit_test(test_run_report_paired_gap),
+        cmocka_unit_test(test_sphere_chain_paired_gap),
         cmocka_unit_test(test_run_report_gap_rounded_once),
         cmocka_unit_test(test_run_report_many_negative_steps),
         cmocka_unit_test(test_sphere_chain_names_its_terms),

@@ -286,6 +286,11 @@ static void test_projection_to_principal_coordinates(void **state)
     assert_near(row.h_z_given_x, h_z_given_x(&top), 0.1, "h_z_given_x on the projection");
     assert_near(row.nll_r, h_z(&top) - mi(&top), 0.05, "nll_r on the projection");
     assert_near(row.nll_r_opt, h_z(&top) - mi(&top), 0.05, "nll_r_opt on the projection");
+    /* the gap's paired interval in the same coordinates; no sphere chain after a projection */
+    const double gap = row.nll_r - row.h_z_given_z1;
+    assert_true(row.gap_ci.lo < gap && gap < row.gap_ci.hi);
+    assert_true(isnan(row.gap_s_ci.lo) && isnan(row.gap_s_ci.hi));
+    assert_null(strstr(row.warning, "gap"));
     /* the all-dimension columns still see all six */
     assert_near(row.h_z_gauss, h_z(&g), 0.05, "h_z_gauss");
     assert_near(row.i_gauss, mi(&g), 0.05, "i_gauss");
@@ -365,6 +370,8 @@ static void test_full_needs_more_pairs_than_dimensions(void **state)
     assert_non_null(also);
     assert_non_null(strstr(also, "i_infonce"));
     assert_non_null(strstr(also, "i_ba"));
+    assert_true(isnan(row.gap_ci.lo) && isnan(row.gap_ci.hi)); /* its subsamples fit nll_full too */
+    assert_non_null(strstr(also, "gap interval"));
 
     b.s.n = 7;
     estimate(&b, 8, &row);

@@ -206,7 +206,7 @@ static int gap_fn(void *ctx, const double *x, size_t dx, const double *y, size_t
     gap_ctx *c = ctx;
     const size_t r = dx / 2, mark = sm_arena_mark(ws);
     double *z1 = sm_arena_alloc(ws, 2 * n * r, sizeof *z1, st), nll = NAN, h = NAN;
-    if (!z1) return st->code;
+    if (!z1) return st ? st->code : SM_ERR_DATA;
     double *p1 = z1 + n * r;
     copy_rows(z1, r, x, dx, n, r);
     copy_rows(p1, r, x + r, dx, n, r);
