@@ -20,8 +20,9 @@
 #                                             which rule, nll_vs_z1 used
 # The links as analysis/links.awk decides them, nll_vs_z1 on the paired gap
 # interval where there is one.  The step "fails" if a link fails, "holds" if
-# both hold, "holds within noise" otherwise (or "n/a").  The trainer writes a row to both files at every tracked step, so
-# a step in one file only is an error (one line, exit 1, nothing printed).
+# both hold, "holds within noise" otherwise (or "n/a").  The trainer writes a
+# row to both files at every tracked step, so a step in one file only is an
+# error (one line, exit 1, nothing printed).
 BEGIN { FS = ","; OFS = "," }
 
 # A column of this step: from track_detail.csv (the current line) if it has
