@@ -100,6 +100,21 @@ static int run_script(const char *script, const char *args, char **out, char **e
     return sm_test_run(cmd, out, err);
 }
 
+/* awk's stdout with these arguments (printf-style), which must exit 0 with
+ * nothing on stderr. */
+static char *awk_ok(const char *fmt, ...)
+{
+    char args[2048], *out, *err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    assert_int_equal(run_script("awk", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    free(err);
+    return out;
+}
+
 static char *read_file(const char *dir, const char *name)
 {
     char *text = sm_test_read(sm_test_join(dir, name), NULL);
@@ -235,14 +250,10 @@ static void test_sphere_chain_paired_gap(void **state)
     sm_test_write_text(detail, "step,dim_used,n,views,images,nll_vmf_lo,nll_vmf_hi,h_s_given_z1,h_s_given_z1_lo,"
                                "h_s_given_z1_hi,h_s_given_x,h_s_given_x_lo,h_s_given_x_hi,gap_lo,gap_hi,gap_s_lo,"
                                "gap_s_hi\n10,4,256,16,8,0.9,1.1,0.9,0.8,1,0.5,0.4,0.6,-0.3,-0.2,0.05,0.15\n");
-    char args[2048], *out, *err;
-    snprintf(args, sizeof args, "-v sphere=1 -f analysis/links.awk -f analysis/chain.awk %s %s", track, detail);
-    assert_int_equal(run_script("awk", args, &out, &err), 0);
-    assert_string_equal(err, "");
+    char *out = awk_ok("-v sphere=1 -f analysis/links.awk -f analysis/chain.awk %s %s", track, detail);
     expect_contains(out, "\n10,4,256,16,8,1,0.9,1.1,nan,0.9,0.8,1,0.5,0.4,0.6,0.1,0.05,0.15,nan,nan,holds,holds,holds,"
                          "paired\n");
     free(out);
-    free(err);
 }
 
 /* The report rounds the gap from the two columns, not from a rounded
@@ -814,12 +825,7 @@ static char *convergence_md(const char *csv)
 {
     const char *dir = sm_test_dir("an_rates");
     sm_test_write_text(sm_test_join(dir, "convergence.csv"), csv);
-    char args[2200], *out, *err;
-    snprintf(args, sizeof args, "-v loss_of=l2=l2 -f analysis/convergence_md.awk %s", sm_test_join(dir, "convergence.csv"));
-    assert_int_equal(run_script("awk", args, &out, &err), 0);
-    assert_string_equal(err, "");
-    free(err);
-    return out;
+    return awk_ok("-v loss_of=l2=l2 -f analysis/convergence_md.awk %s", sm_test_join(dir, "convergence.csv"));
 }
 
 /* analysis/trend.awk on a gap.csv written here, keys varied as given. */
@@ -827,12 +833,7 @@ static char *trend_md(const char *csv, const char *keys)
 {
     const char *dir = sm_test_dir("a_trend");
     sm_test_write_text(sm_test_join(dir, "gap.csv"), csv);
-    char args[2400], *out, *err;
-    snprintf(args, sizeof args, "-v 'keys=%s' -f analysis/trend.awk %s", keys, sm_test_join(dir, "gap.csv"));
-    assert_int_equal(run_script("awk", args, &out, &err), 0);
-    assert_string_equal(err, "");
-    free(err);
-    return out;
+    return awk_ok("-v 'keys=%s' -f analysis/trend.awk %s", keys, sm_test_join(dir, "gap.csv"));
 }
 
 /* The headline says "within noise" when the gaps' whole range is within the typical interval width (a
@@ -945,11 +946,8 @@ static void test_convergence_paired_gap(void **state)
                                "-0.3,-0.1\n");
     sm_test_write_text(old, "refit_step,step,nll_r,nll_r_lo,nll_r_hi,h_z_given_z1,h_z_given_z1_lo,h_z_given_z1_hi\n"
                             "0,700,1,0.9,1.1,0.95,0.9,1.05\n");
-    char args[2048], *out, *err;
-    snprintf(args, sizeof args, "-f analysis/links.awk -f analysis/convergence.awk refit=a source=l2 mode=reinit lr=0.05 "
-             "%s refit=b %s", paired, old);
-    assert_int_equal(run_script("awk", args, &out, &err), 0);
-    assert_string_equal(err, "");
+    char *out = awk_ok("-f analysis/links.awk -f analysis/convergence.awk refit=a source=l2 mode=reinit lr=0.05 %s "
+                       "refit=b %s", paired, old);
     expect_contains(out, "\na,l2,reinit,gauss,700,0,1,1,0.9,1.1,0.95,0.9,1.05,0.05,0.02,0.08,0.01,0.02,-0.05,holds,0.05,"
                          "paired\n");
     expect_contains(out, "\na,l2,reinit,sphere,700,0,1,-2,-2.1,-1.9,-1.8,-1.9,-1.7,-0.2,-0.3,-0.1,nan,nan,nan,fails,"
@@ -957,7 +955,6 @@ static void test_convergence_paired_gap(void **state)
     expect_contains(out, "\nb,l2,reinit,gauss,700,0,1,1,0.9,1.1,0.95,0.9,1.05,0.05,-0.15,0.2,nan,nan,nan,within noise,"
                          "0.05,combined\n");
     free(out);
-    free(err);
 }
 
 /* The last gap against the best floor (0.4 here), both ways: within 0.05 nats or within E[NLL]'s
