@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int fault_rank = -1;
+static int fault_rank = -1, fault_signal = SIGKILL;
 static long fault_call, sum_calls;
 static double sum_seconds, gather_seconds;
 static long gather_calls;
@@ -27,8 +27,8 @@ static int local_size = 1;
 
 static void read_fault(void)
 {
-    const char *s = getenv("SM_DIST_FAULT");
-    if (s && sscanf(s, "%d:%ld", &fault_rank, &fault_call) != 2) fault_rank = -1;
+    const char *s = getenv("SM_DIST_FAULT"); /* R:N[:SIGNAL], SIGKILL by default */
+    if (s && sscanf(s, "%d:%ld:%d", &fault_rank, &fault_call, &fault_signal) < 2) fault_rank = -1;
 }
 
 void sm_dist_init(int *argc, char ***argv)
@@ -87,7 +87,7 @@ static void sum_in_place(void *v, size_t n, size_t elem, MPI_Datatype type)
 
 void sm_dist_sum_f32(float *v, size_t n)
 {
-    if (++sum_calls == fault_call && sm_dist_rank() == fault_rank) raise(SIGKILL);
+    if (++sum_calls == fault_call && sm_dist_rank() == fault_rank) raise(fault_signal);
     double t0 = MPI_Wtime();
     sum_in_place(v, n, sizeof *v, MPI_FLOAT);
     sum_seconds += MPI_Wtime() - t0;
