@@ -214,6 +214,56 @@ static void test_interval_formula(void **state)
     assert_true(r.ci_low <= r.value && r.value <= r.ci_high);
 }
 
+/* Two values per subsample: the sum of squares and the row count. */
+static int sum_and_rows(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                        sm_arena *ws, sm_status *st)
+{
+    record_ctx c = {{0}, 0};
+    int rc = record_sum(&c, x, dx, y, dy, n, value, ws, st);
+    value[1] = (double)n;
+    (void)ctx;
+    return rc;
+}
+
+/* sm_resample_values gives the subsample values sm_resample_subsample draws
+ * (the same rows for the same seed), k of them per subsample at
+ * vals[j·B + b], and sm_resample_interval about the full-data value makes
+ * the same interval from them, bit for bit. */
+static void test_values_then_interval_is_the_subsample_interval(void **state)
+{
+    (void)state;
+    double x[11];
+    for (int i = 0; i < 11; i++) x[i] = 1.0 + i;
+    record_ctx c = {{0}, 0};
+    sm_resample_result whole, split;
+    sm_status st = {0};
+    assert_int_equal(sm_resample_subsample(x, 1, NULL, 0, 11, 9, 4, record_sum, &c, &whole, NULL, &st), SM_OK);
+    double vals[18];
+    sm_arena ws = {0};
+    assert_int_equal(sm_resample_values(x, 1, NULL, 0, 11, 9, 4, 2, sum_and_rows, NULL, vals, &ws, &st), SM_OK);
+    assert_int_equal(sm_arena_mark(&ws), 0);
+    for (size_t b = 0; b < 9; b++) {
+        assert_true(vals[b] == c.seen[1 + b]);
+        assert_true(vals[9 + b] == 5.0); /* m = ⌊11/2⌋ rows */
+    }
+    sm_resample_interval(506.0, vals, 9, 11, &split);
+    assert_memory_equal(&whole, &split, sizeof whole);
+    /* the same checks as the whole call, and an estimator's error returned as is */
+    size_t full = 10;
+    assert_int_equal(sm_resample_values(x, 1, NULL, 0, 3, 9, 4, 1, fail_on_subsample, &full, vals, &ws, &st),
+                     SM_ERR_USAGE);
+    assert_string_equal(st.msg, "need at least 4 samples to subsample, got 3 (subsampling)");
+    assert_int_equal(sm_resample_values(x, 1, NULL, 0, 11, 1, 4, 1, fail_on_subsample, &full, vals, &ws, &st),
+                     SM_ERR_USAGE);
+    assert_int_equal(sm_resample_values(x, 0, NULL, 0, 11, 9, 4, 1, fail_on_subsample, &full, vals, &ws, &st),
+                     SM_ERR_USAGE);
+    assert_int_equal(sm_resample_values(x, 1, NULL, 0, 10, 9, 4, 1, fail_on_subsample, &full, vals, &ws, &st),
+                     SM_ERR_USAGE);
+    assert_string_equal(st.msg, "too small: 5 (test)");
+    assert_int_equal(sm_arena_mark(&ws), 0);
+    sm_arena_free(&ws);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -247,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_gaussian_interval_contains_estimate_and_is_seeded),
         cmocka_unit_test(test_ksg_interval_contains_estimate_and_is_seeded),
         cmocka_unit_test(test_interval_formula),
+        cmocka_unit_test(test_values_then_interval_is_the_subsample_interval),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -262,6 +262,63 @@ static void test_paired_gap_interval(void **state)
     free(b.z1);
 }
 
+/* Ĥ(y|x) (which = 0) or Î (which = 1) of KSG-1 as the tracker runs it. */
+typedef struct {
+    int sphere, which;
+} ksg_ref_ctx;
+
+static int ksg_ref(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                   sm_arena *ws, sm_status *st)
+{
+    const ksg_ref_ctx *c = ctx;
+    sm_mi_opts mo = {.k = 3, .norm = c->sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = c->sphere,
+                     .prep = {.whiten = !c->sphere}};
+    sm_ksg1_result k;
+    int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &k, ws, st);
+    if (!rc) *value = c->which ? k.mi : k.h_y_given_x;
+    return rc;
+}
+
+/* sm_resample_subsample's interval of fn on (x, y) with the tracker's seed and B. */
+static void assert_interval(sm_track_interval got, const double *x, size_t dx, const double *y, size_t dy, size_t n,
+                            sm_resample_fn fn, void *ctx, const char *what)
+{
+    sm_resample_result ref;
+    sm_status st;
+    assert_int_equal(sm_resample_subsample(x, dx, y, dy, n, SM_TRACK_RESAMPLES, 7, fn, ctx, &ref, NULL, &st), SM_OK);
+    if (!(got.lo == ref.ci_low && got.hi == ref.ci_high))
+        fail_msg("%s: [%.17g, %.17g], recomputed [%.17g, %.17g]", what, got.lo, got.hi, ref.ci_low, ref.ci_high);
+}
+
+/* The tracker runs each estimator once per subsample and shares the values
+ * (Ĥ(z2|z1) and Î from one KSG-1 run, the gaps from their terms' runs):
+ * every interval is still, bit for bit, sm_resample_subsample's of the
+ * public estimator. */
+static void test_intervals_are_the_public_estimators_on_the_subsamples(void **state)
+{
+    (void)state;
+    const size_t n = 600, d = 4;
+    sample_buf b;
+    draw(&model4, n, 0, 0, 5, &b);
+    sm_track_row row;
+    estimate(&b, 8, &row);
+    ksg_ref_ctx h = {0, 0}, i = {0, 1}, hs = {1, 0};
+    assert_interval(row.h_z_given_z1_ci, b.z1, d, b.z2, d, n, ksg_ref, &h, "h_z_given_z1");
+    assert_interval(row.i_ksg_ci, b.z1, d, b.z2, d, n, ksg_ref, &i, "i_ksg");
+    sm_est_opts none = {0}, sphere = {.k = 3, .sphere = 1};
+    assert_interval(row.nll_r_ci, b.z2, d, b.p1, d, n, sm_estimator_find(SM_EST_NLL, "full")->fn, &none, "nll_r");
+    assert_interval(row.nll_vmf_ci, b.z2, d, b.p1, d, n, sm_estimator_find(SM_EST_NLL, "vmf")->fn, &none, "nll_vmf");
+    double *u = malloc(2 * n * d * sizeof *u);
+    assert_non_null(u);
+    unit_rows(b.z1, n, d, u);
+    unit_rows(b.z2, n, d, u + n * d);
+    assert_interval(row.h_s_z_ci, u + n * d, d, NULL, 0, n, sm_estimator_find(SM_EST_ENTROPY, "kl")->fn, &sphere,
+                    "h_s_z");
+    assert_interval(row.h_s_given_z1_ci, u, d, u + n * d, d, n, ksg_ref, &hs, "h_s_given_z1");
+    free(u);
+    free(b.z1);
+}
+
 /* d = 6 > max_dim = 2: the k-NN columns see the two leading principal
  * coordinates, which are coordinates 0 and 1 here (variances 9 + 1 and
  * 4 + 1 against 0.3 + 1), so their closed forms are the model's restricted
@@ -559,6 +616,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_encoder_on_gaussians),
         cmocka_unit_test(test_paired_gap_interval),
+        cmocka_unit_test(test_intervals_are_the_public_estimators_on_the_subsamples),
         cmocka_unit_test(test_projection_to_principal_coordinates),
         cmocka_unit_test(test_hand_case_and_failures),
         cmocka_unit_test(test_full_needs_more_pairs_than_dimensions),

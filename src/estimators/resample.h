@@ -25,7 +25,8 @@
 #include "core/status.h"
 
 /* One estimator on n paired rows of x (n×dx) and y (n×dy; NULL and dy = 0 for
- * single-variable quantities).  Writes *value; returns an sm_status code. */
+ * single-variable quantities).  Writes *value (value[0..k) for a function
+ * given to sm_resample_values with k values); returns an sm_status code. */
 typedef int (*sm_resample_fn)(void *ctx, const double *x, size_t dx, const double *y, size_t dy,
                               size_t n, double *value, sm_arena *ws, sm_status *st);
 
@@ -44,6 +45,19 @@ typedef struct {
 SM_API int sm_resample_subsample(const double *x, size_t dx, const double *y, size_t dy, size_t n,
                                  size_t resamples, uint64_t seed, sm_resample_fn fn, void *ctx,
                                  sm_resample_result *out, sm_arena *ws, sm_status *st);
+
+/* The B subsample estimates alone, for a caller that already has the
+ * full-data value or combines estimators row by row (the same n and seed
+ * give the same subsamples, whatever fn): fn writes k values per subsample,
+ * the j-th of subsample b going to vals[j·B + b] (vals: k·B).  The same
+ * requirements as sm_resample_subsample. */
+SM_API int sm_resample_values(const double *x, size_t dx, const double *y, size_t dy, size_t n, size_t resamples,
+                              uint64_t seed, size_t k, sm_resample_fn fn, void *ctx, double *vals, sm_arena *ws,
+                              sm_status *st);
+
+/* out = the interval above about value (the estimate on all n rows) from
+ * vals[0..B), the estimates on B subsamples of ⌊n/2⌋ rows; sorts vals. */
+SM_API void sm_resample_interval(double value, double *vals, size_t resamples, size_t n, sm_resample_result *out);
 
 /* The p-quantile (0 <= p <= 1) of v[0..n) by the interpolation above; sorts v
  * in place. */

@@ -168,52 +168,15 @@ static sm_mi_opts ksg_opts(const sm_track_opts *o, int sphere)
     return (sm_mi_opts){.k = e.k, .norm = sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = sphere, .prep = e.prep};
 }
 
-/* Ĥ(y|x) with the KSG-1 structure (ctx: sm_track_opts and sphere): a
- * conditional entropy, which the registry's kinds do not cover. */
-typedef struct {
-    const sm_track_opts *o;
-    int sphere;
-} given_ctx;
-
-static int h_given_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
-                      sm_arena *ws, sm_status *st)
-{
-    const given_ctx *c = ctx;
-    sm_mi_opts mo = ksg_opts(c->o, c->sphere);
-    sm_ksg1_result r;
-    int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &r, ws, st);
-    if (!rc) *value = r.h_y_given_x;
-    return rc;
-}
-
-/* n rows of r values from src (a row every src_stride) to dst (every dst_stride). */
-static void copy_rows(double *dst, size_t dst_stride, const double *src, size_t src_stride, size_t n, size_t r)
-{
-    for (size_t i = 0; i < n; i++) memcpy(dst + i * dst_stride, src + i * src_stride, r * sizeof *dst);
-}
-
-/* E[NLL_Q] − Ĥ(z2|z1) on the same rows, for its paired interval: x is
- * [z1 | p1] (n × 2r), y is z2 (n × r); the NLL is nll(nll_ctx, z2, p1). */
-typedef struct {
-    sm_resample_fn nll;
-    void *nll_ctx;
-    given_ctx given;
-} gap_ctx;
-
-static int gap_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+/* Ĥ(y|x) and Î(x; y) from one KSG-1 run (ctx: sm_mi_opts): the
+ * conditional entropy, which the registry's kinds do not cover, and the MI
+ * of the same neighbour counts. */
+static int ksg_fn(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
                   sm_arena *ws, sm_status *st)
 {
-    gap_ctx *c = ctx;
-    const size_t r = dx / 2, mark = sm_arena_mark(ws);
-    double *z1 = sm_arena_alloc(ws, 2 * n * r, sizeof *z1, st), nll = NAN, h = NAN;
-    if (!z1) return st ? st->code : SM_ERR_DATA;
-    double *p1 = z1 + n * r;
-    copy_rows(z1, r, x, dx, n, r);
-    copy_rows(p1, r, x + r, dx, n, r);
-    int rc = c->nll(c->nll_ctx, y, dy, p1, r, n, &nll, ws, st);
-    if (!rc) rc = h_given_fn(&c->given, z1, r, y, dy, n, &h, ws, st);
-    if (!rc) *value = nll - h;
-    sm_arena_release(ws, mark);
+    sm_ksg1_result r;
+    int rc = sm_mi_ksg1(x, y, n, dx, dy, ctx, &r, ws, st);
+    if (!rc) value[0] = r.h_y_given_x, value[1] = r.mi;
     return rc;
 }
 
@@ -235,40 +198,72 @@ static int mean_fn(void *ctx, const double *x, size_t dx, const double *y, size_
     return SM_OK;
 }
 
-/* *ci = the subsampling interval of fn on (x, y), NaN on failure. */
-static void interval(sm_track_row *row, const char *what, const double *x, size_t dx, const double *y, size_t dy,
-                     size_t n, sm_resample_fn fn, void *ctx, const sm_track_opts *o, sm_track_interval *ci,
-                     sm_arena *ws)
+/* ---- intervals: the columns' estimators on the subsamples ------------------ */
+
+/* fn's values on the B subsamples of (x, y) (k per subsample, the j-th at
+ * vals[j·B + b], in ws), or NULL after noting the failure as names[0..k).
+ * Every interval of a row draws the same subsamples (same n and seed), so
+ * values of different estimators pair up row for row. */
+static double *subsample_values(sm_track_row *row, const char *const names[], size_t k, const double *x, size_t dx,
+                                const double *y, size_t dy, size_t n, sm_resample_fn fn, void *ctx,
+                                const sm_track_opts *o, sm_arena *ws)
 {
     sm_status est;
     sm_status_clear(&est);
-    sm_resample_result res = {0};
-    size_t mark = sm_arena_mark(ws);
-    int rc = sm_resample_subsample(x, dx, y, dy, n, o->resamples, o->seed, fn, ctx, &res, ws, &est);
-    sm_arena_release(ws, mark);
-    ci->lo = or_nan(row, rc, &est, what, res.ci_low);
-    ci->hi = or_nan(row, rc, &est, what, res.ci_high);
+    double *vals = sm_arena_alloc(ws, k * o->resamples, sizeof *vals, &est);
+    int rc = vals ? sm_resample_values(x, dx, y, dy, n, o->resamples, o->seed, k, fn, ctx, vals, ws, &est) : est.code;
+    for (size_t j = 0; rc && j < k; j++) or_nan(row, rc, &est, names[j], 0);
+    return rc ? NULL : vals;
 }
 
-/* *ci = the paired interval of nll(z2, p1) − Ĥ(z2|z1) (n × r each): both
- * terms on each subsample's rows, so their shared noise cancels. */
-static void gap_interval(sm_track_row *row, const char *what, const double *z1, const double *z2, const double *p1,
-                         size_t n, size_t r, sm_resample_fn nll, int sphere, const sm_track_opts *o,
-                         sm_track_interval *ci, sm_arena *ws)
+/* *ci = the subsampling interval about value, the column's estimate on all n
+ * rows, from vals (its B subsample values, left as they are).  NaN when
+ * either is missing: the cause is noted already, `what` is then noted too. */
+static void interval_about(sm_track_row *row, const char *what, double value, const double *vals, size_t n,
+                           const sm_track_opts *o, sm_track_interval *ci, sm_arena *ws)
 {
     sm_status est;
     sm_status_clear(&est);
     size_t mark = sm_arena_mark(ws);
-    double *x = sm_arena_alloc(ws, 2 * n * r, sizeof *x, &est);
-    if (!x) {
+    double *sorted = vals && !isnan(value) ? sm_arena_alloc(ws, o->resamples, sizeof *sorted, &est) : NULL;
+    if (sorted) {
+        memcpy(sorted, vals, o->resamples * sizeof *sorted);
+        sm_resample_result res;
+        sm_resample_interval(value, sorted, o->resamples, n, &res);
+        ci->lo = res.ci_low, ci->hi = res.ci_high;
+    } else if (vals && !isnan(value)) { /* no memory for the copy */
         ci->lo = ci->hi = or_nan(row, est.code, &est, what, 0);
-        return;
+    } else {
+        ci->lo = ci->hi = from_columns(row, what, "its estimate on all rows or on the subsamples", NAN);
     }
-    copy_rows(x, 2 * r, z1, r, n, r);
-    copy_rows(x + r, 2 * r, p1, r, n, r);
-    sm_est_opts none = {0};
-    gap_ctx c = {nll, &none, {o, sphere}};
-    interval(row, what, x, 2 * r, z2, r, n, gap_fn, &c, o, ci, ws);
+    sm_arena_release(ws, mark);
+}
+
+/* *ci = the interval of fn's column `value` on (x, y); returns fn's values
+ * on the subsamples (B, in ws), NULL when they failed or the column is NaN
+ * (fn is then not run). */
+static const double *interval(sm_track_row *row, const char *what, double value, const double *x, size_t dx,
+                              const double *y, size_t dy, size_t n, sm_resample_fn fn, void *ctx,
+                              const sm_track_opts *o, sm_track_interval *ci, sm_arena *ws)
+{
+    const double *vals = isnan(value) ? NULL : subsample_values(row, &what, 1, x, dx, y, dy, n, fn, ctx, o, ws);
+    interval_about(row, what, value, vals, n, o, ci, ws);
+    return vals;
+}
+
+/* *ci = the paired interval of the gap nll − h from the two terms' values
+ * on the same subsamples (B each, NULL when they failed): their shared
+ * noise cancels in the difference. */
+static void gap_interval(sm_track_row *row, const char *what, double nll, double h, const double *nll_vals,
+                         const double *h_vals, size_t n, const sm_track_opts *o, sm_track_interval *ci,
+                         sm_arena *ws)
+{
+    sm_status est;
+    sm_status_clear(&est);
+    size_t mark = sm_arena_mark(ws);
+    double *gap = nll_vals && h_vals ? sm_arena_alloc(ws, o->resamples, sizeof *gap, &est) : NULL;
+    for (size_t b = 0; gap && b < o->resamples; b++) gap[b] = nll_vals[b] - h_vals[b];
+    interval_about(row, what, nll - h, gap, n, o, ci, ws);
     sm_arena_release(ws, mark);
 }
 
@@ -348,19 +343,21 @@ static void interval_given_x(const sm_track_sample *s, const char *what, const d
                              const sm_track_opts *o, sm_track_row *row, sm_track_interval *ci, sm_arena *ws)
 {
     if (isfinite(value) && s->images >= 4)
-        interval(row, what, per_image, 1, NULL, 0, s->images, mean_fn, NULL, o, ci, ws);
+        interval(row, what, value, per_image, 1, NULL, 0, s->images, mean_fn, NULL, o, ci, ws);
 }
 
 /* One chain in z (n × r) and zv: Ĥ(z2), Ĥ(z2|z1), Î, Ĥ(z2|x) and intervals,
- * in R^r (KL, whitened max-norm KSG-1) or on the sphere (unit rows). */
+ * in R^r (KL, whitened max-norm KSG-1) or on the sphere (unit rows).
+ * Returns given_vals (B, the caller's) holding Ĥ(z2|z1) on the subsamples,
+ * for the gap's interval, or NULL when they failed. */
 typedef struct {
     double *h_z, *h_given_z1, *h_given_x, *i;
     sm_track_interval *h_z_ci, *h_given_z1_ci, *h_given_x_ci, *i_ci;
 } chain_out;
 
-static void chain_columns(const sm_track_sample *s, const double *z1, const double *z2, const double *zv, size_t r,
-                          int sphere, const sm_track_opts *o, const chain_out *out, sm_track_row *row,
-                          sm_arena *ws)
+static const double *chain_columns(const sm_track_sample *s, const double *z1, const double *z2, const double *zv,
+                                   size_t r, int sphere, const sm_track_opts *o, const chain_out *out,
+                                   double *given_vals, sm_track_row *row, sm_arena *ws)
 {
     const char *names[] = {sphere ? "h_s_z" : "h_z_kl", sphere ? "h_s_given_z1" : "h_z_given_z1",
                            sphere ? "h_s_given_x" : "h_z_given_x", "i_ksg"};
@@ -385,23 +382,32 @@ static void chain_columns(const sm_track_sample *s, const double *z1, const doub
                                     : or_nan(row, 1, &est, names[2], 0);
     }
 
-    given_ctx given = {o, sphere};
     sm_est_opts knn = knn_opts(o, sphere);
     if (out->h_z_ci)
-        interval(row, names[0], z2, r, NULL, 0, n, registered(SM_EST_ENTROPY, "kl"), &knn, o, out->h_z_ci, ws);
-    interval(row, names[1], z1, r, z2, r, n, h_given_fn, &given, o, out->h_given_z1_ci, ws);
-    if (out->i_ci) interval(row, names[3], z1, r, z2, r, n, registered(SM_EST_MI, "ksg1"), &knn, o, out->i_ci, ws);
+        interval(row, names[0], *out->h_z, z2, r, NULL, 0, n, registered(SM_EST_ENTROPY, "kl"), &knn, o, out->h_z_ci,
+                 ws);
+    /* Ĥ(z2|z1) and Î from one KSG-1 run per subsample; Î is not tracked on the sphere */
+    const char *ksg_names[] = {names[1], out->i ? names[3] : names[1]};
+    const double *vals = isnan(*out->h_given_z1)
+                             ? NULL
+                             : subsample_values(row, ksg_names, 2, z1, r, z2, r, n, ksg_fn, &mo, o, ws);
+    interval_about(row, names[1], *out->h_given_z1, vals, n, o, out->h_given_z1_ci, ws);
+    if (out->i_ci) interval_about(row, names[3], *out->i, vals ? vals + o->resamples : NULL, n, o, out->i_ci, ws);
     if (per_image) interval_given_x(s, names[2], per_image, *out->h_given_x, o, row, out->h_given_x_ci, ws);
+    const double *given = vals && given_vals ? memcpy(given_vals, vals, o->resamples * sizeof *given_vals) : NULL;
     sm_arena_release(ws, mark);
+    return given;
 }
 
-/* h_s_* of track_detail.csv: the chain of ẑ = z/‖z‖ on S^{d−1}. */
-static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws)
+/* h_s_* of track_detail.csv: the chain of ẑ = z/‖z‖ on S^{d−1}, and the
+ * gap's interval from vmf_vals, nll_vmf on the subsamples (NULL: failed). */
+static void sphere_columns(const sm_track_sample *s, const double *vmf_vals, const sm_track_opts *o,
+                           sm_track_row *row, sm_arena *ws)
 {
     size_t n = s->n, d = s->d, nv = s->images * s->views, mark = sm_arena_mark(ws);
     sm_status est;
     sm_status_clear(&est);
-    double *u = sm_arena_alloc(ws, 2 * n * d + nv * d, sizeof *u, &est);
+    double *u = sm_arena_alloc(ws, 2 * n * d + nv * d + o->resamples, sizeof *u, &est);
     if (!u) {
         row->h_s_z = row->h_s_given_z1 = row->h_s_given_x = or_nan(row, est.code, &est, "h_s", 0);
         return;
@@ -418,17 +424,17 @@ static void sphere_columns(const sm_track_sample *s, const sm_track_opts *o, sm_
         }
     chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
                      &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
-    chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, row, ws);
-    gap_interval(row, "gap_s interval", u, u + n * d, s->p1, n, d, registered(SM_EST_NLL, "vmf"), 1, o,
-                 &row->gap_s_ci, ws);
+    const double *h_vals = chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, u + 2 * n * d + nv * d, row, ws);
+    gap_interval(row, "gap_s interval", row->nll_vmf, row->h_s_given_z1, vmf_vals, h_vals, n, o, &row->gap_s_ci, ws);
     sm_arena_release(ws, mark);
 }
 
 /* nll_r, nll_r_opt, nll_mlp, nll_mix: the Gaussian NLL in rd's coordinates
  * with the trained, the best affine and the MLP predictor, and the mixture
- * family on the trained predictor's residual. */
-static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_track_opts *o, sm_track_row *row,
-                          sm_arena *ws)
+ * family on the trained predictor's residual; the gap's interval from h_vals,
+ * Ĥ(z2|z1) on the subsamples (NULL: failed). */
+static void floor_columns(const sm_track_sample *s, const reduced *rd, const double *h_vals, const sm_track_opts *o,
+                          sm_track_row *row, sm_arena *ws)
 {
     size_t n = s->n, r = rd->r;
     sm_status est;
@@ -454,10 +460,9 @@ static void floor_columns(const sm_track_sample *s, const reduced *rd, const sm_
         row->nll_mix = rc == SM_ERR_USAGE ? NAN : or_nan(row, rc, &est, "nll_mix", v);
     }
     sm_est_opts none = {0};
-    interval(row, "nll_r interval", rd->z2, r, rd->p1, r, n, registered(SM_EST_NLL, "full"), &none, o, &row->nll_r_ci,
-             ws);
-    gap_interval(row, "gap interval", rd->z1, rd->z2, rd->p1, n, r, registered(SM_EST_NLL, "full"), 0, o,
-                 &row->gap_ci, ws);
+    const double *nll_vals = interval(row, "nll_r interval", row->nll_r, rd->z2, r, rd->p1, r, n,
+                                      registered(SM_EST_NLL, "full"), &none, o, &row->nll_r_ci, ws);
+    gap_interval(row, "gap interval", row->nll_r, row->h_z_given_z1, nll_vals, h_vals, n, o, &row->gap_ci, ws);
 }
 
 int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track_row *row, sm_arena *ws,
@@ -480,8 +485,8 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     gaussian_columns(s, full, row, ws);
     sm_nll_model_free(full);
     sm_est_opts none = {0};
-    interval(row, "nll_vmf interval", s->z2, s->d, s->p1, s->d, s->n, registered(SM_EST_NLL, "vmf"), &none, o,
-             &row->nll_vmf_ci, ws);
+    const double *vmf_vals = interval(row, "nll_vmf interval", row->nll_vmf, s->z2, s->d, s->p1, s->d, s->n,
+                                      registered(SM_EST_NLL, "vmf"), &none, o, &row->nll_vmf_ci, ws);
 
     row->dim_used = s->d < o->max_dim ? s->d : o->max_dim;
     reduced rd = {0};
@@ -493,9 +498,10 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
     } else {
         chain_out out = {&row->h_z_kl, &row->h_z_given_z1, &row->h_z_given_x, &row->i_ksg,
                          NULL, &row->h_z_given_z1_ci, &row->h_z_given_x_ci, &row->i_ksg_ci};
-        chain_columns(s, rd.z1, rd.z2, rd.zv, rd.r, 0, o, &out, row, ws);
-        floor_columns(s, &rd, o, row, ws);
-        if (rd.r == s->d) sphere_columns(s, o, row, ws);
+        double *given = sm_arena_alloc(ws, o->resamples, sizeof *given, &est);
+        const double *h_vals = chain_columns(s, rd.z1, rd.z2, rd.zv, rd.r, 0, o, &out, given, row, ws);
+        floor_columns(s, &rd, h_vals, o, row, ws);
+        if (rd.r == s->d) sphere_columns(s, vmf_vals, o, row, ws);
     }
     const int kl = row->dim_used == s->d; /* Ĥ(z2) from h_z_kl in all d dimensions, else h_z_gauss (§1.8) */
     row->i_ba = from_columns(row, "i_ba", kl ? "h_z_kl or nll_full" : "h_z_gauss or nll_full",
