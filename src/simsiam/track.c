@@ -263,6 +263,7 @@ static void gap_interval(sm_track_row *row, const char *what, double nll, double
     size_t mark = sm_arena_mark(ws);
     double *gap = nll_vals && h_vals ? sm_arena_alloc(ws, o->resamples, sizeof *gap, &est) : NULL;
     for (size_t b = 0; gap && b < o->resamples; b++) gap[b] = nll_vals[b] - h_vals[b];
+    if (nll_vals && h_vals && !gap) or_nan(row, est.code, &est, what, 0); /* no memory: say so, not a column */
     interval_about(row, what, nll - h, gap, n, o, ci, ws);
     sm_arena_release(ws, mark);
 }
@@ -499,6 +500,7 @@ int sm_track_estimate(const sm_track_sample *s, const sm_track_opts *o, sm_track
         chain_out out = {&row->h_z_kl, &row->h_z_given_z1, &row->h_z_given_x, &row->i_ksg,
                          NULL, &row->h_z_given_z1_ci, &row->h_z_given_x_ci, &row->i_ksg_ci};
         double *given = sm_arena_alloc(ws, o->resamples, sizeof *given, &est);
+        if (!given) or_nan(row, est.code, &est, "gap interval", 0);
         const double *h_vals = chain_columns(s, rd.z1, rd.z2, rd.zv, rd.r, 0, o, &out, given, row, ws);
         floor_columns(s, &rd, h_vals, o, row, ws);
         if (rd.r == s->d) sphere_columns(s, vmf_vals, o, row, ws);
