@@ -425,7 +425,8 @@ static void sphere_columns(const sm_track_sample *s, const double *vmf_vals, con
         }
     chain_out out = {&row->h_s_z, &row->h_s_given_z1, &row->h_s_given_x, NULL,
                      &row->h_s_z_ci, &row->h_s_given_z1_ci, &row->h_s_given_x_ci, NULL};
-    const double *h_vals = chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, u + 2 * n * d + nv * d, row, ws);
+    double *given = u + 2 * n * d + nv * d;
+    const double *h_vals = chain_columns(s, u, u + n * d, u + 2 * n * d, d, 1, o, &out, given, row, ws);
     gap_interval(row, "gap_s interval", row->nll_vmf, row->h_s_given_z1, vmf_vals, h_vals, n, o, &row->gap_s_ci, ws);
     sm_arena_release(ws, mark);
 }
