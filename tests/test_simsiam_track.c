@@ -173,6 +173,23 @@ static void test_linear_encoder_on_gaussians(void **state)
     free(b.z1);
 }
 
+/* Ĥ(y|x) (which = 0) or Î (which = 1) of KSG-1 as the tracker runs it. */
+typedef struct {
+    int sphere, which;
+} ksg_ref_ctx;
+
+static int ksg_ref(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
+                   sm_arena *ws, sm_status *st)
+{
+    const ksg_ref_ctx *c = ctx;
+    sm_mi_opts mo = {.k = 3, .norm = c->sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = c->sphere,
+                     .prep = {.whiten = !c->sphere}};
+    sm_ksg1_result k;
+    int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &k, ws, st);
+    if (!rc) *value = c->which ? k.mi : k.h_y_given_x;
+    return rc;
+}
+
 /* ---- the paired gap interval, recomputed from the public estimators ----
  * x = [z1 | p1 | z2] in the k-NN coordinates, y = z2 as given: E[NLL_Q](y; p1)
  * − Ĥ(z2|z1) (KSG-1, k = 3) on the same rows, whitened max-norm blocks in
@@ -195,11 +212,10 @@ static int gap_ref(void *ctx, const double *x, size_t dx, const double *y, size_
             z1[i * r + j] = x[i * dx + j], p1[i * r + j] = x[i * dx + r + j], z2[i * r + j] = x[i * dx + 2 * r + j];
     sm_est_opts none = {0};
     int rc = sm_estimator_find(SM_EST_NLL, c->family)->fn(&none, y, dy, p1, r, n, &nll, ws, st);
-    sm_mi_opts mo = {.k = 3, .norm = c->sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = c->sphere,
-                     .prep = {.whiten = !c->sphere}};
-    sm_ksg1_result k;
-    if (!rc) rc = sm_mi_ksg1(z1, z2, n, r, r, &mo, &k, ws, st);
-    if (!rc) *value = nll - k.h_y_given_x;
+    ksg_ref_ctx given = {c->sphere, 0};
+    double h;
+    if (!rc) rc = ksg_ref(&given, z1, r, z2, r, n, &h, ws, st);
+    if (!rc) *value = nll - h;
     free(z1);
     return rc;
 }
@@ -268,23 +284,6 @@ static void test_paired_gap_interval(void **state)
         free(u);
         free(b.z1);
     }
-}
-
-/* Ĥ(y|x) (which = 0) or Î (which = 1) of KSG-1 as the tracker runs it. */
-typedef struct {
-    int sphere, which;
-} ksg_ref_ctx;
-
-static int ksg_ref(void *ctx, const double *x, size_t dx, const double *y, size_t dy, size_t n, double *value,
-                   sm_arena *ws, sm_status *st)
-{
-    const ksg_ref_ctx *c = ctx;
-    sm_mi_opts mo = {.k = 3, .norm = c->sphere ? SM_MI_BLOCK_L2 : SM_MI_MAXNORM, .sphere = c->sphere,
-                     .prep = {.whiten = !c->sphere}};
-    sm_ksg1_result k;
-    int rc = sm_mi_ksg1(x, y, n, dx, dy, &mo, &k, ws, st);
-    if (!rc) *value = c->which ? k.mi : k.h_y_given_x;
-    return rc;
 }
 
 /* sm_resample_subsample's interval of fn on (x, y) with the tracker's seed and B. */
