@@ -619,11 +619,11 @@ static void test_restore_errors(void **state)
     free_saved(&v);
 }
 
-/* The keys a resume changes, against the checkpoint's: none for the same
- * configuration or where things are; "key=new (was old)" in table order; a
- * list too long for the buffer cut with "…"; steps free only under a
- * constant schedule. */
-static void test_changed_keys(void **state)
+/* resume='s checks: the keys a resume changes, against the checkpoint's:
+ * none for the same configuration or where things are; "key=new (was old)"
+ * in table order; a list too long for the buffer cut with "…"; steps free
+ * only under a constant schedule; another run refused before its model. */
+static void test_resume_checks(void **state)
 {
     (void)state;
     saved v;
@@ -632,30 +632,34 @@ static void test_changed_keys(void **state)
     open_file(&f, v.path);
     sm_config cfg = v.cfg;
     char buf[64];
-    size_t count;
     sm_status st;
     snprintf(cfg.out, sizeof cfg.out, "elsewhere");
     cfg.threads = 7;
-    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
-    assert_int_equal(count, 0);
+    assert_int_equal(sm_state_check_resume(&f, &cfg, &SHAPE, buf, sizeof buf, &st), SM_OK);
     assert_string_equal(buf, "");
     cfg.lr = 0.05;
     cfg.seed = 9;
-    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
-    assert_int_equal(count, 2);
+    assert_int_equal(sm_state_check_resume(&f, &cfg, &SHAPE, buf, sizeof buf, &st), SM_OK);
     assert_string_equal(buf, "seed=9 (was 0), lr=0.05 (was 0.1)");
     cfg.steps = 123456, cfg.momentum = 0.5, cfg.wd = 0.25;
-    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
-    assert_int_equal(count, 5);
+    assert_int_equal(sm_state_check_resume(&f, &cfg, &SHAPE, buf, sizeof buf, &st), SM_OK);
     assert_int_equal(strlen(buf), sizeof buf - 1);
     assert_string_equal(buf + sizeof buf - 4, "\xe2\x80\xa6");
     cfg = v.cfg;
     cfg.steps = 123456;
-    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
-    assert_int_equal(count, 1); /* cosine: its horizon moves */
+    assert_int_equal(sm_state_check_resume(&f, &cfg, &SHAPE, buf, sizeof buf, &st), SM_OK);
+    assert_string_equal(buf, "steps=123456 (was 0)"); /* cosine: its horizon moves */
     cfg.schedule = v.cfg.schedule == SM_SCHEDULE_CONST ? SM_SCHEDULE_COSINE : SM_SCHEDULE_CONST;
-    assert_int_equal(sm_state_changed_keys(&f, &cfg, buf, sizeof buf, &count, &st), SM_OK);
-    assert_int_equal(count, 1); /* now the schedule itself */
+    assert_int_equal(sm_state_check_resume(&f, &cfg, &SHAPE, buf, sizeof buf, &st), SM_OK);
+    assert_int_equal(strncmp(buf, "schedule=", 9), 0); /* now the schedule itself */
+    cfg = v.cfg;
+    cfg.batch = v.cfg.batch + 1;
+    const sm_dataset colour = {.c = 3, .h = 6, .w = 6}; /* the run is checked first */
+    char want[96];
+    snprintf(want, sizeof want, "checkpoint of another run: batch=%ld there, %ld here", v.cfg.batch, cfg.batch);
+    expect_error(sm_state_check_resume(&f, &cfg, &colour, buf, sizeof buf, &st), &st, v.path, want);
+    expect_error(sm_state_check_resume(&f, &v.cfg, &colour, buf, sizeof buf, &st), &st, v.path,
+                 "checkpoint of a model trained on 1 x 6 x 6 images; the data set's images are 3 x 6 x 6");
     sm_state_close(&f);
     free_saved(&v);
 }
@@ -675,7 +679,7 @@ int main(void)
         cmocka_unit_test(test_rows_under_other_columns),
         cmocka_unit_test(test_restore_and_embed),
         cmocka_unit_test(test_restore_errors),
-        cmocka_unit_test(test_changed_keys),
+        cmocka_unit_test(test_resume_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

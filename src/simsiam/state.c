@@ -205,31 +205,26 @@ static int first_difference(const sm_state_file *f, const char *what, const char
 /* The keys that shape the network: a checkpoint of another network with the
  * same array sizes (stem_stride 1 and 2 have equal counts) must be refused
  * by its configuration, as the sizes cannot tell. */
-static int check_same_network(const sm_state_file *f, const sm_config *cfg, sm_status *st)
+static int check_same_network(const sm_state_file *f, const sm_config *saved, const sm_config *cfg, sm_status *st)
 {
-    sm_config saved;
-    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
-    if (rc) return rc;
-    if (saved.arch != cfg->arch)
+    if (saved->arch != cfg->arch)
         return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another network: another arch");
     /* the mlp has no stem: its stem_stride shapes nothing */
-    const long saved_stride = cfg->arch == SM_ARCH_RESNET ? saved.stem_stride : cfg->stem_stride;
+    const long saved_stride = cfg->arch == SM_ARCH_RESNET ? saved->stem_stride : cfg->stem_stride;
     const char *names[] = {"width", "stem_stride", "proj_hidden", "z_dim", "pred_hidden"};
-    const long there[] = {saved.width, saved_stride, saved.proj_hidden, saved.z_dim, saved.pred_hidden};
+    const long there[] = {saved->width, saved_stride, saved->proj_hidden, saved->z_dim, saved->pred_hidden};
     const long here[] = {cfg->width, cfg->stem_stride, cfg->proj_hidden, cfg->z_dim, cfg->pred_hidden};
     return first_difference(f, "network", names, there, here, sizeof names / sizeof *names, st);
 }
 
-int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_status *st)
+/* The keys that decide what a step and an epoch are. */
+static int check_same_run(const sm_state_file *f, const sm_config *saved, const sm_config *cfg, sm_status *st)
 {
-    sm_config saved;
-    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
-    if (rc) return rc;
-    if (saved.dataset != cfg->dataset)
+    if (saved->dataset != cfg->dataset)
         return sm_status_fail(st, SM_ERR_DATA, f->path, "checkpoint of another run: dataset=%s there, %s here",
-                              sm_config_dataset_name(saved.dataset), sm_config_dataset_name(cfg->dataset));
+                              sm_config_dataset_name(saved->dataset), sm_config_dataset_name(cfg->dataset));
     const char *names[] = {"batch", "holdout"};
-    const long there[] = {saved.batch, saved.holdout}, here[] = {cfg->batch, cfg->holdout};
+    const long there[] = {saved->batch, saved->holdout}, here[] = {cfg->batch, cfg->holdout};
     return first_difference(f, "run", names, there, here, sizeof names / sizeof *names, st);
 }
 
@@ -245,15 +240,12 @@ static int free_on_resume(const char *line, const sm_config *cfg)
     return 0;
 }
 
-int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *buf, size_t n, size_t *count,
-                          sm_status *st)
+/* The keys a resume changed, "key=new (was old), ..." in buf ("" for none;
+ * cut with "…" when it does not fit). */
+static int changed_keys(const sm_config *saved, const sm_config *cfg, char *buf, size_t n, sm_status *st)
 {
-    sm_config saved;
-    *count = 0;
     buf[0] = '\0';
-    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
-    if (rc) return rc;
-    char *was = config_text(&saved, "comparing configurations", st);
+    char *was = config_text(saved, "comparing configurations", st);
     char *now = was ? config_text(cfg, "comparing configurations", st) : NULL;
     if (!now) {
         free(was);
@@ -268,9 +260,8 @@ int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *bu
         if (strcmp(a, b) != 0 && !free_on_resume(b, cfg)) {
             const char *old = strchr(a, '=');
             int w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "%s%s (was %s)",
-                             *count ? ", " : "", b, old ? old + 1 : "");
+                             len ? ", " : "", b, old ? old + 1 : "");
             if (w > 0) len += (size_t)w;
-            ++*count;
         }
         a = a_end + 1, b = b_end + 1;
     }
@@ -295,15 +286,34 @@ static int check_image(const sm_state_file *f, const sm_dataset *data, sm_status
     return rc;
 }
 
-int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st)
+static int check_model(const sm_state_file *f, const sm_config *saved, const sm_config *cfg, const sm_dataset *data,
+                       sm_status *st)
 {
     size_t n_params, n_stats;
     const float *v;
-    int rc = check_same_network(f, cfg, st);
+    int rc = check_same_network(f, saved, cfg, st);
     if (!rc) rc = check_image(f, data, st);
     if (!rc) rc = sm_model_counts(cfg, (int)data->c, (int)data->h, (int)data->w, &n_params, &n_stats, st);
     if (!rc) rc = sm_ckpt_get_f32(f->c, NAMES[SM_STATE_PARAMS], n_params, &v, st);
     if (!rc) rc = sm_ckpt_get_f32(f->c, NAMES[SM_STATE_BN_STATS], n_stats, &v, st);
+    return rc;
+}
+
+int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st)
+{
+    sm_config saved;
+    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
+    return rc ? rc : check_model(f, &saved, cfg, data, st);
+}
+
+int sm_state_check_resume(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, char *changes,
+                          size_t n, sm_status *st)
+{
+    sm_config saved;
+    int rc = sm_state_read_config(f, NULL, 0, &saved, st);
+    if (!rc) rc = check_same_run(f, &saved, cfg, st); /* first: another data set can mean other sizes */
+    if (!rc) rc = check_model(f, &saved, cfg, data, st);
+    if (!rc) rc = changed_keys(&saved, cfg, changes, n, st);
     return rc;
 }
 

@@ -128,20 +128,19 @@ int sm_state_read_step(const sm_state_file *f, sm_state_step *step, sm_status *s
  * 'params' has N values, expected M (PATH)" otherwise. */
 int sm_state_check_model(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, sm_status *st);
 
-/* For resume=: the keys that decide what a step and an epoch are (dataset,
- * batch, holdout) must be the checkpoint's, or the run's CSVs would mix two
- * runs (epochs that go back, kNN accuracies of two data sets).  SM_ERR_DATA
- * "checkpoint of another run: batch=16 there, 8 here (PATH)" otherwise. */
-int sm_state_check_same_run(const sm_state_file *f, const sm_config *cfg, sm_status *st);
-
-/* The other keys a resume may change (lr, seed, tracking, ...) but which
- * then make config.txt describe only the run's last part: those whose values
- * differ from the checkpoint's, threads, out, resume and data_dir aside (and
- * steps and epochs under schedule=const: a longer run of the same kind), as
- * "lr=0.05 (was 0.1), seed=9 (was 0)" in buf (cut with "…" when it does not
- * fit); *count of them. */
-int sm_state_changed_keys(const sm_state_file *f, const sm_config *cfg, char *buf, size_t n, size_t *count,
-                          sm_status *st);
+/* The checks of resume=, on the checkpoint's configuration read once: the
+ * keys that decide what a step and an epoch are (dataset, batch, holdout)
+ * must be the checkpoint's, or the run's CSVs would mix two runs (epochs
+ * that go back, kNN accuracies of two data sets): SM_ERR_DATA "checkpoint
+ * of another run: batch=16 there, 8 here (PATH)"; then
+ * sm_state_check_model's checks.  The other keys a resume may change (lr,
+ * seed, tracking, ...) make config.txt describe only the run's last part:
+ * those whose values differ from the checkpoint's, threads, out, resume
+ * and data_dir aside (and steps and epochs under schedule=const: a longer
+ * run of the same kind), go to changes as "lr=0.05 (was 0.1), seed=9 (was
+ * 0)" ("" for none; cut with "…" when they do not fit n bytes). */
+int sm_state_check_resume(const sm_state_file *f, const sm_config *cfg, const sm_dataset *data, char *changes,
+                          size_t n, sm_status *st);
 
 /* Copy params and bn_stats (and, with momentum set, the momentum) into m;
  * a NaN or Inf in them is SM_ERR_DATA naming the file, section and index. */

@@ -252,11 +252,7 @@ static int write_checkpoint(trainer *t, int keep, sm_status *st)
 static int read_resume(trainer *t, sm_status *st)
 {
     int rc = sm_state_open(&t->resume, t->cfg.resume, st);
-    if (!rc) rc = sm_state_check_same_run(&t->resume, &t->cfg, st); /* first: another data set can mean other sizes */
-    if (!rc) rc = sm_state_check_model(&t->resume, &t->cfg, &t->train, st);
-    size_t count;
-    if (!rc) rc = sm_state_changed_keys(&t->resume, &t->cfg, t->resume_changes, sizeof t->resume_changes, &count, st);
-    if (!rc && count == 0) t->resume_changes[0] = '\0';
+    if (!rc) rc = sm_state_check_resume(&t->resume, &t->cfg, &t->train, t->resume_changes, sizeof t->resume_changes, st);
     return rc;
 }
 
