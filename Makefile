@@ -89,10 +89,10 @@ EXPERIMENT_NAMES = $(shell ls experiments/*/run.sh 2>/dev/null | cut -d/ -f2 | p
 
 experiment:
 	@if [ -z "$(NAME)" ] || [ ! -x "experiments/$(NAME)/run.sh" ]; then \
-	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|medium|full] [JOBS=N] [RESULTS=DIR]" >&2; exit 2; fi
+	  echo "usage: make experiment NAME=<$(EXPERIMENT_NAMES)> [SIZE=quick|medium|full] [JOBS=N] [RESULTS=DIR] [KEYS=\"key=value ...\"]" >&2; exit 2; fi
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory build
-	@exec env SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
+	@exec env SM_BIN="$(BIN)" SM_RESULTS="$(RESULTS)" SM_KEYS="$(KEYS)" JOBS="$(JOBS)" experiments/$(NAME)/run.sh $(SIZE)
 
 plots:
 	@if [ -z "$(RUN)" ]; then echo "usage: make plots RUN=DIR   (a run directory with train.csv)" >&2; exit 2; fi

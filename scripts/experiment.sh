@@ -24,10 +24,13 @@
 # Slurm job array instead (scripts/slurm-experiment.sh), whose task i runs
 # this script with SM_TASK=i: run line i alone, skipped or resumed as here;
 # SM_LAUNCH (e.g. "mpirun") prefixes the binary, for data-parallel runs.
+# SM_KEYS (make KEYS="seed=1 ..."): key=value words added to every run after
+# its runs line, e.g. a replicate of the experiment under another seed; give
+# it its own SM_RESULTS, since finished runs are skipped whatever their keys.
 set -uo pipefail
 
 usage() {
-  echo "usage: scripts/experiment.sh EXPDIR [quick|medium|full]  (or experiments/<name>/run.sh [quick|medium|full]; environment: SM_BIN, SM_RESULTS, JOBS)" >&2
+  echo "usage: scripts/experiment.sh EXPDIR [quick|medium|full]  (or experiments/<name>/run.sh [quick|medium|full]; environment: SM_BIN, SM_RESULTS, SM_KEYS, JOBS)" >&2
   exit 2
 }
 fail() { echo "experiment: error: $1" >&2; exit "${2:-1}"; }
@@ -38,6 +41,12 @@ size=${2:-quick}
 case $size in quick|medium|full) ;; *) fail "unknown size '$size' (quick, medium or full)" 2 ;; esac
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
+read -r -a extra_keys <<<"${SM_KEYS:-}"
+for kv in "${extra_keys[@]}"; do # the Slurm array script quotes them: no quotes, $ or blanks inside
+  [[ $kv =~ ^[a-z_]+=[A-Za-z0-9._+,:/-]+$ ]] || fail "KEYS: expected key=value words, got \"$kv\"" 2
+done
+[ -f "$exp/source" ] && [ ${#extra_keys[@]} -gt 0 ] &&
+  fail "KEYS applies to training experiments; $(basename "$exp") refits its source runs' checkpoints" 2
 case ${SM_SCHEDULER:-local} in
   local) # (a Slurm array task, SM_TASK set, inherits them from its submission)
     [ -n "${SM_TASK:-}" ] || [ -z "${SM_NODES:-}${SM_TASKS_PER_NODE:-}${SM_SBATCH_ARGS:-}" ] ||
@@ -91,7 +100,7 @@ run_one() {
   local run=$1; shift
   local dir=$results/$run start=$SECONDS rc
   local args=(train --config "$base" --config "$exp/config" --config "$exp/$size.config" threads="${size_threads:-1}"
-               "$@" out="$dir")
+               "$@" "${extra_keys[@]}" out="$dir")
   local how=started ckpt=$dir/checkpoint.bin kept
   # no checkpoint.bin but kept copies (killed between the two writes of its
   # first checkpoint, or checkpoint.bin deleted): the newest copy, which

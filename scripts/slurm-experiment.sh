@@ -102,7 +102,7 @@ $shape
 $cpus
 #SBATCH --output="$slurm_dir/%x-%A_%a.out"
 cd "$root" || exit 1
-export SM_SCHEDULER=local SM_TASK=\$SLURM_ARRAY_TASK_ID SM_BIN="$bin" SM_RESULTS="$results_root"
+export SM_SCHEDULER=local SM_TASK=\$SLURM_ARRAY_TASK_ID SM_BIN="$bin" SM_RESULTS="$results_root" SM_KEYS='${SM_KEYS:-}'
 $launch
 exec scripts/experiment.sh "$exp_abs" $size
 EOF

@@ -514,6 +514,43 @@ static void test_refit_experiment_checks_its_files_first(void **state)
     }
 }
 
+/* KEYS (SM_KEYS): key=value words every run gets after its runs line, so
+ * an experiment can be replicated under another seed; anything but such
+ * words, or KEYS for a refit experiment, is a usage error before a run starts. */
+static void test_keys_for_every_run(void **state)
+{
+    (void)state;
+    char expdir[1024], results[1100], args[1200], *out, *err;
+    tiny_experiment("xq_keys", 3, "a seed=1\nb lr=0.05\n", expdir, results);
+    snprintf(args, sizeof args, "%s quick", expdir);
+    assert_int_equal(run_with(results, "JOBS=1 SM_KEYS='seed=5 wd=0.001'", "scripts/experiment.sh", args, &out, &err),
+                     0);
+    free(out);
+    free(err);
+    static const char *const runs[] = {"quick/a/config.txt", "quick/b/config.txt"};
+    for (size_t i = 0; i < 2; i++) {
+        char *config = sm_test_read(sm_test_join(results, runs[i]), NULL);
+        expect_contains(config, "\nseed=5\n");
+        expect_contains(config, "\nwd=0.001\n");
+        expect_contains(config, i ? "\nlr=0.05\n" : "\nlr=0.03\n"); /* the runs line's own keys stay */
+        free(config);
+    }
+    static const char *const bad[] = {"seed", "seed=$x", "Seed=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char env[64], want[128];
+        snprintf(env, sizeof env, "SM_KEYS='%s'", bad[i]);
+        assert_int_equal(run_with(sm_test_join(expdir, "other"), env, "scripts/experiment.sh", args, NULL, &err), 2);
+        snprintf(want, sizeof want, "experiment: error: KEYS: expected key=value words, got \"%s\"\n", bad[i]);
+        assert_string_equal(err, want);
+        free(err);
+    }
+    assert_int_equal(sm_test_run("SM_KEYS=seed=1 SM_RESULTS=/dev/null/x experiments/refit_lr/run.sh quick", NULL, &err),
+                     2);
+    assert_string_equal(err, "experiment: error: KEYS applies to training experiments; refit_lr refits its source "
+                             "runs' checkpoints\n");
+    free(err);
+}
+
 /* Two invocations on the same results directory at once: the second
  * refuses with one line naming the lock, runs nothing and writes nothing,
  * the first finishes untouched; once it is done, the directory is free.  The
@@ -739,7 +776,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors),       cmocka_unit_test(test_failed_run_is_named),
-        cmocka_unit_test(test_refit_experiment_checks_its_files_first),
+        cmocka_unit_test(test_refit_experiment_checks_its_files_first), cmocka_unit_test(test_keys_for_every_run),
         cmocka_unit_test(test_concurrent_invocations_refuse),
         cmocka_unit_test(test_interrupt_stops_and_resumes),
         cmocka_unit_test(test_pred_lr_quick),      cmocka_unit_test(test_pred_steps_quick),

@@ -138,7 +138,7 @@ static const char *tiny_experiment(void)
 }
 
 /* sbatch -N 1 with 2 MPI ranks per node, mpirun inside the job, on
- * tiny_experiment(). */
+ * tiny_experiment(), with KEYS. */
 static void test_data_parallel_job(void **state)
 {
     (void)state;
@@ -148,13 +148,15 @@ static void test_data_parallel_job(void **state)
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", results);
     assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
-    long id = submit("SM_NODES=1 SM_TASKS_PER_NODE=2", exp, results, &out, NULL);
+    long id = submit("SM_NODES=1 SM_TASKS_PER_NODE=2 SM_KEYS=seed=3", exp, results, &out, NULL);
     free(out);
     wait_for_job(id, 180);
     const char *sbatch = sm_test_join(results, "quick/slurm/array.sbatch");
     expect_contains(sbatch, "#SBATCH --ntasks-per-node=2\n");
     expect_contains(sbatch, "export SM_LAUNCH='mpirun --bind-to none'\n"); /* not one core per rank */
     expect_contains(sbatch, "simsiam-mi-mpi");
+    expect_contains(sbatch, " SM_KEYS='seed=3'\n"); /* KEYS reach the tasks */
+    expect_contains(sm_test_join(results, "quick/default/config.txt"), "\nseed=3\n");
     /* one summary line in the log: rank 0 alone prints it */
     char *log = sm_test_read(sm_test_join(results, "quick/default/train.log"), NULL);
     int summaries = 0;
