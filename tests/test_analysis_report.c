@@ -984,6 +984,73 @@ static void test_convergence_gap_against_floor(void **state)
     free(out);
 }
 
+/* Replicates (analysis/replicates.sh): each run's gap per replicate with its
+ * interval, the mean and spread of runs with a finite gap everywhere, the
+ * runs' order per replicate (the same, or each listed with the order by the
+ * mean); a missing row or a nan gap is shown and kept out of the order; bad
+ * files are one line naming them (exit 1), one file is a usage error. */
+static void test_replicates(void **state)
+{
+    (void)state;
+    const char *dir = sm_test_dir("a_replicates");
+    const char *head = "index,run,step,dim_used,n,views,images,gap,gap_lo,gap_hi,predictor_share,family_share,"
+                       "pred_steps\n";
+    char text[1024], a[1100], b[1100], c[1100], args[3400];
+    snprintf(a, sizeof a, "%s", sm_test_join(dir, "a.csv"));
+    snprintf(b, sizeof b, "%s", sm_test_join(dir, "b.csv"));
+    snprintf(c, sizeof c, "%s", sm_test_join(dir, "c.csv"));
+    snprintf(text, sizeof text, "%s1,s1,60,4,256,16,8,1.0,0.8,1.2,0.5,0.5,1\n2,s2,60,4,256,16,8,0.5,0.4,0.6,0.4,0.1,2\n"
+             "3,s5,60,4,256,16,8,nan,nan,nan,0.4,nan,5\n", head);
+    sm_test_write_text(a, text);
+    snprintf(text, sizeof text, "%s1,s1,60,4,256,16,8,1.5,1.2,1.75,0.5,1.0,1\n2,s2,60,4,256,16,8,0.25,0.1,0.4,0.2,0.05,2\n"
+             "3,s5,60,4,256,16,8,2.0,1.9,2.1,1.0,1.0,5\n", head);
+    sm_test_write_text(b, text);
+    snprintf(text, sizeof text, "%s1,s2,60,4,256,16,8,2.0,1.8,2.2,0.5,1.5,2\n2,s1,60,4,256,16,8,1.0,0.9,1.1,0.5,0.5,1\n",
+             head);
+    sm_test_write_text(c, text);
+    char *out, *err;
+    snprintf(args, sizeof args, "%s %s", a, b);
+    assert_int_equal(run_script("analysis/replicates.sh", args, &out, &err), 0);
+    assert_string_equal(err, "");
+    expect_contains(out, "| run | gap, replicate 1 | gap, replicate 2 | mean | spread |\n");
+    expect_contains(out, "| s1 | 1.000 [0.800, 1.200] | 1.500 [1.200, 1.750] | 1.250 | 0.500 |\n");
+    expect_contains(out, "| s2 | 0.500 [0.400, 0.600] | 0.250 [0.100, 0.400] | 0.375 | 0.250 |\n");
+    expect_contains(out, "| s5 | nan [nan, nan] | 2.000 [1.900, 2.100] | n/a | n/a |\n");
+    expect_contains(out, "- The runs' mean gaps range over 0.875 nats (s2 0.375 to s1 1.250); a run's spread across "
+                         "replicates is at most 0.500 (s1).\n");
+    expect_contains(out, "- **The runs' order by gap is the same in all 2 replicates**: s2 < s1.\n");
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "%s %s %s", a, b, c);
+    assert_int_equal(run_script("analysis/replicates.sh", args, &out, &err), 0);
+    expect_contains(out, "| s5 | nan [nan, nan] | 2.000 [1.900, 2.100] | (no row) | n/a | n/a |\n");
+    expect_contains(out, "| s1 | 1.000 [0.800, 1.200] | 1.500 [1.200, 1.750] | 1.000 [0.900, 1.100] | 1.167 | 0.500 |\n");
+    expect_contains(out, "- **The runs' order by gap differs between replicates**: replicate 1: s2 < s1; replicate 2: "
+                         "s2 < s1; replicate 3: s1 < s2 (by the mean: s2 < s1).\n");
+    free(out);
+    free(err);
+
+    /* bad files: one line naming them; one file: usage */
+    sm_test_write_text(c, "index,run,step,gap,gap_lo\n1,s1,60,1.0,0.8\n");
+    snprintf(args, sizeof args, "%s %s", a, c);
+    expect_data_error("analysis/replicates.sh", args, "no column \"gap_hi\" in the header", c);
+    snprintf(text, sizeof text, "%s1,s1,60,4,256,16,8,one,0.8,1.2,0.5,0.5,1\n", head);
+    sm_test_write_text(c, text);
+    expect_data_error("analysis/replicates.sh", args, "not a number in column gap: \"one\"", ":2)");
+    snprintf(text, sizeof text, "%s1,s1,60,4,256,16,8,1,0.8,1.2,0.5,0.5,1\n2,s1,60,4,256,16,8,1,0.8,1.2,0.5,0.5,1\n",
+             head);
+    sm_test_write_text(c, text);
+    expect_data_error("analysis/replicates.sh", args, "run \"s1\" appears twice", ":3)");
+    sm_test_write_text(c, "");
+    expect_data_error("analysis/replicates.sh", args, "empty file: no header", c);
+    snprintf(args, sizeof args, "%s %s", a, sm_test_join(dir, "missing.csv"));
+    expect_data_error("analysis/replicates.sh", args, "no readable gap.csv", "missing.csv");
+    assert_int_equal(run_script("analysis/replicates.sh", a, &out, &err), 2);
+    expect_contains(err, "usage: analysis/replicates.sh GAP_CSV GAP_CSV...");
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1009,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_convergence_rise_is_disjoint),
         cmocka_unit_test(test_convergence_paired_gap),
         cmocka_unit_test(test_convergence_gap_against_floor),
+        cmocka_unit_test(test_replicates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
