@@ -83,7 +83,8 @@ run:
 # Experiments (experiments/README.md) and reports (analysis/README.md).
 # SIZE=quick is the default: seconds per run; SIZE=full takes hours.
 # RESULTS=DIR puts results in DIR/<size>/ instead of experiments/NAME/results/;
-# JOBS=N runs at most N runs at once (default: the number of cores).
+# JOBS=N runs at most N runs at once (default: the number of cores);
+# KEYS="key=value ..." adds keys to every run (a replicate: KEYS=seed=1 RESULTS=DIR).
 SIZE ?= quick
 EXPERIMENT_NAMES = $(shell ls experiments/*/run.sh 2>/dev/null | cut -d/ -f2 | paste -sd "|")
 

@@ -14,7 +14,7 @@ BEGIN {
     FS = ","
     NUMBER = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
     NONFINITE = "^[-+]?(nan|inf|infinity)$"
-    if (ARGC < 3) { print "analysis: error: replicates need two gap.csv files or more" > "/dev/stderr"; few = 1; exit 2 }
+    if (ARGC < 3) { print "usage: awk -f analysis/replicates.awk GAP_CSV GAP_CSV..." > "/dev/stderr"; few = 1; exit 2 }
 }
 
 function fail(what, line) {
@@ -24,9 +24,10 @@ function fail(what, line) {
 }
 
 function finite(x) { return x ~ NUMBER }
-function num(x) { return finite(x) ? sprintf("%.3f", x) : "nan" }
+function num(x) { return finite(x) ? sprintf("%.3f", x) : tolower(x) }
 
 { sub(/\r$/, "") }
+FNR > 1 && $0 == "" { next } # a trailing blank line
 
 FNR == 1 {
     f++
@@ -46,6 +47,7 @@ FNR == 1 {
         v = $(col[need[i]])
         if (v !~ NUMBER && tolower(v) !~ NONFINITE) fail("not a number in column " need[i] ": \"" v "\"", FNR)
     }
+    rows[f]++
     r = $(col["run"])
     if ((r, f) in gap) fail("run \"" r "\" appears twice", FNR)
     if (!(r in known)) { known[r] = ++nruns; run[nruns] = r }
@@ -55,7 +57,8 @@ FNR == 1 {
 }
 
 # The runs with a finite gap in every replicate, ascending by their gap in
-# replicate k (by their mean for k = 0), as "a < b < c".
+# replicate k (by their mean for k = 0), as "a < b = c" (ties in the runs'
+# order of first appearance).
 function order(k,    i, j, m, idx, t, key, s) {
     m = 0
     for (i = 1; i <= nruns; i++) if (complete[run[i]]) idx[++m] = run[i]
@@ -63,7 +66,7 @@ function order(k,    i, j, m, idx, t, key, s) {
     for (i = 2; i <= m; i++)
         for (j = i; j > 1 && key[idx[j - 1]] > key[idx[j]]; j--) { t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t }
     s = ""
-    for (i = 1; i <= m; i++) s = s (i > 1 ? " < " : "") idx[i]
+    for (i = 1; i <= m; i++) s = s (i == 1 ? "" : key[idx[i]] == key[idx[i - 1]] ? " = " : " < ") idx[i]
     return s
 }
 
@@ -72,6 +75,8 @@ END {
     if (failed) exit 1
     for (a = 1; a < ARGC; a++)
         if (!(ARGV[a] in read)) { printf "analysis: error: empty file: no header (%s)\n", ARGV[a] > "/dev/stderr"; exit 1 }
+    for (k = 1; k <= f; k++)
+        if (!rows[k]) { printf "analysis: error: no runs, only the header (%s:1)\n", file[k] > "/dev/stderr"; exit 1 }
     printf "| run |"
     for (k = 1; k <= f; k++) printf " gap, replicate %d |", k
     print " mean | spread |"

@@ -11,7 +11,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 2 ] || usage "analysis/replicates.sh GAP_CSV GAP_CSV...   (the gap.csv of each replicate's experiment report)"
+files=()
 for f in "$@"; do
   [ -f "$f" ] && [ -r "$f" ] || fail "no readable gap.csv ($f)"
+  case $f in /*) files+=("$f") ;; *) files+=("./$f") ;; esac # awk takes a=b as an assignment
 done
-exec awk -f "$analysis_dir/replicates.awk" "$@"
+exec awk -f "$analysis_dir/replicates.awk" "${files[@]}"

@@ -6,7 +6,7 @@
 # full.config (the size: steps/epochs, tracking, architecture), runs (one line
 # per run: "<name> key=value ...").  Every experiment trains the small
 # configuration, experiments/small.config, with these on top; later wins:
-# small.config < config < threads=1 < size file < run line.  The files go to
+# small.config < config < threads=1 < size file < run line < SM_KEYS.  The files go to
 # the trainer as --config, so an error in one is reported with its file and line.
 # Each run writes to RESULTS/<size>/<name>/ (RESULTS = $SM_RESULTS or
 # EXPDIR/results), its stdout and stderr appended to train.log there.  A run
@@ -41,10 +41,12 @@ size=${2:-quick}
 case $size in quick|medium|full) ;; *) fail "unknown size '$size' (quick, medium or full)" 2 ;; esac
 [ -d "$exp" ] || fail "no such experiment directory ($exp)" 2
 exp=${exp%/}
-read -r -a extra_keys <<<"${SM_KEYS:-}"
+read -r -d '' -a extra_keys <<<"${SM_KEYS:-}" # every line's words
 for kv in "${extra_keys[@]}"; do # the Slurm array script quotes them: no quotes, $ or blanks inside
-  [[ $kv =~ ^[a-z_]+=[A-Za-z0-9._+,:/-]+$ ]] || fail "KEYS: expected key=value words, got \"$kv\"" 2
+  [[ $kv =~ ^[a-z_]+=[A-Za-z0-9._+,:/@%~=-]*$ ]] || fail "KEYS: expected key=value words, got \"$kv\"" 2
+  case ${kv%%=*} in out|resume|threads) fail "KEYS: ${kv%%=*} is the runner's to set, not KEYS'" 2 ;; esac
 done
+export SM_KEYS="${extra_keys[*]}"
 [ -f "$exp/source" ] && [ ${#extra_keys[@]} -gt 0 ] &&
   fail "KEYS applies to training experiments; $(basename "$exp") refits its source runs' checkpoints" 2
 case ${SM_SCHEDULER:-local} in

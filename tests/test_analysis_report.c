@@ -1030,6 +1030,21 @@ static void test_replicates(void **state)
     free(out);
     free(err);
 
+    /* an infinite gap is shown as such; ties print "="; a path with "=" is a file, not an awk assignment */
+    const char *eq = sm_test_dir("a_replicates/seed=1");
+    snprintf(text, sizeof text, "%s1,s1,60,4,256,16,8,inf,0.8,inf,0.5,inf,1\n2,s2,60,4,256,16,8,0.5,0.4,0.6,0.4,0.1,2\n"
+             "3,s5,60,4,256,16,8,0.5,0.4,0.6,0.4,0.1,5\n\n", head);
+    sm_test_write_text(sm_test_join(eq, "gap.csv"), text);
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(args, sizeof args, "cd '%s' && '%s/analysis/replicates.sh' seed=1/gap.csv seed=1/gap.csv", dir, cwd);
+    assert_int_equal(sm_test_run(args, &out, &err), 0);
+    assert_string_equal(err, "");
+    expect_contains(out, "| s1 | inf [0.800, inf] | inf [0.800, inf] | n/a | n/a |\n");
+    expect_contains(out, "- **The runs' order by gap is the same in all 2 replicates**: s2 = s5.\n");
+    free(out);
+    free(err);
+
     /* bad files: one line naming them; one file: usage */
     sm_test_write_text(c, "index,run,step,gap,gap_lo\n1,s1,60,1.0,0.8\n");
     snprintf(args, sizeof args, "%s %s", a, c);
@@ -1043,6 +1058,8 @@ static void test_replicates(void **state)
     expect_data_error("analysis/replicates.sh", args, "run \"s1\" appears twice", ":3)");
     sm_test_write_text(c, "");
     expect_data_error("analysis/replicates.sh", args, "empty file: no header", c);
+    sm_test_write_text(c, head);
+    expect_data_error("analysis/replicates.sh", args, "no runs, only the header", c);
     snprintf(args, sizeof args, "%s %s", a, sm_test_join(dir, "missing.csv"));
     expect_data_error("analysis/replicates.sh", args, "no readable gap.csv", "missing.csv");
     assert_int_equal(run_script("analysis/replicates.sh", a, &out, &err), 2);

@@ -535,12 +535,18 @@ static void test_keys_for_every_run(void **state)
         expect_contains(config, i ? "\nlr=0.05\n" : "\nlr=0.03\n"); /* the runs line's own keys stay */
         free(config);
     }
-    static const char *const bad[] = {"seed", "seed=$x", "Seed=1"};
+    static const char *const bad[][2] = {
+        {"seed", "expected key=value words, got \"seed\""},
+        {"seed=$x", "expected key=value words, got \"seed=$x\""},
+        {"Seed=1", "expected key=value words, got \"Seed=1\""},
+        {"seed=1\\nLr=0.1", "expected key=value words, got \"Lr=0.1\""}, /* the second line too */
+        {"resume=/tmp/x.bin", "resume is the runner's to set, not KEYS'"},
+        {"threads=2", "threads is the runner's to set, not KEYS'"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char env[64], want[128];
-        snprintf(env, sizeof env, "SM_KEYS='%s'", bad[i]);
+        snprintf(env, sizeof env, "SM_KEYS=\"$(printf '%s')\"", bad[i][0]); /* printf turns \n into a newline */
         assert_int_equal(run_with(sm_test_join(expdir, "other"), env, "scripts/experiment.sh", args, NULL, &err), 2);
-        snprintf(want, sizeof want, "experiment: error: KEYS: expected key=value words, got \"%s\"\n", bad[i]);
+        snprintf(want, sizeof want, "experiment: error: KEYS: %s\n", bad[i][1]);
         assert_string_equal(err, want);
         free(err);
     }

@@ -68,7 +68,8 @@ static void config_and_runs(const sm_state_file *f, const sm_config *cfg)
     other.batch = cfg->batch == 2 ? 3 : 2;
     rc = sm_state_check_resume(f, &other, &shape, buf, sizeof buf, &st);
     sm_fuzz_check(rc, &st, f->path, 1);
-    sm_fuzz_require(rc == SM_ERR_DATA, "a checkpoint of another batch taken as the same run");
+    sm_fuzz_require(rc == SM_ERR_DATA && strstr(st.msg, "checkpoint of another run: batch="),
+                    "a checkpoint of another batch taken as the same run");
     if (!model_checks) return;
 
     /* keys that differ, listed in a buffer large or cut short */
@@ -87,6 +88,8 @@ static void config_and_runs(const sm_state_file *f, const sm_config *cfg)
     }
     sm_fuzz_require(occurrences(buf, " (was ") == 2 && strncmp(buf, "seed=", 5) == 0,
                     "changed keys: lr and seed are not the two");
+    sm_fuzz_require(strlen(small) == sizeof small - 1 && strcmp(small + sizeof small - 4, "\xe2\x80\xa6") == 0,
+                    "changed keys: a list cut short does not end in \"…\"");
 }
 
 /* The model for cfg: checked, built, loaded. */
