@@ -17,8 +17,11 @@ BEGIN {
     if (ARGC < 3) { print "usage: awk -f analysis/replicates.awk GAP_CSV GAP_CSV..." > "/dev/stderr"; few = 1; exit 2 }
 }
 
+# A path as given to replicates.sh (which puts "./" before relative ones).
+function shown(path) { sub(/^[.]\//, "", path); return path }
+
 function fail(what, line) {
-    printf "analysis: error: %s (%s:%d)\n", what, FILENAME, line > "/dev/stderr"
+    printf "analysis: error: %s (%s:%d)\n", what, shown(FILENAME), line > "/dev/stderr"
     failed = 1
     exit 1
 }
@@ -31,7 +34,7 @@ FNR > 1 && $0 == "" { next } # a trailing blank line
 
 FNR == 1 {
     f++
-    file[f] = FILENAME
+    file[f] = shown(FILENAME)
     read[FILENAME] = 1
     delete col
     for (i = 1; i <= NF; i++) col[$i] = i
@@ -74,7 +77,7 @@ END {
     if (few) exit 2
     if (failed) exit 1
     for (a = 1; a < ARGC; a++)
-        if (!(ARGV[a] in read)) { printf "analysis: error: empty file: no header (%s)\n", ARGV[a] > "/dev/stderr"; exit 1 }
+        if (!(ARGV[a] in read)) { printf "analysis: error: empty file: no header (%s)\n", shown(ARGV[a]) > "/dev/stderr"; exit 1 }
     for (k = 1; k <= f; k++)
         if (!rows[k]) { printf "analysis: error: no runs, only the header (%s:1)\n", file[k] > "/dev/stderr"; exit 1 }
     printf "| run |"
