@@ -3,7 +3,8 @@
 # RESULTS=DIR), from their experiment reports' gap.csv files, as Markdown:
 # a table of each run's gap (with its interval) per replicate, its mean and
 # its spread (max - min) across replicates, then whether the runs' order by
-# gap is the same in every replicate.  The spread is the training's noise (another
+# gap is the same in every replicate and, where it is not, which pairs of runs
+# swap.  The spread is the training's noise (another
 # encoder), which the gap's interval (the estimator's noise at one encoder) does
 # not show.
 #   awk -f analysis/replicates.awk A/gap.csv B/gap.csv ...   (analysis/replicates.sh)
@@ -125,8 +126,33 @@ END {
     for (k = 2; k <= f; k++) if (order(k) != order(1)) same = 0
     if (same) printf "- **The runs' order by gap is the same in all %d replicates**: %s.\n", f, order(1)
     else {
-        printf "- **The runs' order by gap differs between replicates**:"
-        for (k = 1; k <= f; k++) printf "%s replicate %d: %s", (k > 1 ? ";" : ""), k, order(k)
+        flips = swapped_pairs()
+        printf "- **The runs' order by gap differs between replicates** in %d of %d pairs of runs (%s); the other pairs keep their order in every replicate.", \
+            nswapped, npairs, flips
+        for (k = 1; k <= f; k++) printf "%s replicate %d: %s", (k > 1 ? ";" : " By replicate:"), k, order(k)
         printf " (by the mean: %s).\n", order(0)
     }
+}
+
+# The pairs of runs (finite gaps everywhere) whose gaps go one way in a
+# replicate and the other way in another, as "a / b, c / d" (nswapped of
+# npairs).
+function swapped_pairs(    i, j, k, a, b, up, down, s) {
+    s = ""
+    for (i = 1; i <= nruns; i++) {
+        a = run[i]
+        if (!complete[a]) continue
+        for (j = i + 1; j <= nruns; j++) {
+            b = run[j]
+            if (!complete[b]) continue
+            npairs++
+            up = down = 0
+            for (k = 1; k <= f; k++) {
+                if (gap[a, k] + 0 < gap[b, k] + 0) up = 1
+                if (gap[a, k] + 0 > gap[b, k] + 0) down = 1
+            }
+            if (up && down) { nswapped++; s = s (s == "" ? "" : ", ") a " / " b }
+        }
+    }
+    return s
 }
