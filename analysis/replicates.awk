@@ -4,9 +4,8 @@
 # a table of each run's gap (with its interval) per replicate, its mean and
 # its spread (max - min) across replicates, then whether the runs' order by
 # gap is the same in every replicate and, where it is not, which pairs of runs
-# swap.  The spread is the training's noise (another
-# encoder), which the gap's interval (the estimator's noise at one encoder) does
-# not show.
+# swap.  The spread is the training's noise (another encoder), which the gap's
+# interval (the estimator's noise at one encoder) does not show.
 #   awk -f analysis/replicates.awk A/gap.csv B/gap.csv ...   (analysis/replicates.sh)
 # A file without the columns run, gap, gap_lo, gap_hi, or with a cell there
 # that is not a number (nan and inf are numbers here), is one line
