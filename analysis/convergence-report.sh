@@ -13,17 +13,17 @@ set -uo pipefail
 # shellcheck source=analysis/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-exp=${1%/}
+exp=$(awk_path "${1%/}")
 size=${2:-quick}
 name=$(basename "$exp")
-results=${SM_RESULTS:-$exp/results}/$size
+results=$(awk_path "${SM_RESULTS:-$exp/results}/$size")
 scripts_dir=$analysis_dir/../scripts
 # shellcheck source=scripts/jobs.sh
 . "$scripts_dir/jobs.sh"
 source_results_dir "$exp"
 source_results+=/$size
 [ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
-runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" "$exp/runs") || exit 1
+runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" <"$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"
 
 REFIT_COLUMNS="refit_step step nll_r nll_r_lo nll_r_hi nll_r_opt h_z_given_z1 h_z_given_z1_lo h_z_given_z1_hi \
@@ -93,7 +93,7 @@ tables=$(awk -v loss_of="$loss_of" -f "$analysis_dir/convergence_md.awk" "$conv"
   sed -n 's/^# \{0,1\}//p' "$exp/config"
   echo
   echo "Encoders: the kept checkpoints of \`$source_results\` (experiment $source_name, same size);"
-  echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" "$exp/$size.config" | tr '\n' ' ' | sed 's/ $//')\`"
+  echo "refit settings: \`$(awk -v who=analysis -v file="$exp/$size.config" -f "$scripts_dir/keys.awk" <"$exp/$size.config" | tr '\n' ' ' | sed 's/ $//')\`"
   echo "(a refit's own refit_lr, from its refit_config.txt, is in the tables)."
   echo "Regenerate: \`make experiment NAME=$name SIZE=$size\` then \`make report EXP=$name SIZE=$size\`."
   [ ${#missing[@]} -eq 0 ] || { echo; echo "Not run yet (no refit.csv): ${missing[*]}."; }

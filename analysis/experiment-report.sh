@@ -16,17 +16,17 @@ set -uo pipefail
 
 usage_text="analysis/experiment-report.sh EXPDIR [quick|medium|full]   (or: make report EXP=NAME [SIZE=quick|medium|full])"
 [ $# -ge 1 ] && [ $# -le 2 ] && [ -n "$1" ] || usage "$usage_text"
-exp=${1%/}
+exp=$(awk_path "${1%/}")
 size=${2:-quick}
 case $size in quick|medium|full) ;; *) usage "$usage_text" ;; esac
 [ -f "$exp/runs" ] || { echo "analysis: error: not an experiment directory, no runs file ($exp)" >&2; exit 2; }
 # A refit experiment (a `source` file): its own report.
 [ -f "$exp/source" ] && exec "$(dirname "$0")/convergence-report.sh" "$exp" "$size"
 name=$(basename "$exp")
-results=${SM_RESULTS:-$exp/results}/$size
+results=$(awk_path "${SM_RESULTS:-$exp/results}/$size")
 [ -d "$results" ] || fail "no results for $name ($size): run make experiment NAME=$name SIZE=$size first ($results)"
 scripts_dir=$analysis_dir/../scripts
-runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" "$exp/runs") || exit 1
+runs_text=$(awk -v who=analysis -v file="$exp/runs" -f "$scripts_dir/runs.awk" <"$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"
 # The keys some run line sets, in order of first appearance: what the experiment varies.
 varied=$(printf '%s\n' "${run_lines[@]}" | awk '{ for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k)
@@ -59,7 +59,7 @@ md_num() { awk -v x="$1" 'BEGIN { if (x ~ /^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([e
 shared_lines=""
 for f in "$scripts_dir/../experiments/small.config" "$exp/config" "$exp/$size.config"; do
   [ -f "$f" ] || continue
-  keys=$(awk -v who=analysis -v file="$f" -f "$scripts_dir/keys.awk" "$f") || exit 1
+  keys=$(awk -v who=analysis -v file="$f" -f "$scripts_dir/keys.awk" <"$f") || exit 1
   shared_lines+="$keys"$'\n'
 done
 shared=$(printf '%s' "$shared_lines" | awk -v varied=" $varied " 'NF { k = $0; sub(/=.*/, "", k)

@@ -16,6 +16,11 @@ h_z_given_x_lo h_z_given_x_hi i_ksg_lo i_ksg_hi"
 fail() { echo "analysis: error: $1" >&2; exit 1; }
 usage() { echo "usage: $1" >&2; exit 2; }
 
+# awk_path PATH: PATH as it can be given to awk as a file: awk takes a relative
+# path whose first component holds "=" (lr=0.1/train.csv) for an assignment,
+# so such a path gets "./" before it; any other path is left as it is.
+awk_path() { case ${1%%/*} in *=*) printf './%s' "$1" ;; *) printf '%s' "$1" ;; esac; }
+
 # check_csv FILE "COLUMNS" [STEP]: exits with check_csv.awk's one-line error
 # when FILE is not a CSV of numbers with those columns (and one row per STEP,
 # in order, when given).

@@ -17,7 +17,8 @@ BEGIN {
     if (ARGC < 3) { print "usage: awk -f analysis/replicates.awk GAP_CSV GAP_CSV..." > "/dev/stderr"; few = 1; exit 2 }
 }
 
-# A path as given to replicates.sh (which puts "./" before relative ones).
+# A path as given to replicates.sh (which puts "./" before one that awk would
+# take for an assignment: analysis/lib.sh, awk_path).
 function shown(path) { sub(/^[.]\//, "", path); return path }
 
 function fail(what, line) {

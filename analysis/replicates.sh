@@ -14,6 +14,6 @@ set -uo pipefail
 files=()
 for f in "$@"; do
   [ -f "$f" ] && [ -r "$f" ] || fail "no readable gap.csv ($f)"
-  case $f in /*) files+=("$f") ;; *) files+=("./$f") ;; esac # awk takes a=b as an assignment
+  files+=("$(awk_path "$f")")
 done
 exec awk -f "$analysis_dir/replicates.awk" "${files[@]}"

@@ -13,7 +13,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 1 ] && [ -n "$1" ] || usage "analysis/run-report.sh RUN_DIR   (or: make plots RUN=DIR)"
-dir=${1%/}
+dir=$(awk_path "${1%/}")
 [ -d "$dir" ] || { echo "analysis: error: not a run directory ($dir)" >&2; exit 2; }
 name=$(basename "$dir")
 train=$dir/train.csv track=$dir/track.csv detail=$dir/track_detail.csv chain=$dir/chain.csv

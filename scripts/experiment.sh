@@ -71,7 +71,7 @@ base=$(cd "$(dirname "$0")/.." && pwd)/experiments/small.config
 results=${SM_RESULTS:-$exp/results}/$size
 
 # The runs file: "<name> key=value ..." per line (scripts/runs.awk checks it).
-runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$(dirname "$0")/runs.awk" "$exp/runs") || exit 1
+runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$(dirname "$0")/runs.awk" <"$exp/runs") || exit 1
 read_size_file "$exp" "$size"
 # threads=1 unless the size file sets threads (the size file itself goes as --config)
 size_threads=$(size_value threads)

@@ -7,7 +7,7 @@
 # line is malformed).  size_value KEY: KEY's last value there, empty if none.
 read_size_file() {
   size_text=$(awk -v who=experiment -v file="$1/$2.config" -f "$(dirname "${BASH_SOURCE[0]}")/keys.awk" \
-    "$1/$2.config") || exit 1
+    <"$1/$2.config") || exit 1
 }
 size_value() { sed -n "s/^$1=//p" <<<"$size_text" | tail -1; }
 #
@@ -96,7 +96,7 @@ run_in_session() {
 # The lines a run's log $1 holds from its last invocation (after its last
 # "# " header line, which the runners write before each).
 last_invocation() {
-  awk '/^# / { n = 0; next } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' "$1" 2>/dev/null
+  awk '/^# / { n = 0; next } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' 2>/dev/null <"$1"
 }
 
 # Did the command of run_in_session (exit code $1, log $2) stop for an

@@ -2,7 +2,7 @@
 # comments): prints one "key=value" per line, comments, blank lines and the
 # spaces around '=' dropped; on a malformed line prints
 # "<who>: error: <what> (<file>:<line>)" on stderr and exits 1.
-#   awk -v who=experiment -v file=FILE -f scripts/keys.awk FILE
+#   awk -v who=experiment -v file=FILE -f scripts/keys.awk <FILE
 { sub(/#.*/, ""); gsub(/^[ \t]+|[ \t]+$/, "") }
 $0 == "" { next }
 !/^[a-z_]+[ \t]*=/ {

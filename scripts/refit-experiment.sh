@@ -37,7 +37,7 @@ mkdir -p "$results" 2>/dev/null || fail "cannot create the results directory ($r
 lock_results "$results"
 # Read before the source experiment runs (a malformed file is said at once)
 # and before the traps are set (scripts/jobs.sh: no $(...) under them).
-runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" "$exp/runs") || exit 1
+runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$here/runs.awk" <"$exp/runs") || exit 1
 read_size_file "$exp" "$size"
 mapfile -t run_lines <<<"$runs_text"
 # parse_line LINE: run, src, when, reinit, lr from a runs line (no $(...):
@@ -56,7 +56,7 @@ parse_line() {
   [[ $source_runs == *" $src "* ]] || fail "refit $run: source=$src is not a run of $source_name ($exp/runs)" 2
 }
 # Every line checked now, before the source experiment trains for an hour.
-source_text=$(awk -v who=experiment -v file="$source_exp/runs" -f "$here/runs.awk" "$source_exp/runs") || exit 1
+source_text=$(awk -v who=experiment -v file="$source_exp/runs" -f "$here/runs.awk" <"$source_exp/runs") || exit 1
 source_runs=" "
 while read -r word _; do source_runs+="$word "; done <<<"$source_text"
 for line in "${run_lines[@]}"; do parse_line "$line"; done

@@ -2,7 +2,7 @@
 # '#' starts a comment.  Prints the runs as "<name> key=value ..." lines with
 # single spaces; on a bad line prints "<who>: error: <what> (<file>:<line>)" on
 # stderr and exits 1.  Names are unique and safe as directory names.
-#   awk -v who=experiment -v file=EXP/runs -f scripts/runs.awk EXP/runs
+#   awk -v who=experiment -v file=EXP/runs -f scripts/runs.awk <EXP/runs
 function die(what) {
     printf "%s: error: %s (%s:%d)\n", who, what, file, FNR > "/dev/stderr"
     bad = 1

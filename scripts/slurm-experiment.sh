@@ -57,7 +57,7 @@ for path in "$root" "$exp_abs" "$results_root" "$bin"; do
     fail "SCHEDULER=slurm needs paths of letters, digits and ._/+,@:=- only, not '$path'" 2
 done
 
-runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$root/scripts/runs.awk" "$exp/runs") || exit 1
+runs_text=$(awk -v who=experiment -v file="$exp/runs" -f "$root/scripts/runs.awk" <"$exp/runs") || exit 1
 mapfile -t run_lines <<<"$runs_text"
 . "$root/scripts/jobs.sh"
 read_size_file "$exp" "$size"

@@ -984,6 +984,43 @@ static void test_convergence_gap_against_floor(void **state)
     free(out);
 }
 
+/* Paths whose first component holds "=" (a replicate's RESULTS=seed=1, a run
+ * directory lr=0.1, given relative to the working directory) are files to the
+ * reports, not awk assignments. */
+static void test_reports_of_paths_with_equals(void **state)
+{
+    (void)state;
+    char exp[2048], cwd[1024], cmd[8192], *out, *err;
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    write_experiment("a_equals", exp, sizeof exp);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && rm -rf 'seed=1' && mv results 'seed=1' && cp -r 'seed=1/quick/steps2' 'seed=1/quick/lr=0.1'",
+             exp);
+    assert_int_equal(sm_test_run(cmd, NULL, NULL), 0);
+
+    snprintf(cmd, sizeof cmd, "cd '%s/seed=1/quick' && '%s/analysis/run-report.sh' lr=0.1", exp, cwd);
+    assert_int_equal(sm_test_run(cmd, &out, &err), 0);
+    assert_string_equal(err, "");
+    char dir[2200];
+    snprintf(dir, sizeof dir, "%s/seed=1/quick/lr=0.1", exp);
+    char *report = read_file(dir, "report.md");
+    expect_contains(report, "| 60 | 4 | 256 | 16 × 8 | 1.650 [1.580, 1.720] |");
+    free(report);
+    free(out);
+    free(err);
+
+    snprintf(cmd, sizeof cmd, "cd '%s' && SM_RESULTS=seed=1 '%s/analysis/experiment-report.sh' '%s' quick", exp, cwd,
+             exp);
+    assert_int_equal(sm_test_run(cmd, &out, &err), 0);
+    assert_string_equal(err, "");
+    snprintf(dir, sizeof dir, "%s/seed=1/quick", exp);
+    report = read_file(dir, "report.md");
+    expect_contains(report, "| steps2 | pred_steps=2 pred_mode=sgd | 60 | 4 | 256 | 16 × 8 | 0.450 [0.280, 0.620] | ");
+    free(report);
+    free(out);
+    free(err);
+}
+
 /* Replicates (analysis/replicates.sh): each run's gap per replicate with its
  * interval, the mean and spread of runs with a finite gap everywhere, the
  * runs' order per replicate (the same, or each listed with the order by the
@@ -1095,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_convergence_paired_gap),
         cmocka_unit_test(test_convergence_gap_against_floor),
         cmocka_unit_test(test_replicates),
+        cmocka_unit_test(test_reports_of_paths_with_equals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -447,6 +447,20 @@ static void test_failed_run_is_named(void **state)
     free(out);
     free(err);
 
+    /* results relative to the working directory, its first component holding "=" (RESULTS=seed=1): the
+     * failed run's log is still read, not taken by awk for an assignment */
+    char cwd[1024], cmd[8400];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(cmd, sizeof cmd,
+             "bin=$(realpath '%s') && cd '%s' && SM_BIN=\"$bin\" SM_RESULTS=seed=1 JOBS=1 '%s/scripts/experiment.sh' "
+             "'%s' quick",
+             sm_test_bin(), expdir, cwd, expdir);
+    assert_int_equal(sm_test_run(cmd, &out, &err), 1);
+    expect_contains(err, "run bad failed (exit 2): simsiam-mi: error: bad value '0' for width");
+    expect_contains(err, "log seed=1/quick/bad/train.log\n");
+    free(out);
+    free(err);
+
     /* A malformed runs file is named with its line. */
     snprintf(line, sizeof line, "experiment: error: run name \"good\" appears twice (%s/runs:2)\n", expdir);
     expect_refused(expdir, results, "good seed=1\ngood seed=2\n", line);
