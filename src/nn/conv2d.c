@@ -315,9 +315,12 @@ static void col2im_row_add(const sm_conv2d_shape *s, row_window r, row_span sp, 
 }
 
 /* cols[(c·k + ky)·k + kx][oy·w_out + ox] = x[c][oy·s − p + ky][ox·s − p + kx] (0 outside),
- * rows ld floats apart (a group's images sit side by side in each row).
- * (ky, kx) outermost: their window is computed once for all c_in planes. */
-static void im2col(const sm_conv2d_shape *s, const float *x, float *cols, size_t ld)
+ * rows ld floats apart (a group's images sit side by side in each row); or,
+ * with dx, its adjoint: dx[c][iy][ix] += every column entry that copied it
+ * (x unused, and cols is scratch: col2im_row_add may zero entries that read
+ * padding).  (ky, kx) outermost: their window is computed once for all c_in
+ * planes. */
+static void im2col_or_adjoint(const sm_conv2d_shape *s, const float *x, float *cols, size_t ld, float *dx)
 {
     const int k = s->k;
     const size_t plane = (size_t)s->h_in * s->w_in;
@@ -325,23 +328,11 @@ static void im2col(const sm_conv2d_shape *s, const float *x, float *cols, size_t
         for (int kx = 0; kx < k; kx++) {
             row_window r = window(s, ky, kx);
             row_span sp = span(s, r, ky, kx);
-            for (int c = 0; c < s->c_in; c++)
-                im2col_row(s, r, sp, x + c * plane, ky, kx, cols + (size_t)((c * k + ky) * k + kx) * ld);
-        }
-}
-
-/* The adjoint of im2col: dx[c][iy][ix] += every column entry that copied it
- * (cols is scratch: col2im_row_add may zero entries that read padding). */
-static void col2im_add(const sm_conv2d_shape *s, float *cols, size_t ld, float *dx)
-{
-    const int k = s->k;
-    const size_t plane = (size_t)s->h_in * s->w_in;
-    for (int ky = 0; ky < k; ky++)
-        for (int kx = 0; kx < k; kx++) {
-            row_window r = window(s, ky, kx);
-            row_span sp = span(s, r, ky, kx);
-            for (int c = 0; c < s->c_in; c++)
-                col2im_row_add(s, r, sp, cols + (size_t)((c * k + ky) * k + kx) * ld, ky, kx, dx + c * plane);
+            for (int c = 0; c < s->c_in; c++) {
+                float *row = cols + (size_t)((c * k + ky) * k + kx) * ld;
+                if (dx) col2im_row_add(s, r, sp, row, ky, kx, dx + c * plane);
+                else im2col_row(s, r, sp, x + c * plane, ky, kx, row);
+            }
         }
 }
 
@@ -423,7 +414,8 @@ static const float *group_input(const sm_conv2d_shape *s, const float *x, const 
 static void group_im2col(const sm_conv2d_shape *s, const float *images, size_t img, group g, float *cols)
 {
     const size_t p = col_cols(s);
-    for (int j = 0; j < g.m; j++) im2col(s, images + (size_t)(g.first + j) * img, cols + (size_t)j * p, g.m * p);
+    for (int j = 0; j < g.m; j++)
+        im2col_or_adjoint(s, images + (size_t)(g.first + j) * img, cols + (size_t)j * p, g.m * p, NULL);
 }
 
 /* The columns of the group's images (x through map) side by side: for the
@@ -525,7 +517,7 @@ static void group_dx_by_col2im(const sm_conv2d_shape *s, const float *dys, const
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, ld, s->c_out, 1.0f, w, rows, dys, ld, 0.0f, dcols, ld);
     if (!accumulate) memset(dx + (size_t)g.first * x_image(s), 0, (size_t)g.m * x_image(s) * sizeof *dx);
     for (int j = 0; j < g.m; j++)
-        col2im_add(s, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
+        im2col_or_adjoint(s, NULL, dcols + (size_t)j * p, (size_t)ld, dx + (size_t)(g.first + j) * x_image(s));
 }
 
 /* Otherwise through the columns of x:
