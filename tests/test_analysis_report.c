@@ -1009,8 +1009,8 @@ static void test_reports_of_paths_with_equals(void **state)
     free(out);
     free(err);
 
-    snprintf(cmd, sizeof cmd, "cd '%s' && SM_RESULTS=seed=1 '%s/analysis/experiment-report.sh' '%s' quick", exp, cwd,
-             exp);
+    snprintf(cmd, sizeof cmd, "cd '%s' && SM_RESULTS=seed=1 '%s/analysis/experiment-report.sh' \"$PWD\" quick", exp,
+             cwd);
     assert_int_equal(sm_test_run(cmd, &out, &err), 0);
     assert_string_equal(err, "");
     snprintf(dir, sizeof dir, "%s/seed=1/quick", exp);

@@ -453,8 +453,8 @@ static void test_failed_run_is_named(void **state)
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(cmd, sizeof cmd,
              "bin=$(realpath '%s') && cd '%s' && SM_BIN=\"$bin\" SM_RESULTS=seed=1 JOBS=1 '%s/scripts/experiment.sh' "
-             "'%s' quick",
-             sm_test_bin(), expdir, cwd, expdir);
+             "\"$PWD\" quick",
+             sm_test_bin(), expdir, cwd);
     assert_int_equal(sm_test_run(cmd, &out, &err), 1);
     expect_contains(err, "run bad failed (exit 2): simsiam-mi: error: bad value '0' for width");
     expect_contains(err, "log seed=1/quick/bad/train.log\n");
