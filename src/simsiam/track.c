@@ -575,7 +575,8 @@ int sm_track_event(const sm_track_sample *s, const sm_track_opts *o, uint64_t st
     {#name "_hi", offsetof(sm_track_row, name##_ci.hi), SM_TRACK_REAL, files, "nats", "95% interval of " what, NULL}
 
 /* The width of Ĥ(z2|z1)'s interval: the k-NN estimator's noise at this N,
- * against which a gap or a change of h_z_given_z1 is read. */
+ * against which a change of h_z_given_z1 is read (the gap has its own
+ * paired interval, gap_lo and gap_hi). */
 static double h_z_given_z1_width(const sm_track_row *r) { return r->h_z_given_z1_ci.hi - r->h_z_given_z1_ci.lo; }
 
 /* Each file's columns in the order it has always had, new ones at the end
@@ -622,7 +623,7 @@ const sm_track_column SM_TRACK_COLUMNS[] = {
     CI(h_s_given_x, DETAIL, "h_s_given_x"),
     REAL(nll_mlp, DETAIL, "nll_r with a wider MLP predictor (64 ReLU units, started at the affine fit, early-stopped, cross-fitted): a non-linear floor"),
     REAL(nll_mix, DETAIL, "E[NLL] of a track_mix-component Gaussian mixture Q on the residual z2 − p1 (EM, cross-fitted): a valid richer Q"),
-    DERIVED(h_z_given_z1_width, DETAIL, h_z_given_z1_width, "h_z_given_z1_hi − h_z_given_z1_lo: the k-NN estimate's sampling noise, the yardstick for its changes and for the gap"),
+    DERIVED(h_z_given_z1_width, DETAIL, h_z_given_z1_width, "h_z_given_z1_hi − h_z_given_z1_lo: the k-NN estimate's sampling noise, the yardstick for its changes (the gap has its own interval: gap_lo, gap_hi)"),
     CI(gap, DETAIL, "nll_r − h_z_given_z1, paired (the difference subsampled: both terms on the same rows)"),
     CI(gap_s, DETAIL, "nll_vmf − h_s_given_z1, paired (dim_used = z_dim only)"),
 };
